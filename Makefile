@@ -1,0 +1,63 @@
+# fragscope: every target does its own set-up on a fresh Debian 12 machine run as root.
+# `make test` and `make demo` are the two commands the README opens with.
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMPS := .make
+APT_PACKAGES := $(shell grep -v '^\s*\#' deps/apt.txt | grep -v '^\s*$$')
+
+.PHONY: all deps apt venv npm test demo bench lint typecheck schema-doc examples clean
+
+all: test
+
+deps: apt venv npm
+
+# apt: install only what is missing, so a second run costs one dpkg query.
+apt: $(STAMPS)/apt
+$(STAMPS)/apt: deps/apt.txt
+	@mkdir -p $(STAMPS)
+	@missing=$$(for p in $(APT_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "apt: installing $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else echo "apt: all packages present"; fi
+	@touch $@
+
+venv: $(STAMPS)/venv
+$(STAMPS)/venv: pyproject.toml | $(STAMPS)/apt
+	@mkdir -p $(STAMPS)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[dev]'
+	@touch $@
+
+# npm: the lab's chain (part 2) keeps its package.json under lab/chain; nothing to do before then.
+npm: $(STAMPS)/npm
+$(STAMPS)/npm: $(wildcard lab/chain/package.json lab/chain/package-lock.json) | $(STAMPS)/apt
+	@mkdir -p $(STAMPS)
+	@if [ -f lab/chain/package.json ]; then cd lab/chain && npm ci --no-audit --no-fund; fi
+	@touch $@
+
+test: deps
+	$(BIN)/pytest
+
+demo: deps
+	$(BIN)/fragscope demo
+
+bench: deps
+	$(BIN)/python -m bench
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+schema-doc: venv
+	$(BIN)/fragscope db describe --output docs/schema.md --metadata docs/metadata.json
+
+clean:
+	rm -rf $(STAMPS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,31 @@
+"""fragscope's command line. Thin: parses arguments and calls into the packages.
+
+Each package keeps its click commands in its own ``commands`` module; this file only
+assembles them. ``python cli.py ...`` and the ``fragscope`` console script are the same.
+"""
+
+from __future__ import annotations
+
+import click
+
+from db.commands import db_group
+
+CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
+
+
+@click.group(context_settings=CONTEXT_SETTINGS)
+@click.version_option(package_name="fragscope", prog_name="fragscope")
+def main() -> None:
+    """Measure whether the Internet's naming and transport architecture is fragmenting.
+
+    Probes DNS (every transport), alternative roots and blockchain naming systems, and
+    QUIC against TCP; stores every attempt in SQLite or PostgreSQL; computes
+    fragmentation indicators and reports them.
+    """
+
+
+main.add_command(db_group)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,63 @@
+"""Engine factory: any SQLAlchemy URL, SQLite PRAGMAs on every connection. Does I/O.
+
+The URL comes from ``--db``, else ``FRAGSCOPE_DB``, else ``./fragscope.sqlite``. A plain
+path is accepted as a SQLite file.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+DEFAULT_DB = "fragscope.sqlite"
+BUSY_TIMEOUT_MS = 30_000
+
+
+def resolve_url(db: str | None = None) -> str:
+    """Turn ``--db``/FRAGSCOPE_DB/default into a SQLAlchemy URL."""
+    raw = db or os.environ.get("FRAGSCOPE_DB") or DEFAULT_DB
+    if "://" not in raw:
+        return f"sqlite:///{os.path.abspath(raw)}"
+    if raw.startswith("postgresql://"):
+        # psycopg 3 is the driver we install; SQLAlchemy would pick psycopg2 by default.
+        return "postgresql+psycopg://" + raw.removeprefix("postgresql://")
+    return raw
+
+
+def is_sqlite(url: str) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def sqlite_path(url: str) -> str | None:
+    """The file behind a SQLite URL, or None for other backends and in-memory databases."""
+    u = make_url(url)
+    if u.get_backend_name() != "sqlite" or not u.database or u.database == ":memory:":
+        return None
+    return os.path.abspath(u.database)
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    # WAL lets researchers read while a run writes; NORMAL is durable across application
+    # crashes in WAL mode (a power cut may lose the last commits, never corrupt).
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.close()
+
+
+def make_engine(db: str | None = None, **kwargs: Any) -> Engine:
+    """Create an Engine for ``db`` (URL or path); SQLite connections get the PRAGMAs."""
+    url = resolve_url(db)
+    if is_sqlite(url):
+        path = sqlite_path(url)
+        if path:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+        engine = create_engine(url, **kwargs)
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True, **kwargs)

@@ -1,0 +1,189 @@
+"""The single writer: batched, idempotent inserts of observation rows. Does I/O.
+
+The hot path hands tuples (in the model's column order) to the DBAPI's executemany, as
+``INSERT ... ON CONFLICT DO NOTHING`` (SQLite >= 3.24 and PostgreSQL), inside one
+transaction per batch. SQLAlchemy Core with dicts costs ~4x more per row here
+(shared/research/performance-calibration.md section 4); the models stay the single source
+of truth because the column lists and SQL are derived from them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import sqlite3
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Engine, Table
+
+from db.models import Base
+from db.vocab import Failure, Operation
+
+_FAILURES = frozenset(Failure)
+_OPERATIONS = frozenset(Operation)
+
+
+def _adapt_datetime(value: dt.datetime) -> str:
+    # The text form SQLAlchemy's SQLite DateTime reads back; always UTC, stored naive.
+    if value.tzinfo is not None:
+        value = value.astimezone(dt.UTC).replace(tzinfo=None)
+    return value.isoformat(sep=" ", timespec="microseconds")
+
+
+# Adapters run in C when binding, so rows stay plain tuples (no per-row Python rebuild).
+sqlite3.register_adapter(dt.datetime, _adapt_datetime)
+sqlite3.register_adapter(dict, lambda v: json.dumps(v, sort_keys=True))
+sqlite3.register_adapter(list, json.dumps)
+
+
+class VocabularyError(ValueError):
+    """A row names a failure or operation outside the closed vocabulary."""
+
+
+@dataclass(frozen=True, slots=True)
+class TableSpec:
+    """How to write one table: its column order and a tuple builder checked against it."""
+
+    table: Table
+    columns: tuple[str, ...]
+
+    @property
+    def name(self) -> str:
+        return self.table.name
+
+    def row(self, **values: Any) -> tuple[Any, ...]:
+        """Build a row tuple from keyword values; unknown names fail loudly, missing are NULL.
+
+        Envelope vocabularies are checked here, before anything reaches the database, so
+        one bad row cannot abort a whole batch at the foreign key.
+        """
+        unknown = values.keys() - set(self.columns)
+        if unknown:
+            raise KeyError(f"{self.name}: unknown columns {sorted(unknown)}")
+        failure = values.get("failure")
+        if failure is not None and failure not in _FAILURES:
+            raise VocabularyError(f"{self.name}.failure: {failure!r} is not in the vocabulary")
+        operation = values.get("failed_operation")
+        if operation is not None and operation not in _OPERATIONS:
+            raise VocabularyError(
+                f"{self.name}.failed_operation: {operation!r} is not in the vocabulary"
+            )
+        return tuple(_plain(values.get(c)) for c in self.columns)
+
+
+def _plain(value: Any) -> Any:
+    # StrEnum members are str subclasses; the drivers bind them as text already, but
+    # psycopg looks at the exact type, so store the plain string.
+    return str(value) if isinstance(value, Failure | Operation) else value
+
+
+@cache
+def spec_for(table_name: str) -> TableSpec:
+    """The TableSpec of a table in fragscope's metadata."""
+    table = Base.metadata.tables[table_name]
+    return TableSpec(table=table, columns=tuple(c.name for c in table.columns))
+
+
+Row = tuple[TableSpec, tuple[Any, ...]]
+"""A row ready for the writer: its table's spec and its values in column order."""
+
+
+@cache
+def _insert_sql(table_name: str, placeholder: str) -> str:
+    spec = spec_for(table_name)
+    cols = ", ".join(f'"{c}"' for c in spec.columns)
+    marks = ", ".join([placeholder] * len(spec.columns))
+    return f'INSERT INTO "{table_name}" ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+
+
+@cache
+def _table_order() -> dict[str, int]:
+    # Parents before children, so foreign keys hold inside one transaction.
+    return {t.name: i for i, t in enumerate(Base.metadata.sorted_tables)}
+
+
+class Writer:
+    """Synchronous batch writer over one Engine; one transaction per :meth:`write`."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self._placeholder = "?" if engine.dialect.paramstyle == "qmark" else "%s"
+        self._is_pg = engine.dialect.name == "postgresql"
+        self.rows_written = 0
+
+    def write(self, rows: Iterable[Row]) -> int:
+        """Insert the rows in one transaction; duplicates are ignored. Returns rows offered."""
+        by_table: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        for spec, values in rows:
+            by_table[spec.name].append(values)
+        if not by_table:
+            return 0
+        order = _table_order()
+        count = 0
+        with self.engine.begin() as conn:
+            if self._is_pg:
+                _pg_json_dumpers(conn.connection.driver_connection)
+            for name in sorted(by_table, key=order.__getitem__):
+                batch = by_table[name]
+                conn.exec_driver_sql(_insert_sql(name, self._placeholder), batch)
+                count += len(batch)
+        self.rows_written += count
+        return count
+
+
+def _pg_json_dumpers(raw: Any) -> None:
+    from psycopg.types.json import JsonDumper
+
+    raw.adapters.register_dumper(dict, JsonDumper)
+    raw.adapters.register_dumper(list, JsonDumper)
+
+
+class AsyncWriter:
+    """The writer task of the engine: buffers rows and writes full batches off the loop.
+
+    All database work happens on one dedicated thread (SQLite connections belong to one
+    thread), so the event loop never blocks on a commit. ``flush`` returns once the rows
+    handed in so far are committed: the engine calls it before reporting a run finished.
+    """
+
+    def __init__(self, writer: Writer, *, batch_rows: int = 5000) -> None:
+        self.writer = writer
+        self.batch_rows = batch_rows
+        self._buffer: list[Row] = []
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragscope-writer")
+        self._pending: asyncio.Future[int] | None = None
+
+    async def put(self, rows: Sequence[Row]) -> None:
+        self._buffer.extend(rows)
+        if len(self._buffer) >= self.batch_rows:
+            await self._submit()
+
+    async def _submit(self) -> None:
+        if self._pending is not None:
+            # One batch in flight at a time: back-pressure on the producers.
+            await self._pending
+            self._pending = None
+        if self._buffer:
+            batch, self._buffer = self._buffer, []
+            loop = asyncio.get_running_loop()
+            self._pending = loop.run_in_executor(self._pool, self.writer.write, batch)
+
+    async def flush(self) -> None:
+        await self._submit()
+        if self._pending is not None:
+            await self._pending
+            self._pending = None
+
+    async def close(self) -> None:
+        await self.flush()
+        self._pool.shutdown(wait=True)
+
+    def run_sync(self, fn: Any, *args: Any) -> Any:
+        """Run ``fn(*args)`` on the writer thread (run bookkeeping shares its connection)."""
+        return self._pool.submit(fn, *args).result()

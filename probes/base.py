@@ -1,0 +1,137 @@
+"""The probe contract: tasks in, observations out, failures as data. No I/O.
+
+A probe is a class registered under a dotted name (``dns.query``, ``transport.quic``...)
+with a ``version`` stored on every row, a typed config dataclass whose fields carry help
+text (``field(metadata={"help": ...})``), and ``async measure(task) -> Observation``. It
+never raises for network failures: it returns an Observation with ``failure`` set. The
+engine fills the envelope (run, vantage, task key, attempt, probe, version) and turns the
+Observation into rows for the writer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+from db.vocab import Failure, Operation, Role
+
+
+class Clock(Protocol):
+    """Injected time: wall clock for timestamps, monotonic for durations."""
+
+    def now(self) -> dt.datetime: ...
+
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> dt.datetime:
+        return dt.datetime.now(dt.UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """Where a probe sends its traffic: a resolver, a host, an RPC node (one URL)."""
+
+    url: str
+    operator: str | None = None
+    role: Role = Role.TEST
+    namespace: str = "icann"
+    label: str | None = None
+    rate: float | None = None
+    """Queries per second allowed to this endpoint (token bucket); None = campaign default."""
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """One unit of work: a probe, a target, maybe an endpoint, and the probe's params.
+
+    ``key`` is deterministic (same campaign and targets -> same keys), which is what makes
+    resume, sharding and idempotent inserts work (DESIGN section 7).
+    """
+
+    key: str
+    probe: str
+    target: str
+    endpoint: Endpoint | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+    repetition: int = 0
+    parent_key: str | None = None
+    deadline_s: float = 10.0
+
+
+@dataclass(frozen=True, slots=True)
+class FollowUp:
+    """A task a result spawns (e.g. probe TCP and QUIC on each resolved address).
+
+    The engine derives the child key from the parent's key and ``key_suffix``, so a
+    follow-up is as deterministic as its parent.
+    """
+
+    probe: str
+    target: str
+    key_suffix: str
+    endpoint: Endpoint | None = None
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class Observation:
+    """One attempt's result, before the envelope is filled in.
+
+    ``fields`` are the probe's own columns of ``table``; ``children`` are rows of child
+    tables as ``(table, values)``; the engine adds ``id`` and ``observation_id`` to each.
+    """
+
+    table: str
+    target: str
+    endpoint: str | None
+    started_at: dt.datetime
+    duration_ms: float | None = None
+    failure: Failure | None = None
+    failed_operation: Operation | None = None
+    failure_detail: str | None = None
+    fields: dict[str, Any] = field(default_factory=dict)
+    children: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
+    follow_ups: list[FollowUp] = field(default_factory=list)
+    retryable: bool = False
+    """True when another attempt might succeed (timeouts); the engine decides."""
+
+    @property
+    def ok(self) -> bool:
+        return self.failure is None
+
+
+@dataclass(frozen=True, slots=True)
+class TaskParams:
+    """What a probe wants measured for one (target, endpoint): a key suffix and params."""
+
+    key_suffix: str
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+@runtime_checkable
+class Probe(Protocol):
+    """What every registered probe provides."""
+
+    name: ClassVar[str]
+    version: ClassVar[int]
+    table: ClassVar[str]
+    config_class: ClassVar[type[Any]]
+    uses_endpoints: ClassVar[bool]
+    """True when the campaign's endpoint panel is crossed with the targets."""
+
+    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
+        """The tasks for one target (and endpoint); usually one, with an empty suffix."""
+        ...
+
+    async def measure(self, task: Task) -> Observation:
+        """Measure once. Network failures are returned as failures, never raised."""
+        ...

@@ -1,0 +1,63 @@
+"""``engine.null``: a probe that measures nothing, for the engine's tests and benchmark.
+
+No I/O. It returns a successful envelope-only observation (or, with ``fail_every``, a
+deterministic timeout) so engine throughput, resume and sharding can be tested without
+the network.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import zlib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from db.vocab import Failure, Operation
+from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from probes.registry import register
+
+
+@dataclass(frozen=True, slots=True)
+class NullConfig:
+    delay_s: float = field(default=0.0, metadata={"help": "seconds each task sleeps"})
+    fail_every: int = field(
+        default=0,
+        metadata={"help": "every N-th target (by CRC32) fails with a timeout; 0 = never"},
+    )
+
+
+@register
+class NullProbe:
+    name: ClassVar[str] = "engine.null"
+    version: ClassVar[int] = 1
+    table: ClassVar[str] = "null_observations"
+    config_class: ClassVar[type[NullConfig]] = NullConfig
+    uses_endpoints: ClassVar[bool] = False
+
+    def __init__(self, config: NullConfig | None = None, *, clock: Clock | None = None) -> None:
+        self.config = config or NullConfig()
+        self.clock = clock or SystemClock()
+
+    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
+        return (TaskParams(""),)
+
+    async def measure(self, task: Task) -> Observation:
+        started = self.clock.now()
+        t0 = self.clock.monotonic()
+        if self.config.delay_s:
+            await asyncio.sleep(self.config.delay_s)
+        obs = Observation(
+            table=self.table,
+            target=task.target,
+            endpoint=task.endpoint.url if task.endpoint else None,
+            started_at=started,
+        )
+        every = self.config.fail_every
+        if every and zlib.crc32(task.target.encode()) % every == 0:
+            obs.failure = Failure.GENERIC_TIMEOUT_ERROR
+            obs.failed_operation = Operation.CONNECT
+            obs.failure_detail = "engine.null: planted failure"
+            obs.retryable = True
+        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
+        return obs

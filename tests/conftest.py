@@ -1,0 +1,32 @@
+"""Test-suite set-up: network safety, temporary databases. Fixtures of the lab and of
+PostgreSQL live in their own plugin modules under tests/fixtures/."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine
+
+# Traffic may go only to loopback and the lab's own namespace networks (DESIGN section 6).
+os.environ["FRAGSCOPE_ALLOWED_NETS"] = "127.0.0.0/8,::1/128,10.99.0.0/16,fd99::/16"
+
+pytest_plugins: list[str] = []
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'fragscope.sqlite'}"
+
+
+@pytest.fixture
+def migrated_engine(sqlite_url: str) -> Iterator[Engine]:
+    from db import migrate
+    from db.engine import make_engine
+
+    engine = make_engine(sqlite_url)
+    migrate.upgrade(engine)
+    yield engine
+    engine.dispose()
