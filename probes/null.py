@@ -16,6 +16,7 @@ from typing import ClassVar
 from db.vocab import Failure, Operation
 from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
 from probes.registry import register
+from probes.safety import ALLOW_ALL, NetworkPolicy
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,9 +36,16 @@ class NullProbe:
     config_class: ClassVar[type[NullConfig]] = NullConfig
     uses_endpoints: ClassVar[bool] = False
 
-    def __init__(self, config: NullConfig | None = None, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: NullConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: NetworkPolicy = ALLOW_ALL,
+    ) -> None:
         self.config = config or NullConfig()
         self.clock = clock or SystemClock()
+        self.policy = policy
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return (TaskParams(""),)

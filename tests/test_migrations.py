@@ -28,7 +28,9 @@ def test_downgrade_to_base_and_replay(sqlite_url: str) -> None:
     migrate.upgrade(engine)
     migrate.downgrade(engine, "base")
     with engine.connect() as conn:
-        names = {r[0] for r in conn.execute(text("select name from sqlite_master where type='table'"))}
+        names = {
+            r[0] for r in conn.execute(text("select name from sqlite_master where type='table'"))
+        }
     assert names <= {"alembic_version"}
     migrate.upgrade(engine)
     assert migrate.is_at_head(engine)
