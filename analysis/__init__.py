@@ -1,0 +1,1 @@
+"""Fragmentation indicators computed from stored observations (planned: issue 9). No I/O."""
