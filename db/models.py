@@ -297,3 +297,7 @@ class IndicatorValue(Base):
     )
     reason: Mapped[str | None] = mapped_column(Text, doc="why the value is NULL, if it is")
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")
+
+
+# Probe tables kept in their own modules; imported last so they share Base.metadata.
+from db import models_naming  # noqa: E402, F401
