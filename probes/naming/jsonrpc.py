@@ -39,6 +39,13 @@ def _hex_bytes(value: object, what: str) -> bytes:
     return bytes.fromhex(value[2:])
 
 
+def _quantity(value: object, what: str) -> int:
+    """A JSON-RPC QUANTITY: 0x-hex without leading zeros (odd length allowed)."""
+    if not isinstance(value, str) or not _HEX.match(value) or len(value) < 3:
+        raise RpcError(f"{what} is not a 0x-hex quantity: {str(value)[:200]!r}")
+    return int(value, 16)
+
+
 def _revert_data(error: dict[str, Any]) -> bytes | None:
     """The revert payload inside a JSON-RPC error, in the shapes geth and ganache use."""
     data = error.get("data")
@@ -105,11 +112,10 @@ class EthRpc:
         return doc["result"]
 
     async def chain_id(self) -> int:
-        return int.from_bytes(_hex_bytes(await self.call("eth_chainId", []), "eth_chainId"), "big")
+        return _quantity(await self.call("eth_chainId", []), "eth_chainId")
 
     async def block_number(self) -> int:
-        value = await self.call("eth_blockNumber", [])
-        return int.from_bytes(_hex_bytes(value, "eth_blockNumber"), "big")
+        return _quantity(await self.call("eth_blockNumber", []), "eth_blockNumber")
 
     async def eth_call(self, to: str, data: bytes, *, block: int | str = "latest") -> bytes:
         tag = hex(block) if isinstance(block, int) else block
