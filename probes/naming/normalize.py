@@ -15,6 +15,8 @@ from probes.naming.ens import InvalidName, normalize as ens_normalize
 
 _ONION_V3 = re.compile(r"^(?:[a-z0-9-]+\.)*[a-z2-7]{55}d\.onion$")
 
+_LDH = re.compile(r"^[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?$")
+
 __all__ = ["InvalidName", "normalize"]
 
 
@@ -25,7 +27,12 @@ def _idna(name: str) -> str:
         parsed = dns.name.from_text(name.rstrip("."), idna_codec=dns.name.IDNA_2008_Practical)
     except Exception as exc:  # dnspython raises a family of NameError/IDNA exceptions
         raise InvalidName(f"name {name!r}: {type(exc).__name__}: {exc}") from exc
-    return parsed.to_text(omit_final_dot=True).lower()
+    text = parsed.to_text(omit_final_dot=True).lower()
+    # Host names (RFC 1123 section 2.1 LDH rule), with underscores for service labels.
+    for label in text.split("."):
+        if not _LDH.match(label):
+            raise InvalidName(f"name {name!r}: label {label!r} is not letters, digits, hyphens")
+    return text
 
 
 def normalize(name: str, rule: str) -> str:
