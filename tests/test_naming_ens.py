@@ -18,11 +18,14 @@ from probes.safety import NetworkPolicy
 from tests.fixtures.naming import (
     ALICE_ADDR,
     ALICE_BTC,
+    CCIP_ADDR,
     HOSTILE_TEXT,
     IPFS_CH,
     IPFS_TEXT,
     UNS_ETH,
     UNS_IPFS,
+    WILD_ADDR,
+    CcipWorld,
     EnsWorld,
 )
 
@@ -129,3 +132,44 @@ def test_uns_getmany_through_the_registry(ens_world: EnsWorld) -> None:
         proxy_reader=ens_world.uns_registry,
     )
     assert missing.failure is None and missing.fields["outcome"] == "not_found"
+
+
+def test_ensip10_wildcard(ccip_world: CcipWorld) -> None:
+    world = ccip_world.ens
+    obs = measure("deep.sub.wild.eth", world.chain.url, registry=world.registry)
+    assert obs.failure is None, obs.failure_detail
+    got = values(obs)
+    assert got[("addr", "60")] == WILD_ADDR
+    # The resolver saw the full DNS-encoded name (its first label is echoed back).
+    assert got[("text", "url")] == "wild:url:deep"
+    assert obs.fields["wildcard"] is True
+    assert obs.fields["resolver_address"].lower() == ccip_world.wild.lower()
+    assert obs.fields["detail"]["resolver_found_at"] == "wild.eth"
+    assert obs.fields["detail"]["ensip10"] is True
+    # A wildcard match on a legacy resolver (no ENSIP-10) is not followed: alice.eth's
+    # PublicResolver must not answer for sub.alice.eth.
+    legacy = measure("sub.alice.eth", world.chain.url, registry=world.registry)
+    assert legacy.failure is None and legacy.fields["outcome"] == "not_found"
+
+
+def test_offchain_lookup_through_the_gateway(ccip_world: CcipWorld) -> None:
+    world = ccip_world.ens
+    for name in ("offchain.eth", "offpost.eth"):
+        obs = measure(name, world.chain.url, registry=world.registry)
+        assert obs.failure is None, (name, obs.failure_detail)
+        got = values(obs)
+        assert got[("addr", "60")] == CCIP_ADDR
+        assert got[("contenthash", "ipfs")] == IPFS_TEXT
+        assert got[("text", "url")] == "https://ccip.example"
+        assert obs.fields["offchain"] is True
+        assert obs.fields["detail"]["gateways"][0].startswith(ccip_world.gateway_url)
+
+
+def test_offchain_lookup_gateway_failures(ccip_world: CcipWorld) -> None:
+    world = ccip_world.ens
+    broken = measure("broken.eth", world.chain.url, registry=world.registry)
+    assert broken.failure == Failure.ETH_OFFCHAIN_LOOKUP_ERROR
+    assert "HTTP 500" in (broken.failure_detail or "")
+    garbled = measure("garbled.eth", world.chain.url, registry=world.registry)
+    assert garbled.failure == Failure.ETH_OFFCHAIN_LOOKUP_ERROR
+    assert "bad gateway response" in (garbled.failure_detail or "")
