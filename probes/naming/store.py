@@ -40,6 +40,7 @@ def store(
             session.add(
                 Vantage(id=vid, label="adhoc", hostname=host, egress_addresses=[], created_at=now)
             )
+            session.flush()  # no ORM relationship orders vantage before run: flush it first
         session.add(
             Run(
                 id=run_id,
