@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
 from cli import main
-from probes.naming.commands import naming_group, name_command
+from probes.naming.commands import name_command, naming_group
 from tests.fixtures.naming import ALICE_ADDR, DnsViews, EnsWorld
 
 

@@ -26,7 +26,8 @@ FIXTURE = Path(__file__).parent / "data" / "naming_registry"
 # alt & special = {test}            -> 1, share 1/4
 # chain & icann = {shop, xyz}       -> 2, share 2/6
 # chain & special = {}              -> 0
-# icann|alt = 8 -> J = 1/8;  icann|chain = 9, & = 2 -> 2/9;  alt|chain = 7, & = {geek,shop,free} -> 3/7
+# icann|alt = 8 -> J = 1/8;  icann|chain = 9, & = 2 -> 2/9
+# alt|chain = 7, & = {geek,shop,free} -> 3/7
 # icann|special = 8, & = 0 -> 0;  alt|special = 6, & = {test} -> 1/6;  chain|special = 9 -> 0
 
 
@@ -126,3 +127,23 @@ def test_bad_registry_files_name_the_line(tmp_path: Path) -> None:
         load_registry(tmp_path)
     result = CliRunner().invoke(naming_group, ["collisions", "--registry-dir", str(tmp_path)])
     assert result.exit_code == 2 and "source" in result.output
+
+
+def test_public_endpoints_are_data_and_never_local() -> None:
+    from probes.naming.http import depends_on_icann_dns
+    from probes.naming.methods import METHODS
+    from probes.naming.public_endpoints import load_public_endpoints
+    from probes.safety import NetworkPolicy
+
+    endpoints = load_public_endpoints()
+    assert len(endpoints) >= 8
+    reg = shipped_registry()
+    policy = NetworkPolicy.from_env()
+    for ep in endpoints:
+        assert ep.method in (*METHODS, "discovery"), ep
+        assert set(ep.namespaces) <= set(reg.names()), ep
+        assert ep.source and ep.last_known_working and ep.status
+        # Every public endpoint is reached through an ICANN host name, and the test
+        # suite's policy refuses any address such a name could be pinned to here.
+        assert ep.depends_on_icann_dns and depends_on_icann_dns(ep.url.replace("{name}", "x"))
+        assert not policy.allows(ep.url.split("/")[2])

@@ -10,6 +10,7 @@ Content-Length, chunked coding (RFC 9112 section 7.1) or end of stream.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ipaddress
 import socket
 import ssl
@@ -213,7 +214,5 @@ async def request(
         raise MeasurementError(c.failure, c.operation or Operation.HTTP_REQUEST, c.detail) from exc
     finally:
         writer.close()
-        try:
+        with contextlib.suppress(OSError, TimeoutError, ssl.SSLError):
             await asyncio.wait_for(writer.wait_closed(), 1.0)
-        except (OSError, TimeoutError, ssl.SSLError):
-            pass

@@ -37,7 +37,8 @@ async def _address_of(host: str, port: int) -> str:
     try:
         infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise MeasurementError(Failure.DNS_NXDOMAIN_ERROR, Operation.RESOLVE, f"{host}: {exc}")
+        detail = f"{host}: {exc}"
+        raise MeasurementError(Failure.DNS_NXDOMAIN_ERROR, Operation.RESOLVE, detail) from exc
     return str(infos[0][4][0])
 
 
