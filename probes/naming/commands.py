@@ -174,7 +174,9 @@ def name_command(
         opts["registry"] = ens_registry
     if chain_id is not None:
         opts["chain_id"] = chain_id
-    config = NamingConfig(timeout_s=timeout, **({"text_keys": text_keys} if text_keys else {}))
+    config = NamingConfig(timeout_s=timeout)
+    if text_keys:
+        config = NamingConfig(timeout_s=timeout, text_keys=text_keys)
     probe = NamingProbe(config, policy=NetworkPolicy.from_env(), registry=registry)
     ns = namespace or probe.namespace_of(name)
     ep = Endpoint(url=endpoint, operator=operator, namespace=ns, options=opts)

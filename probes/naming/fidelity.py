@@ -125,6 +125,7 @@ def update_run(engine: Engine, run_id: str) -> dict[str, int]:
             if method not in BRIDGE_METHODS:
                 continue
             bridge = pointers(vals[oid])
+            detail: dict[str, Any]
             if (ns, name) not in truth:
                 verdict, detail = "no_truth", {"bridge": sorted(bridge)}
             else:

@@ -117,10 +117,13 @@ async def _read_body(reader: asyncio.StreamReader, headers: list[tuple[str, str]
         if not 0 <= length <= MAX_BODY:
             raise ValueError(f"Content-Length {length} out of bounds")
         return await reader.readexactly(length)
-    body = await reader.read(MAX_BODY + 1)
-    if len(body) > MAX_BODY:
-        raise ValueError(f"body larger than {MAX_BODY} bytes")
-    return body
+    # Neither length nor chunks: the body ends with the connection (RFC 9112 section 6.3).
+    rest = bytearray()
+    while chunk := await reader.read(65536):
+        rest += chunk
+        if len(rest) > MAX_BODY:
+            raise ValueError(f"body larger than {MAX_BODY} bytes")
+    return bytes(rest)
 
 
 async def request(

@@ -22,7 +22,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from eth_abi import encode as abi_encode
+from eth_abi.abi import encode as abi_encode
 
 from db.vocab import Failure, Operation
 from probes.errors import MeasurementError
