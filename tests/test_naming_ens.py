@@ -173,3 +173,24 @@ def test_offchain_lookup_gateway_failures(ccip_world: CcipWorld) -> None:
     garbled = measure("garbled.eth", world.chain.url, registry=world.registry)
     assert garbled.failure == Failure.ETH_OFFCHAIN_LOOKUP_ERROR
     assert "bad gateway response" in (garbled.failure_detail or "")
+
+
+def test_universal_resolver_when_the_campaign_names_one(ccip_world: CcipWorld) -> None:
+    world = ccip_world.ens
+    ur = {"universal_resolver": ccip_world.universal}
+    alice = measure("alice.eth", world.chain.url, **ur)
+    assert alice.failure is None, alice.failure_detail
+    got = values(alice)
+    assert got[("addr", "60")] == ALICE_ADDR
+    assert got[("addr", "0")] == "0x" + ALICE_BTC.hex()
+    assert got[("contenthash", "ipfs")] == IPFS_TEXT
+    assert alice.fields["resolver_address"].lower() == world.resolver.lower()
+    wild = measure("x.wild.eth", world.chain.url, **ur)
+    assert values(wild)[("addr", "60")] == WILD_ADDR
+    missing = measure("nores.eth", world.chain.url, **ur)
+    assert missing.failure is None and missing.fields["outcome"] == "not_found"
+    # This minimal UR bubbles the resolver's OffchainLookup: its sender is the resolver,
+    # not the contract we called, so EIP-3668 requires refusing it.
+    off = measure("offchain.eth", world.chain.url, **ur)
+    assert off.failure == Failure.ETH_OFFCHAIN_LOOKUP_ERROR
+    assert "is not the called contract" in (off.failure_detail or "")

@@ -216,9 +216,13 @@ async def resolve_ens(req: Request) -> MethodResult:
     result = MethodResult(outcome=NOT_FOUND, chain_id=chain_id, block_number=block)
     ur = req.options.get("universal_resolver")
     if ur:
-        values = await _resolve_universal(s, str(ur), req.name)
-        result.resolver_address = ens.checksum(str(ur))
-        result.wildcard = None
+        values, resolver, answered = await _resolve_universal(s, str(ur), req.name)
+        result.resolver_address = resolver
+        result.detail = {"universal_resolver": ens.checksum(str(ur))}
+        if not answered:
+            result.detail["reason"] = "the universal resolver reverted every call"
+            result.detail["rpc_calls"] = rpc.calls
+            return result
     else:
         resolver, found_at = await _find_resolver(s, registry, req.name)
         if resolver is None:
@@ -241,19 +245,30 @@ async def resolve_ens(req: Request) -> MethodResult:
     return result
 
 
-async def _resolve_universal(s: _Session, ur: str, name: str) -> list[Value]:
-    """Records through the Universal Resolver: it does ENSIP-10 itself, we follow CCIP."""
+async def _resolve_universal(
+    s: _Session, ur: str, name: str
+) -> tuple[list[Value], str | None, bool]:
+    """Records through a Universal Resolver: it does ENSIP-10 itself, we follow CCIP.
+
+    Returns the values, the resolver the UR reports, and whether any call was answered
+    (a UR reverts, e.g. ResolverNotFound, for names without a resolver).
+    """
     node = ens.namehash(name)
     values: list[Value] = []
     encoded = ens.dns_encode(name)
+    resolver: str | None = None
+    answered = False
 
     async def one(call: ens.Call, args: list[Any]) -> tuple[Any, ...] | None:
+        nonlocal resolver, answered
         try:
             out = await s.call(ur, ens.UR_RESOLVE.encode(encoded, call.encode(*args)))
         except Revert:
             return None
         try:
-            inner, _resolver = ens.UR_RESOLVE.decode(out)
+            inner, reported = ens.UR_RESOLVE.decode(out)
+            answered = True
+            resolver = ens.checksum(str(reported))
             return call.decode(inner) if inner else None
         except Exception as exc:
             raise RpcError(f"universal resolver returned garbage 0x{out.hex()[:200]}") from exc
@@ -261,6 +276,12 @@ async def _resolve_universal(s: _Session, ur: str, name: str) -> list[Value]:
     got = await one(ens.ADDR, [node])
     if got and not _is_zero(got[0]):
         values.append(Value("addr", "60", ens.checksum(got[0])))
+    for coin in s.req.coin_types:
+        if coin == 60:
+            continue
+        got = await one(ens.ADDR_COIN, [node, coin])
+        if got and got[0]:
+            values.append(Value("addr", str(coin), "0x" + got[0].hex()))
     got = await one(ens.CONTENTHASH, [node])
     if got and got[0]:
         try:
@@ -272,4 +293,4 @@ async def _resolve_universal(s: _Session, ur: str, name: str) -> list[Value]:
         got = await one(ens.TEXT, [node, key])
         if got and got[0]:
             values.append(Value("text", key, got[0]))
-    return values
+    return values, resolver, answered

@@ -44,3 +44,71 @@ contract Offchain {
         return response;
     }
 }
+
+interface IRegistry {
+    function resolver(bytes32 node) external view returns (address);
+}
+
+interface IERC165 {
+    function supportsInterface(bytes4 id) external view returns (bool);
+}
+
+// A minimal Universal Resolver: resolve(dnsName, data) -> (result, resolver). It walks up
+// the registry (ENSIP-10), uses resolve(bytes,bytes) on extended resolvers and the legacy
+// call on exact matches, and bubbles reverts (so an OffchainLookup keeps the resolver as
+// sender, which a client must refuse when it called the UR).
+contract LabUniversalResolver {
+    IRegistry public immutable registry;
+
+    constructor(IRegistry r) {
+        registry = r;
+    }
+
+    function namehashAt(bytes memory name, uint256 offset) internal pure returns (bytes32) {
+        uint256 len = uint8(name[offset]);
+        if (len == 0) {
+            return bytes32(0);
+        }
+        bytes32 rest = namehashAt(name, offset + 1 + len);
+        bytes32 label;
+        assembly {
+            label := keccak256(add(add(name, 33), offset), len)
+        }
+        return keccak256(abi.encodePacked(rest, label));
+    }
+
+    function resolve(bytes calldata name, bytes calldata data) external view returns (bytes memory, address) {
+        bytes memory n = name;
+        uint256 offset = 0;
+        address resolver;
+        while (true) {
+            resolver = registry.resolver(namehashAt(n, offset));
+            if (resolver != address(0) || uint8(n[offset]) == 0) {
+                break;
+            }
+            offset += 1 + uint8(n[offset]);
+        }
+        require(resolver != address(0), "no resolver");
+        bool extended;
+        try IERC165(resolver).supportsInterface(0x9061b923) returns (bool ok) {
+            extended = ok;
+        } catch {}
+        bool success;
+        bytes memory result;
+        if (extended) {
+            (success, result) = resolver.staticcall(abi.encodeWithSelector(0x9061b923, n, data));
+            if (success) {
+                result = abi.decode(result, (bytes));
+            }
+        } else {
+            require(offset == 0, "wildcard without ENSIP-10");
+            (success, result) = resolver.staticcall(data);
+        }
+        if (!success) {
+            assembly {
+                revert(add(result, 32), mload(result))
+            }
+        }
+        return (result, resolver);
+    }
+}
