@@ -123,3 +123,38 @@ def test_bridge_fidelity_against_chain_truth(
         ).scalar()
     assert got == {"alice.eth": "match", "bob.eth": "mismatch", "carol.eth": "no_truth"}
     assert flat == sum(len(o.children) for o in rows)
+
+
+def test_ambiguity_of_colliding_names(
+    dns_views: DnsViews, migrated_engine: Engine, sqlite_url: str
+) -> None:
+    from click.testing import CliRunner
+
+    from probes.naming.ambiguity import ambiguity, classify
+    from probes.naming.commands import naming_group
+
+    rows = []
+    for name in ("www.shop", "www.libre"):
+        for url in (dns_views.icann, dns_views.alt):
+            rows.append(resolve(name, url, namespace="icann", qtypes=["A"]))
+    # A third endpoint that agrees with the alternative view on www.libre over TCP.
+    rows.append(
+        resolve(
+            "www.libre", dns_views.alt.replace("udp://", "tcp://"), namespace="icann", qtypes=["A"]
+        )
+    )
+    run_id = store(
+        migrated_engine,
+        [(f"a{i}", o) for i, o in enumerate(rows)],
+        probe="naming.resolve",
+        version=1,
+    )
+    found = {a.name: a for a in ambiguity(migrated_engine, run_id)}
+    assert found["www.shop"].verdict == "conflicting"
+    assert found["www.shop"].answers[dns_views.icann] == ["a 127.81.0.1"]
+    assert found["www.shop"].answers[dns_views.alt] == ["a 127.81.0.66"]
+    assert found["www.libre"].verdict == "partial"
+    assert len(found["www.libre"].answers) == 3
+    assert classify({"x": frozenset({"a 1"}), "y": frozenset({"a 1"})}) == "consistent"
+    out = CliRunner().invoke(naming_group, ["ambiguity", "--db", sqlite_url, "--run-id", run_id])
+    assert out.exit_code == 0 and "conflicting  icann:www.shop" in out.output

@@ -94,6 +94,29 @@ def fidelity(db_url: str | None, run_id: str) -> None:
     click.echo(json.dumps(counts, sort_keys=True))
 
 
+@naming_group.command(name="ambiguity")
+@click.option("--db", "db_url", default=None, help="Database URL or SQLite path.")
+@click.option("--run-id", required=True, help="The run whose DNS rows are compared.")
+@click.option(
+    "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
+)
+def ambiguity_command(db_url: str | None, run_id: str, fmt: str) -> None:
+    """Names answered differently by different DNS endpoints of a run (RFC 2826)."""
+    from dataclasses import asdict
+
+    from db.engine import make_engine
+    from probes.naming.ambiguity import ambiguity
+
+    found = ambiguity(make_engine(db_url), run_id)
+    if fmt == "json":
+        click.echo(json.dumps([asdict(a) for a in found], indent=2, ensure_ascii=False))
+        return
+    for a in found:
+        click.echo(f"{a.verdict:<12} {a.namespace}:{a.name}")
+        for endpoint, answers in a.answers.items():
+            click.echo(f"    {endpoint}: {'; '.join(answers)}")
+
+
 def _options(pairs: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for pair in pairs:
