@@ -10,7 +10,7 @@ from sqlalchemy import Engine, text
 
 from cli import main
 from probes.naming.commands import name_command, naming_group
-from tests.fixtures.naming import ALICE_ADDR, DnsViews, EnsWorld
+from tests.fixtures.naming import ALICE_ADDR, HOSTILE_TEXT, DnsViews, EnsWorld
 
 
 def test_probe_name_prints_json_and_stores(
@@ -46,8 +46,13 @@ def test_probe_name_prints_json_and_stores(
             )
         ).one()
         run = conn.execute(text("SELECT campaign, status FROM runs")).one()
+        hostile = conn.execute(
+            text("SELECT value, raw FROM naming_values WHERE key = 'description'")
+        ).one()
     assert tuple(stored) == ("lab", "resolved", ALICE_ADDR)
     assert tuple(run) == ("adhoc:probe-name", "finished")
+    assert hostile.value == HOSTILE_TEXT.replace("\x00", "\ufffd")
+    assert bytes.fromhex(hostile.raw[2:]).decode() == HOSTILE_TEXT
 
 
 def test_probe_name_dns_method_and_options(dns_views: DnsViews) -> None:

@@ -64,7 +64,10 @@ def test_alice_resolves_every_record_kind(ens_world: EnsWorld) -> None:
     assert got[("addr", "0")] == "0x" + ALICE_BTC.hex()
     assert got[("contenthash", "ipfs")] == IPFS_TEXT
     assert got[("text", "url")] == "https://alice.example"
-    assert got[("text", "description")] == HOSTILE_TEXT  # verbatim
+    # Verbatim, except NUL (PostgreSQL text cannot hold it): U+FFFD, exact bytes in raw.
+    assert got[("text", "description")] == HOSTILE_TEXT.replace("\x00", "\ufffd")
+    desc = next(v for _t, v in obs.children if v["key"] == "description")
+    assert bytes.fromhex(desc["raw"][2:]).decode() == HOSTILE_TEXT
     assert ("text", "avatar") not in got
     f = obs.fields
     assert f["name_normalized"] == "alice.eth" and f["name"] == "Alice.eth"
@@ -73,7 +76,7 @@ def test_alice_resolves_every_record_kind(ens_world: EnsWorld) -> None:
     assert f["resolver_address"].lower() == ens_world.resolver.lower()
     assert f["wildcard"] is False and f["offchain"] is False
     assert f["depends_on_icann_dns"] is False
-    raw = {v["kind"]: v["raw"] for _t, v in obs.children if v["raw"]}
+    raw = {v["kind"]: v["raw"] for _t, v in obs.children if v["raw"] and v["kind"] != "text"}
     assert raw["contenthash"] == "0x" + IPFS_CH.hex()
 
 

@@ -18,7 +18,7 @@ from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskPar
 from probes.errors import MeasurementError, classify
 from probes.naming import http
 from probes.naming.methods import METHODS
-from probes.naming.methods.base import MethodResult, Request, summary
+from probes.naming.methods.base import MethodResult, Request, Value, summary
 from probes.naming.methods.uns import DEFAULT_KEYS as UNS_DEFAULT_KEYS
 from probes.naming.namespaces import Registry, shipped_registry
 from probes.naming.normalize import InvalidName, normalize
@@ -170,6 +170,10 @@ class NamingProbe:
                 c.detail,
             )
             obs.retryable = c.failure == Failure.GENERIC_TIMEOUT_ERROR
+        if obs.failure_detail and "\x00" in obs.failure_detail:
+            obs.failure_detail = obs.failure_detail.replace("\x00", NUL_STANDIN)
+        if "\x00" in task.target:
+            obs.fields["name"] = task.target.replace("\x00", NUL_STANDIN)
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 
@@ -178,7 +182,9 @@ class NamingProbe:
         obs.fields.update(
             outcome=result.outcome,
             n_values=len(result.values),
-            values_summary=summary(result.values),
+            values_summary=summary(
+                [Value(v.kind, v.key, v.value.replace("\x00", NUL_STANDIN)) for v in result.values]
+            ),
             chain_id=result.chain_id,
             block_number=result.block_number,
             resolver_address=result.resolver_address,
@@ -186,10 +192,20 @@ class NamingProbe:
             offchain=result.offchain,
             detail=result.detail or None,
         )
-        obs.children = [
-            (VALUES_TABLE, {"kind": v.kind, "key": v.key, "value": v.value, "raw": v.raw})
-            for v in result.values
-        ]
+        obs.children = [(VALUES_TABLE, _value_row(v)) for v in result.values]
+
+
+NUL_STANDIN = "\ufffd"
+"""PostgreSQL text cannot hold NUL (SQLite can): NUL becomes U+FFFD in text columns."""
+
+
+def _value_row(v: Value) -> dict[str, Any]:
+    """A naming_values row; a value holding NUL keeps its exact bytes in ``raw``."""
+    value, raw = v.value, v.raw
+    if "\x00" in value:
+        raw = raw or "0x" + value.encode("utf-8", "surrogatepass").hex()
+        value = value.replace("\x00", NUL_STANDIN)
+    return {"kind": v.kind, "key": v.key, "value": value, "raw": raw}
 
 
 def row_dict(obs: Observation) -> dict[str, Any]:
