@@ -13,9 +13,10 @@ own tests, a 10.99.x address inside the lab namespace later):
    (``.url``, ``.fail_for(name)``, ``.stop()``); ``gateway_service_argv(host, port)`` is the
    command to run it as its own process (``python -m lab.chain.gateway``).
 3. ``deploy_all(rpc_url, run_dir, gateway_url) -> ChainFacts``: compiles contracts/*.sol with
-   solcjs (cached in run_dir/chain-build), deploys the eight contracts at the addresses
-   truth.toml records (deterministic; checked), registers every name of truth.toml and
-   writes ``run_dir/chain.json``. Needs a fresh chain (the deployer's nonce must be 0).
+   solcjs (cached in node_modules/.cache, redone when the sources change), deploys the eight
+   contracts at the addresses truth.toml records (deterministic; checked), registers every
+   name of truth.toml and writes ``run_dir/chain.json``. Needs a fresh chain (the
+   deployer's nonce must be 0).
 
 The planted facts are in ``truth.toml`` (names -> records, addresses, gateway behaviour per
 name); ``load_truth()`` reads it. npm packages (ganache, solc, the ENS and UNS artifacts) are

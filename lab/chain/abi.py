@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from eth_abi import decode as abi_decode
-from eth_abi import encode as abi_encode
+from eth_abi.abi import decode as abi_decode
+from eth_abi.abi import encode as abi_encode
 from eth_hash.auto import keccak as _keccak
 
 

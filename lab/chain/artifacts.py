@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,6 +19,9 @@ from lab.chain.abi import encode
 
 CHAIN_DIR = Path(__file__).resolve().parent
 NODE_MODULES = CHAIN_DIR / "node_modules"
+# Compiled lab contracts, shared by every run (git-ignored with node_modules, rebuilt when
+# contracts/*.sol, compile.js or the solc package change).
+BUILD_CACHE = NODE_MODULES / ".cache" / "fragscope-contracts"
 
 # Published artifacts, pinned by lab/chain/package-lock.json (never downloaded at run time).
 NPM_ARTIFACTS = {
@@ -76,8 +81,12 @@ def _source_digest() -> str:
     return digest.hexdigest()
 
 
-def compile_contracts(build_dir: Path, *, node: str | None = None) -> dict[str, Artifact]:
-    """Compile contracts/*.sol into build_dir (skipped when its stamp matches the sources)."""
+def compile_contracts(
+    build_dir: Path | None = None, *, node: str | None = None
+) -> dict[str, Artifact]:
+    """Compile contracts/*.sol into build_dir (default BUILD_CACHE); skipped when the stamp
+    there matches the sources, so only the first lab-up after a change pays for solcjs."""
+    build_dir = build_dir or BUILD_CACHE
     stamp = build_dir / "sources.sha256"
     digest = _source_digest()
     if not (stamp.exists() and stamp.read_text() == digest):
@@ -86,14 +95,21 @@ def compile_contracts(build_dir: Path, *, node: str | None = None) -> dict[str, 
             raise ArtifactError("node is not on PATH: the lab chain needs Node.js (deps/apt.txt)")
         if not (NODE_MODULES / "solc").is_dir():
             raise ArtifactError("solc is not installed: run `make npm`")
-        done = subprocess.run(
-            [node, str(CHAIN_DIR / "compile.js"), str(build_dir)],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
-        )
-        if done.returncode != 0:
-            raise ArtifactError(f"solcjs failed:\n{done.stderr.strip()}")
-        stamp.write_text(digest)
+        build_dir.mkdir(parents=True, exist_ok=True)
+        # Compile into a private directory and move the files in, stamp last, so a
+        # concurrent reader never sees a half-written build.
+        with tempfile.TemporaryDirectory(dir=build_dir) as tmp:
+            done = subprocess.run(
+                [node, str(CHAIN_DIR / "compile.js"), tmp],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+            if done.returncode != 0:
+                raise ArtifactError(f"solcjs failed:\n{done.stderr.strip()}")
+            for path in Path(tmp).glob("*.json"):
+                os.replace(path, build_dir / path.name)
+            (Path(tmp) / "stamp").write_text(digest)
+            os.replace(Path(tmp) / "stamp", stamp)
     return {p.stem: _load(p, p.stem) for p in sorted(build_dir.glob("*.json"))}

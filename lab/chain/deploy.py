@@ -75,14 +75,15 @@ def deploy_all(
     build_dir: Path | None = None,
 ) -> ChainFacts:
     """Deploy and register everything on the (fresh) chain at rpc_url; the OffchainResolver
-    points clients at gateway_url. Compiles the lab's contracts into build_dir (default
-    run_dir/chain-build, reused when the sources did not change). Writes run_dir/chain.json."""
+    points clients at gateway_url. Compiles the lab's contracts into build_dir (default: the
+    shared cache artifacts.BUILD_CACHE, reused while the sources do not change). Writes
+    run_dir/chain.json."""
     truth = truth or load_truth()
     run_dir.mkdir(parents=True, exist_ok=True)
     rpc = JsonRpc(rpc_url)
 
     t0 = time.perf_counter()
-    own = compile_contracts(build_dir or run_dir / "chain-build")
+    own = compile_contracts(build_dir)
     compile_seconds = time.perf_counter() - t0
 
     t1 = time.perf_counter()
@@ -204,8 +205,8 @@ def _record_calls(name: str, records: Records) -> list[bytes]:
         calls.append(encode_call("setAddr(bytes32,uint256,bytes)", node, coin, value))
     if records.contenthash is not None:
         calls.append(encode_call("setContenthash(bytes32,bytes)", node, records.contenthash))
-    for key, value in records.text.items():
-        calls.append(encode_call("setText(bytes32,string,string)", node, key, value))
+    for key, text in records.text.items():
+        calls.append(encode_call("setText(bytes32,string,string)", node, key, text))
     return calls
 
 

@@ -18,6 +18,7 @@ import contextlib
 import json
 import re
 import signal
+import sys
 import threading
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -198,7 +199,8 @@ class CcipGateway:
     @property
     def url(self) -> str:
         host, port = self._server.server_address[:2]
-        host_text = f"[{host}]" if ":" in str(host) else str(host)
+        host = host.decode() if isinstance(host, bytes) else str(host)
+        host_text = f"[{host}]" if ":" in host else host
         return f"http://{host_text}:{port}"
 
     def fail_for(self, name: str, mode: str = "http-500") -> None:
@@ -226,7 +228,7 @@ def start_gateway(
     return CcipGateway(truth or load_truth(), host=host, port=port).start()
 
 
-def gateway_service_argv(host: str, port: int, *, python: str = "python3") -> list[str]:
+def gateway_service_argv(host: str, port: int, *, python: str = sys.executable) -> list[str]:
     """Command line that runs the gateway as its own process (for the lab's service table)."""
     return [python, "-m", "lab.chain.gateway", "--host", host, "--port", str(port)]
 
