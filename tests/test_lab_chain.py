@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from hypothesis import strategies as st
 
 from lab.chain import DeployError, chain_service_argv, deploy_all, gateway_service_argv
 from lab.chain.abi import create_address, dns_decode, dns_encode, namehash, selector
+from lab.chain.artifacts import BUILD_CACHE, ArtifactError, compile_contracts
 from lab.chain.rpc import CallReverted, JsonRpc, RpcError
 from lab.chain.truth import TruthError, load_truth
 from tests.fixtures.chain import ChainLab, free_port
@@ -600,3 +602,31 @@ def test_rpc_errors_are_raised_not_crashes(chain_lab: ChainLab) -> None:
         JsonRpc(f"http://127.0.0.1:{free_port()}", timeout=2).call("eth_chainId")
     with pytest.raises(RpcError):  # an HTTP server that is not a JSON-RPC node
         JsonRpc(chain_lab.gateway.url + "/", timeout=2).call("eth_chainId")
+
+
+def test_compiler_errors_are_reported_with_the_source_line(tmp_path: Path) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed: the lab chain needs nodejs (deps/apt.txt)")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "Broken.sol").write_text(
+        "// SPDX-License-Identifier: Apache-2.0\npragma solidity 0.8.26;\n"
+        "contract Broken { function f() public { undefinedThing(); } }\n"
+    )
+    pattern = r"(?s)Undeclared identifier.*Broken\.sol:3:41.*undefinedThing"
+    with pytest.raises(ArtifactError, match=pattern):
+        compile_contracts(tmp_path / "build", source_dir=src)
+    assert not (tmp_path / "build" / "sources.sha256").exists()
+
+
+def test_compiled_contracts_are_cached_by_source_digest(chain_lab: ChainLab) -> None:
+    # The session fixture compiled (or reused) the shared build; a second call must not
+    # recompile and must give the same bytecode.
+    first = compile_contracts()
+    stamp = BUILD_CACHE / "sources.sha256"
+    mtime = stamp.stat().st_mtime_ns
+    second = compile_contracts()
+    assert stamp.stat().st_mtime_ns == mtime
+    assert first["WildcardResolver"].bytecode == second["WildcardResolver"].bytecode
+    code = chain_lab.rpc.call("eth_getCode", TRUTH.addresses["wildcard_resolver"], "latest")
+    assert len(code) > 2

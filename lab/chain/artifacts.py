@@ -71,10 +71,10 @@ def npm_artifact(name: str) -> Artifact:
     return _load(NODE_MODULES / NPM_ARTIFACTS[name], name)
 
 
-def _source_digest() -> str:
+def _source_digest(source_dir: Path) -> str:
     digest = hashlib.sha256()
     solc_pkg = NODE_MODULES / "solc" / "package.json"
-    paths = [CHAIN_DIR / "compile.js", solc_pkg, *sorted((CHAIN_DIR / "contracts").glob("*.sol"))]
+    paths = [CHAIN_DIR / "compile.js", solc_pkg, *sorted(source_dir.glob("*.sol"))]
     for path in paths:
         if path.exists():
             digest.update(path.name.encode() + b"\0" + path.read_bytes() + b"\0")
@@ -82,13 +82,15 @@ def _source_digest() -> str:
 
 
 def compile_contracts(
-    build_dir: Path | None = None, *, node: str | None = None
+    build_dir: Path | None = None, *, source_dir: Path | None = None, node: str | None = None
 ) -> dict[str, Artifact]:
-    """Compile contracts/*.sol into build_dir (default BUILD_CACHE); skipped when the stamp
-    there matches the sources, so only the first lab-up after a change pays for solcjs."""
+    """Compile source_dir/*.sol (default: contracts/) into build_dir (default BUILD_CACHE);
+    skipped when the stamp there matches the sources, so only the first lab-up after a change
+    pays for solcjs. Raises ArtifactError with the compiler's messages on a bad source."""
     build_dir = build_dir or BUILD_CACHE
+    source_dir = source_dir or CHAIN_DIR / "contracts"
     stamp = build_dir / "sources.sha256"
-    digest = _source_digest()
+    digest = _source_digest(source_dir)
     if not (stamp.exists() and stamp.read_text() == digest):
         node = node or shutil.which("node")
         if node is None:
@@ -100,7 +102,7 @@ def compile_contracts(
         # concurrent reader never sees a half-written build.
         with tempfile.TemporaryDirectory(dir=build_dir) as tmp:
             done = subprocess.run(
-                [node, str(CHAIN_DIR / "compile.js"), tmp],
+                [node, str(CHAIN_DIR / "compile.js"), tmp, str(source_dir)],
                 capture_output=True,
                 text=True,
                 timeout=300,

@@ -1,6 +1,8 @@
 // fragscope lab: compile the lab's own Solidity contracts (contracts/*.sol) with solcjs from
 // node_modules (no compiler download) through the standard-JSON interface.
-// usage: node compile.js OUT_DIR   -> OUT_DIR/<Contract>.json = {contractName, abi, bytecode}
+// usage: node compile.js OUT_DIR [SRC_DIR]
+//   -> OUT_DIR/<Contract>.json = {contractName, sourceName, compiler, abi, bytecode}
+// SRC_DIR defaults to ./contracts.
 // Exit status 1 with the compiler's messages on stderr when any source has an error.
 "use strict";
 const fs = require("fs");
@@ -9,10 +11,10 @@ const solc = require("solc");
 
 const outDir = process.argv[2];
 if (!outDir) {
-  process.stderr.write("usage: node compile.js OUT_DIR\n");
+  process.stderr.write("usage: node compile.js OUT_DIR [SRC_DIR]\n");
   process.exit(2);
 }
-const srcDir = path.join(__dirname, "contracts");
+const srcDir = process.argv[3] || path.join(__dirname, "contracts");
 const sources = {};
 for (const file of fs.readdirSync(srcDir).sort()) {
   if (file.endsWith(".sol")) {

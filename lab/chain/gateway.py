@@ -174,6 +174,8 @@ class _Handler(BaseHTTPRequestHandler):
         payload = json.dumps(body).encode()
         self.send_response(status)
         self.send_header("content-type", "application/json")
+        # EIP-3668 asks gateways to allow any origin, so browser clients can use them.
+        self.send_header("access-control-allow-origin", "*")
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
         self.wfile.write(payload)
