@@ -6,6 +6,7 @@ Hypercorn's worker; nothing is ever killed by name.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -99,18 +100,12 @@ def stop(running: RunningHost, *, grace: float = 1.0) -> None:
     """SIGTERM the host's process group, then SIGKILL it after ``grace`` seconds."""
     proc = running.process
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
-        try:
+        with contextlib.suppress(subprocess.TimeoutExpired):
             proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            pass
     # Hypercorn's worker may outlive its master for a few seconds: end the whole group.
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     if proc.poll() is None:
         proc.wait(timeout=5)
