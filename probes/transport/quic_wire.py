@@ -307,3 +307,89 @@ def build_version_negotiation(
         + scid
         + b"".join(struct.pack("!I", v) for v in versions)
     )
+
+
+# --- transport parameters (RFC 9000 section 18) --------------------------------------------
+
+TRANSPORT_PARAMETER_NAMES: dict[int, str] = {
+    0x00: "original_destination_connection_id",
+    0x01: "max_idle_timeout",
+    0x02: "stateless_reset_token",
+    0x03: "max_udp_payload_size",
+    0x04: "initial_max_data",
+    0x05: "initial_max_stream_data_bidi_local",
+    0x06: "initial_max_stream_data_bidi_remote",
+    0x07: "initial_max_stream_data_uni",
+    0x08: "initial_max_streams_bidi",
+    0x09: "initial_max_streams_uni",
+    0x0A: "ack_delay_exponent",
+    0x0B: "max_ack_delay",
+    0x0C: "disable_active_migration",
+    0x0D: "preferred_address",
+    0x0E: "active_connection_id_limit",
+    0x0F: "initial_source_connection_id",
+    0x10: "retry_source_connection_id",
+    0x11: "version_information",  # RFC 9368 section 3
+    0x20: "max_datagram_frame_size",  # RFC 9221 section 3
+    0x2AB2: "grease_quic_bit",  # RFC 9287 section 3
+}
+
+INTEGER_PARAMETERS = frozenset(
+    {0x01, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B, 0x0E, 0x20}
+)
+
+
+def is_reserved_parameter(param_id: int) -> bool:
+    """Ids of the form 31 * N + 27 are reserved for greasing (RFC 9000 section 18.1)."""
+    return param_id % 31 == 27
+
+
+@dataclass(frozen=True, slots=True)
+class TransportParameter:
+    param_id: int
+    value: bytes
+
+    @property
+    def name(self) -> str | None:
+        return TRANSPORT_PARAMETER_NAMES.get(self.param_id)
+
+    @property
+    def value_int(self) -> int | None:
+        """The value as one varint for integer parameters, else None."""
+        if self.param_id not in INTEGER_PARAMETERS:
+            return None
+        try:
+            value, end = decode_varint(self.value)
+        except QuicWireError:
+            return None
+        return value if end == len(self.value) else None
+
+
+def parse_transport_parameters(blob: bytes) -> list[TransportParameter]:
+    """The (id, value) sequence of a quic_transport_parameters extension, in wire order."""
+    params = []
+    offset = 0
+    while offset < len(blob):
+        param_id, offset = decode_varint(blob, offset)
+        length, offset = decode_varint(blob, offset)
+        if offset + length > len(blob):
+            raise QuicWireError(
+                f"transport parameter 0x{param_id:x}: {length} bytes announced, "
+                f"{len(blob) - offset} left"
+            )
+        params.append(TransportParameter(param_id, blob[offset : offset + length]))
+        offset += length
+    return params
+
+
+def encode_transport_parameters(params: list[TransportParameter]) -> bytes:
+    return b"".join(
+        encode_varint(p.param_id) + encode_varint(len(p.value)) + p.value for p in params
+    )
+
+
+def version_information(value: bytes) -> tuple[int, ...]:
+    """Chosen version then available versions of TP 0x11 (RFC 9368 section 3)."""
+    if not value or len(value) % 4:
+        raise QuicWireError(f"version_information: {len(value)} bytes is not a multiple of 4")
+    return struct.unpack(f"!{len(value) // 4}I", value)

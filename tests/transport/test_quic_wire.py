@@ -200,3 +200,51 @@ def test_reserved_versions_are_grease(seed: int) -> None:
     v = reserved_version(random.Random(seed))
     assert is_reserved_version(v)
     assert f"{v:08x}"[1::2] == "aaaa"
+
+
+def test_transport_parameters_wire_order_and_values() -> None:
+    from probes.transport.quic_wire import (
+        TransportParameter,
+        encode_transport_parameters,
+        is_reserved_parameter,
+        parse_transport_parameters,
+        version_information,
+    )
+
+    blob = (
+        bytes.fromhex("01")  # max_idle_timeout
+        + bytes.fromhex("04")
+        + bytes.fromhex("80007530")  # 30000 as a 4-byte varint
+        + bytes.fromhex("0c00")  # disable_active_migration, empty
+        + bytes.fromhex("11")
+        + bytes.fromhex("0c")
+        + bytes.fromhex("000000016b3343cf00000001")
+        + bytes.fromhex("1b00")  # 27 = 31*0+27: a reserved (GREASE) id
+    )
+    params = parse_transport_parameters(blob)
+    assert [p.param_id for p in params] == [0x01, 0x0C, 0x11, 0x1B]
+    assert params[0].name == "max_idle_timeout" and params[0].value_int == 30000
+    assert params[1].value == b"" and params[1].value_int is None
+    assert version_information(params[2].value) == (1, 0x6B3343CF, 1)
+    assert is_reserved_parameter(params[3].param_id) and params[3].name is None
+    assert encode_transport_parameters(params) == blob
+    with pytest.raises(QuicWireError, match="transport parameter 0x1"):
+        parse_transport_parameters(bytes.fromhex("0108"))
+    assert parse_transport_parameters(encode_transport_parameters([TransportParameter(5, b"")]))
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(min_value=0, max_value=(1 << 62) - 1), st.binary(max_size=40)),
+        max_size=10,
+    )
+)
+def test_transport_parameters_round_trip(items: list[tuple[int, bytes]]) -> None:
+    from probes.transport.quic_wire import (
+        TransportParameter,
+        encode_transport_parameters,
+        parse_transport_parameters,
+    )
+
+    params = [TransportParameter(i, v) for i, v in items]
+    assert parse_transport_parameters(encode_transport_parameters(params)) == params
