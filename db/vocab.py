@@ -34,6 +34,7 @@ class Failure(StrEnum):
     QUIC_HANDSHAKE_TIMEOUT = "quic_handshake_timeout"
     QUIC_CONNECTION_CLOSED = "quic_connection_closed"
     QUIC_INCOMPATIBLE_VERSION = "quic_incompatible_version"
+    QUIC_BAD_REPLY = "quic_bad_reply"
     HTTP_ERROR = "http_error"
     ETH_RPC_ERROR = "eth_rpc_error"
     ETH_OFFCHAIN_LOOKUP_ERROR = "eth_offchain_lookup_error"
@@ -65,6 +66,8 @@ FAILURE_DOCS: dict[Failure, str] = {
     Failure.QUIC_CONNECTION_CLOSED: "the peer closed the QUIC connection (CONNECTION_CLOSE)",
     Failure.QUIC_INCOMPATIBLE_VERSION: "no QUIC version in common "
     "(Version Negotiation, RFC 9000 section 6)",
+    Failure.QUIC_BAD_REPLY: "a reply that is not what QUIC allows there "
+    "(malformed Version Negotiation, a datagram that is not a VN packet)",
     Failure.HTTP_ERROR: "the HTTP exchange failed after the transport was up",
     Failure.ETH_RPC_ERROR: "a JSON-RPC error, revert, wrong chain id "
     "or garbage from an Ethereum node",

@@ -11,6 +11,7 @@ waiting for the close to drain (that idles ~120 ms per connection).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import socket
 import ssl
@@ -438,12 +439,10 @@ def finish_children(obs: Observation) -> None:
     for row in rows:
         obs.children.append(("quic_transport_params", row))
         if row["param_id"] == 0x11 and not obs.fields.get("server_versions"):
-            try:
+            with contextlib.suppress(QuicWireError):
                 obs.fields["server_versions"] = list(
                     version_information(bytes.fromhex(row["value_hex"]))
                 )
-            except QuicWireError:
-                pass
     if error:
         # The handshake worked (aioquic accepted the parameters); keep what parsed.
         obs.children.append(
