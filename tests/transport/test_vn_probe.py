@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from db.vocab import Failure
+from probes.base import Observation
 from probes.transport.quic_wire import VERSION_1, VERSION_2, VERSION_2_DRAFT, is_reserved_version
 from probes.transport.vn import VnConfig, VnProbe
 from tests.fixtures.web_hosts import WebLab
@@ -13,8 +14,8 @@ from tests.transport.helpers import measure, policy, task
 NAME = "www.example.test"
 
 
-def versions(obs: object) -> list[int]:
-    return [row["version"] for table, row in obs.children if table == "quic_vn_versions"]  # type: ignore[attr-defined]
+def versions(obs: Observation) -> list[int]:
+    return [row["version"] for table, row in obs.children if table == "quic_vn_versions"]
 
 
 def test_hypercorn_lists_v1_and_v2(web_lab: WebLab) -> None:
