@@ -40,6 +40,7 @@ class Failure(StrEnum):
     ETH_OFFCHAIN_LOOKUP_ERROR = "eth_offchain_lookup_error"
     INVALID_INPUT = "invalid_input"
     BLOCKED_BY_POLICY = "blocked_by_policy"
+    PERMISSION_DENIED = "permission_denied"
     INTERRUPTED = "interrupted"
     UNKNOWN_FAILURE = "unknown_failure"
 
@@ -75,6 +76,8 @@ FAILURE_DOCS: dict[Failure, str] = {
     Failure.INVALID_INPUT: "the input (a name, an address) is invalid; nothing was sent",
     Failure.BLOCKED_BY_POLICY: "the destination is outside the allowlist or on the blocklist; "
     "nothing was sent",
+    Failure.PERMISSION_DENIED: "the probe needs privileges it lacks "
+    "(raw packets need root or CAP_NET_RAW); nothing was sent",
     Failure.INTERRUPTED: "the run was interrupted while this task was in flight",
     Failure.UNKNOWN_FAILURE: "an unexpected exception inside fragscope (a bug): see failure_detail",
 }

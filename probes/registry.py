@@ -17,6 +17,7 @@ BUILTIN_PROBE_MODULES: tuple[str, ...] = (
     "probes.transport.tls",
     "probes.transport.quic",
     "probes.transport.vn",
+    "probes.transport.path",
 )
 
 

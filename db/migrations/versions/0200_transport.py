@@ -72,6 +72,8 @@ LEFT JOIN vn ON vn.run_id = k.run_id AND vn.vantage_id = k.vantage_id
 NEW_FAILURES = {
     "quic_bad_reply": "a reply that is not what QUIC allows there "
     "(malformed Version Negotiation, a datagram that is not a VN packet)",
+    "permission_denied": "the probe needs privileges it lacks "
+    "(raw packets need root or CAP_NET_RAW); nothing was sent",
 }
 
 
