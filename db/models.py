@@ -299,5 +299,9 @@ class IndicatorValue(Base):
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")
 
 
-# Probe tables kept in their own modules; imported last so they share Base.metadata.
-from db import models_naming  # noqa: E402, F401
+# Probe areas keep their tables in modules of their own; importing them here puts every
+# table in Base.metadata, which the writer and Alembic read.
+from db import (
+    models_naming,  # noqa: F401
+    models_transport,  # noqa: F401
+)

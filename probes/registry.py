@@ -12,7 +12,14 @@ from typing import Any
 _PROBES: dict[str, type[Any]] = {}
 
 # Modules that register probes on import; each probe issue appends its module here.
-BUILTIN_PROBE_MODULES: tuple[str, ...] = ("probes.null", "probes.naming.probe")
+BUILTIN_PROBE_MODULES: tuple[str, ...] = (
+    "probes.null",
+    "probes.transport.tls",
+    "probes.transport.quic",
+    "probes.transport.vn",
+    "probes.transport.path",
+    "probes.naming.probe",
+)
 
 
 def register(cls: type[Any]) -> type[Any]:

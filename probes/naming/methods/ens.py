@@ -79,7 +79,14 @@ class _Session:
             callback_data = lookup.callback + abi_encode(
                 ["bytes", "bytes"], [response, lookup.extra_data]
             )
-            return await self.call(to, callback_data, depth=depth + 1)
+            try:
+                return await self.call(to, callback_data, depth=depth + 1)
+            except Revert as cb:
+                # The contract rejected the gateway's answer (e.g. a bad signature or
+                # binding): the lookup failed, it is not "no such record".
+                raise OffchainError(
+                    f"callback 0x{lookup.callback.hex()} reverted: {ens.revert_reason(cb.data)}"
+                ) from cb
 
     async def _fetch(self, lookup: ens.OffchainLookup) -> bytes:
         """Ask the gateways in order; 4xx stops, 5xx or failure tries the next (EIP-3668)."""

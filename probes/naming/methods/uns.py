@@ -3,8 +3,8 @@
 tokenId = uint256(namehash(name)) with the EIP-137 namehash (UD docs, "Namehashing").
 The contract is the chain's ProxyReader from data/uns.toml, chosen by the endpoint's
 chain id, or the endpoint's ``proxy_reader`` option (a UNSRegistry answers the same call).
-Empty strings mean "no record"; a token with no owner (ERC-721 ``ownerOf`` reverts) is
-``not_found``.
+Empty strings mean "no record"; a token with no owner (``ownerOf`` reverts, or answers
+the zero address through a ProxyReader) is ``not_found``.
 """
 
 from __future__ import annotations
@@ -64,8 +64,13 @@ async def resolve_uns(req: Request) -> MethodResult:
         detail={"token_id": hex(token)},
     )
     if not values:
+        # The registry's ownerOf reverts for an unminted token; the ProxyReader's
+        # answers the zero address instead. Both mean "not found".
         try:
-            await rpc.eth_call(str(reader), OWNER_OF.encode(token), block=block)
+            out = await rpc.eth_call(str(reader), OWNER_OF.encode(token), block=block)
+            owner = OWNER_OF.decode(out)[0] if len(out) == 32 else None
+            if owner is not None and int(owner, 16) == 0:
+                result.outcome = NOT_FOUND
         except Revert:
             result.outcome = NOT_FOUND
     result.detail["rpc_calls"] = rpc.calls
