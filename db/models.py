@@ -301,7 +301,7 @@ class IndicatorValue(Base):
 
 # Probe areas keep their tables in modules of their own; importing them here puts every
 # table in Base.metadata, which the writer and Alembic read.
-from db import (
+from db import (  # noqa: E402
     models_naming,  # noqa: F401
     models_transport,  # noqa: F401
 )
