@@ -115,3 +115,22 @@ def test_every_naming_command_has_help() -> None:
     assert runner.invoke(name_command, ["--help"]).exit_code == 0
     listing = runner.invoke(naming_group, ["namespaces"])
     assert listing.exit_code == 0 and "unstoppable" in listing.output
+
+
+def test_tasks_for_matches_endpoint_namespaces() -> None:
+    from probes.base import Endpoint
+    from probes.naming.probe import NamingProbe
+
+    probe = NamingProbe()
+    ens_rpc = Endpoint(url="http://127.0.0.1:8545", namespace="ens")
+    alt_dns = Endpoint(url="udp://127.0.0.1", namespace="opennic")
+    every = Endpoint(url="udp://127.0.0.1", namespace="icann", options={"namespaces": ["*"]})
+    assert [t.params["namespace"] for t in probe.tasks_for("alice.eth", ens_rpc)] == ["ens"]
+    assert list(probe.tasks_for("www.libre", ens_rpc)) == []
+    assert [t.params["namespace"] for t in probe.tasks_for("www.libre", alt_dns)] == ["opennic"]
+    assert [t.params["namespace"] for t in probe.tasks_for("www.libre", every)] == ["opennic"]
+    assert [t.params["namespace"] for t in probe.tasks_for("example.com", every)] == ["icann"]
+    assert list(probe.tasks_for("alice.eth", None)) == []
+    # A TLD in several namespaces goes to the alternative one (collision), e.g. .wallet.
+    assert probe.namespace_of("x.wallet") in ("handshake", "unstoppable")
+    assert probe.namespace_of("x.onion") == "onion"

@@ -11,6 +11,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from db.vocab import Failure
 from probes.base import Endpoint, Observation, Task
@@ -264,3 +266,27 @@ def test_gateway_records_status_headers_and_content(http_server: Callable[..., A
     assert got[("content_sha256", None)] == hashlib.sha256(b"<h1>alice</h1>").hexdigest()
     ghost = run("ghost.eth", server.url + "/", method="http-gateway", host_template="{name}.limo")
     assert ghost.failure is None and ghost.fields["outcome"] == "not_found"
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    name=st.text(max_size=80),
+    namespace=st.sampled_from(
+        ["ens", "unstoppable", "icann", "opennic", "namecoin", "onion", "gns", "nope"]
+    ),
+)
+def test_any_name_gives_a_row_never_a_crash(name: str, namespace: str) -> None:
+    # Port 9 on loopback refuses: every valid name fails at connect, every invalid one
+    # before sending; nothing may become unknown_failure (a bug) or raise.
+    obs = run(
+        name,
+        "udp://127.0.0.1:9" if namespace in ("icann", "opennic") else "http://127.0.0.1:9/",
+        namespace=namespace,
+        method="",
+    )
+    assert obs.failure in {
+        Failure.INVALID_INPUT,
+        Failure.CONNECTION_REFUSED,
+        Failure.GENERIC_TIMEOUT_ERROR,
+    }, (name, namespace, obs.failure, obs.failure_detail)
+    assert obs.fields["name"] == name.replace("\x00", "\ufffd")
