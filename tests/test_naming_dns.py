@@ -158,3 +158,11 @@ def test_ambiguity_of_colliding_names(
     assert classify({"x": frozenset({"a 1"}), "y": frozenset({"a 1"})}) == "consistent"
     out = CliRunner().invoke(naming_group, ["ambiguity", "--db", sqlite_url, "--run-id", run_id])
     assert out.exit_code == 0 and "conflicting  icann:www.shop" in out.output
+
+
+def test_handshake_like_root(dns_views: DnsViews) -> None:
+    hns = resolve("www.minihns", dns_views.hns, namespace="handshake")
+    assert hns.failure is None and answers(hns, "a") == {"127.82.0.1"}
+    assert hns.fields["namespace"] == "handshake" and hns.fields["method"] == "dns"
+    icann = resolve("www.minihns", dns_views.icann, namespace="handshake")
+    assert icann.failure is None and icann.fields["outcome"] == "not_found"
