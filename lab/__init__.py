@@ -1,1 +1,1 @@
-"""The lab: a mini-Internet of real servers in network namespaces, for tests, demo, bench."""
+"""placeholder"""
