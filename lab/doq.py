@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ipaddress
 import logging
 import os
@@ -76,6 +77,7 @@ class DoqProtocol(QuicConnectionProtocol):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._buffers: dict[int, bytearray] = {}
+        self._tasks: set[asyncio.Task[None]] = set()  # keep answering tasks referenced
 
     def quic_event_received(self, event: QuicEvent) -> None:
         if not isinstance(event, StreamDataReceived):
@@ -84,7 +86,9 @@ class DoqProtocol(QuicConnectionProtocol):
         buf += event.data
         if event.end_stream:
             data = bytes(self._buffers.pop(event.stream_id))
-            asyncio.ensure_future(self._answer(event.stream_id, data))
+            task = asyncio.ensure_future(self._answer(event.stream_id, data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, stream_id: int, data: bytes) -> None:
         if len(data) < 2 + 12 or struct.unpack("!H", data[:2])[0] != len(data) - 2:
@@ -130,10 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--upstream", required=True, help="resolver ADDR:PORT inside the lab")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(main_async(args))
-    except KeyboardInterrupt:
-        pass
     return 0
 
 

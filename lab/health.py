@@ -73,7 +73,8 @@ def query(
     if protocol == "https":
         host = f"[{address}]" if ":" in address else address
         url = f"https://{host}:{port}{https_path}"
-        return dns.query.https(q, url, timeout=timeout, verify=ca_file or True)
+        verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        return dns.query.https(q, url, timeout=timeout, verify=verify)
     if protocol == "quic":
         return dns.query.quic(
             q,

@@ -63,6 +63,7 @@ class Lab:
         self.truth = truth or load()
         self.paths = render.RunPaths(self.run_dir)
         self.services: list[Service] = build(self.truth, self.paths)
+        self.up_seconds: float | None = None  # wall time of the last up()
 
     @property
     def ca_file(self) -> Path:
@@ -100,7 +101,8 @@ class Lab:
         except BaseException:
             self.down()
             raise
-        return time.monotonic() - t0
+        self.up_seconds = time.monotonic() - t0
+        return self.up_seconds
 
     def _wipe(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -295,7 +297,7 @@ class Lab:
         return rows
 
     def down(self) -> list[str]:
-        """Stop every recorded daemon, then whatever is left in lab namespaces; remove the network."""
+        """Stop the recorded daemons, then anything left in lab namespaces; remove the network."""
         notes = process.stop_all(process.load(self.paths.pids))
         for ns in lab_namespaces():
             pids = process.kill_namespace_leftovers(ns)
