@@ -12,10 +12,14 @@ import shutil
 import sys
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lab.truth import TruthError
+
+if TYPE_CHECKING:
+    from lab.world import Lab
 
 DIR_OPTION = click.option(
     "--dir",
@@ -46,7 +50,8 @@ def missing_prerequisites() -> list[str]:
     return problems
 
 
-def _lab(run_dir: Path, truth_path: Path | None):  # type: ignore[no-untyped-def]
+def _lab(run_dir: Path, truth_path: Path | None) -> Lab:
+    # Imported here so `fragscope --help` does not pay for dnspython and cryptography.
     from lab import truth as truth_mod
     from lab.world import Lab
 

@@ -106,10 +106,10 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
         if software == "nsd":
             # -d: stay in the foreground, so the PID we hold is NSD's main process.
             argv: tuple[str, ...] = ("nsd", "-d", "-c", str(conf))
-            pidfile = paths.state(f"nsd-{name}") / "nsd.pid"
+            auth_pidfile = paths.state(f"nsd-{name}") / "nsd.pid"
         else:
             argv = ("knotd", "-c", str(conf))
-            pidfile = paths.state(f"knot-{name}") / "knot.pid"
+            auth_pidfile = paths.state(f"knot-{name}") / "knot.pid"
         out.append(
             Service(
                 name=f"{software}-{name}",
@@ -118,7 +118,7 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
                 argv=argv,
                 listeners=tuple(listeners),
                 log=paths.log(f"{software}-{name}"),
-                pidfile=pidfile,
+                pidfile=auth_pidfile,
                 phase=0 if software == "knot" else 1,
             )
         )
@@ -134,7 +134,7 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
         if r.software == "unbound":
             name = f"unbound-{r.key}"
             argv = ("unbound", "-d", "-c", str(paths.conf / f"{name}.conf"))
-            pidfile = paths.state(name) / "unbound.pid"
+            pidfile: Path | None = paths.state(name) / "unbound.pid"
             env: dict[str, str] = {}
         elif r.software == "fragscope-doq":
             assert r.upstream is not None and r.quic is not None

@@ -327,9 +327,9 @@ def _cross_check(t: Truth) -> None:
         collide = sorted(set(root.tlds) & icann) if key != "icann" else []
         if collide != sorted(root.collides_with_icann):
             raise TruthError(f"roots.{key}.collides_with_icann: expected {collide}")
-    for s in t.servers.values():
-        if s.group not in t.groups:
-            raise TruthError(f"servers.{s.key}.group: unknown group {s.group!r}")
+    for server in t.servers.values():
+        if server.group not in t.groups:
+            raise TruthError(f"servers.{server.key}.group: unknown group {server.group!r}")
     for r in t.resolvers.values():
         if r.group not in t.groups:
             raise TruthError(f"resolvers.{r.key}.group: unknown group {r.group!r}")

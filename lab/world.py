@@ -19,13 +19,15 @@ import dns.dnssec
 import dns.message
 import dns.name
 import dns.query
+import dns.rdataclass
 import dns.rdatatype
 
 from lab import dnssec, process, render
+from lab.dnssec import SigningError
 from lab.health import Result, run_check
 from lab.pki import make_pki
 from lab.services import Service, build
-from lab.topology import NAMESPACE, Topology, lab_namespaces, unique
+from lab.topology import NAMESPACE, Topology, TopologyError, lab_namespaces, unique
 from lab.truth import Truth, Zone, load
 
 START_TIMEOUT_S = 15.0
@@ -76,17 +78,21 @@ class Lab:
         groups = self.truth.group_closure(only) if only else set(self.truth.groups)
         wanted = [s for s in self.services if s.group in groups]
         self.down()
-        self._wipe()
-        make_pki(
-            self.paths.pki,
-            dns_names=list(self.truth.cert_dns_names),
-            ip_addresses=list(self.truth.cert_ip_addresses),
-        )
-        ds: dict[tuple[str, str], list[str]] = {}
-        deferred = self._write_zones(ds, defer_knot_parents=True)
-        self._write_configs()
-        dead = tuple(s.address for s in self.truth.servers.values() if s.software == "none")
-        Topology(self._addresses(), unreachable=dead).up()
+        try:
+            self._wipe()
+            make_pki(
+                self.paths.pki,
+                dns_names=list(self.truth.cert_dns_names),
+                ip_addresses=list(self.truth.cert_ip_addresses),
+            )
+            ds: dict[tuple[str, str], list[str]] = {}
+            deferred = self._write_zones(ds, defer_knot_parents=True)
+            self._write_configs()
+            dead = tuple(s.address for s in self.truth.servers.values() if s.software == "none")
+            Topology(self._addresses(), unreachable=dead).up()
+        except (SigningError, TopologyError, OSError) as exc:
+            self.down()
+            raise LabError(f"preparing the lab in {self.run_dir}: {exc}") from exc
         running: list[process.Running] = []
         try:
             phase0 = [s for s in wanted if s.phase == 0]
@@ -169,7 +175,9 @@ class Lab:
             server = self.truth.servers[z.servers[0]]
             q = dns.message.make_query(z.name, "DNSKEY")
             r = dns.query.udp(q, server.address, port=53, timeout=2)
-            keys = r.find_rrset(r.answer, dns.name.from_text(z.name), 1, dns.rdatatype.DNSKEY)
+            keys = r.find_rrset(
+                r.answer, dns.name.from_text(z.name), dns.rdataclass.IN, dns.rdatatype.DNSKEY
+            )
             ksks = [k for k in keys if k.flags & 0x0001]  # SEP bit: the KSK (RFC 4034 2.1.1)
             ds[(z.view, z.name)] = [dns.dnssec.make_ds(z.name, k, "SHA256").to_text() for k in ksks]
 
