@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
+from typing import Protocol
 
 import dns.flags
 import dns.message
@@ -19,6 +20,29 @@ import dns.rdatatype
 from lab.topology import in_lab
 
 PROTOCOLS = ("udp", "tcp", "tls", "https", "quic")
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    detail: str
+
+
+class Check(Protocol):
+    """What a Listener's health check provides (part 2 adds HTTP/QUIC checks the same way)."""
+
+    def describe(self) -> str: ...
+
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result: ...
 
 
 @dataclass(frozen=True)
@@ -37,11 +61,25 @@ class DnsCheck:
         want = ",".join(sorted(self.answers)) if self.answers is not None else self.rcode
         return f"{self.qname} {self.rdtype} -> {want}{' +AD' if self.want_ad else ''}"
 
-
-@dataclass(frozen=True)
-class Result:
-    ok: bool
-    detail: str
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result:
+        return run_check(
+            self,
+            address=address,
+            port=port,
+            protocol=protocol,
+            ca_file=ca_file,
+            tls_hostname=tls_hostname,
+            timeout=timeout,
+        )
 
 
 def query(

@@ -11,7 +11,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.health import DnsCheck
+from lab.health import Check, DnsCheck
 from lab.render import RunPaths, server_processes
 from lab.truth import Resolver, Server, Truth, Zone
 
@@ -22,8 +22,8 @@ class Listener:
 
     address: str
     port: int
-    protocol: str  # udp | tcp | tls | https | quic
-    check: DnsCheck | None = None
+    protocol: str  # udp | tcp | tls | https | quic (part 2 may add others)
+    check: Check | None = None
 
 
 @dataclass(frozen=True)

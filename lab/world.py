@@ -24,9 +24,9 @@ import dns.rdatatype
 
 from lab import dnssec, process, render
 from lab.dnssec import SigningError
-from lab.health import Result, run_check
+from lab.health import Result
 from lab.pki import make_pki
-from lab.services import Service, build
+from lab.services import Listener, Service, build
 from lab.topology import NAMESPACE, Topology, TopologyError, lab_namespaces, unique
 from lab.truth import Truth, Zone, load
 
@@ -60,11 +60,18 @@ def log_tail(path: Path, lines: int = 15) -> str:
 class Lab:
     """The lab described by ``truth`` (truth.toml by default) in ``run_dir``."""
 
-    def __init__(self, run_dir: Path | str = "lab-run", truth: Truth | None = None) -> None:
+    def __init__(
+        self,
+        run_dir: Path | str = "lab-run",
+        truth: Truth | None = None,
+        *,
+        extra_services: list[Service] | None = None,
+    ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.truth = truth or load()
         self.paths = render.RunPaths(self.run_dir)
-        self.services: list[Service] = build(self.truth, self.paths)
+        # Part 2 (web hosts, vantages, chain) passes its own Service records here.
+        self.services: list[Service] = build(self.truth, self.paths) + list(extra_services or [])
         self.up_seconds: float | None = None  # wall time of the last up()
 
     @property
@@ -101,9 +108,10 @@ class Lab:
             if deferred and "icann" in groups:
                 self._knot_ds(ds)
                 self._write_zones(ds, only_zones=deferred)
-            rest = [s for s in wanted if s.phase != 0]
-            running += self._start(rest)
-            self._wait(rest, running, timeout=timeout)
+            for phase in sorted({s.phase for s in wanted} - {0}):
+                batch = [s for s in wanted if s.phase == phase]
+                running += self._start(batch)
+                self._wait(batch, running, timeout=timeout)
         except BaseException:
             self.down()
             raise
@@ -260,12 +268,10 @@ class Lab:
             if todo:
                 time.sleep(0.05)
 
-    def check(self, s: Service, lst: object, *, timeout: float = 1.0) -> Result:
-        from lab.services import Listener
-
-        assert isinstance(lst, Listener) and lst.check is not None
-        return run_check(
-            lst.check,
+    def check(self, s: Service, lst: Listener, *, timeout: float = 1.0) -> Result:
+        """Run ``lst``'s health check once from the host."""
+        assert lst.check is not None
+        return lst.check.run(
             address=lst.address,
             port=lst.port,
             protocol=lst.protocol,
