@@ -139,7 +139,7 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
         elif r.software == "fragscope-doq":
             assert r.upstream is not None and r.quic is not None
             up = truth.resolvers[r.upstream]
-            name = f"doq-{r.key}"
+            name = r.key if "doq" in r.key else f"doq-{r.key}"
             argv = (
                 sys.executable, "-m", "lab.doq", "--listen", r.address, "--port", str(r.quic),
                 "--cert", str(paths.pki / "fullchain.pem"), "--key", str(paths.pki / "server.key"),

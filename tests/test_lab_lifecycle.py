@@ -66,9 +66,11 @@ def test_down_leaves_nothing_and_up_recovers_from_a_crash(lab: Lab, tmp_path: Pa
     assert result.exit_code == 0, result.output
     orphans = process.load(lab.paths.pids)
     lab.paths.pids.unlink()
+    topology.ip("netns", "add", "fs-zz-stale")  # and a stale namespace of the lab's
     # A new `up` must still clear them (found through the namespace, not by name).
     Lab(lab.run_dir).up()
     assert _all_gone(orphans)
+    assert topology.lab_namespaces() == [topology.NAMESPACE]
     assert all(r.health == "ok" for r in lab.status())
 
 
