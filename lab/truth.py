@@ -71,6 +71,18 @@ class Zone:
         """A validating resolver returns its data with AD set."""
         return self.dnssec in {"nsec", "nsec3", "knot"}
 
+    @property
+    def expected_ede(self) -> frozenset[int]:
+        """Extended DNS Error codes (RFC 8914 section 4) a validator may attach to SERVFAIL.
+
+        broken: 9 DNSKEY Missing (first query) or 10 RRSIGs Missing; expired: 7 Signature
+        Expired (first query); either: 6 DNSSEC Bogus (Unbound, answering from its cache of
+        the failed validation). Empty when validation succeeds or is moot.
+        """
+        return {"broken": frozenset({6, 9, 10}), "expired": frozenset({6, 7})}.get(
+            self.dnssec, frozenset()
+        )
+
     def fqdn(self, owner: str) -> str:
         if owner == "@":
             return self.name
@@ -166,6 +178,18 @@ class Truth:
     def expected(self, name: str, rdtype: str, view: str) -> list[str]:
         """The rdata a resolver of ``view`` returns for ``name`` (no CNAME chasing)."""
         return self.authority(name, view).rdatas(name, rdtype)
+
+    def whoami_answer(self, via: str | None = None) -> str:
+        """What the whoami zone answers: the host itself when asked directly (``via`` None),
+        else the egress address of resolver ``via`` (or of its upstream, for DoQ)."""
+        if via is None:
+            return self.host_address
+        r = self.resolvers[via]
+        if r.upstream is not None:
+            return self.whoami_answer(r.upstream)
+        if r.root != "icann" or r.egress is None:
+            raise KeyError(f"resolver {via} does not reach the whoami zone")
+        return r.egress
 
     def resolver_for_view(self, view: str) -> Resolver:
         for r in self.resolvers.values():
