@@ -98,7 +98,7 @@ def ns_names(truth: Truth, zone: Zone) -> list[str]:
     return [n for s in zone.servers for n in truth.servers[s].ns]
 
 
-def _a_records(truth: Truth, name: str, zone: Zone) -> list[str]:
+def _a_records(truth: Truth, name: str) -> list[str]:
     s = truth.server_of_ns(name)
     rtype = "A" if ipaddress.ip_address(s.address).version == 4 else "AAAA"
     return [f"{name} IN {rtype} {s.address}"]
@@ -119,7 +119,7 @@ def render_zone(truth: Truth, zone: Zone, *, ds: dict[tuple[str, str], list[str]
     address_lines: list[str] = []
     for n in names:  # in-zone addresses of the apex NS names (authoritative, or glue)
         if is_subdomain(n, zone.name):
-            address_lines += _a_records(truth, n, zone)
+            address_lines += _a_records(truth, n)
     lines += [f"{owner} IN {rtype} {rdata}" for owner, rtype, rdata in zone.records]
     for child in children_of(truth, zone):
         lines.append(f"; delegation: {child.name} ({child.kind}, dnssec {child.dnssec})")
@@ -128,7 +128,7 @@ def render_zone(truth: Truth, zone: Zone, *, ds: dict[tuple[str, str], list[str]
         lines += [f"{child.name} IN DS {d}" for d in ds.get((child.view, child.name), [])]
         for n in child_ns:  # glue for in-bailiwick name servers (RFC 9471)
             if is_subdomain(n, zone.name):
-                address_lines += _a_records(truth, n, zone)
+                address_lines += _a_records(truth, n)
     lines += list(dict.fromkeys(address_lines))
     return "\n".join(lines) + "\n"
 
@@ -176,7 +176,7 @@ def root_hints(truth: Truth, view: str) -> str:
     lines = []
     for n in ns_names(truth, root):
         lines.append(f".  3600000 IN NS {n}")
-        lines += [r.replace(" IN ", " 3600000 IN ") for r in _a_records(truth, n, root)]
+        lines += [r.replace(" IN ", " 3600000 IN ") for r in _a_records(truth, n)]
     return "\n".join(lines) + "\n"
 
 

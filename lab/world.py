@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import dns.dnssec
+import dns.exception
 import dns.message
 import dns.name
 import dns.query
@@ -112,6 +113,9 @@ class Lab:
                 batch = [s for s in wanted if s.phase == phase]
                 running += self._start(batch)
                 self._wait(batch, running, timeout=timeout)
+        except (SigningError, dns.exception.DNSException) as exc:
+            self.down()
+            raise LabError(f"signing the ICANN-like root with Knot's DS: {exc}") from exc
         except BaseException:
             self.down()
             raise

@@ -114,3 +114,18 @@ def test_rpz_zone_is_generated_from_the_policy() -> None:
         ].target.is_absolute()
     for tld in TRUTH.roots["icann"].tlds:
         assert f"*.{tld} IN CNAME rpz-passthru." in text
+
+
+def test_prerequisites_reported_and_cli_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.commands as commands
+
+    monkeypatch.setattr(commands.os, "geteuid", lambda: 1000)
+    monkeypatch.setattr(commands.shutil, "which", lambda name: None if name == "nsd" else name)
+    problems = commands.missing_prerequisites()
+    assert problems == [
+        "must run as root (network namespaces)",
+        "missing programs: nsd (see deps/apt.txt)",
+    ]
+    for cmd in ("up", "status", "down"):
+        result = CliRunner().invoke(main, ["lab", cmd, "--dir", "/nonexistent"])
+        assert result.exit_code == 2 and "must run as root" in result.output
