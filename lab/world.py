@@ -256,7 +256,7 @@ class Lab:
                         f"{s.name} exited (code {code}) while starting; log {s.log}:\n"
                         + log_tail(s.log)
                     )
-                res = self.check(s, lst, timeout=0.5)
+                res = self.check(lst, timeout=0.5)
                 last[(s.name, lst.port, lst.protocol, lst.address)] = res
                 if not res.ok:
                     still.append((s, lst))
@@ -272,7 +272,7 @@ class Lab:
             if todo:
                 time.sleep(0.05)
 
-    def check(self, s: Service, lst: Listener, *, timeout: float = 1.0) -> Result:
+    def check(self, lst: Listener, *, timeout: float = 1.0) -> Result:
         """Run ``lst``'s health check once from the host."""
         assert lst.check is not None
         return lst.check.run(
@@ -298,7 +298,7 @@ class Lab:
                 elif lst.check is None:
                     health = "unchecked"
                 else:
-                    res = self.check(s, lst, timeout=timeout)
+                    res = self.check(lst, timeout=timeout)
                     health = "ok" if res.ok else res.detail
                 rows.append(
                     StatusRow(
