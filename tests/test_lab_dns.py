@@ -6,11 +6,14 @@ own probes. Expected values come from lab/truth.toml, the file the zones were bu
 
 from __future__ import annotations
 
+import asyncio
 import random
 import re
 import ssl
 import string
+import struct
 import subprocess
+from typing import Any
 
 import dns.dnssec
 import dns.edns
@@ -22,6 +25,10 @@ import dns.rdata
 import dns.rdatatype
 import dns.rdtypes.svcbbase
 import pytest
+from aioquic.asyncio.client import connect
+from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.quic.configuration import QuicConfiguration
+from aioquic.quic.events import QuicEvent, StreamDataReceived, StreamReset
 
 from lab.truth import Resolver, Truth, load
 from lab.world import Lab
@@ -428,3 +435,66 @@ def test_whoami_through_doq_sees_the_upstream_egress(lab: Lab) -> None:
     r = dns.query.quic(q, DOQ.address, port=DOQ.quic, verify=str(lab.ca_file),
                        server_hostname=TRUTH.tls_hostname, timeout=10)  # fmt: skip
     assert rdatas(r, "A") == {TRUTH.whoami_answer(DOQ.key)} == {ICANN.egress}
+
+
+# -- the lab's own DoQ server (lab/doq.py), spoken to with a raw aioquic client ---------------
+class _RawDoq(QuicConnectionProtocol):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.events: asyncio.Queue[QuicEvent] = asyncio.Queue()
+        self.data = bytearray()
+
+    def quic_event_received(self, event: QuicEvent) -> None:
+        if isinstance(event, StreamDataReceived):
+            self.data += event.data
+            if event.end_stream:
+                self.events.put_nowait(event)
+        elif isinstance(event, StreamReset):
+            self.events.put_nowait(event)
+
+
+async def _raw_doq(lab: Lab, payload: bytes) -> tuple[QuicEvent, bytes]:
+    config = QuicConfiguration(
+        is_client=True, alpn_protocols=["doq"], server_name=TRUTH.tls_hostname
+    )
+    config.load_verify_locations(str(lab.ca_file))
+    assert DOQ.quic is not None
+    async with connect(DOQ.address, DOQ.quic, configuration=config, create_protocol=_RawDoq) as c:
+        assert isinstance(c, _RawDoq)
+        stream = c._quic.get_next_available_stream_id()
+        c._quic.send_stream_data(stream, payload, end_stream=True)
+        c.transmit()
+        event = await asyncio.wait_for(c.events.get(), 10)
+        return event, bytes(c.data)
+
+
+def test_doq_framing_rfc9250(lab: Lab) -> None:
+    wire = dns.message.make_query(WWW, "A").to_wire()
+    wire = b"\x00\x00" + wire[2:]  # message ID 0 (RFC 9250 section 4.2.1)
+    event, data = asyncio.run(_raw_doq(lab, struct.pack("!H", len(wire)) + wire))
+    assert isinstance(event, StreamDataReceived) and event.end_stream
+    (length,) = struct.unpack("!H", data[:2])
+    assert length == len(data) - 2
+    answer = dns.message.from_wire(data[2:])
+    assert answer.id == 0 and rdatas(answer, "A") == {a_of("example.test.", "www")}
+
+
+def test_doq_malformed_frame_resets_stream(lab: Lab) -> None:
+    event, _ = asyncio.run(_raw_doq(lab, b"\x00\x40" + b"\x00" * 5))  # says 64, has 5
+    assert isinstance(event, StreamReset) and event.error_code == 0x2  # DOQ_PROTOCOL_ERROR
+
+
+def test_large_answer_truncated_over_udp_and_complete_over_doq(lab: Lab) -> None:
+    name = "big.example.test."
+    want = set(TRUTH.expected(name, "TXT", "icann"))
+    q = dns.message.make_query(name, "TXT", use_edns=False)  # 512-octet UDP limit
+    udp = dns.query.udp(q, ICANN.address, port=53, timeout=10)
+    assert udp.flags & dns.flags.TC
+    out = dig(TRUTH.servers["sld"].address, name, "TXT", "+noedns", "+ignore", "+norec")
+    assert "tc" in flags_of(out)
+    # The DoQ server got TC from Unbound over UDP and retried over TCP (lab/doq.py).
+    assert DOQ.quic is not None
+    r = dns.query.quic(q, DOQ.address, port=DOQ.quic, verify=str(lab.ca_file),
+                       server_hostname=TRUTH.tls_hostname, timeout=10)  # fmt: skip
+    assert not r.flags & dns.flags.TC
+    assert rdatas(r, "TXT") == want and len(r.to_wire()) > 512
