@@ -28,7 +28,14 @@ from lab.dnssec import SigningError
 from lab.health import Result
 from lab.pki import make_pki
 from lab.services import Listener, Service, build
-from lab.topology import NAMESPACE, Topology, TopologyError, lab_namespaces, unique
+from lab.topology import (
+    NAMESPACE,
+    Topology,
+    TopologyError,
+    host_lab_routes,
+    lab_namespaces,
+    unique,
+)
 from lab.truth import Truth, Zone, load
 
 START_TIMEOUT_S = 15.0
@@ -288,10 +295,13 @@ class Lab:
     def status(self, *, timeout: float = 1.0) -> list[StatusRow]:
         """One row per listener: is the daemon running, and does it answer correctly now."""
         running = {r.service: r for r in process.load(self.paths.pids)}
+        # Without the lab's host routes a query to 10.99.x would follow the host's default
+        # route off the machine: never query then.
+        network_up = bool(host_lab_routes())
         rows = []
         for s in self.services:
             r = running.get(s.name)
-            is_running = r is not None and process.alive(r)
+            is_running = network_up and r is not None and process.alive(r)
             for lst in s.listeners:
                 if not is_running:
                     health = "down"
