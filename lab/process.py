@@ -90,10 +90,11 @@ def exited_early(r: Running) -> int | None:
 
 
 def _reap(pid: int) -> None:
-    proc = _children.pop(pid, None)
+    proc = _children.get(pid)
     if proc is not None:
         with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=0.1)
+            proc.wait(timeout=0.5)
+            del _children[pid]
 
 
 def stop_all(running: list[Running], *, grace: float = GRACE_S) -> list[str]:
@@ -119,9 +120,13 @@ def stop_all(running: list[Running], *, grace: float = GRACE_S) -> list[str]:
     for r in live:
         with contextlib.suppress(ProcessLookupError):
             os.kill(r.pid, signal.SIGKILL)
-        killed.append(f"{r.service} (pid {r.pid}) ignored SIGTERM for {grace:.0f} s: killed")
+        killed.append(f"{r.service} (pid {r.pid}) ignored SIGTERM for {grace:.1f} s: killed")
     for r in running:
         _reap(r.pid)
+    # SIGKILL is delivered asynchronously: wait (briefly) until the processes are gone.
+    deadline = time.monotonic() + 2.0
+    while any(alive(r) for r in live) and time.monotonic() < deadline:
+        time.sleep(0.02)
     return killed
 
 

@@ -5,6 +5,8 @@ run, and a failing daemon reported with its log. Uses the session lab and restor
 from __future__ import annotations
 
 import json
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -113,3 +115,23 @@ def test_signing_failure_is_a_lab_error(lab: Lab, tmp_path: Path) -> None:
     assert topology.leftovers() == {"namespaces": [], "links": [], "routes": []}
     Lab(lab.run_dir).up()
     assert all(r.health == "ok" for r in lab.status())
+
+
+IGNORES_TERM = "import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(60)"
+
+
+def test_stop_escalates_to_sigkill_and_never_hits_a_reused_pid(lab: Lab, tmp_path: Path) -> None:
+    log = tmp_path / "stubborn.log"
+    argv = [sys.executable, "-c", IGNORES_TERM]
+    stubborn = process.start("stubborn", argv, namespace=topology.NAMESPACE, log=log, cwd=tmp_path)
+    other = process.start("other", argv, namespace=topology.NAMESPACE, log=log, cwd=tmp_path)
+    assert process.alive(stubborn) and process.alive(other)
+    time.sleep(0.3)  # let the interpreter install its SIGTERM handler
+    # A record whose start time does not match is someone else's PID: left alone.
+    impostor = process.Running("other", other.pid, other.starttime + 1)
+    notes = process.stop_all([stubborn, impostor], grace=0.5)
+    assert not process.alive(stubborn)
+    assert notes and "stubborn" in notes[0] and "killed" in notes[0]
+    assert process.alive(other)
+    process.stop_all([other], grace=0.5)
+    assert not process.alive(other)
