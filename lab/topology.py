@@ -13,10 +13,10 @@ lab; the host reaches it through explicit routes via the veth, never via its def
     fd99::/48         IPv6 service addresses (fd99::53:1 is the validating resolver)
     10.99.255.0/30    host <-> fs-net transit: fs-h0 10.99.255.1 (host) / fs-n0 10.99.255.2
     fd99:ffff::/64    the same link in IPv6: fd99:ffff::1 (host) / fd99:ffff::2
-    10.99.128.0/17    reserved for part 2: vantage and middlebox namespaces (fs-v-*, fs-m-*),
+    10.99.128.0/18    reserved for part 2: vantage and middlebox namespaces (fs-v-*, fs-m-*),
                       one /30 per link from 10.99.128.0 upwards (vantage<->middlebox, then
-                      middlebox<->fs-net); fs-net routes each vantage /30 back via its
-                      middlebox. IPv6 links likewise from fd99:8000::/33 (/64 each).
+                      middlebox<->fs-net; see transit_link); fs-net routes each vantage /30
+                      back via its middlebox. IPv6 links likewise from fd99:8000::/33 (/64).
 
 Every namespace and host-side link of the lab is named with the "fs-" prefix so a crashed
 run's leftovers can be found and removed without touching anything else.
@@ -38,8 +38,40 @@ HOST4, NS4, TRANSIT4_LEN = "10.99.255.1", "10.99.255.2", 30
 HOST6, NS6, TRANSIT6_LEN = "fd99:ffff::1", "fd99:ffff::2", 64
 SERVICE_NET4 = ipaddress.ip_network("10.99.0.0/17")
 SERVICE_NET6 = ipaddress.ip_network("fd99::/48")
-VANTAGE_NET4 = ipaddress.ip_network("10.99.128.0/17")
+VANTAGE_NET4 = ipaddress.IPv4Network("10.99.128.0/18")
+VANTAGE_NET6 = ipaddress.IPv6Network("fd99:8000::/33")
 LAB_NETS = (ipaddress.ip_network("10.99.0.0/16"), ipaddress.ip_network("fd99::/16"))
+
+
+@dataclass(frozen=True)
+class Link:
+    """A point-to-point /30 (and /64) between two namespaces: side ``a`` and side ``b``."""
+
+    net4: ipaddress.IPv4Network
+    a4: str
+    b4: str
+    net6: ipaddress.IPv6Network
+    a6: str
+    b6: str
+
+
+def transit_link(n: int) -> Link:
+    """The n-th transit link of the part-2 plan (n >= 0): /30 number n of 10.99.128.0/18,
+    /64 number n of fd99:8000::/33. Vantage i uses links 2i (vantage<->middlebox) and
+    2i+1 (middlebox<->fs-net); side ``a`` is the one nearer the vantage."""
+    if not 0 <= n < VANTAGE_NET4.num_addresses // 4:
+        raise ValueError(f"transit link {n} outside {VANTAGE_NET4}")
+    base4 = int(VANTAGE_NET4.network_address) + 4 * n
+    net4 = ipaddress.IPv4Network((base4, 30))
+    net6 = ipaddress.IPv6Network((int(VANTAGE_NET6.network_address) + (n << 64), 64))
+    return Link(
+        net4=net4,
+        a4=str(net4.network_address + 1),
+        b4=str(net4.network_address + 2),
+        net6=net6,
+        a6=str(net6.network_address + 1),
+        b6=str(net6.network_address + 2),
+    )
 
 
 class TopologyError(RuntimeError):

@@ -5,6 +5,7 @@ No servers: these run without root.
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 
 import dns.name
@@ -129,3 +130,17 @@ def test_prerequisites_reported_and_cli_exits_2(monkeypatch: pytest.MonkeyPatch)
     for cmd in ("up", "status", "down"):
         result = CliRunner().invoke(main, ["lab", cmd, "--dir", "/nonexistent"])
         assert result.exit_code == 2 and "must run as root" in result.output
+
+
+def test_transit_link_plan_for_part_2() -> None:
+    from lab.topology import HOST4, SERVICE_NET4, VANTAGE_NET4, in_lab, transit_link
+
+    first, second = transit_link(0), transit_link(1)
+    assert (first.a4, first.b4, str(first.net4)) == ("10.99.128.1", "10.99.128.2", "10.99.128.0/30")
+    assert (second.a4, str(second.net6)) == ("10.99.128.5", "fd99:8000:0:1::/64")
+    last = transit_link(VANTAGE_NET4.num_addresses // 4 - 1)
+    assert last.net4.subnet_of(VANTAGE_NET4) and not last.net4.overlaps(SERVICE_NET4)
+    assert not VANTAGE_NET4.overlaps(ipaddress.ip_network(f"{HOST4}/30", strict=False))
+    assert all(in_lab(a) for a in (last.a4, last.b6))
+    with pytest.raises(ValueError, match="outside"):
+        transit_link(VANTAGE_NET4.num_addresses // 4)
