@@ -30,8 +30,9 @@ def main() -> int:
         t0 = time.monotonic()
         prep._wipe()
         t = prep.truth
-        make_pki(prep.paths.pki, dns_names=list(t.cert_dns_names),
-                 ip_addresses=list(t.cert_ip_addresses))  # fmt: skip
+        make_pki(
+            prep.paths.pki, dns_names=list(t.cert_dns_names), ip_addresses=list(t.cert_ip_addresses)
+        )
         prep._write_zones({}, defer_knot_parents=True)
         prep._write_configs()
         prep_s = time.monotonic() - t0

@@ -141,10 +141,20 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
             up = truth.resolvers[r.upstream]
             name = r.key if "doq" in r.key else f"doq-{r.key}"
             argv = (
-                sys.executable, "-m", "lab.doq", "--listen", r.address, "--port", str(r.quic),
-                "--cert", str(paths.pki / "fullchain.pem"), "--key", str(paths.pki / "server.key"),
-                "--upstream", f"{up.address}:{up.udp}",
-            )  # fmt: skip
+                sys.executable,
+                "-m",
+                "lab.doq",
+                "--listen",
+                r.address,
+                "--port",
+                str(r.quic),
+                "--cert",
+                str(paths.pki / "fullchain.pem"),
+                "--key",
+                str(paths.pki / "server.key"),
+                "--upstream",
+                f"{up.address}:{up.udp}",
+            )
             pidfile = None
             # The lab package must be importable inside the namespace, installed or not.
             env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}

@@ -343,9 +343,14 @@ WWW = "www.example.test."
 
 def _kdig(lab: Lab, server: str, *opts: str) -> str:
     return tool(
-        "kdig", f"@{server}", f"+tls-ca={lab.ca_file}",
-        f"+tls-hostname={TRUTH.tls_hostname}", *opts, WWW, "A",
-    )  # fmt: skip
+        "kdig",
+        f"@{server}",
+        f"+tls-ca={lab.ca_file}",
+        f"+tls-hostname={TRUTH.tls_hostname}",
+        *opts,
+        WWW,
+        "A",
+    )
 
 
 def test_dot_kdig_and_dnspython(lab: Lab) -> None:
@@ -353,8 +358,14 @@ def test_dot_kdig_and_dnspython(lab: Lab) -> None:
     assert ";; TLS session" in out and a_of("example.test.", "www") in out
     ctx = ssl.create_default_context(cafile=str(lab.ca_file))
     q = dns.message.make_query(WWW, "A", want_dnssec=True)
-    r = dns.query.tls(q, ICANN.address, port=ICANN.tls, ssl_context=ctx,
-                      server_hostname=TRUTH.tls_hostname, timeout=10)  # fmt: skip
+    r = dns.query.tls(
+        q,
+        ICANN.address,
+        port=ICANN.tls,
+        ssl_context=ctx,
+        server_hostname=TRUTH.tls_hostname,
+        timeout=10,
+    )
     assert rdatas(r, "A") == {a_of("example.test.", "www")} and r.flags & dns.flags.AD
 
 
@@ -373,8 +384,14 @@ def test_doq_kdig_and_dnspython(lab: Lab) -> None:
     out = _kdig(lab, DOQ.address, "-p", str(DOQ.quic), "+quic")
     assert ";; QUIC session" in out and a_of("example.test.", "www") in out
     q = dns.message.make_query(WWW, "A", want_dnssec=True)
-    r = dns.query.quic(q, DOQ.address, port=DOQ.quic, verify=str(lab.ca_file),
-                       server_hostname=TRUTH.tls_hostname, timeout=10)  # fmt: skip
+    r = dns.query.quic(
+        q,
+        DOQ.address,
+        port=DOQ.quic,
+        verify=str(lab.ca_file),
+        server_hostname=TRUTH.tls_hostname,
+        timeout=10,
+    )
     assert rdatas(r, "A") == {a_of("example.test.", "www")} and r.flags & dns.flags.AD
     assert r.id == 0  # RFC 9250 section 4.2.1
 
@@ -383,8 +400,14 @@ def test_doq_rejects_unknown_ca(lab: Lab) -> None:
     q = dns.message.make_query(WWW, "A")
     # The system trust store does not know the lab CA: the handshake must fail.
     with pytest.raises(Exception):  # noqa: B017 (dnspython raises various types here)
-        dns.query.quic(q, DOQ.address, port=DOQ.quic, verify=True,
-                       server_hostname=TRUTH.tls_hostname, timeout=5)  # fmt: skip
+        dns.query.quic(
+            q,
+            DOQ.address,
+            port=DOQ.quic,
+            verify=True,
+            server_hostname=TRUTH.tls_hostname,
+            timeout=5,
+        )
 
 
 def test_resolver_over_ipv6(lab: Lab) -> None:
@@ -432,8 +455,14 @@ def test_whoami_through_resolver_sees_its_egress(lab: Lab, key: str) -> None:
 
 def test_whoami_through_doq_sees_the_upstream_egress(lab: Lab) -> None:
     q = dns.message.make_query(WHOAMI.name, "A")
-    r = dns.query.quic(q, DOQ.address, port=DOQ.quic, verify=str(lab.ca_file),
-                       server_hostname=TRUTH.tls_hostname, timeout=10)  # fmt: skip
+    r = dns.query.quic(
+        q,
+        DOQ.address,
+        port=DOQ.quic,
+        verify=str(lab.ca_file),
+        server_hostname=TRUTH.tls_hostname,
+        timeout=10,
+    )
     assert rdatas(r, "A") == {TRUTH.whoami_answer(DOQ.key)} == {ICANN.egress}
 
 
@@ -494,7 +523,13 @@ def test_large_answer_truncated_over_udp_and_complete_over_doq(lab: Lab) -> None
     assert "tc" in flags_of(out)
     # The DoQ server got TC from Unbound over UDP and retried over TCP (lab/doq.py).
     assert DOQ.quic is not None
-    r = dns.query.quic(q, DOQ.address, port=DOQ.quic, verify=str(lab.ca_file),
-                       server_hostname=TRUTH.tls_hostname, timeout=10)  # fmt: skip
+    r = dns.query.quic(
+        q,
+        DOQ.address,
+        port=DOQ.quic,
+        verify=str(lab.ca_file),
+        server_hostname=TRUTH.tls_hostname,
+        timeout=10,
+    )
     assert not r.flags & dns.flags.TC
     assert rdatas(r, "TXT") == want and len(r.to_wire()) > 512
