@@ -42,6 +42,10 @@ async def _address_of(host: str, port: int) -> str:
     return str(infos[0][4][0])
 
 
+def _tls_context(ca_file: str) -> ssl.SSLContext:
+    return ssl.create_default_context(cafile=ca_file)
+
+
 async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.message.Message:
     """One query over the transport the URL names; failures raise MeasurementError."""
     parts = urlsplit(url)
@@ -89,7 +93,11 @@ async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.messag
         address = await _address_of(host, port)
         req.policy.require(address, Operation.DNS_ROUND_TRIP)
         return await dns.asyncquery.https(
-            q, url, timeout=req.timeout, verify=verify, bootstrap_address=address
+            q,
+            url,
+            timeout=req.timeout,
+            verify=_tls_context(verify) if isinstance(verify, str) else verify,
+            bootstrap_address=address,
         )
     except MeasurementError:
         raise
