@@ -15,6 +15,7 @@ JSON line of counters when stopped by SIGTERM or SIGINT.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fcntl
 import json
 import os
@@ -160,10 +161,8 @@ def main(argv: list[str] | None = None) -> int:
         "held_at_exit": len(line),
         **counters,
     }
-    try:
+    with contextlib.suppress(OSError):  # nobody may be reading any more
         print(json.dumps(stats), flush=True)
-    except OSError:
-        pass  # nobody is reading any more
     return 0
 
 

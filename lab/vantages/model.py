@@ -142,8 +142,7 @@ def censored(
         Block(_address(a, where=f"{where}: field 'drop'"), Action.DROP, port=port) for a in drop
     ]
     blocks += [
-        Block(_address(a, where=f"{where}: field 'reject'"), reject_with, port=port)
-        for a in reject
+        Block(_address(a, where=f"{where}: field 'reject'"), reject_with, port=port) for a in reject
     ]
     res = _address(resolver, where=f"{where}: field 'resolver'") if resolver else None
     return Vantage(name=name, kind=Kind.CENSORED, resolver=res, blocks=tuple(blocks))

@@ -8,6 +8,7 @@ reused PID is never killed.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -50,9 +51,7 @@ def run_commands(commands: Iterable[Command]) -> None:
 
 
 def existing_namespaces() -> set[str]:
-    out = subprocess.run(
-        ["ip", "netns", "list"], capture_output=True, text=True, check=True
-    ).stdout
+    out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, check=True).stdout
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
@@ -74,10 +73,8 @@ def _write_resolv_conf(vantage: Vantage, layout: Layout) -> None:
 def _remove_resolv_conf(layout: Layout) -> None:
     path = resolv_conf_path(layout)
     path.unlink(missing_ok=True)
-    try:
+    with contextlib.suppress(OSError):  # absent, or holds files someone else put there
         path.parent.rmdir()
-    except OSError:
-        pass  # absent, or holds files someone else put there
 
 
 def up(
