@@ -138,6 +138,8 @@ def censored(
     if reject_with is Action.DROP:
         raise VantageError(f"vantage {name!r}: field 'reject_with' must be a reject action")
     where = f"vantage {name!r}"
+    if not 0 < port < 65536:
+        raise VantageError(f"{where}: field 'port' must be in 1..65535, not {port}")
     blocks = [
         Block(_address(a, where=f"{where}: field 'drop'"), Action.DROP, port=port) for a in drop
     ]

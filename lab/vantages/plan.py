@@ -137,10 +137,17 @@ def _delay_commands(layout: Layout) -> list[Command]:
 
 
 def teardown_commands(layout: Layout) -> list[Command]:
-    """Commands that remove the vantage. Deleting the middlebox namespace destroys its
-    veth ends, their peers in the upstream namespace and the routes through them. Stop
-    the relay (by PID) first: a namespace lives on while a process is inside it."""
-    return [_cmd("ip", "netns", "del", ns, check=False) for ns in layout.namespaces]
+    """Commands that remove the vantage; each may fail harmlessly (already gone). Stop
+    the relay (by PID) first: a namespace lives on while a process is inside it.
+
+    The upstream veth end is deleted explicitly, which removes its peer and the routes
+    through it at once: ``ip netns del`` only unlinks the name and the kernel destroys the
+    namespace's devices later, so a quick rebuild would meet the old peer ("File exists").
+    """
+    return [
+        _cmd("ip", "-n", layout.upstream_ns, "link", "del", layout.upstream_if, check=False),
+        *(_cmd("ip", "netns", "del", ns, check=False) for ns in layout.namespaces),
+    ]
 
 
 def relay_argv(

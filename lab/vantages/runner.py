@@ -172,7 +172,5 @@ def down(layout: Layout, *, run_dir: Path | None = None) -> None:
             if text.isdigit():
                 stop_pid(int(text))
             pid_file.unlink()
-    present = existing_namespaces()
-    if any(ns in present for ns in layout.namespaces):
-        run_commands(teardown_commands(layout))
+    run_commands(teardown_commands(layout))
     _remove_resolv_conf(layout)
