@@ -12,6 +12,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -108,7 +109,7 @@ def up(
 
 def _start_relay(vantage: Vantage, layout: Layout, *, run_dir: Path, python: str | None) -> int:
     log = run_dir / f"{vantage.name}-delay.log"
-    argv = relay_argv(layout, vantage.delay_ms, **({"python": python} if python else {}))
+    argv = relay_argv(layout, vantage.delay_ms, python=python or sys.executable)
     with log.open("wb") as out:
         # `ip netns exec` execs the command in place, so this PID is the relay's own.
         proc = subprocess.Popen(
