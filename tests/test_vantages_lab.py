@@ -179,6 +179,30 @@ def test_down_removes_namespaces_and_relay(upstream_ns: str, tmp_path: Path) -> 
     assert stats["dropped_full"] == 0
 
 
+def test_relay_memory_is_bounded(upstream_ns: str, tmp_path: Path) -> None:
+    # 100 datagrams sent back to back (in far less than the 150 ms hold) meet a queue of
+    # 16: exactly 16 are held and echoed, 84 are dropped and counted by the relay.
+    need_root()
+    layout = make_layout("bounded", upstream_ns=upstream_ns, subnet="10.99.250.8/29", prefix="fsv-")
+    running = runner.up(model.distant(name="bounded"), layout, run_dir=tmp_path, max_queue=16)
+    try:
+        done = subprocess.run(
+            plan.exec_argv(layout, [sys.executable, "-m", "tests.fixtures.netprobe", "udp",
+                                    HOST_OPEN, "443", "--count", "100", "--timeout", "1",
+                                    "--burst"]),
+            capture_output=True, text=True, check=True, cwd=Path(__file__).parents[1],
+        )  # fmt: skip
+    finally:
+        runner.down(layout, run_dir=tmp_path)
+    result = json.loads(done.stdout)
+    assert result["send_ms"] < 150, "burst too slow to test the bound; machine overloaded?"
+    assert result["received"] == 16
+    assert running.relay_pid is not None
+    stats = json.loads((tmp_path / "bounded-delay.log").read_text().splitlines()[-1])
+    assert stats["dropped_full"] == 84
+    assert stats["accepted"] == 16 + 16  # the requests, then their echoes
+
+
 def test_failed_up_leaves_nothing_behind(tmp_path: Path) -> None:
     need_root()
     layout = make_layout(

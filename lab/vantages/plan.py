@@ -118,6 +118,10 @@ def _delay_commands(layout: Layout) -> list[Command]:
         # it before the relay attaches; until then packets sent into it are dropped.
         _cmd("ip", "-n", m, "tuntap", "add", "dev", DELAY_IF, "mode", "tun"),
         _sysctl(m, f"net.ipv4.conf.{DELAY_IF}.rp_filter", "0"),
+        # No IPv6 link-local address on the TUN, so the kernel sends no router
+        # solicitations or MLD reports into it (RFC 4861 section 6.3.7): the relay then
+        # carries forwarded traffic only.
+        _cmd("ip", "-n", m, "link", "set", DELAY_IF, "addrgenmode", "none"),
         _cmd("ip", "-n", m, "link", "set", DELAY_IF, "up"),
     ]
     for link in layout.links:

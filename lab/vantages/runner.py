@@ -20,7 +20,14 @@ from pathlib import Path
 
 from lab.vantages.layout import Layout
 from lab.vantages.model import Vantage
-from lab.vantages.plan import RELAY_MODULE, Command, build_commands, relay_argv, teardown_commands
+from lab.vantages.plan import (
+    DEFAULT_MAX_QUEUE,
+    RELAY_MODULE,
+    Command,
+    build_commands,
+    relay_argv,
+    teardown_commands,
+)
 
 NETNS_ETC = Path("/etc/netns")  # `ip netns exec` bind-mounts /etc/netns/<ns>/* over /etc/*
 READY_TIMEOUT_S = 10.0
@@ -84,6 +91,7 @@ def up(
     *,
     run_dir: Path,
     python: str | None = None,
+    max_queue: int = DEFAULT_MAX_QUEUE,
 ) -> Running:
     """Build the vantage (clearing a stale copy first) and start its relay if it has a
     delay. On any failure everything built so far is removed before the error propagates."""
@@ -97,7 +105,9 @@ def up(
             _write_resolv_conf(vantage, layout)
         if vantage.delay_ms:
             pid_file = pid_file_path(run_dir, layout)
-            relay_pid = _start_relay(vantage, layout, run_dir=run_dir, python=python)
+            relay_pid = _start_relay(
+                vantage, layout, run_dir=run_dir, python=python, max_queue=max_queue
+            )
             pid_file.write_text(f"{relay_pid}\n", encoding="utf-8")
     except BaseException:
         if relay_pid is not None:
@@ -107,9 +117,13 @@ def up(
     return Running(vantage=vantage, layout=layout, relay_pid=relay_pid, pid_file=pid_file)
 
 
-def _start_relay(vantage: Vantage, layout: Layout, *, run_dir: Path, python: str | None) -> int:
+def _start_relay(
+    vantage: Vantage, layout: Layout, *, run_dir: Path, python: str | None, max_queue: int
+) -> int:
     log = run_dir / f"{vantage.name}-delay.log"
-    argv = relay_argv(layout, vantage.delay_ms, python=python or sys.executable)
+    argv = relay_argv(
+        layout, vantage.delay_ms, python=python or sys.executable, max_queue=max_queue
+    )
     with log.open("wb") as out:
         # `ip netns exec` execs the command in place, so this PID is the relay's own.
         proc = subprocess.Popen(
