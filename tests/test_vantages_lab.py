@@ -210,4 +210,4 @@ def test_failed_up_leaves_nothing_behind(tmp_path: Path) -> None:
     )
     with pytest.raises(runner.VantageBuildError, match="fsv-does-not-exist"):
         runner.up(model.distant(name="orphan"), layout, run_dir=tmp_path)
-    assert not {"fsv-orphan", "fsv-orphan-mb"} & set(fsv_namespaces())
+    assert not {"fsv-v-orphan", "fsv-m-orphan"} & set(fsv_namespaces())

@@ -72,7 +72,7 @@ def test_layout_splits_the_subnet() -> None:
     assert (str(v4.lan), str(v4.transit)) == ("10.99.243.0/25", "10.99.243.128/25")
     assert (str(v4.mbox_lan), str(v4.client)) == ("10.99.243.1", "10.99.243.2")
     assert (str(v4.upstream), str(v4.mbox_transit)) == ("10.99.243.129", "10.99.243.130")
-    assert LAYOUT.namespaces == ("fsv-distant", "fsv-distant-mb")
+    assert LAYOUT.namespaces == ("fsv-v-distant", "fsv-m-distant")
     assert LAYOUT.upstream_if == "vu-distant"
     named = make_layout(
         "d", upstream_ns="u", subnet="10.99.243.0/29", upstream_address="10.99.243.6"
@@ -97,10 +97,26 @@ def test_bad_layout(kwargs: dict[str, str], message: str) -> None:
 def test_lab_subnets_are_disjoint_and_outside_the_test_block() -> None:
     nets = [ipaddress.ip_network(v4) for v4, _ in LAB_SUBNETS.values()]
     test_block = ipaddress.ip_network("10.99.240.0/20")
-    assert all(n.subnet_of(ipaddress.ip_network("10.99.224.0/20")) for n in nets)
+    # lab/topology.py reserves 10.99.128.0/17 and fd99:8000::/33 for vantage links.
+    assert all(n.subnet_of(ipaddress.ip_network("10.99.128.0/17")) for n in nets)
+    nets6 = [ipaddress.ip_network(v6) for _, v6 in LAB_SUBNETS.values()]
+    assert all(n.subnet_of(ipaddress.ip_network("fd99:8000::/33")) for n in nets6)
+    assert not any(a.overlaps(b) for i, a in enumerate(nets6) for b in nets6[i + 1 :])
     assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
     assert not any(n.overlaps(test_block) for n in nets)
-    assert lab_layout("lossy", upstream_ns="fs-net").client_ns == "fs-lossy"
+    assert lab_layout("lossy", upstream_ns="fs-net").client_ns == "fs-v-lossy"
+    distant = lab_layout("distant")
+    assert distant.upstream_ns == "fs-net"
+    assert (str(distant.v4.lan), str(distant.v4.transit)) == ("10.99.128.16/30", "10.99.128.20/30")
+    assert distant.v6 is not None
+    assert (str(distant.v6.lan), str(distant.v6.transit)) == (
+        "fd99:8000:0:4::/64",
+        "fd99:8000:0:5::/64",
+    )
+    assert (str(distant.v6.client), str(distant.v6.upstream)) == (
+        "fd99:8000:0:4::2",
+        "fd99:8000:0:5::1",
+    )
     with pytest.raises(VantageError, match="no lab subnet"):
         lab_layout("clean", upstream_ns="fs-net")
 
@@ -182,10 +198,10 @@ def test_distant_plan_routes_both_directions_into_the_tun() -> None:
     cmds = [c.argv for c in plan.build_commands(model.distant(), LAYOUT)]
     rules = [a for a in cmds if "rule" in a]
     assert [a[a.index("iif") + 1] for a in rules] == ["vm-c", "vm-u"]
-    assert ("ip", "-n", "fsv-distant-mb", "-4", "route", "add", "default", "dev", "dly0",
+    assert ("ip", "-n", "fsv-m-distant", "-4", "route", "add", "default", "dev", "dly0",
             "table", "100") in cmds  # fmt: skip
     assert plan.relay_argv(LAYOUT, 150, python="py") == [
-        "ip", "netns", "exec", "fsv-distant-mb", "py", "-m", "lab.vantages.delay",
+        "ip", "netns", "exec", "fsv-m-distant", "py", "-m", "lab.vantages.delay",
         "--dev", "dly0", "--delay-ms", "150", "--max-queue", str(plan.DEFAULT_MAX_QUEUE),
     ]  # fmt: skip
 
@@ -195,7 +211,7 @@ def test_exec_argv() -> None:
         "ip",
         "netns",
         "exec",
-        "fsv-distant",
+        "fsv-v-distant",
         "dig",
         "x",
     ]

@@ -6,30 +6,32 @@ commands (argv lists, no shell) that build and remove them; only :mod:`runner` a
 
 Topology of one non-clean vantage (plan.py draws it in detail)::
 
-    client ns <name>  --veth--  middlebox ns <name>-mb  --veth--  upstream ns (the lab's
-    default via mbox            nftables rules, delay TUN        "Internet", e.g. fs-net)
+    client ns fs-v-<name>  --veth--  middlebox ns fs-m-<name>  --veth--  upstream ns
+    default via middlebox            nftables rules, delay TUN           (fs-net)
 
 ``clean`` is the host itself: nothing is built and ``lab exec clean -- CMD`` runs CMD as is.
 
-Subnet plan (all inside the lab's 10.99.0.0/16 and fd99::/16)
--------------------------------------------------------------
-One IPv4 subnet per vantage (at least a /29), split in halves by :func:`layout.make_layout`:
-lower half = client LAN (middlebox .1, client .2), upper half = transit link (upstream
-first host, middlebox second; or the ``upstream_address`` given). An optional IPv6 subnet
-is split the same way.
+Subnet plan (inside the lab's 10.99.0.0/16 and fd99::/16)
+---------------------------------------------------------
+The lab (lab/topology.py) reserves 10.99.128.0/17 and fd99:8000::/33 for vantage links.
+Each vantage takes one /29 there, which :func:`layout.make_layout` splits into two /30
+links: the lower /30 joins client and middlebox (middlebox .1, client .2), the upper /30
+joins middlebox and upstream (upstream first host, middlebox second; or the
+``upstream_address`` given). IPv6 likewise: a /63 split into two /64s. The upstream
+namespace routes the client link back via the middlebox.
 
-=============  =================  ===================  ==============================
-vantage        IPv4               IPv6                 namespaces (prefix ``fs-``)
-=============  =================  ===================  ==============================
-censored       10.99.225.0/24     fd99:225::/64        fs-censored, fs-censored-mb
-lossy          10.99.226.0/24     fd99:226::/64        fs-lossy, fs-lossy-mb
-distant        10.99.227.0/24     fd99:227::/64        fs-distant, fs-distant-mb
-=============  =================  ===================  ==============================
+=========  ===============  ======================  ===============================
+vantage    IPv4 (/29)       IPv6 (/63)              namespaces
+=========  ===============  ======================  ===============================
+censored   10.99.128.0/29   fd99:8000::/63          fs-v-censored, fs-m-censored
+lossy      10.99.128.8/29   fd99:8000:0:2::/63      fs-v-lossy, fs-m-lossy
+distant    10.99.128.16/29  fd99:8000:0:4::/63      fs-v-distant, fs-m-distant
+=========  ===============  ======================  ===============================
 
-(:data:`LAB_SUBNETS` holds this table.) 10.99.224.0/20 is reserved for vantages;
-10.99.240.0/20 and fd99:240::/32 belong to this package's own tests, which build a
-self-contained topology in namespaces named ``fsv-*`` and never touch ``fs-*``, the
-host's interfaces or its routes.
+(:data:`LAB_SUBNETS` holds this table.) This package's own tests build a self-contained
+topology in namespaces named ``fsv-*`` on 10.99.240.0/20 and fd99:240::/32 (the services
+on the loopback of ``fsv-upstream``); they never touch ``fs-*``, the host's interfaces or
+its routes, and as those namespaces are isolated they cannot collide with the lab.
 
 API for the lab integration
 ---------------------------
@@ -38,7 +40,8 @@ API for the lab integration
   way), :func:`model.clean`, or :func:`model.vantage_from_mapping` for a TOML table
   (raises :class:`model.VantageError` naming the field: map it to exit code 2).
 - Place: :func:`layout.make_layout` ``(name, upstream_ns=..., subnet=..., upstream_address=
-  None, subnet6=None, prefix="fs-")``; :func:`lab_layout` uses :data:`LAB_SUBNETS`.
+  None, subnet6=None, prefix="fs-")``; :func:`lab_layout` ``(name, upstream_ns="fs-net")``
+  uses :data:`LAB_SUBNETS`.
 - Commands: :func:`plan.build_commands` ``(vantage, layout)`` and
   :func:`plan.teardown_commands` ``(layout)`` return :class:`plan.Command` objects (argv,
   stdin, check); :func:`plan.relay_argv` ``(layout, delay_ms)`` is the relay process;
@@ -61,13 +64,13 @@ from lab.vantages.model import Action, Block, Kind, Loss, Vantage, VantageError
 
 # The lab's vantage subnets (see the table above): name -> (IPv4, IPv6).
 LAB_SUBNETS: dict[str, tuple[str, str]] = {
-    "censored": ("10.99.225.0/24", "fd99:225::/64"),
-    "lossy": ("10.99.226.0/24", "fd99:226::/64"),
-    "distant": ("10.99.227.0/24", "fd99:227::/64"),
+    "censored": ("10.99.128.0/29", "fd99:8000::/63"),
+    "lossy": ("10.99.128.8/29", "fd99:8000:0:2::/63"),
+    "distant": ("10.99.128.16/29", "fd99:8000:0:4::/63"),
 }
 
 
-def lab_layout(name: str, *, upstream_ns: str, ipv6: bool = True) -> Layout:
+def lab_layout(name: str, *, upstream_ns: str = "fs-net", ipv6: bool = True) -> Layout:
     """The layout of lab vantage ``name`` on :data:`LAB_SUBNETS`."""
     try:
         v4, v6 = LAB_SUBNETS[name]

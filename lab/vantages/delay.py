@@ -2,7 +2,7 @@
 fixed time, then writes it back. Does I/O (a TUN device); run it as a process inside the
 middlebox namespace::
 
-    ip netns exec fs-distant-mb python -m lab.vantages.delay --dev dly0 --delay-ms 150
+    ip netns exec fs-m-distant python -m lab.vantages.delay --dev dly0 --delay-ms 150
 
 Why: the kernel here lacks netem (CONFIG_NET_SCH_NETEM), so delay is added in userspace.
 The middlebox's policy routing sends forwarded packets into the TUN (see plan.py); the

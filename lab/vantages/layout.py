@@ -101,8 +101,8 @@ def make_layout(
     upstream_address6: str | None = None,
     prefix: str = "fs-",
 ) -> Layout:
-    """The layout of vantage ``name``: namespaces ``<prefix><name>`` (client) and
-    ``<prefix><name>-mb`` (middlebox), attached to ``upstream_ns``."""
+    """The layout of vantage ``name``: namespaces ``<prefix>v-<name>`` (client) and
+    ``<prefix>m-<name>`` (middlebox), attached to ``upstream_ns`` (the lab's naming)."""
     where = f"vantage {name!r}"
     try:
         net4 = ipaddress.IPv4Network(subnet)
@@ -111,11 +111,10 @@ def make_layout(
         up6 = ipaddress.IPv6Address(upstream_address6) if upstream_address6 else None
     except ValueError as exc:
         raise VantageError(f"{where}: {exc}") from None
-    client_ns = f"{prefix}{name}"
     return Layout(
         name=name,
-        client_ns=client_ns,
-        mbox_ns=f"{client_ns}-mb",
+        client_ns=f"{prefix}v-{name}",
+        mbox_ns=f"{prefix}m-{name}",
         upstream_ns=upstream_ns,
         v4=_split(net4, up4, where=where),
         v6=_split(net6, up6, where=where) if net6 is not None else None,
