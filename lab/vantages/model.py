@@ -135,9 +135,9 @@ def censored(
 ) -> Vantage:
     """UDP/``port`` dropped to the ``drop`` hosts and ICMP-rejected to the ``reject`` hosts;
     TCP is left open, which is what makes "QUIC blocked, TCP fine" observable."""
-    if reject_with is Action.DROP:
-        raise VantageError(f"vantage {name!r}: field 'reject_with' must be a reject action")
     where = f"vantage {name!r}"
+    if reject_with is Action.DROP:
+        raise VantageError(f"{where}: field 'reject_with' must be a reject action")
     if not 0 < port < 65536:
         raise VantageError(f"{where}: field 'port' must be in 1..65535, not {port}")
     blocks = [

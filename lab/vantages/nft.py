@@ -56,6 +56,7 @@ def render(vantage: Vantage) -> str:
     )
     body = "\n".join(f"\t\t{rule}" for rule in rules(vantage))
     return template.substitute(
+        table=TABLE,
         vantage=vantage.name,
         kind=vantage.kind.value,
         client_if=MBOX_CLIENT_IF,
