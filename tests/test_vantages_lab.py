@@ -45,46 +45,54 @@ def probe(
 # --- censored ------------------------------------------------------------------------
 
 
-def test_censored_udp443_to_dropped_host_times_out(topology: Topology) -> None:
-    assert [r["error"] for r in probe(topology, "censored", "udp", HOST_DROP)] == ["timeout"]
+def test_censored_udp443_to_dropped_host_times_out(vantage_topology: Topology) -> None:
+    assert [r["error"] for r in probe(vantage_topology, "censored", "udp", HOST_DROP)] == [
+        "timeout"
+    ]
 
 
-def test_censored_udp443_to_rejected_host_gets_icmp_admin_prohibited(topology: Topology) -> None:
+def test_censored_udp443_to_rejected_host_gets_icmp_admin_prohibited(
+    vantage_topology: Topology,
+) -> None:
     # ICMP type 3 code 13 on a connected UDP socket: Linux reports EHOSTUNREACH.
-    [result] = probe(topology, "censored", "udp", HOST_REJECT_ADMIN)
+    [result] = probe(vantage_topology, "censored", "udp", HOST_REJECT_ADMIN)
     assert result["error"] == "EHOSTUNREACH"
 
 
-def test_censored_udp443_to_port_rejected_host_gets_econnrefused(topology: Topology) -> None:
-    [result] = probe(topology, "censored", "udp", HOST_REJECT_PORT)
+def test_censored_udp443_to_port_rejected_host_gets_econnrefused(
+    vantage_topology: Topology,
+) -> None:
+    [result] = probe(vantage_topology, "censored", "udp", HOST_REJECT_PORT)
     assert result["error"] == "ECONNREFUSED"
 
 
 @pytest.mark.parametrize("host", HOSTS)
-def test_censored_leaves_tcp443_open(topology: Topology, host: str) -> None:
-    [result] = probe(topology, "censored", "tcp", host)
+def test_censored_leaves_tcp443_open(vantage_topology: Topology, host: str) -> None:
+    [result] = probe(vantage_topology, "censored", "tcp", host)
     assert result["ok"] is True, result
 
 
 @pytest.mark.parametrize("host", [HOST_DROP, HOST_REJECT_ADMIN, HOST_OPEN])
-def test_censored_only_touches_udp443(topology: Topology, host: str) -> None:
+def test_censored_only_touches_udp443(vantage_topology: Topology, host: str) -> None:
     # UDP to another port of a blocked host, and UDP/443 of an unlisted host, pass.
     port = 443 if host == HOST_OPEN else 8443
-    [result] = probe(topology, "censored", "udp", host, port=port)
+    [result] = probe(vantage_topology, "censored", "udp", host, port=port)
     assert result["ok"] is True, result
 
 
-def test_censored_ipv6_udp443_dropped_tcp_open(topology: Topology) -> None:
-    assert [r["error"] for r in probe(topology, "censored", "udp", HOST6_DROP)] == ["timeout"]
-    assert probe(topology, "censored", "tcp", HOST6_DROP)[0]["ok"] is True
-    assert probe(topology, "censored", "udp", HOST6_OPEN)[0]["ok"] is True
+def test_censored_ipv6_udp443_dropped_tcp_open(vantage_topology: Topology) -> None:
+    assert [r["error"] for r in probe(vantage_topology, "censored", "udp", HOST6_DROP)] == [
+        "timeout"
+    ]
+    assert probe(vantage_topology, "censored", "tcp", HOST6_DROP)[0]["ok"] is True
+    assert probe(vantage_topology, "censored", "udp", HOST6_OPEN)[0]["ok"] is True
 
 
-def test_censored_client_uses_its_own_resolver(topology: Topology) -> None:
-    done = topology.run("censored", "cat", "/etc/resolv.conf")
+def test_censored_client_uses_its_own_resolver(vantage_topology: Topology) -> None:
+    done = vantage_topology.run("censored", "cat", "/etc/resolv.conf")
     assert f"nameserver {RESOLVER}" in done.stdout.splitlines()
     # The lossy vantage has no resolver of its own, so the host's file shows through.
-    assert not runner.resolv_conf_path(topology.vantages["lossy"].layout).exists()
+    assert not runner.resolv_conf_path(vantage_topology.vantages["lossy"].layout).exists()
 
 
 # --- lossy ---------------------------------------------------------------------------
@@ -102,18 +110,18 @@ def _loss_rule_packets(topo: Topology) -> int:
     return int(match.group(1))
 
 
-def test_lossy_loses_exactly_3_of_every_10(topology: Topology) -> None:
+def test_lossy_loses_exactly_3_of_every_10(vantage_topology: Topology) -> None:
     # Each probe is one client->upstream packet, and `numgen inc mod 10 < 3` drops three
     # consecutive counter values of every ten, so any 30 sequential probes lose exactly 9,
     # and every window of 10 consecutive probes loses exactly 3, whatever the counter's
     # starting value. Replies are not subject to loss, so a lost probe is a dropped request.
-    before = _loss_rule_packets(topology)
-    results = probe(topology, "lossy", "udp", HOST_OPEN, count=30, timeout=0.3)
+    before = _loss_rule_packets(vantage_topology)
+    results = probe(vantage_topology, "lossy", "udp", HOST_OPEN, count=30, timeout=0.3)
     lost = [not r["ok"] for r in results]
     assert sum(lost) == 9
     assert all(sum(lost[i : i + 10]) == 3 for i in range(len(lost) - 9))
     assert {r["error"] for r in results if not r["ok"]} == {"timeout"}
-    assert _loss_rule_packets(topology) - before == 9
+    assert _loss_rule_packets(vantage_topology) - before == 9
 
 
 # --- distant -------------------------------------------------------------------------
@@ -125,26 +133,26 @@ def _rtts(results: list[dict[str, object]], key: str = "rtt_ms") -> list[float]:
 
 
 @pytest.mark.parametrize("host", [HOST_OPEN, HOST6_OPEN])
-def test_distant_adds_150ms_each_way_to_udp(topology: Topology, host: str) -> None:
-    near = _rtts(probe(topology, "censored", "udp", host, port=8443, count=3))
-    far = _rtts(probe(topology, "distant", "udp", host, count=3, timeout=3))
+def test_distant_adds_150ms_each_way_to_udp(vantage_topology: Topology, host: str) -> None:
+    near = _rtts(probe(vantage_topology, "censored", "udp", host, port=8443, count=3))
+    far = _rtts(probe(vantage_topology, "distant", "udp", host, count=3, timeout=3))
     # Loose bounds by design (no tight timing assertions): 2 x 150 ms is planted.
     assert all(250 <= rtt < 2000 for rtt in far), far
     assert min(far) - max(near) >= 250
 
 
-def test_distant_adds_150ms_each_way_to_tcp(topology: Topology) -> None:
-    near = probe(topology, "censored", "tcp", HOST_OPEN, count=3)
-    far = probe(topology, "distant", "tcp", HOST_OPEN, count=3, timeout=3)
+def test_distant_adds_150ms_each_way_to_tcp(vantage_topology: Topology) -> None:
+    near = probe(vantage_topology, "censored", "tcp", HOST_OPEN, count=3)
+    far = probe(vantage_topology, "distant", "tcp", HOST_OPEN, count=3, timeout=3)
     for key in ("connect_ms", "rtt_ms"):  # SYN/SYN-ACK, then one echo round trip
         assert all(250 <= rtt < 2000 for rtt in _rtts(far, key)), far
         assert min(_rtts(far, key)) - max(_rtts(near, key)) >= 250
 
 
-def test_distant_carries_bulk_tcp_intact(topology: Topology) -> None:
+def test_distant_carries_bulk_tcp_intact(vantage_topology: Topology) -> None:
     # 1 MiB echoed through the relay both ways: full-size (and kernel-segmented GSO)
     # packets survive the TUN round trip in order and intact.
-    done = topology.run(
+    done = vantage_topology.run(
         "distant", sys.executable, "-m", "tests.fixtures.netprobe", "tcp", HOST_OPEN, "443",
         "--bulk", str(1 << 20), "--timeout", "20",
     )  # fmt: skip
@@ -153,8 +161,8 @@ def test_distant_carries_bulk_tcp_intact(topology: Topology) -> None:
     assert result["identical"] is True, result
 
 
-def test_exec_argv_runs_inside_the_client_namespace(topology: Topology) -> None:
-    layout = topology.vantages["distant"].layout
+def test_exec_argv_runs_inside_the_client_namespace(vantage_topology: Topology) -> None:
+    layout = vantage_topology.vantages["distant"].layout
     done = subprocess.run(
         plan.exec_argv(layout, ["ip", "-4", "-o", "addr", "show"]),
         capture_output=True, text=True, check=True,
@@ -170,11 +178,11 @@ def _relay_pid(run_dir: Path, layout_name: str) -> int:
     return int((run_dir / f"{layout_name}-delay.pid").read_text())
 
 
-def test_down_removes_namespaces_and_relay(upstream_ns: str, tmp_path: Path) -> None:
+def test_down_removes_namespaces_and_relay(vantage_upstream: str, tmp_path: Path) -> None:
     need_root()
     vantage = model.distant(name="lifecycle", delay_ms=20)
     layout = make_layout(
-        "lifecycle", upstream_ns=upstream_ns, subnet="10.99.250.0/29", prefix="fsv-"
+        "lifecycle", upstream_ns=vantage_upstream, subnet="10.99.250.0/29", prefix="fsv-"
     )
     runner.up(vantage, layout, run_dir=tmp_path)
     pid = _relay_pid(tmp_path, "lifecycle")
@@ -191,11 +199,13 @@ def test_down_removes_namespaces_and_relay(upstream_ns: str, tmp_path: Path) -> 
     assert stats["dropped_full"] == 0
 
 
-def test_relay_memory_is_bounded(upstream_ns: str, tmp_path: Path) -> None:
+def test_relay_memory_is_bounded(vantage_upstream: str, tmp_path: Path) -> None:
     # 100 datagrams sent back to back (in far less than the 150 ms hold) meet a queue of
     # 16: exactly 16 are held and echoed, 84 are dropped and counted by the relay.
     need_root()
-    layout = make_layout("bounded", upstream_ns=upstream_ns, subnet="10.99.250.8/29", prefix="fsv-")
+    layout = make_layout(
+        "bounded", upstream_ns=vantage_upstream, subnet="10.99.250.8/29", prefix="fsv-"
+    )
     running = runner.up(model.distant(name="bounded"), layout, run_dir=tmp_path, max_queue=16)
     try:
         done = subprocess.run(
