@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from lab.vantages import LAB_SUBNETS, lab_layout, model, nft, plan
+from lab.vantages import LAB_SUBNETS, lab_exec_argv, lab_layout, model, nft, plan
 from lab.vantages.layout import make_layout
 from lab.vantages.model import Action, Kind, Loss, VantageError, vantage_from_mapping
 
@@ -218,3 +218,12 @@ def test_exec_argv() -> None:
     assert plan.exec_argv(None, ["dig", "x"]) == ["dig", "x"]
     with pytest.raises(ValueError, match="no command"):
         plan.exec_argv(LAYOUT, [])
+
+
+def test_lab_exec_argv() -> None:
+    assert lab_exec_argv("clean", ["dig", "x"]) == ["dig", "x"]
+    assert lab_exec_argv("censored", ["fragscope", "run"]) == [
+        "ip", "netns", "exec", "fs-v-censored", "fragscope", "run"
+    ]  # fmt: skip
+    with pytest.raises(VantageError, match="'moon': unknown; known: clean, censored"):
+        lab_exec_argv("moon", ["dig"])

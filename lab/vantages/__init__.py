@@ -45,8 +45,9 @@ API for the lab integration
 - Commands: :func:`plan.build_commands` ``(vantage, layout)`` and
   :func:`plan.teardown_commands` ``(layout)`` return :class:`plan.Command` objects (argv,
   stdin, check); :func:`plan.relay_argv` ``(layout, delay_ms)`` is the relay process;
-  :func:`plan.exec_argv` ``(layout | None, command)`` is ``fragscope lab exec VANTAGE --
-  COMMAND`` (``None`` for clean).
+  :func:`plan.exec_argv` ``(layout | None, command)`` runs a command at a vantage
+  (``None`` for clean); :func:`lab_exec_argv` ``(name, command)`` is the whole of
+  ``fragscope lab exec VANTAGE -- COMMAND`` for the lab's vantages.
 - Or let :func:`runner.up` ``(vantage, layout, run_dir=...)`` run all of it (clearing a
   stale copy first, writing ``/etc/netns/<client>/resolv.conf`` with the vantage's
   resolver, starting the relay and recording its PID in ``run_dir``), and
@@ -59,6 +60,9 @@ API for the lab integration
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from lab.vantages import plan
 from lab.vantages.layout import Layout, make_layout
 from lab.vantages.model import Action, Block, Kind, Loss, Vantage, VantageError
 
@@ -81,6 +85,18 @@ def lab_layout(name: str, *, upstream_ns: str = "fs-net", ipv6: bool = True) -> 
     return make_layout(name, upstream_ns=upstream_ns, subnet=v4, subnet6=v6 if ipv6 else None)
 
 
+def lab_exec_argv(vantage: str, command: Sequence[str]) -> list[str]:
+    """argv for ``fragscope lab exec VANTAGE -- COMMAND``: COMMAND itself for ``clean``
+    (the host), else COMMAND inside the vantage's client namespace (``fs-v-<name>``).
+    Raises :class:`VantageError` for an unknown vantage (exit code 2)."""
+    if vantage == "clean":
+        return plan.exec_argv(None, command)
+    if vantage not in LAB_SUBNETS:
+        known = ", ".join(["clean", *LAB_SUBNETS])
+        raise VantageError(f"vantage {vantage!r}: unknown; known: {known}")
+    return plan.exec_argv(lab_layout(vantage), command)
+
+
 __all__ = [
     "LAB_SUBNETS",
     "Action",
@@ -90,6 +106,7 @@ __all__ = [
     "Loss",
     "Vantage",
     "VantageError",
+    "lab_exec_argv",
     "lab_layout",
     "make_layout",
 ]
