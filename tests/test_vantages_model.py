@@ -78,6 +78,10 @@ def test_layout_splits_the_subnet() -> None:
         "d", upstream_ns="u", subnet="10.99.243.0/29", upstream_address="10.99.243.6"
     )
     assert (str(named.v4.upstream), str(named.v4.mbox_transit)) == ("10.99.243.6", "10.99.243.5")
+    explicit = make_layout(
+        "d", upstream_ns="up", subnet="10.99.243.0/29", client_ns="c1", mbox_ns="m1"
+    )
+    assert explicit.namespaces == ("c1", "m1")
 
 
 @pytest.mark.parametrize(
@@ -87,6 +91,7 @@ def test_layout_splits_the_subnet() -> None:
         ({"subnet": "10.99.243.0/24", "upstream_address": "10.99.243.5"}, "'upstream_address'"),
         ({"subnet": "10.99.243.1/24"}, "has host bits set"),
         ({"subnet": "10.99.243.0/24", "subnet6": "fd99::/127"}, "smaller than a /125"),
+        ({"subnet": "10.99.243.0/29", "client_ns": "../etc"}, "'client_ns'"),
     ],
 )
 def test_bad_layout(kwargs: dict[str, str], message: str) -> None:

@@ -9,6 +9,7 @@ unless the caller names the upstream address).
 from __future__ import annotations
 
 import ipaddress
+import re
 from dataclasses import dataclass
 
 from lab.vantages.model import VantageError
@@ -20,6 +21,8 @@ MBOX_CLIENT_IF = "vm-c"  # middlebox ns, towards the client
 MBOX_UPSTREAM_IF = "vm-u"  # middlebox ns, towards the upstream
 DELAY_IF = "dly0"  # middlebox ns, the delay relay's TUN device
 DELAY_TABLE = "100"  # middlebox ns, policy-routing table that leads into the TUN
+
+_NS_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 
 IPNet = ipaddress.IPv4Network | ipaddress.IPv6Network
 IPAddr = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -100,9 +103,12 @@ def make_layout(
     subnet6: str | None = None,
     upstream_address6: str | None = None,
     prefix: str = "fs-",
+    client_ns: str | None = None,
+    mbox_ns: str | None = None,
 ) -> Layout:
-    """The layout of vantage ``name``: namespaces ``<prefix>v-<name>`` (client) and
-    ``<prefix>m-<name>`` (middlebox), attached to ``upstream_ns`` (the lab's naming)."""
+    """The layout of vantage ``name``: namespaces ``client_ns`` and ``mbox_ns``, by default
+    ``<prefix>v-<name>`` and ``<prefix>m-<name>`` (the lab's naming), attached to
+    ``upstream_ns``."""
     where = f"vantage {name!r}"
     try:
         net4 = ipaddress.IPv4Network(subnet)
@@ -111,10 +117,14 @@ def make_layout(
         up6 = ipaddress.IPv6Address(upstream_address6) if upstream_address6 else None
     except ValueError as exc:
         raise VantageError(f"{where}: {exc}") from None
+    names = {"upstream_ns": upstream_ns, "client_ns": client_ns, "mbox_ns": mbox_ns}
+    for key, ns in names.items():
+        if ns is not None and not _NS_RE.match(ns):
+            raise VantageError(f"{where}: field {key!r} is not a namespace name: {ns!r}")
     return Layout(
         name=name,
-        client_ns=f"{prefix}v-{name}",
-        mbox_ns=f"{prefix}m-{name}",
+        client_ns=client_ns or f"{prefix}v-{name}",
+        mbox_ns=mbox_ns or f"{prefix}m-{name}",
         upstream_ns=upstream_ns,
         v4=_split(net4, up4, where=where),
         v6=_split(net6, up6, where=where) if net6 is not None else None,
