@@ -4,9 +4,11 @@ independent client run with ``ip netns exec`` against a real UDP/TCP echo server
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -223,6 +225,32 @@ def test_relay_memory_is_bounded(vantage_upstream: str, tmp_path: Path) -> None:
     stats = json.loads((tmp_path / "bounded-delay.log").read_text().splitlines()[-1])
     assert stats["dropped_full"] == 84
     assert stats["accepted"] == 16 + 16  # the requests, then their echoes
+
+
+def test_relay_stops_when_its_tun_disappears(vantage_upstream: str, tmp_path: Path) -> None:
+    need_root()
+    layout = make_layout(
+        "gone", upstream_ns=vantage_upstream, subnet="10.99.250.16/29", prefix="fsv-"
+    )
+    running = runner.up(model.distant(name="gone"), layout, run_dir=tmp_path)
+    assert running.relay_pid is not None
+    try:
+        subprocess.run(["ip", "-n", layout.mbox_ns, "link", "del", "dly0"], check=True)
+        deadline = time.monotonic() + 10
+        status = 0
+        while time.monotonic() < deadline:
+            pid, status = os.waitpid(running.relay_pid, os.WNOHANG)  # our child: reap it
+            if pid:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("relay still running after its TUN was deleted")
+    finally:
+        runner.down(layout, run_dir=tmp_path)
+    assert os.waitstatus_to_exitcode(status) == 1
+    log = (tmp_path / "gone-delay.log").read_text()
+    assert "TUN 'dly0' is gone" in log
+    assert json.loads(log.splitlines()[-1])["dropped_full"] == 0
 
 
 def test_failed_up_leaves_nothing_behind(tmp_path: Path) -> None:

@@ -91,6 +91,10 @@ class _Stop(Exception):
     pass
 
 
+class DeviceGone(Exception):
+    """The TUN device vanished (its namespace was deleted under the relay)."""
+
+
 def _raise_stop(signum: int, frame: object) -> None:
     raise _Stop
 
@@ -102,7 +106,8 @@ def run(
     clock: Callable[[], float] = time.monotonic,
     counters: dict[str, int],
 ) -> None:
-    """Relay until a signal raises :class:`_Stop` (the caller catches it)."""
+    """Relay until a signal raises :class:`_Stop` or the device goes away
+    (:class:`DeviceGone`); the caller catches both."""
     poller = select.poll()
     poller.register(fd, select.POLLIN)
     while True:
@@ -110,6 +115,8 @@ def run(
         timeout_ms = None if due is None else max(0, (due - clock()) * 1000.0)
         # poll() granularity is 1 ms: round up so a packet never leaves early.
         events = poller.poll(None if timeout_ms is None else int(timeout_ms) + 1)
+        if any(ev & (select.POLLERR | select.POLLHUP | select.POLLNVAL) for _, ev in events):
+            raise DeviceGone
         if events:
             now = clock()
             for _ in range(READ_BATCH):
@@ -117,6 +124,8 @@ def run(
                     packet = os.read(fd, MAX_PACKET)
                 except BlockingIOError:
                     break
+                except OSError as exc:  # EBADFD/EIO once the interface is destroyed
+                    raise DeviceGone from exc
                 line.push(packet, now)
         for packet in line.pop_due(clock()):
             try:
@@ -148,10 +157,14 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     print(f"ready dev={args.dev} delay_ms={args.delay_ms:g} pid={os.getpid()}", flush=True)
+    code = 0
     try:
         run(fd, line, counters=counters)
     except _Stop:
         pass
+    except DeviceGone:
+        print(f"delay relay: TUN {args.dev!r} is gone; stopping", file=sys.stderr)
+        code = 1
     finally:
         os.close(fd)
     stats = {
@@ -163,7 +176,7 @@ def main(argv: list[str] | None = None) -> int:
     }
     with contextlib.suppress(OSError):  # nobody may be reading any more
         print(json.dumps(stats), flush=True)
-    return 0
+    return code
 
 
 if __name__ == "__main__":
