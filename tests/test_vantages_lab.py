@@ -18,6 +18,7 @@ from lab.vantages.layout import make_layout
 from tests.fixtures.vantages import (
     HOST6_DROP,
     HOST6_OPEN,
+    HOST6_REJECT_ADMIN,
     HOST_DROP,
     HOST_OPEN,
     HOST_REJECT_ADMIN,
@@ -88,6 +89,15 @@ def test_censored_ipv6_udp443_dropped_tcp_open(vantage_topology: Topology) -> No
     ]
     assert probe(vantage_topology, "censored", "tcp", HOST6_DROP)[0]["ok"] is True
     assert probe(vantage_topology, "censored", "udp", HOST6_OPEN)[0]["ok"] is True
+
+
+def test_censored_ipv6_udp443_rejected_gets_icmpv6_admin_prohibited(
+    vantage_topology: Topology,
+) -> None:
+    # ICMPv6 type 1 code 1 (RFC 4443 section 3.1): Linux reports EACCES on the socket.
+    [result] = probe(vantage_topology, "censored", "udp", HOST6_REJECT_ADMIN)
+    assert result["error"] == "EACCES"
+    assert probe(vantage_topology, "censored", "tcp", HOST6_REJECT_ADMIN)[0]["ok"] is True
 
 
 def test_censored_client_uses_its_own_resolver(vantage_topology: Topology) -> None:
