@@ -47,7 +47,9 @@ API for the lab integration
   stdin, check); :func:`plan.relay_argv` ``(layout, delay_ms)`` is the relay process;
   :func:`plan.exec_argv` ``(layout | None, command)`` runs a command at a vantage
   (``None`` for clean); :func:`lab_exec_argv` ``(name, command)`` is the whole of
-  ``fragscope lab exec VANTAGE -- COMMAND`` for the lab's vantages.
+  ``fragscope lab exec VANTAGE -- COMMAND`` for the lab's vantages, and
+  :data:`commands.exec_command` is that click command, ready for
+  ``lab_group.add_command(exec_command)``.
 - Or let :func:`runner.up` ``(vantage, layout, run_dir=...)`` run all of it (clearing a
   stale copy first, writing ``/etc/netns/<client>/resolv.conf`` with the vantage's
   resolver, starting the relay and recording its PID in ``run_dir``), and

@@ -1,0 +1,50 @@
+"""``lab exec`` (lab.vantages.commands) through click's CliRunner."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lab.vantages.commands import exec_command
+from lab.vantages.runner import existing_namespaces
+
+
+def test_exec_clean_runs_the_command_on_the_host(tmp_path: Path) -> None:
+    out = tmp_path / "ran"
+    result = CliRunner().invoke(exec_command, ["clean", "--", "touch", str(out)])
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+
+
+def test_exec_passes_the_commands_exit_code() -> None:
+    assert CliRunner().invoke(exec_command, ["clean", "--", "false"]).exit_code == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["moon", "--", "true"], "'moon': unknown; known: clean, censored, lossy, distant"),
+        (["clean"], "no COMMAND given"),
+        (["clean", "--", "/nonexistent/fragscope-cmd"], "command not found"),
+    ],
+)
+def test_exec_bad_usage_exits_2(args: list[str], message: str) -> None:
+    result = CliRunner().invoke(exec_command, args)
+    assert result.exit_code == 2
+    assert message in result.output
+
+
+def test_exec_at_a_vantage_that_is_not_up_exits_2() -> None:
+    if "fs-v-distant" in existing_namespaces():
+        pytest.skip("the lab's distant vantage is up on this machine")
+    result = CliRunner().invoke(exec_command, ["distant", "--", "true"])
+    assert result.exit_code == 2
+    assert "not up (no namespace fs-v-distant)" in result.output
+
+
+def test_exec_has_help() -> None:
+    result = CliRunner().invoke(exec_command, ["--help"])
+    assert result.exit_code == 0
+    assert "client namespace" in result.output
