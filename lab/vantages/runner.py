@@ -63,6 +63,13 @@ def existing_namespaces() -> set[str]:
     return {line.split()[0] for line in out.splitlines() if line.strip()}
 
 
+def _namespace_pids(ns: str) -> list[int]:
+    out = subprocess.run(
+        ["ip", "netns", "pids", ns], capture_output=True, text=True, check=False
+    ).stdout
+    return [int(p) for p in out.split() if p.isdigit()]
+
+
 def resolv_conf_path(layout: Layout) -> Path:
     return NETNS_ETC / layout.client_ns / "resolv.conf"
 
@@ -178,8 +185,9 @@ def pid_file_path(run_dir: Path, layout: Layout) -> Path:
 
 
 def down(layout: Layout, *, run_dir: Path | None = None) -> None:
-    """Stop the vantage's relay (PID from its pid file) and delete its namespaces.
-    Idempotent: safe on a vantage that is half built or already gone."""
+    """Stop the vantage's relay (PID from its pid file, or found in its middlebox
+    namespace after a crash lost the file) and delete its namespaces. Idempotent: safe on
+    a vantage that is half built or already gone."""
     if run_dir is not None:
         pid_file = pid_file_path(run_dir, layout)
         if pid_file.exists():
@@ -187,5 +195,8 @@ def down(layout: Layout, *, run_dir: Path | None = None) -> None:
             if text.isdigit():
                 stop_pid(int(text))
             pid_file.unlink()
+    if layout.mbox_ns in existing_namespaces():
+        for pid in _namespace_pids(layout.mbox_ns):
+            stop_pid(pid)  # only relays: stop_pid leaves any other process alone
     run_commands(teardown_commands(layout))
     _remove_resolv_conf(layout)
