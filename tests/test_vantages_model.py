@@ -9,6 +9,7 @@ import subprocess
 
 import pytest
 
+from lab import topology
 from lab.vantages import LAB_SUBNETS, lab_exec_argv, lab_layout, model, nft, plan
 from lab.vantages.layout import make_layout
 from lab.vantages.model import Action, Kind, Loss, VantageError, vantage_from_mapping
@@ -70,14 +71,14 @@ def test_bad_input_names_the_field(name: str, data: dict[str, object], field: st
 def test_layout_splits_the_subnet() -> None:
     v4 = LAYOUT.v4
     assert (str(v4.lan), str(v4.transit)) == ("10.99.243.0/25", "10.99.243.128/25")
-    assert (str(v4.mbox_lan), str(v4.client)) == ("10.99.243.1", "10.99.243.2")
-    assert (str(v4.upstream), str(v4.mbox_transit)) == ("10.99.243.129", "10.99.243.130")
+    assert (str(v4.client), str(v4.mbox_lan)) == ("10.99.243.1", "10.99.243.2")
+    assert (str(v4.mbox_transit), str(v4.upstream)) == ("10.99.243.129", "10.99.243.130")
     assert LAYOUT.namespaces == ("fsv-v-distant", "fsv-m-distant")
     assert LAYOUT.upstream_if == "vu-distant"
     named = make_layout(
-        "d", upstream_ns="u", subnet="10.99.243.0/29", upstream_address="10.99.243.6"
+        "d", upstream_ns="u", subnet="10.99.243.0/29", upstream_address="10.99.243.5"
     )
-    assert (str(named.v4.upstream), str(named.v4.mbox_transit)) == ("10.99.243.6", "10.99.243.5")
+    assert (str(named.v4.upstream), str(named.v4.mbox_transit)) == ("10.99.243.5", "10.99.243.6")
     explicit = make_layout(
         "d", upstream_ns="up", subnet="10.99.243.0/29", client_ns="c1", mbox_ns="m1"
     )
@@ -101,29 +102,38 @@ def test_bad_layout(kwargs: dict[str, str], message: str) -> None:
 
 def test_lab_subnets_are_disjoint_and_outside_the_test_block() -> None:
     nets = [ipaddress.ip_network(v4) for v4, _ in LAB_SUBNETS.values()]
-    test_block = ipaddress.ip_network("10.99.240.0/20")
-    # lab/topology.py reserves 10.99.128.0/17 and fd99:8000::/33 for vantage links.
-    assert all(n.subnet_of(ipaddress.ip_network("10.99.128.0/17")) for n in nets)
     nets6 = [ipaddress.ip_network(v6) for _, v6 in LAB_SUBNETS.values()]
-    assert all(n.subnet_of(ipaddress.ip_network("fd99:8000::/33")) for n in nets6)
-    assert not any(a.overlaps(b) for i, a in enumerate(nets6) for b in nets6[i + 1 :])
-    assert not any(a.overlaps(b) for i, a in enumerate(nets) for b in nets[i + 1 :])
-    assert not any(n.overlaps(test_block) for n in nets)
-    assert lab_layout("lossy", upstream_ns="fs-net").client_ns == "fs-v-lossy"
-    distant = lab_layout("distant")
-    assert distant.upstream_ns == "fs-net"
-    assert (str(distant.v4.lan), str(distant.v4.transit)) == ("10.99.128.16/30", "10.99.128.20/30")
-    assert distant.v6 is not None
-    assert (str(distant.v6.lan), str(distant.v6.transit)) == (
-        "fd99:8000:0:4::/64",
-        "fd99:8000:0:5::/64",
-    )
-    assert (str(distant.v6.client), str(distant.v6.upstream)) == (
-        "fd99:8000:0:4::2",
-        "fd99:8000:0:5::1",
-    )
+    assert all(n.subnet_of(topology.VANTAGE_NET4) for n in nets)
+    assert all(n.subnet_of(topology.VANTAGE_NET6) for n in nets6)
+    for group in (nets, nets6):
+        assert not any(a.overlaps(b) for i, a in enumerate(group) for b in group[i + 1 :])
+    assert not any(n.overlaps(ipaddress.ip_network("10.99.240.0/20")) for n in nets)
     with pytest.raises(VantageError, match="no lab subnet"):
         lab_layout("clean", upstream_ns="fs-net")
+
+
+@pytest.mark.parametrize(("i", "name"), list(enumerate(LAB_SUBNETS)))
+def test_lab_layout_is_the_labs_transit_link_plan(i: int, name: str) -> None:
+    # lab.topology.transit_link: vantage i uses links 2i (client<->middlebox) and 2i+1
+    # (middlebox<->fs-net); side a, nearer the client, takes the first address.
+    layout = lab_layout(name)
+    assert (layout.client_ns, layout.mbox_ns, layout.upstream_ns) == (
+        f"fs-v-{name}", f"fs-m-{name}", topology.NAMESPACE
+    )  # fmt: skip
+    lan, transit = topology.transit_link(2 * i), topology.transit_link(2 * i + 1)
+    assert layout.v6 is not None
+    got = [
+        (layout.v4.lan, str(layout.v4.client), str(layout.v4.mbox_lan)),
+        (layout.v4.transit, str(layout.v4.mbox_transit), str(layout.v4.upstream)),
+        (layout.v6.lan, str(layout.v6.client), str(layout.v6.mbox_lan)),
+        (layout.v6.transit, str(layout.v6.mbox_transit), str(layout.v6.upstream)),
+    ]
+    assert got == [
+        (lan.net4, lan.a4, lan.b4),
+        (transit.net4, transit.a4, transit.b4),
+        (lan.net6, lan.a6, lan.b6),
+        (transit.net6, transit.a6, transit.b6),
+    ]
 
 
 def test_rendered_rules() -> None:

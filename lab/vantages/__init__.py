@@ -13,12 +13,14 @@ Topology of one non-clean vantage (plan.py draws it in detail)::
 
 Subnet plan (inside the lab's 10.99.0.0/16 and fd99::/16)
 ---------------------------------------------------------
-The lab (lab/topology.py) reserves 10.99.128.0/17 and fd99:8000::/33 for vantage links.
-Each vantage takes one /29 there, which :func:`layout.make_layout` splits into two /30
-links: the lower /30 joins client and middlebox (middlebox .1, client .2), the upper /30
-joins middlebox and upstream (upstream first host, middlebox second; or the
-``upstream_address`` given). IPv6 likewise: a /63 split into two /64s. The upstream
-namespace routes the client link back via the middlebox.
+The lab (lab/topology.py) reserves 10.99.128.0/18 and fd99:8000::/33 for vantage links.
+Vantage number i (censored 0, lossy 1, distant 2) takes one /29 there, which
+:func:`layout.make_layout` splits into two /30 links, exactly lab.topology's
+``transit_link(2i)`` and ``transit_link(2i + 1)``: the lower /30 joins client and
+middlebox (client .1, middlebox .2), the upper /30 joins middlebox and upstream
+(middlebox .1, fs-net .2; or the ``upstream_address`` given). IPv6 likewise: a /63 split
+into two /64s (::1 and ::2 on each). The upstream namespace routes the client link back via
+the middlebox.
 
 =========  ===============  ======================  ===============================
 vantage    IPv4 (/29)       IPv6 (/63)              namespaces

@@ -1,9 +1,10 @@
 """Where a vantage lives: namespace names, interface names and addresses. No I/O.
 
 One vantage takes one IPv4 subnet (and optionally one IPv6 subnet) and splits it in two
-halves: the lower half is the client's LAN (middlebox ``.1``, client ``.2``), the upper
-half is the transit link to the upstream namespace (upstream first host, middlebox second,
-unless the caller names the upstream address).
+halves: the lower half is the client's LAN, the upper half the transit link to the
+upstream namespace. On each link the side nearer the client takes the first host (client
+``.1``, middlebox ``.2``; then middlebox ``.1``, upstream ``.2``), as lab.topology's
+``transit_link`` plan says, unless the caller names the upstream address.
 """
 
 from __future__ import annotations
@@ -51,18 +52,18 @@ def _split(subnet: IPNet, upstream: IPAddr | None, *, where: str) -> Link:
     lan, transit = subnet.subnets(prefixlen_diff=1)
     first, second = transit.network_address + 1, transit.network_address + 2
     if upstream is None:
-        upstream = first
+        upstream = second
     elif upstream not in transit or upstream in (transit.network_address, transit[-1]):
         raise VantageError(
             f"{where}: field 'upstream_address' {upstream} is not a host of the transit "
             f"half {transit} of {subnet}"
         )
-    mbox_transit = second if upstream != second else first
+    mbox_transit = first if upstream != first else second
     return Link(
         lan=lan,
         transit=transit,
-        mbox_lan=lan.network_address + 1,
-        client=lan.network_address + 2,
+        mbox_lan=lan.network_address + 2,
+        client=lan.network_address + 1,
         upstream=upstream,
         mbox_transit=mbox_transit,
     )
