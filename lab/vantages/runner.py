@@ -14,10 +14,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.vantages import LAB_SUBNETS, lab_layout
 from lab.vantages.layout import Layout
 from lab.vantages.model import Vantage
 from lab.vantages.plan import (
@@ -195,8 +196,31 @@ def down(layout: Layout, *, run_dir: Path | None = None) -> None:
             if text.isdigit():
                 stop_pid(int(text))
             pid_file.unlink()
-    if layout.mbox_ns in existing_namespaces():
+    present = existing_namespaces()
+    if layout.mbox_ns in present:
         for pid in _namespace_pids(layout.mbox_ns):
             stop_pid(pid)  # only relays: stop_pid leaves any other process alone
-    run_commands(teardown_commands(layout))
+    if any(ns in present for ns in layout.namespaces):
+        run_commands(teardown_commands(layout))
     _remove_resolv_conf(layout)
+
+
+def up_lab(vantages: Mapping[str, Vantage], *, run_dir: Path, upstream_ns: str) -> list[Running]:
+    """Build every non-clean vantage of the lab (lab.vantages.facts) on its
+    :data:`LAB_SUBNETS` layout; on failure, what was built is removed again."""
+    built: list[Running] = []
+    try:
+        for name, vantage in vantages.items():
+            if vantage.needs_middlebox:
+                layout = lab_layout(name, upstream_ns=upstream_ns)
+                built.append(up(vantage, layout, run_dir=run_dir))
+    except BaseException:
+        down_lab(run_dir=run_dir, upstream_ns=upstream_ns)
+        raise
+    return built
+
+
+def down_lab(*, run_dir: Path, upstream_ns: str) -> None:
+    """Remove every lab vantage (idempotent; cheap when none is up)."""
+    for name in LAB_SUBNETS:
+        down(lab_layout(name, upstream_ns=upstream_ns), run_dir=run_dir)
