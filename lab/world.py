@@ -338,6 +338,22 @@ class Lab:
                         health=health,
                     )
                 )
+        # The vantages: the address is the client's (what servers see), protocol "path".
+        for v in vantage_runner.status_lab(
+            vantage_facts.load(), run_dir=self.vantage_dir, upstream_ns=NAMESPACE
+        ):
+            rows.append(
+                StatusRow(
+                    group="vantages",
+                    service=v.name,
+                    software=v.mechanism,
+                    address=v.client,
+                    port=0,
+                    protocol="path",
+                    running=network_up and v.running,
+                    health=v.health if network_up else "down",
+                )
+            )
         return rows
 
     def down(self) -> list[str]:

@@ -36,6 +36,14 @@ def test_every_vantage_is_up(lab: Lab) -> None:
     assert not pid_file_path(lab.vantage_dir, lab_layout("lossy")).exists()
 
 
+def test_lab_status_lists_the_vantages(lab: Lab) -> None:
+    rows = {r.service: r for r in lab.status() if r.group == "vantages"}
+    assert set(rows) == set(LAB_SUBNETS)
+    assert all(r.running and r.health == "ok" and r.protocol == "path" for r in rows.values())
+    assert rows["distant"].software == "nftables + delay relay"
+    assert rows["censored"].address == str(lab_layout("censored").v4.client)
+
+
 def test_lab_exec_runs_inside_the_vantage(lab: Lab, tmp_path: Path) -> None:
     marker = tmp_path / "ran"
     result = CliRunner().invoke(main, ["lab", "exec", "censored", "--", "touch", str(marker)])

@@ -47,3 +47,15 @@ def test_exec_has_help() -> None:
     result = CliRunner().invoke(exec_command, ["--help"])
     assert result.exit_code == 0
     assert "client namespace" in result.output
+
+
+def test_status_names_what_is_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from lab.vantages import model, runner
+
+    monkeypatch.setattr(runner, "existing_namespaces", lambda: {"fs-v-distant", "fs-m-distant"})
+    vantages = {"clean": model.clean(), "distant": model.distant(), "lossy": model.lossy()}
+    rows = runner.status_lab(vantages, run_dir=tmp_path, upstream_ns="fs-net")
+    assert [(r.name, r.running, r.health) for r in rows] == [
+        ("distant", False, "missing delay relay"),  # namespaces there, no relay PID
+        ("lossy", False, "missing fs-v-lossy, fs-m-lossy"),
+    ]

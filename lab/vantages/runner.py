@@ -205,6 +205,47 @@ def down(layout: Layout, *, run_dir: Path | None = None) -> None:
     _remove_resolv_conf(layout)
 
 
+@dataclass(frozen=True)
+class VantageStatus:
+    """One lab vantage as ``lab status`` shows it."""
+
+    name: str
+    kind: str
+    client: str  # the client's IPv4 address: what servers see from this vantage
+    mechanism: str  # what shapes its path
+    running: bool
+    health: str  # "ok", or what is missing
+
+
+def status_lab(
+    vantages: Mapping[str, Vantage], *, run_dir: Path, upstream_ns: str
+) -> list[VantageStatus]:
+    """Is each non-clean vantage built (both namespaces) and, for a delay, its relay alive?"""
+    present = existing_namespaces()
+    rows = []
+    for name, vantage in vantages.items():
+        if not vantage.needs_middlebox:
+            continue
+        layout = lab_layout(name, upstream_ns=upstream_ns)
+        missing = [ns for ns in layout.namespaces if ns not in present]
+        if vantage.delay_ms:
+            pid_file = pid_file_path(run_dir, layout)
+            text = pid_file.read_text().strip() if pid_file.exists() else ""
+            if not (text.isdigit() and _is_relay(int(text))):
+                missing.append("delay relay")
+        rows.append(
+            VantageStatus(
+                name=name,
+                kind=vantage.kind.value,
+                client=str(layout.v4.client),
+                mechanism="nftables + delay relay" if vantage.delay_ms else "nftables",
+                running=not missing,
+                health="ok" if not missing else "missing " + ", ".join(missing),
+            )
+        )
+    return rows
+
+
 def up_lab(vantages: Mapping[str, Vantage], *, run_dir: Path, upstream_ns: str) -> list[Running]:
     """Build every non-clean vantage of the lab (lab.vantages.facts) on its
     :data:`LAB_SUBNETS` layout; on failure, what was built is removed again."""
