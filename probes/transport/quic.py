@@ -33,7 +33,7 @@ from probes.errors import MeasurementError, classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination, destination
+from probes.transport.common import USER_AGENT, Deadline, Destination, PolicyCache, destination
 from probes.transport.quic_wire import (
     VERSION_1,
     VERSION_2,
@@ -147,6 +147,7 @@ class QuicProbe:
         self.config = config or QuicConfig()
         self.clock = clock or SystemClock()
         self.policy = policy
+        self._policy = PolicyCache(policy)
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return (TaskParams(""),)
@@ -182,7 +183,7 @@ class QuicProbe:
             obs.endpoint = dest.endpoint
             fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
             fields["sni"] = dest.sni
-            self.policy.require(dest.address, operation)
+            self._policy.require(dest.address, operation)
             deadline = Deadline(t0, task.deadline_s)
             transport, protocol = await self._open(dest)
             await self._handshake(protocol, transport, deadline, fields)

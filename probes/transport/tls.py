@@ -21,7 +21,7 @@ from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.altsvc import AltSvcError, parse_alt_svc
 from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination, destination
+from probes.transport.common import USER_AGENT, Deadline, Destination, PolicyCache, destination
 from probes.transport.http import HttpResponse, h2_request, http1_request
 
 
@@ -82,6 +82,7 @@ class TlsProbe:
         self.config = config or TlsConfig()
         self.clock = clock or SystemClock()
         self.policy = policy
+        self._policy = PolicyCache(policy)
         self._ctx = _client_context(self.config.alpn)
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
@@ -100,7 +101,7 @@ class TlsProbe:
             obs.endpoint = dest.endpoint
             fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
             fields["sni"] = dest.sni
-            self.policy.require(dest.address, operation)
+            self._policy.require(dest.address, operation)
             deadline = Deadline(t0, task.deadline_s)
             reader, writer = await self._connect(dest, deadline, fields)
             operation = Operation.TLS_HANDSHAKE
