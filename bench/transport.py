@@ -21,6 +21,7 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic.configuration import QuicConfiguration
@@ -75,7 +76,7 @@ async def _pool(
 
 
 class _Bare(QuicConnectionProtocol):
-    def __init__(self, quic: QuicConnection, **kw: object) -> None:
+    def __init__(self, quic: QuicConnection, **kw: Any) -> None:
         super().__init__(quic, **kw)
         self.done: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
 

@@ -93,9 +93,9 @@ class _ProbeProtocol(QuicConnectionProtocol):
             self.vn_packet = data
         super().datagram_received(data, addr)
 
-    def error_received(self, exc: OSError) -> None:
+    def error_received(self, exc: Exception) -> None:
         # A connected UDP socket surfaces ICMP unreachables here (RFC 1122 section 4.1.3.3).
-        if not self.socket_error.done():
+        if isinstance(exc, OSError) and not self.socket_error.done():
             self.socket_error.set_result(exc)
 
     def quic_event_received(self, event: QuicEvent) -> None:
@@ -304,8 +304,9 @@ class QuicProbe:
         quic = protocol._quic
         event = protocol.handshake.result()
         fields["alpn"] = event.alpn_protocol
-        fields["quic_version"] = quic._version
-        fields["quic_version_label"] = version_label(quic._version)
+        version = quic._version or 0
+        fields["quic_version"] = version
+        fields["quic_version_label"] = version_label(version)
         fields["retry"] = quic._retry_count > 0
         tls = quic.tls
         schedule = tls.key_schedule
