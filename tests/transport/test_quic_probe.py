@@ -108,3 +108,15 @@ def test_policy_blocks_before_sending() -> None:
     obs = measure(QuicProbe(policy=policy()), task("transport.quic", NAME, address="192.0.2.7"))
     assert obs.failure == Failure.BLOCKED_BY_POLICY
     assert obs.fields["stage"] == "not_sent"
+
+
+def test_ipv6_only_host_tcp_and_quic(web_lab: WebLab) -> None:
+    from probes.transport.tls import TlsConfig, TlsProbe
+
+    address, port = web_lab.addr("h3v6", 6)
+    t = task("transport.quic", NAME, address=address, port=port)
+    quic = measure(probe(web_lab), t)
+    tls = measure(TlsProbe(TlsConfig(ca_file=str(web_lab.pki.ca)), policy=policy()), t)
+    assert quic.ok and tls.ok, (quic.failure_detail, tls.failure_detail)
+    assert quic.fields["ip_version"] == tls.fields["ip_version"] == 6
+    assert tls.fields["alt_svc_h3"] is True and quic.fields["http_status"] == 200
