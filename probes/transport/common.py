@@ -73,9 +73,17 @@ def destination(target: str, params: Mapping[str, Any], default_port: int) -> De
             Operation.CONNECT,
             f"address: {address!r} is not an IP literal (resolve first, or pass params.address)",
         )
-    port = int(params.get("port") or default_port)
+    raw_port = params.get("port")
+    if raw_port is None:
+        raw_port = default_port
+    try:
+        port = int(raw_port)
+    except (TypeError, ValueError):
+        port = -1
     if not 0 < port < 65536:
-        raise MeasurementError(Failure.INVALID_INPUT, Operation.CONNECT, f"port: {port}")
+        raise MeasurementError(
+            Failure.INVALID_INPUT, Operation.CONNECT, f"port: {raw_port!r} is not 1..65535"
+        )
     sni = params.get("sni")
     if sni is None and _parse_ip(target) is None:
         sni = target
@@ -91,3 +99,13 @@ class Deadline:
     def budget(self, now: float, step_s: float) -> float:
         """Seconds the next step may take: its own limit, capped by what is left."""
         return max(0.0, min(step_s, self.end - now))
+
+
+def fallback_fields(target: str, params: Mapping[str, Any], default_port: int) -> dict[str, Any]:
+    """Address columns for a row whose task never got a valid destination (never raises)."""
+    address = str(params.get("address") or target)[:64]
+    try:
+        port = int(params.get("port", default_port))
+    except (TypeError, ValueError):
+        port = default_port
+    return {"address": address, "port": port, "ip_version": 6 if ":" in address else 4}

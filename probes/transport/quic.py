@@ -33,7 +33,14 @@ from probes.errors import MeasurementError, classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination, PolicyCache, destination
+from probes.transport.common import (
+    USER_AGENT,
+    Deadline,
+    Destination,
+    PolicyCache,
+    destination,
+    fallback_fields,
+)
 from probes.transport.quic_wire import (
     VERSION_1,
     VERSION_2,
@@ -216,9 +223,8 @@ class QuicProbe:
                 self._record_versions(protocol, fields)
             if transport is not None:
                 self._abandon(protocol, transport)
-        fields.setdefault("address", str(task.params.get("address") or task.target))
-        fields.setdefault("port", int(task.params.get("port") or self.config.port))
-        fields.setdefault("ip_version", 6 if ":" in fields["address"] else 4)
+        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
+            fields.setdefault(name, value)
         finish_children(obs)
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs

@@ -29,7 +29,14 @@ from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.altsvc import AltSvcError, parse_alt_svc
 from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination, PolicyCache, destination
+from probes.transport.common import (
+    USER_AGENT,
+    Deadline,
+    Destination,
+    PolicyCache,
+    destination,
+    fallback_fields,
+)
 from probes.transport.http import HttpResponse, h2_request, http1_request
 
 
@@ -145,9 +152,8 @@ class TlsProbe:
         finally:
             if writer is not None:
                 writer.transport.abort()  # no close_notify dance: the measurement is done
-        fields.setdefault("address", str(task.params.get("address") or task.target))
-        fields.setdefault("port", int(task.params.get("port") or self.config.port))
-        fields.setdefault("ip_version", 6 if ":" in fields["address"] else 4)
+        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
+            fields.setdefault(name, value)
         obs.follow_ups.extend(quic_follow_ups(self.config.quic_follow_up, task, fields))
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs

@@ -23,7 +23,7 @@ from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskPar
 from probes.errors import MeasurementError, classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
-from probes.transport.common import Deadline, PolicyCache, destination
+from probes.transport.common import Deadline, PolicyCache, destination, fallback_fields
 from probes.transport.quic_wire import (
     MIN_INITIAL_DATAGRAM,
     VERSION_1,
@@ -201,8 +201,7 @@ class VnProbe:
         finally:
             if sock is not None:
                 sock.close()
-        fields.setdefault("address", str(task.params.get("address") or task.target))
-        fields.setdefault("port", int(task.params.get("port") or cfg.port))
-        fields.setdefault("ip_version", 6 if ":" in fields["address"] else 4)
+        for name, value in fallback_fields(task.target, task.params, cfg.port).items():
+            fields.setdefault(name, value)
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
