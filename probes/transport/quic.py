@@ -28,7 +28,15 @@ from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEv
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from probes.base import (
+    Clock,
+    Endpoint,
+    FollowUp,
+    Observation,
+    SystemClock,
+    Task,
+    TaskParams,
+)
 from probes.errors import MeasurementError, classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
@@ -41,6 +49,7 @@ from probes.transport.common import (
     destination,
     fallback_fields,
 )
+from probes.transport.path import TESTS as PATH_TESTS  # scapy is imported lazily there
 from probes.transport.quic_wire import (
     VERSION_1,
     VERSION_2,
@@ -77,6 +86,13 @@ class QuicConfig:
     http_method: str = field(default="HEAD", metadata={"help": "HEAD or GET"})
     http_path: str = field(default="/", metadata={"help": "request path"})
     user_agent: str = field(default=USER_AGENT, metadata={"help": "user-agent sent"})
+    path_follow_up: bool = field(
+        default=False,
+        metadata={
+            "help": "when nothing or only ICMP came back, spawn path.udp443 tasks "
+            "(needs root) to classify the UDP path on the same address"
+        },
+    )
 
 
 class _ProbeProtocol(QuicConnectionProtocol):
@@ -226,6 +242,8 @@ class QuicProbe:
         for name, value in fallback_fields(task.target, task.params, self.config.port).items():
             fields.setdefault(name, value)
         finish_children(obs)
+        if self.config.path_follow_up:
+            obs.follow_ups.extend(path_follow_ups(task, obs))
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 
@@ -416,6 +434,34 @@ class QuicProbe:
             except Exception:
                 pass
         transport.close()
+
+
+# Failures where the UDP path itself is in doubt (PATHspider: is it the path or the host?).
+PATH_SUSPECT = frozenset(
+    {
+        Failure.QUIC_NO_REPLY,
+        Failure.QUIC_HANDSHAKE_TIMEOUT,
+        Failure.CONNECTION_REFUSED,
+        Failure.HOST_UNREACHABLE,
+        Failure.NETWORK_UNREACHABLE,
+    }
+)
+
+
+def path_follow_ups(task: Task, obs: Observation) -> list[FollowUp]:
+    """path.udp443 tasks for a QUIC attempt that drew silence or ICMP (issue 8)."""
+    if obs.failure not in PATH_SUSPECT or obs.failed_operation != Operation.QUIC_HANDSHAKE:
+        return []
+    f = obs.fields
+    return [
+        FollowUp(
+            probe="path.udp443",
+            target=task.target,
+            key_suffix=f"path/{f['address']}/{f['port']}/{test}",
+            params={"address": f["address"], "port": f["port"], "test": test},
+        )
+        for test in PATH_TESTS
+    ]
 
 
 def transport_param_rows(blob: bytes) -> tuple[list[dict[str, Any]], str | None]:

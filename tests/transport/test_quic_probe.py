@@ -120,3 +120,19 @@ def test_ipv6_only_host_tcp_and_quic(web_lab: WebLab) -> None:
     assert quic.ok and tls.ok, (quic.failure_detail, tls.failure_detail)
     assert quic.fields["ip_version"] == tls.fields["ip_version"] == 6
     assert tls.fields["alt_svc_h3"] is True and quic.fields["http_status"] == 200
+
+
+def test_path_follow_ups_only_when_the_path_is_in_doubt(web_lab: WebLab) -> None:
+    address, port = web_lab.addr("advertised")  # ICMP port unreachable
+    obs = measure(
+        probe(web_lab, path_follow_up=True),
+        task("transport.quic", NAME, address=address, port=port),
+    )
+    assert [f.params["test"] for f in obs.follow_ups] == ["udp443", "tcp_ecn", "tcp_exp_option"]
+    assert all(f.probe == "path.udp443" and f.params["address"] == address for f in obs.follow_ups)
+    address, port = web_lab.addr("h3")
+    obs = measure(
+        probe(web_lab, path_follow_up=True),
+        task("transport.quic", NAME, address=address, port=port),
+    )
+    assert obs.ok and obs.follow_ups == []
