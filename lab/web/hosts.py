@@ -190,3 +190,17 @@ def caddy(
         },
         advertises_h3=True,
     )
+
+
+def aioquic_retry(
+    address: str, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "retry"
+) -> WebHost:
+    """HTTP/3 only (aioquic's server) that answers every first Initial with a Retry."""
+    argv = (sys.executable, "-m", "lab.web.quic_retry", "--bind", address, "--port", str(port))
+    return WebHost(
+        name=name,
+        argv=(*argv, "--cert", str(cert), "--key", str(key)),
+        run_dir=run_dir / name,
+        tcp=(),
+        udp=((address, port),),
+    )

@@ -136,3 +136,17 @@ def test_path_follow_ups_only_when_the_path_is_in_doubt(web_lab: WebLab) -> None
         task("transport.quic", NAME, address=address, port=port),
     )
     assert obs.ok and obs.follow_ups == []
+
+
+def test_retry_is_recorded(web_lab: WebLab) -> None:
+    address, port = web_lab.addr("retry")
+    obs = measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port))
+    assert obs.ok, obs.failure_detail
+    assert obs.fields["retry"] is True and obs.fields["http_server"] == "aioquic-retry"
+    address, port = web_lab.addr("h3")
+    assert (
+        measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port)).fields[
+            "retry"
+        ]
+        is False
+    )
