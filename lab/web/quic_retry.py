@@ -11,8 +11,8 @@ import argparse
 import asyncio
 import signal
 
-from aioquic.asyncio import serve
 from aioquic.asyncio.protocol import QuicConnectionProtocol
+from aioquic.asyncio.server import serve
 from aioquic.h3.connection import H3_ALPN, H3Connection
 from aioquic.h3.events import HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
