@@ -80,8 +80,9 @@ def _udp_ready(address: str, port: int) -> bool:
 
 def wait_ready(hosts: Iterable[RunningHost], *, timeout: float = 20.0) -> None:
     """Wait until every TCP and UDP listener of every host answers; raise if one died."""
+    hosts = list(hosts)
     pending = [(rh, "tcp", a, p) for rh in hosts for a, p in rh.host.tcp]
-    pending += [(rh, "udp", a, p) for rh in hosts for a, p in rh.host.udp if True]
+    pending += [(rh, "udp", a, p) for rh in hosts for a, p in rh.host.udp]
     deadline = time.monotonic() + timeout
     while pending:
         rh, kind, address, port = pending[0]
