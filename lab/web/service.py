@@ -1,8 +1,8 @@
 """The web hosts as lab Services, with health checks that prove their planted facts.
 
-``as_service`` writes the host's config files (I/O) and returns a :class:`lab.services.
-Service` that ``lab.world.Lab(extra_services=...)`` starts in the lab namespace. The checks
-do network I/O to lab or loopback addresses only: an HTTPS GET that must show the planted
+``as_service`` returns a :class:`lab.services.Service` that ``lab.world.Lab(extra_services=
+...)`` starts in the lab namespace (its files are written at start, lab.web.launch). The
+checks do network I/O to lab or loopback addresses only: an HTTPS GET that must show the planted
 Alt-Svc and Server headers, and a reserved-version QUIC Initial that must draw a Version
 Negotiation packet (RFC 9000 section 6).
 """
@@ -117,8 +117,8 @@ class QuicVnCheck:
 
 
 def as_service(host: WebHost, *, log: Path, group: str = "web") -> Service:
-    """A lab Service for ``host``; writes its config files into its run directory."""
-    host.write_files()
+    """A lab Service for ``host``; its config files are written when it starts (no I/O here)."""
+    argv, env = host.launch()
     listeners = [
         Listener(a, p, "https", HttpsCheck(alt_svc=host.alt_svc, server=host.server))
         for a, p in host.tcp
@@ -128,10 +128,10 @@ def as_service(host: WebHost, *, log: Path, group: str = "web") -> Service:
         name=f"web-{host.name}",
         group=group,
         software=host.software,
-        argv=host.argv,
+        argv=argv,
         listeners=tuple(listeners),
         log=log,
-        env=dict(host.env),
+        env=env,
     )
 
 
