@@ -7,7 +7,6 @@ list can include the hosts; :mod:`lab.web.runner` starts them for tests and benc
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,16 +45,6 @@ class WebHost:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for rel, content in self.files.items():
             (self.run_dir / rel).write_text(content)
-
-    def launch(self) -> tuple[tuple[str, ...], dict[str, str]]:
-        """(argv, env) that write the config files at start time, then exec the server.
-
-        For supervisors that prepare the run directory only just before starting (the
-        lab's ``up()`` wipes it): see :mod:`lab.web.launch`.
-        """
-        files = {str(self.run_dir / rel): content for rel, content in self.files.items()}
-        argv = (sys.executable, "-m", "lab.web.launch", "--", *self.argv)
-        return argv, {**self.env, "FRAGSCOPE_WEB_FILES": json.dumps(files)}
 
 
 def _list(addresses: Addresses) -> list[str]:

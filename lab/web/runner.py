@@ -37,18 +37,10 @@ class RunningHost:
         return self.process.pid
 
 
-def start(host: WebHost, *, via_launch: bool = False) -> RunningHost:
-    """Start the host (not waiting for readiness).
-
-    By default its files are written here; ``via_launch`` lets lab.web.launch write them
-    in the child, as under the lab's supervisor.
-    """
-    if via_launch:
-        argv, extra_env = host.launch()
-        host.run_dir.mkdir(parents=True, exist_ok=True)
-    else:
-        host.write_files()
-        argv, extra_env = host.argv, dict(host.env)
+def start(host: WebHost) -> RunningHost:
+    """Write the host's files and start it (not waiting for readiness)."""
+    host.write_files()
+    argv, extra_env = host.argv, dict(host.env)
     log = open(host.run_dir / "stdout.log", "wb")  # noqa: SIM115 - owned by the child
     env = {**os.environ, **extra_env}
     proc = subprocess.Popen(
