@@ -19,12 +19,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from aioquic._buffer import Buffer
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3Connection
 from aioquic.h3.events import HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
+from aioquic.tls import Group, pull_server_hello
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from db.vocab import Failure, Operation
@@ -283,6 +285,7 @@ class QuicProbe:
         peer = transport.get_extra_info("peername")
         t = self.clock.monotonic()
         protocol.connect(peer, transmit=True)
+        _spy_key_share(protocol, fields)
         fields["stage"] = "initial_sent"
         outcome = await self._wait(
             protocol, protocol.handshake, deadline.budget(t, self.config.handshake_timeout_s)
@@ -462,6 +465,32 @@ def path_follow_ups(task: Task, obs: Observation) -> list[FollowUp]:
         )
         for test in PATH_TESTS
     ]
+
+
+def _spy_key_share(protocol: _ProbeProtocol, fields: dict[str, Any]) -> None:
+    """Record the ServerHello's key-share group (aioquic keeps no trace of it).
+
+    Private API: wraps the TLS context's ServerHello handler on this one connection and
+    reads the group (RFC 8446 section 4.2.8) before aioquic processes the message.
+    """
+    tls = getattr(protocol._quic, "tls", None)
+    original = getattr(tls, "_client_handle_hello", None)
+    if tls is None or original is None:
+        return
+
+    def spy(input_buf: Buffer, output_buf: Buffer) -> None:
+        try:
+            hello = pull_server_hello(Buffer(data=input_buf.data_slice(0, input_buf.capacity)))
+            if hello.key_share is not None:
+                group = hello.key_share[0]
+                fields["tls_group"] = (
+                    Group(group).name if group in Group._value2member_map_ else f"0x{group:04x}"
+                )
+        except Exception:
+            pass
+        original(input_buf, output_buf)
+
+    tls._client_handle_hello = spy
 
 
 def transport_param_rows(blob: bytes) -> tuple[list[dict[str, Any]], str | None]:

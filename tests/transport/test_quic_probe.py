@@ -150,3 +150,12 @@ def test_retry_is_recorded(web_lab: WebLab) -> None:
         ]
         is False
     )
+
+
+def test_key_share_group_recorded(web_lab: WebLab) -> None:
+    for host in ("h3", "caddy"):
+        address, port = web_lab.addr(host)
+        obs = measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port))
+        assert obs.ok, obs.failure_detail
+        # aioquic offers SECP256R1, SECP384R1, X25519 and X448; servers pick one of them.
+        assert obs.fields["tls_group"] in ("X25519", "SECP256R1", "SECP384R1", "X448"), host
