@@ -87,3 +87,26 @@ def test_bad_input_exits_2() -> None:
 def test_help() -> None:
     code, out = invoke("--help")
     assert code == 0 and "--no-quic" in out and "--vn" in out and "--path" in out
+
+
+def test_hostname_resolved_from_hosts_file_and_path_tests() -> None:
+    import os
+    import socket
+
+    # "localhost" resolves from /etc/hosts: no DNS query leaves the machine. A TCP socket
+    # bound but not listening holds the port closed (RST) while the test runs.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as held:
+        held.bind(("127.0.0.1", 0))
+        port = held.getsockname()[1]
+        args = ["localhost", "--port", str(port), "--no-quic", "--json"]
+        if os.geteuid() == 0:
+            args.append("--path")
+        code, out = invoke(*args)
+    assert code == 0, out
+    records = [json.loads(line) for line in out.splitlines()]
+    assert {r["address"] for r in records} >= {"127.0.0.1"}
+    tls = next(r for r in records if r["probe"] == "transport.tls")
+    assert tls["failure"] == "connection_refused"  # nothing listens on 127.0.0.1 there
+    if os.geteuid() == 0:
+        tests = {r["test"]: r["outcome"] for r in records if r["probe"] == "path.udp443"}
+        assert tests == {"udp443": "rejected", "tcp_ecn": "offline", "tcp_exp_option": "offline"}
