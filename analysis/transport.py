@@ -147,7 +147,9 @@ def _jaccard_rows(inter: np.ndarray, union: np.ndarray) -> np.ndarray:
 def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     if reason := missing_tables("T6", present):
         return withheld("T6", run, reason)
-    use_rr = "dns_answers" in present
+    # The HTTPS-RR channel takes part only when the run saw h3 in any HTTPS record;
+    # otherwise an unmeasured channel would count as divergence.
+    use_rr = bool(f.https_h3)
     rows = []
     for target, pairs in sorted(f.by_target().items()):
         a = any(p.altsvc_h3 for p in pairs)
