@@ -16,7 +16,7 @@ from analysis import stats
 from analysis.facts import RunFacts
 from analysis.naming import DnsFacts
 from analysis.registry import PILLAR_MIN_COVERAGE, PILLARS
-from analysis.result import Estimate, from_interval, withheld
+from analysis.result import Estimate, bootstrap, from_interval, withheld
 from analysis.scope import RunInfo
 
 
@@ -44,7 +44,7 @@ def divergence(
     a: dict[tuple[str, ...], tuple[str, str]],
     b: dict[tuple[str, ...], tuple[str, str]],
     *,
-    seed: int,
+    run: RunInfo,
 ) -> tuple[stats.Interval, float, int] | None:
     """JSD of the outcome distributions over common keys, its CI, DIS and the key count."""
     common = sorted(a.keys() & b.keys())
@@ -62,8 +62,8 @@ def divergence(
         cols[row, k + index[b[key][1]]] += 1
         cols[row, 2 * k] += a[key][1] != b[key][1]
         cols[row, 2 * k + 1] += 1
-    interval = stats.sum_bootstrap(
-        cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k]), seed=seed
+    interval = bootstrap(
+        run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
     )
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
     return interval, dis, len(common)
@@ -77,7 +77,7 @@ def c1(
 ) -> Estimate:
     if control_run is None or control is None:
         return withheld("C1", run, "no control run in this run's round")
-    result = divergence(mine, control, seed=stats.seed_for(run.id, "C1"))
+    result = divergence(mine, control, run=run)
     if result is None:
         return withheld("C1", run, "no outcome keys in common with the control run")
     interval, dis, keys = result
@@ -151,8 +151,9 @@ class PairTest:
 
 
 def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]:
-    """Paired bootstrap for each indicator with per-target data over pairs of runs of a
-    round; Holm-corrected over the pairs of each indicator."""
+    """Paired bootstrap of Δ for each indicator with per-target data, over every pair of
+    runs of a round, on the targets common to all of them (one set of draws per round and
+    indicator, so every pair is paired); Holm-corrected over the pairs of each indicator."""
     by_round: dict[str, list[RunInfo]] = defaultdict(list)
     for r in runs:
         if r.round:
@@ -160,25 +161,28 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
     by_key = {(e.run_id, e.code): e for e in estimates if e.clusters}
     out: list[PairTest] = []
     codes = sorted({e.code for e in estimates if e.clusters})
-    for members in by_round.values():
+    for round_name, members in sorted(by_round.items()):
+        ordered = sorted(members, key=lambda r: (r.vantage_label, r.id))
         for code in codes:
+            ests = [(r, by_key.get((r.id, code))) for r in ordered]
+            present = [(r, e) for r, e in ests if e is not None and e.clusters]
+            if len(present) < 2:
+                continue
+            common = sorted(set.intersection(*(set(e.clusters or {}) for _, e in present)))
+            if len(common) < 2:
+                continue
+            cols = np.array(
+                [[x for _, e in present for x in (e.clusters or {})[t]] for t in common],
+                dtype=np.float64,
+            )
+            shared = stats.Resampler(common, seed=stats.seed_for(round_name, code))
+            sums = shared.sums(common, cols)
+            totals = cols.sum(axis=0)
             raw = []
-            for u, v in combinations(sorted(members, key=lambda r: r.vantage_label), 2):
-                eu, ev = by_key.get((u.id, code)), by_key.get((v.id, code))
-                if eu is None or ev is None:
-                    continue
-                assert eu.clusters is not None and ev.clusters is not None
-                common = sorted(eu.clusters.keys() & ev.clusters.keys())
-                if len(common) < 2:
-                    continue
-                res = stats.paired_bootstrap(
-                    [eu.clusters[t][0] for t in common],
-                    [eu.clusters[t][1] for t in common],
-                    [ev.clusters[t][0] for t in common],
-                    [ev.clusters[t][1] for t in common],
-                    seed=stats.seed_for(u.id, v.id, code),
-                )
-                raw.append((u, v, res))
+            for (i, (u, _)), (j, (v, _)) in combinations(enumerate(present), 2):
+                delta = float(totals[2 * i] / totals[2 * i + 1] - totals[2 * j] / totals[2 * j + 1])
+                pick = sums[:, [2 * i, 2 * i + 1, 2 * j, 2 * j + 1]]
+                raw.append((u, v, stats.paired_from_sums(pick, delta, len(common))))
             adjusted = stats.holm([r.p_value for _, _, r in raw])
             for (u, v, res), p_adj in zip(raw, adjusted, strict=True):
                 out.append(

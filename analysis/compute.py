@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, delete, insert
 
-from analysis import comparison, facts, naming, transport
+from analysis import comparison, facts, naming, result, stats, transport
 from analysis.asn import AsnMap
 from analysis.comparison import PairTest
 from analysis.registry import REGISTRY
@@ -72,6 +72,8 @@ def compute(
         c_run = controls[run.id]
         c = tf[c_run.id] if c_run is not None else None
         d = dns[run.id]
+        universe = set(f.by_target()) | {t for t, _ in f.path} | {n for n, _ in d.views}
+        result.use_resampler(run.id, stats.Resampler(sorted(universe), seed=stats.seed_for(run.id)))
         per_run = [
             naming.n1(run, d, mapping, present),
             naming.n2(run, d, present),
@@ -97,11 +99,12 @@ def compute(
         ]
         by_code = {e.code: e for e in per_run}
         per_run.append(comparison.c2(run, by_code))
+        result.use_resampler(run.id, None)
         estimates.extend(per_run)
         prev = previous[run.id]
         if prev is not None:
             # The same-vantage repeat: how far two runs of one vantage differ by noise alone.
-            res = comparison.divergence(outcomes(run.id), outcomes(prev.id), seed=0)
+            res = comparison.divergence(outcomes(run.id), outcomes(prev.id), run=run)
             if res is not None:
                 baselines[run.id] = res[0].value
     return Computation(

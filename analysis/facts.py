@@ -60,6 +60,7 @@ class RunFacts:
     pairs: dict[tuple[str, str], Pair] = field(default_factory=dict)
     path: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     https_h3: set[str] = field(default_factory=set)
+    _by_target: dict[str, list[Pair]] | None = None
 
     def pair(self, target: str, address: str) -> Pair:
         key = (target, address)
@@ -69,10 +70,13 @@ class RunFacts:
         return found
 
     def by_target(self) -> dict[str, list[Pair]]:
-        out: dict[str, list[Pair]] = defaultdict(list)
-        for p in self.pairs.values():
-            out[p.target].append(p)
-        return out
+        """Pairs grouped by target (computed once; facts do not change after loading)."""
+        if self._by_target is None:
+            out: dict[str, list[Pair]] = defaultdict(list)
+            for p in self.pairs.values():
+                out[p.target].append(p)
+            self._by_target = dict(out)
+        return self._by_target
 
 
 def _flag(cond: ColumnElement[bool]) -> ColumnElement[int]:
@@ -122,7 +126,9 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(t.c.run_id.in_(ids))
                 .group_by(t.c.run_id, t.c.target, t.c.address)
             )
-            for run_id, target, addr, ipv, tcp, tls, v13, h2, alt, fail in conn.execute(stmt):
+            for run_id, target, addr, ipv, tcp, tls, v13, h2, alt, fail in conn.execute(
+                stmt
+            ).fetchall():
                 p = facts[run_id].pair(target, addr)
                 p.ip_version = ipv
                 p.tls_tried, p.tcp_ok, p.tls_ok = True, bool(tcp), bool(tls)
@@ -153,7 +159,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(q.c.run_id.in_(ids))
                 .group_by(q.c.run_id, q.c.target, q.c.address)
             )
-            for run_id, target, addr, ipv, ok, timeout, std, fail in conn.execute(stmt):
+            for run_id, target, addr, ipv, ok, timeout, std, fail in conn.execute(stmt).fetchall():
                 p = facts[run_id].pair(target, addr)
                 p.ip_version = p.ip_version or ipv
                 p.quic_tried, p.quic_ok = True, bool(ok)
@@ -187,7 +193,9 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(v.c.run_id.in_(ids))
                 .group_by(v.c.run_id, v.c.target, v.c.address)
             )
-            for run_id, target, addr, ipv, vn, v1, v2, grease, reply in conn.execute(stmt):
+            for run_id, target, addr, ipv, vn, v1, v2, grease, reply in conn.execute(
+                stmt
+            ).fetchall():
                 p = facts[run_id].pair(target, addr)
                 p.ip_version = p.ip_version or ipv
                 p.vn_tried, p.vn_reply = True, bool(vn)
@@ -201,7 +209,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                     .where(v.c.run_id.in_(ids))
                     .group_by(v.c.run_id, v.c.target, v.c.address, k.c.kind)
                 )
-                for run_id, target, addr, kind in conn.execute(stmt):
+                for run_id, target, addr, kind in conn.execute(stmt).fetchall():
                     facts[run_id].pair(target, addr).vn_kinds.add(kind)
         if "path_observations" in present:
             po = light("path_observations", "run_id", "target", "test", "outcome")
@@ -210,7 +218,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(po.c.run_id.in_(ids))
                 .group_by(po.c.run_id, po.c.target, po.c.test, po.c.outcome)
             )
-            for run_id, target, test, outcome, count in conn.execute(stmt):
+            for run_id, target, test, outcome, count in conn.execute(stmt).fetchall():
                 slot = facts[run_id].path.setdefault((target, test), {})
                 slot[outcome or "none"] = slot.get(outcome or "none", 0) + count
         if "dns_observations" in present and "dns_answers" in present:
@@ -230,6 +238,6 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 )
                 .group_by(o.c.run_id, o.c.qname)
             )
-            for run_id, qname in conn.execute(stmt):
+            for run_id, qname in conn.execute(stmt).fetchall():
                 facts[run_id].https_h3.add(norm_name(qname))
     return facts

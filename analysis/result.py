@@ -13,6 +13,33 @@ from analysis.registry import REGISTRY
 
 WILSON_MAX_N = 30  # below this many unit-weight clusters the Wilson interval is used
 
+_RESAMPLERS: dict[str, stats.Resampler] = {}
+
+
+def use_resampler(run_id: str, resampler: stats.Resampler | None) -> None:
+    """Install (or remove) the shared bootstrap draws of a run while it is computed."""
+    if resampler is None:
+        _RESAMPLERS.pop(run_id, None)
+    else:
+        _RESAMPLERS[run_id] = resampler
+
+
+def bootstrap(
+    run: Any,
+    code: str,
+    keys: Sequence[str] | None,
+    columns: Any,
+    statistic: Any,
+) -> stats.Interval:
+    """A cluster bootstrap of a statistic of column sums: the run's shared draws when the
+    clusters are its targets, else an independent resample seeded from run id and code."""
+    shared = _RESAMPLERS.get(run.id)
+    if shared is not None and keys is not None and shared.covers(keys):
+        return shared.bootstrap(keys, columns, statistic)
+    return stats.sum_bootstrap(
+        np.asarray(columns, dtype=np.float64), statistic, seed=stats.seed_for(run.id, code)
+    )
+
 
 @dataclass
 class Estimate:
@@ -70,7 +97,8 @@ def from_ratio(
     pairs = [(a, b) for a, b in zip(num, den, strict=True) if b > 0]
     num_a = np.array([p[0] for p in pairs], dtype=float)
     den_a = np.array([p[1] for p in pairs], dtype=float)
-    boot = stats.ratio_bootstrap(num_a, den_a, seed=stats.seed_for(run.id, code))
+    kept = [k for k, b in zip(keys, den, strict=True) if b > 0] if keys is not None else None
+    boot = bootstrap(run, code, kept, np.column_stack([num_a, den_a]), lambda s: s[:, 0] / s[:, 1])
     low, high = boot.low, boot.high
     binary = bool(np.all(den_a == 1) and np.all((num_a == 0) | (num_a == 1)))
     if binary and n_clusters < WILSON_MAX_N:

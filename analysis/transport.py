@@ -15,7 +15,14 @@ import numpy as np
 from analysis import stats
 from analysis.asn import AsnMap
 from analysis.facts import LEGACY_KINDS, RunFacts
-from analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
+from analysis.result import (
+    Estimate,
+    bootstrap,
+    from_interval,
+    from_ratio,
+    missing_tables,
+    withheld,
+)
 from analysis.scope import RunInfo
 
 
@@ -177,7 +184,8 @@ def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     }
     if all(totals[u] == 0 for _, u in pairs_idx):
         return withheld("T6", run, "no target in any discovery channel", **params)
-    interval = stats.sum_bootstrap(cols, statistic, seed=stats.seed_for(run.id, "T6"))
+    keys = sorted(f.by_target())
+    interval = bootstrap(run, "T6", keys, cols, statistic)
     return from_interval("T6", run, interval, params=params)
 
 
@@ -195,9 +203,10 @@ def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> 
     if mapping is None:
         return withheld("T7", run, "no IP-to-ASN mapping given (--asn-map)")
     h3_asns: list[int] = []
+    h3_keys: list[str] = []
     tcp_only: list[int] = []
     unmapped = 0
-    for _target, pairs in sorted(f.by_target().items()):
+    for target, pairs in sorted(f.by_target().items()):
         h3 = [p for p in pairs if p.quic_ok]
         tcp = [p for p in pairs if p.tls_ok]
         if h3:
@@ -206,6 +215,7 @@ def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> 
                 unmapped += 1
             else:
                 h3_asns.append(asn)
+                h3_keys.append(target)
         elif tcp:
             asn = _first_asn(tcp, mapping)
             if asn is not None:
@@ -223,7 +233,7 @@ def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> 
     index = {a: i for i, a in enumerate(asns)}
     cols = np.zeros((len(h3_asns), len(asns)))
     cols[np.arange(len(h3_asns)), [index[a] for a in h3_asns]] = 1
-    interval = stats.sum_bootstrap(cols, stats.hhi_rows, seed=stats.seed_for(run.id, "T7"))
+    interval = bootstrap(run, "T7", h3_keys, cols, stats.hhi_rows)
     return from_interval("T7", run, interval, params=params)
 
 
@@ -269,7 +279,8 @@ def t9(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
         row[2] += 1
     if not by_target:
         return withheld("T9", run, "n = 0 < minimum 3 clusters")
-    cols = np.array([by_target[t] for t in sorted(by_target)])
+    keys = sorted(by_target)
+    cols = np.array([by_target[t] for t in keys])
     f_tcp, f_quic = cols[:, 0].sum() / cols[:, 2].sum(), cols[:, 1].sum() / cols[:, 2].sum()
     params: dict[str, Any] = {
         "f_tcp": f_tcp,
@@ -278,9 +289,7 @@ def t9(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
     }
     if f_tcp + f_quic == 0:
         return withheld("T9", run, "no interference observed (f_tcp = f_quic = 0)", **params)
-    interval = stats.sum_bootstrap(
-        cols, lambda s: s[:, 0] / (s[:, 0] + s[:, 1]), seed=stats.seed_for(run.id, "T9")
-    )
+    interval = bootstrap(run, "T9", keys, cols, lambda s: s[:, 0] / (s[:, 0] + s[:, 1]))
     return from_interval("T9", run, interval, params=params)
 
 
