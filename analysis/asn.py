@@ -37,28 +37,42 @@ class AsnMap:
     date: str | None
     _by_len: dict[tuple[int, int], dict[int, int]] = field(default_factory=dict)
     prefixes: int = 0
+    _order: list[tuple[int, int, dict[int, int]]] | None = None
+    _memo: dict[str, int | None] = field(default_factory=dict)
 
     def add(self, network: Network, asn: int) -> None:
         key = (network.version, network.prefixlen)
         self._by_len.setdefault(key, {})[int(network.network_address)] = asn
         self.prefixes += 1
+        self._order = None
+        self._memo.clear()
 
     def lookup(self, address: str) -> int | None:
         """The origin ASN of an address, or None when unmapped or not an address."""
+        if address in self._memo:
+            return self._memo[address]
+        if self._order is None:
+            # Longest prefix first: the first hit is the most specific route.
+            self._order = [
+                (v, p, t) for (v, p), t in sorted(self._by_len.items(), key=lambda kv: -kv[0][1])
+            ]
         try:
             ip = ipaddress.ip_address(address.strip("[]"))
         except ValueError:
+            self._memo[address] = None
             return None
         value = int(ip)
         bits = ip.max_prefixlen
-        for (version, plen), table in sorted(self._by_len.items(), key=lambda kv: -kv[0][1]):
+        found = None
+        for version, plen, table in self._order:
             if version != ip.version:
                 continue
             masked = value >> (bits - plen) << (bits - plen) if plen else 0
-            asn = table.get(masked)
-            if asn is not None:
-                return asn
-        return None
+            found = table.get(masked)
+            if found is not None:
+                break
+        self._memo[address] = found
+        return found
 
 
 def parse(text: str, *, source: str) -> AsnMap:

@@ -31,7 +31,7 @@ def outcomes(f: RunFacts, d: DnsFacts | None) -> dict[tuple[str, ...], tuple[str
         if p.vn_outcome is not None:
             out[("vn", target, addr)] = (target, f"vn:{p.vn_outcome}")
     for (target, test), counts in f.path.items():
-        top = max(sorted(counts), key=counts.__getitem__)
+        top = max(counts, key=lambda o: (counts[o], o)) if len(counts) > 1 else next(iter(counts))
         out[("path", target, test)] = (target, f"path:{test}:{top}")
     if d is not None:
         for (name, qtype), views in d.views.items():
@@ -47,26 +47,30 @@ def divergence(
     run: RunInfo,
 ) -> tuple[stats.Interval, float, int] | None:
     """JSD of the outcome distributions over common keys, its CI, DIS and the key count."""
-    common = sorted(a.keys() & b.keys())
+    common = a.keys() & b.keys()
     if not common:
         return None
-    cats = sorted({a[k][1] for k in common} | {b[k][1] for k in common})
+    keys = list(common)
+    ca = [a[key] for key in keys]
+    cb = [b[key] for key in keys]
+    cats = sorted({o for _, o in ca} | {o for _, o in cb})
     index = {c: i for i, c in enumerate(cats)}
-    k = len(cats)
-    clusters = sorted({a[key][0] for key in common})
+    clusters = sorted({c for c, _ in ca})
     cindex = {c: i for i, c in enumerate(clusters)}
-    cols = np.zeros((len(clusters), 2 * k + 2))
-    for key in common:
-        row = cindex[a[key][0]]
-        cols[row, index[a[key][1]]] += 1
-        cols[row, k + index[b[key][1]]] += 1
-        cols[row, 2 * k] += a[key][1] != b[key][1]
-        cols[row, 2 * k + 1] += 1
+    k, m = len(cats), len(clusters)
+    rows = np.fromiter((cindex[c] for c, _ in ca), dtype=np.int64, count=len(keys))
+    oa = np.fromiter((index[o] for _, o in ca), dtype=np.int64, count=len(keys))
+    ob = np.fromiter((index[o] for _, o in cb), dtype=np.int64, count=len(keys))
+    cols = np.zeros((m, 2 * k + 2))
+    cols[:, :k] = np.bincount(rows * k + oa, minlength=m * k).reshape(m, k)
+    cols[:, k : 2 * k] = np.bincount(rows * k + ob, minlength=m * k).reshape(m, k)
+    cols[:, 2 * k] = np.bincount(rows, weights=(oa != ob).astype(float), minlength=m)
+    cols[:, 2 * k + 1] = np.bincount(rows, minlength=m)
     interval = bootstrap(
         run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
     )
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
-    return interval, dis, len(common)
+    return interval, dis, len(keys)
 
 
 def c1(

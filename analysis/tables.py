@@ -7,7 +7,9 @@ those tables exist; a missing table means the indicator is withheld with that re
 
 from __future__ import annotations
 
-from sqlalchemy import Boolean, Engine, Integer, inspect
+from typing import Any
+
+from sqlalchemy import Boolean, Connection, Engine, Integer, Select, inspect
 from sqlalchemy.sql.expression import ColumnClause, TableClause, column, table
 
 _BOOL_COLUMNS = {
@@ -22,6 +24,21 @@ _BOOL_COLUMNS = {
     "offchain",
 }
 _INT_COLUMNS = {"ip_version", "port", "answer_count", "attempt", "rcode", "n_values"}
+
+
+def fetch_all(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+    """Rows of a SELECT through the DBAPI cursor: the aggregated result sets here are large,
+    and SQLAlchemy's per-row result processing would cost more than the query itself.
+
+    The statement is rendered with literal values (run ids and fixed vocabulary strings).
+    """
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return [tuple(r) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
 
 
 def present_tables(engine: Engine) -> set[str]:

@@ -190,7 +190,7 @@ def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
 
 
 def _first_asn(pairs: list[Any], mapping: AsnMap) -> int | None:
-    for p in sorted(pairs, key=lambda p: p.address):
+    for p in sorted(pairs, key=lambda p: p.address) if len(pairs) > 1 else pairs:
         asn = mapping.lookup(p.address)
         if asn is not None:
             return asn
@@ -240,26 +240,37 @@ def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> 
 def t8(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     if reason := missing_tables("T8", present):
         return withheld("T8", run, reason)
-    responders = [p for p in f.pairs.values() if p.vn_reply]
     num: dict[str, float] = Counter()
     den: dict[str, float] = Counter()
-    sets: Counter[tuple[str, ...]] = Counter()
-    for p in responders:
+    sets: Counter[frozenset[str]] = Counter()
+    legacy = frozenset(LEGACY_KINDS)
+    v2 = grease = 0
+    for p in f.pairs.values():
+        if not p.vn_reply:
+            continue
         den[p.target] += 1
-        num[p.target] += 1 if p.vn_kinds & set(LEGACY_KINDS) else 0
-        sets[tuple(sorted(p.vn_kinds - {"grease"}))] += 1
-    n = len(responders)
+        if p.vn_kinds & legacy:
+            num[p.target] += 1
+        sets[p.vn_kinds - {"grease"}] += 1
+        v2 += p.vn_v2
+        grease += p.vn_grease
+    n = sum(sets.values())
     params: dict[str, Any] = {}
     if n:
         params = {
-            "v1_only_share": sum(1 for p in responders if p.vn_kinds - {"grease"} == {"v1"}) / n,
-            "v2_share": sum(1 for p in responders if p.vn_v2) / n,
-            "grease_share": sum(1 for p in responders if p.vn_grease) / n,
+            "v1_only_share": sets.get(frozenset({"v1"}), 0) / n,
+            "v2_share": v2 / n,
+            "grease_share": grease / n,
             "version_set_entropy": stats.entropy_normalised(list(sets.values())),
         }
     targets = sorted(den)
     return from_ratio(
-        "T8", run, [num[t] for t in targets], [den[t] for t in targets], params=params
+        "T8",
+        run,
+        [num[t] for t in targets],
+        [den[t] for t in targets],
+        params=params,
+        keys=targets,
     )
 
 
