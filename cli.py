@@ -10,6 +10,7 @@ import click
 
 from analysis.commands import indicators_group
 from db.commands import db_group
+from lab.commands import lab_group
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -27,6 +28,7 @@ def main() -> None:
 
 main.add_command(db_group)
 main.add_command(indicators_group)
+main.add_command(lab_group)
 
 
 if __name__ == "__main__":
