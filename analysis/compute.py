@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, delete, insert
+from sqlalchemy import Engine, Table, delete, insert
 
 from analysis import comparison, facts, naming, result, stats, transport
 from analysis.asn import AsnMap
@@ -123,6 +123,7 @@ def store(engine: Engine, computation: Computation, *, now: dt.datetime | None =
     """Replace the runs' stored values of the same code and version; returns rows written."""
     stamp = (now or dt.datetime.now(dt.UTC)).replace(tzinfo=None)
     table = IndicatorValue.__table__
+    assert isinstance(table, Table)
     rows = []
     for e in computation.estimates:
         params = dict(e.params)
@@ -158,5 +159,5 @@ def _jsonable(value: object) -> object:
         items = sorted(value) if isinstance(value, set) else value
         return [_jsonable(v) for v in items]
     if hasattr(value, "item"):  # numpy scalars
-        return value.item()  # type: ignore[attr-defined]
+        return value.item()
     return value

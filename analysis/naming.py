@@ -173,8 +173,8 @@ def _dns_missing(code: str, present: set[str]) -> str | None:
 def n1(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
     if reason := _dns_missing("N1", present):
         return withheld("N1", run, reason)
-    num: dict[str, float] = Counter()
-    den: dict[str, float] = Counter()
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
     for (name, qtype), views in d.views.items():
         if qtype not in ("A", "AAAA"):
             continue
@@ -321,8 +321,8 @@ def is_canary(name: str, canaries: set[str]) -> bool:
 def n8(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
     if reason := _dns_missing("N8", present):
         return withheld("N8", run, reason)
-    num: dict[str, float] = Counter()
-    den: dict[str, float] = Counter()
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
     for (name, _qtype), views in d.views.items():
         if not is_canary(name, d.canaries):
             continue
@@ -414,8 +414,8 @@ def n3(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
 def n4(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
     if reason := missing_tables("N4", present):
         return withheld("N4", run, reason)
-    num: dict[str, float] = Counter()
-    den: dict[str, float] = Counter()
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
     match = mismatch = 0
     paths: dict[tuple[str, str | None], bool | None] = {}
     for ns, name, method, op, dep, outcome, fidelity, count in f.rows:

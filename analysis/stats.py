@@ -296,7 +296,7 @@ def paired_from_sums(sums: FloatArray, delta: float, n: int) -> PairedResult:
     if finite.size == 0 or np.all(finite == 0):
         p = 1.0
     else:
-        p = float(min(1.0, 2 * min(np.mean(finite <= 0), np.mean(finite >= 0))))
+        p = min(1.0, 2 * min(float(np.mean(finite <= 0)), float(np.mean(finite >= 0))))
     return PairedResult(delta, low, high, p, n)
 
 
@@ -331,7 +331,7 @@ def paired_bootstrap(
     if finite.size == 0 or np.all(finite == 0):
         p = 1.0
     else:
-        p = float(min(1.0, 2 * min(np.mean(finite <= 0), np.mean(finite >= 0))))
+        p = min(1.0, 2 * min(float(np.mean(finite <= 0)), float(np.mean(finite >= 0))))
     return PairedResult(delta, low, high, p, int(nu.size))
 
 

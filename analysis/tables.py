@@ -26,7 +26,7 @@ _BOOL_COLUMNS = {
 _INT_COLUMNS = {"ip_version", "port", "answer_count", "attempt", "rcode", "n_values"}
 
 
-def fetch_all(conn: Connection, stmt: Select[Any]) -> list[tuple[Any, ...]]:
+def fetch_all(conn: Connection, stmt: Select[Any] | Any) -> list[tuple[Any, ...]]:
     """Rows of a SELECT through the DBAPI cursor: the aggregated result sets here are large,
     and SQLAlchemy's per-row result processing would cost more than the query itself.
 

@@ -58,8 +58,8 @@ def t2(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
         return withheld("T2", run, reason)
     if control is None:
         return withheld("T2", run, "no control run in this run's round")
-    num: dict[str, float] = Counter()
-    den: dict[str, float] = Counter()
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
     for key, p in f.pairs.items():
         c = control.pairs.get(key)
         if c is None or not (p.tls_ok and c.quic_ok and p.quic_tried):
@@ -80,8 +80,8 @@ def t2(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
 def t3(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     if "quic_vn_observations" not in present and "quic_observations" not in present:
         return withheld("T3", run, "input table quic_vn_observations not present")
-    num: dict[str, float] = Counter()
-    den: dict[str, float] = Counter()
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
     for p in f.pairs.values():
         if not (p.vn_reply or p.quic_ok):
             continue
@@ -118,7 +118,9 @@ def t4(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
         ]
         if c_rows and rows:
             # DG = TLS13_c - TLS13_v: a downgrade by middleboxes shows as DG > 0.
-            params["downgrade_dg"] = _share(c_rows) - params["tls13_share"]  # type: ignore[operator]
+            params["downgrade_dg"] = float(sum(c_rows) / len(c_rows)) - sum(
+                r[0] for r in rows
+            ) / len(rows)
     return from_ratio("T4", run, gaps, [1.0] * len(gaps), params=params, keys=keys)
 
 
@@ -169,10 +171,10 @@ def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     cols = np.array(rows, dtype=np.float64)
     pairs_idx = [(0, 1), (2, 3), (4, 5)] if use_rr else [(0, 1)]
 
-    def statistic(s: np.ndarray) -> np.ndarray:
+    def statistic(s: stats.FloatArray) -> stats.FloatArray:
         js = np.column_stack([_jaccard_rows(s[:, i], s[:, u]) for i, u in pairs_idx])
         with np.errstate(invalid="ignore"):
-            return 1 - np.nanmean(js, axis=1)
+            return np.asarray(1 - np.nanmean(js, axis=1), dtype=np.float64)
 
     totals = cols.sum(axis=0)
     params = {
@@ -240,8 +242,8 @@ def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> 
 def t8(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     if reason := missing_tables("T8", present):
         return withheld("T8", run, reason)
-    num: dict[str, float] = Counter()
-    den: dict[str, float] = Counter()
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
     sets: Counter[frozenset[str]] = Counter()
     legacy = frozenset(LEGACY_KINDS)
     v2 = grease = 0
@@ -308,8 +310,8 @@ def o1(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     """O1: PATHspider classes of the TCP SYN A/B tests (path.udp443 probe)."""
     if reason := missing_tables("O1", present):
         return withheld("O1", run, reason)
-    num: dict[str, float] = Counter()
-    den: dict[str, float] = Counter()
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
     for (target, test), outcomes in f.path.items():
         if test not in ("tcp_ecn", "tcp_exp_option"):
             continue
