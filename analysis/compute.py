@@ -59,11 +59,19 @@ def compute(
     nf = naming.load_naming(engine, needed, present)
     outcome_cache: dict[str, dict[tuple[str, ...], tuple[str, str]]] = {}
 
+    control_ids = {c.id for c in controls.values() if c is not None}
+    keep = control_ids | {p.id for p in previous.values() if p is not None}
+
     def outcomes(run_id: str) -> dict[tuple[str, ...], tuple[str, str]]:
-        if run_id not in outcome_cache:
-            d = dns[run_id] if "dns_observations" in present else None
-            outcome_cache[run_id] = comparison.outcomes(tf[run_id], d)
-        return outcome_cache[run_id]
+        # Only the control runs' outcome maps are kept: they are the shared reference, and
+        # keeping every run's map would hold millions of keys at once.
+        if run_id in outcome_cache:
+            return outcome_cache[run_id]
+        d = dns[run_id] if "dns_observations" in present else None
+        found = comparison.outcomes(tf[run_id], d)
+        if run_id in control_ids:
+            outcome_cache[run_id] = found
+        return found
 
     estimates: list[Estimate] = []
     baselines: dict[str, float] = {}
@@ -93,10 +101,11 @@ def compute(
             transport.t8(run, f, present),
             transport.t9(run, f, c, present),
             transport.o1(run, f, present),
-            comparison.c1(
-                run, outcomes(run.id), c_run, outcomes(c_run.id) if c_run is not None else None
-            ),
         ]
+        mine = outcomes(run.id)
+        per_run.append(
+            comparison.c1(run, mine, c_run, outcomes(c_run.id) if c_run is not None else None)
+        )
         by_code = {e.code: e for e in per_run}
         per_run.append(comparison.c2(run, by_code))
         result.use_resampler(run.id, None)
@@ -104,9 +113,13 @@ def compute(
         prev = previous[run.id]
         if prev is not None:
             # The same-vantage repeat: how far two runs of one vantage differ by noise alone.
-            res = comparison.divergence(outcomes(run.id), outcomes(prev.id), run=run)
+            res = comparison.divergence(mine, outcomes(prev.id), run=run)
             if res is not None:
                 baselines[run.id] = res[0].value
+        del mine
+        if run.id not in keep:
+            # Facts of a run nobody refers to again are dropped: memory stays ~one run's.
+            del tf[run.id]
     return Computation(
         runs=runs,
         estimates=estimates,

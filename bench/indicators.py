@@ -218,12 +218,31 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.indicators")
     parser.add_argument("--rows", type=int, default=ROWS)
     parser.add_argument("--keep", default=None, help="directory to keep the database in")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: reuse a database built there before (skips the ~3 min build)",
+    )
     args = parser.parse_args(argv if argv is not None else [])
     with tempfile.TemporaryDirectory(prefix="fragscope-bench-") as tmp:
         path = Path(args.keep or tmp) / "bench-indicators.sqlite"
-        if path.exists():
-            path.unlink()
-        built = build(path, args.rows)
+        if args.reuse and args.keep and path.exists():
+            with sqlite3.connect(path) as conn:
+                rows = sum(
+                    conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                    for t in (
+                        "tls_observations",
+                        "quic_observations",
+                        "quic_vn_observations",
+                        "path_observations",
+                    )
+                )
+                conn.execute("DELETE FROM indicator_values")
+            built = {"rows": rows, "reused": str(path)}
+        else:
+            if path.exists():
+                path.unlink()
+            built = build(path, args.rows)
         scan, _scan_rss = _child(_SCAN, str(path))
         comp, comp_rss = _child(_COMPUTE, f"sqlite:///{path}")
         ratio = comp["seconds"] / scan["seconds"]
