@@ -133,3 +133,10 @@ def test_summary_cli_and_trend(world: World, tmp_path: Path) -> None:
     repeat = [c for c in doc["comparisons"] if c["kind"] == "repeat"]
     assert {c["vantage_a"] for c in repeat} == {"clean", "censored", "lossy"}
     w2.engine.dispose()
+
+
+def test_every_indicators_command_has_help() -> None:
+    runner = CliRunner()
+    for cmd in ("list", "compute", "explain", "summary"):
+        res = runner.invoke(main, ["indicators", cmd, "--help"])
+        assert res.exit_code == 0 and "Usage" in res.output, cmd

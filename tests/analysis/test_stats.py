@@ -125,3 +125,26 @@ def test_paired_bootstrap_detects_a_planted_difference() -> None:
 def test_entropy_normalised_bounds(counts: list[int]) -> None:
     h = stats.entropy_normalised(counts)
     assert 0.0 <= h <= 1.0 + 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3)), min_size=2, max_size=25),
+    st.integers(0, 2**32),
+)
+def test_shared_resampler_matches_definition(pairs: list[tuple[int, int]], seed: int) -> None:
+    """Shared draws over a universe: a subset's replicate equals the ratio of its drawn
+    sums, and the interval holds the estimate."""
+    keys = [f"t{i}" for i in range(len(pairs))]
+    shared = stats.Resampler(keys, seed=seed, b=200)
+    sub = keys[::2]
+    cols = np.array([[min(a, b), b] for a, b in pairs[::2]], dtype=float)
+    res = shared.bootstrap(sub, cols, lambda s: s[:, 0] / s[:, 1])
+    assert res.low <= res.value <= res.high
+    w = shared.weights[:, ::2].astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        expected = (w @ cols[:, 0]) / (w @ cols[:, 1])
+    assert res.replicates is not None
+    np.testing.assert_allclose(res.replicates, expected, rtol=1e-6)
+    # Each replicate draws exactly len(keys) targets (a multinomial resample).
+    assert (shared.weights.sum(axis=1) == len(keys)).all()
