@@ -53,6 +53,22 @@ class Pair:
     vn_kinds: frozenset[str] = frozenset()
 
 
+@dataclass(slots=True)
+class TargetFlags:
+    """Per-target "any pair" flags, computed once per run for T1, T4, T5 and T6."""
+
+    altsvc: bool = False
+    tls_tried: bool = False
+    tls_ok: bool = False
+    tls13: bool = False
+    h2: bool = False
+    quic_tried: bool = False
+    quic_ok: bool = False
+    vn_reply: bool = False
+    v6_tried: bool = False
+    v6_ok: bool = False
+
+
 @dataclass
 class RunFacts:
     """Facts of one run: pairs by (target, address), path outcomes, HTTPS-RR h3 names."""
@@ -61,6 +77,7 @@ class RunFacts:
     path: dict[tuple[str, str], dict[str, int]] = field(default_factory=dict)
     https_h3: set[str] = field(default_factory=set)
     _by_target: dict[str, list[Pair]] | None = None
+    _flags: dict[str, TargetFlags] | None = None
 
     def pair(self, target: str, address: str) -> Pair:
         key = (target, address)
@@ -68,6 +85,28 @@ class RunFacts:
         if found is None:
             found = self.pairs[key] = Pair(target, address)
         return found
+
+    def flags(self) -> dict[str, TargetFlags]:
+        """Target -> its flags, in sorted target order (one pass over the pairs)."""
+        if self._flags is None:
+            out: dict[str, TargetFlags] = {}
+            for p in self.pairs.values():
+                t = out.get(p.target)
+                if t is None:
+                    t = out[p.target] = TargetFlags()
+                t.altsvc |= p.altsvc_h3
+                t.tls_tried |= p.tls_tried
+                t.tls_ok |= p.tls_ok
+                t.tls13 |= p.tls13
+                t.h2 |= p.h2
+                t.quic_tried |= p.quic_tried
+                t.quic_ok |= p.quic_ok
+                t.vn_reply |= p.vn_reply
+                if p.ip_version == 6 and p.tls_tried:
+                    t.v6_tried = True
+                    t.v6_ok |= p.tcp_ok
+            self._flags = dict(sorted(out.items()))
+        return self._flags
 
     def by_target(self) -> dict[str, list[Pair]]:
         """Pairs grouped by target (computed once; facts do not change after loading)."""

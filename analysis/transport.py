@@ -34,10 +34,11 @@ def t1(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
     if reason := missing_tables("T1", present):
         return withheld("T1", run, reason)
     num, den, keys = [], [], []
-    for target, pairs in sorted(f.by_target().items()):
-        adv = any(p.altsvc_h3 for p in pairs) or target.rstrip(".").lower() in f.https_h3
-        if adv and any(p.quic_tried for p in pairs):
-            num.append(0.0 if any(p.quic_ok for p in pairs) else 1.0)
+    rr = f.https_h3
+    for target, fl in f.flags().items():
+        adv = fl.altsvc or (bool(rr) and target.rstrip(".").lower() in rr)
+        if adv and fl.quic_tried:
+            num.append(0.0 if fl.quic_ok else 1.0)
             den.append(1.0)
             keys.append(target)
     params: dict[str, Any] = {
@@ -97,13 +98,11 @@ def t4(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
         return withheld("T4", run, reason)
     rows = []
     keys = []
-    for target, pairs in sorted(f.by_target().items()):
-        if not any(p.tls_ok for p in pairs):
+    for target, fl in f.flags().items():
+        if not fl.tls_ok:
             continue
         keys.append(target)
-        rows.append(
-            (any(p.tls13 for p in pairs), any(p.h2 for p in pairs), any(p.quic_ok for p in pairs))
-        )
+        rows.append((fl.tls13, fl.h2, fl.quic_ok))
     gaps = [1 - (a + b + c) / 3 for a, b, c in rows]
     params: dict[str, Any] = {
         "tls13_share": _share([r[0] for r in rows]),
@@ -111,11 +110,7 @@ def t4(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
         "h3_share": _share([r[2] for r in rows]),
     }
     if control is not None:
-        c_rows = [
-            any(p.tls13 for p in ps)
-            for ps in control.by_target().values()
-            if any(p.tls_ok for p in ps)
-        ]
+        c_rows = [fl.tls13 for fl in control.flags().values() if fl.tls_ok]
         if c_rows and rows:
             # DG = TLS13_c - TLS13_v: a downgrade by middleboxes shows as DG > 0.
             params["downgrade_dg"] = float(sum(c_rows) / len(c_rows)) - sum(
@@ -130,13 +125,11 @@ def t5(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     num, den, keys = [], [], []
     with_v6 = 0
     v6_ok = 0
-    for target, pairs in sorted(f.by_target().items()):
-        tls_pairs = [p for p in pairs if p.tls_tried]
-        if not tls_pairs:
+    for target, fl in f.flags().items():
+        if not fl.tls_tried:
             continue
-        v6 = [p for p in tls_pairs if p.ip_version == 6]
-        ok = any(p.tcp_ok for p in v6)
-        with_v6 += bool(v6)
+        ok = fl.v6_ok
+        with_v6 += fl.v6_tried
         v6_ok += ok
         num.append(0.0 if ok else 1.0)
         den.append(1.0)
@@ -160,10 +153,10 @@ def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     # otherwise an unmeasured channel would count as divergence.
     use_rr = bool(f.https_h3)
     rows = []
-    for target, pairs in sorted(f.by_target().items()):
-        a = any(p.altsvc_h3 for p in pairs)
-        b = target.rstrip(".").lower() in f.https_h3
-        c = any(p.quic_ok or p.vn_reply for p in pairs)
+    for target, fl in f.flags().items():
+        a = fl.altsvc
+        b = use_rr and target.rstrip(".").lower() in f.https_h3
+        c = fl.quic_ok or fl.vn_reply
         # Columns: the sets' memberships, their pairwise intersections and unions.
         rows.append([a and c, a or c, a and b, a or b, b and c, b or c, a and not c, c and not a])
     if not rows:
@@ -186,8 +179,7 @@ def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     }
     if all(totals[u] == 0 for _, u in pairs_idx):
         return withheld("T6", run, "no target in any discovery channel", **params)
-    keys = sorted(f.by_target())
-    interval = bootstrap(run, "T6", keys, cols, statistic)
+    interval = bootstrap(run, "T6", list(f.flags()), cols, statistic)
     return from_interval("T6", run, interval, params=params)
 
 
