@@ -125,6 +125,16 @@ def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
     params["geometric"] = float(
         np.prod([(v + eps) ** (1 / len(pillar_values)) for v in pillar_values.values()])
     )
+    # Weight sensitivity (INDICATORS.md step 5): w ~ Dirichlet(1, ..., 1), M = 1000 draws,
+    # seeded from the run id; the 2.5-97.5% range of the AFI under random weights.
+    rng = np.random.default_rng(stats.seed_for(run.id, "C2-weights"))
+    weights = rng.dirichlet(np.ones(len(pillar_values)), size=1000)
+    draws = weights @ np.array(list(pillar_values.values()))
+    params["weight_sensitivity"] = {
+        "p025": float(np.quantile(draws, 0.025)),
+        "p975": float(np.quantile(draws, 0.975)),
+        "draws": 1000,
+    }
     reps = np.nanmean(np.vstack(pillar_reps), axis=0)
     low, high = np.nanquantile(reps, [0.025, 0.975])
     interval = stats.Interval(

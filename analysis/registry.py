@@ -369,7 +369,9 @@ _ENTRIES: tuple[Indicator, ...] = (
         formula="Pillars Naming = {N1, N2, N5, N8, N6}, Concentration = {N7, N7.spd, N4.apd}, "
         "Transport = {T1, T2, T3, T4, T5}; P_p = mean of the members present if >= 60% are "
         "present; AFI = mean of the pillars present (w = 1/3 each, renormalised). CI from the "
-        "members' bootstrap replicates combined index-wise. params: the geometric variant.",
+        "members' bootstrap replicates combined index-wise (targets resampled jointly through "
+        "the run's shared draws). params: the geometric variant and the AFI's 2.5-97.5% range "
+        "under Dirichlet(1,..,1) pillar weights (1000 draws).",
         reasoning="OECD/JRC practice; members are already in [0,1].",
         version=1,
         inputs=(),

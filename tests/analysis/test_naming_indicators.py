@@ -90,3 +90,10 @@ def test_perturbation_remove_one_rewrite(tmp_path: Path, dns_world: World) -> No
     for code in ("N2", "N3", "N4", "N6", "N7", "N8", "T1", "T2", "T3", "T4", "T5", "O1"):
         assert after[code].value == before[code].value, code
     w2.engine.dispose()
+
+
+def test_composite_weight_sensitivity_brackets_equal_weights(dns_world: World) -> None:
+    c2 = _values(dns_world)["C2"]
+    ws = c2.params["weight_sensitivity"]
+    pillars = list(c2.params["pillars"].values())
+    assert min(pillars) <= ws["p025"] <= c2.value <= ws["p975"] <= max(pillars)
