@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -52,6 +53,7 @@ class TableSpec:
 
     table: Table
     columns: tuple[str, ...]
+    column_set: frozenset[str] = frozenset()
 
     @property
     def name(self) -> str:
@@ -63,9 +65,9 @@ class TableSpec:
         Envelope vocabularies are checked here, before anything reaches the database, so
         one bad row cannot abort a whole batch at the foreign key.
         """
-        unknown = values.keys() - set(self.columns)
-        if unknown:
-            raise KeyError(f"{self.name}: unknown columns {sorted(unknown)}")
+        if not values.keys() <= self.column_set:
+            unknown = sorted(values.keys() - self.column_set)
+            raise KeyError(f"{self.name}: unknown columns {unknown}")
         failure = values.get("failure")
         if failure is not None and failure not in _FAILURES:
             raise VocabularyError(f"{self.name}.failure: {failure!r} is not in the vocabulary")
@@ -74,20 +76,22 @@ class TableSpec:
             raise VocabularyError(
                 f"{self.name}.failed_operation: {operation!r} is not in the vocabulary"
             )
-        return tuple(_plain(values.get(c)) for c in self.columns)
+        get = values.get
+        return tuple([_plain(get(c)) for c in self.columns])
 
 
 def _plain(value: Any) -> Any:
     # StrEnum members are str subclasses; the drivers bind them as text already, but
     # psycopg looks at the exact type, so store the plain string.
-    return str(value) if isinstance(value, Failure | Operation) else value
+    return str(value) if isinstance(value, StrEnum) else value
 
 
 @cache
 def spec_for(table_name: str) -> TableSpec:
     """The TableSpec of a table in fragscope's metadata."""
     table = Base.metadata.tables[table_name]
-    return TableSpec(table=table, columns=tuple(c.name for c in table.columns))
+    columns = tuple(c.name for c in table.columns)
+    return TableSpec(table=table, columns=columns, column_set=frozenset(columns))
 
 
 Row = tuple[TableSpec, tuple[Any, ...]]
