@@ -47,13 +47,24 @@ class VocabularyError(ValueError):
     """A row names a failure or operation outside the closed vocabulary."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TableSpec:
     """How to write one table: its column order and a tuple builder checked against it."""
 
     table: Table
     columns: tuple[str, ...]
     column_set: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, table: Table) -> TableSpec:
+        """The spec of any table (spec_for caches the ones of fragscope's metadata).
+
+        A database-assigned id (``indicator_values.id``) is left out: PostgreSQL fills it
+        from its sequence only when the column is absent from the INSERT.
+        """
+        auto = table.autoincrement_column
+        columns = tuple(c.name for c in table.columns if c is not auto)
+        return cls(table=table, columns=columns, column_set=frozenset(columns))
 
     @property
     def name(self) -> str:
@@ -89,9 +100,7 @@ def _plain(value: Any) -> Any:
 @cache
 def spec_for(table_name: str) -> TableSpec:
     """The TableSpec of a table in fragscope's metadata."""
-    table = Base.metadata.tables[table_name]
-    columns = tuple(c.name for c in table.columns)
-    return TableSpec(table=table, columns=columns, column_set=frozenset(columns))
+    return TableSpec.of(Base.metadata.tables[table_name])
 
 
 Row = tuple[TableSpec, tuple[Any, ...]]
@@ -99,11 +108,10 @@ Row = tuple[TableSpec, tuple[Any, ...]]
 
 
 @cache
-def _insert_sql(table_name: str, placeholder: str) -> str:
-    spec = spec_for(table_name)
+def _insert_sql(spec: TableSpec, placeholder: str) -> str:
     cols = ", ".join(f'"{c}"' for c in spec.columns)
     marks = ", ".join([placeholder] * len(spec.columns))
-    return f'INSERT INTO "{table_name}" ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+    return f'INSERT INTO "{spec.name}" ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING'
 
 
 @cache
@@ -123,19 +131,20 @@ class Writer:
 
     def write(self, rows: Iterable[Row]) -> int:
         """Insert the rows in one transaction; duplicates are ignored. Returns rows offered."""
-        by_table: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        by_table: dict[TableSpec, list[tuple[Any, ...]]] = defaultdict(list)
         for spec, values in rows:
-            by_table[spec.name].append(values)
+            by_table[spec].append(values)
         if not by_table:
             return 0
         order = _table_order()
+        last = len(order)  # tables outside fragscope's metadata (benchmarks, tests) go last
         count = 0
         with self.engine.begin() as conn:
             if self._is_pg:
                 _pg_json_dumpers(conn.connection.driver_connection)
-            for name in sorted(by_table, key=order.__getitem__):
-                batch = by_table[name]
-                conn.exec_driver_sql(_insert_sql(name, self._placeholder), batch)
+            for spec in sorted(by_table, key=lambda s: order.get(s.name, last)):
+                batch = by_table[spec]
+                conn.exec_driver_sql(_insert_sql(spec, self._placeholder), batch)
                 count += len(batch)
         self.rows_written += count
         return count
