@@ -58,17 +58,21 @@ sqlite3 -readonly fragscope.sqlite \\
 ```
 
 ```python
-import sqlite3, pandas as pd
+import sqlite3
+
+import pandas as pd
+
 con = sqlite3.connect("file:fragscope.sqlite?mode=ro", uri=True)
 runs = pd.read_sql("SELECT * FROM runs", con, parse_dates=["started_at", "finished_at"])
 ```
 
 ```python
-import duckdb   # reads the SQLite file directly, or a Parquet export
-duckdb.sql("INSTALL sqlite; LOAD sqlite; ATTACH 'fragscope.sqlite' AS f (TYPE sqlite, READ_ONLY)")
+import duckdb  # reads the SQLite file directly, or a Parquet export
+
+duckdb.sql("INSTALL sqlite; LOAD sqlite")
+duckdb.sql("ATTACH 'fragscope.sqlite' AS f (TYPE sqlite, READ_ONLY)")
 # fragscope db export --format parquet --out export/  (partitioned by table/run/vantage)
-duckdb.sql("SELECT * FROM read_parquet('export/null_observations/*/*/*.parquet', "
-           "hive_partitioning = true)")
+duckdb.sql("SELECT count(*) FROM read_parquet('export/null_observations/*/*/*.parquet')")
 ```
 
 `datasette fragscope.sqlite --metadata docs/metadata.json` shows the same descriptions in a

@@ -45,7 +45,7 @@ class Scope:
         current = self.table
         for child_col, parent_col in self.joins:
             stmt = stmt.join_from(current, parent_col.table, child_col == parent_col)
-            current = parent_col.table  # type: ignore[assignment]
+            current = parent_col.table
         if run_ids is not None:
             stmt = stmt.where(self.run_column().in_(list(run_ids)))
         return stmt
@@ -73,7 +73,7 @@ def _scope(table: Table, *, seen: frozenset[str]) -> Scope | None:
             parent = fk.column.table
             if fk.column.name != "id" or parent.name in seen or parent is table:
                 continue
-            upper = _scope(parent, seen=seen | {table.name})  # type: ignore[arg-type]
+            upper = _scope(parent, seen=seen | {table.name})
             if upper is not None:
                 return Scope(
                     table=table,
