@@ -24,13 +24,26 @@ RUN_A = "0a7c2f5e-1111-4a4a-8b8b-000000000001"
 RUN_B = "0a7c2f5e-2222-4a4a-8b8b-000000000002"
 
 
-@pytest.fixture
-def populated(sqlite_url: str) -> Engine:
-    engine = make_engine(sqlite_url)
+def _populate(url: str) -> Engine:
+    engine = make_engine(url)
     migrate.upgrade(engine)
     EVIDENCE.create(engine)
     write_sample_run(engine, RUN_A, label="clean", hostname="host-a", evidence=True)
     write_sample_run(engine, RUN_B, label="censored", hostname="host-b", n=25, evidence=True)
+    return engine
+
+
+@pytest.fixture
+def populated(sqlite_url: str) -> Engine:
+    engine = _populate(sqlite_url)
+    yield engine  # type: ignore[misc]
+    engine.dispose()
+
+
+@pytest.fixture
+def populated_any(any_db_url: str) -> Engine:
+    """The same data on SQLite and on PostgreSQL."""
+    engine = _populate(any_db_url)
     yield engine  # type: ignore[misc]
     engine.dispose()
 
@@ -85,7 +98,8 @@ def _read(path: Path, fmt: str, table: Table) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fmt", ["csv", "jsonl", "parquet"])
-def test_export_round_trip(populated: Engine, tmp_path: Path, fmt: str) -> None:
+def test_export_round_trip(populated_any: Engine, tmp_path: Path, fmt: str) -> None:
+    populated = populated_any
     out = tmp_path / "export"
     files = export(populated, out, fmt=fmt, tables=EXTENDED.sorted_tables)
     manifest = json.loads((out / "manifest.json").read_text())
