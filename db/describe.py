@@ -8,7 +8,10 @@ Output is deterministic. The only I/O is that in-memory database.
 
 from __future__ import annotations
 
+import importlib
 import json
+import pkgutil
+import textwrap
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -208,6 +211,11 @@ def _enum_markdown(title: str, enum: type[StrEnum], docs: dict[str, str]) -> str
     return "\n".join(out)
 
 
+def _tidy_sql(sql: str) -> str:
+    # SQLite keeps a view's text as written in the migration: keep its layout.
+    return "\n".join(line.rstrip() for line in textwrap.dedent(sql).strip().splitlines())
+
+
 def database_views() -> dict[str, str]:
     """name -> CREATE VIEW text of every view the migrations create (SQLite dialect)."""
     from db import migrate
@@ -220,14 +228,22 @@ def database_views() -> dict[str, str]:
             rows = conn.execute(
                 text("SELECT name, sql FROM sqlite_master WHERE type = 'view' ORDER BY name")
             )
-            return {name: " ".join(sql.split()) for name, sql in rows}
+            return {name: _tidy_sql(sql) for name, sql in rows}
     finally:
         engine.dispose()
 
 
 def _view_docs() -> dict[str, str]:
-    # Probe issues document their views in db.models.VIEWS (name -> description).
-    return dict(getattr(models, "VIEWS", {}))
+    """Descriptions of views: ``VIEWS`` (name -> description) in db.models or any of the
+    db.models_<area> modules that probe areas keep their tables in."""
+    import db
+
+    docs: dict[str, str] = dict(getattr(models, "VIEWS", {}))
+    for info in sorted(pkgutil.iter_modules(db.__path__), key=lambda m: m.name):
+        if info.name.startswith("models_"):
+            module = importlib.import_module(f"db.{info.name}")
+            docs.update(getattr(module, "VIEWS", {}))
+    return docs
 
 
 def schema_markdown() -> str:

@@ -297,3 +297,8 @@ class IndicatorValue(Base):
     )
     reason: Mapped[str | None] = mapped_column(Text, doc="why the value is NULL, if it is")
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")
+
+
+# Probe areas keep their tables in modules of their own; importing them here puts every
+# table in Base.metadata, which the writer and Alembic read.
+from db import models_transport  # noqa: E402, F401
