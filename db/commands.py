@@ -79,7 +79,11 @@ def describe(output: str, metadata: str) -> None:
 )
 @click.option("--run", "run_id", default=None, help="Export only this run (UUID).")
 def export(db_url: str | None, fmt: str, out_dir: str, run_id: str | None) -> None:
-    """Export every table; observation tables partitioned by run and vantage."""
+    """Export every table to csv, jsonl or parquet files.
+
+    Observation tables (and their child tables) go to DIR/<table>/run=<uuid>/vantage=<id>/,
+    the others to DIR/<table>.<ext>; DIR/manifest.json lists every file and its rows.
+    """
     from db.export import ExportError
     from db.export import export as run_export
 
@@ -98,7 +102,12 @@ def export(db_url: str | None, fmt: str, out_dir: str, run_id: str | None) -> No
 @click.option("--into", required=True, help="Target database (URL or SQLite path; created).")
 @click.option("--run", "run_ids", multiple=True, help="Copy only this run (UUID); repeatable.")
 def merge(sources: tuple[str, ...], into: str, run_ids: tuple[str, ...]) -> None:
-    """Copy runs from SOURCES (at the latest schema) into --into; merging twice adds nothing."""
+    """Copy the runs of SOURCES into one database, idempotently.
+
+    Runs are identified by UUID and rows by client-assigned ids: merging twice, or merging
+    two shard databases of one run, adds each row once. Sources must be at the latest
+    schema (fragscope db upgrade); the --into database is created or upgraded.
+    """
     from db.merge import MergeError
     from db.merge import merge as run_merge
 
