@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from db import migrate
-from db.engine import BUSY_TIMEOUT_MS, make_engine
+from db.engine import SQLITE_PRAGMAS, make_engine
 from db.ids import row_id, vantage_id
 from db.vocab import Failure, Operation
 from db.writer import Row, Writer, spec_for
@@ -101,12 +101,7 @@ class _Floor:
             f"VALUES ({', '.join('?' * len(columns))}) ON CONFLICT DO NOTHING"
         )
         self.con = sqlite3.connect(path, isolation_level=None)
-        for pragma in (
-            "journal_mode=WAL",
-            "foreign_keys=ON",
-            f"busy_timeout={BUSY_TIMEOUT_MS}",
-            "synchronous=NORMAL",
-        ):
+        for pragma in SQLITE_PRAGMAS:  # the same PRAGMAs as every fragscope connection
             self.con.execute(f"PRAGMA {pragma}")
 
     def write(self, batch: list[tuple[Any, ...]]) -> None:

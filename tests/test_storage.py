@@ -123,3 +123,16 @@ def test_database_refuses_values_outside_the_vocabulary(engine: Engine) -> None:
     with pytest.raises(IntegrityError):
         Writer(engine).write(bad)
     assert _counts(engine)["runs"] == 0  # the whole batch rolled back
+
+
+def test_sqlite_connections_get_the_pragmas(sqlite_url: str) -> None:
+    engine = make_engine(sqlite_url)
+    try:
+        with engine.connect() as conn:
+            got = {
+                p: conn.exec_driver_sql(f"PRAGMA {p}").scalar()
+                for p in ("journal_mode", "foreign_keys", "synchronous", "cache_size")
+            }
+    finally:
+        engine.dispose()
+    assert got == {"journal_mode": "wal", "foreign_keys": 1, "synchronous": 1, "cache_size": -65536}
