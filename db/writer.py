@@ -37,7 +37,7 @@ def _adapt_datetime(value: dt.datetime) -> str:
     return value.isoformat(sep=" ", timespec="microseconds")
 
 
-# Adapters run in C when binding, so rows stay plain tuples (no per-row Python rebuild).
+# The driver applies adapters while binding, so rows stay plain tuples (no per-row rebuild).
 sqlite3.register_adapter(dt.datetime, _adapt_datetime)
 sqlite3.register_adapter(dict, lambda v: json.dumps(v, sort_keys=True))
 sqlite3.register_adapter(list, json.dumps)
