@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -54,6 +55,8 @@ def describe(output: str, metadata: str) -> None:
     """Write docs/schema.md and metadata.json from the models."""
     from db.describe import metadata_json, schema_markdown
 
+    for path in (output, metadata):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(schema_markdown())
     with open(metadata, "w", encoding="utf-8") as fh:

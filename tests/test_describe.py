@@ -46,7 +46,7 @@ def test_output_is_deterministic() -> None:
 
 
 def test_describe_command_writes_both_files(tmp_path: Path) -> None:
-    out, meta = tmp_path / "schema.md", tmp_path / "metadata.json"
+    out, meta = tmp_path / "docs" / "schema.md", tmp_path / "docs" / "metadata.json"
     result = CliRunner().invoke(
         main, ["db", "describe", "--output", str(out), "--metadata", str(meta)]
     )
