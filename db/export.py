@@ -36,7 +36,7 @@ from sqlalchemy import (
 )
 
 from db import migrate
-from db.scope import Scope, scope_of, tables_in_order
+from db.scope import Scope, scope_of, select_rows, tables_in_order
 
 FORMATS = ("csv", "jsonl", "parquet")
 CHUNK_ROWS = 10_000
@@ -239,10 +239,6 @@ def _partitions(conn: Connection, scope: Scope, run_ids: Sequence[str] | None) -
     return list(conn.execute(stmt))
 
 
-def _order(table: Table, stmt: Any) -> Any:
-    return stmt.order_by(*table.primary_key.columns)
-
-
 def export(
     engine: Engine,
     out_dir: str | os.PathLike[str],
@@ -285,13 +281,15 @@ def export(
                         out / rel,
                         fmt=fmt,
                         columns=columns,
-                        chunks=_stream(conn, _order(table, stmt)),
+                        chunks=_stream(conn, stmt.order_by(*table.primary_key.columns)),
                     )
             else:
-                stmt = scope.select(run_ids=run_ids) if scope else select(*table.columns)
                 rel = f"{table.name}.{fmt}"
                 files[rel] = _write_file(
-                    out / rel, fmt=fmt, columns=columns, chunks=_stream(conn, _order(table, stmt))
+                    out / rel,
+                    fmt=fmt,
+                    columns=columns,
+                    chunks=_stream(conn, select_rows(table, run_ids=run_ids)),
                 )
     manifest = {
         "format": fmt,

@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from db import migrate
 from db.engine import make_engine, resolve_url, sqlite_path
-from db.scope import scope_of, tables_in_order
+from db.scope import select_rows, tables_in_order
 
 CHUNK_ROWS = 5_000
 
@@ -79,9 +79,7 @@ def _count(conn: Any, table: Table) -> int:
 def _copy_table(
     src: Any, dst: Any, table: Table, *, run_ids: Sequence[str] | None, dialect: str
 ) -> None:
-    scope = scope_of(table)
-    stmt = scope.select(run_ids=run_ids) if scope else select(*table.columns)
-    stmt = stmt.order_by(*table.primary_key.columns)
+    stmt = select_rows(table, run_ids=run_ids)
     names = [c.name for c in table.columns]
     natural = NATURAL_KEYS.get(table.name)
     if natural is None and _has_autoincrement_id(table):

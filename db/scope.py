@@ -83,6 +83,15 @@ def _scope(table: Table, *, seen: frozenset[str]) -> Scope | None:
     return None
 
 
+def select_rows(
+    table: Table, *, run_ids: Sequence[str] | None = None
+) -> Select[tuple[object, ...]]:
+    """Every row of ``table`` (of the given runs, if any), in primary-key order."""
+    scope = scope_of(table)
+    stmt = scope.select(run_ids=run_ids) if scope else select(*table.columns)
+    return stmt.order_by(*table.primary_key.columns)
+
+
 def tables_in_order() -> list[Table]:
     """Every table, parents before children (foreign keys hold while copying in order)."""
     return list(Base.metadata.sorted_tables)
