@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from analysis.commands import indicators_group
 from db.commands import db_group
 from lab.commands import lab_group
 from probes.naming.commands import naming_group
@@ -27,6 +28,7 @@ def main() -> None:
 
 
 main.add_command(db_group)
+main.add_command(indicators_group)
 main.add_command(lab_group)
 main.add_command(naming_group)
 
