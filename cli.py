@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from db.commands import db_group
+from probes.commands import probes_group, run_command, runs_group, summarize_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -25,6 +26,10 @@ def main() -> None:
 
 
 main.add_command(db_group)
+main.add_command(run_command)
+main.add_command(summarize_command)
+main.add_command(probes_group)
+main.add_command(runs_group)
 
 
 if __name__ == "__main__":

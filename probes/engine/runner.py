@@ -1,0 +1,703 @@
+"""The engine: runs a campaign's tasks under limits and hands rows to a sink. Network via probes.
+
+One event loop; ``concurrency`` long-lived worker coroutines pull work units (a task, or
+a batch of tasks for probes with ``measure_many``) from the planner's stream, so no
+asyncio.Task is created per task. Per-endpoint token buckets pace the traffic, a
+deadline bounds every attempt (a deadline hit is a ``generic_timeout_error`` row),
+retryable failures are retried with exponential backoff and stored as attempts 0..N, and
+an unexpected exception in a probe becomes an ``unknown_failure`` row with the traceback.
+A task's observation rows, its follow-ups and its ``tasks_done`` ledger row go to the
+sink in one call, so they land in one writer transaction: a kill -9 never leaves one
+without the other.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import datetime as dt
+import time
+import traceback
+from collections.abc import Collection, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from db.ids import child_id, row_id, target_id
+from db.vocab import Failure, Operation
+from db.writer import Row, spec_for
+from probes import registry
+from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
+from probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
+from probes.engine.destinations import Verdict, check_endpoint
+from probes.engine.planner import FOLLOW_UP_SEP, WHOLE, PlannedProbe, Shard, plan, root_of
+from probes.engine.ratelimit import TokenBucket
+from probes.engine.rows import observation_builder, plain, tuple_builder
+from probes.engine.targets import TargetEntry
+from probes.safety import NetworkPolicy
+
+BATCH_GRACE_S = 1.0
+"""Extra time a batch gets over its tasks' deadline (measure_many times out each itself)."""
+YIELD_EVERY = 256
+"""Units a worker runs before yielding, so a probe that never awaits cannot starve the loop."""
+
+_FAILURES = frozenset(Failure)
+_OPERATIONS = frozenset(Operation)
+
+
+class Sink(Protocol):
+    """Where rows go: the AsyncWriter in one process, a pipe to the parent with --workers."""
+
+    async def put(self, rows: Sequence[Row]) -> None: ...
+
+
+@dataclass
+class ProbeStats:
+    tasks: int = 0
+    ok: int = 0
+    attempts: int = 0
+    failures: collections.Counter[str] = field(default_factory=collections.Counter)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "tasks": self.tasks,
+            "ok": self.ok,
+            "attempts": self.attempts,
+            "failures": dict(sorted(self.failures.items())),
+        }
+
+
+@dataclass
+class EngineResult:
+    stats: dict[str, ProbeStats]
+    stopped: str | None
+    """None when the plan ran out; "max_duration" or "signal" when stopped early."""
+
+    @property
+    def tasks(self) -> int:
+        return sum(s.tasks for s in self.stats.values())
+
+    @property
+    def unknown_failures(self) -> int:
+        return sum(s.failures.get(Failure.UNKNOWN_FAILURE.value, 0) for s in self.stats.values())
+
+
+class _Runtime:
+    """A probe instance with what the engine needs per task, looked up once."""
+
+    __slots__ = (
+        "batch_size",
+        "deadline",
+        "instance",
+        "name",
+        "retries",
+        "stats",
+        "version",
+    )
+
+    def __init__(self, instance: Any, *, deadline: float, retries: int) -> None:
+        cls = type(instance)
+        self.instance = instance
+        self.name: str = cls.name
+        self.version: int = cls.version
+        self.deadline = deadline
+        self.retries = retries
+        size = getattr(cls, "batch_size", 0)
+        self.batch_size: int = size if size and hasattr(instance, "measure_many") else 0
+        self.stats = ProbeStats()
+
+
+def endpoint_json(endpoint: Endpoint | None) -> dict[str, Any] | None:
+    if endpoint is None:
+        return None
+    return {
+        "url": endpoint.url,
+        "operator": endpoint.operator,
+        "role": str(endpoint.role),
+        "namespace": endpoint.namespace,
+        "label": endpoint.label,
+        "rate": endpoint.rate,
+        "options": dict(endpoint.options),
+    }
+
+
+def endpoint_from_json(data: dict[str, Any] | None) -> Endpoint | None:
+    if data is None:
+        return None
+    from db.vocab import Role
+
+    return Endpoint(
+        url=data["url"],
+        operator=data.get("operator"),
+        role=Role(data.get("role", "test")),
+        namespace=data.get("namespace", "icann"),
+        label=data.get("label"),
+        rate=data.get("rate"),
+        options=data.get("options") or {},
+    )
+
+
+class Engine:
+    """Runs one shard (or one worker's slice of it) of a campaign."""
+
+    def __init__(
+        self,
+        campaign: Campaign,
+        *,
+        run_id: str,
+        vantage_id: str,
+        sink: Sink,
+        policy: NetworkPolicy,
+        shard: Shard = WHOLE,
+        clock: Clock | None = None,
+        skip: Collection[str] = frozenset(),
+        pending: Iterable[Task] = (),
+        write_targets: bool = True,
+        max_duration: float | None = None,
+        flush_rows: int = 2000,
+    ) -> None:
+        self.campaign = campaign
+        self.run_id = run_id
+        self.vantage_id = vantage_id
+        self.sink = sink
+        self.policy = policy
+        self.shard = shard
+        self.clock = clock or SystemClock()
+        self.skip = skip
+        self.write_targets = write_targets
+        self.max_duration = max_duration
+        self.flush_rows = flush_rows
+        limits = campaign.limits
+        self.concurrency = limits.concurrency
+        self.backoff = limits.backoff
+        self._runtimes: dict[str, _Runtime] = {}
+        self._planned: list[PlannedProbe] = []
+        for settings in campaign.probes:
+            rt = self._make_runtime(settings.name, settings)
+            cls = type(rt.instance)
+            if cls.uses_endpoints:
+                eps: tuple[Endpoint | None, ...] = tuple(
+                    e
+                    for e in campaign.endpoints
+                    if settings.endpoints is None or (e.label or e.url) in settings.endpoints
+                )
+            else:
+                eps = (None,)
+            self._planned.append(PlannedProbe(settings, rt.instance, eps, rt.deadline))
+        self._followups: collections.deque[Task] = collections.deque(pending)
+        self._batches: dict[tuple[str, str | None], list[Task]] = {}
+        self._buffer: list[Row] = []
+        self._verdicts: dict[str, Verdict] = {}
+        self._address_ok: dict[str, bool] = {}
+        self._buckets: dict[str, TokenBucket] = {}
+        self._inflight = 0
+        self._slots = asyncio.Event()
+        self._more = asyncio.Event()
+        self._busy = 0
+        self._stopping = False
+        self._hard_stop = False
+        self._stopped: str | None = None
+        self._deadline_at: float | None = None
+        self.done = 0
+        self.planned = 0
+        self.targets = 0
+        self._done_spec = spec_for("tasks_done")
+        self._done_row = tuple_builder(
+            self._done_spec,
+            ("run_id", "task_key", "probe", "attempts", "failure", "shard", "finished_at"),
+        )
+        self._fu_spec = spec_for("task_followups")
+        self._fu_row = tuple_builder(
+            self._fu_spec,
+            (
+                "run_id",
+                "task_key",
+                "root_key",
+                "parent_key",
+                "probe",
+                "target",
+                "endpoint",
+                "params",
+                "repetition",
+            ),
+        )
+        self._target_spec = spec_for("targets")
+        self._target_row = tuple_builder(
+            self._target_spec,
+            ("id", "run_id", "name", "list", "rank", "namespace", "role", "pinned_addresses"),
+        )
+
+    # -- set-up -----------------------------------------------------------------------
+
+    def _make_runtime(self, name: str, settings: ProbeSettings | None) -> _Runtime:
+        cls = registry.get(name)
+        if settings is None:
+            # A follow-up's probe the campaign does not configure: its defaults, plus the
+            # campaign's politeness where the config has room for it.
+            values = {
+                k: getattr(self.campaign.politeness, k)
+                for k in ("user_agent", "contact")
+                if getattr(self.campaign.politeness, k)
+                and k in getattr(cls.config_class, "__dataclass_fields__", {})
+            }
+
+            def fail(_key: Any, msg: str) -> Any:
+                raise ValueError(msg)
+
+            config = build_config(cls.config_class, values, fail=fail)
+        else:
+            config = settings.config
+        instance = cls(config, clock=self.clock, policy=self.policy)
+        limits = self.campaign.limits
+        rt = _Runtime(
+            instance,
+            deadline=(settings.deadline if settings and settings.deadline else limits.deadline),
+            retries=(
+                settings.retries if settings and settings.retries is not None else limits.retries
+            ),
+        )
+        self._runtimes[name] = rt
+        return rt
+
+    def _runtime(self, name: str) -> _Runtime:
+        rt = self._runtimes.get(name)
+        return rt if rt is not None else self._make_runtime(name, None)
+
+    def _verdict(self, url: str) -> Verdict:
+        v = self._verdicts.get(url)
+        if v is None:
+            v = self._verdicts[url] = check_endpoint(url, self.policy)
+        return v
+
+    def _bucket(self, endpoint: Endpoint) -> TokenBucket:
+        key = endpoint.label or endpoint.url
+        b = self._buckets.get(key)
+        if b is None:
+            limits = self.campaign.limits
+            b = self._buckets[key] = TokenBucket(endpoint.rate or limits.rate, limits.burst)
+        return b
+
+    def _blocked(self, task: Task) -> str | None:
+        """Why the policy refuses ``task`` (endpoint or pinned address), or None."""
+        ep = task.endpoint
+        if ep is not None:
+            reason = self._verdict(ep.url).blocked
+            if reason is not None:
+                return reason
+        params = task.params
+        if params:
+            address = params.get("address")
+            if address is not None:
+                ok = self._address_ok.get(address)
+                if ok is None:
+                    ok = self.policy.allows(address)
+                    if len(self._address_ok) < 100_000:
+                        self._address_ok[address] = ok
+                if not ok:
+                    return f"{address} is outside the allowed networks or on the blocklist"
+        return None
+
+    # -- control ----------------------------------------------------------------------
+
+    def stop(self, *, hard: bool = False, reason: str = "signal") -> None:
+        """Stop planning and drain in-flight tasks; ``hard`` also abandons retries."""
+        if self._stopped is None:
+            self._stopped = reason
+        self._stopping = True
+        if hard:
+            self._hard_stop = True
+        self._more.set()
+
+    def _should_stop(self) -> bool:
+        if self._stopping:
+            return True
+        if self._deadline_at is not None and time.monotonic() >= self._deadline_at:
+            self.stop(reason="max_duration")
+            return True
+        return False
+
+    def verdicts(self) -> dict[str, Verdict]:
+        """Policy verdicts of the panel endpoints (resolving them if needed)."""
+        return {e.url: self._verdict(e.url) for e in self.campaign.endpoints}
+
+    # -- planning ---------------------------------------------------------------------
+
+    def _on_target(self, source: TargetSource, entry: TargetEntry) -> None:
+        self.targets += 1
+        if self.write_targets:
+            self._buffer.append(
+                (
+                    self._target_spec,
+                    self._target_row(
+                        target_id(self.run_id, source.list_name, entry.name),
+                        self.run_id,
+                        entry.name,
+                        source.list_name,
+                        entry.rank,
+                        source.namespace,
+                        str(source.role),
+                        [entry.address] if entry.address else None,
+                    ),
+                )
+            )
+
+    def tasks(self) -> Iterator[Task]:
+        """The root tasks this engine would run (used by ``run --dry-run`` too)."""
+        return plan(
+            self.campaign,
+            self._planned,
+            shard=self.shard,
+            skip=self.skip,
+            on_target=self._on_target,
+            stop=self._should_stop,
+        )
+
+    def _next_unit(self, plan_iter: Iterator[Task] | None) -> Task | list[Task] | None:
+        if self._stopping:
+            # Drain: nothing new starts; unstarted tasks and follow-ups are left to --resume
+            # (follow-ups are already stored in task_followups).
+            return None
+        if self._followups:
+            return self._followups.popleft()
+        if plan_iter is not None:
+            for task in plan_iter:
+                self.planned += 1
+                rt = self._runtime(task.probe)
+                if not rt.batch_size:
+                    return task
+                ep = task.endpoint
+                limit = rt.batch_size
+                if ep is not None:
+                    limit = min(limit, self._bucket(ep).burst)
+                limit = min(limit, self.concurrency)
+                key = (task.probe, ep.url if ep is not None else None)
+                batch = self._batches.get(key)
+                if batch is None:
+                    batch = self._batches[key] = []
+                batch.append(task)
+                if len(batch) >= limit:
+                    del self._batches[key]
+                    return batch
+            self._plan = None
+        if self._batches:
+            return self._batches.pop(next(iter(self._batches)))
+        return None
+
+    # -- running ----------------------------------------------------------------------
+
+    async def run(self) -> EngineResult:
+        if self.max_duration is not None:
+            self._deadline_at = time.monotonic() + self.max_duration
+        self._plan: Iterator[Task] | None = self.tasks()
+        workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        try:
+            await asyncio.gather(*workers)
+        finally:
+            for w in workers:
+                w.cancel()
+            await asyncio.gather(*workers, return_exceptions=True)
+            await self._flush()
+        stats = {name: rt.stats for name, rt in self._runtimes.items()}
+        return EngineResult(stats=stats, stopped=self._stopped)
+
+    async def _acquire(self, n: int) -> None:
+        while self._inflight + n > self.concurrency and self._inflight > 0:
+            self._slots.clear()
+            await self._slots.wait()
+        self._inflight += n
+
+    def _release(self, n: int) -> None:
+        self._inflight -= n
+        self._slots.set()
+
+    async def _worker(self) -> None:
+        since_yield = 0
+        while True:
+            unit = self._next_unit(self._plan)
+            if unit is None:
+                if self._busy == 0 and (self._stopping or not self._followups):
+                    self._more.set()
+                    return
+                self._more.clear()
+                await self._more.wait()
+                continue
+            self._busy += 1
+            try:
+                if isinstance(unit, list):
+                    await self._acquire(len(unit))
+                    try:
+                        await self._run_batch(unit)
+                    finally:
+                        self._release(len(unit))
+                else:
+                    await self._run_one(unit)
+            finally:
+                self._busy -= 1
+                if self._busy == 0 or self._followups:
+                    self._more.set()
+            since_yield += 1
+            if since_yield >= YIELD_EVERY:
+                since_yield = 0
+                await asyncio.sleep(0)
+
+    def _failure(
+        self, task: Task, failure: Failure, operation: Operation | None, detail: str, t0: float
+    ) -> Observation:
+        elapsed = time.monotonic() - t0
+        return Observation(
+            table=type(self._runtime(task.probe).instance).table,
+            target=task.target,
+            endpoint=task.endpoint.url if task.endpoint else None,
+            started_at=self.clock.now() - dt.timedelta(seconds=elapsed),
+            duration_ms=elapsed * 1000,
+            failure=failure,
+            failed_operation=operation,
+            failure_detail=detail,
+            retryable=failure is Failure.GENERIC_TIMEOUT_ERROR,
+        )
+
+    async def _measure(self, rt: _Runtime, task: Task) -> Observation:
+        t0 = time.monotonic()
+        try:
+            async with asyncio.timeout(task.deadline_s):
+                return await rt.instance.measure(task)  # type: ignore[no-any-return]
+        except TimeoutError:
+            return self._failure(
+                task,
+                Failure.GENERIC_TIMEOUT_ERROR,
+                None,
+                f"engine deadline of {task.deadline_s:g} s exceeded",
+                t0,
+            )
+        except Exception as exc:
+            tb = "".join(traceback.format_exception(exc))
+            return self._failure(task, Failure.UNKNOWN_FAILURE, None, tb, t0)
+
+    async def _run_one(self, task: Task) -> None:
+        rt = self._runtime(task.probe)
+        blocked = self._blocked(task)
+        bucket = self._bucket(task.endpoint) if task.endpoint is not None else None
+        rows: list[Row] = []
+        attempt = 0
+        while True:
+            if blocked is not None:
+                obs = self._failure(
+                    task, Failure.BLOCKED_BY_POLICY, Operation.CONNECT, blocked, time.monotonic()
+                )
+                obs.retryable = False
+            else:
+                if bucket is not None and bucket.try_take(1) > 0:
+                    await bucket.take(1)
+                obs = await self._measure(rt, task)
+            obs = self._rows_for(rt, task, attempt, obs, rows)
+            if obs.retryable and attempt < rt.retries and not self._hard_stop:
+                await asyncio.sleep(self.backoff * (2**attempt))
+                attempt += 1
+                continue
+            break
+        await self._finish(rt, task, attempt, obs, rows)
+
+    async def _run_batch(self, tasks: list[Task]) -> None:
+        rt = self._runtime(tasks[0].probe)
+        ep = tasks[0].endpoint
+        bucket = self._bucket(ep) if ep is not None else None
+        rows_by: dict[str, list[Row]] = {}
+        pending: list[Task] = []
+        for task in tasks:
+            blocked = self._blocked(task)
+            if blocked is None:
+                pending.append(task)
+                continue
+            rows: list[Row] = []
+            obs = self._failure(
+                task, Failure.BLOCKED_BY_POLICY, Operation.CONNECT, blocked, time.monotonic()
+            )
+            obs.retryable = False
+            obs = self._rows_for(rt, task, 0, obs, rows)
+            await self._finish(rt, task, 0, obs, rows)
+        attempt = 0
+        while pending:
+            if bucket is not None:
+                await bucket.take(len(pending))
+            t0 = time.monotonic()
+            budget = max(t.deadline_s for t in pending) + BATCH_GRACE_S
+            try:
+                async with asyncio.timeout(budget):
+                    results = await rt.instance.measure_many(pending)
+                if len(results) != len(pending):
+                    raise RuntimeError(
+                        f"{rt.name}.measure_many returned {len(results)} observations "
+                        f"for {len(pending)} tasks"
+                    )
+            except TimeoutError:
+                detail = f"engine deadline of {budget:g} s exceeded by the batch"
+                results = [
+                    self._failure(t, Failure.GENERIC_TIMEOUT_ERROR, None, detail, t0)
+                    for t in pending
+                ]
+            except Exception as exc:
+                tb = "".join(traceback.format_exception(exc))
+                results = [self._failure(t, Failure.UNKNOWN_FAILURE, None, tb, t0) for t in pending]
+            retry: list[Task] = []
+            for task, obs in zip(pending, results, strict=True):
+                rows = rows_by.setdefault(task.key, [])
+                obs = self._rows_for(rt, task, attempt, obs, rows)
+                if obs.retryable and attempt < rt.retries and not self._hard_stop:
+                    retry.append(task)
+                else:
+                    await self._finish(rt, task, attempt, obs, rows)
+            if retry:
+                await asyncio.sleep(self.backoff * (2**attempt))
+            pending = retry
+            attempt += 1
+
+    def _rows_for(
+        self, rt: _Runtime, task: Task, attempt: int, obs: Observation, rows: list[Row]
+    ) -> Observation:
+        """Append the attempt's observation row (and children) to ``rows``; return the
+        observation as stored (a probe bug in the rows becomes ``unknown_failure``)."""
+        rid = row_id(self.run_id, task.key, attempt)
+        try:
+            spec, build, own = observation_builder(obs.table)
+            fields = obs.fields
+            if fields and not fields.keys() <= own:
+                raise KeyError(f"{obs.table}: unknown columns {sorted(fields.keys() - own)}")
+            failure = obs.failure
+            if failure is not None:
+                if failure not in _FAILURES:
+                    raise ValueError(f"failure {failure!r} is not in the vocabulary")
+                failure = str(failure)
+            operation = obs.failed_operation
+            if operation is not None:
+                if operation not in _OPERATIONS:
+                    raise ValueError(f"failed_operation {operation!r} is not in the vocabulary")
+                operation = str(operation)
+            children: list[Row] = []
+            for index, (table, values) in enumerate(obs.children):
+                child_spec = spec_for(table)
+                child_values = {k: plain(v) for k, v in values.items()}
+                children.append(
+                    (
+                        child_spec,
+                        child_spec.row(id=child_id(rid, index), observation_id=rid, **child_values),
+                    )
+                )
+            row = build(
+                rid,
+                self.run_id,
+                self.vantage_id,
+                task.key,
+                attempt,
+                rt.name,
+                rt.version,
+                obs.target or task.target,
+                obs.endpoint
+                if obs.endpoint is not None
+                else (task.endpoint.url if task.endpoint is not None else None),
+                obs.started_at,
+                obs.duration_ms,
+                failure,
+                operation,
+                obs.failure_detail,
+                fields,
+            )
+        except Exception as exc:
+            # The probe produced rows the schema refuses: a bug in fragscope, stored as such.
+            tb = "".join(traceback.format_exception(exc))
+            bad = self._failure(task, Failure.UNKNOWN_FAILURE, None, tb, time.monotonic())
+            bad.duration_ms = obs.duration_ms
+            bad.started_at = obs.started_at
+            spec, build, _own = observation_builder(type(rt.instance).table)
+            row = build(
+                rid,
+                self.run_id,
+                self.vantage_id,
+                task.key,
+                attempt,
+                rt.name,
+                rt.version,
+                task.target,
+                task.endpoint.url if task.endpoint is not None else None,
+                bad.started_at,
+                bad.duration_ms,
+                str(Failure.UNKNOWN_FAILURE),
+                None,
+                tb,
+                {},
+            )
+            rows.append((spec, row))
+            return bad
+        rows.append((spec, row))
+        if children:
+            rows.extend(children)
+        return obs
+
+    async def _finish(
+        self, rt: _Runtime, task: Task, attempt: int, obs: Observation, rows: list[Row]
+    ) -> None:
+        failure = str(obs.failure) if obs.failure is not None else None
+        rows.append(
+            (
+                self._done_spec,
+                self._done_row(
+                    self.run_id,
+                    task.key,
+                    rt.name,
+                    attempt + 1,
+                    failure,
+                    self.shard.index,
+                    self.clock.now(),
+                ),
+            )
+        )
+        for fu in obs.follow_ups:
+            self._follow_up(task, fu, rows)
+        stats = rt.stats
+        stats.tasks += 1
+        stats.attempts += attempt + 1
+        if failure is None:
+            stats.ok += 1
+        else:
+            stats.failures[failure] += 1
+        self.done += 1
+        buffer = self._buffer
+        buffer.extend(rows)
+        if len(buffer) >= self.flush_rows:
+            await self._flush()
+
+    def _follow_up(self, parent: Task, fu: FollowUp, rows: list[Row]) -> None:
+        key = f"{parent.key}{FOLLOW_UP_SEP}{fu.key_suffix}"
+        rt = self._runtime(fu.probe)
+        child = Task(
+            key,
+            fu.probe,
+            fu.target,
+            fu.endpoint,
+            dict(fu.params),
+            parent.repetition,
+            parent.key,
+            rt.deadline,
+        )
+        rows.append(
+            (
+                self._fu_spec,
+                self._fu_row(
+                    self.run_id,
+                    key,
+                    root_of(key),
+                    parent.key,
+                    fu.probe,
+                    fu.target,
+                    endpoint_json(fu.endpoint),
+                    {k: plain(v) for k, v in fu.params.items()},
+                    parent.repetition,
+                ),
+            )
+        )
+        if key not in self.skip and not self._hard_stop:
+            self._followups.append(child)
+            self._more.set()
+
+    async def _flush(self) -> None:
+        if self._buffer:
+            rows, self._buffer = self._buffer, []
+            await self.sink.put(rows)
