@@ -13,6 +13,7 @@ import enum
 import hashlib
 import ipaddress
 import json
+import re
 import tomllib
 import types
 import typing
@@ -245,7 +246,9 @@ def load_campaign(path: str | Path) -> Campaign:
     except UnicodeDecodeError:
         raise CampaignError(path, None, "", "not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
+        # Python 3.11's TOMLDecodeError has no lineno attribute; its message has one.
+        match = re.search(r"at line (\d+)", str(exc))
+        line = getattr(exc, "lineno", None) or (int(match[1]) if match else None)
         raise CampaignError(path, line, "", f"TOML syntax error: {exc}") from None
     chk = _Checker(path, source)
     base = path.resolve().parent

@@ -20,9 +20,10 @@ import time
 import traceback
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from hashlib import blake2b as _blake2b
 from typing import Any, Protocol
 
-from db.ids import child_id, row_id, target_id
+from db.ids import child_id
 from db.vocab import Failure, Operation
 from db.writer import Row, spec_for
 from probes import registry
@@ -40,6 +41,7 @@ BATCH_GRACE_S = 1.0
 YIELD_EVERY = 256
 """Units a worker runs before yielding, so a probe that never awaits cannot starve the loop."""
 
+_from_bytes = int.from_bytes
 _FAILURES = frozenset(Failure)
 _OPERATIONS = frozenset(Operation)
 
@@ -79,6 +81,19 @@ class EngineResult:
     @property
     def unknown_failures(self) -> int:
         return sum(s.failures.get(Failure.UNKNOWN_FAILURE.value, 0) for s in self.stats.values())
+
+
+class _Slot:
+    """A worker's deadline state (see Engine._measure)."""
+
+    __slots__ = ("deadline_at", "expired", "handle", "measuring", "owner")
+
+    def __init__(self, owner: asyncio.Task[None]) -> None:
+        self.owner = owner
+        self.deadline_at = 0.0
+        self.measuring = False
+        self.expired = False
+        self.handle: asyncio.TimerHandle | None = None
 
 
 class _Runtime:
@@ -186,6 +201,7 @@ class Engine:
         self._followups: collections.deque[Task] = collections.deque(pending)
         self._batches: dict[tuple[str, str | None], list[Task]] = {}
         self._buffer: list[Row] = []
+        self._flushing: asyncio.Future[None] | None = None
         self._verdicts: dict[str, Verdict] = {}
         self._address_ok: dict[str, bool] = {}
         self._buckets: dict[str, TokenBucket] = {}
@@ -197,6 +213,8 @@ class Engine:
         self._hard_stop = False
         self._stopped: str | None = None
         self._deadline_at: float | None = None
+        self._stamp_at = -1.0
+        self._stamp_value = self.clock.now()
         self.done = 0
         self.planned = 0
         self.targets = 0
@@ -328,7 +346,14 @@ class Engine:
                 (
                     self._target_spec,
                     self._target_row(
-                        target_id(self.run_id, source.list_name, entry.name),
+                        _from_bytes(
+                            _blake2b(
+                                f"target\x1f{self.run_id}\x1f{source.list_name}\x1f{entry.name}".encode(),
+                                digest_size=8,
+                            ).digest(),
+                            "big",
+                            signed=True,
+                        ),  # == db.ids.target_id(run_id, list, name)
                         self.run_id,
                         entry.name,
                         source.list_name,
@@ -385,6 +410,7 @@ class Engine:
     # -- running ----------------------------------------------------------------------
 
     async def run(self) -> EngineResult:
+        self._loop = asyncio.get_running_loop()
         if self.max_duration is not None:
             self._deadline_at = time.monotonic() + self.max_duration
         self._plan: Iterator[Task] | None = self.tasks()
@@ -410,6 +436,9 @@ class Engine:
         self._slots.set()
 
     async def _worker(self) -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        slot = _Slot(current)
         since_yield = 0
         while True:
             unit = self._next_unit(self._plan)
@@ -429,7 +458,7 @@ class Engine:
                     finally:
                         self._release(len(unit))
                 else:
-                    await self._run_one(unit)
+                    await self._run_one(unit, slot)
             finally:
                 self._busy -= 1
                 if self._busy == 0 or self._followups:
@@ -455,12 +484,26 @@ class Engine:
             retryable=failure is Failure.GENERIC_TIMEOUT_ERROR,
         )
 
-    async def _measure(self, rt: _Runtime, task: Task) -> Observation:
+    async def _measure(self, rt: _Runtime, task: Task, slot: _Slot) -> Observation:
+        """One attempt under the task's deadline.
+
+        The deadline works like asyncio.timeout (cancel the worker, then uncancel) but
+        with one lazily re-armed timer per worker instead of one per task: a timer that
+        fires early re-arms itself for the current task's deadline, so fast tasks cost a
+        clock read instead of a heap push and a cancelled handle each.
+        """
         t0 = time.monotonic()
+        slot.deadline_at = t0 + task.deadline_s
+        slot.measuring = True
+        if slot.handle is None:
+            slot.handle = self._loop.call_at(slot.deadline_at, self._check_deadline, slot)
         try:
-            async with asyncio.timeout(task.deadline_s):
-                return await rt.instance.measure(task)  # type: ignore[no-any-return]
-        except TimeoutError:
+            obs: Observation = await rt.instance.measure(task)
+        except asyncio.CancelledError:
+            if not slot.expired:
+                raise
+            slot.expired = False
+            slot.owner.uncancel()
             return self._failure(
                 task,
                 Failure.GENERIC_TIMEOUT_ERROR,
@@ -471,8 +514,24 @@ class Engine:
         except Exception as exc:
             tb = "".join(traceback.format_exception(exc))
             return self._failure(task, Failure.UNKNOWN_FAILURE, None, tb, t0)
+        finally:
+            slot.measuring = False
+        if slot.expired:  # the probe swallowed the cancellation and returned anyway
+            slot.expired = False
+            slot.owner.uncancel()
+        return obs
 
-    async def _run_one(self, task: Task) -> None:
+    def _check_deadline(self, slot: _Slot) -> None:
+        slot.handle = None
+        if not slot.measuring:
+            return
+        if time.monotonic() >= slot.deadline_at:
+            slot.expired = True
+            slot.owner.cancel()
+        else:
+            slot.handle = self._loop.call_at(slot.deadline_at, self._check_deadline, slot)
+
+    async def _run_one(self, task: Task, slot: _Slot) -> None:
         rt = self._runtime(task.probe)
         blocked = self._blocked(task)
         bucket = self._bucket(task.endpoint) if task.endpoint is not None else None
@@ -487,7 +546,7 @@ class Engine:
             else:
                 if bucket is not None and bucket.try_take(1) > 0:
                     await bucket.take(1)
-                obs = await self._measure(rt, task)
+                obs = await self._measure(rt, task, slot)
             obs = self._rows_for(rt, task, attempt, obs, rows)
             if obs.retryable and attempt < rt.retries and not self._hard_stop:
                 await asyncio.sleep(self.backoff * (2**attempt))
@@ -555,7 +614,11 @@ class Engine:
     ) -> Observation:
         """Append the attempt's observation row (and children) to ``rows``; return the
         observation as stored (a probe bug in the rows becomes ``unknown_failure``)."""
-        rid = row_id(self.run_id, task.key, attempt)
+        rid = _from_bytes(
+            _blake2b(f"{self.run_id}\x1f{task.key}\x1f{attempt}".encode(), digest_size=8).digest(),
+            "big",
+            signed=True,
+        )  # == db.ids.row_id(run_id, key, attempt), inlined for the hot path
         try:
             spec, build, own = observation_builder(obs.table)
             fields = obs.fields
@@ -645,7 +708,7 @@ class Engine:
                     attempt + 1,
                     failure,
                     self.shard.index,
-                    self.clock.now(),
+                    self._stamp(),
                 ),
             )
         )
@@ -697,7 +760,29 @@ class Engine:
             self._followups.append(child)
             self._more.set()
 
+    def _stamp(self) -> dt.datetime:
+        """The clock's time, re-read at most every 10 ms (ledger timestamps)."""
+        m = time.monotonic()
+        if m - self._stamp_at > 0.01:
+            self._stamp_at = m
+            self._stamp_value = self.clock.now()
+        return self._stamp_value
+
     async def _flush(self) -> None:
-        if self._buffer:
-            rows, self._buffer = self._buffer, []
+        """Hand the buffer to the sink, one hand-over at a time.
+
+        Workers that fill the buffer while a hand-over is in progress wait for it
+        instead of growing the buffer: that is the back-pressure that keeps memory flat
+        when the database is slower than the probes.
+        """
+        while self._flushing is not None:
+            await self._flushing
+        if not self._buffer:
+            return
+        rows, self._buffer = self._buffer, []
+        done = self._flushing = asyncio.get_running_loop().create_future()
+        try:
             await self.sink.put(rows)
+        finally:
+            self._flushing = None
+            done.set_result(None)

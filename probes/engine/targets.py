@@ -8,16 +8,18 @@ before a run starts, so a bad line stops the run (exit 2) before anything is wri
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from probes.engine.campaign import CampaignError, TargetSource
 
 MAX_NAME = 253  # RFC 1035 section 2.3.4 (presentation form without the final dot)
+_NOT_IN_NAME = re.compile(r"[\s,]")
+_NAME_OK = re.compile(r"[^\s,#]{1,253}")
 
 
-@dataclass(frozen=True, slots=True)
-class TargetEntry:
+class TargetEntry(NamedTuple):
     name: str
     rank: int | None
     address: str | None
@@ -37,34 +39,46 @@ def _parse_line(source: TargetSource, text: str) -> TargetEntry | str:
         address = cols[2] if len(cols) == 3 and cols[2] else None
     else:
         name, rank, address = text, None, None
-    if not name or len(name) > MAX_NAME or any(c.isspace() or c == "," for c in name):
+    if not name or len(name) > MAX_NAME or _NOT_IN_NAME.search(name):
         return f"{name!r} is not a name"
     if address is not None:
         try:
             address = str(ipaddress.ip_address(address))
         except ValueError:
             return f"address {address!r} is not an IP address"
-    return TargetEntry(name=name, rank=rank, address=address)
-
-
-def _lines(source: TargetSource) -> Iterator[tuple[int, str]]:
-    with source.path.open(encoding="utf-8", newline="") as fh:
-        for number, line in enumerate(fh, start=1):
-            text = line.strip()
-            if text and not text.startswith("#"):
-                yield number, text
+    return TargetEntry(name, rank, address)
 
 
 def read_targets(source: TargetSource) -> Iterator[TargetEntry]:
-    """Yield the list's entries in file order (up to ``source.limit``)."""
+    """Yield the list's entries in file order (up to ``source.limit``).
+
+    The common line shapes (``rank,name`` and a bare name) take a fast path; everything
+    else, including every malformed line, goes through :func:`_parse_line`.
+    """
     limit = source.limit
-    for count, (number, text) in enumerate(_lines(source), start=1):
-        entry = _parse_line(source, text)
-        if isinstance(entry, str):
-            raise CampaignError(source.path, number, "", entry)
-        yield entry
-        if limit is not None and count >= limit:
-            return
+    tranco = source.format == "tranco"
+    name_ok = _NAME_OK.fullmatch
+    count = 0
+    with source.path.open(encoding="utf-8", newline="") as fh:
+        for number, line in enumerate(fh, start=1):
+            text = line.strip()
+            if not text or text[0] == "#":
+                continue
+            entry: TargetEntry | str | None = None
+            if tranco:
+                rank_text, _, name = text.partition(",")
+                if rank_text.isdigit() and name_ok(name):
+                    entry = TargetEntry(name, int(rank_text), None)
+            elif name_ok(text):
+                entry = TargetEntry(text, None, None)
+            if entry is None:
+                entry = _parse_line(source, text)
+                if isinstance(entry, str):
+                    raise CampaignError(source.path, number, "", entry)
+            yield entry
+            count += 1
+            if limit is not None and count >= limit:
+                return
 
 
 def validate(source: TargetSource) -> int:
