@@ -171,7 +171,8 @@ def test_targets_stream_tranco_with_addresses_and_plain_lines(tmp_path: Path) ->
     (tmp_path / "t.txt").write_text("a.test\n# skip\nb.test\n")
     path = tmp_path / "c.toml"
     path.write_text(
-        'name = "x"\n[[targets]]\nfile = "t.csv"\n[[targets]]\nlist = "plain"\nfile = "t.txt"\nlimit = 1\n'
+        'name = "x"\n[[targets]]\nfile = "t.csv"\n'
+        '[[targets]]\nlist = "plain"\nfile = "t.txt"\nlimit = 1\n'
         '[probes."engine.null"]\n'
     )
     c = load_campaign(path)
@@ -224,7 +225,10 @@ def test_bad_endpoint_urls(url: str) -> None:
 
 
 def test_key_lines_follow_tables_arrays_and_quoted_keys() -> None:
-    src = 'a = 1\n[t]\nb = [\n  "x",\n  "[y]",\n]\nc = 2\n[[arr]]\nd = 1\n[[arr]]\nd = 2\n[p."x.y"]\ne = 3\n'
+    src = (
+        'a = 1\n[t]\nb = [\n  "x",\n  "[y]",\n]\nc = 2\n'
+        '[[arr]]\nd = 1\n[[arr]]\nd = 2\n[p."x.y"]\ne = 3\n'
+    )
     lines = key_lines(src)
     assert lines[("a",)] == 1
     assert lines[("t", "b")] == 3 and lines[("t", "c")] == 7
