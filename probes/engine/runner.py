@@ -38,6 +38,8 @@ from probes.safety import NetworkPolicy
 
 BATCH_GRACE_S = 1.0
 """Extra time a batch gets over its tasks' deadline (measure_many times out each itself)."""
+FLUSH_INTERVAL_S = 1.0
+"""Finished tasks reach the database at most this long after they finish (plus a commit)."""
 YIELD_EVERY = 256
 """Units a worker runs before yielding, so a probe that never awaits cannot starve the loop."""
 
@@ -415,12 +417,14 @@ class Engine:
             self._deadline_at = time.monotonic() + self.max_duration
         self._plan: Iterator[Task] | None = self.tasks()
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
+        flusher = asyncio.create_task(self._flush_periodically())
         try:
             await asyncio.gather(*workers)
         finally:
+            flusher.cancel()
             for w in workers:
                 w.cancel()
-            await asyncio.gather(*workers, return_exceptions=True)
+            await asyncio.gather(flusher, *workers, return_exceptions=True)
             await self._flush()
         stats = {name: rt.stats for name, rt in self._runtimes.items()}
         return EngineResult(stats=stats, stopped=self._stopped)
@@ -767,6 +771,16 @@ class Engine:
             self._stamp_at = m
             self._stamp_value = self.clock.now()
         return self._stamp_value
+
+    async def _flush_periodically(self) -> None:
+        # A slow, polite campaign fills batches slowly: commit at least every
+        # FLUSH_INTERVAL_S, so finished work is durable (and visible) soon after.
+        flush_sink = getattr(self.sink, "flush", None)
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            await self._flush()
+            if flush_sink is not None:
+                await flush_sink()
 
     async def _flush(self) -> None:
         """Hand the buffer to the sink, one hand-over at a time.
