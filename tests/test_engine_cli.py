@@ -1,4 +1,4 @@
-"""The CLI around runs: every command has help, summarize formats, probe list, runs list/show/prune."""
+"""The CLI around runs: help on every command, summarize, probe list, runs list/show/prune."""
 
 from __future__ import annotations
 
