@@ -204,6 +204,7 @@ class Engine:
         self._batches: dict[tuple[str, str | None], list[Task]] = {}
         self._buffer: list[Row] = []
         self._flushing: asyncio.Future[None] | None = None
+        """The hand-over to the sink in progress, if any."""
         self._verdicts: dict[str, Verdict] = {}
         self._address_ok: dict[str, bool] = {}
         self._buckets: dict[str, TokenBucket] = {}
@@ -775,28 +776,32 @@ class Engine:
     async def _flush_periodically(self) -> None:
         # A slow, polite campaign fills batches slowly: commit at least every
         # FLUSH_INTERVAL_S, so finished work is durable (and visible) soon after.
-        flush_sink = getattr(self.sink, "flush", None)
         while True:
             await asyncio.sleep(FLUSH_INTERVAL_S)
-            await self._flush()
-            if flush_sink is not None:
-                await flush_sink()
+            await self._flush(sync=True)
 
-    async def _flush(self) -> None:
-        """Hand the buffer to the sink, one hand-over at a time.
+    async def _flush(self, *, sync: bool = False) -> None:
+        """Hand the buffer to the sink, one hand-over at a time (``sync``: and commit).
 
         Workers that fill the buffer while a hand-over is in progress wait for it
         instead of growing the buffer: that is the back-pressure that keeps memory flat
-        when the database is slower than the probes.
+        when the database is slower than the probes. The hand-over runs shielded, so a
+        cancelled worker (hard stop) cannot cancel the writer's batch under the others.
         """
         while self._flushing is not None:
-            await self._flushing
-        if not self._buffer:
+            await asyncio.shield(self._flushing)
+        if not self._buffer and not sync:
             return
         rows, self._buffer = self._buffer, []
-        done = self._flushing = asyncio.get_running_loop().create_future()
+        self._flushing = asyncio.ensure_future(self._hand_over(rows, sync=sync))
+        await asyncio.shield(self._flushing)
+
+    async def _hand_over(self, rows: list[Row], *, sync: bool) -> None:
         try:
-            await self.sink.put(rows)
+            if rows:
+                await self.sink.put(rows)
+            flush = getattr(self.sink, "flush", None)
+            if sync and flush is not None:
+                await flush()
         finally:
             self._flushing = None
-            done.set_result(None)
