@@ -182,7 +182,7 @@ def _rss_child(campaign: str) -> int:
 
     db = Path(campaign).parent / "rss.sqlite"
     opts = RunOptions(campaign=Path(campaign), db=str(db), auto_migrate=True)
-    return execute(opts, reporter=Reporter(stream=open(os.devnull, "w")))  # noqa: SIM115
+    return execute(opts, reporter=Reporter(stream=open(os.devnull, "w")))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -204,15 +204,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         e2e_wall, e2e_cpu = engine_end_to_end(base / "e2e", n)
         rss_mb, rss_s = peak_rss_child(base / "rss", args.rss_targets)
     print(f"engine bench ({n:,} engine.null tasks; 3 rows per task: target, observation, ledger)")
-    print(
-        f"  writer floor (Writer alone)    {floor_wall:>10,.0f} tasks/s  {floor_cpu:>10,.0f} per CPU-s"
-    )
-    print(
-        f"  engine, rows dropped           {bare_wall:>10,.0f} tasks/s  {bare_cpu:>10,.0f} per CPU-s"
-    )
-    print(
-        f"  engine end to end (SQLite)     {e2e_wall:>10,.0f} tasks/s  {e2e_cpu:>10,.0f} per CPU-s"
-    )
+    row = "  {:<30} {:>10,.0f} tasks/s  {:>10,.0f} per CPU-s"
+    print(row.format("writer floor (Writer alone)", floor_wall, floor_cpu))
+    print(row.format("engine, rows dropped", bare_wall, bare_cpu))
+    print(row.format("engine end to end (SQLite)", e2e_wall, e2e_cpu))
     print(
         f"  ratio end-to-end / writer floor: {e2e_wall / floor_wall:.2f} (wall), "
         f"{e2e_cpu / floor_cpu:.2f} (CPU)"

@@ -281,7 +281,7 @@ def _stale(beat: Any, now: dt.datetime) -> bool:
         return True
     if isinstance(beat, str):
         beat = dt.datetime.fromisoformat(beat)
-    return (now - beat).total_seconds() > 6 * HEARTBEAT_S
+    return bool((now - beat).total_seconds() > 6 * HEARTBEAT_S)
 
 
 @runs_group.command(name="show")

@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-from sqlalchemy import Engine, select, text, update
+from sqlalchemy import Engine, insert, select, text, update
 
 from db.ids import vantage_id
 from db.models import Run, TaskDone, TaskFollowUp, Vantage
@@ -50,7 +50,7 @@ def ensure_vantage(engine: Engine, label: str, hostname: str | None = None) -> s
         exists = conn.execute(select(Vantage.id).where(Vantage.id == vid)).first()
         if exists is None:
             conn.execute(
-                Vantage.__table__.insert().values(
+                insert(Vantage).values(
                     id=vid, label=label, hostname=hostname, egress_addresses=[], created_at=utcnow()
                 )
             )
@@ -90,7 +90,7 @@ def create_run(
     now = utcnow()
     with engine.begin() as conn:
         conn.execute(
-            Run.__table__.insert().values(
+            insert(Run).values(
                 id=run_id,
                 campaign=campaign,
                 round=round_,

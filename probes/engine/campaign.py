@@ -480,6 +480,10 @@ def _probes(
         for list_name in lists or ():
             if list_name not in list_names:
                 chk.fail([*at, "lists"], f"no target list named {list_name!r}")
+        if cls.uses_endpoints and not (endpoints or endpoint_labels):
+            chk.fail(
+                at, f"probe {name!r} measures endpoints, and the campaign has no [[endpoints]]"
+            )
         deadline = chk.number(settings, "deadline", at, minimum=0, exclusive=True)
         retries = chk.number(settings, "retries", at, integer=True, minimum=0)
         values = {k: v for k, v in settings.items() if k in config_fields}

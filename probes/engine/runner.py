@@ -203,6 +203,7 @@ class Engine:
         self._followups: collections.deque[Task] = collections.deque(pending)
         self._batches: dict[tuple[str, str | None], list[Task]] = {}
         self._buffer: list[Row] = []
+        self._plan: Iterator[Task] | None = None
         self._flushing: asyncio.Future[None] | None = None
         """The hand-over to the sink in progress, if any."""
         self._verdicts: dict[str, Verdict] = {}
@@ -416,7 +417,7 @@ class Engine:
         self._loop = asyncio.get_running_loop()
         if self.max_duration is not None:
             self._deadline_at = time.monotonic() + self.max_duration
-        self._plan: Iterator[Task] | None = self.tasks()
+        self._plan = self.tasks()
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
         flusher = asyncio.create_task(self._flush_periodically())
         try:
@@ -629,16 +630,18 @@ class Engine:
             fields = obs.fields
             if fields and not fields.keys() <= own:
                 raise KeyError(f"{obs.table}: unknown columns {sorted(fields.keys() - own)}")
-            failure = obs.failure
-            if failure is not None:
-                if failure not in _FAILURES:
-                    raise ValueError(f"failure {failure!r} is not in the vocabulary")
-                failure = str(failure)
-            operation = obs.failed_operation
-            if operation is not None:
-                if operation not in _OPERATIONS:
-                    raise ValueError(f"failed_operation {operation!r} is not in the vocabulary")
-                operation = str(operation)
+            failure: str | None = None
+            if obs.failure is not None:
+                if obs.failure not in _FAILURES:
+                    raise ValueError(f"failure {obs.failure!r} is not in the vocabulary")
+                failure = str(obs.failure)
+            operation: str | None = None
+            if obs.failed_operation is not None:
+                if obs.failed_operation not in _OPERATIONS:
+                    raise ValueError(
+                        f"failed_operation {obs.failed_operation!r} is not in the vocabulary"
+                    )
+                operation = str(obs.failed_operation)
             children: list[Row] = []
             for index, (table, values) in enumerate(obs.children):
                 child_spec = spec_for(table)

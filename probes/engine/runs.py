@@ -15,7 +15,7 @@ import signal
 import sys
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -117,7 +117,7 @@ def dry_run(campaign: Campaign, shard: Shard, policy: NetworkPolicy, out: TextIO
     from db.writer import Row
 
     class _NoSink:
-        async def put(self, rows: list[Row]) -> None:  # pragma: no cover - never called
+        async def put(self, rows: Sequence[Row]) -> None:  # pragma: no cover - never called
             raise AssertionError("dry run writes nothing")
 
     eng = TaskEngine(
@@ -360,6 +360,7 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
     loop = asyncio.get_running_loop()
     signals_seen: list[int] = []
     main_task = asyncio.current_task()
+    running: list[asyncio.Task[EngineResult]] = []
 
     def on_signal(sig: int) -> None:
         signals_seen.append(sig)
@@ -377,12 +378,13 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
                 signal=signal.Signals(sig).name,
             )
             eng.stop(hard=True, reason="signal")
-            if run_task is not None:
-                run_task.cancel()
+            for t in running:
+                t.cancel()
 
     install_signals(loop, on_signal)
     reporter.start_progress(p.total or None, p.campaign.name)
-    run_task: asyncio.Task[EngineResult] | None = asyncio.create_task(eng.run())
+    run_task = asyncio.create_task(eng.run())
+    running.append(run_task)
     ticker = asyncio.create_task(_tick(p, eng, writer, reporter))
     try:
         try:

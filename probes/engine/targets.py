@@ -64,7 +64,7 @@ def read_targets(source: TargetSource) -> Iterator[TargetEntry]:
             text = line.strip()
             if not text or text[0] == "#":
                 continue
-            entry: TargetEntry | str | None = None
+            entry: TargetEntry | None = None
             if tranco:
                 rank_text, _, name = text.partition(",")
                 if rank_text.isdigit() and name_ok(name):
@@ -72,9 +72,10 @@ def read_targets(source: TargetSource) -> Iterator[TargetEntry]:
             elif name_ok(text):
                 entry = TargetEntry(text, None, None)
             if entry is None:
-                entry = _parse_line(source, text)
-                if isinstance(entry, str):
-                    raise CampaignError(source.path, number, "", entry)
+                parsed = _parse_line(source, text)
+                if isinstance(parsed, str):
+                    raise CampaignError(source.path, number, "", parsed)
+                entry = parsed
             yield entry
             count += 1
             if limit is not None and count >= limit:

@@ -115,11 +115,11 @@ def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[E
                     done += sum(1 for t, _v in msg[1] if t == "tasks_done")
                 elif msg[0] == "done":
                     for name, d in msg[1].items():
-                        s = stats.setdefault(name, ProbeStats())
-                        s.tasks += d["tasks"]
-                        s.ok += d["ok"]
-                        s.attempts += d["attempts"]
-                        s.failures.update(d["failures"])
+                        st = stats.setdefault(name, ProbeStats())
+                        st.tasks += d["tasks"]
+                        st.ok += d["ok"]
+                        st.attempts += d["attempts"]
+                        st.failures.update(d["failures"])
                     stopped = stopped or msg[2]
                 elif msg[0] == "error":
                     failed += 1
