@@ -150,3 +150,36 @@ def test_runs_list_show_prune(finished_db: Path) -> None:
     assert gone.exit_code == 0 and "deleting" in gone.output
     for table in ("runs", "tasks_done", "null_observations", "targets", "task_followups"):
         assert query(finished_db, f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
+
+
+class _Tty:
+    """A terminal-like stream (isatty) that keeps what is written."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def test_reporter_on_a_terminal_draws_progress_and_human_lines() -> None:
+    from probes.engine.console import Reporter
+
+    tty = _Tty()
+    rep = Reporter(stream=tty)  # type: ignore[arg-type]
+    assert rep.human and rep.show_progress
+    rep.start_progress(100, "null-lab")
+    rep.update_progress(50, 1234.0)
+    rep.event("run_finished", "run x: finished, 100 tasks", tasks=100)
+    rep.stop_progress()
+    out = "".join(tty.parts)
+    assert "null-lab" in out and "run x: finished" in out
+    quiet = Reporter(stream=tty, progress=False)  # type: ignore[arg-type]
+    assert not quiet.show_progress
