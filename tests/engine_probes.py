@@ -148,3 +148,19 @@ class BatchProbe(_Base):
                 obs.retryable = True
             out.append(obs)
         return out
+
+
+@register
+class BadPlanProbe(_Base):
+    """Its tasks_for raises for targets containing 'crash' (a planning bug)."""
+
+    name: ClassVar[str] = "test.badplan"
+    config_class: ClassVar[type] = CrashConfig
+
+    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
+        if "crash" in target:
+            raise ValueError(f"cannot plan {target}")
+        return (TaskParams(""),)
+
+    async def measure(self, task: Task) -> Observation:
+        return self._obs(task)

@@ -240,3 +240,21 @@ backoff = 0.01
     rows = query(db, "SELECT task_key, attempt, failure FROM null_observations")
     assert len({r[0] for r in rows}) == 40
     assert sorted(r[1] for r in rows if r[2] is not None) == [0, 0, 1, 1]
+
+
+@pytest.mark.usefixtures("engine_probes")
+def test_planning_bug_becomes_one_unknown_failure_row(tmp_path: Path) -> None:
+    write_targets(tmp_path / "targets.csv", 4)
+    with (tmp_path / "targets.csv").open("a") as fh:
+        fh.write("5,crash.lab.test\n")
+    campaign = tmp_path / "c.toml"
+    campaign.write_text('name = "p"\n[[targets]]\nfile = "targets.csv"\n[probes."test.badplan"]\n')
+    db = tmp_path / "db.sqlite"
+    assert _run(campaign, db) == 1
+    rows = query(db, "SELECT task_key, failure, failure_detail FROM null_observations")
+    assert len(rows) == 5
+    bad = [r for r in rows if r[1] is not None]
+    assert [(r[0], r[1]) for r in bad] == [
+        ("test.badplan|crash.lab.test|-|!plan|0", "unknown_failure")
+    ]
+    assert "cannot plan crash.lab.test" in str(bad[0][2])

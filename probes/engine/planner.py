@@ -10,15 +10,18 @@ alone, which makes resume, sharding and idempotent inserts work (DESIGN section 
 from __future__ import annotations
 
 import hashlib
+import traceback
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from probes.base import Endpoint, Task
+from probes.base import Endpoint, Task, TaskParams
 from probes.engine.campaign import Campaign, ProbeSettings, TargetSource
 from probes.engine.targets import TargetEntry, read_targets
 
 FOLLOW_UP_SEP = ">"
+PLAN_ERROR = "_fragscope_plan_error"
+"""Task param carrying the traceback of a probe's failed ``tasks_for``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,7 +117,14 @@ def plan(
                     probe_name = p.settings.name
                     for endpoint in p.endpoints:
                         ep = (endpoint.label or endpoint.url) if endpoint is not None else "-"
-                        for tp in p.instance.tasks_for(name, endpoint):
+                        try:
+                            cells = list(p.instance.tasks_for(name, endpoint))
+                        except Exception as exc:
+                            # A bug in the probe's planning: one task that the engine
+                            # records as unknown_failure (with the traceback), never a crash.
+                            tb = "".join(traceback.format_exception(exc))
+                            cells = [TaskParams("!plan", {PLAN_ERROR: tb})]
+                        for tp in cells:
                             key = f"{probe_name}|{name}|{ep}|{tp.key_suffix}|{repetition}"
                             if not trivial and not owns(key):
                                 continue

@@ -30,7 +30,15 @@ from probes import registry
 from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
 from probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
 from probes.engine.destinations import Verdict, check_endpoint
-from probes.engine.planner import FOLLOW_UP_SEP, WHOLE, PlannedProbe, Shard, plan, root_of
+from probes.engine.planner import (
+    FOLLOW_UP_SEP,
+    PLAN_ERROR,
+    WHOLE,
+    PlannedProbe,
+    Shard,
+    plan,
+    root_of,
+)
 from probes.engine.ratelimit import TokenBucket
 from probes.engine.rows import observation_builder, plain, tuple_builder
 from probes.engine.targets import TargetEntry
@@ -307,6 +315,8 @@ class Engine:
                 return reason
         params = task.params
         if params:
+            if PLAN_ERROR in params:
+                return None
             address = params.get("address")
             if address is not None:
                 ok = self._address_ok.get(address)
@@ -391,7 +401,7 @@ class Engine:
             for task in plan_iter:
                 self.planned += 1
                 rt = self._runtime(task.probe)
-                if not rt.batch_size:
+                if not rt.batch_size or (task.params and PLAN_ERROR in task.params):
                     return task
                 ep = task.endpoint
                 limit = rt.batch_size
@@ -543,6 +553,13 @@ class Engine:
         bucket = self._bucket(task.endpoint) if task.endpoint is not None else None
         rows: list[Row] = []
         attempt = 0
+        if task.params and PLAN_ERROR in task.params:
+            obs = self._failure(
+                task, Failure.UNKNOWN_FAILURE, None, task.params[PLAN_ERROR], time.monotonic()
+            )
+            obs = self._rows_for(rt, task, 0, obs, rows)
+            await self._finish(rt, task, 0, obs, rows)
+            return
         while True:
             if blocked is not None:
                 obs = self._failure(

@@ -10,10 +10,12 @@ finished; 1 finished with unknown_failure rows, partial (--max-duration) or inte
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import sys
 import time
+import traceback
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -215,13 +217,23 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO = sys.stdout) -
             policy=policy,
             reporter=reporter,
         )
-        if opts.workers > 1:
-            from probes.engine.workers import run_forked
+        try:
+            if opts.workers > 1:
+                from probes.engine.workers import run_forked
 
-            result, unknown = run_forked(prepared, opts, reporter=reporter)
-            return _conclude(prepared, result, reporter=reporter, extra_unknown=unknown)
-        result = asyncio.run(_run_async(prepared, opts, reporter=reporter))
-        return _conclude(prepared, result, reporter=reporter)
+                result, unknown = run_forked(prepared, opts, reporter=reporter)
+                return _conclude(prepared, result, reporter=reporter, extra_unknown=unknown)
+            result = asyncio.run(_run_async(prepared, opts, reporter=reporter))
+            return _conclude(prepared, result, reporter=reporter)
+        except Exception as exc:
+            # The engine itself broke (the database went away, a bug): record what we can.
+            reporter.error(
+                f"run {prepared.run_id} failed: {type(exc).__name__}: {exc}",
+                traceback="".join(traceback.format_exception(exc)),
+            )
+            with contextlib.suppress(Exception):
+                bk.finish_run(engine, prepared.run_id, status=RunStatus.FAILED, exit_code=1)
+            return 1
 
 
 def _prepare(
