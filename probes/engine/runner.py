@@ -191,6 +191,7 @@ class Engine:
         self.write_targets = write_targets
         self.max_duration = max_duration
         self.flush_rows = flush_rows
+        self._high_water = 4 * flush_rows
         limits = campaign.limits
         self.concurrency = limits.concurrency
         self.backoff = limits.backoff
@@ -749,7 +750,11 @@ class Engine:
         self.done += 1
         buffer = self._buffer
         buffer.extend(rows)
-        if len(buffer) >= self.flush_rows:
+        # Start a hand-over at flush_rows; while one is in progress keep filling up to
+        # the high-water mark before waiting, so a hand-over does not park every worker.
+        if len(buffer) >= self.flush_rows and (
+            self._flushing is None or len(buffer) >= self._high_water
+        ):
             await self._flush()
 
     def _follow_up(self, parent: Task, fu: FollowUp, rows: list[Row]) -> None:

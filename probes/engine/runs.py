@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import os
 import signal
 import sys
@@ -217,6 +218,10 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO = sys.stdout) -
             policy=policy,
             reporter=reporter,
         )
+        # Everything loaded so far lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise rescan it while rows stream through.
+        gc.collect()
+        gc.freeze()
         try:
             if opts.workers > 1:
                 from probes.engine.workers import run_forked
