@@ -315,3 +315,18 @@ def test_database_not_at_head_is_refused(tmp_path: Path) -> None:
         run_cli("run", "--campaign", str(campaign), "--db", str(db), "--auto-migrate").returncode
         == 0
     )
+
+
+def test_max_duration_also_stops_follow_ups(tmp_path: Path) -> None:
+    # Planning ends at once (10 targets); the follow-ups are what would run past the limit.
+    campaign = null_campaign(
+        tmp_path, targets=10, delay_s=0.3, concurrency=10, follow_ups=20, fail_every=0
+    )
+    db = tmp_path / "db.sqlite"
+    started = time.monotonic()
+    assert _run(campaign, db, max_duration=0.5) == 1
+    assert time.monotonic() - started < 5
+    n = len(done_keys(db))
+    assert 10 <= n < 210
+    pending = query(db, "SELECT COUNT(*) FROM task_followups")[0][0]
+    assert pending == 200  # every follow-up is recorded, so --resume can run the rest

@@ -392,7 +392,7 @@ class Engine:
         )
 
     def _next_unit(self, plan_iter: Iterator[Task] | None) -> Task | list[Task] | None:
-        if self._stopping:
+        if self._stopping or (self._deadline_at is not None and self._should_stop()):
             # Drain: nothing new starts; unstarted tasks and follow-ups are left to --resume
             # (follow-ups are already stored in task_followups).
             return None
