@@ -43,7 +43,7 @@ def seed_for(run_id: str) -> int:
     return int(uuid.UUID(run_id)) & ((1 << 63) - 1)
 
 
-def ensure_vantage(engine: Engine, label: str, hostname: str | None = None) -> str:
+def ensure_vantage(engine: Engine, label: str, *, hostname: str | None = None) -> str:
     hostname = hostname or socket.gethostname()
     vid = vantage_id(label, hostname)
     with engine.begin() as conn:

@@ -141,14 +141,18 @@ class _Checker:
         return value
 
     def known(
-        self, table: Mapping[str, Any], allowed: set[str] | frozenset[str], at: Sequence[PathPart]
+        self,
+        table: Mapping[str, Any],
+        allowed: set[str] | frozenset[str],
+        *,
+        at: Sequence[PathPart],
     ) -> None:
         for key in table:
             if key not in allowed:
                 self.fail([*at, key], f"unknown key; expected one of {', '.join(sorted(allowed))}")
 
     def string(
-        self, table: Mapping[str, Any], key: str, at: Sequence[PathPart], *, required: bool = False
+        self, table: Mapping[str, Any], key: str, *, at: Sequence[PathPart], required: bool = False
     ) -> str | None:
         if key not in table:
             if required:
@@ -163,8 +167,8 @@ class _Checker:
         self,
         table: Mapping[str, Any],
         key: str,
-        at: Sequence[PathPart],
         *,
+        at: Sequence[PathPart],
         integer: bool = False,
         minimum: float = 0,
         exclusive: bool = False,
@@ -183,7 +187,7 @@ class _Checker:
         return value
 
     def strings(
-        self, table: Mapping[str, Any], key: str, at: Sequence[PathPart]
+        self, table: Mapping[str, Any], key: str, *, at: Sequence[PathPart]
     ) -> tuple[str, ...] | None:
         if key not in table:
             return None
@@ -252,19 +256,19 @@ def load_campaign(path: str | Path) -> Campaign:
         raise CampaignError(path, line, "", f"TOML syntax error: {exc}") from None
     chk = _Checker(path, source)
     base = path.resolve().parent
-    chk.known(data, TOP_KEYS, [])
+    chk.known(data, TOP_KEYS, at=[])
 
-    name = chk.string(data, "name", [], required=True)
+    name = chk.string(data, "name", at=[], required=True)
     assert name is not None
-    vantage = chk.string(data, "vantage", []) or "default"
-    round_ = chk.string(data, "round", [])
-    description = chk.string(data, "description", [])
-    repeat = chk.number(data, "repeat", [], integer=True, minimum=1)
+    vantage = chk.string(data, "vantage", at=[]) or "default"
+    round_ = chk.string(data, "round", at=[])
+    description = chk.string(data, "description", at=[])
+    repeat = chk.number(data, "repeat", at=[], integer=True, minimum=1)
 
-    targets = _targets(chk, data.get("targets"), base)
+    targets = _targets(chk, data.get("targets"), base=base)
     endpoints = _endpoints(chk, data.get("endpoints", []))
     limits = _limits(chk, data.get("limits", {}))
-    safety = _safety(chk, data.get("safety", {}), base)
+    safety = _safety(chk, data.get("safety", {}), base=base)
     politeness = _politeness(chk, data.get("politeness", {}))
     probes = _probes(
         chk,
@@ -293,7 +297,7 @@ def load_campaign(path: str | Path) -> Campaign:
     )
 
 
-def _targets(chk: _Checker, value: Any, base: Path) -> tuple[TargetSource, ...]:
+def _targets(chk: _Checker, value: Any, *, base: Path) -> tuple[TargetSource, ...]:
     if value is None:
         chk.fail([], "missing [[targets]]: at least one target list is needed")
     if not isinstance(value, list) or not value:
@@ -303,29 +307,29 @@ def _targets(chk: _Checker, value: Any, base: Path) -> tuple[TargetSource, ...]:
     for i, item in enumerate(value):
         at: list[PathPart] = ["targets", i]
         table = chk.table(item, at)
-        chk.known(table, TARGET_KEYS, at)
-        file = chk.string(table, "file", at, required=True)
+        chk.known(table, TARGET_KEYS, at=at)
+        file = chk.string(table, "file", at=at, required=True)
         assert file is not None
         file_path = (base / file).resolve()
         if not file_path.is_file():
             chk.fail([*at, "file"], f"target file {str(file_path)!r} does not exist")
-        list_name = chk.string(table, "list", at) or file_path.stem
+        list_name = chk.string(table, "list", at=at) or file_path.stem
         if list_name in seen:
             chk.fail([*at, "list"], f"list name {list_name!r} used twice")
         seen.add(list_name)
-        fmt = chk.string(table, "format", at) or (
+        fmt = chk.string(table, "format", at=at) or (
             "tranco" if file_path.suffix.lower() == ".csv" else "lines"
         )
         if fmt not in TARGET_FORMATS:
             chk.fail([*at, "format"], f"expected one of {', '.join(TARGET_FORMATS)}, got {fmt!r}")
-        role = _role(chk, table, at)
-        limit = chk.number(table, "limit", at, integer=True, minimum=1)
+        role = _role(chk, table, at=at)
+        limit = chk.number(table, "limit", at=at, integer=True, minimum=1)
         out.append(
             TargetSource(
                 list_name=list_name,
                 path=file_path,
                 format=fmt,
-                namespace=chk.string(table, "namespace", at) or "icann",
+                namespace=chk.string(table, "namespace", at=at) or "icann",
                 role=role,
                 limit=limit,
             )
@@ -333,8 +337,8 @@ def _targets(chk: _Checker, value: Any, base: Path) -> tuple[TargetSource, ...]:
     return tuple(out)
 
 
-def _role(chk: _Checker, table: Mapping[str, Any], at: Sequence[PathPart]) -> Role:
-    role = chk.string(table, "role", at)
+def _role(chk: _Checker, table: Mapping[str, Any], *, at: Sequence[PathPart]) -> Role:
+    role = chk.string(table, "role", at=at)
     if role is None:
         return Role.TEST
     try:
@@ -351,28 +355,28 @@ def _endpoints(chk: _Checker, value: Any) -> tuple[Endpoint, ...]:
     for i, item in enumerate(value):
         at: list[PathPart] = ["endpoints", i]
         table = chk.table(item, at)
-        chk.known(table, ENDPOINT_KEYS, at)
-        url = chk.string(table, "url", at, required=True)
+        chk.known(table, ENDPOINT_KEYS, at=at)
+        url = chk.string(table, "url", at=at, required=True)
         assert url is not None
         try:
             parse_endpoint_url(url)
         except EndpointURLError as exc:
             chk.fail([*at, "url"], f"bad URL: {exc}")
-        label = chk.string(table, "label", at)
+        label = chk.string(table, "label", at=at)
         key = label or url
         if key in labels:
             chk.fail([*at, "label" if label else "url"], f"endpoint {key!r} listed twice")
         labels.add(key)
-        rate = chk.number(table, "rate", at, minimum=0, exclusive=True)
+        rate = chk.number(table, "rate", at=at, minimum=0, exclusive=True)
         options = table.get("options", {})
         if not isinstance(options, dict):
             chk.fail([*at, "options"], f"expected a table, got {_kind(options)}")
         out.append(
             Endpoint(
                 url=url,
-                operator=chk.string(table, "operator", at),
-                role=_role(chk, table, at),
-                namespace=chk.string(table, "namespace", at) or "icann",
+                operator=chk.string(table, "operator", at=at),
+                role=_role(chk, table, at=at),
+                namespace=chk.string(table, "namespace", at=at) or "icann",
                 label=label,
                 rate=float(rate) if rate is not None else None,
                 options=types.MappingProxyType(dict(options)),
@@ -384,14 +388,14 @@ def _endpoints(chk: _Checker, value: Any) -> tuple[Endpoint, ...]:
 def _limits(chk: _Checker, value: Any) -> Limits:
     at: list[PathPart] = ["limits"]
     table = chk.table(value, at)
-    chk.known(table, set(LIMIT_HELP), at)
+    chk.known(table, set(LIMIT_HELP), at=at)
     defaults = Limits()
-    concurrency = chk.number(table, "concurrency", at, integer=True, minimum=1)
-    rate = chk.number(table, "rate", at, minimum=0, exclusive=True)
-    burst = chk.number(table, "burst", at, integer=True, minimum=1)
-    deadline = chk.number(table, "deadline", at, minimum=0, exclusive=True)
-    retries = chk.number(table, "retries", at, integer=True, minimum=0)
-    backoff = chk.number(table, "backoff", at, minimum=0)
+    concurrency = chk.number(table, "concurrency", at=at, integer=True, minimum=1)
+    rate = chk.number(table, "rate", at=at, minimum=0, exclusive=True)
+    burst = chk.number(table, "burst", at=at, integer=True, minimum=1)
+    deadline = chk.number(table, "deadline", at=at, minimum=0, exclusive=True)
+    retries = chk.number(table, "retries", at=at, integer=True, minimum=0)
+    backoff = chk.number(table, "backoff", at=at, minimum=0)
     return Limits(
         concurrency=concurrency if concurrency is not None else defaults.concurrency,
         rate=float(rate) if rate is not None else defaults.rate,
@@ -402,17 +406,17 @@ def _limits(chk: _Checker, value: Any) -> Limits:
     )
 
 
-def _safety(chk: _Checker, value: Any, base: Path) -> Safety:
+def _safety(chk: _Checker, value: Any, *, base: Path) -> Safety:
     at: list[PathPart] = ["safety"]
     table = chk.table(value, at)
-    chk.known(table, {"allowed", "blocklist"}, at)
-    allowed = chk.strings(table, "allowed", at) or ()
+    chk.known(table, {"allowed", "blocklist"}, at=at)
+    allowed = chk.strings(table, "allowed", at=at) or ()
     for net in allowed:
         try:
             ipaddress.ip_network(net, strict=False)
         except ValueError:
             chk.fail([*at, "allowed"], f"{net!r} is not a network (e.g. 10.99.0.0/16)")
-    blocklist = chk.string(table, "blocklist", at)
+    blocklist = chk.string(table, "blocklist", at=at)
     blocked: tuple[str, ...] = ()
     blocklist_path = None
     if blocklist is not None:
@@ -443,9 +447,10 @@ def read_blocklist(path: Path) -> tuple[str, ...]:
 def _politeness(chk: _Checker, value: Any) -> Politeness:
     at: list[PathPart] = ["politeness"]
     table = chk.table(value, at)
-    chk.known(table, {"contact", "user_agent"}, at)
+    chk.known(table, {"contact", "user_agent"}, at=at)
     return Politeness(
-        contact=chk.string(table, "contact", at), user_agent=chk.string(table, "user_agent", at)
+        contact=chk.string(table, "contact", at=at),
+        user_agent=chk.string(table, "user_agent", at=at),
     )
 
 
@@ -471,12 +476,12 @@ def _probes(
         settings = chk.table(settings, at)
         cls = known[name]
         config_fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
-        chk.known(settings, set(config_fields) | RESERVED_PROBE_KEYS, at)
-        endpoints = chk.strings(settings, "endpoints", at)
+        chk.known(settings, set(config_fields) | RESERVED_PROBE_KEYS, at=at)
+        endpoints = chk.strings(settings, "endpoints", at=at)
         for label in endpoints or ():
             if label not in endpoint_labels:
                 chk.fail([*at, "endpoints"], f"no endpoint labelled {label!r}")
-        lists = chk.strings(settings, "lists", at)
+        lists = chk.strings(settings, "lists", at=at)
         for list_name in lists or ():
             if list_name not in list_names:
                 chk.fail([*at, "lists"], f"no target list named {list_name!r}")
@@ -484,8 +489,8 @@ def _probes(
             chk.fail(
                 at, f"probe {name!r} measures endpoints, and the campaign has no [[endpoints]]"
             )
-        deadline = chk.number(settings, "deadline", at, minimum=0, exclusive=True)
-        retries = chk.number(settings, "retries", at, integer=True, minimum=0)
+        deadline = chk.number(settings, "deadline", at=at, minimum=0, exclusive=True)
+        retries = chk.number(settings, "retries", at=at, integer=True, minimum=0)
         values = {k: v for k, v in settings.items() if k in config_fields}
         # Politeness reaches probes whose config has a user_agent/contact field.
         for key in ("user_agent", "contact"):

@@ -52,7 +52,9 @@ def _system_resolvers() -> tuple[str, ...]:
     )
 
 
-def resolve_host(host: str, port: int, policy: NetworkPolicy) -> tuple[tuple[str, ...], str | None]:
+def resolve_host(
+    host: str, port: int, *, policy: NetworkPolicy
+) -> tuple[tuple[str, ...], str | None]:
     """(addresses, error) for a host name, never querying a resolver the policy refuses."""
     found = _hosts_lookup(host)
     if found:
@@ -79,7 +81,7 @@ def check_endpoint(url: str, policy: NetworkPolicy) -> Verdict:
     if parsed.is_ip_literal:
         addresses: tuple[str, ...] = (parsed.host,)
     else:
-        addresses, error = resolve_host(parsed.host, parsed.port, policy)
+        addresses, error = resolve_host(parsed.host, parsed.port, policy=policy)
         if error:
             return Verdict((), error)
     refused = [a for a in addresses if not policy.allows(a)]

@@ -28,7 +28,7 @@ class LockHeld(Exception):
     """Another process runs the same work; the message names the lock."""
 
 
-def lock_name(campaign: str, vantage: str, shard: str) -> str:
+def lock_name(campaign: str, *, vantage: str, shard: str) -> str:
     return f"{campaign}\x1f{vantage}\x1f{shard}"
 
 
@@ -42,21 +42,21 @@ def run_lock(
     engine: Engine, *, campaign: str, vantage: str, shard: str, wait: float
 ) -> Iterator[str]:
     """Hold the lock for the body; raise :class:`LockHeld` after ``wait`` seconds."""
-    name = lock_name(campaign, vantage, shard)
+    name = lock_name(campaign, vantage=vantage, shard=shard)
     described = f"campaign {campaign!r}, vantage {vantage!r}, shard {shard}"
     db_file = sqlite_path(engine.url.render_as_string(hide_password=False))
     if engine.dialect.name == "postgresql":
-        with _pg_lock(engine, name, described, wait):
+        with _pg_lock(engine, name, described=described, wait=wait):
             yield described
     elif db_file is not None:
-        with _file_lock(lock_file_for(db_file, name), described, wait):
+        with _file_lock(lock_file_for(db_file, name), described=described, wait=wait):
             yield described
     else:
         yield described  # an in-memory database is private to this process
 
 
 @contextmanager
-def _file_lock(path: str, described: str, wait: float) -> Iterator[None]:
+def _file_lock(path: str, *, described: str, wait: float) -> Iterator[None]:
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         deadline = time.monotonic() + wait
@@ -79,7 +79,7 @@ def _file_lock(path: str, described: str, wait: float) -> Iterator[None]:
 
 
 @contextmanager
-def _pg_lock(engine: Engine, name: str, described: str, wait: float) -> Iterator[None]:
+def _pg_lock(engine: Engine, name: str, *, described: str, wait: float) -> Iterator[None]:
     key = stable_hash64("run-lock", name)
     conn = engine.connect()
     try:

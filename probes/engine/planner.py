@@ -64,7 +64,8 @@ WHOLE = Shard()
 """The whole task space (no sharding)."""
 
 
-def task_key(probe: str, target: str, endpoint: str, suffix: str, repetition: int) -> str:
+def task_key(probe: str, target: str, *, endpoint: str, suffix: str, repetition: int) -> str:
+    """The key of a planned task (the planner builds the same string inline)."""
     return f"{probe}|{target}|{endpoint}|{suffix}|{repetition}"
 
 

@@ -486,7 +486,7 @@ class Engine:
                 await asyncio.sleep(0)
 
     def _failure(
-        self, task: Task, failure: Failure, operation: Operation | None, detail: str, t0: float
+        self, task: Task, failure: Failure, *, operation: Operation | None, detail: str, t0: float
     ) -> Observation:
         elapsed = time.monotonic() - t0
         return Observation(
@@ -501,7 +501,7 @@ class Engine:
             retryable=failure is Failure.GENERIC_TIMEOUT_ERROR,
         )
 
-    async def _measure(self, rt: _Runtime, task: Task, slot: _Slot) -> Observation:
+    async def _measure(self, rt: _Runtime, task: Task, *, slot: _Slot) -> Observation:
         """One attempt under the task's deadline.
 
         The deadline works like asyncio.timeout (cancel the worker, then uncancel) but
@@ -524,13 +524,13 @@ class Engine:
             return self._failure(
                 task,
                 Failure.GENERIC_TIMEOUT_ERROR,
-                None,
-                f"engine deadline of {task.deadline_s:g} s exceeded",
-                t0,
+                operation=None,
+                detail=f"engine deadline of {task.deadline_s:g} s exceeded",
+                t0=t0,
             )
         except Exception as exc:
             tb = "".join(traceback.format_exception(exc))
-            return self._failure(task, Failure.UNKNOWN_FAILURE, None, tb, t0)
+            return self._failure(task, Failure.UNKNOWN_FAILURE, operation=None, detail=tb, t0=t0)
         finally:
             slot.measuring = False
         if slot.expired:  # the probe swallowed the cancellation and returned anyway
@@ -556,28 +556,36 @@ class Engine:
         attempt = 0
         if task.params and PLAN_ERROR in task.params:
             obs = self._failure(
-                task, Failure.UNKNOWN_FAILURE, None, task.params[PLAN_ERROR], time.monotonic()
+                task,
+                Failure.UNKNOWN_FAILURE,
+                operation=None,
+                detail=task.params[PLAN_ERROR],
+                t0=time.monotonic(),
             )
-            obs = self._rows_for(rt, task, 0, obs, rows)
-            await self._finish(rt, task, 0, obs, rows)
+            obs = self._rows_for(rt, task, attempt=0, obs=obs, rows=rows)
+            await self._finish(rt, task, attempt=0, obs=obs, rows=rows)
             return
         while True:
             if blocked is not None:
                 obs = self._failure(
-                    task, Failure.BLOCKED_BY_POLICY, Operation.CONNECT, blocked, time.monotonic()
+                    task,
+                    Failure.BLOCKED_BY_POLICY,
+                    operation=Operation.CONNECT,
+                    detail=blocked,
+                    t0=time.monotonic(),
                 )
                 obs.retryable = False
             else:
                 if bucket is not None and bucket.try_take(1) > 0:
                     await bucket.take(1)
-                obs = await self._measure(rt, task, slot)
-            obs = self._rows_for(rt, task, attempt, obs, rows)
+                obs = await self._measure(rt, task, slot=slot)
+            obs = self._rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
             if obs.retryable and attempt < rt.retries and not self._hard_stop:
                 await asyncio.sleep(self.backoff * (2**attempt))
                 attempt += 1
                 continue
             break
-        await self._finish(rt, task, attempt, obs, rows)
+        await self._finish(rt, task, attempt=attempt, obs=obs, rows=rows)
 
     async def _run_batch(self, tasks: list[Task]) -> None:
         rt = self._runtime(tasks[0].probe)
@@ -592,11 +600,15 @@ class Engine:
                 continue
             rows: list[Row] = []
             obs = self._failure(
-                task, Failure.BLOCKED_BY_POLICY, Operation.CONNECT, blocked, time.monotonic()
+                task,
+                Failure.BLOCKED_BY_POLICY,
+                operation=Operation.CONNECT,
+                detail=blocked,
+                t0=time.monotonic(),
             )
             obs.retryable = False
-            obs = self._rows_for(rt, task, 0, obs, rows)
-            await self._finish(rt, task, 0, obs, rows)
+            obs = self._rows_for(rt, task, attempt=0, obs=obs, rows=rows)
+            await self._finish(rt, task, attempt=0, obs=obs, rows=rows)
         attempt = 0
         while pending:
             if bucket is not None:
@@ -614,27 +626,32 @@ class Engine:
             except TimeoutError:
                 detail = f"engine deadline of {budget:g} s exceeded by the batch"
                 results = [
-                    self._failure(t, Failure.GENERIC_TIMEOUT_ERROR, None, detail, t0)
+                    self._failure(
+                        t, Failure.GENERIC_TIMEOUT_ERROR, operation=None, detail=detail, t0=t0
+                    )
                     for t in pending
                 ]
             except Exception as exc:
                 tb = "".join(traceback.format_exception(exc))
-                results = [self._failure(t, Failure.UNKNOWN_FAILURE, None, tb, t0) for t in pending]
+                results = [
+                    self._failure(t, Failure.UNKNOWN_FAILURE, operation=None, detail=tb, t0=t0)
+                    for t in pending
+                ]
             retry: list[Task] = []
             for task, obs in zip(pending, results, strict=True):
                 rows = rows_by.setdefault(task.key, [])
-                obs = self._rows_for(rt, task, attempt, obs, rows)
+                obs = self._rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
                 if obs.retryable and attempt < rt.retries and not self._hard_stop:
                     retry.append(task)
                 else:
-                    await self._finish(rt, task, attempt, obs, rows)
+                    await self._finish(rt, task, attempt=attempt, obs=obs, rows=rows)
             if retry:
                 await asyncio.sleep(self.backoff * (2**attempt))
             pending = retry
             attempt += 1
 
     def _rows_for(
-        self, rt: _Runtime, task: Task, attempt: int, obs: Observation, rows: list[Row]
+        self, rt: _Runtime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
     ) -> Observation:
         """Append the attempt's observation row (and children) to ``rows``; return the
         observation as stored (a probe bug in the rows becomes ``unknown_failure``)."""
@@ -692,7 +709,9 @@ class Engine:
         except Exception as exc:
             # The probe produced rows the schema refuses: a bug in fragscope, stored as such.
             tb = "".join(traceback.format_exception(exc))
-            bad = self._failure(task, Failure.UNKNOWN_FAILURE, None, tb, time.monotonic())
+            bad = self._failure(
+                task, Failure.UNKNOWN_FAILURE, operation=None, detail=tb, t0=time.monotonic()
+            )
             bad.duration_ms = obs.duration_ms
             bad.started_at = obs.started_at
             spec, build, _own = observation_builder(type(rt.instance).table)
@@ -721,7 +740,7 @@ class Engine:
         return obs
 
     async def _finish(
-        self, rt: _Runtime, task: Task, attempt: int, obs: Observation, rows: list[Row]
+        self, rt: _Runtime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
     ) -> None:
         failure = str(obs.failure) if obs.failure is not None else None
         rows.append(
@@ -739,7 +758,7 @@ class Engine:
             )
         )
         for fu in obs.follow_ups:
-            self._follow_up(task, fu, rows)
+            self._follow_up(task, fu, rows=rows)
         stats = rt.stats
         stats.tasks += 1
         stats.attempts += attempt + 1
@@ -757,7 +776,7 @@ class Engine:
         ):
             await self._flush()
 
-    def _follow_up(self, parent: Task, fu: FollowUp, rows: list[Row]) -> None:
+    def _follow_up(self, parent: Task, fu: FollowUp, *, rows: list[Row]) -> None:
         key = f"{parent.key}{FOLLOW_UP_SEP}{fu.key_suffix}"
         rt = self._runtime(fu.probe)
         child = Task(

@@ -92,7 +92,7 @@ def build_policy(campaign: Campaign) -> NetworkPolicy:
     )
 
 
-def estimate_tasks(campaign: Campaign, counts: dict[str, int], shard_count: int) -> int:
+def estimate_tasks(campaign: Campaign, counts: dict[str, int], *, shard_count: int) -> int:
     """Tasks the plan will hold (one TaskParams per cell; follow-ups not counted)."""
     from probes import registry
 
@@ -115,7 +115,7 @@ def estimate_tasks(campaign: Campaign, counts: dict[str, int], shard_count: int)
     return total * campaign.repeat // shard_count
 
 
-def dry_run(campaign: Campaign, shard: Shard, policy: NetworkPolicy, out: TextIO) -> int:
+def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: TextIO) -> int:
     """Print every task with its destination and the policy's verdict; send nothing."""
     from db.writer import Row
 
@@ -180,7 +180,7 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO = sys.stdout) -
         raise UsageError("--run-id and --resume name the run twice; use one")
     policy = build_policy(campaign)
     if opts.dry_run:
-        return dry_run(campaign, Shard(index, count, 0), policy, out)
+        return dry_run(campaign, Shard(index, count, 0), policy=policy, out=out)
 
     url = resolve_url(opts.db)
     db_file = sqlite_path(url)
@@ -294,7 +294,9 @@ def _prepare(
         pending = list(bk.pending_followups(engine, run_id))
     shard_obj = Shard(shard[0], shard[1], seed)
     pending = [p for p in pending if shard_obj.owns(p["root_key"])]
-    total = max(0, estimate_tasks(campaign, counts, shard[1]) - len(skip) + len(pending))
+    total = max(
+        0, estimate_tasks(campaign, counts, shard_count=shard[1]) - len(skip) + len(pending)
+    )
     reporter.event(
         "run_started",
         f"run {run_id} of {campaign.name!r} at {vantage_label!r}, shard {shard[0]}/{shard[1]}"
@@ -402,7 +404,7 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
     reporter.start_progress(p.total or None, p.campaign.name)
     run_task = asyncio.create_task(eng.run())
     running.append(run_task)
-    ticker = asyncio.create_task(_tick(p, eng, writer, reporter))
+    ticker = asyncio.create_task(_tick(p, eng, writer=writer, reporter=reporter))
     try:
         try:
             result = await run_task
@@ -423,7 +425,7 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
     return result
 
 
-async def _tick(p: _Prepared, eng: TaskEngine, writer: AsyncWriter, reporter: Reporter) -> None:
+async def _tick(p: _Prepared, eng: TaskEngine, *, writer: AsyncWriter, reporter: Reporter) -> None:
     loop = asyncio.get_running_loop()
     t0 = last_beat = last_log = time.monotonic()
     while True:
