@@ -330,3 +330,29 @@ def test_max_duration_also_stops_follow_ups(tmp_path: Path) -> None:
     assert 10 <= n < 210
     pending = query(db, "SELECT COUNT(*) FROM task_followups")[0][0]
     assert pending == 200  # every follow-up is recorded, so --resume can run the rest
+
+
+def test_shipped_campaign_runs_by_name(tmp_path: Path) -> None:
+    db = tmp_path / "db.sqlite"
+    result = subprocess.run(
+        [
+            sys.executable,
+            str(REPO / "cli.py"),
+            "run",
+            "--campaign",
+            "null-lab",
+            "--db",
+            str(db),
+            "--auto-migrate",
+            "--log-json",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    final = json.loads(result.stderr.splitlines()[-1])
+    assert final["status"] == "finished"
+    assert query(db, "SELECT COUNT(*) FROM targets")[0][0] == 1000
+    assert query(db, "SELECT campaign, round FROM runs")[0] == ("null-lab", "lab")
