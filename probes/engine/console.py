@@ -79,8 +79,10 @@ class Reporter:
         self._progress.start()
         self._task_id = self._progress.add_task(description, total=total, rate=0.0)
 
-    def update_progress(self, done: int, rate: float) -> None:
+    def update_progress(self, done: int, rate: float, *, total: int | None = None) -> None:
         if self._progress is not None:
+            if total is not None:
+                self._progress.update(self._task_id, total=total)
             self._progress.update(self._task_id, completed=done, rate=rate)
 
     def stop_progress(self) -> None:

@@ -230,6 +230,8 @@ class Engine:
         self._stamp_value = self.clock.now()
         self.done = 0
         self.planned = 0
+        self.spawned = 0
+        """Follow-up tasks queued so far (progress totals grow by them)."""
         self.targets = 0
         self._done_spec = spec_for("tasks_done")
         self._done_row = tuple_builder(
@@ -806,6 +808,7 @@ class Engine:
             )
         )
         if key not in self.skip and not self._hard_stop:
+            self.spawned += 1
             self._followups.append(child)
             self._more.set()
 

@@ -401,6 +401,7 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
                 t.cancel()
 
     install_signals(loop, on_signal)
+    started = time.monotonic()
     reporter.start_progress(p.total or None, p.campaign.name)
     run_task = asyncio.create_task(eng.run())
     running.append(run_task)
@@ -417,7 +418,12 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
     finally:
         ticker.cancel()
         await asyncio.gather(ticker, return_exceptions=True)
-        reporter.update_progress(eng.done, 0.0)
+        elapsed = time.monotonic() - started
+        reporter.update_progress(
+            eng.done,
+            eng.done / elapsed if elapsed > 0 else 0.0,
+            total=(p.total + eng.spawned) or None,
+        )
         reporter.stop_progress()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
@@ -432,7 +438,7 @@ async def _tick(p: _Prepared, eng: TaskEngine, *, writer: AsyncWriter, reporter:
         await asyncio.sleep(PROGRESS_S)
         now = time.monotonic()
         rate = eng.done / (now - t0) if now > t0 else 0.0
-        reporter.update_progress(eng.done, rate)
+        reporter.update_progress(eng.done, rate, total=(p.total + eng.spawned) or None)
         if now - last_beat >= HEARTBEAT_S:
             last_beat = now
             await loop.run_in_executor(None, writer.run_sync, bk.heartbeat, p.engine, p.run_id)
