@@ -769,13 +769,13 @@ class Engine:
         else:
             stats.failures[failure] += 1
         self.done += 1
-        buffer = self._buffer
-        buffer.extend(rows)
+        # No local name for the buffer: a worker parked in _flush must not pin a list
+        # that has already been handed over (64 parked workers = 64 stale batches).
+        self._buffer.extend(rows)
         # Start a hand-over at flush_rows; while one is in progress keep filling up to
         # the high-water mark before waiting, so a hand-over does not park every worker.
-        if len(buffer) >= self.flush_rows and (
-            self._flushing is None or len(buffer) >= self._high_water
-        ):
+        n = len(self._buffer)
+        if n >= self.flush_rows and (self._flushing is None or n >= self._high_water):
             await self._flush()
 
     def _follow_up(self, parent: Task, fu: FollowUp, *, rows: list[Row]) -> None:
@@ -841,6 +841,7 @@ class Engine:
             return
         rows, self._buffer = self._buffer, []
         self._flushing = asyncio.ensure_future(self._hand_over(rows, sync=sync))
+        del rows  # the hand-over owns them now
         await asyncio.shield(self._flushing)
 
     async def _hand_over(self, rows: list[Row], *, sync: bool) -> None:
