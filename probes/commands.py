@@ -14,13 +14,7 @@ from typing import Any
 
 import click
 
-DB_OPTION = click.option(
-    "--db",
-    "db_url",
-    envvar="FRAGSCOPE_DB",
-    default=None,
-    help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
-)
+from db.commands import DB_OPTION
 
 
 def _fail(message: str, code: int = 2) -> None:

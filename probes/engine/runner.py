@@ -477,7 +477,7 @@ class Engine:
                     finally:
                         self._release(len(unit))
                 else:
-                    await self._run_one(unit, slot)
+                    await self._run_one(unit, slot=slot)
             finally:
                 self._busy -= 1
                 if self._busy == 0 or self._followups:
@@ -550,37 +550,42 @@ class Engine:
         else:
             slot.handle = self._loop.call_at(slot.deadline_at, self._check_deadline, slot)
 
-    async def _run_one(self, task: Task, slot: _Slot) -> None:
+    async def _record_unsent(
+        self,
+        rt: _Runtime,
+        task: Task,
+        failure: Failure,
+        *,
+        operation: Operation | None,
+        detail: str,
+    ) -> None:
+        """Finish a task that sends nothing (blocked by policy, a planning bug): one row."""
+        rows: list[Row] = []
+        obs = self._failure(task, failure, operation=operation, detail=detail, t0=time.monotonic())
+        obs.retryable = False
+        obs = self._rows_for(rt, task, attempt=0, obs=obs, rows=rows)
+        await self._finish(rt, task, attempt=0, obs=obs, rows=rows)
+
+    async def _run_one(self, task: Task, *, slot: _Slot) -> None:
         rt = self._runtime(task.probe)
+        if task.params and PLAN_ERROR in task.params:
+            await self._record_unsent(
+                rt, task, Failure.UNKNOWN_FAILURE, operation=None, detail=task.params[PLAN_ERROR]
+            )
+            return
         blocked = self._blocked(task)
+        if blocked is not None:
+            await self._record_unsent(
+                rt, task, Failure.BLOCKED_BY_POLICY, operation=Operation.CONNECT, detail=blocked
+            )
+            return
         bucket = self._bucket(task.endpoint) if task.endpoint is not None else None
         rows: list[Row] = []
         attempt = 0
-        if task.params and PLAN_ERROR in task.params:
-            obs = self._failure(
-                task,
-                Failure.UNKNOWN_FAILURE,
-                operation=None,
-                detail=task.params[PLAN_ERROR],
-                t0=time.monotonic(),
-            )
-            obs = self._rows_for(rt, task, attempt=0, obs=obs, rows=rows)
-            await self._finish(rt, task, attempt=0, obs=obs, rows=rows)
-            return
         while True:
-            if blocked is not None:
-                obs = self._failure(
-                    task,
-                    Failure.BLOCKED_BY_POLICY,
-                    operation=Operation.CONNECT,
-                    detail=blocked,
-                    t0=time.monotonic(),
-                )
-                obs.retryable = False
-            else:
-                if bucket is not None and bucket.try_take(1) > 0:
-                    await bucket.take(1)
-                obs = await self._measure(rt, task, slot=slot)
+            if bucket is not None and bucket.try_take(1) > 0:
+                await bucket.take(1)
+            obs = await self._measure(rt, task, slot=slot)
             obs = self._rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
             if obs.retryable and attempt < rt.retries and not self._hard_stop:
                 await asyncio.sleep(self.backoff * (2**attempt))
@@ -599,18 +604,10 @@ class Engine:
             blocked = self._blocked(task)
             if blocked is None:
                 pending.append(task)
-                continue
-            rows: list[Row] = []
-            obs = self._failure(
-                task,
-                Failure.BLOCKED_BY_POLICY,
-                operation=Operation.CONNECT,
-                detail=blocked,
-                t0=time.monotonic(),
-            )
-            obs.retryable = False
-            obs = self._rows_for(rt, task, attempt=0, obs=obs, rows=rows)
-            await self._finish(rt, task, attempt=0, obs=obs, rows=rows)
+            else:
+                await self._record_unsent(
+                    rt, task, Failure.BLOCKED_BY_POLICY, operation=Operation.CONNECT, detail=blocked
+                )
         attempt = 0
         while pending:
             if bucket is not None:
