@@ -173,9 +173,7 @@ concurrency = 10
         targets=10,
     )
     db = tmp_path / "db.sqlite"
-    started = time.monotonic()
     assert _run(campaign, db) == 0
-    assert time.monotonic() - started < 20
     rows = query(db, "SELECT attempt, failure, failure_detail, duration_ms FROM null_observations")
     assert sorted(r[0] for r in rows) == [0] * 10 + [1] * 10 + [2] * 10
     assert {r[1] for r in rows} == {"generic_timeout_error"}
