@@ -810,11 +810,15 @@ class Engine:
             self._more.set()
 
     def _stamp(self) -> dt.datetime:
-        """The clock's time, re-read at most every 10 ms (ledger timestamps)."""
+        """The clock's time as naive UTC (the schema's convention), re-read at most every
+        10 ms (ledger timestamps)."""
         m = time.monotonic()
         if m - self._stamp_at > 0.01:
             self._stamp_at = m
-            self._stamp_value = self.clock.now()
+            now = self.clock.now()
+            if now.tzinfo is not None:
+                now = now.astimezone(dt.UTC).replace(tzinfo=None)
+            self._stamp_value = now
         return self._stamp_value
 
     async def _flush_periodically(self) -> None:
