@@ -256,3 +256,42 @@ def test_planning_bug_becomes_one_unknown_failure_row(tmp_path: Path) -> None:
         ("test.badplan|crash.lab.test|-|!plan|0", "unknown_failure")
     ]
     assert "cannot plan crash.lab.test" in str(bad[0][2])
+
+
+@pytest.mark.usefixtures("engine_probes")
+def test_concurrency_counts_tasks_in_batches_and_singles(tmp_path: Path) -> None:
+    from probes.base import Task
+    from tests.engine_probes import BatchProbe
+
+    peak = {"now": 0, "max": 0}
+    original = BatchProbe.measure_many
+
+    async def counting(self: BatchProbe, tasks: list[Task]) -> list[object]:
+        peak["now"] += len(tasks)
+        peak["max"] = max(peak["max"], peak["now"])
+        await asyncio.sleep(0.01)
+        try:
+            return await original(self, tasks)  # type: ignore[no-any-return]
+        finally:
+            peak["now"] -= len(tasks)
+
+    BatchProbe.measure_many = counting  # type: ignore[method-assign,assignment]
+    try:
+        campaign = _campaign(
+            tmp_path,
+            """[[endpoints]]
+url = "udp://127.0.0.1:1"
+
+[probes."test.batch"]
+
+[limits]
+concurrency = 10
+rate = 100000
+burst = 8
+""",
+            targets=200,
+        )
+        assert _run(campaign, tmp_path / "db.sqlite") == 0
+    finally:
+        BatchProbe.measure_many = original  # type: ignore[method-assign]
+    assert 8 <= peak["max"] <= 10

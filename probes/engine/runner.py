@@ -219,6 +219,7 @@ class Engine:
         self._address_ok: dict[str, bool] = {}
         self._buckets: dict[str, TokenBucket] = {}
         self._inflight = 0
+        self._waiting_slots = 0
         self._slots = asyncio.Event()
         self._more = asyncio.Event()
         self._busy = 0
@@ -445,14 +446,19 @@ class Engine:
         return EngineResult(stats=stats, stopped=self._stopped)
 
     async def _acquire(self, n: int) -> None:
-        while self._inflight + n > self.concurrency and self._inflight > 0:
-            self._slots.clear()
-            await self._slots.wait()
+        self._waiting_slots += 1
+        try:
+            while self._inflight + n > self.concurrency and self._inflight > 0:
+                self._slots.clear()
+                await self._slots.wait()
+        finally:
+            self._waiting_slots -= 1
         self._inflight += n
 
     def _release(self, n: int) -> None:
         self._inflight -= n
-        self._slots.set()
+        if self._waiting_slots:
+            self._slots.set()
 
     async def _worker(self) -> None:
         current = asyncio.current_task()
@@ -469,16 +475,19 @@ class Engine:
                 await self._more.wait()
                 continue
             self._busy += 1
+            # Concurrency counts tasks in flight: a batch takes one slot per task.
+            n = len(unit) if isinstance(unit, list) else 1
+            if self._inflight + n <= self.concurrency:
+                self._inflight += n
+            else:
+                await self._acquire(n)
             try:
                 if isinstance(unit, list):
-                    await self._acquire(len(unit))
-                    try:
-                        await self._run_batch(unit)
-                    finally:
-                        self._release(len(unit))
+                    await self._run_batch(unit)
                 else:
                     await self._run_one(unit, slot=slot)
             finally:
+                self._release(n)
                 self._busy -= 1
                 if self._busy == 0 or self._followups:
                     self._more.set()
