@@ -351,6 +351,34 @@ class Engine:
             return True
         return False
 
+    def add_pending(self, rows: Iterable[dict[str, Any]]) -> int:
+        """Queue stored follow-ups (task_followups rows) that have not finished (resume).
+
+        Only those of this engine's shard and worker slice are taken; returns how many.
+        """
+        n = 0
+        for r in rows:
+            if not self.shard.owns(r["root_key"]):
+                continue
+            self._followups.append(
+                Task(
+                    r["task_key"],
+                    r["probe"],
+                    r["target"],
+                    endpoint_from_json(r["endpoint"]),
+                    r["params"] or {},
+                    r["repetition"],
+                    r["parent_key"],
+                    self._runtime(r["probe"]).deadline,
+                )
+            )
+            n += 1
+        return n
+
+    def blocked_reason(self, task: Task) -> str | None:
+        """Why the policy refuses ``task``, or None (``run --dry-run`` shows it)."""
+        return self._blocked(task)
+
     def verdicts(self) -> dict[str, Verdict]:
         """Policy verdicts of the panel endpoints (resolving them if needed)."""
         return {e.url: self._verdict(e.url) for e in self.campaign.endpoints}
@@ -442,6 +470,10 @@ class Engine:
                 w.cancel()
             await asyncio.gather(flusher, *workers, return_exceptions=True)
             await self._flush()
+        return self.result()
+
+    def result(self) -> EngineResult:
+        """Counts so far, per probe, and why the engine stopped early (if it did)."""
         stats = {name: rt.stats for name, rt in self._runtimes.items()}
         return EngineResult(stats=stats, stopped=self._stopped)
 

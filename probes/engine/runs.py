@@ -29,14 +29,13 @@ from db import migrate
 from db.engine import make_engine, resolve_url, sqlite_path
 from db.vocab import RunStatus
 from db.writer import AsyncWriter, Writer
-from probes.base import Task
 from probes.engine import bookkeeping as bk
 from probes.engine.campaign import Campaign, load_campaign
 from probes.engine.console import Reporter
 from probes.engine.lock import run_lock
 from probes.engine.planner import Shard
 from probes.engine.runner import Engine as TaskEngine
-from probes.engine.runner import EngineResult, endpoint_from_json
+from probes.engine.runner import EngineResult
 from probes.engine.targets import validate
 from probes.safety import NetworkPolicy
 
@@ -139,7 +138,7 @@ def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: Tex
     n = 0
     for task in eng.tasks():
         dest = task.endpoint.url if task.endpoint else task.params.get("address", "-")
-        blocked = eng._blocked(task)
+        blocked = eng.blocked_reason(task)
         out.write(
             f"{task.key}\t{task.probe}\t{task.target}\t{dest}\t"
             f"{'allowed' if blocked is None else 'blocked_by_policy'}\n"
@@ -323,26 +322,6 @@ def _prepare(
     )
 
 
-def pending_tasks(eng: TaskEngine, rows: list[dict[str, Any]]) -> list[Task]:
-    """Tasks for stored follow-ups that did not finish (resume)."""
-    out = []
-    for r in rows:
-        rt = eng._runtime(r["probe"])
-        out.append(
-            Task(
-                r["task_key"],
-                r["probe"],
-                r["target"],
-                endpoint_from_json(r["endpoint"]),
-                r["params"] or {},
-                r["repetition"],
-                r["parent_key"],
-                rt.deadline,
-            )
-        )
-    return out
-
-
 def make_task_engine(
     p: _Prepared,
     opts: RunOptions,
@@ -350,7 +329,6 @@ def make_task_engine(
     *,
     write_targets: bool = True,
     shard: Shard | None = None,
-    pending: bool = True,
 ) -> TaskEngine:
     eng = TaskEngine(
         p.campaign,
@@ -363,8 +341,7 @@ def make_task_engine(
         write_targets=write_targets,
         max_duration=opts.max_duration,
     )
-    if pending:
-        eng._followups.extend(pending_tasks(eng, p.pending))
+    eng.add_pending(p.pending)
     return eng
 
 
@@ -412,8 +389,8 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
         except asyncio.CancelledError:
             if main_task is not None and main_task.cancelling():
                 raise
-            stats = {name: rt.stats for name, rt in eng._runtimes.items()}
-            result = EngineResult(stats=stats, stopped="signal")
+            result = eng.result()
+            result.stopped = "signal"
         await writer.flush()
     finally:
         ticker.cancel()

@@ -40,17 +40,12 @@ class PipeSink:
 
 
 def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
-    from probes.engine.runs import install_signals, make_task_engine, pending_tasks
+    from probes.engine.runs import install_signals, make_task_engine
 
     code = 0
     try:
         shard = Shard(p.shard.index, p.shard.count, p.shard.seed, worker, workers)
-        eng = make_task_engine(
-            p, opts, PipeSink(conn), write_targets=worker == 0, shard=shard, pending=False
-        )
-        eng._followups.extend(
-            t for t in pending_tasks(eng, p.pending) if shard.owns(t.key.split(">", 1)[0])
-        )
+        eng = make_task_engine(p, opts, PipeSink(conn), write_targets=worker == 0, shard=shard)
 
         async def main() -> EngineResult:
             install_signals(asyncio.get_running_loop(), lambda _sig: eng.stop(reason="signal"))
