@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from db.ids import row_id, target_id
 from probes.engine.campaign import load_campaign
-from probes.engine.planner import Shard
+from probes.engine.planner import Shard, task_key
 from probes.engine.runner import Engine
 from probes.safety import NetworkPolicy
 from tests.fixtures.engine import null_campaign
@@ -59,7 +59,11 @@ def _engine_rows(tmp_path: Path) -> tuple[list[str], list[tuple[object, tuple[ob
 
 def test_plan_keys_rows_and_ids(tmp_path: Path) -> None:
     keys, rows = _engine_rows(tmp_path)
-    assert keys == [f"engine.null|t{i:06d}.lab.test|-||0" for i in range(1, 21)]
+    assert keys == [
+        task_key("engine.null", f"t{i:06d}.lab.test", endpoint="-", suffix="", repetition=0)
+        for i in range(1, 21)
+    ]
+    assert keys[0] == "engine.null|t000001.lab.test|-||0"
     run = "11111111-2222-4333-8444-555555555555"
     obs = [v for spec, v in rows if getattr(spec, "name", "") == "null_observations"]
     targets = [v for spec, v in rows if getattr(spec, "name", "") == "targets"]

@@ -121,9 +121,6 @@ class Campaign:
     snapshot: dict[str, Any] = field(default_factory=dict)
     """JSON-ready copy of the file as loaded, with its SHA-256 (stored on the run)."""
 
-    def endpoint_label(self, endpoint: Endpoint) -> str:
-        return endpoint.label or endpoint.url
-
 
 class _Checker:
     """Validation helpers that know the file and its key lines."""

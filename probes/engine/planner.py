@@ -56,9 +56,6 @@ class Shard:
         h = self._hash(root_key)
         return h % self.count == self.index and (h // self.count) % self.workers == self.worker
 
-    def spec(self) -> str:
-        return f"{self.index}/{self.count}"
-
 
 WHOLE = Shard()
 """The whole task space (no sharding)."""
