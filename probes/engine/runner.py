@@ -18,10 +18,9 @@ import collections
 import datetime as dt
 import time
 import traceback
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Iterable, Iterator
 from hashlib import blake2b as _blake2b
-from typing import Any, Protocol
+from typing import Any
 
 from db.ids import child_id
 from db.vocab import Failure, Operation
@@ -41,6 +40,14 @@ from probes.engine.planner import (
 )
 from probes.engine.ratelimit import TokenBucket
 from probes.engine.rows import observation_builder, plain, tuple_builder
+from probes.engine.state import (
+    EngineResult,
+    ProbeRuntime,
+    Sink,
+    WorkerSlot,
+    endpoint_from_json,
+    endpoint_json,
+)
 from probes.engine.targets import TargetEntry
 from probes.safety import NetworkPolicy
 
@@ -54,111 +61,6 @@ YIELD_EVERY = 256
 _from_bytes = int.from_bytes
 _FAILURES = frozenset(Failure)
 _OPERATIONS = frozenset(Operation)
-
-
-class Sink(Protocol):
-    """Where rows go: the AsyncWriter in one process, a pipe to the parent with --workers."""
-
-    async def put(self, rows: Sequence[Row]) -> None: ...
-
-
-@dataclass
-class ProbeStats:
-    tasks: int = 0
-    ok: int = 0
-    attempts: int = 0
-    failures: collections.Counter[str] = field(default_factory=collections.Counter)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "tasks": self.tasks,
-            "ok": self.ok,
-            "attempts": self.attempts,
-            "failures": dict(sorted(self.failures.items())),
-        }
-
-
-@dataclass
-class EngineResult:
-    stats: dict[str, ProbeStats]
-    stopped: str | None
-    """None when the plan ran out; "max_duration" or "signal" when stopped early."""
-
-    @property
-    def tasks(self) -> int:
-        return sum(s.tasks for s in self.stats.values())
-
-    @property
-    def unknown_failures(self) -> int:
-        return sum(s.failures.get(Failure.UNKNOWN_FAILURE.value, 0) for s in self.stats.values())
-
-
-class _Slot:
-    """A worker's deadline state (see Engine._measure)."""
-
-    __slots__ = ("deadline_at", "expired", "handle", "measuring", "owner")
-
-    def __init__(self, owner: asyncio.Task[None]) -> None:
-        self.owner = owner
-        self.deadline_at = 0.0
-        self.measuring = False
-        self.expired = False
-        self.handle: asyncio.TimerHandle | None = None
-
-
-class _Runtime:
-    """A probe instance with what the engine needs per task, looked up once."""
-
-    __slots__ = (
-        "batch_size",
-        "deadline",
-        "instance",
-        "name",
-        "retries",
-        "stats",
-        "version",
-    )
-
-    def __init__(self, instance: Any, *, deadline: float, retries: int) -> None:
-        cls = type(instance)
-        self.instance = instance
-        self.name: str = cls.name
-        self.version: int = cls.version
-        self.deadline = deadline
-        self.retries = retries
-        size = getattr(cls, "batch_size", 0)
-        self.batch_size: int = size if size and hasattr(instance, "measure_many") else 0
-        self.stats = ProbeStats()
-
-
-def endpoint_json(endpoint: Endpoint | None) -> dict[str, Any] | None:
-    if endpoint is None:
-        return None
-    return {
-        "url": endpoint.url,
-        "operator": endpoint.operator,
-        "role": str(endpoint.role),
-        "namespace": endpoint.namespace,
-        "label": endpoint.label,
-        "rate": endpoint.rate,
-        "options": dict(endpoint.options),
-    }
-
-
-def endpoint_from_json(data: dict[str, Any] | None) -> Endpoint | None:
-    if data is None:
-        return None
-    from db.vocab import Role
-
-    return Endpoint(
-        url=data["url"],
-        operator=data.get("operator"),
-        role=Role(data.get("role", "test")),
-        namespace=data.get("namespace", "icann"),
-        label=data.get("label"),
-        rate=data.get("rate"),
-        options=data.get("options") or {},
-    )
 
 
 class Engine:
@@ -195,7 +97,7 @@ class Engine:
         limits = campaign.limits
         self.concurrency = limits.concurrency
         self.backoff = limits.backoff
-        self._runtimes: dict[str, _Runtime] = {}
+        self._runtimes: dict[str, ProbeRuntime] = {}
         self._planned: list[PlannedProbe] = []
         for settings in campaign.probes:
             rt = self._make_runtime(settings.name, settings)
@@ -262,7 +164,7 @@ class Engine:
 
     # -- set-up -----------------------------------------------------------------------
 
-    def _make_runtime(self, name: str, settings: ProbeSettings | None) -> _Runtime:
+    def _make_runtime(self, name: str, settings: ProbeSettings | None) -> ProbeRuntime:
         cls = registry.get(name)
         if settings is None:
             # A follow-up's probe the campaign does not configure: its defaults, plus the
@@ -282,7 +184,7 @@ class Engine:
             config = settings.config
         instance = cls(config, clock=self.clock, policy=self.policy)
         limits = self.campaign.limits
-        rt = _Runtime(
+        rt = ProbeRuntime(
             instance,
             deadline=(settings.deadline if settings and settings.deadline else limits.deadline),
             retries=(
@@ -292,7 +194,7 @@ class Engine:
         self._runtimes[name] = rt
         return rt
 
-    def _runtime(self, name: str) -> _Runtime:
+    def _runtime(self, name: str) -> ProbeRuntime:
         rt = self._runtimes.get(name)
         return rt if rt is not None else self._make_runtime(name, None)
 
@@ -495,7 +397,7 @@ class Engine:
     async def _worker(self) -> None:
         current = asyncio.current_task()
         assert current is not None
-        slot = _Slot(current)
+        slot = WorkerSlot(current)
         since_yield = 0
         while True:
             unit = self._next_unit(self._plan)
@@ -544,7 +446,7 @@ class Engine:
             retryable=failure is Failure.GENERIC_TIMEOUT_ERROR,
         )
 
-    async def _measure(self, rt: _Runtime, task: Task, *, slot: _Slot) -> Observation:
+    async def _measure(self, rt: ProbeRuntime, task: Task, *, slot: WorkerSlot) -> Observation:
         """One attempt under the task's deadline.
 
         The deadline works like asyncio.timeout (cancel the worker, then uncancel) but
@@ -581,7 +483,7 @@ class Engine:
             slot.owner.uncancel()
         return obs
 
-    def _check_deadline(self, slot: _Slot) -> None:
+    def _check_deadline(self, slot: WorkerSlot) -> None:
         slot.handle = None
         if not slot.measuring:
             return
@@ -593,7 +495,7 @@ class Engine:
 
     async def _record_unsent(
         self,
-        rt: _Runtime,
+        rt: ProbeRuntime,
         task: Task,
         failure: Failure,
         *,
@@ -607,7 +509,7 @@ class Engine:
         obs = self._rows_for(rt, task, attempt=0, obs=obs, rows=rows)
         await self._finish(rt, task, attempt=0, obs=obs, rows=rows)
 
-    async def _run_one(self, task: Task, *, slot: _Slot) -> None:
+    async def _run_one(self, task: Task, *, slot: WorkerSlot) -> None:
         rt = self._runtime(task.probe)
         if task.params and PLAN_ERROR in task.params:
             await self._record_unsent(
@@ -691,7 +593,7 @@ class Engine:
             attempt += 1
 
     def _rows_for(
-        self, rt: _Runtime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
+        self, rt: ProbeRuntime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
     ) -> Observation:
         """Append the attempt's observation row (and children) to ``rows``; return the
         observation as stored (a probe bug in the rows becomes ``unknown_failure``)."""
@@ -780,7 +682,7 @@ class Engine:
         return obs
 
     async def _finish(
-        self, rt: _Runtime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
+        self, rt: ProbeRuntime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
     ) -> None:
         failure = str(obs.failure) if obs.failure is not None else None
         rows.append(

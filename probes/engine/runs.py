@@ -35,7 +35,7 @@ from probes.engine.console import Reporter
 from probes.engine.lock import run_lock
 from probes.engine.planner import Shard
 from probes.engine.runner import Engine as TaskEngine
-from probes.engine.runner import EngineResult
+from probes.engine.state import EngineResult
 from probes.engine.targets import validate
 from probes.safety import NetworkPolicy
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from db.writer import Row, Writer, spec_for
 from probes.engine import bookkeeping as bk
 from probes.engine.planner import Shard
-from probes.engine.runner import EngineResult, ProbeStats
+from probes.engine.state import EngineResult, ProbeStats
 
 if TYPE_CHECKING:
     from probes.engine.console import Reporter
