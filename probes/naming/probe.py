@@ -50,6 +50,15 @@ class NamingConfig:
     )
 
 
+def transport_url(url: str) -> str:
+    """The URL a method speaks to: the engine's ``eth+http(s)://`` JSON-RPC schemes
+    (probes/endpoints.py) are plain HTTP(S) on the wire."""
+    for scheme in ("eth+http://", "eth+https://"):
+        if url.startswith(scheme):
+            return url[len("eth+") :]
+    return url
+
+
 def method_for(namespace: str, registry: Registry, requested: str | None) -> str:
     """The requested method, else the namespace's first; raises ValueError if none."""
     if requested:
@@ -143,7 +152,7 @@ class NamingProbe:
             req = Request(
                 name=normalized,
                 namespace=namespace,
-                endpoint=endpoint.url,
+                endpoint=transport_url(endpoint.url),
                 options=endpoint.options,
                 policy=self.policy,
                 timeout=self.config.timeout_s,

@@ -59,6 +59,8 @@ async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.messag
     if scheme != "https":
         req.policy.require(host, Operation.DNS_ROUND_TRIP)  # the other schemes take IPs
     q = dns.message.make_query(qname, qtype, use_edns=True)
+    # The engine's endpoint URLs carry the TLS name to authenticate as ``#authname``.
+    auth_name = req.options.get("server_hostname") or parts.fragment or None
     verify: bool | str = bool(req.options.get("verify_tls", True))
     if isinstance(req.options.get("ca_file"), str):
         verify = str(req.options["ca_file"])
@@ -78,7 +80,7 @@ async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.messag
                 port=port,
                 timeout=req.timeout,
                 ssl_context=ctx,
-                server_hostname=req.options.get("server_hostname"),
+                server_hostname=auth_name,
             )
         if scheme == "quic":
             return await dns.asyncquery.quic(
@@ -87,7 +89,7 @@ async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.messag
                 port=port,
                 timeout=req.timeout,
                 verify=verify,
-                server_hostname=req.options.get("server_hostname"),
+                server_hostname=auth_name,
             )
         # DoH: check the address the host name resolves to, and pin dnspython to it.
         address = await _address_of(host, port)

@@ -1,7 +1,9 @@
 """``http-gateway``: a name through an HTTP gateway such as ``NAME.eth.limo``. Does I/O.
 
-The endpoint is a URL template with ``{name}`` (``https://{name}.limo/`` for eth.limo) or
-a plain URL plus a ``host_template`` option (the lab's gateway on an IP address, asked
+The endpoint is a URL template with ``{name}`` (``https://{name}.limo/`` for eth.limo),
+or any URL plus a ``url_template`` option (a campaign's endpoint URL must be a plain URL
+the engine can check, e.g. ``https://eth.limo/``), or a plain URL plus a
+``host_template`` option (the lab's gateway on an IP address, asked
 with ``Host: alice.eth.lab``). Recorded: the status, the headers that identify content
 (``X-Ipfs-Path``, ``X-Content-Path``, ``ETag``, ``Location``, ``Content-Type``, ``Server``)
 verbatim, and the body's SHA-256. An ``X-Ipfs-Path: /ipfs/CID`` header also yields a
@@ -19,7 +21,8 @@ KEPT_HEADERS = ("x-ipfs-path", "x-content-path", "etag", "location", "content-ty
 
 
 async def resolve_gateway(req: Request) -> MethodResult:
-    url = req.endpoint.replace("{name}", req.name)
+    template = str(req.options.get("url_template") or req.endpoint)
+    url = template.replace("{name}", req.name)
     headers = {}
     host_template = req.options.get("host_template")
     if host_template:
