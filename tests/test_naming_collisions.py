@@ -130,6 +130,7 @@ def test_bad_registry_files_name_the_line(tmp_path: Path) -> None:
 
 
 def test_public_endpoints_are_data_and_never_local() -> None:
+    from probes.endpoints import parse_endpoint_url
     from probes.naming.http import depends_on_icann_dns
     from probes.naming.methods import METHODS
     from probes.naming.public_endpoints import load_public_endpoints
@@ -145,5 +146,6 @@ def test_public_endpoints_are_data_and_never_local() -> None:
         assert ep.source and ep.last_known_working and ep.status
         # Every public endpoint is reached through an ICANN host name, and the test
         # suite's policy refuses any address such a name could be pinned to here.
-        assert ep.depends_on_icann_dns and depends_on_icann_dns(ep.url.replace("{name}", "x"))
+        assert ep.depends_on_icann_dns and depends_on_icann_dns(ep.url)
+        assert parse_endpoint_url(ep.url).host == ep.url.split("/")[2]
         assert not policy.allows(ep.url.split("/")[2])
