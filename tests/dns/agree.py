@@ -26,7 +26,9 @@ def lean_view(wire: bytes) -> tuple[object, ...]:
 def dnspython_view(wire: bytes) -> tuple[object, ...]:
     msg = dns.message.from_wire(wire, one_rr_per_rrset=True)
     records = []
-    for section_name, section in zip(codec.SECTIONS, (msg.answer, msg.authority, msg.additional)):
+    for section_name, section in zip(
+        codec.SECTIONS, (msg.answer, msg.authority, msg.additional), strict=True
+    ):
         for rrset in section:
             for rd in rrset:
                 records.append(

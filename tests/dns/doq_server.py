@@ -42,6 +42,7 @@ class DoQProtocol(QuicConnectionProtocol):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self._buffers: dict[int, bytes] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
 
     def quic_event_received(self, event: QuicEvent) -> None:
         if isinstance(event, StreamDataReceived):
@@ -49,7 +50,9 @@ class DoQProtocol(QuicConnectionProtocol):
             if not event.end_stream:
                 self._buffers[event.stream_id] = data
                 return
-            asyncio.ensure_future(self._answer(event.stream_id, data))
+            task = asyncio.ensure_future(self._answer(event.stream_id, data))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _answer(self, stream_id: int, data: bytes) -> None:
         (length,) = struct.unpack_from("!H", data)

@@ -40,6 +40,12 @@ RESOLVER_ADDR = "127.66.53.53"
 DOQ_ADDR = "127.66.53.54"
 AUTH_NAME = "resolver.test"
 
+# An ECHConfigList (draft-ietf-tls-esni) as a public example; only its presence matters.
+ECH = (
+    "AEX+DQBBpAAgACCYj5PkTm2VmZWv1PwB9rC1lLzDhGZBVKqRLMaW1+8qMAAE"
+    "AAEAAQASY2xvdWRmbGFyZS1lY2guY29tAAA="
+)
+
 SOA = "SOA ns1 hostmaster 2026112801 1800 900 604800 300"
 
 
@@ -68,7 +74,7 @@ www AAAA fd99::80:1
 www HTTPS 1 . alpn="h3,h2" port=4433 ipv4hint=127.80.0.1 ipv6hint=fd99::80:1
 tcponly A 127.80.0.2
 tcponly HTTPS 1 . alpn="h2,http/1.1"
-ech HTTPS 1 . alpn=h2 ech=AEX+DQBBpAAgACCYj5PkTm2VmZWv1PwB9rC1lLzDhGZBVKqRLMaW1+8qMAAEAAEAAQASY2xvdWRmbGFyZS1lY2guY29tAAA=
+ech HTTPS 1 . alpn=h2 ech={ECH}
 _443._udp.www SVCB 1 www.example.test. alpn=h3
 @ HTTPS 0 www.example.test.
 @ TXT "icann-view"
