@@ -12,7 +12,7 @@ from typing import Any
 _PROBES: dict[str, type[Any]] = {}
 
 # Modules that register probes on import; each probe issue appends its module here.
-BUILTIN_PROBE_MODULES: tuple[str, ...] = ("probes.null", "probes.dns.query")
+BUILTIN_PROBE_MODULES: tuple[str, ...] = ("probes.null", "probes.dns.query", "probes.dns.iterative")
 
 
 def register(cls: type[Any]) -> type[Any]:

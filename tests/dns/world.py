@@ -69,6 +69,7 @@ EXAMPLE_TEST = f"""
 @ {SOA}
 @ NS ns1
 ns1 A {SLD_ADDR}
+ns2 A {SLD_ADDR}
 www A 127.80.0.1
 www AAAA fd99::80:1
 www HTTPS 1 . alpn="h3,h2" port=4433 ipv4hint=127.80.0.1 ipv6hint=fd99::80:1
@@ -95,7 +96,7 @@ example NS ns1.example
 ns1.example A {SLD_ADDR}
 broken NS ns1.example
 expired NS ns1.example
-oob NS ns1.example.test.
+oob NS ns2.example.test.
 """
 
 LAB_TLD = f"""
@@ -116,9 +117,10 @@ EXPIRED_TEST = f"""
 www A 127.80.0.4
 """
 
+# Its NS, ns2.example.test, has no glue anywhere above: an out-of-bailiwick lookup.
 OOB_TEST = f"""
-@ {SOA.replace("ns1", "ns1.example.test.")}
-@ NS ns1.example.test.
+@ {SOA.replace("ns1", "ns2.example.test.")}
+@ NS ns2.example.test.
 www A 127.80.0.5
 """
 
