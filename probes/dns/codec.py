@@ -92,6 +92,9 @@ class QueryTemplate:
     """The question section as sent; a response must echo it (RFC 5452 section 9.1)."""
     tail: bytes
     edns_size: int
+    names: tuple[tuple[int, str], ...] = ()
+    """Offset in a message (from 12) -> text of every suffix of the question name, so a
+    response that echoes the question exactly need not decode it again."""
 
     def wire(self, qid: int) -> bytes:
         return qid.to_bytes(2, "big") + self.tail
@@ -114,7 +117,13 @@ def make_template(
     if edns_size:
         # OPT pseudo-RR: root owner, CLASS = UDP payload size, TTL = ext-rcode/version/DO.
         tail += b"\x00" + struct.pack("!HHIH", OPT, edns_size, DO_BIT if dnssec_ok else 0, 0)
-    return QueryTemplate(qname, qtype, question, tail, edns_size or 512)
+    labels = [lbl for lbl in qname.rstrip(".").split(".") if lbl]
+    names = []
+    off = 12
+    for i, label in enumerate(labels):
+        names.append((off, ".".join(labels[i:]) + "."))
+        off += 1 + len(label)
+    return QueryTemplate(qname, qtype, question, tail, edns_size or 512, tuple(names))
 
 
 # Characters dnspython escapes in a label's text form, and everything non-printable.
@@ -136,12 +145,23 @@ def _label_text(label: bytes) -> str:
     return "".join(out)
 
 
-def decode_name(buf: bytes, off: int) -> tuple[str, int]:
+def decode_name(buf: bytes, off: int, memo: dict[int, str] | None = None) -> tuple[str, int]:
     """Read a possibly compressed name (RFC 1035 section 4.1.4); return text and next offset.
 
-    Pointers must point backwards, which also rules out loops.
+    Pointers must point backwards, which also rules out loops. ``memo`` maps offsets of
+    names already decoded in this message to their text: a name that is just a pointer
+    (the common case in answers) then costs one dict lookup.
     """
+    if memo is not None:
+        first = buf[off] if off < len(buf) else 0
+        if first >= 0xC0 and off + 1 < len(buf):
+            known = memo.get(((first & 0x3F) << 8) | buf[off + 1])
+            if known is not None:
+                return known, off + 2
+        elif first == 0:
+            return ".", off + 1
     labels: list[str] = []
+    starts: list[int] = []
     end = -1
     limit = off
     total = 0
@@ -154,14 +174,23 @@ def decode_name(buf: bytes, off: int) -> tuple[str, int]:
                     end = off + 2
                 if target >= limit:
                     raise MalformedMessage(f"compression pointer forward or looping at {off}")
+                if memo is not None and target in memo:
+                    tail = memo[target]
+                    if tail != ".":
+                        if total + len(tail) > 254:
+                            raise MalformedMessage("name longer than 255 octets")
+                        labels.append(tail[:-1])
+                    break
                 limit = target
                 off = target
                 continue
             if length > 63:
                 raise MalformedMessage(f"bad label length {length} at offset {off}")
-            off += 1
             if length == 0:
+                off += 1
                 break
+            starts.append(off)
+            off += 1
             label = buf[off : off + length]
             if len(label) != length:
                 raise MalformedMessage("name runs past the end of the message")
@@ -172,7 +201,13 @@ def decode_name(buf: bytes, off: int) -> tuple[str, int]:
             off += length
     except IndexError:
         raise MalformedMessage("name runs past the end of the message") from None
-    return (".".join(labels) + ".") if labels else ".", (end if end >= 0 else off)
+    text = (".".join(labels) + ".") if labels else "."
+    if memo is not None:
+        # Every suffix of this name may be the target of a later pointer.
+        for i, pos in enumerate(starts):
+            if pos not in memo:
+                memo[pos] = ".".join(labels[i:]) + "."
+    return text, (end if end >= 0 else off)
 
 
 @dataclass(slots=True)
@@ -204,6 +239,8 @@ class Response:
     edns_size: int | None = None
     dnssec_ok: bool = False
     ede: list[tuple[int, str]] = field(default_factory=list)
+    names: dict[int, str] = field(default_factory=dict)
+    """Offsets of names decoded so far -> text (reused by compression pointers)."""
 
     def answers_of(self, rtype: int) -> list[Record]:
         return [r for r in self.records if r.section == 0 and r.rtype == rtype]
@@ -219,8 +256,12 @@ def question_matches(buf: bytes, template: QueryTemplate) -> bool:
     return got.lower() == q.lower() and buf[4:6] == b"\x00\x01"
 
 
-def parse(buf: bytes) -> Response:
-    """Parse a whole message: header, question, every RR, OPT and EDE."""
+def parse(buf: bytes, template: QueryTemplate | None = None) -> Response:
+    """Parse a whole message: header, question, every RR, OPT and EDE.
+
+    With the ``template`` of the query, a question echoed byte for byte is not decoded
+    again (the hot path); anything else is parsed in full.
+    """
     if len(buf) < 12:
         raise MalformedMessage(f"message of {len(buf)} octets is shorter than a header")
     qid, flags, qd, an, ns, ar = HEADER.unpack_from(buf, 0)
@@ -228,21 +269,37 @@ def parse(buf: bytes) -> Response:
     qname: str | None = None
     qtype: int | None = None
     unpack_rr = _RR.unpack_from
+    memo: dict[int, str] = {}
     try:
+        if (
+            template is not None
+            and qd == 1
+            and buf[12 : 12 + len(template.question)] == template.question
+        ):
+            memo = dict(template.names)
+            qname, qtype = template.qname, template.qtype
+            off = 12 + len(template.question)
+            qd = 0
         for _ in range(qd):
-            qname, off = decode_name(buf, off)
+            qname, off = decode_name(buf, off, memo)
             qtype = _H.unpack_from(buf, off)[0]
             off += 4
         records: list[Record] = []
-        resp = Response(qid, flags, flags & 0xF, qd, (an, ns, ar), records, qname, qtype)
+        resp = Response(
+            qid,
+            flags,
+            flags & 0xF,
+            HEADER.unpack_from(buf, 0)[2],
+            (an, ns, ar),
+            records,
+            qname,
+            qtype,
+        )
+        resp.names = memo
         size = len(buf)
         for section, count in ((0, an), (1, ns), (2, ar)):
             for _ in range(count):
-                if buf[off] == 0xC0 and off + 1 < size and buf[off + 1] == 12 and qname:
-                    name = qname  # the common pointer to the question name
-                    off += 2
-                else:
-                    name, off = decode_name(buf, off)
+                name, off = decode_name(buf, off, memo)
                 rtype, rclass, ttl, rdlen = unpack_rr(buf, off)
                 off += 10
                 if off + rdlen > size:
@@ -283,7 +340,7 @@ def _read_opt(resp: Response, buf: bytes, *, rclass: int, ttl: int, off: int, en
         off += length
 
 
-def rdata_text(buf: bytes, rec: Record) -> str:
+def rdata_text(buf: bytes, rec: Record, memo: dict[int, str] | None = None) -> str:
     """RDATA in presentation form, identical to dnspython's ``to_text()``."""
     off, length, rtype = rec.rdata_offset, rec.rdata_length, rec.rtype
     if rtype == 1 and length == 4 and rec.rclass == 1:
@@ -291,11 +348,11 @@ def rdata_text(buf: bytes, rec: Record) -> str:
     if rtype == 28 and length == 16 and rec.rclass == 1:
         return socket.inet_ntop(socket.AF_INET6, buf[off : off + 16])
     if rtype in (2, 5, 12, 39):  # NS, CNAME, PTR, DNAME
-        name, end = decode_name(buf, off)
+        name, end = decode_name(buf, off, memo)
         if end == off + length:
             return name
     elif rtype == 15 and length >= 3:  # MX
-        name, end = decode_name(buf, off + 2)
+        name, end = decode_name(buf, off + 2, memo)
         if end == off + length:
             return f"{_H.unpack_from(buf, off)[0]} {name}"
     try:

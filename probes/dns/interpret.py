@@ -45,6 +45,7 @@ def record_rows(resp: Response, wire: bytes) -> list[dict[str, Any]]:
     """One dict per record, in message order, ready for dns_answers."""
     rows: list[dict[str, Any]] = []
     sections = codec.SECTIONS
+    memo = resp.names
     for position, rec in enumerate(resp.records):
         row: dict[str, Any] = {
             "section": sections[rec.section],
@@ -52,7 +53,7 @@ def record_rows(resp: Response, wire: bytes) -> list[dict[str, Any]]:
             "name": rec.name,
             "rtype": codec.type_text(rec.rtype),
             "ttl": rec.ttl,
-            "value": codec.rdata_text(wire, rec),
+            "value": codec.rdata_text(wire, rec, memo),
         }
         if rec.rtype in SVCB_TYPES:
             off = rec.rdata_offset
@@ -101,11 +102,11 @@ def whoami_address(resp: Response, wire: bytes) -> str | None:
 
 
 def interpret(
-    wire: bytes, qtype: int, *, purpose: str = "query"
+    wire: bytes, qtype: int, *, purpose: str = "query", template: codec.QueryTemplate | None = None
 ) -> tuple[dict[str, Any], list[dict[str, Any]], Failure | None, Operation | None, str | None]:
     """Fields, child rows and failure for one response. Malformed -> misbehaving."""
     try:
-        resp = codec.parse(wire)
+        resp = codec.parse(wire, template)
         fields = header_fields(resp, wire)
         rows = record_rows(resp, wire)
     except MalformedMessage as exc:

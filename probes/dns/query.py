@@ -22,7 +22,7 @@ from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Tas
 from probes.dns import codec
 from probes.dns.codec import QueryTemplate
 from probes.dns.interpret import interpret
-from probes.dns.names import InvalidName, normalize
+from probes.dns.names import DomainName, InvalidName, normalize
 from probes.dns.resolvers import BadResolverURL, ResolverURL, parse_resolver
 from probes.dns.transports import (
     ExchangeError,
@@ -81,6 +81,11 @@ def _template(
     return codec.make_template(qname, qtype, rd=rd, cd=cd, dnssec_ok=do, edns_size=edns_size)
 
 
+@lru_cache(maxsize=65536)
+def _normalize(text: str) -> DomainName:
+    return normalize(text)
+
+
 @lru_cache(maxsize=4096)
 def _resolver(url: str) -> ResolverURL:
     return parse_resolver(url)
@@ -124,6 +129,7 @@ class DnsQueryProbe:
         self._udp: dict[tuple[str, int], UdpClient] = {}
         self._tls = None
         self._late: list[tuple[Task, Observation]] = []
+        self._allowed: set[str] = set()
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
         for qtype in self.config.qtypes:
             codec.type_code(qtype)  # fail early, naming the bad type
@@ -206,7 +212,7 @@ class DnsQueryProbe:
         fields["qtype"] = qtype_text
         try:
             qtype = codec.type_code(qtype_text)
-            name = normalize(task.target)
+            name = _normalize(task.target)
             fields["qname"] = name.ascii
             fields["qname_unicode"] = name.unicode
             if endpoint is None:
@@ -225,7 +231,10 @@ class DnsQueryProbe:
             fields["transport"] = str(Transport.NONE)
             return self._failed(obs, t0, Failure.INVALID_INPUT, Operation.RESOLVE, str(exc))
         try:
-            self.policy.require(resolver.address, Operation.DNS_ROUND_TRIP)
+            # The policy is immutable: remember addresses already allowed.
+            if resolver.address not in self._allowed:
+                self.policy.require(resolver.address, Operation.DNS_ROUND_TRIP)
+                self._allowed.add(resolver.address)
         except MeasurementError as exc:
             fields["transport"] = str(Transport.NONE)
             return self._failed(obs, t0, exc.failure, exc.operation, exc.detail)
@@ -284,7 +293,9 @@ class DnsQueryProbe:
 
     def _apply_wire(self, prep: _Prepared, wire: bytes) -> None:
         obs = prep.obs
-        fields, rows, failure, operation, detail = interpret(wire, prep.qtype, purpose=prep.purpose)
+        fields, rows, failure, operation, detail = interpret(
+            wire, prep.qtype, purpose=prep.purpose, template=prep.template
+        )
         obs.fields.update(fields)
         if self.config.keep_wire:
             obs.fields["raw_wire"] = wire

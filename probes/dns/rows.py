@@ -11,7 +11,7 @@ import datetime as dt
 import platform
 import socket
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
 
@@ -22,11 +22,49 @@ from db.vocab import RunStatus
 from db.writer import Row, TableSpec, Writer, spec_for
 from probes.base import Observation, Task
 
+ENVELOPE = (
+    "id",
+    "run_id",
+    "vantage_id",
+    "task_key",
+    "attempt",
+    "probe",
+    "probe_version",
+    "target",
+    "endpoint",
+    "started_at",
+    "duration_ms",
+    "failure",
+    "failed_operation",
+    "failure_detail",
+)
+
 
 @cache
-def _observation_layout(table: str) -> tuple[TableSpec, tuple[str, ...]]:
+def _observation_builder(
+    table: str,
+) -> tuple[TableSpec, Callable[..., tuple[Any, ...]], frozenset[str]]:
+    """A function (envelope values..., fields) -> row tuple, generated from the model's
+    column list once per table (a dict-free hot path; only column names enter the code)."""
     spec = spec_for(table)
-    return spec, spec.columns
+    own = frozenset(c for c in spec.columns if c not in ENVELOPE)
+    args = ", ".join(f"_{c}" for c in ENVELOPE)
+    values = ", ".join(f"_{c}" if c in ENVELOPE else f"_f.get({c!r})" for c in spec.columns)
+    namespace: dict[str, Any] = {}
+    exec(f"def build({args}, _f):\n    return ({values},)\n", namespace)
+    return spec, namespace["build"], own
+
+
+@cache
+def _child_builder(table: str) -> tuple[TableSpec, Callable[..., tuple[Any, ...]], frozenset[str]]:
+    spec = spec_for(table)
+    own = frozenset(c for c in spec.columns if c not in ("id", "observation_id"))
+    values = ", ".join(
+        c if c in ("id", "observation_id") else f"_v.get({c!r})" for c in spec.columns
+    )
+    namespace: dict[str, Any] = {}
+    exec(f"def build(id, observation_id, _v):\n    return ({values},)\n", namespace)
+    return spec, namespace["build"], own
 
 
 def observation_rows(
@@ -40,34 +78,40 @@ def observation_rows(
     version: int,
 ) -> list[Row]:
     """The observation's row and its children's rows, ids assigned client-side."""
-    spec, columns = _observation_layout(obs.table)
-    rid = row_id(run_id, task.key, attempt)
-    env: dict[str, Any] = {
-        "id": rid,
-        "run_id": run_id,
-        "vantage_id": vantage,
-        "task_key": task.key,
-        "attempt": attempt,
-        "probe": probe,
-        "probe_version": version,
-        "target": obs.target,
-        "endpoint": obs.endpoint,
-        "started_at": obs.started_at,
-        "duration_ms": obs.duration_ms,
-        "failure": str(obs.failure) if obs.failure is not None else None,
-        "failed_operation": str(obs.failed_operation) if obs.failed_operation else None,
-        "failure_detail": obs.failure_detail,
-    }
+    spec, build, own = _observation_builder(obs.table)
     fields = obs.fields
-    unknown = fields.keys() - set(columns)
-    if unknown:
-        raise KeyError(f"{obs.table}: unknown columns {sorted(unknown)}")
-    env.update(fields)
-    rows: list[Row] = [(spec, tuple(env.get(c) for c in columns))]
+    if not fields.keys() <= own:
+        raise KeyError(f"{obs.table}: unknown columns {sorted(fields.keys() - own)}")
+    rid = row_id(run_id, task.key, attempt)
+    failure = obs.failure
+    operation = obs.failed_operation
+    rows: list[Row] = [
+        (
+            spec,
+            build(
+                rid,
+                run_id,
+                vantage,
+                task.key,
+                attempt,
+                probe,
+                version,
+                obs.target,
+                obs.endpoint,
+                obs.started_at,
+                obs.duration_ms,
+                str(failure) if failure is not None else None,
+                str(operation) if operation is not None else None,
+                obs.failure_detail,
+                fields,
+            ),
+        )
+    ]
     for index, (table, values) in enumerate(obs.children):
-        child_spec, child_columns = _observation_layout(table)
-        child = dict(values, id=child_id(rid, index), observation_id=rid)
-        rows.append((child_spec, tuple(child.get(c) for c in child_columns)))
+        child_spec, child_build, child_own = _child_builder(table)
+        if not values.keys() <= child_own:
+            raise KeyError(f"{table}: unknown columns {sorted(values.keys() - child_own)}")
+        rows.append((child_spec, child_build(child_id(rid, index), rid, values)))
     return rows
 
 

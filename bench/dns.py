@@ -1,0 +1,213 @@
+"""DNS benchmark: fragscope's dns.query against dnsperf, same NSD, same run. Does I/O.
+
+Starts an NSD on 127.66.250.1:5353 serving 300 names (RRL off), measures dnsperf's rate,
+then runs fragscope's lean UDP path for the same query mix with every response parsed into
+a dns_observations row and its dns_answers rows and committed to a fresh SQLite database
+(the writer on its own thread, as in the engine), and checks the rows are there. Prints
+one JSON line with both rates and ``ratio = fragscope_qps / dnsperf_qps``; exits 1 below
+the target (0.15, issue 6). ``python -m bench.dns [N]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+TARGET = 0.15
+ADDRESS = "127.66.250.1"
+PORT = 5353
+NAMES = 300
+
+
+def _zone(path: Path) -> None:
+    lines = [
+        "$ORIGIN bench.test.",
+        "$TTL 300",
+        "@ SOA ns1 hostmaster 1 1800 900 604800 300",
+        "@ NS ns1",
+        f"ns1 A {ADDRESS}",
+    ]
+    lines += [f"h{i:03d} A 127.81.{i // 250}.{i % 250 + 1}" for i in range(NAMES)]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _start_nsd(run: Path) -> Path:
+    _zone(run / "bench.test.zone")
+    conf = run / "nsd.conf"
+    conf.write_text(
+        f"""server:
+    ip-address: {ADDRESS}@{PORT}
+    username: ""
+    chroot: ""
+    database: ""
+    pidfile: "{run}/nsd.pid"
+    xfrdfile: "{run}/xfrd.state"
+    zonelistfile: "{run}/zone.list"
+    xfrdir: "{run}"
+    logfile: "{run}/nsd.log"
+    server-count: 1
+    do-ip6: no
+    hide-version: yes
+    rrl-ratelimit: 0
+    rrl-whitelist-ratelimit: 0
+remote-control:
+    control-enable: no
+zone:
+    name: "bench.test."
+    zonefile: "{run}/bench.test.zone"
+"""
+    )
+    subprocess.run(["nsd", "-c", str(conf)], check=True, capture_output=True)
+    pidfile = run / "nsd.pid"
+    import dns.message
+    import dns.query
+
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            dns.query.udp(
+                dns.message.make_query("bench.test.", "SOA"), ADDRESS, port=PORT, timeout=0.5
+            )
+            return pidfile
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
+
+
+def _stop(pidfile: Path) -> None:
+    if not pidfile.exists():
+        return
+    pid = int(pidfile.read_text().strip())
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.05)
+    os.kill(pid, signal.SIGKILL)
+
+
+def dnsperf_qps(run: Path, seconds: int = 5) -> float:
+    queries = run / "queries.txt"
+    queries.write_text("".join(f"h{i:03d}.bench.test A\n" for i in range(NAMES)))
+    out = subprocess.run(
+        ["dnsperf", "-s", ADDRESS, "-p", str(PORT), "-d", str(queries), "-l", str(seconds),
+         "-c", "4", "-T", "1", "-q", "500"],
+        capture_output=True, text=True, timeout=seconds + 30, check=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"Queries per second:\s+([\d.]+)", out)
+    if not match:
+        raise RuntimeError(f"cannot read dnsperf output:\n{out}")
+    return float(match.group(1))
+
+
+async def _fragscope(n: int, db_url: str, *, batch: int = 512, window: int = 4) -> dict[str, float]:
+    from db import migrate
+    from db.engine import make_engine
+    from db.writer import AsyncWriter, Writer
+    from probes.base import Endpoint, Task
+    from probes.dns.query import DnsQueryConfig, DnsQueryProbe
+    from probes.dns.rows import observation_rows, start_run
+
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    run_id, vantage = start_run(engine, campaign="bench dns")
+    writer = AsyncWriter(Writer(engine), batch_rows=10000)
+    probe = DnsQueryProbe(DnsQueryConfig(timeout_s=2.0))
+    endpoint = Endpoint(url=f"udp://{ADDRESS}:{PORT}")
+    names = [f"h{i:03d}.bench.test" for i in range(NAMES)]
+    tasks = [
+        Task(key=f"q{i}", probe="dns.query", target=names[i % NAMES], endpoint=endpoint,
+             params={"qtype": "A"})
+        for i in range(n)
+    ]  # fmt: skip
+    failures = 0
+    sem = asyncio.Semaphore(window)
+
+    async def one(chunk: list[Task]) -> None:
+        nonlocal failures
+        async with sem:
+            results = await probe.measure_many(chunk)
+        rows = []
+        for t, obs in zip(chunk, results, strict=True):
+            failures += obs.failure is not None
+            rows.extend(
+                observation_rows(
+                    obs, run_id=run_id, vantage=vantage, task=t, probe="dns.query", version=1
+                )
+            )
+        await writer.put(rows)
+
+    gc.freeze()  # results are acyclic; skip rescanning long-lived objects (calibration 3)
+    start = time.perf_counter()
+    await asyncio.gather(*(one(tasks[i : i + batch]) for i in range(0, n, batch)))
+    await writer.flush()
+    elapsed = time.perf_counter() - start
+    await writer.close()
+    await probe.close()
+    from sqlalchemy import text
+
+    with engine.connect() as conn:
+        stored = conn.execute(text("select count(*) from dns_observations")).scalar_one()
+        answers = conn.execute(
+            text("select count(*) from dns_answers_flat where rtype = 'A' and section = 'answer'")
+        ).scalar_one()
+    engine.dispose()
+    return {"elapsed_s": elapsed, "stored": stored, "answers": answers, "failures": failures}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    n = int(args[0]) if args else 100_000
+    for tool in ("nsd", "dnsperf"):
+        if shutil.which(tool) is None:
+            print(json.dumps({"bench": "dns", "error": f"{tool} not installed"}))
+            return 1
+    with tempfile.TemporaryDirectory(prefix="fragscope-bench-dns-") as tmp:
+        run = Path(tmp)
+        pidfile = _start_nsd(run)
+        try:
+            peer = dnsperf_qps(run)
+            ours = asyncio.run(_fragscope(n, f"sqlite:///{run / 'bench.sqlite'}"))
+        finally:
+            _stop(pidfile)
+    qps = ours["stored"] / ours["elapsed_s"]
+    ratio = qps / peer
+    ok = ours["stored"] == n and ours["answers"] >= n - ours["failures"] and ratio >= TARGET
+    print(
+        json.dumps(
+            {
+                "bench": "dns",
+                "queries": n,
+                "fragscope_qps": round(qps),
+                "dnsperf_qps": round(peer),
+                "ratio": round(ratio, 3),
+                "target": TARGET,
+                "stored_rows": ours["stored"],
+                "answer_rows": ours["answers"],
+                "failures": ours["failures"],
+                "ok": ok,
+            }
+        )
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
