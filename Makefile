@@ -33,11 +33,15 @@ $(STAMPS)/venv: pyproject.toml | $(STAMPS)/apt
 	$(BIN)/pip install -q -e '.[dev]'
 	@touch $@
 
-# npm: the lab's chain (part 2) keeps its package.json under lab/chain; nothing to do before then.
-npm: $(STAMPS)/npm
-$(STAMPS)/npm: $(wildcard lab/chain/package.json lab/chain/package-lock.json) | $(STAMPS)/apt
-	@mkdir -p $(STAMPS)
-	@if [ -f lab/chain/package.json ]; then cd lab/chain && npm ci --no-audit --no-fund; fi
+# npm: the lab chain's packages, pinned by lab/chain/package-lock.json (ganache, solc, ENS and
+# UNS artifacts). The target is npm's own hidden lockfile, so a deleted node_modules is redone.
+# Debian's nodejs ships without npm while NodeSource's nodejs bundles it (and conflicts with
+# Debian's npm package): install Debian's npm only when no npm is on PATH.
+npm: lab/chain/node_modules/.package-lock.json
+lab/chain/node_modules/.package-lock.json: lab/chain/package.json lab/chain/package-lock.json | $(STAMPS)/apt
+	@command -v npm >/dev/null || { apt-get update -q && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends npm; }
+	cd lab/chain && npm ci --no-audit --no-fund
 	@touch $@
 
 test: deps

@@ -34,11 +34,13 @@ class Failure(StrEnum):
     QUIC_HANDSHAKE_TIMEOUT = "quic_handshake_timeout"
     QUIC_CONNECTION_CLOSED = "quic_connection_closed"
     QUIC_INCOMPATIBLE_VERSION = "quic_incompatible_version"
+    QUIC_BAD_REPLY = "quic_bad_reply"
     HTTP_ERROR = "http_error"
     ETH_RPC_ERROR = "eth_rpc_error"
     ETH_OFFCHAIN_LOOKUP_ERROR = "eth_offchain_lookup_error"
     INVALID_INPUT = "invalid_input"
     BLOCKED_BY_POLICY = "blocked_by_policy"
+    PERMISSION_DENIED = "permission_denied"
     INTERRUPTED = "interrupted"
     UNKNOWN_FAILURE = "unknown_failure"
 
@@ -65,6 +67,8 @@ FAILURE_DOCS: dict[Failure, str] = {
     Failure.QUIC_CONNECTION_CLOSED: "the peer closed the QUIC connection (CONNECTION_CLOSE)",
     Failure.QUIC_INCOMPATIBLE_VERSION: "no QUIC version in common "
     "(Version Negotiation, RFC 9000 section 6)",
+    Failure.QUIC_BAD_REPLY: "a reply that is not what QUIC allows there "
+    "(malformed Version Negotiation, a datagram that is not a VN packet)",
     Failure.HTTP_ERROR: "the HTTP exchange failed after the transport was up",
     Failure.ETH_RPC_ERROR: "a JSON-RPC error, revert, wrong chain id "
     "or garbage from an Ethereum node",
@@ -72,6 +76,8 @@ FAILURE_DOCS: dict[Failure, str] = {
     Failure.INVALID_INPUT: "the input (a name, an address) is invalid; nothing was sent",
     Failure.BLOCKED_BY_POLICY: "the destination is outside the allowlist or on the blocklist; "
     "nothing was sent",
+    Failure.PERMISSION_DENIED: "the probe needs privileges it lacks "
+    "(raw packets need root or CAP_NET_RAW); nothing was sent",
     Failure.INTERRUPTED: "the run was interrupted while this task was in flight",
     Failure.UNKNOWN_FAILURE: "an unexpected exception inside fragscope (a bug): see failure_detail",
 }

@@ -1,1 +1,4 @@
-"""The lab: a mini-Internet of real servers in network namespaces, for tests, demo, bench."""
+"""The lab: a mini-Internet of real servers for tests, demos and benchmarks (DESIGN section 6).
+
+Importing this package does no I/O.
+"""

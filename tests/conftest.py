@@ -13,7 +13,12 @@ from sqlalchemy import Engine
 # Traffic may go only to loopback and the lab's own namespace networks (DESIGN section 6).
 os.environ["FRAGSCOPE_ALLOWED_NETS"] = "127.0.0.0/8,::1/128,10.99.0.0/16,fd99::/16"
 
-pytest_plugins: list[str] = ["tests.fixtures.dns_servers"]
+pytest_plugins: list[str] = [
+    "tests.fixtures.chain",
+    "tests.fixtures.web_hosts",
+    "tests.fixtures.hostile_peers",
+    "tests.fixtures.dns_servers",
+]
 
 
 @pytest.fixture

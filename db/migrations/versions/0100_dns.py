@@ -1,7 +1,7 @@
 """dns observations, answers, iterative steps, dns_answers_flat
 
 Revision ID: 0100_dns
-Revises: 0001
+Revises: 0200_transport
 Create Date: 2026-11-28 21:21:11.058501
 """
 
@@ -13,7 +13,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0100_dns"
-down_revision: str | None = "0001"
+# Written against 0001; chained after 0200_transport when main was merged (one head).
+down_revision: str | None = "0200_transport"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

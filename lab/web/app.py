@@ -1,0 +1,74 @@
+"""The ASGI apps the lab's Hypercorn hosts serve. No I/O beyond answering requests.
+
+``app`` answers every request with a short text naming the HTTP version (so a test can
+see HTTP/3 was used) and ``hostile_app`` puts a script tag in its Server header and page,
+for the escaping tests. Alt-Svc is never set here: Hypercorn adds the one header the host
+config asks for (``alt_svc_headers``), so each response carries exactly one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+
+HOSTILE_STRING = "<script>alert(1)</script>"
+"""Planted in the hostile host's Server header and page; stored verbatim, escaped on render."""
+
+
+async def _drain(receive: Receive) -> None:
+    # Read the request body to its end so HTTP/1.1 keep-alive stays consistent.
+    while True:
+        message = await receive()
+        if message["type"] != "http.request" or not message.get("more_body"):
+            return
+
+
+async def _lifespan(receive: Receive, send: Send) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
+async def _respond(send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                *headers,
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    await _drain(receive)
+    body = f"hello via HTTP/{scope['http_version']}\n".encode()
+    await _respond(send, body if scope["method"] != "HEAD" else b"", [])
+
+
+async def hostile_app(scope: Scope, receive: Receive, send: Send) -> None:
+    if scope["type"] == "lifespan":
+        await _lifespan(receive, send)
+        return
+    if scope["type"] != "http":
+        return
+    await _drain(receive)
+    body = f"<html><body>{HOSTILE_STRING}</body></html>\n".encode()
+    await _respond(send, body, [(b"server", HOSTILE_STRING.encode())])

@@ -1,0 +1,192 @@
+"""The lab's web hosts as data: argv, environment and config files to start each. No I/O
+except :meth:`WebHost.write_files`, which writes the host's config into its run directory.
+
+Every builder takes (address or addresses, port, cert, key, run_dir), so the lab's service
+list can include the hosts; :mod:`lab.web.runner` starts them for tests and benchmarks.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from string import Template
+
+Addresses = str | Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class WebHost:
+    """How to run one web host and where it listens."""
+
+    name: str
+    argv: tuple[str, ...]
+    run_dir: Path
+    tcp: tuple[tuple[str, int], ...]
+    """(address, port) pairs served over TCP (HTTPS with h2 and HTTP/1.1)."""
+    udp: tuple[tuple[str, int], ...] = ()
+    """(address, port) pairs served over QUIC; empty for hosts without a UDP listener."""
+    files: Mapping[str, str] = field(default_factory=dict)
+    """Config files to write, relative to run_dir."""
+    env: Mapping[str, str] = field(default_factory=dict)
+    advertises_h3: bool = False
+    """Its responses carry ``Alt-Svc: h3=...``."""
+
+    def write_files(self) -> None:
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        for rel, content in self.files.items():
+            (self.run_dir / rel).write_text(content)
+
+
+def _list(addresses: Addresses) -> list[str]:
+    return [addresses] if isinstance(addresses, str) else list(addresses)
+
+
+def _hostport(address: str, port: int) -> str:
+    return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
+
+
+def _toml_list(items: Sequence[str]) -> str:
+    return (
+        "["
+        + ", ".join('"' + i.replace("\\", "\\\\").replace('"', '\\"') + '"' for i in items)
+        + "]"
+    )
+
+
+def _hypercorn(
+    name: str,
+    addresses: Addresses,
+    port: int,
+    *,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    quic: bool,
+    alt_svc: str | None,
+    app: str = "lab.web.app:app",
+    server_header: bool = True,
+) -> WebHost:
+    addrs = _list(addresses)
+    binds = [_hostport(a, port) for a in addrs]
+    host_dir = run_dir / name
+    # One explicit alt_svc_headers entry: without it Hypercorn writes one Alt-Svc per
+    # QUIC bind (two for a dual-stack host), and an app header would add a third.
+    lines = [
+        f"bind = {_toml_list(binds)}",
+        f"quic_bind = {_toml_list(binds if quic else [])}",
+        f'certfile = "{cert}"',
+        f'keyfile = "{key}"',
+        f"alt_svc_headers = {_toml_list([alt_svc] if alt_svc else [])}",
+        f"include_server_header = {'true' if server_header else 'false'}",
+        f'errorlog = "{host_dir / "error.log"}"',
+        "graceful_timeout = 0.5",
+        "workers = 1",
+    ]
+    return WebHost(
+        name=name,
+        argv=(sys.executable, "-m", "hypercorn", "--config", str(host_dir / "hypercorn.toml"), app),
+        run_dir=host_dir,
+        tcp=tuple((a, port) for a in addrs),
+        udp=tuple((a, port) for a in addrs) if quic else (),
+        files={"hypercorn.toml": "\n".join(lines) + "\n"},
+        advertises_h3=alt_svc is not None and alt_svc.startswith("h3"),
+    )
+
+
+def hypercorn_h3(
+    addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "h3"
+) -> WebHost:
+    """HTTP/3 (QUIC v1 and v2, aioquic) and HTTPS over TCP, one ``Alt-Svc: h3`` header."""
+    return _hypercorn(
+        name,
+        addresses,
+        port,
+        cert=cert,
+        key=key,
+        run_dir=run_dir,
+        quic=True,
+        alt_svc=f'h3=":{port}"; ma=3600',
+    )
+
+
+def hypercorn_tcp_only(
+    addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "tcponly"
+) -> WebHost:
+    """HTTPS over TCP only, no Alt-Svc."""
+    return _hypercorn(
+        name, addresses, port, cert=cert, key=key, run_dir=run_dir, quic=False, alt_svc=None
+    )
+
+
+def hypercorn_advertised_no_udp(
+    addresses: Addresses,
+    port: int,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    *,
+    name: str = "advertised",
+) -> WebHost:
+    """Advertises h3 in Alt-Svc but has no UDP listener (advertised-not-served)."""
+    return _hypercorn(
+        name,
+        addresses,
+        port,
+        cert=cert,
+        key=key,
+        run_dir=run_dir,
+        quic=False,
+        alt_svc=f'h3=":{port}"; ma=3600',
+    )
+
+
+def hypercorn_hostile(
+    addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "hostile"
+) -> WebHost:
+    """HTTPS over TCP whose Server header and page carry ``<script>alert(1)</script>``."""
+    return _hypercorn(
+        name,
+        addresses,
+        port,
+        cert=cert,
+        key=key,
+        run_dir=run_dir,
+        quic=False,
+        alt_svc=None,
+        app="lab.web.app:hostile_app",
+        server_header=False,
+    )
+
+
+def caddy(
+    addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "caddy"
+) -> WebHost:
+    """Caddy (Debian package, quic-go): HTTP/3 and HTTPS, a second QUIC implementation."""
+    addrs = _list(addresses)
+    host_dir = run_dir / name
+    template = resources.files("lab.web").joinpath("templates/Caddyfile.tmpl").read_text()
+    config = Template(template).substitute(
+        port=port,
+        binds=" ".join(addrs),
+        cert=cert,
+        key=key,
+        storage=host_dir / "data",
+    )
+    return WebHost(
+        name=name,
+        argv=("caddy", "run", "--config", str(host_dir / "Caddyfile"), "--adapter", "caddyfile"),
+        run_dir=host_dir,
+        tcp=tuple((a, port) for a in addrs),
+        udp=tuple((a, port) for a in addrs),
+        files={"Caddyfile": config},
+        # Caddy keeps its state under XDG dirs; keep them inside the run directory.
+        env={
+            "XDG_DATA_HOME": str(host_dir / "xdg-data"),
+            "XDG_CONFIG_HOME": str(host_dir / "xdg-config"),
+            "HOME": str(host_dir),
+        },
+        advertises_h3=True,
+    )

@@ -1,0 +1,103 @@
+"""Hostile peers give failure rows, never a crash or a hang (issue 8)."""
+
+from __future__ import annotations
+
+from db.vocab import Failure, Operation
+from probes.base import Observation
+from probes.transport.quic import QuicConfig, QuicProbe
+from probes.transport.tls import TlsConfig, TlsProbe
+from probes.transport.vn import VnConfig, VnProbe
+from tests.fixtures.hostile_peers import HostilePeers
+from tests.transport.helpers import measure, policy, task
+
+NAME = "www.example.test"
+
+
+def tls(peers: HostilePeers, name: str) -> Observation:
+    address, port = peers.tcp[name]
+    cfg = TlsConfig(handshake_timeout_s=1.0, http_timeout_s=1.0)
+    return measure(
+        TlsProbe(cfg, policy=policy()), task("transport.tls", NAME, address=address, port=port)
+    )
+
+
+def quic(peers: HostilePeers, name: str) -> Observation:
+    address, port = peers.udp[name]
+    cfg = QuicConfig(handshake_timeout_s=1.0)
+    return measure(
+        QuicProbe(cfg, policy=policy()), task("transport.quic", NAME, address=address, port=port)
+    )
+
+
+def vn(peers: HostilePeers, name: str) -> Observation:
+    address, port = peers.udp[name]
+    cfg = VnConfig(timeout_s=1.0)
+    return measure(
+        VnProbe(cfg, policy=policy()), task("transport.quic_vn", NAME, address=address, port=port)
+    )
+
+
+def test_tls_reset_mid_handshake(hostile_peers: HostilePeers) -> None:
+    obs = tls(hostile_peers, "reset")
+    assert obs.failure == Failure.CONNECTION_RESET
+    assert obs.failed_operation == Operation.TLS_HANDSHAKE
+    assert obs.fields["connect_ms"] is not None
+
+
+def test_tls_stall_after_client_hello(hostile_peers: HostilePeers) -> None:
+    obs = tls(hostile_peers, "stall")
+    assert obs.failure == Failure.GENERIC_TIMEOUT_ERROR
+    assert obs.failed_operation == Operation.TLS_HANDSHAKE
+    assert obs.duration_ms < 3000
+
+
+def test_tls_plaintext_garbage(hostile_peers: HostilePeers) -> None:
+    obs = tls(hostile_peers, "garbage")
+    assert obs.failure in (Failure.SSL_FAILED_HANDSHAKE, Failure.CONNECTION_RESET)
+    assert obs.failed_operation == Operation.TLS_HANDSHAKE
+
+
+def test_http_garbage_after_tls(hostile_peers: HostilePeers) -> None:
+    obs = tls(hostile_peers, "bad_http")
+    assert obs.failure == Failure.HTTP_ERROR
+    assert obs.failed_operation == Operation.HTTP_REQUEST
+    assert obs.fields["tls_version"] == "TLSv1.3"
+
+
+def test_quic_garbage_udp(hostile_peers: HostilePeers) -> None:
+    obs = quic(hostile_peers, "garbage")
+    assert obs.failure == Failure.QUIC_HANDSHAKE_TIMEOUT
+    assert obs.fields["stage"] == "server_replied"
+
+
+def test_quic_silence(hostile_peers: HostilePeers) -> None:
+    obs = quic(hostile_peers, "silent")
+    assert obs.failure == Failure.QUIC_NO_REPLY
+    assert obs.fields["stage"] == "initial_sent"
+    assert obs.retryable
+
+
+def test_quic_malformed_vn(hostile_peers: HostilePeers) -> None:
+    for name in ("malformed_vn", "truncated_vn"):
+        obs = quic(hostile_peers, name)
+        assert obs.failure == Failure.QUIC_HANDSHAKE_TIMEOUT, name
+
+
+def test_quic_vn_without_common_version(hostile_peers: HostilePeers) -> None:
+    obs = quic(hostile_peers, "unknown_versions_vn")
+    assert obs.failure == Failure.QUIC_INCOMPATIBLE_VERSION
+    assert obs.fields["server_versions"] == [0x5A5A5A5A, 0x12345678]
+
+
+def test_vn_probe_garbage_and_malformed(hostile_peers: HostilePeers) -> None:
+    obs = vn(hostile_peers, "garbage")
+    assert obs.failure == Failure.QUIC_BAD_REPLY and obs.fields["reply"] == "other"
+    for name in ("malformed_vn", "truncated_vn"):
+        obs = vn(hostile_peers, name)
+        assert obs.failure == Failure.QUIC_BAD_REPLY, name
+        assert obs.fields["reply"] == "malformed"
+        assert obs.fields["raw_reply"]
+    obs = vn(hostile_peers, "silent")
+    assert obs.failure == Failure.QUIC_NO_REPLY and obs.fields["reply"] == "none"
+    obs = vn(hostile_peers, "unknown_versions_vn")
+    assert obs.ok and obs.fields["has_v1"] is False
