@@ -13,6 +13,7 @@ from __future__ import annotations
 from enum import StrEnum
 
 import dns.dnssec
+import dns.exception
 import dns.name
 import dns.rdatatype
 import dns.rrset
@@ -48,7 +49,7 @@ def validate_rrset(
         raise DnssecError(f"no RRSIG over {rrset.name} {dns.rdatatype.to_text(rrset.rdtype)}")
     try:
         dns.dnssec.validate(rrset, rrsigs, {zone: keys})
-    except dns.dnssec.ValidationFailure as exc:
+    except dns.exception.ValidationFailure as exc:
         raise DnssecError(
             f"RRSIG over {rrset.name} {dns.rdatatype.to_text(rrset.rdtype)} does not validate: "
             f"{exc}"
@@ -68,7 +69,7 @@ def validate_dnskeys(
             try:
                 if dns.dnssec.make_ds(zone, key, d.digest_type) == d:
                     matched.append(key)
-            except (dns.dnssec.UnsupportedAlgorithm, ValueError):
+            except (dns.exception.UnsupportedAlgorithm, ValueError):
                 continue
     if not matched:
         raise DnssecError(f"no DNSKEY of {zone} matches its DS")
@@ -81,7 +82,7 @@ def validate_dnskeys(
         raise DnssecError(f"DNSKEY RRset of {zone} is not signed")
     try:
         dns.dnssec.validate(keys, rrsigs, {zone: subset})
-    except dns.dnssec.ValidationFailure as exc:
+    except dns.exception.ValidationFailure as exc:
         raise DnssecError(f"DNSKEY RRset of {zone} does not validate: {exc}") from None
 
 
@@ -115,6 +116,6 @@ def nsec_types(rdata: object) -> set[int]:
 def covers(owner: dns.name.Name, nxt: dns.name.Name, name: dns.name.Name) -> bool:
     """True when ``name`` falls strictly between owner and next (RFC 4034 section 6.1 order)."""
     if owner < nxt:
-        return owner < name < nxt
+        return bool(owner < name < nxt)
     # The last NSEC of the zone wraps around to the apex.
-    return name > owner or name < nxt
+    return bool(name > owner or name < nxt)

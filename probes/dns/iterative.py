@@ -109,7 +109,7 @@ def load_anchors(path: str) -> list[dns.rrset.RRset]:
     for name, rdataset in zone.iterate_rdatasets():
         if rdataset.rdtype in (DS, DNSKEY):
             rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype)
-            rrset.update(rdataset)
+            rrset.update(rdataset)  # type: ignore[no-untyped-call]
             out.append(rrset)
     if not out:
         raise ValueError(f"{path}: no DNSKEY or DS lines")
@@ -158,7 +158,7 @@ class _Resolution:
             "server_name": ns_name,
             "server_address": address,
             "qname": qname.to_text(),
-            "qtype": dns.rdatatype.to_text(rdtype),
+            "qtype": dns.rdatatype.to_text(dns.rdatatype.RdataType.make(rdtype)),
         }
         self.steps.append(step)
         try:
@@ -166,7 +166,9 @@ class _Resolution:
         except MeasurementError as exc:
             step.update(outcome="error", detail=exc.detail)
             return None
-        q = dns.message.make_query(qname, rdtype, want_dnssec=True, payload=1232)
+        q = dns.message.make_query(
+            qname, dns.rdatatype.RdataType.make(rdtype), want_dnssec=True, payload=1232
+        )
         q.flags &= ~dns.flags.RD
         t0 = time.monotonic()
         try:
@@ -349,7 +351,9 @@ class DnsIterativeProbe:
                 )
             step = res.steps[-1]
             step["dnssec"] = str(zone.security)
-            answer = response.get_rrset(response.answer, qname, IN, qtype)
+            answer = response.get_rrset(
+                response.answer, qname, IN, dns.rdatatype.RdataType.make(qtype)
+            )
             cname = response.get_rrset(response.answer, qname, IN, CNAME)
             if response.rcode() == dns.rcode.NXDOMAIN:
                 step["outcome"] = "nxdomain"

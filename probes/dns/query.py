@@ -11,11 +11,13 @@ or twice are kept as rows of their own (``late``/``duplicate``), collected with
 from __future__ import annotations
 
 import asyncio
+import functools
+import ssl
 import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import Any, ClassVar
+from typing import ClassVar
 
 from db.vocab import Failure, Operation, Transport
 from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task, TaskParams
@@ -127,7 +129,7 @@ class DnsQueryProbe:
         self.clock = clock or SystemClock()
         self.policy = policy
         self._udp: dict[tuple[str, int], UdpClient] = {}
-        self._tls = None
+        self._tls: ssl.SSLContext | None = None
         self._late: list[tuple[Task, Observation]] = []
         self._allowed: set[str] = set()
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
@@ -154,7 +156,7 @@ class DnsQueryProbe:
         done_future: asyncio.Future[None] = loop.create_future()
         others: list[tuple[int, _Prepared]] = []
 
-        def on_udp(result: UdpResult, index: int, prep: _Prepared) -> None:
+        def on_udp(result: UdpResult, *, index: int, prep: _Prepared) -> None:
             nonlocal waiting
             results[index] = self._finish_udp(prep, result)
             waiting -= 1
@@ -173,7 +175,7 @@ class DnsQueryProbe:
                     client.send(
                         prep.template,
                         timeout=self.config.timeout_s,
-                        callback=lambda r, i=index, p=prep: on_udp(r, i, p),
+                        callback=functools.partial(on_udp, index=index, prep=prep),
                         context=prep,
                     )
                 else:
@@ -395,7 +397,7 @@ class DnsQueryProbe:
         obs.duration_ms = (self.clock.monotonic() - prep.t0) * 1000
         return obs
 
-    def _ssl(self) -> Any:
+    def _ssl(self) -> ssl.SSLContext:
         if self._tls is None:
             self._tls = ssl_context(self.config.ca_file)
         return self._tls

@@ -153,7 +153,7 @@ async def doh_exchange(
     backend = dns.asyncbackend.get_default_backend()
     # bootstrap_address pins the connection to the resolver's IP whatever the URL's name,
     # so no system resolver is ever consulted.
-    transport = backend.get_transport_class()(
+    transport = backend.get_transport_class()(  # type: ignore[no-untyped-call]
         local_address=None,
         http1=True,
         http2=True,
@@ -227,7 +227,7 @@ async def doq_exchange(
     operation = Operation.QUIC_HANDSHAKE
     try:
         async with asyncio.timeout(timeout):
-            cfactory, mfactory = dns.quic.factories_for_backend()
+            cfactory, mfactory = dns.quic.factories_for_backend()  # type: ignore[no-untyped-call]
             async with (
                 cfactory() as context,
                 mfactory(
