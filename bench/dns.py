@@ -6,7 +6,9 @@ then runs fragscope's lean UDP path for the same query mix with every response p
 a dns_observations row and its dns_answers rows and committed to a fresh SQLite database
 (the writer on its own thread, as in the engine), and checks the rows are there. Prints
 one JSON line with both rates and ``ratio = fragscope_qps / dnsperf_qps``; exits 1 below
-the target (0.15, issue 6). ``python -m bench.dns [N]``.
+the target (0.15, issue 6). ``python -m bench.dns [N [PROCESSES]]`` (default 100000 2:
+two worker processes, each with its own event loop, socket and writer, as the engine's
+``--workers``).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 TARGET = 0.15
 ADDRESS = "127.66.250.1"
@@ -119,17 +122,25 @@ def dnsperf_qps(run: Path, seconds: int = 5) -> float:
     return float(match.group(1))
 
 
-async def _fragscope(n: int, db_url: str, *, batch: int = 512, window: int = 4) -> dict[str, float]:
-    from db import migrate
+async def _worker(
+    shard: int,
+    shards: int,
+    n: int,
+    *,
+    db_url: str,
+    run_id: str,
+    vantage: str,
+    batch: int = 64,
+    window: int = 32,
+) -> int:
+    """Measure this shard's queries and store their rows; return the failure count."""
     from db.engine import make_engine
     from db.writer import AsyncWriter, Writer
     from probes.base import Endpoint, Task
     from probes.dns.query import DnsQueryConfig, DnsQueryProbe
-    from probes.dns.rows import observation_rows, start_run
+    from probes.dns.rows import observation_rows
 
     engine = make_engine(db_url)
-    migrate.upgrade(engine)
-    run_id, vantage = start_run(engine, campaign="bench dns")
     writer = AsyncWriter(Writer(engine), batch_rows=10000)
     probe = DnsQueryProbe(DnsQueryConfig(timeout_s=2.0))
     endpoint = Endpoint(url=f"udp://{ADDRESS}:{PORT}")
@@ -137,7 +148,7 @@ async def _fragscope(n: int, db_url: str, *, batch: int = 512, window: int = 4) 
     tasks = [
         Task(key=f"q{i}", probe="dns.query", target=names[i % NAMES], endpoint=endpoint,
              params={"qtype": "A"})
-        for i in range(n)
+        for i in range(shard, n, shards)
     ]  # fmt: skip
     failures = 0
     sem = asyncio.Semaphore(window)
@@ -159,15 +170,53 @@ async def _fragscope(n: int, db_url: str, *, batch: int = 512, window: int = 4) 
     # Observations and rows are acyclic: the cyclic GC only rescans them (calibration 3
     # measured 10-25 % lost to gen-2 passes); reference counting frees them all the same.
     gc.disable()
-    start = time.perf_counter()
-    await asyncio.gather(*(one(tasks[i : i + batch]) for i in range(0, n, batch)))
-    await writer.flush()
-    elapsed = time.perf_counter() - start
+    await asyncio.gather(*(one(tasks[i : i + batch]) for i in range(0, len(tasks), batch)))
     await writer.close()
     await probe.close()
+    engine.dispose()
     gc.enable()
+    return failures
+
+
+def _child(shard: int, shards: int, n: int, kw: dict[str, str], go: Any, out: Any) -> None:
+    go.wait()
+    out.put(
+        asyncio.run(
+            _worker(
+                shard, shards, n, db_url=kw["db_url"], run_id=kw["run_id"], vantage=kw["vantage"]
+            )
+        )
+    )
+
+
+def fragscope_run(n: int, db_url: str, *, processes: int = 1) -> dict[str, float]:
+    """Run n queries over ``processes`` worker processes (each its own loop and writer)."""
+    import multiprocessing as mp
+
     from sqlalchemy import text
 
+    from db import migrate
+    from db.engine import make_engine
+    from probes.dns.rows import start_run
+
+    engine = make_engine(db_url)
+    migrate.upgrade(engine)
+    run_id, vantage = start_run(engine, campaign="bench dns")
+    kw = {"db_url": db_url, "run_id": run_id, "vantage": vantage}
+    ctx = mp.get_context("fork")
+    go, out = ctx.Event(), ctx.Queue()
+    procs = [
+        ctx.Process(target=_child, args=(i, processes, n, kw, go, out)) for i in range(processes)
+    ]
+    for p in procs:
+        p.start()
+    time.sleep(0.5)  # let the children import and reach the start line
+    start = time.perf_counter()
+    go.set()
+    failures = sum(out.get(timeout=600) for _ in procs)
+    elapsed = time.perf_counter() - start
+    for p in procs:
+        p.join()
     with engine.connect() as conn:
         stored = conn.execute(text("select count(*) from dns_observations")).scalar_one()
         answers = conn.execute(
@@ -180,6 +229,7 @@ async def _fragscope(n: int, db_url: str, *, batch: int = 512, window: int = 4) 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     n = int(args[0]) if args else 100_000
+    processes = int(args[1]) if len(args) > 1 else 2
     for tool in ("nsd", "dnsperf"):
         if shutil.which(tool) is None:
             print(json.dumps({"bench": "dns", "error": f"{tool} not installed"}))
@@ -189,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         pidfile = _start_nsd(run)
         try:
             peer = dnsperf_qps(run)
-            ours = asyncio.run(_fragscope(n, f"sqlite:///{run / 'bench.sqlite'}"))
+            ours = fragscope_run(n, f"sqlite:///{run / 'bench.sqlite'}", processes=processes)
         finally:
             _stop(pidfile)
     qps = ours["stored"] / ours["elapsed_s"]
@@ -200,6 +250,7 @@ def main(argv: list[str] | None = None) -> int:
             {
                 "bench": "dns",
                 "queries": n,
+                "processes": processes,
                 "fragscope_qps": round(qps),
                 "dnsperf_qps": round(peer),
                 "ratio": round(ratio, 3),

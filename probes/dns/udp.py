@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from db.vocab import Failure, Operation
+from probes.dns import mmsg
 from probes.dns.codec import QueryTemplate, question_matches
 from probes.errors import MeasurementError
 
@@ -108,6 +109,7 @@ class _Socket:
             sock.close()
             raise
         self.sock = sock
+        self.batcher = mmsg.Batcher(sock.fileno()) if mmsg.AVAILABLE else None
         self.outstanding: dict[int, Pending] = {}
         self.expired: dict[int, tuple[Pending, float]] = {}
         self.answered: dict[int, Pending] = {}
@@ -135,8 +137,22 @@ class _Socket:
         self.sock.close()
 
     def on_readable(self) -> None:
-        recv = self.sock.recv
         now = time.monotonic
+        batcher = self.batcher
+        if batcher is not None:
+            for _ in range(8):
+                try:
+                    batch = batcher.recv()
+                except OSError as exc:
+                    self.fail_all(exc)
+                    return
+                received = now()
+                for data in batch:
+                    self.on_datagram(data, received)
+                if len(batch) < mmsg.BATCH:
+                    return
+            return
+        recv = self.sock.recv
         for _ in range(512):
             try:
                 data = recv(MAX_DATAGRAM)
@@ -294,6 +310,54 @@ class UdpClient:
         if self._sweeper is None:
             self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
         return pending
+
+    def send_many(
+        self,
+        requests: list[tuple[QueryTemplate, Callable[[UdpResult], None], Any]],
+        *,
+        timeout: float,
+    ) -> None:
+        """Send many queries at once (sendmmsg batches where available)."""
+        if self.closed:
+            raise RuntimeError("UdpClient is closed")
+        now = time.monotonic()
+        deadline = now + timeout
+        groups: dict[int, tuple[_Socket, list[Pending], list[bytes]]] = {}
+        for template, callback, context in requests:
+            sock = self._socket()
+            qid = sock.allocate()
+            pending = Pending(template, qid, deadline, callback, context, now)
+            sock.outstanding[qid] = pending
+            sock.order.append(pending)
+            group = groups.get(id(sock))
+            if group is None:
+                group = groups[id(sock)] = (sock, [], [])
+            group[1].append(pending)
+            group[2].append(template.wire(qid))
+        for sock, pendings, wires in groups.values():
+            done = 0
+            batcher = sock.batcher
+            try:
+                while batcher is not None and done < len(wires):
+                    sent = batcher.send(wires[done : done + mmsg.BATCH])
+                    if sent == 0:
+                        break
+                    done += sent
+                for i in range(done, len(wires)):
+                    sock.sock.send(wires[i])
+                    done = i + 1
+            except OSError as exc:
+                from probes.errors import classify
+
+                c = classify(exc, Operation.DNS_ROUND_TRIP)
+                for pending in pendings[done:]:
+                    if sock.outstanding.get(pending.qid) is pending:
+                        del sock.outstanding[pending.qid]
+                    pending.result.failure = c.failure
+                    pending.result.detail = c.detail
+                    self.loop.call_soon(pending.callback, pending.result)
+        if self._sweeper is None and requests:
+            self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
 
     async def exchange(self, template: QueryTemplate, *, timeout: float) -> UdpResult:
         fut: asyncio.Future[UdpResult] = self.loop.create_future()
