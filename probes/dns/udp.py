@@ -285,31 +285,9 @@ class UdpClient:
         timeout: float,
         callback: Callable[[UdpResult], None],
         context: Any = None,
-    ) -> Pending:
+    ) -> None:
         """Send one query; ``callback`` gets its result (answer, timeout or error)."""
-        if self.closed:
-            raise RuntimeError("UdpClient is closed")
-        sock = self._socket()
-        qid = sock.allocate()
-        now = time.monotonic()
-        pending = Pending(template, qid, now + timeout, callback, context, now)
-        try:
-            sock.sock.send(template.wire(qid))
-        except OSError as exc:
-            # A full send buffer or an ICMP error from an earlier datagram: this query
-            # failed to leave; report it like any other failure (never raise).
-            from probes.errors import classify
-
-            c = classify(exc, Operation.DNS_ROUND_TRIP)
-            pending.result.failure = c.failure
-            pending.result.detail = c.detail
-            self.loop.call_soon(callback, pending.result)
-            return pending
-        sock.outstanding[qid] = pending
-        sock.order.append(pending)
-        if self._sweeper is None:
-            self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
-        return pending
+        self.send_many([(template, callback, context)], timeout=timeout)
 
     def send_many(
         self,
@@ -334,7 +312,7 @@ class UdpClient:
                 group = groups[id(sock)] = (sock, [], [])
             group[1].append(pending)
             group[2].append(template.wire(qid))
-        for sock, pendings, wires in groups.values():
+        for sock, _pendings, wires in groups.values():
             done = 0
             batcher = sock.batcher
             try:
@@ -347,15 +325,10 @@ class UdpClient:
                     sock.sock.send(wires[i])
                     done = i + 1
             except OSError as exc:
-                from probes.errors import classify
-
-                c = classify(exc, Operation.DNS_ROUND_TRIP)
-                for pending in pendings[done:]:
-                    if sock.outstanding.get(pending.qid) is pending:
-                        del sock.outstanding[pending.qid]
-                    pending.result.failure = c.failure
-                    pending.result.detail = c.detail
-                    self.loop.call_soon(pending.callback, pending.result)
+                # A pending ICMP error (e.g. port unreachable) surfaces on whichever call
+                # comes next, here a send, and is then cleared: it concerns the server, so
+                # every query in flight on this socket fails with it, sent or not.
+                sock.fail_all(exc)
         if self._sweeper is None and requests:
             self._sweeper = self.loop.call_later(self.sweep_interval, self._sweep)
 
