@@ -72,3 +72,39 @@ def test_json_lines_and_store(dns_world: DnsWorld, sqlite_url: str) -> None:
     assert any(r[2] == "HTTPS" and r[4] == "h3,h2" for r in rows)
     assert len([r for r in rows if r[2] == "A"]) == 4  # 3 resolvers + iteration
     assert steps > 0 and run == ("finished", "probe dns")
+
+
+def test_observation_rows_match_the_writer_spec() -> None:
+    """The fast row builder puts every value in the column the writer's spec expects."""
+    import datetime as dt
+
+    from db.ids import child_id, row_id
+    from db.writer import spec_for
+    from probes.base import Endpoint, Observation, Task
+    from probes.dns.rows import observation_rows
+
+    obs = Observation(
+        table="dns_observations",
+        target="www.example.test",
+        endpoint="udp://127.0.0.1",
+        started_at=dt.datetime(2026, 11, 28, tzinfo=dt.UTC),
+        duration_ms=1.5,
+        fields={"qname": "www.example.test.", "qtype": "A", "rcode": 0, "flag_ad": True},
+        children=[("dns_answers", {"section": "answer", "position": 0, "name": "x.", "rtype": "A",
+                                   "ttl": 5, "value": "127.0.0.1"})],
+    )  # fmt: skip
+    task = Task(key="k", probe="dns.query", target="www.example.test",
+                endpoint=Endpoint(url="udp://127.0.0.1"))  # fmt: skip
+    rows = observation_rows(obs, run_id="r", vantage="v", task=task, probe="dns.query", version=1)
+    (spec, row), (child_spec, child) = rows
+    rid = row_id("r", "k", 0)
+    expected = spec.row(
+        id=rid, run_id="r", vantage_id="v", task_key="k", attempt=0, probe="dns.query",
+        probe_version=1, target="www.example.test", endpoint="udp://127.0.0.1",
+        started_at=obs.started_at, duration_ms=1.5, **obs.fields,
+    )  # fmt: skip
+    assert row == expected
+    assert child == spec_for("dns_answers").row(
+        id=child_id(rid, 0), observation_id=rid, **obs.children[0][1]
+    )
+    assert child_spec.name == "dns_answers"
