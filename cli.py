@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from db.commands import db_group
+from lab.commands import lab_group
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -25,6 +26,7 @@ def main() -> None:
 
 
 main.add_command(db_group)
+main.add_command(lab_group)
 
 
 if __name__ == "__main__":

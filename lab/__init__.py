@@ -1,4 +1,33 @@
-"""The lab: a mini-Internet of real servers for tests, demos and benchmarks (DESIGN section 6).
+"""The lab: a mini-Internet of real servers in network namespaces, for tests, demo, bench.
 
-Importing this package does no I/O.
+Importing the package does no I/O; ``Lab.up()``/``down()`` need root.
+
+API (kept small on purpose)::
+
+    from lab.truth import load          # the planted facts (lab/truth.toml), typed
+    from lab.world import Lab, LabError
+
+    truth = load()                      # Truth: .zones, .roots, .resolvers, .servers, ...
+    lab = Lab("lab-run")                # run directory; Lab(dir, truth) for another truth
+    seconds = lab.up()                  # or lab.up(["alt"]): only these groups (+ needs)
+    lab.status()                        # [StatusRow(group, service, software, address,
+                                        #            port, protocol, running, health)]
+    lab.ca_file                         # Path of the lab CA (trust it for DoT/DoH/DoQ)
+    lab.down()                          # stop by PID; remove namespace, veth, routes
+
+Where things are: ``truth.resolvers["icann"]`` is the validating Unbound (``.address``,
+``.address6``, ``.udp``/``.tcp`` 53, ``.tls`` 853, ``.https`` 443 + ``.doh_url``);
+``truth.resolvers["doq"]`` the DoQ endpoint (``.quic`` 853); ``"alt"``, ``"hns"`` the
+resolvers of the OpenNIC-like and Handshake-like roots; ``"manip"`` the manipulating
+resolver, whose ``.policy`` lists the rewritten and NXDOMAINed names. TLS clients use
+``truth.tls_hostname`` as the server name. ``truth.expected(name, rdtype, view)`` is the
+honest answer in a view; ``truth.zone(name, view)`` has ``.dnssec`` (nsec, nsec3, knot,
+broken, expired, none) and ``.kind`` (served, lame, dead).
+
+Pieces: truth (facts), render (zones, configs from lab/templates/), dnssec (BIND signing
+tools), pki (CA + server certificate), topology (namespace fs-net, veth fs-h0, address
+plan), services (Service records), process (start/stop by PID), health (real queries),
+doq (the DoQ server), world (up/status/down), commands (``fragscope lab``); web (the
+web hosts, part 2) and chain (the Ethereum chain, part 2) are components the lab starts.
+Tests use the ``lab`` session fixture from tests/fixtures/lab.py.
 """

@@ -17,8 +17,21 @@ pytest_plugins: list[str] = [
     "tests.fixtures.chain",
     "tests.fixtures.web_hosts",
     "tests.fixtures.hostile_peers",
+    "tests.fixtures.lab",
     "tests.fixtures.dns_servers",
 ]
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _lab_range_unreachable() -> None:
+    """No packet for the lab's ranges may leave by the default route (DESIGN section 6).
+
+    Tests that aim at 10.99.x without the lab up would otherwise send it off the machine.
+    """
+    if os.geteuid() == 0:
+        from lab.topology import install_safety_routes
+
+        install_safety_routes()
 
 
 @pytest.fixture

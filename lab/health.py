@@ -1,0 +1,169 @@
+"""Health checks: one real DNS query with an expected answer. Does network I/O (lab only).
+
+A check is satisfied only by the planted answer (rcode, rdata, and the AD flag where the
+zone is signed), so "healthy" means the daemon serves the right data, not just that a
+port is open. Queries go over the listener's own transport: UDP, TCP, DoT, DoH or DoQ.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from typing import Protocol
+
+import dns.flags
+import dns.message
+import dns.query
+import dns.rcode
+import dns.rdatatype
+
+from lab.topology import in_lab
+
+PROTOCOLS = ("udp", "tcp", "tls", "https", "quic")
+
+
+@dataclass(frozen=True)
+class Result:
+    ok: bool
+    detail: str
+
+
+class Check(Protocol):
+    """What a Listener's health check provides (part 2 adds HTTP/QUIC checks the same way)."""
+
+    def describe(self) -> str: ...
+
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result: ...
+
+
+@dataclass(frozen=True)
+class DnsCheck:
+    """Ask ``qname``/``rdtype``; expect ``rcode`` and, if given, exactly ``answers``."""
+
+    qname: str
+    rdtype: str = "A"
+    answers: frozenset[str] | None = None
+    rcode: str = "NOERROR"
+    want_ad: bool = False
+    dnssec_ok: bool = False
+    min_answers: int = 0  # at least this many records of ``rdtype`` (e.g. a DNSKEY exists)
+
+    def describe(self) -> str:
+        want = ",".join(sorted(self.answers)) if self.answers is not None else self.rcode
+        return f"{self.qname} {self.rdtype} -> {want}{' +AD' if self.want_ad else ''}"
+
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result:
+        return run_check(
+            self,
+            address=address,
+            port=port,
+            protocol=protocol,
+            ca_file=ca_file,
+            tls_hostname=tls_hostname,
+            timeout=timeout,
+        )
+
+
+def query(
+    qname: str,
+    rdtype: str,
+    *,
+    address: str,
+    port: int,
+    protocol: str,
+    ca_file: str | None = None,
+    tls_hostname: str | None = None,
+    timeout: float = 2.0,
+    dnssec_ok: bool = False,
+    https_path: str = "/dns-query",
+) -> dns.message.Message:
+    """One query over ``protocol``; raises dnspython's exceptions on failure."""
+    if not in_lab(address) and not address.startswith("127."):
+        raise ValueError(f"refusing to query {address}: not a lab address")
+    q = dns.message.make_query(qname, rdtype, want_dnssec=dnssec_ok)
+    if protocol == "udp":
+        return dns.query.udp(q, address, port=port, timeout=timeout)
+    if protocol == "tcp":
+        return dns.query.tcp(q, address, port=port, timeout=timeout)
+    if protocol == "tls":
+        ctx = ssl.create_default_context(cafile=ca_file)
+        return dns.query.tls(
+            q, address, port=port, timeout=timeout, ssl_context=ctx, server_hostname=tls_hostname
+        )
+    if protocol == "https":
+        host = f"[{address}]" if ":" in address else address
+        url = f"https://{host}:{port}{https_path}"
+        verify = ssl.create_default_context(cafile=ca_file) if ca_file else True
+        return dns.query.https(q, url, timeout=timeout, verify=verify)
+    if protocol == "quic":
+        return dns.query.quic(
+            q,
+            address,
+            port=port,
+            timeout=timeout,
+            verify=ca_file or True,
+            server_hostname=tls_hostname,
+        )
+    raise ValueError(f"unknown protocol {protocol!r} (known: {', '.join(PROTOCOLS)})")
+
+
+def answers_of(msg: dns.message.Message, rdtype: str) -> set[str]:
+    want = dns.rdatatype.from_text(rdtype)
+    return {rd.to_text() for rrset in msg.answer if rrset.rdtype == want for rd in rrset}
+
+
+def run_check(
+    check: DnsCheck,
+    *,
+    address: str,
+    port: int,
+    protocol: str,
+    ca_file: str | None = None,
+    tls_hostname: str | None = None,
+    timeout: float = 2.0,
+) -> Result:
+    """Run ``check`` once; never raises for network problems (they become the detail)."""
+    try:
+        msg = query(
+            check.qname,
+            check.rdtype,
+            address=address,
+            port=port,
+            protocol=protocol,
+            ca_file=ca_file,
+            tls_hostname=tls_hostname,
+            timeout=timeout,
+            dnssec_ok=check.dnssec_ok or check.want_ad,
+        )
+    except Exception as exc:  # any transport failure means "not healthy yet"
+        return Result(False, f"{type(exc).__name__}: {exc}".strip())
+    rcode = dns.rcode.to_text(msg.rcode())
+    if rcode != check.rcode:
+        return Result(False, f"rcode {rcode}, want {check.rcode}")
+    if check.answers is not None:
+        got = answers_of(msg, check.rdtype)
+        if got != set(check.answers):
+            return Result(False, f"answers {sorted(got)}, want {sorted(check.answers)}")
+    if len(answers_of(msg, check.rdtype)) < check.min_answers:
+        return Result(False, f"fewer than {check.min_answers} {check.rdtype} records")
+    if check.want_ad and not msg.flags & dns.flags.AD:
+        return Result(False, "AD flag not set")
+    return Result(True, "ok")
