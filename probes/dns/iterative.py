@@ -26,7 +26,7 @@ import dns.rcode
 import dns.rdataclass
 import dns.rdatatype
 import dns.rrset
-import dns.zone
+import dns.zonefile
 
 from db.vocab import Failure, Operation, Transport
 from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
@@ -86,31 +86,31 @@ class ResolutionError(Exception):
         self.detail = detail
 
 
+def _read_rrsets(path: str) -> list[dns.rrset.RRset]:
+    # Hints and anchors are zone-file lines, with or without TTLs (RFC 1035 section 5).
+    text = Path(path).read_text()
+    return dns.zonefile.read_rrsets(
+        text, rdclass=None, default_ttl=3600, origin=dns.name.root, relativize=False
+    )
+
+
 def load_hints(path: str) -> list[tuple[str, str]]:
     """(NS name, address) pairs of the root servers from a hints file."""
-    text = Path(path).read_text()
-    zone = dns.zone.from_text(text, origin=dns.name.root, relativize=False, check_origin=False)
-    names = [rd.target for rd in zone.find_rdataset(dns.name.root, NS)]
+    rrsets = _read_rrsets(path)
+    names = [rd.target for r in rrsets if r.rdtype == NS for rd in r]
     out: list[tuple[str, str]] = []
     for name in names:
-        for rdtype in (A, AAAA):
-            rds = zone.get_rdataset(name, rdtype)
-            for rd in rds or ():
-                out.append((name.to_text(), rd.address))
+        for r in rrsets:
+            if r.name == name and r.rdtype in (A, AAAA):
+                out.extend((name.to_text(), rd.address) for rd in r)
     if not out:
         raise ValueError(f"{path}: no root server addresses (NS + A/AAAA lines)")
     return out
 
 
 def load_anchors(path: str) -> list[dns.rrset.RRset]:
-    text = Path(path).read_text()
-    zone = dns.zone.from_text(text, origin=dns.name.root, relativize=False, check_origin=False)
-    out = []
-    for name, rdataset in zone.iterate_rdatasets():
-        if rdataset.rdtype in (DS, DNSKEY):
-            rrset = dns.rrset.RRset(name, rdataset.rdclass, rdataset.rdtype)
-            rrset.update(rdataset)  # type: ignore[no-untyped-call]
-            out.append(rrset)
+    """Trust anchors: the root's DNSKEY or DS records."""
+    out = [r for r in _read_rrsets(path) if r.rdtype in (DS, DNSKEY)]
     if not out:
         raise ValueError(f"{path}: no DNSKEY or DS lines")
     return out
