@@ -118,3 +118,9 @@ def test_without_trust_anchor_is_indeterminate(dns_world: DnsWorld) -> None:
 def test_invalid_name_is_a_row(dns_world: DnsWorld) -> None:
     obs = iterate(dns_world, "bad..name")
     assert obs.failure == Failure.INVALID_INPUT and not _steps(obs)
+
+
+def test_without_root_hints_every_task_is_invalid_input() -> None:
+    probe = DnsIterativeProbe()
+    obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="example.test")))
+    assert obs.failure == Failure.INVALID_INPUT and "root_hints" in obs.failure_detail

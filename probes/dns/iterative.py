@@ -205,9 +205,10 @@ class DnsIterativeProbe:
         self.config = config or DnsIterativeConfig()
         self.clock = clock or SystemClock()
         self.policy = policy
-        if not self.config.root_hints:
-            raise ValueError("dns.iterative: root_hints is required")
-        self.hints = load_hints(self.config.root_hints)
+        # Bad files raise here (a configuration error, reported before any traffic); a
+        # missing root_hints makes every task an invalid_input row instead, so listing or
+        # describing probes never needs one.
+        self.hints = load_hints(self.config.root_hints) if self.config.root_hints else []
         self.anchors = load_anchors(self.config.trust_anchor) if self.config.trust_anchor else []
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
@@ -226,6 +227,10 @@ class DnsIterativeProbe:
             duplicate=False,
         )
         try:
+            if not self.hints:
+                raise ValueError(
+                    "dns.iterative needs root_hints (fragscope never assumes the roots)"
+                )
             qtype = codec.type_code(qtype_text)
             name = normalize(task.target)
         except (InvalidName, ValueError) as exc:
