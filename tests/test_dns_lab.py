@@ -182,3 +182,35 @@ def test_whoami_per_resolver(lab: Lab, key: str) -> None:
     )
     assert obs.failure is None, obs.failure_detail
     assert obs.fields["whoami_address"] == TRUTH.whoami_answer(key)
+
+
+@pytest.mark.parametrize(
+    ("name", "qtype"),
+    [
+        ("www.example.test", "A"),
+        ("www.example.test", "HTTPS"),
+        ("example.test", "MX"),
+        ("alias1.example.test", "A"),
+        ("host.lab", "A"),
+        ("www.geek", "A"),
+        ("www.nsec.test", "A"),
+    ],
+)
+def test_answers_agree_with_kdig_on_lab_names(lab: Lab, name: str, qtype: str) -> None:
+    import subprocess
+
+    [obs] = run_query([task(name, urls()["udp"], qtype)], DnsQueryConfig(dnssec_ok=False))
+    out = subprocess.run(
+        ["kdig", f"@{ICANN.address}", "+short", name, qtype],
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout
+    theirs = sorted(" ".join(v.replace('"', "").lower().split()) for v in out.splitlines() if v)
+    ours = sorted(
+        " ".join(r["value"].replace('"', "").lower().split())
+        for _, r in obs.children
+        if r["section"] == "answer"
+    )
+    assert ours == theirs
