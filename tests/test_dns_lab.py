@@ -101,7 +101,10 @@ def test_rfc9460_vectors_served_by_the_lab(lab: Lab) -> None:
 
 @pytest.mark.parametrize("zone", ["broken.test.", "expired.test."])
 def test_broken_dnssec_servfail_with_ede(lab: Lab, zone: str) -> None:
-    [obs] = run_query([task(f"www.{zone}", urls()["udp"])])
+    # Asked of the manipulating resolver (also a validating Unbound, which leaves these
+    # zones alone): tests/test_lab_dns.py expects the icann resolver's first answer for
+    # expired.test (EDE 7, not the cached EDE 6), so its cache is left untouched here.
+    [obs] = run_query([task(f"www.{zone}", f"udp://{MANIP.address}")])
     assert obs.failure == Failure.DNS_SERVFAIL_ERROR
     assert obs.fields["ede_code"] in TRUTH.zone(zone).expected_ede
 
