@@ -284,7 +284,11 @@ class DnsQueryProbe:
     def _udp_client(self, resolver: ResolverURL) -> UdpClient:
         key = (resolver.address, resolver.port)
         client = self._udp.get(key)
-        if client is None or client.closed:
+        # A probe may outlive an event loop (one asyncio.run per CLI call or test): its
+        # sockets are registered with the loop they were made in.
+        if client is None or client.closed or client.loop is not asyncio.get_running_loop():
+            if client is not None and not client.closed and not client.loop.is_closed():
+                client.close()
             client = UdpClient(
                 resolver.address,
                 resolver.port,
