@@ -4,6 +4,7 @@ CNAMEs, DNSSEC classification, agreement with Unbound."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 
@@ -124,3 +125,28 @@ def test_without_root_hints_every_task_is_invalid_input() -> None:
     probe = DnsIterativeProbe()
     obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="example.test")))
     assert obs.failure == Failure.INVALID_INPUT and "root_hints" in obs.failure_detail
+
+
+@pytest.mark.parametrize(
+    ("mode", "failure", "outcome"),
+    [
+        ("garbage", Failure.DNS_SERVFAIL_ERROR, "error"),
+        ("upward", Failure.DNS_SERVER_MISBEHAVING, "lame"),
+        ("silent", Failure.GENERIC_TIMEOUT_ERROR, "timeout"),
+    ],
+)
+def test_hostile_root_is_a_failure_row(
+    tmp_path: Path, mode: str, failure: Failure, outcome: str
+) -> None:
+    from tests.dns.hostile import HostileServer
+
+    address = "127.66.200.53"
+    hints = tmp_path / "hints"
+    hints.write_text(f". 3600 IN NS a.root.hostile.\na.root.hostile. 3600 IN A {address}\n")
+    probe = DnsIterativeProbe(
+        DnsIterativeConfig(root_hints=str(hints), timeout_s=0.3), policy=NetworkPolicy.from_env()
+    )
+    with HostileServer(mode, address=address, port=53):
+        obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="www.example.test")))
+    assert obs.failure == failure, obs.failure_detail
+    assert [s["outcome"] for s in _steps(obs)][-1] == outcome

@@ -15,6 +15,7 @@ import socket
 import struct
 import threading
 
+import dns.flags
 import dns.message
 import dns.rrset
 
@@ -44,14 +45,16 @@ def _oversized(query: bytes) -> bytes:
 
 
 class HostileServer:
-    def __init__(self, mode: str, *, address: str = ADDRESS, delay: float = 1.0) -> None:
+    def __init__(
+        self, mode: str, *, address: str = ADDRESS, delay: float = 1.0, port: int = 0
+    ) -> None:
         self.mode = mode
         self.address = address
         self.delay = delay
         self.udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         # Thousands of queries can arrive at once (the ID test): do not drop them here.
         self.udp.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8 << 20)
-        self.udp.bind((address, 0))
+        self.udp.bind((address, port))
         self.port = self.udp.getsockname()[1]
         self.tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.tcp.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -121,6 +124,14 @@ class HostileServer:
             q = dns.message.from_wire(query)
             r = dns.message.make_response(q)
             r.answer.append(dns.rrset.from_text(q.question[0].name, 0, "IN", "TXT", f'"{peer[0]}"'))
+            send(r.to_wire(), peer)
+        elif mode == "upward":
+            # A referral back up to the root: what a broken or hostile server may send.
+            q = dns.message.from_wire(query)
+            r = dns.message.make_response(q)
+            r.flags &= ~dns.flags.AA
+            r.authority.append(dns.rrset.from_text(".", 60, "IN", "NS", "a.root.hostile."))
+            r.additional.append(dns.rrset.from_text("a.root.hostile.", 60, "IN", "A", self.address))
             send(r.to_wire(), peer)
         elif mode in ("silent", "drip", "cut"):
             pass
