@@ -265,6 +265,7 @@ def parse(buf: bytes, template: QueryTemplate | None = None) -> Response:
     if len(buf) < 12:
         raise MalformedMessage(f"message of {len(buf)} octets is shorter than a header")
     qid, flags, qd, an, ns, ar = HEADER.unpack_from(buf, 0)
+    qdcount = qd
     off = 12
     qname: str | None = None
     qtype: int | None = None
@@ -289,7 +290,7 @@ def parse(buf: bytes, template: QueryTemplate | None = None) -> Response:
             qid,
             flags,
             flags & 0xF,
-            HEADER.unpack_from(buf, 0)[2],
+            qdcount,
             (an, ns, ar),
             records,
             qname,

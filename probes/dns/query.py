@@ -131,7 +131,7 @@ class DnsQueryProbe:
         self._udp: dict[tuple[str, int], UdpClient] = {}
         self._tls: ssl.SSLContext | None = None
         self._late: list[tuple[Task, Observation]] = []
-        self._allowed: set[str] = set()
+        self._static: dict[tuple[Any, ...], Any] = {}
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
         for qtype in self.config.qtypes:
             codec.type_code(qtype)  # fail early, naming the bad type
@@ -195,18 +195,61 @@ class DnsQueryProbe:
         ]
 
     def _prepare(self, task: Task) -> _Prepared | Observation:
-        cfg = self.config
-        params = task.params
-        purpose = params.get("purpose", "query")
         started = self.clock.now()
         t0 = self.clock.monotonic()
+        params = task.params
         endpoint = task.endpoint
-        url = endpoint.url if endpoint else ""
-        obs = Observation(table=TABLE, target=task.target, endpoint=url or None, started_at=started)
-        fields = obs.fields
-        fields["purpose"] = purpose
-        fields["late"] = False
-        fields["duplicate"] = False
+        key = (
+            task.target,
+            endpoint.url if endpoint else None,
+            endpoint.role if endpoint else None,
+            endpoint.operator if endpoint else None,
+            endpoint.namespace if endpoint else None,
+            params.get("qtype"),
+            params.get("purpose"),
+            params.get("transport"),
+        )
+        # Targets are asked of many resolvers and resolvers get many targets, but one
+        # (target, resolver, qtype) is planned once per repetition: remember its checked
+        # inputs so the hot path copies one dict instead of re-deriving a dozen fields.
+        static = self._static.get(key)
+        if static is None:
+            static = self._static_for(task)
+            if len(self._static) > 100_000:
+                self._static.clear()
+            self._static[key] = static
+        fields, failed, resolver, template, qtype = static
+        obs = Observation(
+            table=TABLE,
+            target=task.target,
+            endpoint=endpoint.url if endpoint else None,
+            started_at=started,
+            fields=dict(fields),
+        )
+        if failed is not None:
+            failure, operation, detail = failed
+            return self._failed(obs, t0, failure, operation, detail)
+        assert resolver is not None and template is not None
+        return _Prepared(task, obs, resolver, template, qtype, fields["purpose"], t0)
+
+    def _static_for(
+        self, task: Task
+    ) -> tuple[
+        dict[str, Any],
+        tuple[Failure, Operation | None, str] | None,
+        ResolverURL | None,
+        QueryTemplate | None,
+        int,
+    ]:
+        """The fields and query template that depend only on the task's inputs."""
+        cfg = self.config
+        params = task.params
+        endpoint = task.endpoint
+        fields: dict[str, Any] = {
+            "purpose": params.get("purpose", "query"),
+            "late": False,
+            "duplicate": False,
+        }
         if endpoint is not None:
             fields["resolver_role"] = str(endpoint.role)
             fields["resolver_operator"] = endpoint.operator
@@ -220,7 +263,7 @@ class DnsQueryProbe:
             fields["qname_unicode"] = name.unicode
             if endpoint is None:
                 raise BadResolverURL("dns.query needs a resolver endpoint")
-            resolver = _resolver(url)
+            resolver = _resolver(endpoint.url)
             transport = resolver.transport
             if params.get("transport"):
                 transport = Transport(params["transport"])
@@ -232,15 +275,12 @@ class DnsQueryProbe:
             fields["resolver_port"] = resolver.port
         except (InvalidName, BadResolverURL, ValueError) as exc:
             fields["transport"] = str(Transport.NONE)
-            return self._failed(obs, t0, Failure.INVALID_INPUT, Operation.RESOLVE, str(exc))
+            return fields, (Failure.INVALID_INPUT, Operation.RESOLVE, str(exc)), None, None, 0
         try:
-            # The policy is immutable: remember addresses already allowed.
-            if resolver.address not in self._allowed:
-                self.policy.require(resolver.address, Operation.DNS_ROUND_TRIP)
-                self._allowed.add(resolver.address)
+            self.policy.require(resolver.address, Operation.DNS_ROUND_TRIP)
         except MeasurementError as exc:
             fields["transport"] = str(Transport.NONE)
-            return self._failed(obs, t0, exc.failure, exc.operation, exc.detail)
+            return fields, (exc.failure, exc.operation, exc.detail), None, None, 0
         template = _template(
             name.ascii,
             qtype,
@@ -249,7 +289,7 @@ class DnsQueryProbe:
             cfg.dnssec_ok,
             cfg.edns_size,
         )
-        return _Prepared(task, obs, resolver, template, qtype, purpose, t0)
+        return fields, None, resolver, template, qtype
 
     def _failed(
         self,
