@@ -192,6 +192,8 @@ def test_ede_and_extended_rcode() -> None:
     r.use_edns(0, 0, 1232, options=[dns.edns.EDEOption(6, "bogus sig"), dns.edns.EDEOption(9)])
     resp = codec.parse(r.to_wire())
     assert resp.rcode == 2 and resp.ede == [(6, "bogus sig"), (9, "")]
+    r.use_edns(0, 0, 1232, options=[dns.edns.EDEOption(0, "x\x00")])
+    assert codec.parse(r.to_wire()).ede == [(0, "x")]  # a NUL terminator is dropped
     r.set_rcode(dns.rcode.BADVERS)  # 16: needs the OPT's extended bits (RFC 6891 6.1.3)
     assert codec.parse(r.to_wire()).rcode == 16
 

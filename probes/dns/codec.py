@@ -337,7 +337,10 @@ def _read_opt(resp: Response, buf: bytes, *, rclass: int, ttl: int, off: int, en
             if length < 2:
                 raise MalformedMessage("EDE option shorter than its info-code")
             info = (data[0] << 8) | data[1]
-            resp.ede.append((info, data[2:].decode("utf-8", "replace")))
+            text = data[2:]
+            if text and text[-1] == 0:
+                text = text[:-1]  # some servers NUL-terminate EXTRA-TEXT (as dnspython reads)
+            resp.ede.append((info, text.decode("utf-8", "replace")))
         off += length
 
 
