@@ -20,6 +20,8 @@ pytest_plugins: list[str] = [
     "tests.fixtures.analysis",
     "tests.fixtures.lab",
     "tests.fixtures.vantages",
+    "tests.fixtures.postgres",
+    "tests.fixtures.storage",
     "tests.fixtures.dns_servers",
 ]
 
