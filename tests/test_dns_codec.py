@@ -111,20 +111,22 @@ def test_resolver_urls() -> None:
         8853,
         "resolver.test",
     )
-    r = parse_resolver("https://resolver.test/dns-query#get,addr=127.0.0.2")
+    r = parse_resolver("https://127.0.0.2/dns-query#resolver.test")
     assert (r.address, r.port, r.http_get, r.doh_url) == (
         "127.0.0.2",
         443,
-        True,
+        False,
         "https://resolver.test:443/dns-query",
     )
+    assert parse_resolver("https://127.0.0.2:8443").doh_url == "https://127.0.0.2:8443/dns-query"
     assert parse_resolver("udp://[::1]:5353").address == "::1"
     assert parse_resolver("quic://127.0.0.1").port == 853
     for bad, why in [
         ("ftp://127.0.0.1", "scheme"),
         ("udp://resolver.test", "not an IP"),
         ("udp://127.0.0.1#name", "authentication name"),
-        ("https://127.0.0.1/dns-query#bogus", "unknown DoH option"),
+        ("https://resolver.test/dns-query", "not an IP"),
+        ("tls://127.0.0.1/path", "no path or query"),
         ("udp://127.0.0.1:99999", "bad port"),
     ]:
         with pytest.raises(BadResolverURL, match=why):

@@ -23,11 +23,25 @@ def _answers(obs, rtype: str | None = None) -> list[str]:
     )
 
 
-@pytest.mark.parametrize("transport", ["udp", "tcp", "tls", "https", "https-get", "quic"])
-def test_every_transport_gets_the_validated_answer(dns_world: DnsWorld, transport: str) -> None:
+@pytest.mark.parametrize(
+    ("transport", "options"),
+    [
+        ("udp", {}),
+        ("tcp", {}),
+        ("tls", {}),
+        ("https", {}),
+        ("https", {"doh_method": "get"}),
+        ("https-ip", {"doh_method": "get"}),  # certificate checked against the IP (SAN)
+        ("quic", {}),
+    ],
+)
+def test_every_transport_gets_the_validated_answer(
+    dns_world: DnsWorld, transport: str, options: dict[str, object]
+) -> None:
     url = dns_world.urls[transport]
     [obs] = run_query(
-        [task("www.example.test", url, "A")], DnsQueryConfig(ca_file=dns_world.ca_file)
+        [task("www.example.test", url, "A", options=options)],
+        DnsQueryConfig(ca_file=dns_world.ca_file),
     )
     assert obs.failure is None, obs.failure_detail
     f = obs.fields
@@ -161,13 +175,15 @@ def test_truncation_falls_back_to_tcp_and_both_attempts_are_rows(dns_world: DnsW
 
 
 def test_invalid_names_and_blocked_resolvers_are_rows(dns_world: DnsWorld) -> None:
-    bad, blocked, badurl = run_query(
+    bad, blocked, badurl, badmethod = run_query(
         [
             task("a..b.test", dns_world.urls["udp"]),
             task("www.example.test", "udp://192.0.2.1"),
             task("www.example.test", "udp://resolver.test"),
+            task("www.example.test", dns_world.urls["https"], options={"doh_method": "put"}),
         ]
     )
+    assert badmethod.failure == Failure.INVALID_INPUT and "doh_method" in badmethod.failure_detail
     assert bad.failure == Failure.INVALID_INPUT and "empty label" in bad.failure_detail
     assert bad.fields["transport"] == "none"
     assert blocked.failure == Failure.BLOCKED_BY_POLICY
@@ -188,7 +204,7 @@ def test_connection_refused_and_timeouts_are_rows(dns_world: DnsWorld) -> None:
             task("www.example.test", "udp://127.66.99.1"),
             task("www.example.test", "tcp://127.66.99.1"),
             task("www.example.test", "tls://127.66.99.1#resolver.test"),
-            task("www.example.test", "https://127.66.99.1/dns-query"),
+            task("www.example.test", "https://127.66.99.1/dns-query#resolver.test"),
             task("www.example.test", "quic://127.66.99.1#resolver.test"),
         ],
         cfg,

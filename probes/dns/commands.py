@@ -39,7 +39,7 @@ def _fail(message: str) -> None:
     multiple=True,
     metavar="URL",
     help="Resolver URL: udp://IP[:port], tcp://, tls://IP:853#authname, "
-    "https://host/dns-query[#get,addr=IP], quic://IP:853#authname; repeatable.",
+    "https://IP/dns-query#authname, quic://IP:853#authname; repeatable.",
 )
 @click.option("--control", metavar="URL", help="Also ask this resolver, with role control.")
 @click.option("--iterative", is_flag=True, help="Resolve from root hints (dns.iterative).")
@@ -57,6 +57,13 @@ def _fail(message: str) -> None:
     "--ca-file",
     type=click.Path(exists=True, dir_okay=False),
     help="CA bundle for tls://, https:// and quic:// resolvers.",
+)
+@click.option(
+    "--doh-method",
+    type=click.Choice(["post", "get"]),
+    default="post",
+    show_default=True,
+    help="RFC 8484 request method for https:// resolvers.",
 )
 @click.option("--timeout", default=3.0, show_default=True, type=click.FloatRange(min=0.01))
 @click.option("--no-dnssec", is_flag=True, help="Do not set the DO bit.")
@@ -78,6 +85,7 @@ def dns_command(
     root_hints: Path | None,
     trust_anchor: Path | None,
     ca_file: str | None,
+    doh_method: str,
     timeout: float,
     no_dnssec: bool,
     store: bool,
@@ -126,6 +134,7 @@ def dns_command(
             ca_file=ca_file,
             timeout=timeout,
             dnssec=not no_dnssec,
+            doh_method=doh_method,
         )
     )
     if store:
@@ -153,6 +162,7 @@ async def _measure(
     ca_file: str | None,
     timeout: float,
     dnssec: bool,
+    doh_method: str = "post",
 ) -> list[tuple[Any, Any]]:
     from probes.base import FollowUp, Task
     from probes.dns.query import DnsQueryConfig, DnsQueryProbe
@@ -180,7 +190,11 @@ async def _measure(
     if endpoints:
         probe = DnsQueryProbe(
             DnsQueryConfig(
-                qtypes=tuple(types), ca_file=ca_file, timeout_s=timeout, dnssec_ok=dnssec
+                qtypes=tuple(types),
+                ca_file=ca_file,
+                timeout_s=timeout,
+                dnssec_ok=dnssec,
+                doh_method=doh_method,
             ),
             policy=policy,
         )

@@ -59,6 +59,13 @@ class DnsQueryConfig:
         default=None,
         metadata={"help": "CA bundle that authenticates DoT/DoH/DoQ resolvers (default: system)"},
     )
+    doh_method: str = field(
+        default="post",
+        metadata={
+            "help": "DoH request method, post or get (RFC 8484 section 4.1); an endpoint's "
+            "options.doh_method overrides it"
+        },
+    )
     tcp_fallback: bool = field(
         default=True, metadata={"help": "retry over TCP when a UDP answer has TC set"}
     )
@@ -135,6 +142,8 @@ class DnsQueryProbe:
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
         for qtype in self.config.qtypes:
             codec.type_code(qtype)  # fail early, naming the bad type
+        if self.config.doh_method.lower() not in ("get", "post"):
+            raise ValueError(f"doh_method: {self.config.doh_method!r} is not get or post")
 
     # ------------------------------------------------------------------ planning
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
@@ -208,6 +217,7 @@ class DnsQueryProbe:
             params.get("qtype"),
             params.get("purpose"),
             params.get("transport"),
+            endpoint.options.get("doh_method") if endpoint else None,
         )
         # Targets are asked of many resolvers and resolvers get many targets, but one
         # (target, resolver, qtype) is planned once per repetition: remember its checked
@@ -270,6 +280,11 @@ class DnsQueryProbe:
                 resolver = ResolverURL(
                     resolver.url, transport, resolver.address, resolver.port, resolver.auth_name
                 )
+            if transport is Transport.HTTPS:
+                method = str(endpoint.options.get("doh_method", cfg.doh_method)).lower()
+                if method not in ("get", "post"):
+                    raise ValueError(f"doh_method: {method!r} is not get or post")
+                resolver = resolver.with_method(method == "get")
             fields["transport"] = str(transport)
             fields["resolver_address"] = resolver.address
             fields["resolver_port"] = resolver.port

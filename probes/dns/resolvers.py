@@ -5,9 +5,10 @@ Forms (host is an IP literal, IPv6 in brackets; nothing here resolves names):
 - ``udp://127.0.0.1`` ``udp://[::1]:5353``, ``tcp://...`` (port 53)
 - ``tls://127.0.0.1:853#resolver.test``: DoT (RFC 7858); the fragment is the
   authentication name checked against the certificate (default: the host)
-- ``https://127.0.0.1/dns-query`` (port 443): DoH (RFC 8484), POST by default;
-  ``#get`` uses GET; ``https://resolver.test/dns-query#addr=127.0.0.1`` connects to that
-  address and authenticates ``resolver.test``; options combine: ``#get,addr=127.0.0.1``
+- ``https://127.0.0.1/dns-query#resolver.test`` (port 443, path /dns-query): DoH (RFC
+  8484); the fragment is the authentication name, as for tls and quic (the engine's
+  panel URLs, probes/endpoints.py, use the same form). GET or POST is not part of the
+  URL: it is the probe's ``doh_method`` or the endpoint's ``options.doh_method``
 - ``quic://127.0.0.1:853#resolver.test``: DoQ (RFC 9250, default port 853)
 """
 
@@ -46,8 +47,15 @@ class ResolverURL:
 
     @property
     def doh_url(self) -> str:
+        """The URL httpx is given: the authentication name as host (SNI, Host header); the
+        connection itself goes to ``address``."""
         host = f"[{self.auth_name}]" if ":" in self.auth_name else self.auth_name
         return f"https://{host}:{self.port}{self.path}"
+
+    def with_method(self, http_get: bool) -> ResolverURL:
+        return ResolverURL(
+            self.url, self.transport, self.address, self.port, self.auth_name, self.path, http_get
+        )
 
 
 def _ip(text: str, url: str) -> str:
@@ -74,24 +82,14 @@ def parse_resolver(url: str) -> ResolverURL:
         raise BadResolverURL(f"{url}: bad port") from None
     fragment = parts.fragment
     if transport is Transport.HTTPS:
-        options = [o.strip() for o in fragment.split(",") if o.strip()]
-        address = None
-        get = False
-        for option in options:
-            if option == "get":
-                get = True
-            elif option == "post":
-                get = False
-            elif option.startswith("addr="):
-                address = _ip(option[5:], url)
-            else:
-                raise BadResolverURL(f"{url}: unknown DoH option {option!r} (get, post, addr=IP)")
-        if address is None:
-            address = _ip(host, url)
-        return ResolverURL(
-            url, transport, address, port, host, path=parts.path or "/dns-query", http_get=get
-        )
+        address = _ip(host, url)
+        path = parts.path or "/dns-query"
+        if parts.query:
+            path += "?" + parts.query
+        return ResolverURL(url, transport, address, port, fragment or address, path=path)
     address = _ip(host, url)
+    if parts.path not in ("", "/") or parts.query:
+        raise BadResolverURL(f"{url}: a {parts.scheme}:// resolver has no path or query")
     if transport in (Transport.UDP, Transport.TCP) and fragment:
         raise BadResolverURL(f"{url}: an authentication name only applies to tls/https/quic")
     return ResolverURL(url, transport, address, port, fragment or address)

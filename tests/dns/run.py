@@ -18,13 +18,14 @@ def task(
     *,
     role: Role = Role.TEST,
     key: str | None = None,
+    options: dict[str, object] | None = None,
     **params: object,
 ) -> Task:
     return Task(
         key=key or f"{target}/{url}/{qtype}",
         probe="dns.query",
         target=target,
-        endpoint=Endpoint(url=url, role=role, operator="test-op"),
+        endpoint=Endpoint(url=url, role=role, operator="test-op", options=options or {}),
         params={"qtype": qtype, **params},
     )
 

@@ -378,8 +378,8 @@ class DnsWorld:
             "udp": f"udp://{RESOLVER_ADDR}",
             "tcp": f"tcp://{RESOLVER_ADDR}",
             "tls": f"tls://{RESOLVER_ADDR}:853#{AUTH_NAME}",
-            "https": f"https://{AUTH_NAME}/dns-query#addr={RESOLVER_ADDR}",
-            "https-get": f"https://{RESOLVER_ADDR}/dns-query#get",
+            "https": f"https://{RESOLVER_ADDR}/dns-query#{AUTH_NAME}",
+            "https-ip": f"https://{RESOLVER_ADDR}/dns-query",
             "quic": f"quic://{DOQ_ADDR}:853#{AUTH_NAME}",
         }
 
