@@ -23,6 +23,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.postgres",
     "tests.fixtures.storage",
     "tests.fixtures.engine",
+    "tests.fixtures.dns_servers",
 ]
 
 
