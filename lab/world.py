@@ -25,7 +25,11 @@ import dns.rdatatype
 
 from lab import dnssec, process, render
 from lab.dnssec import SigningError
+from lab.chain.artifacts import ArtifactError
+from lab.chain.deploy import DeployError
+from lab.chain.rpc import RpcError
 from lab.health import Result
+from lab.part2 import chain_missing, chain_services, deploy_chain, web_services, write_web_files
 from lab.pki import make_pki
 from lab.services import Listener, Service, build
 from lab.topology import (
@@ -39,7 +43,7 @@ from lab.topology import (
 from lab.truth import Truth, Zone, load
 
 START_TIMEOUT_S = 15.0
-GENERATED = ("zones", "keys", "pki", "conf", "state", "logs", "pids.json")
+GENERATED = ("zones", "keys", "pki", "conf", "state", "logs", "pids.json", "web", "chain.json")
 
 
 class LabError(RuntimeError):
@@ -79,12 +83,23 @@ class Lab:
         self.truth = truth or load()
         self.paths = render.RunPaths(self.run_dir)
         # Part 2 (web hosts, vantages, chain) passes its own Service records here.
-        self.services: list[Service] = build(self.truth, self.paths) + list(extra_services or [])
+        self.services: list[Service] = (
+            build(self.truth, self.paths)
+            + web_services(self.truth, self.paths)
+            + chain_services(self.truth, self.paths)
+            + list(extra_services or [])
+        )
         self.up_seconds: float | None = None  # wall time of the last up()
 
     @property
     def ca_file(self) -> Path:
         return self.run_dir / self.truth.ca_file
+
+    @property
+    def chain_json(self) -> Path:
+        """Facts of the deployed chain (rpc_url, gateway_url, contract addresses)."""
+        name = self.truth.chain.chain_json if self.truth.chain else "chain.json"
+        return self.run_dir / name
 
     # -- up -------------------------------------------------------------------------------
     def up(self, only: list[str] | None = None, *, timeout: float = START_TIMEOUT_S) -> float:
@@ -92,6 +107,9 @@ class Lab:
         t0 = time.monotonic()
         groups = self.truth.group_closure(only) if only else set(self.truth.groups)
         wanted = [s for s in self.services if s.group in groups]
+        with_chain = self.truth.chain is not None and self.truth.chain.group in groups
+        if with_chain and (why := chain_missing()):
+            raise LabError(f"the chain cannot start: {why}")
         self.down()
         try:
             self._wipe()
@@ -103,6 +121,7 @@ class Lab:
             ds: dict[tuple[str, str], list[str]] = {}
             deferred = self._write_zones(ds, defer_knot_parents=True)
             self._write_configs()
+            write_web_files(self.truth, self.paths, groups)
             dead = tuple(s.address for s in self.truth.servers.values() if s.software == "none")
             Topology(self._addresses(), unreachable=dead).up()
         except (SigningError, TopologyError, OSError) as exc:
@@ -120,9 +139,14 @@ class Lab:
                 batch = [s for s in wanted if s.phase == phase]
                 running += self._start(batch)
                 self._wait(batch, running, timeout=timeout)
+            if with_chain:
+                deploy_chain(self.truth, self.paths)
         except (SigningError, dns.exception.DNSException) as exc:
             self.down()
             raise LabError(f"signing the ICANN-like root with Knot's DS: {exc}") from exc
+        except (ArtifactError, DeployError, RpcError, OSError) as exc:
+            self.down()
+            raise LabError(f"deploying the chain's contracts and names: {exc}") from exc
         except BaseException:
             self.down()
             raise
@@ -144,6 +168,10 @@ class Lab:
         addrs = [s.address for s in self.truth.servers.values() if s.software != "none"]
         for r in self.truth.resolvers.values():
             addrs += [a for a in (r.address, r.address6, r.egress) if a]
+        for h in self.truth.web.values():
+            addrs += list(h.addresses)
+        if self.truth.chain is not None:
+            addrs += [self.truth.chain.rpc_address, self.truth.chain.gateway_address]
         return unique(addrs)
 
     def _write_zones(
