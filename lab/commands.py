@@ -81,7 +81,8 @@ def lab_group() -> None:
     "groups",
     multiple=True,
     metavar="GROUP",
-    help="Start only this group (repeatable) and the groups it needs: icann, alt, hns, manip.",
+    help="Start only this group (repeatable) and the groups it needs: icann, alt, hns, manip, "
+    "web, chain.",
 )
 def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
     """Start the lab (first clearing what an earlier run left behind)."""
@@ -95,6 +96,13 @@ def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
             f"unknown group(s) {', '.join(unknown)}; known: {', '.join(sorted(lab.truth.groups))}",
             param_hint="--only",
         )
+    from lab.part2 import chain_missing
+
+    chain = lab.truth.chain
+    wanted = lab.truth.group_closure(list(groups)) if groups else set(lab.truth.groups)
+    if chain is not None and chain.group in wanted and (why := chain_missing()):
+        click.echo(f"fragscope lab up: the chain cannot start: {why}", err=True)
+        sys.exit(2)
     try:
         seconds = lab.up(list(groups) or None)
     except LabError as exc:

@@ -141,7 +141,14 @@ class Resolver:
 
 
 WEB_KINDS = frozenset({"h3", "caddy", "tcponly", "advertised", "hostile"})
-QUIC_VERSIONS = {"v1": 0x00000001, "v2": 0x6B3343CF}  # RFC 9000, RFC 9369 section 3.1
+# RFC 9000; RFC 9369 section 3.1; draft-ietf-quic-v2-01..04 (0x709a50c4); draft-ietf-quic-
+# transport-29 (0xff00001d): old quic-go builds (Debian's Caddy) still list the last two.
+QUIC_VERSIONS = {
+    "v1": 0x00000001,
+    "v2": 0x6B3343CF,
+    "v2-draft": 0x709A50C4,
+    "draft-29": 0xFF00001D,
+}
 
 
 @dataclass(frozen=True)
@@ -386,7 +393,9 @@ def _web(key: str, t: dict[str, Any]) -> WebHost:
     for f in ("quic_versions", "vn_versions"):
         bad = [v for v in t.get(f, []) if v not in QUIC_VERSIONS]
         if bad:
-            raise TruthError(f"{where}.{f}: unknown version(s) {bad} (known: v1, v2)")
+            raise TruthError(
+                f"{where}.{f}: unknown version(s) {bad} (known: {', '.join(QUIC_VERSIONS)})"
+            )
     values = {k: tuple(v) if isinstance(v, list) else v for k, v in t.items()}
     values["name"] = absolute(_get(t, "name", where))
     _get(t, "port", where)

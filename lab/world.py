@@ -24,10 +24,10 @@ import dns.rdataclass
 import dns.rdatatype
 
 from lab import dnssec, process, render
-from lab.dnssec import SigningError
 from lab.chain.artifacts import ArtifactError
 from lab.chain.deploy import DeployError
 from lab.chain.rpc import RpcError
+from lab.dnssec import SigningError
 from lab.health import Result
 from lab.part2 import chain_missing, chain_services, deploy_chain, web_services, write_web_files
 from lab.pki import make_pki

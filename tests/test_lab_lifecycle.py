@@ -30,7 +30,7 @@ def test_status_table_and_json(lab: Lab) -> None:
         r for r in rows if r.health != "ok"
     ]
     protocols = {r.protocol for r in rows}
-    assert protocols == {"udp", "tcp", "tls", "https", "quic"}
+    assert protocols == {"udp", "tcp", "tls", "https", "quic", "http"}
     runner = CliRunner()
     table = runner.invoke(main, ["lab", "status", "--dir", str(lab.run_dir)])
     assert table.exit_code == 0, table.output
