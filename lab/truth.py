@@ -480,8 +480,14 @@ def _with_web_records(zones: tuple[Zone, ...], web: dict[str, WebHost]) -> tuple
     """Add each web host's A/AAAA/HTTPS records to the ICANN-like zone holding its name."""
     out = list(zones)
     for host in web.values():
+        # A web name belongs in a served zone below the root (the root holds delegations).
         icann = [
-            i for i, z in enumerate(out) if z.view == "icann" and is_subdomain(host.name, z.name)
+            i
+            for i, z in enumerate(out)
+            if z.view == "icann"
+            and z.name != "."
+            and z.is_served
+            and is_subdomain(host.name, z.name)
         ]
         if not icann:
             raise TruthError(f"web.{host.key}.name: no ICANN-like zone holds {host.name}")

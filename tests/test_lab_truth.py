@@ -144,3 +144,46 @@ def test_transit_link_plan_for_part_2() -> None:
     assert all(in_lab(a) for a in (last.a4, last.b6))
     with pytest.raises(ValueError, match="outside"):
         transit_link(VANTAGE_NET4.num_addresses // 4)
+
+
+# -- part 2: web hosts, chain, vantages ----------------------------------------------------
+def test_web_hosts_generate_their_zone_records() -> None:
+    www = TRUTH.web["www"]
+    assert TRUTH.expected("www.example.test.", "A", "icann") == ["10.99.80.1"]
+    assert TRUTH.expected("www.example.test.", "AAAA", "icann") == ["fd99::80:1"]
+    assert TRUTH.expected("www.example.test.", "HTTPS", "icann") == [www.https_rdata()]
+    assert TRUTH.expected("v6only.example.test.", "A", "icann") == []
+    noudp = TRUTH.expected("noudp.example.test.", "HTTPS", "icann")
+    assert noudp == ['1 . alpn="h3,h2" port=443 ipv4hint=10.99.80.8']
+    # The rendered zone holds them too (what NSD serves).
+    text = render.render_zone(TRUTH, TRUTH.zone("example.test."), ds={})
+    assert "caddy" in text and "fd99::80:7" in text
+
+
+def test_vantage_facts_as_the_vantages_model_reads_them() -> None:
+    censored = TRUTH.vantages["censored"].mapping(TRUTH)
+    assert censored["resolver"] == TRUTH.resolvers["manip"].address
+    assert censored["drop"] == ["10.99.80.1", "fd99::80:1"]
+    assert censored["reject"] == ["10.99.80.7", "fd99::80:7"]
+    assert TRUTH.vantages["lossy"].loss_share == 0.3
+    assert TRUTH.vantages["distant"].mapping(TRUTH)["delay_ms"] == 150
+    assert TRUTH.group_closure(["censored"]) == {"censored", "web", "manip", "icann"}
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('kind = "caddy"', 'kind = "nginx"', r"web.caddy.kind"),
+        ('address = "10.99.80.12"', 'address = "fd99::80:12"', r"web.hostile.address.*IPv4"),
+        ('vn_versions = ["v1", "v2"]', 'vn_versions = ["v9"]', r"web.www.vn_versions"),
+        ('name = "hostile.example.test."', 'name = "hostile.nowhere."', r"web.hostile.name"),
+        ('name = "tcponly.example.test."', 'name = "mail.example.test."', r"web.tcponly"),
+        ('drop = ["www"]', 'drop = ["nope"]', r"vantages.censored.*nope"),
+        ('resolver = "manip"', 'resolver = "nope"', r"vantages.censored.resolver"),
+        ("delay_ms = 150", "delay = 150", r"vantages.distant.*unknown field.*delay"),
+        ('rpc_address = "10.99.90.1"', 'rpc_address = "ganache"', r"chain.rpc_address"),
+    ],
+)
+def test_bad_part2_truth_names_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(TruthError, match=message):
+        load(_variant(tmp_path, old, new))
