@@ -463,6 +463,14 @@ def _vantage(key: str, t: dict[str, Any]) -> Vantage:
     return Vantage(key=key, **values)
 
 
+def _facts_path(rel: str, source: Path) -> Path:
+    """``rel`` next to the truth file, else in the lab package (a copied truth.toml)."""
+    for base in (source.parent, default_path().parent):
+        if (base / rel).is_file():
+            return (base / rel).resolve()
+    raise TruthError(f"chain.facts: {rel!r} found neither next to {source} nor in the lab package")
+
+
 def _chain(t: dict[str, Any], source: Path) -> Chain:
     where = "chain"
     return Chain(
@@ -471,7 +479,7 @@ def _chain(t: dict[str, Any], source: Path) -> Chain:
         rpc_port=int(_get(t, "rpc_port", where)),
         gateway_address=_check_ip(_get(t, "gateway_address", where), "chain.gateway_address"),
         gateway_port=int(_get(t, "gateway_port", where)),
-        facts_path=(source.parent / _get(t, "facts", where)).resolve(),
+        facts_path=_facts_path(_get(t, "facts", where), source),
         chain_json=t.get("chain_json", "chain.json"),
     )
 
