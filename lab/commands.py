@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 import click
 
 from lab.truth import TruthError
+from lab.vantages.commands import exec_command
 
 if TYPE_CHECKING:
     from lab.world import Lab
@@ -146,3 +147,7 @@ def down(run_dir: Path, truth_path: Path | None) -> None:
     for note in lab.down():
         click.echo(note)
     click.echo("lab down")
+
+
+# `fragscope lab exec VANTAGE -- COMMAND`: run a command at a vantage (lab.vantages).
+lab_group.add_command(exec_command)

@@ -41,6 +41,10 @@ from lab.topology import (
     unique,
 )
 from lab.truth import Truth, Zone, load
+from lab.vantages import facts as vantage_facts
+from lab.vantages import runner as vantage_runner
+from lab.vantages.model import VantageError
+from lab.vantages.runner import VantageBuildError
 
 START_TIMEOUT_S = 15.0
 GENERATED = ("zones", "keys", "pki", "conf", "state", "logs", "pids.json", "web", "chain.json")
@@ -92,6 +96,11 @@ class Lab:
         self.up_seconds: float | None = None  # wall time of the last up()
 
     @property
+    def vantage_dir(self) -> Path:
+        """Where the vantages' relay PID files and logs go."""
+        return self.run_dir / "vantages"
+
+    @property
     def ca_file(self) -> Path:
         return self.run_dir / self.truth.ca_file
 
@@ -141,12 +150,19 @@ class Lab:
                 self._wait(batch, running, timeout=timeout)
             if with_chain:
                 deploy_chain(self.truth, self.paths)
+            if only is None:  # the vantages need the whole lab (censored uses manip)
+                vantage_runner.up_lab(
+                    vantage_facts.load(), run_dir=self.vantage_dir, upstream_ns=NAMESPACE
+                )
         except (SigningError, dns.exception.DNSException) as exc:
             self.down()
             raise LabError(f"signing the ICANN-like root with Knot's DS: {exc}") from exc
         except (ArtifactError, DeployError, RpcError, OSError) as exc:
             self.down()
             raise LabError(f"deploying the chain's contracts and names: {exc}") from exc
+        except (VantageBuildError, VantageError) as exc:
+            self.down()
+            raise LabError(f"building the vantages: {exc}") from exc
         except BaseException:
             self.down()
             raise
@@ -352,10 +368,27 @@ class Lab:
                         health=health,
                     )
                 )
+        # The vantages: the address is the client's (what servers see), protocol "path".
+        for v in vantage_runner.status_lab(
+            vantage_facts.load(), run_dir=self.vantage_dir, upstream_ns=NAMESPACE
+        ):
+            rows.append(
+                StatusRow(
+                    group="vantages",
+                    service=v.name,
+                    software=v.mechanism,
+                    address=v.client,
+                    port=0,
+                    protocol="path",
+                    running=network_up and v.running,
+                    health=v.health if network_up else "down",
+                )
+            )
         return rows
 
     def down(self) -> list[str]:
         """Stop the recorded daemons, then anything left in lab namespaces; remove the network."""
+        vantage_runner.down_lab(run_dir=self.vantage_dir, upstream_ns=NAMESPACE)
         notes = process.stop_all(process.load(self.paths.pids))
         for ns in lab_namespaces():
             pids = process.kill_namespace_leftovers(ns)

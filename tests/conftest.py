@@ -18,6 +18,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.web_hosts",
     "tests.fixtures.hostile_peers",
     "tests.fixtures.lab",
+    "tests.fixtures.vantages",
 ]
 
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner
 from cli import main
 from lab import process, topology
 from lab.truth import default_path, load
+from lab.vantages import LAB_SUBNETS, lab_layout
 from lab.world import Lab, LabError
 
 pytestmark = pytest.mark.lab
@@ -30,7 +31,7 @@ def test_status_table_and_json(lab: Lab) -> None:
         r for r in rows if r.health != "ok"
     ]
     protocols = {r.protocol for r in rows}
-    assert protocols == {"udp", "tcp", "tls", "https", "quic", "http"}
+    assert protocols == {"udp", "tcp", "tls", "https", "quic", "http", "path"}  # path: vantages
     runner = CliRunner()
     table = runner.invoke(main, ["lab", "status", "--dir", str(lab.run_dir)])
     assert table.exit_code == 0, table.output
@@ -72,7 +73,8 @@ def test_down_leaves_nothing_and_up_recovers_from_a_crash(lab: Lab, tmp_path: Pa
     # A new `up` must still clear them (found through the namespace, not by name).
     Lab(lab.run_dir).up()
     assert _all_gone(orphans)
-    assert topology.lab_namespaces() == [topology.NAMESPACE]
+    vantage_namespaces = {ns for name in LAB_SUBNETS for ns in lab_layout(name).namespaces}
+    assert set(topology.lab_namespaces()) == {topology.NAMESPACE, *vantage_namespaces}
     assert all(r.health == "ok" for r in lab.status())
 
 

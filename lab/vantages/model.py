@@ -1,0 +1,236 @@
+"""The declarative vantage model: what a vantage does to its path, as plain data. No I/O.
+
+A vantage is ``clean`` (the host itself) or a client namespace behind a middlebox whose
+behaviour is described here: censorship rules (drop or ICMP-reject one protocol/port to one
+address), deterministic loss, and a fixed one-way delay. The presets build the three lab
+vantages; :func:`vantage_from_mapping` reads the same data from a TOML table with errors
+that name the offending field.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Interface names are built from the vantage name (see layout.py) and Linux caps them at
+# 15 bytes (IFNAMSIZ - 1), so names stay short and shell-free.
+_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+
+
+class VantageError(ValueError):
+    """A vantage description is invalid; the message names the vantage and the field."""
+
+
+class Kind(StrEnum):
+    """The lab's vantage kinds (DESIGN section 6)."""
+
+    CLEAN = "clean"
+    CENSORED = "censored"
+    LOSSY = "lossy"
+    DISTANT = "distant"
+
+
+class Action(StrEnum):
+    """What the middlebox does to matching packets.
+
+    ``reject-*`` answer with ICMP (RFC 792 type 3; ICMPv6 RFC 4443 type 1): code 13
+    "communication administratively prohibited" (a connected UDP socket on Linux sees
+    EHOSTUNREACH), or code 3 "port unreachable" (ECONNREFUSED). ``drop`` says nothing, so
+    the client times out.
+    """
+
+    DROP = "drop"
+    REJECT_ADMIN = "reject-admin-prohibited"
+    REJECT_PORT = "reject-port-unreachable"
+
+
+class Protocol(StrEnum):
+    UDP = "udp"
+    TCP = "tcp"
+
+
+@dataclass(frozen=True)
+class Block:
+    """One censorship rule: ``action`` for ``protocol``/``port`` towards ``address``."""
+
+    address: Address
+    action: Action
+    protocol: Protocol = Protocol.UDP
+    port: int = 443
+
+
+@dataclass(frozen=True)
+class Loss:
+    """Deterministic loss: of every ``every`` client-to-upstream packets, the first
+    ``drop`` are dropped (nft ``numgen inc mod every < drop``), so any ``k * every``
+    consecutive packets lose exactly ``k * drop``. Not random: tests count exactly."""
+
+    drop: int = 3
+    every: int = 10
+
+
+@dataclass(frozen=True)
+class Vantage:
+    """A vantage as data. ``resolver`` is the recursive resolver its campaign section
+    uses (for ``censored``, the lab's manipulating resolver); ``delay_ms`` is added to
+    every packet in each direction by the middlebox relay."""
+
+    name: str
+    kind: Kind
+    resolver: Address | None = None
+    blocks: tuple[Block, ...] = ()
+    loss: Loss | None = None
+    delay_ms: int = 0
+
+    def __post_init__(self) -> None:
+        where = f"vantage {self.name!r}"
+        if not _NAME_RE.match(self.name):
+            raise VantageError(
+                f"{where}: field 'name' must match {_NAME_RE.pattern} (it becomes part of "
+                "interface and namespace names)"
+            )
+        if self.delay_ms < 0 or self.delay_ms > 10_000:
+            raise VantageError(f"{where}: field 'delay_ms' must be in 0..10000")
+        if self.loss is not None and not 0 < self.loss.drop < self.loss.every <= 1_000_000:
+            raise VantageError(f"{where}: field 'loss' needs 0 < drop < every")
+        for block in self.blocks:
+            if not 0 < block.port < 65536:
+                raise VantageError(f"{where}: field 'blocks' has port {block.port} out of range")
+        if self.kind is Kind.CLEAN and self.needs_middlebox:
+            raise VantageError(f"{where}: a clean vantage cannot block, lose or delay")
+
+    @property
+    def needs_middlebox(self) -> bool:
+        """False for the host itself: nothing to build."""
+        return bool(self.blocks or self.loss or self.delay_ms)
+
+
+def _address(value: object, *, where: str) -> Address:
+    try:
+        return ipaddress.ip_address(str(value))
+    except ValueError:
+        raise VantageError(f"{where}: {value!r} is not an IP address") from None
+
+
+def clean(*, resolver: str | None = None, name: str = "clean") -> Vantage:
+    """The host itself."""
+    res = _address(resolver, where=f"vantage {name!r}: field 'resolver'") if resolver else None
+    return Vantage(name=name, kind=Kind.CLEAN, resolver=res)
+
+
+def censored(
+    *,
+    drop: Iterable[str],
+    reject: Iterable[str],
+    reject_with: Action = Action.REJECT_ADMIN,
+    resolver: str | None = None,
+    name: str = "censored",
+    port: int = 443,
+) -> Vantage:
+    """UDP/``port`` dropped to the ``drop`` hosts and ICMP-rejected to the ``reject`` hosts;
+    TCP is left open, which is what makes "QUIC blocked, TCP fine" observable."""
+    where = f"vantage {name!r}"
+    if reject_with is Action.DROP:
+        raise VantageError(f"{where}: field 'reject_with' must be a reject action")
+    if not 0 < port < 65536:
+        raise VantageError(f"{where}: field 'port' must be in 1..65535, not {port}")
+    blocks = [
+        Block(_address(a, where=f"{where}: field 'drop'"), Action.DROP, port=port) for a in drop
+    ]
+    blocks += [
+        Block(_address(a, where=f"{where}: field 'reject'"), reject_with, port=port) for a in reject
+    ]
+    res = _address(resolver, where=f"{where}: field 'resolver'") if resolver else None
+    return Vantage(name=name, kind=Kind.CENSORED, resolver=res, blocks=tuple(blocks))
+
+
+def lossy(
+    *, drop: int = 3, every: int = 10, resolver: str | None = None, name: str = "lossy"
+) -> Vantage:
+    """``drop`` of every ``every`` packets lost, deterministically."""
+    res = _address(resolver, where=f"vantage {name!r}: field 'resolver'") if resolver else None
+    return Vantage(name=name, kind=Kind.LOSSY, resolver=res, loss=Loss(drop=drop, every=every))
+
+
+def distant(*, delay_ms: int = 150, resolver: str | None = None, name: str = "distant") -> Vantage:
+    """Every packet held ``delay_ms`` in each direction (an RTT of twice that added)."""
+    res = _address(resolver, where=f"vantage {name!r}: field 'resolver'") if resolver else None
+    return Vantage(name=name, kind=Kind.DISTANT, resolver=res, delay_ms=delay_ms)
+
+
+def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
+    """A vantage from a TOML table such as::
+
+        [vantages.censored]
+        kind = "censored"
+        resolver = "10.99.53.66"
+        drop = ["10.99.80.1"]
+        reject = ["10.99.80.2"]
+        reject_with = "reject-admin-prohibited"   # or reject-port-unreachable
+
+    Unknown keys are an error (a typo must not silently build a clean path).
+    """
+    where = f"vantage {name!r}"
+    allowed = {
+        Kind.CLEAN: {"kind", "resolver"},
+        Kind.CENSORED: {"kind", "resolver", "drop", "reject", "reject_with", "port"},
+        Kind.LOSSY: {"kind", "resolver", "drop", "every"},
+        Kind.DISTANT: {"kind", "resolver", "delay_ms"},
+    }
+    raw_kind = data.get("kind", name)
+    try:
+        kind = Kind(raw_kind)
+    except ValueError:
+        choices = ", ".join(k.value for k in Kind)
+        raise VantageError(
+            f"{where}: field 'kind' is {raw_kind!r}, expected one of {choices}"
+        ) from None
+    unknown = sorted(set(data) - allowed[kind])
+    if unknown:
+        raise VantageError(f"{where}: unknown field {unknown[0]!r} for kind {kind.value!r}")
+    resolver = data.get("resolver")
+    if resolver is not None and not isinstance(resolver, str):
+        raise VantageError(f"{where}: field 'resolver' must be a string")
+
+    def integer(key: str, default: int) -> int:
+        value = data.get(key, default)
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise VantageError(f"{where}: field {key!r} must be an integer")
+        return value
+
+    def addresses(key: str) -> list[str]:
+        value = data.get(key, [])
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise VantageError(f"{where}: field {key!r} must be a list of addresses")
+        return value
+
+    if kind is Kind.CLEAN:
+        return clean(resolver=resolver, name=name)
+    if kind is Kind.LOSSY:
+        return lossy(
+            drop=integer("drop", 3), every=integer("every", 10), resolver=resolver, name=name
+        )
+    if kind is Kind.DISTANT:
+        return distant(delay_ms=integer("delay_ms", 150), resolver=resolver, name=name)
+    raw_action = data.get("reject_with", Action.REJECT_ADMIN.value)
+    try:
+        action = Action(raw_action)
+    except ValueError:
+        raise VantageError(
+            f"{where}: field 'reject_with' is {raw_action!r}, expected "
+            f"{Action.REJECT_ADMIN.value!r} or {Action.REJECT_PORT.value!r}"
+        ) from None
+    return censored(
+        drop=addresses("drop"),
+        reject=addresses("reject"),
+        reject_with=action,
+        resolver=resolver,
+        name=name,
+        port=integer("port", 443),
+    )
