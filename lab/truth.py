@@ -214,49 +214,6 @@ class Chain:
         return f"http://{self.gateway_address}:{self.gateway_port}"
 
 
-VANTAGE_KINDS = frozenset({"clean", "censored", "lossy", "distant"})
-
-
-@dataclass(frozen=True)
-class Vantage:
-    """A vantage (part 2): what its path does. Web hosts are named by their ``web`` key."""
-
-    key: str
-    kind: str
-    resolver: str
-    group: str | None = None
-    drop: tuple[str, ...] | int = ()
-    reject: tuple[str, ...] = ()
-    reject_with: str = "reject-admin-prohibited"
-    port: int = 443
-    every: int = 10
-    delay_ms: int = 0
-
-    @property
-    def loss_share(self) -> float:
-        """Share of client packets the middlebox drops (lossy only)."""
-        return self.drop / self.every if isinstance(self.drop, int) else 0.0
-
-    def mapping(self, truth: Truth) -> dict[str, Any]:
-        """This vantage as lab.vantages.model.vantage_from_mapping reads it (addresses)."""
-        out: dict[str, Any] = {
-            "kind": self.kind,
-            "resolver": truth.resolvers[self.resolver].address,
-        }
-        if self.kind == "censored":
-            out |= {
-                "drop": [a for k in self.drop for a in truth.web[k].addresses],  # type: ignore[union-attr]
-                "reject": [a for k in self.reject for a in truth.web[k].addresses],
-                "reject_with": self.reject_with,
-                "port": self.port,
-            }
-        elif self.kind == "lossy":
-            out |= {"drop": self.drop, "every": self.every}
-        elif self.kind == "distant":
-            out["delay_ms"] = self.delay_ms
-        return out
-
-
 @dataclass(frozen=True)
 class Truth:
     """Everything in truth.toml, typed."""
@@ -276,7 +233,6 @@ class Truth:
     source: Path = field(default=Path("truth.toml"))
     web: dict[str, WebHost] = field(default_factory=dict)
     chain: Chain | None = None
-    vantages: dict[str, Vantage] = field(default_factory=dict)
 
     # -- queries used by the renderer and the tests ------------------------------------
     def zones_in(self, view: str) -> list[Zone]:
@@ -447,22 +403,6 @@ def _web(key: str, t: dict[str, Any]) -> WebHost:
     return WebHost(key=key, **values)
 
 
-def _vantage(key: str, t: dict[str, Any]) -> Vantage:
-    where = f"vantages.{key}"
-    known = {f for f in Vantage.__dataclass_fields__ if f != "key"}
-    unknown = set(t) - known
-    if unknown:
-        raise TruthError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
-    kind = _get(t, "kind", where)
-    if kind not in VANTAGE_KINDS:
-        raise TruthError(f"{where}.kind: {kind!r} not in {sorted(VANTAGE_KINDS)}")
-    if kind != "clean" and "group" not in t:
-        raise TruthError(f"{where}: missing field 'group'")
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in t.items()}
-    _get(t, "resolver", where)
-    return Vantage(key=key, **values)
-
-
 def _facts_path(rel: str, source: Path) -> Path:
     """``rel`` next to the truth file, else in the lab package (a copied truth.toml)."""
     for base in (source.parent, default_path().parent):
@@ -549,7 +489,6 @@ def load(path: Path | str | None = None) -> Truth:
         source=path,
         web=web,
         chain=_chain(raw["chain"], path) if "chain" in raw else None,
-        vantages={k: _vantage(k, v) for k, v in raw.get("vantages", {}).items()},
     )
     _cross_check(truth)
     return truth
@@ -578,16 +517,6 @@ def _cross_check(t: Truth) -> None:
     for h in t.web.values():
         if h.group not in t.groups:
             raise TruthError(f"web.{h.key}.group: unknown group {h.group!r}")
-    for v in t.vantages.values():
-        where = f"vantages.{v.key}"
-        if v.group is not None and v.group not in t.groups:
-            raise TruthError(f"{where}.group: unknown group {v.group!r}")
-        if v.resolver not in t.resolvers:
-            raise TruthError(f"{where}.resolver: unknown resolver {v.resolver!r}")
-        hosts = [*(v.drop if isinstance(v.drop, tuple) else ()), *v.reject]
-        for h in hosts:
-            if h not in t.web:
-                raise TruthError(f"{where}: unknown web host {h!r} (known: {', '.join(t.web)})")
     if t.chain is not None and t.chain.group not in t.groups:
         raise TruthError(f"chain.group: unknown group {t.chain.group!r}")
     for r in t.resolvers.values():
