@@ -83,7 +83,7 @@ def lab_group() -> None:
     multiple=True,
     metavar="GROUP",
     help="Start only this group (repeatable) and the groups it needs: icann, alt, hns, manip, "
-    "web, chain.",
+    "web, chain, vantages.",
 )
 def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
     """Start the lab (first clearing what an earlier run left behind)."""

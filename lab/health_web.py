@@ -16,7 +16,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from aioquic.asyncio import connect
+from aioquic.asyncio.client import connect
 from aioquic.quic.configuration import QuicConfiguration
 
 from lab.health import Result
@@ -127,7 +127,8 @@ async def quic_handshake(
         config.load_verify_locations(ca_file)
     async with connect(address, port, configuration=config, wait_connected=True) as client:
         await client.ping()
-        return int(client._quic._version)
+        in_use = client._quic._version
+        return -1 if in_use is None else int(in_use)
 
 
 @dataclass(frozen=True)

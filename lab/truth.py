@@ -396,7 +396,7 @@ def _web(key: str, t: dict[str, Any]) -> WebHost:
             raise TruthError(
                 f"{where}.{f}: unknown version(s) {bad} (known: {', '.join(QUIC_VERSIONS)})"
             )
-    values = {k: tuple(v) if isinstance(v, list) else v for k, v in t.items()}
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in t.items()}
     values["name"] = absolute(_get(t, "name", where))
     _get(t, "port", where)
     _get(t, "group", where)

@@ -150,7 +150,7 @@ class Lab:
                 self._wait(batch, running, timeout=timeout)
             if with_chain:
                 deploy_chain(self.truth, self.paths)
-            if only is None:  # the vantages need the whole lab (censored uses manip)
+            if "vantages" in groups:  # needs web and manip (censored's resolver)
                 vantage_runner.up_lab(
                     vantage_facts.load(), run_dir=self.vantage_dir, upstream_ns=NAMESPACE
                 )

@@ -73,3 +73,22 @@ def test_from_distant_quic_and_tls_pay_the_planted_delay(lab: Lab) -> None:
         assert quic["ok"] is True and quic["ms"] >= 2 * delay, quic
         tls = probe(lab, "distant", "tls", address, timeout=5.0)
         assert tls["ok"] is True and tls["ms"] >= 4 * delay, tls
+
+
+def test_only_vantages_brings_what_they_need_then_lab_restored(lab: Lab) -> None:
+    from lab import topology
+    from lab.vantages import LAB_SUBNETS, lab_layout
+
+    try:
+        Lab(lab.run_dir).up(["vantages"])
+        groups = {r.group for r in lab.status() if r.running}
+        # The vantages and what they need (web hosts, manip and its icann world); no chain.
+        assert groups == {"vantages", "web", "manip", "icann"}, groups
+        namespaces = set(topology.lab_namespaces())
+        assert {ns for v in LAB_SUBNETS for ns in lab_layout(v).namespaces} <= namespaces
+        assert probe(lab, "censored", "tls", DROPPED[0])["ok"] is True
+        Lab(lab.run_dir).up(["web"])  # a subset without vantages builds none
+        assert topology.lab_namespaces() == [topology.NAMESPACE]
+    finally:
+        lab.up()  # the whole session lab again, for the tests after this one
+    assert all(r.health == "ok" for r in lab.status())
