@@ -163,7 +163,9 @@ class QuicObservation(_AddressMixin, _CertMixin, ObservationMixin, Base):
     retry: Mapped[bool | None] = mapped_column(Boolean, doc="the server sent a Retry")
     alpn: Mapped[str | None] = mapped_column(String(32), doc="ALPN id negotiated")
     cipher: Mapped[str | None] = mapped_column(String(64), doc="TLS 1.3 cipher suite")
-    tls_group: Mapped[str | None] = mapped_column(String(32), doc="key-exchange group")
+    tls_group: Mapped[str | None] = mapped_column(
+        String(32), doc="key-exchange group of the ServerHello's key share (X25519, ...)"
+    )
     handshake_ms: Mapped[float | None] = mapped_column(
         Float, doc="first Initial sent to HandshakeCompleted"
     )

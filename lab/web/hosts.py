@@ -14,6 +14,8 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
+from lab.web.app import HOSTILE_STRING
+
 Addresses = str | Sequence[str]
 
 
@@ -33,6 +35,11 @@ class WebHost:
     env: Mapping[str, str] = field(default_factory=dict)
     advertises_h3: bool = False
     """Its responses carry ``Alt-Svc: h3=...``."""
+    alt_svc: str | None = None
+    """The exact Alt-Svc value its responses carry (None: no Alt-Svc header)."""
+    server: str | None = None
+    """The Server header its HTTPS responses carry."""
+    software: str = "hypercorn"
 
     def write_files(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -95,6 +102,8 @@ def _hypercorn(
         udp=tuple((a, port) for a in addrs) if quic else (),
         files={"hypercorn.toml": "\n".join(lines) + "\n"},
         advertises_h3=alt_svc is not None and alt_svc.startswith("h3"),
+        alt_svc=alt_svc,
+        server="hypercorn-h11" if server_header else HOSTILE_STRING,
     )
 
 
@@ -185,10 +194,28 @@ def caddy(
         udp=tuple((a, port) for a in addrs),
         files={"Caddyfile": config},
         # Caddy keeps its state under XDG dirs; keep them inside the run directory.
+        alt_svc=f'h3=":{port}"; ma=2592000',
+        server="Caddy",
+        software="caddy",
         env={
             "XDG_DATA_HOME": str(host_dir / "xdg-data"),
             "XDG_CONFIG_HOME": str(host_dir / "xdg-config"),
             "HOME": str(host_dir),
         },
         advertises_h3=True,
+    )
+
+
+def aioquic_retry(
+    address: str, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "retry"
+) -> WebHost:
+    """HTTP/3 only (aioquic's server) that answers every first Initial with a Retry."""
+    argv = (sys.executable, "-m", "lab.web.quic_retry", "--bind", address, "--port", str(port))
+    return WebHost(
+        name=name,
+        argv=(*argv, "--cert", str(cert), "--key", str(key)),
+        run_dir=run_dir / name,
+        tcp=(),
+        udp=((address, port),),
+        software="aioquic",
     )

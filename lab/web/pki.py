@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-DEFAULT_NAMES = ("*.example.test", "example.test", "*.lab", "localhost")
+DEFAULT_NAMES = ("*.example.test", "example.test", "localhost")
 DEFAULT_IPS = ("127.0.0.1", "::1")
 
 

@@ -40,10 +40,11 @@ class RunningHost:
 def start(host: WebHost) -> RunningHost:
     """Write the host's files and start it (not waiting for readiness)."""
     host.write_files()
+    argv, extra_env = host.argv, dict(host.env)
     log = open(host.run_dir / "stdout.log", "wb")  # noqa: SIM115 - owned by the child
-    env = {**os.environ, **host.env}
+    env = {**os.environ, **extra_env}
     proc = subprocess.Popen(
-        list(host.argv),
+        list(argv),
         stdout=log,
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
@@ -80,8 +81,9 @@ def _udp_ready(address: str, port: int) -> bool:
 
 def wait_ready(hosts: Iterable[RunningHost], *, timeout: float = 20.0) -> None:
     """Wait until every TCP and UDP listener of every host answers; raise if one died."""
+    hosts = list(hosts)
     pending = [(rh, "tcp", a, p) for rh in hosts for a, p in rh.host.tcp]
-    pending += [(rh, "udp", a, p) for rh in hosts for a, p in rh.host.udp if True]
+    pending += [(rh, "udp", a, p) for rh in hosts for a, p in rh.host.udp]
     deadline = time.monotonic() + timeout
     while pending:
         rh, kind, address, port = pending[0]

@@ -77,7 +77,7 @@ class _Scanner:
         if self.peek() != '"':
             raise self.error(f"a quoted {what}")
         self.i += 1
-        out = []
+        out: list[str] = []
         while self.i < len(self.s):
             ch = self.s[self.i]
             if ch == '"':

@@ -19,13 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.x509.verification import (
-    DNSName,
-    IPAddress,
-    PolicyBuilder,
-    Store,
-    VerificationError,
-)
+from cryptography.x509 import DNSName, IPAddress
+from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
 from db.vocab import Failure
 
@@ -79,6 +74,13 @@ def trust_store(ca_file: str | None) -> tuple[x509.Certificate, ...]:
     if ca_file:
         anchors += x509.load_pem_x509_certificates(Path(ca_file).read_bytes())
     return tuple(anchors)
+
+
+@functools.lru_cache(maxsize=8)
+def _store(ca_file: str | None) -> Store | None:
+    # Building a Store of ~150 system roots costs far more than one verification: once.
+    anchors = trust_store(ca_file)
+    return Store(list(anchors)) if anchors else None
 
 
 def _wildcard_match(pattern: str, name: str) -> bool:
@@ -145,11 +147,11 @@ def analyze_chain(
         facts.cert_error = f"the certificate does not cover {name!r}"
         return facts
     try:
-        anchors = trust_store(ca_file)
+        store = _store(ca_file)
     except (OSError, ValueError) as exc:
         facts.cert_error = f"cannot read trust anchors: {exc}"
         return facts
-    if not anchors:
+    if store is None:
         facts.cert_error = "no trust anchors to verify against"
         return facts
     try:
@@ -158,9 +160,7 @@ def analyze_chain(
             subject = IPAddress(ipaddress.ip_address(name or ""))
         except ValueError:
             subject = DNSName(name or "")
-        verifier = (
-            PolicyBuilder().store(Store(list(anchors))).time(when).build_server_verifier(subject)
-        )
+        verifier = PolicyBuilder().store(store).time(when).build_server_verifier(subject)
         verifier.verify(leaf, chain[1:])
     except VerificationError as exc:
         facts.cert_valid = False

@@ -29,7 +29,7 @@ from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskPar
 from probes.errors import MeasurementError, classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
-from probes.transport.common import destination
+from probes.transport.common import PolicyCache, destination, fallback_fields
 from probes.transport.quic_wire import build_initial
 
 TESTS = ("udp443", "tcp_ecn", "tcp_exp_option")
@@ -113,6 +113,7 @@ class PathProbe:
         self.config = config or PathConfig()
         self.clock = clock or SystemClock()
         self.policy = policy
+        self._policy = PolicyCache(policy)
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return tuple(TaskParams(t, {"test": t}) for t in self.config.tests)
@@ -131,7 +132,7 @@ class PathProbe:
             dest = destination(task.target, task.params, self.config.port)
             obs.endpoint = dest.endpoint
             fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
-            self.policy.require(dest.address, op)
+            self._policy.require(dest.address, op)
             if os.geteuid() != 0:
                 raise MeasurementError(
                     Failure.PERMISSION_DENIED, op, "crafted packets need root (CAP_NET_RAW)"
@@ -154,9 +155,8 @@ class PathProbe:
                 c.operation or op,
                 c.detail,
             )
-        fields.setdefault("address", str(task.params.get("address") or task.target))
-        fields.setdefault("port", int(task.params.get("port") or self.config.port))
-        fields.setdefault("ip_version", 6 if ":" in fields["address"] else 4)
+        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
+            fields.setdefault(name, value)
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 

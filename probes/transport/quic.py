@@ -19,21 +19,39 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from aioquic._buffer import Buffer
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3Connection
 from aioquic.h3.events import HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
+from aioquic.tls import Group, pull_server_hello
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from probes.base import (
+    Clock,
+    Endpoint,
+    FollowUp,
+    Observation,
+    SystemClock,
+    Task,
+    TaskParams,
+)
 from probes.errors import MeasurementError, classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination, destination
+from probes.transport.common import (
+    USER_AGENT,
+    Deadline,
+    Destination,
+    PolicyCache,
+    destination,
+    fallback_fields,
+)
+from probes.transport.path import TESTS as PATH_TESTS  # scapy is imported lazily there
 from probes.transport.quic_wire import (
     VERSION_1,
     VERSION_2,
@@ -70,6 +88,13 @@ class QuicConfig:
     http_method: str = field(default="HEAD", metadata={"help": "HEAD or GET"})
     http_path: str = field(default="/", metadata={"help": "request path"})
     user_agent: str = field(default=USER_AGENT, metadata={"help": "user-agent sent"})
+    path_follow_up: bool = field(
+        default=False,
+        metadata={
+            "help": "when nothing or only ICMP came back, spawn path.udp443 tasks "
+            "(needs root) to classify the UDP path on the same address"
+        },
+    )
 
 
 class _ProbeProtocol(QuicConnectionProtocol):
@@ -93,9 +118,9 @@ class _ProbeProtocol(QuicConnectionProtocol):
             self.vn_packet = data
         super().datagram_received(data, addr)
 
-    def error_received(self, exc: OSError) -> None:
+    def error_received(self, exc: Exception) -> None:
         # A connected UDP socket surfaces ICMP unreachables here (RFC 1122 section 4.1.3.3).
-        if not self.socket_error.done():
+        if isinstance(exc, OSError) and not self.socket_error.done():
             self.socket_error.set_result(exc)
 
     def quic_event_received(self, event: QuicEvent) -> None:
@@ -147,6 +172,7 @@ class QuicProbe:
         self.config = config or QuicConfig()
         self.clock = clock or SystemClock()
         self.policy = policy
+        self._policy = PolicyCache(policy)
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return (TaskParams(""),)
@@ -182,7 +208,7 @@ class QuicProbe:
             obs.endpoint = dest.endpoint
             fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
             fields["sni"] = dest.sni
-            self.policy.require(dest.address, operation)
+            self._policy.require(dest.address, operation)
             deadline = Deadline(t0, task.deadline_s)
             transport, protocol = await self._open(dest)
             await self._handshake(protocol, transport, deadline, fields)
@@ -215,10 +241,11 @@ class QuicProbe:
                 self._record_versions(protocol, fields)
             if transport is not None:
                 self._abandon(protocol, transport)
-        fields.setdefault("address", str(task.params.get("address") or task.target))
-        fields.setdefault("port", int(task.params.get("port") or self.config.port))
-        fields.setdefault("ip_version", 6 if ":" in fields["address"] else 4)
+        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
+            fields.setdefault(name, value)
         finish_children(obs)
+        if self.config.path_follow_up:
+            obs.follow_ups.extend(path_follow_ups(task, obs))
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 
@@ -258,6 +285,7 @@ class QuicProbe:
         peer = transport.get_extra_info("peername")
         t = self.clock.monotonic()
         protocol.connect(peer, transmit=True)
+        _spy_key_share(protocol, fields)
         fields["stage"] = "initial_sent"
         outcome = await self._wait(
             protocol, protocol.handshake, deadline.budget(t, self.config.handshake_timeout_s)
@@ -303,8 +331,9 @@ class QuicProbe:
         quic = protocol._quic
         event = protocol.handshake.result()
         fields["alpn"] = event.alpn_protocol
-        fields["quic_version"] = quic._version
-        fields["quic_version_label"] = version_label(quic._version)
+        version = quic._version or 0
+        fields["quic_version"] = version
+        fields["quic_version_label"] = version_label(version)
         fields["retry"] = quic._retry_count > 0
         tls = quic.tls
         schedule = tls.key_schedule
@@ -408,6 +437,60 @@ class QuicProbe:
             except Exception:
                 pass
         transport.close()
+
+
+# Failures where the UDP path itself is in doubt (PATHspider: is it the path or the host?).
+PATH_SUSPECT = frozenset(
+    {
+        Failure.QUIC_NO_REPLY,
+        Failure.QUIC_HANDSHAKE_TIMEOUT,
+        Failure.CONNECTION_REFUSED,
+        Failure.HOST_UNREACHABLE,
+        Failure.NETWORK_UNREACHABLE,
+    }
+)
+
+
+def path_follow_ups(task: Task, obs: Observation) -> list[FollowUp]:
+    """path.udp443 tasks for a QUIC attempt that drew silence or ICMP (issue 8)."""
+    if obs.failure not in PATH_SUSPECT or obs.failed_operation != Operation.QUIC_HANDSHAKE:
+        return []
+    f = obs.fields
+    return [
+        FollowUp(
+            probe="path.udp443",
+            target=task.target,
+            key_suffix=f"path/{f['address']}/{f['port']}/{test}",
+            params={"address": f["address"], "port": f["port"], "test": test},
+        )
+        for test in PATH_TESTS
+    ]
+
+
+def _spy_key_share(protocol: _ProbeProtocol, fields: dict[str, Any]) -> None:
+    """Record the ServerHello's key-share group (aioquic keeps no trace of it).
+
+    Private API: wraps the TLS context's ServerHello handler on this one connection and
+    reads the group (RFC 8446 section 4.2.8) before aioquic processes the message.
+    """
+    tls = getattr(protocol._quic, "tls", None)
+    original = getattr(tls, "_client_handle_hello", None)
+    if tls is None or original is None:
+        return
+
+    def spy(input_buf: Buffer, output_buf: Buffer) -> None:
+        try:
+            hello = pull_server_hello(Buffer(data=input_buf.data_slice(0, input_buf.capacity)))
+            if hello.key_share is not None:
+                group = hello.key_share[0]
+                fields["tls_group"] = (
+                    Group(group).name if group in Group._value2member_map_ else f"0x{group:04x}"
+                )
+        except Exception:
+            pass
+        original(input_buf, output_buf)
+
+    tls._client_handle_hello = spy
 
 
 def transport_param_rows(blob: bytes) -> tuple[list[dict[str, Any]], str | None]:

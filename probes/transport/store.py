@@ -55,8 +55,11 @@ def observation_rows(
     return rows
 
 
-def _software() -> dict[str, Any]:
-    versions = {"python": sys.version.split()[0], "platform": platform.platform()}
+def _software() -> dict[str, str | None]:
+    versions: dict[str, str | None] = {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+    }
     for dist in ("fragscope", "aioquic", "cryptography", "scapy", "h2"):
         try:
             versions[dist] = metadata.version(dist)

@@ -15,13 +15,28 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from probes.base import (
+    Clock,
+    Endpoint,
+    FollowUp,
+    Observation,
+    SystemClock,
+    Task,
+    TaskParams,
+)
 from probes.errors import classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.altsvc import AltSvcError, parse_alt_svc
 from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination, destination
+from probes.transport.common import (
+    USER_AGENT,
+    Deadline,
+    Destination,
+    PolicyCache,
+    destination,
+    fallback_fields,
+)
 from probes.transport.http import HttpResponse, h2_request, http1_request
 
 
@@ -41,6 +56,19 @@ class TlsConfig:
     http_path: str = field(default="/", metadata={"help": "request path"})
     http: bool = field(default=True, metadata={"help": "send the HTTP request after TLS"})
     user_agent: str = field(default=USER_AGENT, metadata={"help": "User-Agent sent"})
+    quic_follow_up: str = field(
+        default="never",
+        metadata={
+            "help": "spawn a transport.quic task on the same address: never, advertised "
+            "(when Alt-Svc offers h3 on this host) or always"
+        },
+    )
+
+    def __post_init__(self) -> None:
+        if self.quic_follow_up not in ("never", "advertised", "always"):
+            raise ValueError(
+                f"quic_follow_up: {self.quic_follow_up!r} is not never, advertised or always"
+            )
 
 
 def _client_context(alpn: tuple[str, ...]) -> ssl.SSLContext:
@@ -82,6 +110,7 @@ class TlsProbe:
         self.config = config or TlsConfig()
         self.clock = clock or SystemClock()
         self.policy = policy
+        self._policy = PolicyCache(policy)
         self._ctx = _client_context(self.config.alpn)
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
@@ -100,7 +129,7 @@ class TlsProbe:
             obs.endpoint = dest.endpoint
             fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
             fields["sni"] = dest.sni
-            self.policy.require(dest.address, operation)
+            self._policy.require(dest.address, operation)
             deadline = Deadline(t0, task.deadline_s)
             reader, writer = await self._connect(dest, deadline, fields)
             operation = Operation.TLS_HANDSHAKE
@@ -123,9 +152,9 @@ class TlsProbe:
         finally:
             if writer is not None:
                 writer.transport.abort()  # no close_notify dance: the measurement is done
-        fields.setdefault("address", str(task.params.get("address") or task.target))
-        fields.setdefault("port", int(task.params.get("port") or self.config.port))
-        fields.setdefault("ip_version", 6 if ":" in fields["address"] else 4)
+        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
+            fields.setdefault(name, value)
+        obs.follow_ups.extend(quic_follow_ups(self.config.quic_follow_up, task, fields))
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 
@@ -182,6 +211,33 @@ class TlsProbe:
             )
         fields["http_ms"] = (self.clock.monotonic() - t) * 1000
         fields.update(response_columns(response))
+
+
+def quic_follow_ups(mode: str, task: Task, fields: dict[str, Any]) -> list[FollowUp]:
+    """transport.quic tasks on the same address, so TCP and QUIC are compared on one IP.
+
+    ``advertised`` follows each h3 alternative on the same host (empty or equal host in
+    Alt-Svc, RFC 7838 section 2) to its port; ``always`` probes the TCP port as well.
+    """
+    if mode == "never" or "address" not in fields:
+        return []
+    base = {"address": fields["address"], "sni": fields.get("sni")}
+    ports: list[int] = []
+    if mode == "always":
+        ports.append(int(fields["port"]))
+    for alt in fields.get("alt_svc") or []:
+        same_host = alt["host"] in ("", fields.get("sni"))
+        if same_host and (alt["alpn"] == "h3" or alt["alpn"].startswith("h3-")):
+            ports.append(int(alt["port"]))
+    return [
+        FollowUp(
+            probe="transport.quic",
+            target=task.target,
+            key_suffix=f"quic/{fields['address']}/{port}",
+            params={**base, "port": port},
+        )
+        for port in dict.fromkeys(ports)
+    ]
 
 
 def response_columns(response: HttpResponse) -> dict[str, Any]:

@@ -23,7 +23,7 @@ from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskPar
 from probes.errors import MeasurementError, classify
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
-from probes.transport.common import Deadline, destination
+from probes.transport.common import Deadline, PolicyCache, destination, fallback_fields
 from probes.transport.quic_wire import (
     MIN_INITIAL_DATAGRAM,
     VERSION_1,
@@ -130,6 +130,7 @@ class VnProbe:
         self.config = config or VnConfig()
         self.clock = clock or SystemClock()
         self.policy = policy
+        self._policy = PolicyCache(policy)
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return (TaskParams(""),)
@@ -156,7 +157,7 @@ class VnProbe:
             dest = destination(task.target, task.params, cfg.port)
             obs.endpoint = dest.endpoint
             fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
-            self.policy.require(dest.address, op)
+            self._policy.require(dest.address, op)
             deadline = Deadline(t0, task.deadline_s)
             sock = socket.socket(
                 socket.AF_INET6 if dest.ip_version == 6 else socket.AF_INET, socket.SOCK_DGRAM
@@ -200,8 +201,7 @@ class VnProbe:
         finally:
             if sock is not None:
                 sock.close()
-        fields.setdefault("address", str(task.params.get("address") or task.target))
-        fields.setdefault("port", int(task.params.get("port") or cfg.port))
-        fields.setdefault("ip_version", 6 if ":" in fields["address"] else 4)
+        for name, value in fallback_fields(task.target, task.params, cfg.port).items():
+            fields.setdefault(name, value)
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probes.transport.altsvc import (
@@ -103,12 +103,14 @@ def _entries(draw: st.DrawFn) -> AltSvcEntry:
     )
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.lists(_entries(), min_size=1, max_size=4))
 def test_round_trip(entries: list[AltSvcEntry]) -> None:
     svc = AltSvc(clear=False, entries=tuple(entries))
     assert parse_alt_svc(format_alt_svc(svc)) == svc
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.text(max_size=60))
 def test_parser_raises_only_altsvcerror(value: str) -> None:
     with contextlib.suppress(AltSvcError):

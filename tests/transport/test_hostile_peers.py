@@ -101,3 +101,15 @@ def test_vn_probe_garbage_and_malformed(hostile_peers: HostilePeers) -> None:
     assert obs.failure == Failure.QUIC_NO_REPLY and obs.fields["reply"] == "none"
     obs = vn(hostile_peers, "unknown_versions_vn")
     assert obs.ok and obs.fields["has_v1"] is False
+
+
+def test_garbage_task_params_are_invalid_input_rows() -> None:
+    from probes.transport.path import PathProbe
+
+    probes = [TlsProbe(policy=policy()), QuicProbe(policy=policy()), VnProbe(policy=policy())]
+    probes.append(PathProbe(policy=policy()))
+    for probe in probes:
+        for params in ({"address": "127.0.0.1", "port": "https"}, {"address": "::1", "port": 0}):
+            obs = measure(probe, task(probe.name, NAME, **params))
+            assert obs.failure == Failure.INVALID_INPUT, (probe.name, params)
+            assert obs.fields["port"] in (443, 0) and obs.fields["address"] == params["address"]

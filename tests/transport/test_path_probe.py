@@ -96,3 +96,10 @@ def test_policy_and_bad_test() -> None:
     assert obs.failure == Failure.BLOCKED_BY_POLICY
     obs = run("127.0.0.1", 443, "nonsense")
     assert obs.failure == Failure.INVALID_INPUT
+
+
+@needs_root
+def test_tcp_ab_ipv6(web_lab: WebLab) -> None:
+    obs = run(*web_lab.addr("h3v6", 6), "tcp_exp_option")
+    assert obs.ok, obs.failure_detail
+    assert obs.fields["outcome"] == PathOutcome.WORKS and obs.fields["ip_version"] == 6

@@ -108,3 +108,54 @@ def test_policy_blocks_before_sending() -> None:
     obs = measure(QuicProbe(policy=policy()), task("transport.quic", NAME, address="192.0.2.7"))
     assert obs.failure == Failure.BLOCKED_BY_POLICY
     assert obs.fields["stage"] == "not_sent"
+
+
+def test_ipv6_only_host_tcp_and_quic(web_lab: WebLab) -> None:
+    from probes.transport.tls import TlsConfig, TlsProbe
+
+    address, port = web_lab.addr("h3v6", 6)
+    t = task("transport.quic", NAME, address=address, port=port)
+    quic = measure(probe(web_lab), t)
+    tls = measure(TlsProbe(TlsConfig(ca_file=str(web_lab.pki.ca)), policy=policy()), t)
+    assert quic.ok and tls.ok, (quic.failure_detail, tls.failure_detail)
+    assert quic.fields["ip_version"] == tls.fields["ip_version"] == 6
+    assert tls.fields["alt_svc_h3"] is True and quic.fields["http_status"] == 200
+
+
+def test_path_follow_ups_only_when_the_path_is_in_doubt(web_lab: WebLab) -> None:
+    address, port = web_lab.addr("advertised")  # ICMP port unreachable
+    obs = measure(
+        probe(web_lab, path_follow_up=True),
+        task("transport.quic", NAME, address=address, port=port),
+    )
+    assert [f.params["test"] for f in obs.follow_ups] == ["udp443", "tcp_ecn", "tcp_exp_option"]
+    assert all(f.probe == "path.udp443" and f.params["address"] == address for f in obs.follow_ups)
+    address, port = web_lab.addr("h3")
+    obs = measure(
+        probe(web_lab, path_follow_up=True),
+        task("transport.quic", NAME, address=address, port=port),
+    )
+    assert obs.ok and obs.follow_ups == []
+
+
+def test_retry_is_recorded(web_lab: WebLab) -> None:
+    address, port = web_lab.addr("retry")
+    obs = measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port))
+    assert obs.ok, obs.failure_detail
+    assert obs.fields["retry"] is True and obs.fields["http_server"] == "aioquic-retry"
+    address, port = web_lab.addr("h3")
+    assert (
+        measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port)).fields[
+            "retry"
+        ]
+        is False
+    )
+
+
+def test_key_share_group_recorded(web_lab: WebLab) -> None:
+    for host in ("h3", "caddy"):
+        address, port = web_lab.addr(host)
+        obs = measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port))
+        assert obs.ok, obs.failure_detail
+        # aioquic offers SECP256R1, SECP384R1, X25519 and X448; servers pick one of them.
+        assert obs.fields["tls_group"] in ("X25519", "SECP256R1", "SECP384R1", "X448"), host

@@ -8,7 +8,7 @@ import random
 import pytest
 from aioquic.buffer import Buffer
 from aioquic.quic.packet import pull_quic_header
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from probes.transport.quic_wire import (
@@ -63,6 +63,7 @@ def test_varint_shortest_encoding() -> None:
     assert encode_varint(151288809941952652) == bytes.fromhex("c2197c5eff14e88c")
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.integers(min_value=0, max_value=(1 << 62) - 1))
 def test_varint_round_trip(value: int) -> None:
     assert decode_varint(encode_varint(value)) == (value, len(encode_varint(value)))
@@ -116,6 +117,7 @@ def test_v2_initial_uses_rfc9369_type_bits() -> None:
     assert parse_long_header(pkt).packet_type is LongPacketType.INITIAL
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(
     version=st.integers(min_value=1, max_value=0xFFFFFFFF),
     dcid=st.binary(max_size=20),
@@ -146,6 +148,7 @@ def test_vn_parse_matches_aioquic() -> None:
     assert list(hdr.supported_versions) == versions
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(
     dcid=st.binary(max_size=20),
     scid=st.binary(max_size=20),
@@ -175,6 +178,7 @@ def test_malformed_vn_is_named(data: bytes, message: str) -> None:
         parse_version_negotiation(data)
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.binary(max_size=64))
 def test_parsers_never_raise_anything_but_quicwireerror(data: bytes) -> None:
     for fn in (parse_long_header, parse_version_negotiation):
@@ -195,6 +199,7 @@ def test_version_classes() -> None:
     assert classify_version(0x12345678) is VersionKind.OTHER
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_reserved_versions_are_grease(seed: int) -> None:
     v = reserved_version(random.Random(seed))
@@ -233,6 +238,7 @@ def test_transport_parameters_wire_order_and_values() -> None:
     assert parse_transport_parameters(encode_transport_parameters([TransportParameter(5, b"")]))
 
 
+@settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(
     st.lists(
         st.tuples(st.integers(min_value=0, max_value=(1 << 62) - 1), st.binary(max_size=40)),

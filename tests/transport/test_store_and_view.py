@@ -55,7 +55,8 @@ def test_rows_store_and_view_classifies(web_lab: WebLab, migrated_engine: Engine
         n_tls = conn.execute(text("select count(*) from tls_observations")).scalar()
         vn_versions = conn.execute(
             text(
-                "select count(*) from quic_vn_versions join quic_vn_observations o on o.id = observation_id where o.target = 'caddy.example.test'"
+                "select count(*) from quic_vn_versions v join quic_vn_observations o"
+                " on o.id = v.observation_id where o.target = 'caddy.example.test'"
             )
         ).scalar()
         tps = conn.execute(text("select count(*) from quic_transport_params")).scalar()

@@ -105,3 +105,28 @@ def test_policy_blocks_before_sending() -> None:
 def test_invalid_address(address: str) -> None:
     obs = measure(TlsProbe(policy=policy()), task("transport.tls", "x.example", address=address))
     assert obs.failure == Failure.INVALID_INPUT
+
+
+@pytest.mark.parametrize(
+    ("mode", "host", "expected"),
+    [
+        ("never", "h3", 0),
+        ("advertised", "h3", 1),
+        ("advertised", "tcponly", 0),
+        ("always", "tcponly", 1),
+    ],
+)
+def test_quic_follow_ups(web_lab: WebLab, mode: str, host: str, expected: int) -> None:
+    address, port = web_lab.addr(host)
+    obs = measure(
+        probe(web_lab, quic_follow_up=mode), task("transport.tls", NAME, address=address, port=port)
+    )
+    assert len(obs.follow_ups) == expected
+    for f in obs.follow_ups:
+        assert f.probe == "transport.quic" and f.target == NAME
+        assert f.params == {"address": address, "port": port, "sni": NAME}
+
+
+def test_quic_follow_up_mode_is_checked() -> None:
+    with pytest.raises(ValueError, match="quic_follow_up"):
+        TlsConfig(quic_follow_up="sometimes")
