@@ -29,9 +29,10 @@ Part 2: ``truth.web["www"]`` etc. are the web hosts (``.name``, ``.addresses``, 
 their A/AAAA/HTTPS records are generated into the zones); ``truth.chain`` has ``.rpc_url``
 and ``.gateway_url``, and ``lab.chain_json`` (run_dir/chain.json) the deployed contract
 addresses (ENS registry, UNS registry and ProxyReader) for the naming probe; the names and
-records are ``lab.chain.load_truth(truth.chain.facts_path)``. ``truth.vantages`` holds
-what each vantage's path does (censored drop/reject hosts and resolver, lossy share,
-distant delay). Groups ``web`` and ``chain`` start with the rest or alone (``--only``).
+records are ``truth.chain.facts()`` (lab/chain/truth.toml). The vantages (what each
+path does: censored drop/reject hosts and resolver, lossy share, distant delay) are
+``lab.vantages.facts.load()`` (lab/vantages/truth.toml). Groups ``web``, ``chain`` and
+``vantages`` start with the rest or alone (``--only``; ``vantages`` brings web and manip).
 
 Pieces: truth (facts), render (zones, configs from lab/templates/), dnssec (BIND signing
 tools), pki (CA + server certificate), topology (namespace fs-net, veth fs-h0, address

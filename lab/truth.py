@@ -11,7 +11,10 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.chain.truth import Truth as ChainFacts
 
 DNSSEC_MODES = frozenset({"none", "nsec", "nsec3", "knot", "broken", "expired"})
 ZONE_KINDS = frozenset({"served", "lame", "dead"})
@@ -212,6 +215,12 @@ class Chain:
     @property
     def gateway_url(self) -> str:
         return f"http://{self.gateway_address}:{self.gateway_port}"
+
+    def facts(self) -> ChainFacts:
+        """The chain's names, records and contract addresses (lab/chain/truth.toml)."""
+        from lab.chain.truth import load_truth
+
+        return load_truth(self.facts_path)
 
 
 @dataclass(frozen=True)

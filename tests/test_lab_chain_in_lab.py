@@ -15,7 +15,6 @@ import pytest
 from click.testing import CliRunner
 
 from cli import main
-from lab.chain import load_truth
 from lab.chain.rpc import JsonRpc
 from lab.world import Lab
 from tests.fixtures.chain import ChainLab
@@ -57,7 +56,7 @@ def chain_lab(lab: Lab) -> Iterator[ChainLab]:
         chain=SimpleNamespace(url=c.rpc_url),
         gateway=SimpleNamespace(url=c.gateway_url),
         facts=SimpleNamespace(**facts),
-        truth=load_truth(c.facts_path),
+        truth=c.facts(),
         rpc=JsonRpc(c.rpc_url),
         run_dir=lab.run_dir,
     )
@@ -71,7 +70,7 @@ def test_chain_runs_on_its_lab_addresses(lab: Lab) -> None:
     # The naming probe reads these: where to call, and which registry/reader to ask.
     assert facts["rpc_url"] == c.rpc_url == "http://10.99.90.1:8545"
     assert facts["gateway_url"] == c.gateway_url
-    assert facts["addresses"]["ens_registry"] == load_truth(c.facts_path).addresses["ens_registry"]
+    assert facts["addresses"]["ens_registry"] == c.facts().addresses["ens_registry"]
     assert {"uns_registry", "proxy_reader"} <= set(facts["addresses"])
     rows = [r for r in lab.status() if r.group == c.group]
     assert {(r.service, r.address, r.port, r.health) for r in rows} == {
