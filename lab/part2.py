@@ -12,6 +12,7 @@ after both answer (the lab's post-start step).
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from lab.chain.artifacts import NODE_MODULES
@@ -26,12 +27,22 @@ from lab.web.hosts import WebHost
 
 # lab.* must be importable inside the namespace, installed or not (as for lab.doq).
 PYTHONPATH = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
-BUILDERS = {
+
+
+def _retry_host(
+    addresses: list[str], port: int, cert: Path, key: Path, run_dir: Path, *, name: str
+) -> WebHost:
+    # lab.web's Retry server binds one address (truth.py requires exactly one).
+    return web_hosts.aioquic_retry(addresses[0], port, cert, key, run_dir, name=name)
+
+
+BUILDERS: dict[str, Callable[..., WebHost]] = {
     "h3": web_hosts.hypercorn_h3,
     "caddy": web_hosts.caddy,
     "tcponly": web_hosts.hypercorn_tcp_only,
     "advertised": web_hosts.hypercorn_advertised_no_udp,
     "hostile": web_hosts.hypercorn_hostile,
+    "retry": _retry_host,
 }
 
 
@@ -61,7 +72,7 @@ def web_services(truth: Truth, paths: RunPaths) -> list[Service]:
             # The health check proves the first planted version; tests prove every one.
             quic = QuicCheck(fact.name.rstrip("."), QUIC_VERSIONS[fact.quic_versions[0]])
             listeners += [Listener(a, p, "quic", quic) for a, p in host.udp]
-        software = "caddy" if fact.kind == "caddy" else "hypercorn"
+        software = host.software
         out.append(
             Service(
                 name=f"web-{fact.key}",

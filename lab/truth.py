@@ -143,7 +143,7 @@ class Resolver:
         return f"https://{self.address}{port}{self.https_path}"
 
 
-WEB_KINDS = frozenset({"h3", "caddy", "tcponly", "advertised", "hostile"})
+WEB_KINDS = frozenset({"h3", "caddy", "tcponly", "advertised", "hostile", "retry"})
 # RFC 9000; RFC 9369 section 3.1; draft-ietf-quic-v2-01..04 (0x709a50c4); draft-ietf-quic-
 # transport-29 (0xff00001d): old quic-go builds (Debian's Caddy) still list the last two.
 QUIC_VERSIONS = {
@@ -170,6 +170,12 @@ class WebHost:
     alt_svc: str = ""
     https_alpn: tuple[str, ...] = ()
     server_header: str = ""
+    retry: bool = False  # its QUIC server answers every first Initial with a Retry
+
+    @property
+    def has_tcp(self) -> bool:
+        """HTTPS over TCP (every kind but the QUIC-only Retry host)."""
+        return self.kind != "retry"
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -399,6 +405,8 @@ def _web(key: str, t: dict[str, Any]) -> WebHost:
             raise TruthError(f"{where}.{field_name}: {t[field_name]!r} is not IPv{fam}")
     if "address" not in t and "address6" not in t:
         raise TruthError(f"{where}: needs address and/or address6")
+    if kind == "retry" and ("address6" in t or "address" not in t):
+        raise TruthError(f"{where}: a retry host has exactly one address (IPv4)")
     for f in ("quic_versions", "vn_versions"):
         bad = [v for v in t.get(f, []) if v not in QUIC_VERSIONS]
         if bad:

@@ -28,6 +28,7 @@ TRUTH = load()
 HOSTS = list(TRUTH.web.values())
 UDP_HOSTS = [h for h in HOSTS if h.has_udp]
 NO_UDP_HOSTS = [h for h in HOSTS if not h.has_udp]
+TCP_HOSTS = [h for h in HOSTS if h.has_tcp]
 ICANN = TRUTH.resolvers["icann"]
 
 
@@ -87,14 +88,15 @@ def test_web_names_resolve_as_planted(lab: Lab, host: WebHost) -> None:
 
 
 # -- QUIC -----------------------------------------------------------------------------------
-async def _handshake(address: str, port: int, name: str, version: int, ca: str) -> int:
+async def _handshake(address: str, port: int, name: str, version: int, ca: str) -> tuple[int, int]:
+    """(version in use, Retry packets received) after a completed handshake and a PING."""
     config = QuicConfiguration(
         is_client=True, alpn_protocols=["h3"], server_name=name, supported_versions=[version]
     )
     config.load_verify_locations(ca)
     async with connect(address, port, configuration=config, wait_connected=True) as client:
         await client.ping()
-        return int(client._quic._version)
+        return int(client._quic._version or -1), int(client._quic._retry_count)
 
 
 QUIC_CASES = [(h, a, v) for h, a in endpoints(UDP_HOSTS) for v in h.quic_versions]
@@ -106,7 +108,7 @@ QUIC_CASES = [(h, a, v) for h, a in endpoints(UDP_HOSTS) for v in h.quic_version
 def test_quic_handshake_in_each_planted_version(
     lab: Lab, host: WebHost, address: str, version: str
 ) -> None:
-    got = asyncio.run(
+    got, retries = asyncio.run(
         asyncio.wait_for(
             _handshake(
                 address, host.port, host.name.rstrip("."), QUIC_VERSIONS[version], str(lab.ca_file)
@@ -115,6 +117,8 @@ def test_quic_handshake_in_each_planted_version(
         )
     )
     assert got == QUIC_VERSIONS[version]
+    # RFC 9000 section 8.1.2: only the Retry host validates the address with a Retry.
+    assert retries == (1 if host.retry else 0)
 
 
 def version_negotiation(address: str, port: int) -> list[int]:
@@ -157,7 +161,7 @@ def test_hosts_without_udp_refuse_quic(lab: Lab, host: WebHost, address: str) ->
 
 
 # -- HTTPS over TCP ---------------------------------------------------------------------
-@pytest.mark.parametrize(("host", "address"), endpoints(HOSTS), ids=ids(endpoints(HOSTS)))
+@pytest.mark.parametrize(("host", "address"), endpoints(TCP_HOSTS), ids=ids(endpoints(TCP_HOSTS)))
 def test_https_headers_as_planted(lab: Lab, host: WebHost, address: str) -> None:
     proto, response = https_get(lab, host, address)
     assert proto == "http/1.1"
@@ -173,7 +177,7 @@ def test_https_headers_as_planted(lab: Lab, host: WebHost, address: str) -> None
         assert alt_svc == []
 
 
-@pytest.mark.parametrize(("host", "address"), endpoints(HOSTS), ids=ids(endpoints(HOSTS)))
+@pytest.mark.parametrize(("host", "address"), endpoints(TCP_HOSTS), ids=ids(endpoints(TCP_HOSTS)))
 def test_tcp_speaks_h2(lab: Lab, host: WebHost, address: str) -> None:
     proto, _ = https_get(lab, host, address, alpn="h2")
     assert proto == "h2"
@@ -194,6 +198,16 @@ def test_hostile_host_plants_a_script_tag(lab: Lab) -> None:
     headers = headers_of(response)
     assert headers["server"] == ["<script>alert(1)</script>"] == [host.server_header]
     assert b"<script>alert(1)</script>" in response.split(b"\r\n\r\n", 1)[1]
+
+
+def test_retry_host_is_quic_only(lab: Lab) -> None:
+    host = TRUTH.web["retry"]
+    assert host.retry and not host.has_tcp and host.https_alpn == ("h3",)
+    with (
+        pytest.raises(ConnectionRefusedError),
+        socket.create_connection((host.addresses[0], host.port), timeout=3),
+    ):
+        pass
 
 
 def test_v6only_host_has_no_ipv4(lab: Lab) -> None:
