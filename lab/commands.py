@@ -97,12 +97,12 @@ def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
             f"unknown group(s) {', '.join(unknown)}; known: {', '.join(sorted(lab.truth.groups))}",
             param_hint="--only",
         )
-    from lab.part2 import chain_missing
+    from lab.part2 import missing
 
-    chain = lab.truth.chain
     wanted = lab.truth.group_closure(list(groups)) if groups else set(lab.truth.groups)
-    if chain is not None and chain.group in wanted and (why := chain_missing()):
-        click.echo(f"fragscope lab up: the chain cannot start: {why}", err=True)
+    problems = missing(lab.truth, wanted)
+    if problems:  # missing software or `make npm` not run: a setup problem, exit 2
+        click.echo(f"fragscope lab up: {'; '.join(problems)}", err=True)
         sys.exit(2)
     try:
         seconds = lab.up(list(groups) or None)

@@ -11,6 +11,7 @@ after both answer (the lab's post-start step).
 
 from __future__ import annotations
 
+import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -136,9 +137,21 @@ def chain_services(truth: Truth, paths: RunPaths) -> list[Service]:
 
 def chain_missing() -> str | None:
     """Why the chain cannot start here (None when it can)."""
+    if shutil.which("node") is None:
+        return "node is not installed (package nodejs, deps/apt.txt)"
     if not GANACHE_CLI.exists():
         return f"{NODE_MODULES} is missing or incomplete (no ganache): run `make npm`"
     return None
+
+
+def missing(truth: Truth, groups: set[str]) -> list[str]:
+    """What keeps part 2's wanted groups from starting here (empty when they can)."""
+    out = []
+    programs = {"caddy" for h in truth.web.values() if h.group in groups and h.kind == "caddy"}
+    out += [f"{p} is not installed (deps/apt.txt)" for p in sorted(programs) if not shutil.which(p)]
+    if truth.chain is not None and truth.chain.group in groups and (why := chain_missing()):
+        out.append(f"the chain cannot start: {why}")
+    return out
 
 
 def deploy_chain(truth: Truth, paths: RunPaths) -> Path:

@@ -29,7 +29,7 @@ from lab.chain.deploy import DeployError
 from lab.chain.rpc import RpcError
 from lab.dnssec import SigningError
 from lab.health import Result
-from lab.part2 import chain_missing, chain_services, deploy_chain, web_services, write_web_files
+from lab.part2 import chain_services, deploy_chain, missing, web_services, write_web_files
 from lab.pki import make_pki
 from lab.services import Listener, Service, build
 from lab.topology import (
@@ -117,8 +117,9 @@ class Lab:
         groups = self.truth.group_closure(only) if only else set(self.truth.groups)
         wanted = [s for s in self.services if s.group in groups]
         with_chain = self.truth.chain is not None and self.truth.chain.group in groups
-        if with_chain and (why := chain_missing()):
-            raise LabError(f"the chain cannot start: {why}")
+        problems = missing(self.truth, groups)
+        if problems:
+            raise LabError("; ".join(problems))
         self.down()
         try:
             self._wipe()

@@ -90,3 +90,17 @@ def test_up_without_node_modules_exits_2(
     assert "make npm" in result.output
     # Nothing was touched: the session lab still answers.
     assert all(r.health == "ok" for r in lab.status() if r.group == "chain")
+
+
+def test_up_without_caddy_or_node_exits_2(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
+    import lab.part2 as part2
+
+    real = part2.shutil.which
+    monkeypatch.setattr(
+        part2.shutil, "which", lambda p: None if p in {"caddy", "node"} else real(p)
+    )
+    result = CliRunner().invoke(main, ["lab", "up", "--dir", str(lab.run_dir)])
+    assert result.exit_code == 2
+    assert "caddy is not installed" in result.output and "node is not installed" in result.output
+    monkeypatch.undo()
+    assert all(r.health == "ok" for r in lab.status() if r.group in {"web", "chain"})
