@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMPS := .make
 APT_PACKAGES := $(shell grep -v '^\s*\#' deps/apt.txt | grep -v '^\s*$$')
 
-.PHONY: all deps apt venv npm test demo bench lint typecheck schema-doc examples clean
+.PHONY: all deps apt venv npm test demo bench lint typecheck schema-doc indicators-doc examples clean
 
 all: test
 
@@ -62,6 +62,9 @@ typecheck: venv
 
 schema-doc: venv
 	$(BIN)/fragscope db describe --output docs/schema.md --metadata docs/metadata.json
+
+indicators-doc: venv
+	$(BIN)/fragscope indicators list --format markdown > docs/indicators.md
 
 clean:
 	rm -rf $(STAMPS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import click
 
+from analysis.commands import indicators_group
 from db.commands import db_group
 from lab.commands import lab_group
 
@@ -26,6 +27,7 @@ def main() -> None:
 
 
 main.add_command(db_group)
+main.add_command(indicators_group)
 main.add_command(lab_group)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -54,8 +55,69 @@ def describe(output: str, metadata: str) -> None:
     """Write docs/schema.md and metadata.json from the models."""
     from db.describe import metadata_json, schema_markdown
 
+    for path in (output, metadata):
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     with open(output, "w", encoding="utf-8") as fh:
         fh.write(schema_markdown())
     with open(metadata, "w", encoding="utf-8") as fh:
         fh.write(metadata_json())
     click.echo(f"wrote {output} and {metadata}", err=not sys.stdout.isatty())
+
+
+@db_group.command()
+@DB_OPTION
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["csv", "jsonl", "parquet"]),
+    required=True,
+    help="csv (BLOBs hex), jsonl (BLOBs base64) or parquet (needs fragscope[parquet]).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    required=True,
+    help="Directory to write into (created; files of an earlier export are replaced).",
+)
+@click.option("--run", "run_id", default=None, help="Export only this run (UUID).")
+def export(db_url: str | None, fmt: str, out_dir: str, run_id: str | None) -> None:
+    """Export every table to csv, jsonl or parquet files.
+
+    Observation tables (and their child tables) go to DIR/<table>/run=<uuid>/vantage=<id>/,
+    the others to DIR/<table>.<ext>; DIR/manifest.json lists every file and its rows.
+    """
+    from db.export import ExportError
+    from db.export import export as run_export
+
+    engine = make_engine(db_url)
+    try:
+        files = run_export(engine, out_dir, fmt=fmt, run_id=run_id)
+    except ExportError as exc:
+        raise click.UsageError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    click.echo(f"wrote {len(files)} files, {sum(files.values())} rows, to {out_dir}")
+
+
+@db_group.command()
+@click.argument("sources", nargs=-1, required=True)
+@click.option("--into", required=True, help="Target database (URL or SQLite path; created).")
+@click.option("--run", "run_ids", multiple=True, help="Copy only this run (UUID); repeatable.")
+def merge(sources: tuple[str, ...], into: str, run_ids: tuple[str, ...]) -> None:
+    """Copy the runs of SOURCES into one database, idempotently.
+
+    Runs are identified by UUID and rows by client-assigned ids: merging twice, or merging
+    two shard databases of one run, adds each row once. Sources must be at the latest
+    schema (fragscope db upgrade); the --into database is created or upgraded.
+    """
+    from db.merge import MergeError
+    from db.merge import merge as run_merge
+
+    try:
+        report = run_merge(list(sources), into, run_ids=list(run_ids) or None)
+    except MergeError as exc:
+        raise click.UsageError(str(exc)) from exc
+    for source, added in report.added.items():
+        rows = ", ".join(f"{t} {n}" for t, n in added.items() if n)
+        click.echo(f"{source}: added {sum(added.values())} rows ({rows or 'nothing new'})")

@@ -39,14 +39,27 @@ def sqlite_path(url: str) -> str | None:
     return os.path.abspath(u.database)
 
 
+# WAL lets researchers read while a run writes; NORMAL is durable across application
+# crashes in WAL mode (a power cut may lose the last commits, never corrupt). Observation
+# rows land at random places in three indexes (hashed ids, task keys, targets): a 64 MiB
+# page cache (an upper bound, allocated as used) and checkpoints every ~40 MB of WAL instead
+# of ~4 MB made the writer 1.3-1.4x faster in bench/writer.py, measured interleaved with the
+# defaults (300,000 rows); journal_size_limit truncates the WAL again after a checkpoint.
+SQLITE_PRAGMAS: tuple[str, ...] = (
+    "journal_mode=WAL",
+    "foreign_keys=ON",
+    f"busy_timeout={BUSY_TIMEOUT_MS}",
+    "synchronous=NORMAL",
+    "cache_size=-65536",
+    "wal_autocheckpoint=10000",
+    "journal_size_limit=67108864",
+)
+
+
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    # WAL lets researchers read while a run writes; NORMAL is durable across application
-    # crashes in WAL mode (a power cut may lose the last commits, never corrupt).
     cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA synchronous=NORMAL")
+    for pragma in SQLITE_PRAGMAS:
+        cur.execute(f"PRAGMA {pragma}")
     cur.close()
 
 

@@ -17,6 +17,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from functools import cache
 from typing import Any
 
@@ -36,7 +37,7 @@ def _adapt_datetime(value: dt.datetime) -> str:
     return value.isoformat(sep=" ", timespec="microseconds")
 
 
-# Adapters run in C when binding, so rows stay plain tuples (no per-row Python rebuild).
+# The driver applies adapters while binding, so rows stay plain tuples (no per-row rebuild).
 sqlite3.register_adapter(dt.datetime, _adapt_datetime)
 sqlite3.register_adapter(dict, lambda v: json.dumps(v, sort_keys=True))
 sqlite3.register_adapter(list, json.dumps)
@@ -46,12 +47,24 @@ class VocabularyError(ValueError):
     """A row names a failure or operation outside the closed vocabulary."""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class TableSpec:
     """How to write one table: its column order and a tuple builder checked against it."""
 
     table: Table
     columns: tuple[str, ...]
+    column_set: frozenset[str] = frozenset()
+
+    @classmethod
+    def of(cls, table: Table) -> TableSpec:
+        """The spec of any table (spec_for caches the ones of fragscope's metadata).
+
+        A database-assigned id (``indicator_values.id``) is left out: PostgreSQL fills it
+        from its sequence only when the column is absent from the INSERT.
+        """
+        auto = table.autoincrement_column
+        columns = tuple(c.name for c in table.columns if c is not auto)
+        return cls(table=table, columns=columns, column_set=frozenset(columns))
 
     @property
     def name(self) -> str:
@@ -63,9 +76,9 @@ class TableSpec:
         Envelope vocabularies are checked here, before anything reaches the database, so
         one bad row cannot abort a whole batch at the foreign key.
         """
-        unknown = values.keys() - set(self.columns)
-        if unknown:
-            raise KeyError(f"{self.name}: unknown columns {sorted(unknown)}")
+        if not values.keys() <= self.column_set:
+            unknown = sorted(values.keys() - self.column_set)
+            raise KeyError(f"{self.name}: unknown columns {unknown}")
         failure = values.get("failure")
         if failure is not None and failure not in _FAILURES:
             raise VocabularyError(f"{self.name}.failure: {failure!r} is not in the vocabulary")
@@ -74,20 +87,20 @@ class TableSpec:
             raise VocabularyError(
                 f"{self.name}.failed_operation: {operation!r} is not in the vocabulary"
             )
-        return tuple(_plain(values.get(c)) for c in self.columns)
+        get = values.get
+        return tuple([_plain(get(c)) for c in self.columns])
 
 
 def _plain(value: Any) -> Any:
     # StrEnum members are str subclasses; the drivers bind them as text already, but
     # psycopg looks at the exact type, so store the plain string.
-    return str(value) if isinstance(value, Failure | Operation) else value
+    return str(value) if isinstance(value, StrEnum) else value
 
 
 @cache
 def spec_for(table_name: str) -> TableSpec:
     """The TableSpec of a table in fragscope's metadata."""
-    table = Base.metadata.tables[table_name]
-    return TableSpec(table=table, columns=tuple(c.name for c in table.columns))
+    return TableSpec.of(Base.metadata.tables[table_name])
 
 
 Row = tuple[TableSpec, tuple[Any, ...]]
@@ -95,11 +108,10 @@ Row = tuple[TableSpec, tuple[Any, ...]]
 
 
 @cache
-def _insert_sql(table_name: str, placeholder: str) -> str:
-    spec = spec_for(table_name)
+def _insert_sql(spec: TableSpec, placeholder: str) -> str:
     cols = ", ".join(f'"{c}"' for c in spec.columns)
     marks = ", ".join([placeholder] * len(spec.columns))
-    return f'INSERT INTO "{table_name}" ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING'
+    return f'INSERT INTO "{spec.name}" ({cols}) VALUES ({marks}) ON CONFLICT DO NOTHING'
 
 
 @cache
@@ -119,19 +131,20 @@ class Writer:
 
     def write(self, rows: Iterable[Row]) -> int:
         """Insert the rows in one transaction; duplicates are ignored. Returns rows offered."""
-        by_table: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+        by_table: dict[TableSpec, list[tuple[Any, ...]]] = defaultdict(list)
         for spec, values in rows:
-            by_table[spec.name].append(values)
+            by_table[spec].append(values)
         if not by_table:
             return 0
         order = _table_order()
+        last = len(order)  # tables outside fragscope's metadata (benchmarks, tests) go last
         count = 0
         with self.engine.begin() as conn:
             if self._is_pg:
                 _pg_json_dumpers(conn.connection.driver_connection)
-            for name in sorted(by_table, key=order.__getitem__):
-                batch = by_table[name]
-                conn.exec_driver_sql(_insert_sql(name, self._placeholder), batch)
+            for spec in sorted(by_table, key=lambda s: order.get(s.name, last)):
+                batch = by_table[spec]
+                conn.exec_driver_sql(_insert_sql(spec, self._placeholder), batch)
                 count += len(batch)
         self.rows_written += count
         return count

@@ -17,8 +17,11 @@ pytest_plugins: list[str] = [
     "tests.fixtures.chain",
     "tests.fixtures.web_hosts",
     "tests.fixtures.hostile_peers",
+    "tests.fixtures.analysis",
     "tests.fixtures.lab",
     "tests.fixtures.vantages",
+    "tests.fixtures.postgres",
+    "tests.fixtures.storage",
 ]
 
 

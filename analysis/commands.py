@@ -1,0 +1,172 @@
+"""``fragscope indicators ...``: list, compute, explain, summary. Does I/O (database, files).
+
+Bad input (unknown run, round or code, an unreadable mapping, an un-migrated or empty
+database) exits 2 with a message naming the option.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from sqlalchemy import Engine
+
+from analysis import asn, docs, scope
+from analysis.compute import Computation, compute, store
+from analysis.registry import REGISTRY
+from analysis.tables import present_tables
+from db.engine import make_engine
+
+DB_OPTION = click.option(
+    "--db",
+    "db_url",
+    envvar="FRAGSCOPE_DB",
+    default=None,
+    help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
+)
+
+
+def _scope_options(fn: Any) -> Any:
+    fn = click.option(
+        "--round", "round_name", default=None, help="Every run of this round (vantages)."
+    )(fn)
+    fn = click.option(
+        "--run", "run", default="latest", show_default=True, help="A run id, or latest."
+    )(fn)
+    fn = click.option(
+        "--asn-map",
+        default=None,
+        help="pyasn-format IP-to-ASN file (N1, N5, N7, T7); 'lab' for the lab's own mapping.",
+    )(fn)
+    fn = click.option(
+        "--control",
+        "control_label",
+        default=scope.DEFAULT_CONTROL,
+        show_default=True,
+        help="Label of the control vantage.",
+    )(fn)
+    return DB_OPTION(fn)
+
+
+def _fail(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(2)
+
+
+def _engine(db_url: str | None) -> Engine:
+    engine = make_engine(db_url)
+    if "indicator_values" not in present_tables(engine):
+        _fail(
+            f"{engine.url.render_as_string(hide_password=True)} is not a migrated fragscope "
+            "database: run `fragscope db upgrade` (and a campaign) first"
+        )
+    return engine
+
+
+def _compute(
+    db_url: str | None, run: str, round_name: str | None, asn_map: str | None, control: str
+) -> tuple[Engine, Computation]:
+    engine = _engine(db_url)
+    mapping = None
+    try:
+        if asn_map == "lab":
+            mapping = asn.load_lab()
+        elif asn_map:
+            mapping = asn.load(asn_map)
+    except asn.MappingError as exc:
+        _fail(f"--asn-map: {exc}")
+    try:
+        runs = scope.select_runs(engine, run=run, round_name=round_name)
+    except scope.ScopeError as exc:
+        _fail(str(exc))
+    return engine, compute(engine, runs, mapping=mapping, control_label=control)
+
+
+@click.group(name="indicators")
+def indicators_group() -> None:
+    """Fragmentation indicators: the catalogue, computing, explaining."""
+
+
+@indicators_group.command(name="list")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["text", "markdown", "json"]),
+    default="text",
+    show_default=True,
+    help="text for terminals, markdown for docs/indicators.md, json for machines.",
+)
+def list_cmd(fmt: str) -> None:
+    """The indicator catalogue with each formula."""
+    click.echo({"text": docs.text, "markdown": docs.markdown, "json": docs.as_json}[fmt]())
+
+
+def _fmt(x: float | None) -> str:
+    return "-" if x is None else f"{x:.3f}"
+
+
+@indicators_group.command(name="compute")
+@_scope_options
+@click.option("--no-store", is_flag=True, help="Print only; do not write indicator_values.")
+def compute_cmd(
+    db_url: str | None,
+    run: str,
+    round_name: str | None,
+    asn_map: str | None,
+    control_label: str,
+    no_store: bool,
+) -> None:
+    """Compute every indicator for a run (default: the latest) or a round, and store them."""
+    engine, comp = _compute(db_url, run, round_name, asn_map, control_label)
+    labels = {r.id: r.vantage_label for r in comp.runs}
+    for e in comp.estimates:
+        ci = f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]" if e.value is not None else ""
+        tail = f"n={e.n}" if e.value is not None else f"withheld: {e.reason}"
+        click.echo(f"{labels[e.run_id]:<12} {e.code:<3} {_fmt(e.value):>6} {ci:<16} {tail}")
+    if not no_store:
+        written = store(engine, comp)
+        click.echo(f"stored {written} values in indicator_values", err=True)
+
+
+@indicators_group.command(name="explain")
+@click.argument("code")
+@_scope_options
+@click.option("--limit", default=50, show_default=True, help="Rows shown per table.")
+def explain_cmd(
+    code: str,
+    db_url: str | None,
+    run: str,
+    round_name: str | None,
+    asn_map: str | None,
+    control_label: str,
+    limit: int,
+) -> None:
+    """The observations behind CODE's value: targets, resolvers, rows."""
+    from analysis.explain import explain, render
+
+    if code.upper() not in REGISTRY:
+        _fail(f"CODE: unknown indicator {code!r} (known: {', '.join(REGISTRY)})")
+    engine, comp = _compute(db_url, run, round_name, asn_map, control_label)
+    for r in comp.runs:
+        click.echo(render(explain(engine, comp, code.upper(), r.id, limit=limit)))
+
+
+@indicators_group.command(name="summary")
+@_scope_options
+@click.option("--output", "-o", type=click.Path(dir_okay=False), default="-", help="JSON file.")
+def summary_cmd(
+    db_url: str | None,
+    run: str,
+    round_name: str | None,
+    asn_map: str | None,
+    control_label: str,
+    output: str,
+) -> None:
+    """The Summary (canonical JSON, analysis/summary.schema.json) that reports render."""
+    from analysis.summary import build
+
+    engine, comp = _compute(db_url, run, round_name, asn_map, control_label)
+    text = build(engine, comp, everyone=scope.all_runs(engine)).to_json()
+    with click.open_file(output, "w") as fh:
+        fh.write(text + "\n")

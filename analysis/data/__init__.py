@@ -1,0 +1,1 @@
+"""Data files of the analysis package (the lab's IP-to-ASN mapping). No code."""

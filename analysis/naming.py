@@ -1,0 +1,435 @@
+"""Naming indicators N1-N8 from dns_observations/dns_answers and naming_observations.
+
+SQL reduces rows to one record per (run, name, type, resolver, rcode, address) with
+DISTINCT-style GROUP BY; Python turns those into per-name sums for the bootstrap. Reads the
+database in :func:`load`; the indicator functions do no I/O.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine, and_, case, func, or_, select
+
+from analysis import stats
+from analysis.asn import AsnMap
+from analysis.facts import norm_name
+from analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
+from analysis.scope import RunInfo
+from analysis.tables import fetch_all, light
+
+SPECIAL_USE_SUFFIXES = ("onion", "invalid", "alt")  # RFC 7686, RFC 6761, RFC 9476
+
+
+@dataclass(slots=True)
+class View:
+    """What one resolver said about one (name, type) in one run (attempts merged)."""
+
+    role: str | None
+    rcodes: set[str] = field(default_factory=set)
+    addresses: set[str] = field(default_factory=set)
+    ad: bool = False
+    answered: bool = False
+
+    @property
+    def rcode(self) -> str:
+        # An attempt that got NOERROR wins over a SERVFAIL retry: the resolver did answer.
+        return "NOERROR" if "NOERROR" in self.rcodes else min(self.rcodes)
+
+
+@dataclass
+class DnsFacts:
+    """views[(name, qtype)][resolver] plus whoami egress counts and iterative verdicts."""
+
+    views: dict[tuple[str, str], dict[str, View]] = field(default_factory=dict)
+    whoami: Counter[str] = field(default_factory=Counter)
+    verdicts: dict[str, set[str]] = field(default_factory=dict)
+    canaries: set[str] = field(default_factory=set)
+
+
+def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str, DnsFacts]:
+    ids = sorted(set(run_ids))
+    out = {r: DnsFacts() for r in ids}
+    if not ids or "dns_observations" not in present or "dns_answers" not in present:
+        return out
+    o = light(
+        "dns_observations",
+        "id",
+        "run_id",
+        "probe",
+        "purpose",
+        "qname",
+        "qtype",
+        "resolver_address",
+        "resolver_role",
+        "rcode_name",
+        "flag_ad",
+        "answer_count",
+        "whoami_address",
+        "validation",
+    )
+    a = light("dns_answers", "observation_id", "section", "rtype", "value")
+    with engine.connect() as conn:
+        stmt = (
+            select(
+                o.c.run_id,
+                o.c.qname,
+                o.c.qtype,
+                o.c.resolver_address,
+                o.c.resolver_role,
+                o.c.rcode_name,
+                func.max(case((o.c.flag_ad, 1), else_=0)),
+                func.max(o.c.answer_count),
+                a.c.value,
+            )
+            .join_from(
+                o,
+                a,
+                and_(
+                    a.c.observation_id == o.c.id,
+                    a.c.section == "answer",
+                    a.c.rtype.in_(["A", "AAAA"]),
+                ),
+                isouter=True,
+            )
+            .where(
+                o.c.run_id.in_(ids),
+                o.c.probe == "dns.query",
+                o.c.purpose == "query",
+                o.c.rcode_name.is_not(None),
+            )
+            .group_by(
+                o.c.run_id,
+                o.c.qname,
+                o.c.qtype,
+                o.c.resolver_address,
+                o.c.resolver_role,
+                o.c.rcode_name,
+                a.c.value,
+            )
+        )
+        for run_id, qname, qtype, resolver, role, rcode, ad, ancount, value in fetch_all(
+            conn, stmt
+        ):
+            key = (norm_name(qname), (qtype or "").upper())
+            view = out[run_id].views.setdefault(key, {}).setdefault(resolver, View(role))
+            view.rcodes.add(rcode)
+            view.ad |= bool(ad) and rcode == "NOERROR"
+            view.answered |= bool(ancount) and rcode == "NOERROR"
+            if value is not None and rcode == "NOERROR":
+                view.addresses.add(value)
+        stmt = (
+            select(o.c.run_id, o.c.whoami_address, func.count())
+            .where(o.c.run_id.in_(ids), o.c.purpose == "whoami", o.c.whoami_address.is_not(None))
+            .group_by(o.c.run_id, o.c.whoami_address)
+        )
+        for run_id, addr, count in fetch_all(conn, stmt):
+            out[run_id].whoami[addr] += count
+        stmt = (
+            select(o.c.run_id, o.c.qname, o.c.validation)
+            .where(o.c.run_id.in_(ids), o.c.probe == "dns.iterative", o.c.validation.is_not(None))
+            .group_by(o.c.run_id, o.c.qname, o.c.validation)
+        )
+        for run_id, qname, verdict in fetch_all(conn, stmt):
+            out[run_id].verdicts.setdefault(norm_name(qname), set()).add(verdict)
+        if "targets" in present:
+            t = light("targets", "run_id", "name", "role")
+            stmt = select(t.c.run_id, t.c.name).where(t.c.run_id.in_(ids), t.c.role == "canary")
+            for run_id, name in fetch_all(conn, stmt):
+                out[run_id].canaries.add(norm_name(name))
+    return out
+
+
+def _asns(addresses: set[str], mapping: AsnMap | None) -> set[int] | None:
+    if mapping is None:
+        return None
+    found = {mapping.lookup(x) for x in addresses}
+    return None if None in found else found  # type: ignore[return-value]
+
+
+def consistent(test: View, control: View, mapping: AsnMap | None) -> bool:
+    """cons(d, r) of N1 (INDICATORS.md): same failure rcode, both empty, or a shared IP/AS."""
+    rt, rc = test.rcode, control.rcode
+    if rt == rc and rt in ("NXDOMAIN", "SERVFAIL"):
+        return True
+    if rt != "NOERROR" or rc != "NOERROR":
+        return False
+    if not test.addresses and not control.addresses:
+        return True  # NODATA at both
+    if test.addresses & control.addresses:
+        return True
+    at, ac = _asns(test.addresses, mapping), _asns(control.addresses, mapping)
+    return bool(at and ac and at & ac)
+
+
+def _dns_missing(code: str, present: set[str]) -> str | None:
+    return missing_tables(code, present)
+
+
+def n1(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
+    if reason := _dns_missing("N1", present):
+        return withheld("N1", run, reason)
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
+    for (name, qtype), views in d.views.items():
+        if qtype not in ("A", "AAAA"):
+            continue
+        controls = [v for v in views.values() if v.role == "control"]
+        if not controls:
+            continue
+        for v in views.values():
+            if v.role != "test":
+                continue
+            den[name] += 1
+            num[name] += 0 if any(consistent(v, c, mapping) for c in controls) else 1
+    names = sorted(den)
+    params = {"asn_used": mapping is not None, "mapping_date": mapping.date if mapping else None}
+    if not names:
+        return withheld(
+            "N1", run, "no name answered by both a test and a control resolver", **params
+        )
+    return from_ratio(
+        "N1", run, [num[n] for n in names], [den[n] for n in names], params=params, keys=names
+    )
+
+
+def n2(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
+    if reason := _dns_missing("N2", present):
+        return withheld("N2", run, reason)
+    rows: dict[str, list[float]] = {}
+    for (name, qtype), views in d.views.items():
+        if qtype not in ("SOA", "NS") or "." in name or not name:
+            continue
+        controls = [v for v in views.values() if v.role == "control"]
+        if not controls:
+            continue
+        exists_c = any(c.rcode == "NOERROR" and c.answered for c in controls)
+        row = rows.setdefault(name, [0.0, 0.0, 0.0])  # extra, missing, tests
+        for v in views.values():
+            if v.role != "test":
+                continue
+            exists_v = v.rcode == "NOERROR" and v.answered
+            row[0] += 1 if exists_v and not exists_c else 0
+            row[1] += 1 if exists_c and not exists_v else 0
+            row[2] += 1
+    names = sorted(n for n in rows if rows[n][2] > 0)
+    num = [rows[n][0] + rows[n][1] for n in names]
+    params = {
+        "extra_tld_pairs": sum(rows[n][0] for n in names),
+        "missing_tld_pairs": sum(rows[n][1] for n in names),
+    }
+    return from_ratio("N2", run, num, [rows[n][2] for n in names], params=params)
+
+
+def _answer_class(view: View, mapping: AsnMap | None) -> str | None:
+    if view.rcode == "NXDOMAIN":
+        return "NXDOMAIN"
+    if view.rcode != "NOERROR":
+        return None  # SERVFAIL, REFUSED: no view of the namespace
+    asns = _asns(view.addresses, mapping) if view.addresses else None
+    if asns:
+        return "as:" + ",".join(map(str, sorted(asns)))
+    return "ip:" + ",".join(sorted(view.addresses))
+
+
+def n5(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
+    if reason := _dns_missing("N5", present):
+        return withheld("N5", run, reason)
+    amb: dict[str, bool] = {}
+    for (name, qtype), views in d.views.items():
+        if qtype not in ("A", "AAAA"):
+            continue
+        classes = {c for v in views.values() if (c := _answer_class(v, mapping))}
+        answered = classes - {"NXDOMAIN"}
+        if len(views) < 2 or not classes:
+            amb.setdefault(name, False)
+            continue
+        hit = len(answered) >= 2 or ("NXDOMAIN" in classes and bool(answered))
+        amb[name] = amb.get(name, False) or hit
+    names = sorted(amb)
+    return from_ratio(
+        "N5",
+        run,
+        [1.0 if amb[n] else 0.0 for n in names],
+        [1.0] * len(names),
+        params={"asn_used": mapping is not None},
+    )
+
+
+def n6(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
+    if reason := _dns_missing("N6", present):
+        return withheld("N6", run, reason)
+    bogus = {n for n, v in d.verdicts.items() if v == {"bogus"}}
+    secure = {n for n, v in d.verdicts.items() if v == {"secure"}}
+    params = {"bogus_names": len(bogus), "secure_names": len(secure)}
+    if not bogus or not secure:
+        return withheld(
+            "N6", run, "no dns.iterative bogus and secure test names in the run", **params
+        )
+    per_resolver: dict[str, list[bool]] = defaultdict(list)
+    for (name, _qtype), views in d.views.items():
+        for resolver, v in views.items():
+            if v.role == "control":
+                continue
+            if name in bogus:
+                per_resolver[resolver].append(v.rcode == "SERVFAIL")
+            elif name in secure and v.rcode == "NOERROR":
+                per_resolver[resolver].append(v.ad)
+    resolvers = sorted(per_resolver)
+    # Clusters are resolvers here: val(r) is a property of the resolver.
+    nonval = [0.0 if all(per_resolver[r]) else 1.0 for r in resolvers]
+    return from_ratio("N6", run, nonval, [1.0] * len(nonval), params=params)
+
+
+def n7(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
+    if reason := _dns_missing("N7", present):
+        return withheld("N7", run, reason)
+    if mapping is None:
+        return withheld("N7", run, "no IP-to-ASN mapping given (--asn-map)")
+    counts: Counter[int] = Counter()
+    unmapped = 0
+    for addr, count in d.whoami.items():
+        asn = mapping.lookup(addr)
+        if asn is None:
+            unmapped += count
+        else:
+            counts[asn] += count
+    params: dict[str, Any] = {"mapping_date": mapping.date, "unmapped_queries": unmapped}
+    if not counts:
+        return withheld("N7", run, "no whoami answer with a mapped egress address", **params)
+    raw, _ = stats.hhi(list(counts.values()))
+    total = sum(counts.values())
+    top = sorted(counts.values(), reverse=True)
+    params.update(hhi=raw, cr1=top[0] / total, cr3=sum(top[:3]) / total, operators=len(counts))
+    asns = sorted(counts)
+    # Clusters: one row per whoami answer (its AS as a one-hot row).
+    labels = np.repeat(np.arange(len(asns)), [counts[a] for a in asns])
+    cols = np.zeros((labels.size, len(asns)))
+    cols[np.arange(labels.size), labels] = 1
+    interval = stats.sum_bootstrap(cols, stats.hhi_rows, seed=stats.seed_for(run.id, "N7"))
+    return from_interval("N7", run, interval, params=params)
+
+
+def is_canary(name: str, canaries: set[str]) -> bool:
+    return name in canaries or name.rsplit(".", 1)[-1] in SPECIAL_USE_SUFFIXES
+
+
+def n8(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
+    if reason := _dns_missing("N8", present):
+        return withheld("N8", run, reason)
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
+    for (name, _qtype), views in d.views.items():
+        if not is_canary(name, d.canaries):
+            continue
+        for v in views.values():
+            den[name] += 1
+            num[name] += 0 if v.rcode == "NXDOMAIN" else 1
+    names = sorted(den)
+    return from_ratio("N8", run, [num[n] for n in names], [den[n] for n in names], keys=names)
+
+
+# -- naming_observations (alternative naming systems) ------------------------------------
+
+
+@dataclass
+class NamingFacts:
+    rows: list[tuple[str, str, str, str | None, bool | None, str | None, str | None, int]] = field(
+        default_factory=list
+    )
+
+
+def load_naming(
+    engine: Engine, run_ids: Iterable[str], present: set[str]
+) -> dict[str, NamingFacts]:
+    ids = sorted(set(run_ids))
+    out = {r: NamingFacts() for r in ids}
+    if not ids or "naming_observations" not in present:
+        return out
+    n = light(
+        "naming_observations",
+        "run_id",
+        "namespace",
+        "name_normalized",
+        "method",
+        "endpoint_operator",
+        "depends_on_icann_dns",
+        "outcome",
+        "fidelity",
+    )
+    stmt = (
+        select(
+            n.c.run_id,
+            n.c.namespace,
+            n.c.name_normalized,
+            n.c.method,
+            n.c.endpoint_operator,
+            n.c.depends_on_icann_dns,
+            n.c.outcome,
+            n.c.fidelity,
+            func.count(),
+        )
+        .where(n.c.run_id.in_(ids), or_(n.c.name_normalized.is_not(None), n.c.outcome.is_(None)))
+        .group_by(
+            n.c.run_id,
+            n.c.namespace,
+            n.c.name_normalized,
+            n.c.method,
+            n.c.endpoint_operator,
+            n.c.depends_on_icann_dns,
+            n.c.outcome,
+            n.c.fidelity,
+        )
+    )
+    with engine.connect() as conn:
+        for run_id, *rest in fetch_all(conn, stmt):
+            ns, name, method, op, dep, outcome, fidelity, count = rest
+            out[run_id].rows.append(
+                (ns, norm_name(name), method, op, dep, outcome, fidelity, count)
+            )
+    return out
+
+
+def n3(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
+    if reason := missing_tables("N3", present):
+        return withheld("N3", run, reason)
+    alt: set[str] = set()
+    icann: set[str] = set()
+    for ns, name, _m, _op, _dep, outcome, _fid, _c in f.rows:
+        if outcome != "resolved" or not name:
+            continue
+        tld = name.rsplit(".", 1)[-1]
+        (icann if ns == "icann" else alt).add(tld)
+    tlds = sorted(alt)
+    params = {"alt_tlds": len(alt), "colliding": sorted(alt & icann)}
+    return from_ratio(
+        "N3", run, [1.0 if t in icann else 0.0 for t in tlds], [1.0] * len(tlds), params=params
+    )
+
+
+def n4(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
+    if reason := missing_tables("N4", present):
+        return withheld("N4", run, reason)
+    num: Counter[str] = Counter()
+    den: Counter[str] = Counter()
+    match = mismatch = 0
+    paths: dict[tuple[str, str | None], bool | None] = {}
+    for ns, name, method, op, dep, outcome, fidelity, count in f.rows:
+        key = f"{ns}:{name}"
+        den[key] += count
+        num[key] += 0 if outcome is not None else count
+        match += count if fidelity == "match" else 0
+        mismatch += count if fidelity == "mismatch" else 0
+        if outcome is not None and ns != "icann":
+            paths[(method, op)] = bool(dep) or bool(paths.get((method, op)))
+    params: dict[str, Any] = {
+        "agf": match / (match + mismatch) if match + mismatch else None,
+        "apd": 1 - sum(1 for d in paths.values() if not d) / len(paths) if paths else None,
+        "working_paths": len(paths),
+    }
+    names = sorted(den)
+    return from_ratio("N4", run, [num[n] for n in names], [den[n] for n in names], params=params)

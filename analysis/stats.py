@@ -1,0 +1,352 @@
+"""Statistics for the indicators: cluster bootstrap, Wilson, JSD, paired bootstrap, Holm. No I/O.
+
+Targets are the clusters (INDICATORS.md "Composite index" step 4): SQL reduces rows to
+per-target aggregates and these functions resample those aggregates with replacement.
+Random streams are seeded from the run id, so a recomputation gives the same interval.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+B_DEFAULT = 1000
+ALPHA = 0.05
+_CHUNK_CELLS = 4_000_000  # replicates x clusters resampled at once: bounds memory (~32 MB)
+
+FloatArray = npt.NDArray[np.float64]
+
+
+def seed_for(*parts: str) -> int:
+    """A 64-bit seed from the run id (and the indicator code): reproducible streams."""
+    return int.from_bytes(hashlib.blake2b("\x1f".join(parts).encode(), digest_size=8).digest())
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A point estimate with its 95% interval and the bootstrap replicates, if any."""
+
+    value: float
+    low: float
+    high: float
+    n: int
+    replicates: FloatArray | None = None
+
+
+def wilson(successes: int, n: int, *, z: float = 1.959963984540054) -> tuple[float, float]:
+    """Wilson score interval of a proportion (Wilson 1927); (0, 1) for n = 0."""
+    if n <= 0:
+        return 0.0, 1.0
+    if not 0 <= successes <= n:
+        raise ValueError(f"successes={successes} outside [0, n={n}]")
+    p = successes / n
+    denom = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denom
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denom
+    # Clamp the floating-point residue so the interval always holds p.
+    return max(0.0, min(centre - half, p)), min(1.0, max(centre + half, p))
+
+
+def _percentile(reps: FloatArray, estimate: float) -> tuple[float, float]:
+    finite = reps[np.isfinite(reps)]
+    if finite.size == 0:
+        return estimate, estimate
+    low, high = np.quantile(finite, [ALPHA / 2, 1 - ALPHA / 2])
+    # A percentile interval can miss the estimate on tiny skewed samples; widen it to hold
+    # the estimate so the stored interval is never self-contradictory.
+    return float(min(low, estimate)), float(max(high, estimate))
+
+
+def _resample_weights(rng: np.random.Generator, n: int, b: int) -> list[FloatArray]:
+    """Bootstrap weights: row j counts how often each cluster was drawn in replicate j."""
+    chunk = max(1, min(b, _CHUNK_CELLS // max(n, 1)))
+    out = []
+    done = 0
+    while done < b:
+        k = min(chunk, b - done)
+        idx = rng.integers(0, n, size=(k, n))
+        flat = (np.arange(k)[:, None] * n + idx).ravel()
+        out.append(np.bincount(flat, minlength=k * n).reshape(k, n).astype(np.float64))
+        done += k
+    return out
+
+
+def sum_bootstrap(
+    columns: FloatArray,
+    statistic: Callable[[FloatArray], FloatArray],
+    *,
+    seed: int,
+    b: int = B_DEFAULT,
+) -> Interval:
+    """Cluster bootstrap of any statistic of column sums.
+
+    ``columns`` has one row per cluster (a target) and one column per additive quantity
+    (numerator, denominator, category counts); ``statistic`` maps a (m, k) array of
+    column sums to m values, vectorised. Ratios, Jaccard indices, HHI and JSD are all
+    functions of such sums, so one resampling engine (a weights matrix times the columns)
+    serves every indicator.
+    """
+    cols = np.asarray(columns, dtype=np.float64)
+    if cols.ndim != 2 or cols.shape[0] == 0:
+        raise ValueError("columns must be a non-empty (clusters, k) array")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        estimate = float(statistic(cols.sum(axis=0)[None, :])[0])
+    reps = np.empty(b, dtype=np.float64)
+    pos = 0
+    for weights in _resample_weights(np.random.default_rng(seed), cols.shape[0], b):
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps[pos : pos + len(weights)] = statistic(weights @ cols)
+        pos += len(weights)
+    low, high = _percentile(reps, estimate)
+    return Interval(estimate, low, high, int(cols.shape[0]), reps)
+
+
+class Resampler:
+    """Bootstrap weights shared by every indicator of one run over one universe of targets.
+
+    Row j of the (B, N) weight matrix counts how often each target was drawn in replicate j
+    (an exact multinomial resample of N targets). Every indicator whose clusters are
+    targets of the universe takes its replicates from the same matrix, so the targets are
+    resampled jointly across indicators (what the composite's interval needs, INDICATORS.md
+    step 4), and each replicate costs one matrix product instead of a resample per indicator.
+    An indicator over a subset of the targets gets the subset's draws (domain estimation).
+    """
+
+    def __init__(self, keys: Sequence[str], *, seed: int, b: int = B_DEFAULT) -> None:
+        self.index = {k: i for i, k in enumerate(keys)}
+        self.seed = seed
+        self.b = b
+        self._weights: npt.NDArray[np.float32] | None = None
+
+    def covers(self, keys: Sequence[str]) -> bool:
+        return len(keys) > 0 and all(k in self.index for k in keys)
+
+    @property
+    def weights(self) -> npt.NDArray[np.float32]:
+        if self._weights is None:
+            n = len(self.index)
+            rng = np.random.default_rng(self.seed)
+            w = np.empty((self.b, n), dtype=np.float32)
+            for j in range(self.b):
+                w[j] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+            self._weights = w
+        return self._weights
+
+    def sums(self, keys: Sequence[str], columns: FloatArray) -> FloatArray:
+        """Column sums in every replicate: a (B, k) array; rows of ``columns`` follow keys."""
+        cols = np.asarray(columns, dtype=np.float64)
+        full = np.zeros((len(self.index), cols.shape[1]), dtype=np.float32)
+        full[[self.index[k] for k in keys]] = cols
+        return np.asarray((self.weights @ full).astype(np.float64), dtype=np.float64)
+
+    def bootstrap(
+        self,
+        keys: Sequence[str],
+        columns: FloatArray,
+        statistic: Callable[[FloatArray], FloatArray],
+    ) -> Interval:
+        """Like :func:`sum_bootstrap` with this run's shared draws; rows follow ``keys``."""
+        cols = np.asarray(columns, dtype=np.float64)
+        sums = self.sums(keys, cols)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            estimate = float(statistic(cols.sum(axis=0)[None, :])[0])
+            reps = np.asarray(statistic(sums), dtype=np.float64)
+        low, high = _percentile(reps, estimate)
+        return Interval(estimate, low, high, int(cols.shape[0]), reps)
+
+
+def ratio_bootstrap(
+    num: Sequence[float] | FloatArray,
+    den: Sequence[float] | FloatArray,
+    *,
+    seed: int,
+    b: int = B_DEFAULT,
+) -> Interval:
+    """Ratio sum(num)/sum(den) with a cluster-bootstrap percentile CI over the clusters.
+
+    Each index is one cluster (a target) with its numerator and denominator, so the
+    repetitions and addresses nested inside a target move together.
+    """
+    num_a = np.asarray(num, dtype=np.float64)
+    den_a = np.asarray(den, dtype=np.float64)
+    if num_a.shape != den_a.shape or num_a.ndim != 1:
+        raise ValueError("num and den must be 1-d arrays of the same length")
+    if num_a.size == 0 or float(den_a.sum()) <= 0:
+        raise ValueError("no clusters with a positive denominator")
+    return sum_bootstrap(
+        np.column_stack([num_a, den_a]), lambda s: s[:, 0] / s[:, 1], seed=seed, b=b
+    )
+
+
+def cluster_bootstrap(
+    statistic: Callable[[npt.NDArray[np.int64]], float],
+    n: int,
+    *,
+    seed: int,
+    b: int = B_DEFAULT,
+) -> Interval:
+    """A general cluster bootstrap: ``statistic(indices)`` on the full and resampled sets.
+
+    For statistics that are not ratios of sums (HHI, Jaccard); slower than
+    :func:`ratio_bootstrap`, so it is used where clusters are few.
+    """
+    if n <= 0:
+        raise ValueError("no clusters")
+    estimate = float(statistic(np.arange(n)))
+    rng = np.random.default_rng(seed)
+    reps = np.array([statistic(rng.integers(0, n, size=n)) for _ in range(b)], dtype=np.float64)
+    low, high = _percentile(reps, estimate)
+    return Interval(estimate, low, high, n, reps)
+
+
+def _as_prob(counts: Sequence[float] | FloatArray) -> FloatArray:
+    arr = np.asarray(counts, dtype=np.float64)
+    if arr.ndim != 1 or (arr < 0).any():
+        raise ValueError("a distribution is a 1-d array of non-negative counts")
+    total = arr.sum()
+    if total <= 0:
+        raise ValueError("an empty distribution")
+    return np.asarray(arr / total, dtype=np.float64)
+
+
+def jsd(p: Sequence[float] | FloatArray, q: Sequence[float] | FloatArray) -> float:
+    """Jensen-Shannon divergence with log base 2, in [0, 1] (Lin 1991).
+
+    ``p`` and ``q`` are counts or probabilities over the same categories.
+    """
+    pa, qa = _as_prob(p), _as_prob(q)
+    if pa.shape != qa.shape:
+        raise ValueError("p and q must have the same categories")
+    m = (pa + qa) / 2
+
+    def kl(a: FloatArray) -> float:
+        mask = a > 0
+        return float(np.sum(a[mask] * np.log2(a[mask] / m[mask])))
+
+    return float(min(1.0, max(0.0, (kl(pa) + kl(qa)) / 2)))
+
+
+def jsd_rows(p: FloatArray, q: FloatArray) -> FloatArray:
+    """Row-wise JSD (log base 2) of two (m, k) arrays of counts; NaN for an empty row."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pa = p / p.sum(axis=1, keepdims=True)
+        qa = q / q.sum(axis=1, keepdims=True)
+        m = (pa + qa) / 2
+        kl_p = np.where(pa > 0, pa * np.log2(pa / m), 0.0).sum(axis=1)
+        kl_q = np.where(qa > 0, qa * np.log2(qa / m), 0.0).sum(axis=1)
+    return np.asarray(np.clip((kl_p + kl_q) / 2, 0.0, 1.0), dtype=np.float64)
+
+
+def hhi_rows(counts: FloatArray) -> FloatArray:
+    """Row-wise normalised HHI* of an (m, k) array of counts per firm (see :func:`hhi`)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        shares = counts / counts.sum(axis=1, keepdims=True)
+        raw = (shares**2).sum(axis=1)
+        k = (counts > 0).sum(axis=1)
+        norm = np.where(k > 1, (raw - 1 / k) / (1 - 1 / k), 1.0)
+    return np.asarray(np.clip(norm, 0.0, 1.0), dtype=np.float64)
+
+
+def hhi(counts: Sequence[float] | FloatArray) -> tuple[float, float]:
+    """Herfindahl-Hirschman index (0..10^4) and its normalised form HHI* in [0, 1].
+
+    HHI* = (HHI/10^4 - 1/N) / (1 - 1/N); a single firm (N = 1) is full concentration.
+    """
+    shares = _as_prob(counts)
+    shares = shares[shares > 0]
+    raw = float(np.sum((100 * shares) ** 2))
+    k = shares.size
+    if k == 1:
+        return raw, 1.0
+    norm = (raw / 1e4 - 1 / k) / (1 - 1 / k)
+    return raw, float(min(1.0, max(0.0, norm)))
+
+
+def entropy_normalised(counts: Sequence[float] | FloatArray) -> float:
+    """Shannon entropy (log2) normalised by log2 K, K = categories present; 0 for K <= 1."""
+    shares = _as_prob(counts)
+    shares = shares[shares > 0]
+    if shares.size <= 1:
+        return 0.0
+    return float(-np.sum(shares * np.log2(shares)) / math.log2(shares.size))
+
+
+@dataclass(frozen=True, slots=True)
+class PairedResult:
+    """Δ = I_u - I_v on common clusters, its 95% CI and a two-sided bootstrap p-value."""
+
+    delta: float
+    low: float
+    high: float
+    p_value: float
+    n: int
+
+
+def paired_from_sums(sums: FloatArray, delta: float, n: int) -> PairedResult:
+    """Δ's interval and two-sided p-value from replicate sums (num_u, den_u, num_v, den_v)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]
+    low, high = _percentile(reps, delta)
+    finite = reps[np.isfinite(reps)]
+    if finite.size == 0 or np.all(finite == 0):
+        p = 1.0
+    else:
+        p = min(1.0, 2 * min(float(np.mean(finite <= 0)), float(np.mean(finite >= 0))))
+    return PairedResult(delta, low, high, p, n)
+
+
+def paired_bootstrap(
+    num_u: Sequence[float] | FloatArray,
+    den_u: Sequence[float] | FloatArray,
+    num_v: Sequence[float] | FloatArray,
+    den_v: Sequence[float] | FloatArray,
+    *,
+    seed: int,
+    b: int = B_DEFAULT,
+) -> PairedResult:
+    """Paired cluster bootstrap of the difference of two ratios over the SAME clusters.
+
+    Index i is the same target at both vantages, so one resample moves both sides together.
+    """
+    nu, du = np.asarray(num_u, float), np.asarray(den_u, float)
+    nv, dv = np.asarray(num_v, float), np.asarray(den_v, float)
+    if not (nu.shape == du.shape == nv.shape == dv.shape) or nu.size == 0:
+        raise ValueError("paired inputs must be non-empty and of one length")
+    delta = float(nu.sum() / du.sum() - nv.sum() / dv.sum())
+    cols = np.column_stack([nu, du, nv, dv])
+    reps = np.empty(b)
+    pos = 0
+    for weights in _resample_weights(np.random.default_rng(seed), nu.size, b):
+        sums = weights @ cols
+        with np.errstate(invalid="ignore", divide="ignore"):
+            reps[pos : pos + len(sums)] = sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]
+        pos += len(sums)
+    low, high = _percentile(reps, delta)
+    finite = reps[np.isfinite(reps)]
+    if finite.size == 0 or np.all(finite == 0):
+        p = 1.0
+    else:
+        p = min(1.0, 2 * min(float(np.mean(finite <= 0)), float(np.mean(finite >= 0))))
+    return PairedResult(delta, low, high, p, int(nu.size))
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values (Holm 1979), in the input order."""
+    m = len(p_values)
+    order = sorted(range(m), key=lambda i: p_values[i])
+    adjusted = [0.0] * m
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted
+
+
+def intervals_disjoint(a: tuple[float, float], b: tuple[float, float]) -> bool:
+    """The trend flag: two 95% intervals that do not overlap (INDICATORS.md step 7)."""
+    return a[1] < b[0] or b[1] < a[0]

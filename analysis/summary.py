@@ -1,0 +1,371 @@
+"""The one Summary object the reports render, built from the database. Reads the database.
+
+JSON is canonical (analysis/summary.schema.json, versioned by SCHEMA_VERSION); renderers
+compute nothing it does not hold. Sections: indicators per run, comparisons (to the
+control, pairs of vantages, same-vantage repeat, trend against the previous run), coverage
+and data quality (failures by class and operation, endpoints that never answered, withheld
+indicators and why), and method notes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from dataclasses import asdict, dataclass, field
+from importlib import resources
+from typing import Any
+
+from sqlalchemy import Engine, case, func, select
+
+from analysis import stats
+from analysis.compute import Computation, _jsonable
+from analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY
+from analysis.scope import RunInfo, control_for, previous_run
+from analysis.tables import light
+from db.models import IndicatorValue
+
+SCHEMA_VERSION = "1.0.0"
+OBSERVATION_TABLES = (
+    "dns_observations",
+    "naming_observations",
+    "tls_observations",
+    "quic_observations",
+    "quic_vn_observations",
+    "path_observations",
+    "null_observations",
+)
+
+
+@dataclass
+class RunRef:
+    run_id: str
+    vantage: str
+    vantage_id: str
+    round: str | None
+    campaign: str
+    started_at: str
+    status: str
+    control_run_id: str | None
+
+
+@dataclass
+class IndicatorRow:
+    code: str
+    title: str
+    pillar: str
+    unit: str
+    version: int
+    run_id: str
+    vantage: str
+    value: float | None
+    n: int | None
+    ci_low: float | None
+    ci_high: float | None
+    params: dict[str, Any]
+    reason: str | None
+    explain: str
+
+
+@dataclass
+class ComparisonRow:
+    kind: str  # control, pair, repeat, trend
+    code: str
+    run_a: str
+    run_b: str
+    vantage_a: str
+    vantage_b: str
+    value: float | None
+    ci_low: float | None
+    ci_high: float | None
+    p_value: float | None
+    p_holm: float | None
+    flagged: bool
+    note: str
+
+
+@dataclass
+class FailureCount:
+    table: str
+    run_id: str
+    failure: str
+    operation: str | None
+    count: int
+
+
+@dataclass
+class SilentEndpoint:
+    table: str
+    run_id: str
+    endpoint: str
+    attempts: int
+
+
+@dataclass
+class TableCoverage:
+    table: str
+    run_id: str
+    rows: int
+    ok: int
+    targets: int
+
+
+@dataclass
+class Withheld:
+    code: str
+    run_id: str
+    vantage: str
+    reason: str
+
+
+@dataclass
+class MethodNote:
+    code: str
+    version: int
+    title: str
+    formula: str
+    reasoning: str
+    inputs: list[str]
+    min_n: int
+
+
+@dataclass
+class Summary:
+    schema_version: str
+    generated_at: str
+    runs: list[RunRef]
+    indicators: list[IndicatorRow]
+    comparisons: list[ComparisonRow]
+    coverage: list[TableCoverage]
+    failures: list[FailureCount]
+    silent_endpoints: list[SilentEndpoint]
+    withheld: list[Withheld]
+    method: dict[str, Any] = field(default_factory=dict)
+    notes: list[MethodNote] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _jsonable(asdict(self))  # type: ignore[return-value]
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)
+
+
+def schema() -> dict[str, Any]:
+    """The committed JSON schema of the Summary."""
+    text = resources.files("analysis").joinpath("summary.schema.json").read_text("utf-8")
+    return json.loads(text)  # type: ignore[no-any-return]
+
+
+def _f(x: float | None) -> float | None:
+    return None if x is None else float(x)
+
+
+def _data_quality(
+    engine: Engine, run_ids: list[str], present: set[str]
+) -> tuple[list[TableCoverage], list[FailureCount], list[SilentEndpoint]]:
+    coverage, failures, silent = [], [], []
+    with engine.connect() as conn:
+        for name in OBSERVATION_TABLES:
+            if name not in present:
+                continue
+            t = light(name, "run_id", "target", "endpoint", "failure", "failed_operation")
+            ok = func.sum(case((t.c.failure.is_(None), 1), else_=0))
+            for run_id, rows, n_ok, targets in conn.execute(
+                select(t.c.run_id, func.count(), ok, func.count(t.c.target.distinct()))
+                .where(t.c.run_id.in_(run_ids))
+                .group_by(t.c.run_id)
+            ):
+                coverage.append(TableCoverage(name, run_id, rows, int(n_ok or 0), targets))
+            for run_id, failure, op, count in conn.execute(
+                select(t.c.run_id, t.c.failure, t.c.failed_operation, func.count())
+                .where(t.c.run_id.in_(run_ids), t.c.failure.is_not(None))
+                .group_by(t.c.run_id, t.c.failure, t.c.failed_operation)
+                .order_by(t.c.run_id, func.count().desc(), t.c.failure)
+            ):
+                failures.append(FailureCount(name, run_id, failure, op, count))
+            for run_id, endpoint, attempts in conn.execute(
+                select(t.c.run_id, t.c.endpoint, func.count())
+                .where(t.c.run_id.in_(run_ids), t.c.endpoint.is_not(None))
+                .group_by(t.c.run_id, t.c.endpoint)
+                .having(ok == 0)
+                .order_by(t.c.run_id, t.c.endpoint)
+            ):
+                silent.append(SilentEndpoint(name, run_id, endpoint, attempts))
+    return coverage, failures, silent
+
+
+def _stored_previous(
+    engine: Engine, run_id: str
+) -> dict[str, tuple[float | None, float | None, float | None, int]]:
+    iv = IndicatorValue.__table__
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(iv.c.code, iv.c.value, iv.c.ci_low, iv.c.ci_high, iv.c.version).where(
+                iv.c.run_id == run_id
+            )
+        ).all()
+    return {code: (v, lo, hi, ver) for code, v, lo, hi, ver in rows}
+
+
+def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) -> Summary:
+    """The Summary of a computation; trends read the previous runs' stored values."""
+    runs = computation.runs
+    label = {r.id: r.vantage_label for r in everyone}
+
+    refs = []
+    for r in runs:
+        c = control_for(r, everyone, control_label=computation.control_label)
+        refs.append(
+            RunRef(
+                r.id,
+                r.vantage_label,
+                r.vantage_id,
+                r.round,
+                r.campaign,
+                r.started_at.isoformat(),
+                r.status,
+                c.id if c else None,
+            )
+        )
+    indicators, withheld = [], []
+    for e in computation.estimates:
+        ind = REGISTRY[e.code]
+        indicators.append(
+            IndicatorRow(
+                e.code,
+                ind.title,
+                ind.pillar,
+                ind.unit,
+                e.version,
+                e.run_id,
+                label.get(e.run_id, "?"),
+                _f(e.value),
+                e.n,
+                _f(e.ci_low),
+                _f(e.ci_high),
+                e.params,
+                e.reason,
+                f"fragscope indicators explain {e.code} --run {e.run_id}",
+            )
+        )
+        if e.value is None:
+            withheld.append(Withheld(e.code, e.run_id, label.get(e.run_id, "?"), e.reason or ""))
+    comparisons: list[ComparisonRow] = []
+    for e in computation.estimates:
+        if e.code == "C1" and e.value is not None:
+            ctrl = e.params.get("control_run", "")
+            comparisons.append(
+                ComparisonRow(
+                    "control",
+                    "C1",
+                    e.run_id,
+                    ctrl,
+                    label.get(e.run_id, "?"),
+                    label.get(ctrl, "?"),
+                    _f(e.value),
+                    _f(e.ci_low),
+                    _f(e.ci_high),
+                    None,
+                    None,
+                    bool(e.ci_low is not None and e.ci_low > 0),
+                    "JSD of outcome distributions to the control; flagged if the CI excludes 0",
+                )
+            )
+    for p in computation.pair_tests:
+        comparisons.append(
+            ComparisonRow(
+                "pair",
+                p.code,
+                p.run_u,
+                p.run_v,
+                label[p.run_u],
+                label[p.run_v],
+                p.delta,
+                p.ci_low,
+                p.ci_high,
+                p.p_value,
+                p.p_holm,
+                p.significant,
+                f"paired bootstrap on {p.n_common} common targets, Holm over pairs",
+            )
+        )
+    for run_id, jsd_value in computation.repeat_baselines.items():
+        prev = previous_run(next(r for r in runs if r.id == run_id), everyone)
+        comparisons.append(
+            ComparisonRow(
+                "repeat",
+                "C1",
+                run_id,
+                prev.id if prev else "",
+                label[run_id],
+                label[run_id],
+                jsd_value,
+                None,
+                None,
+                None,
+                None,
+                False,
+                "same-vantage repeat: JSD to the previous run, the noise baseline for C1",
+            )
+        )
+    for r in runs:
+        prev = previous_run(r, everyone)
+        if prev is None:
+            continue
+        stored = _stored_previous(engine, prev.id)
+        for e in computation.estimates:
+            if e.run_id != r.id or e.value is None or e.code not in stored:
+                continue
+            v, lo, hi, ver = stored[e.code]
+            if v is None or ver != e.version or lo is None or hi is None:
+                continue
+            assert e.ci_low is not None and e.ci_high is not None
+            comparisons.append(
+                ComparisonRow(
+                    "trend",
+                    e.code,
+                    r.id,
+                    prev.id,
+                    r.vantage_label,
+                    prev.vantage_label,
+                    e.value - v,
+                    None,
+                    None,
+                    None,
+                    None,
+                    stats.intervals_disjoint((e.ci_low, e.ci_high), (lo, hi)),
+                    "change against the previous run; flagged where the 95% intervals "
+                    "do not overlap",
+                )
+            )
+    coverage, failures, silent = _data_quality(engine, [r.id for r in runs], computation.present)
+    method = {
+        "bootstrap": f"cluster bootstrap over targets, B = {stats.B_DEFAULT}, 95% percentile "
+        "interval, seeded from the run id; Wilson score interval for binary proportions "
+        "with n < 30",
+        "control_label": computation.control_label,
+        "asn_mapping_date": computation.mapping_date,
+        "asn_mapping_source": computation.mapping_source,
+        "composite": {
+            "pillars": {k: list(v) for k, v in PILLARS.items()},
+            "min_coverage": PILLAR_MIN_COVERAGE,
+            "weights": "equal",
+        },
+        "tables_present": sorted(t for t in computation.present if t in OBSERVATION_TABLES),
+    }
+    notes = [
+        MethodNote(i.code, i.version, i.title, i.formula, i.reasoning, list(i.inputs), i.min_n)
+        for i in REGISTRY.values()
+    ]
+    return Summary(
+        SCHEMA_VERSION,
+        dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        refs,
+        indicators,
+        comparisons,
+        coverage,
+        failures,
+        silent,
+        withheld,
+        method,
+        notes,
+    )

@@ -1,0 +1,60 @@
+"""Which observation tables exist, and light table handles for SQL over them. Reads the schema.
+
+Indicators whose inputs live in tables of other areas (dns_observations, naming_observations)
+are written against light ``table()`` handles, so analysis runs on a database whether or not
+those tables exist; a missing table means the indicator is withheld with that reason.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Boolean, Connection, Engine, Integer, Select, inspect
+from sqlalchemy.sql.expression import ColumnClause, TableClause, column, table
+
+_BOOL_COLUMNS = {
+    "alt_svc_h3",
+    "version_negotiation",
+    "has_v1",
+    "has_v2",
+    "has_grease",
+    "flag_ad",
+    "depends_on_icann_dns",
+    "wildcard",
+    "offchain",
+}
+_INT_COLUMNS = {"ip_version", "port", "answer_count", "attempt", "rcode", "n_values"}
+
+
+def fetch_all(conn: Connection, stmt: Select[Any] | Any) -> list[tuple[Any, ...]]:
+    """Rows of a SELECT through the DBAPI cursor: the aggregated result sets here are large,
+    and SQLAlchemy's per-row result processing would cost more than the query itself.
+
+    The statement is rendered with literal values (run ids and fixed vocabulary strings).
+    """
+    sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(sql)
+        return [tuple(r) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
+
+
+def present_tables(engine: Engine) -> set[str]:
+    """Names of the tables (and views) in the database."""
+    insp = inspect(engine)
+    return set(insp.get_table_names()) | set(insp.get_view_names())
+
+
+def light(name: str, *columns: str) -> TableClause:
+    """A typed-enough handle on a table: booleans and integers where the SQL needs them."""
+    cols: list[ColumnClause[object]] = []
+    for c in columns:
+        if c in _BOOL_COLUMNS:
+            cols.append(column(c, Boolean))
+        elif c in _INT_COLUMNS:
+            cols.append(column(c, Integer))
+        else:
+            cols.append(column(c))
+    return table(name, *cols)

@@ -1,0 +1,267 @@
+"""Benchmark of ``indicators compute`` against a plain full scan of the same tables. Does I/O.
+
+Builds a synthetic database of 5,000,000 observation rows shaped like the transport probes'
+(8 vantages of one round, many targets, two addresses each, repeated attempts), with the
+stdlib sqlite3 executemany into a migrated database. Then, each in a child process, times
+(a) one plain full scan: ``SELECT run_id, target, count(*) ... GROUP BY run_id, target`` of
+every table, fetched, and (b) ``indicators compute --round bench`` (facts, bootstrap, store).
+Prints one JSON object; exit 1 when compute costs more than 5 scans or its peak RSS is 2 GB
+or more.
+usage: python -m bench.indicators [--rows N] [--keep DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROWS = 5_000_000
+MAX_SCANS = 5.0
+MAX_RSS_BYTES = 2 * 1024**3
+VANTAGES = ("clean", "censored", "lossy", "distant", "v5", "v6", "v7", "v8")
+# Rows per target per run: tls 2 addresses x 3 attempts, quic 2 x 3, vn 2 x 2, path 2 tests.
+ROWS_PER_TARGET = 6 + 6 + 4 + 2
+T0 = "2026-11-28 12:00:00.000000"
+
+
+def _columns(conn: sqlite3.Connection, table: str) -> list[str]:
+    return [r[1] for r in conn.execute(f'PRAGMA table_info("{table}")')]
+
+
+def _rows(
+    table: str, cols: list[str], runs: list[tuple[str, str, int]], targets: int
+) -> Iterator[tuple[Any, ...]]:
+    """Rows of one table in column order; deterministic pseudo-random outcomes."""
+    pos = {c: i for i, c in enumerate(cols)}
+    rid = 0
+    base: list[Any] = [None] * len(cols)
+    for run_id, vid, vi in runs:
+        for t in range(targets):
+            target = f"t{t}.bench.test"
+            for a, (addr, ipv) in enumerate(
+                ((f"10.{99 + t % 50}.{t // 250 % 250}.{t % 250}", 4), (f"fd99::{t:x}", 6))
+            ):
+                if table == "path_observations" and a == 1:
+                    continue
+                attempts = {"tls_observations": 3, "quic_observations": 3}.get(table, 2)
+                if table == "path_observations":
+                    attempts = 2
+                for k in range(attempts):
+                    rid += 1
+                    row = list(base)
+                    row[pos["id"]] = rid
+                    row[pos["run_id"]] = run_id
+                    row[pos["vantage_id"]] = vid
+                    row[pos["task_key"]] = f"{table}|{target}|{addr}|{k}"
+                    row[pos["attempt"]] = 0
+                    row[pos["probe"]] = table
+                    row[pos["probe_version"]] = 1
+                    row[pos["target"]] = target
+                    row[pos["endpoint"]] = addr
+                    row[pos["started_at"]] = T0
+                    row[pos["duration_ms"]] = 1.0
+                    row[pos["address"]] = addr
+                    row[pos["port"]] = 443
+                    row[pos["ip_version"]] = ipv
+                    # Vantage vi blocks QUIC to targets t % 8 < vi/2; 1 in 7 flaky attempts.
+                    blocked = t % 8 < vi // 2
+                    flaky = (t + k + vi) % 7 == 0
+                    if table == "tls_observations":
+                        if flaky:
+                            row[pos["failure"]] = "generic_timeout_error"
+                            row[pos["failed_operation"]] = "connect"
+                        else:
+                            row[pos["connect_ms"]] = 1.0
+                            row[pos["tls_version"]] = "TLSv1.3" if t % 5 else "TLSv1.2"
+                            row[pos["alpn"]] = "h2"
+                            row[pos["alt_svc_h3"]] = int(t % 3 != 0)
+                    elif table == "quic_observations":
+                        row[pos["offered_versions"]] = "[1]"
+                        if blocked or flaky or t % 3 == 0:
+                            row[pos["stage"]] = "initial_sent"
+                            row[pos["failure"]] = "quic_no_reply"
+                            row[pos["failed_operation"]] = "quic_handshake"
+                        else:
+                            row[pos["stage"]] = "http_done"
+                            row[pos["quic_version"]] = 1
+                    elif table == "quic_vn_observations":
+                        row[pos["sent_version"]] = 0x1A2A3A4A
+                        row[pos["datagram_size"]] = 1200
+                        row[pos["dcid"]] = "00"
+                        row[pos["scid"]] = "01"
+                        if blocked or t % 3 == 0:
+                            row[pos["reply"]] = "none"
+                        else:
+                            row[pos["reply"]] = "vn"
+                            row[pos["has_v1"]] = 1
+                            row[pos["has_v2"]] = int(t % 2 == 0)
+                            row[pos["has_grease"]] = 0
+                    else:
+                        row[pos["test"]] = ("tcp_ecn", "tcp_exp_option")[k]
+                        row[pos["outcome"]] = "broken" if (t + vi) % 11 == 0 else "works"
+                    yield tuple(row)
+
+
+def build(path: Path, rows: int) -> dict[str, Any]:
+    from db import migrate
+    from db.engine import make_engine
+    from db.ids import vantage_id
+
+    engine = make_engine(f"sqlite:///{path}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    targets = max(1, rows // (ROWS_PER_TARGET * len(VANTAGES)))
+    t0 = time.perf_counter()
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=OFF")
+    conn.execute("PRAGMA synchronous=OFF")
+    conn.execute("PRAGMA cache_size=-262144")  # 256 MiB: the unique index stays in cache
+    tables = ("tls_observations", "quic_observations", "quic_vn_observations", "path_observations")
+    marks_t = ", ".join("?" * len(tables))
+    # Secondary indexes are rebuilt after the load (a sorted build is far cheaper than
+    # 5 million random inserts into each b-tree).
+    indexes = conn.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+        f"AND tbl_name IN ({marks_t})",
+        tables,
+    ).fetchall()
+    for name, _sql in indexes:
+        conn.execute(f'DROP INDEX "{name}"')
+    runs = []
+    for vi, label in enumerate(VANTAGES):
+        vid = vantage_id(label, "bench")
+        run_id = f"00000000-0000-4000-8000-{vi:012d}"
+        conn.execute(
+            "INSERT INTO vantages (id, label, hostname, egress_addresses, created_at) "
+            "VALUES (?, ?, 'bench', '[]', ?)",
+            (vid, label, T0),
+        )
+        conn.execute(
+            "INSERT INTO runs (id, campaign, round, vantage_id, config, software, seed, "
+            "started_at, status, counts) VALUES (?, 'bench', 'bench', ?, '{}', '{}', 1, ?, "
+            "'finished', '{}')",
+            (run_id, vid, f"2026-11-28 12:{vi:02d}:00.000000"),
+        )
+        runs.append((run_id, vid, vi))
+    total = 0
+    for table in tables:
+        cols = _columns(conn, table)
+        marks = ", ".join("?" * len(cols))
+        names = ", ".join(f'"{c}"' for c in cols)
+        cur = conn.executemany(
+            f'INSERT INTO "{table}" ({names}) VALUES ({marks})', _rows(table, cols, runs, targets)
+        )
+        total += cur.rowcount
+        conn.commit()
+    for _name, sql in indexes:
+        conn.execute(sql)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("ANALYZE")
+    conn.commit()
+    conn.close()
+    return {"rows": total, "targets_per_run": targets, "build_s": time.perf_counter() - t0}
+
+
+_SCAN = """
+import json, sqlite3, sys, time
+t0 = time.perf_counter()
+conn = sqlite3.connect(sys.argv[1])
+groups = 0
+for table in ("tls_observations", "quic_observations", "quic_vn_observations",
+              "path_observations"):
+    rows = conn.execute(
+        f"SELECT run_id, target, count(*) FROM {table} GROUP BY run_id, target").fetchall()
+    groups += len(rows)
+print(json.dumps({"seconds": time.perf_counter() - t0, "groups": groups}))
+"""
+
+_COMPUTE = """
+import json, sys, time
+t0 = time.perf_counter()
+from analysis import asn, scope
+from analysis.compute import compute, store
+from db.engine import make_engine
+engine = make_engine(sys.argv[1])
+runs = scope.select_runs(engine, round_name="bench")
+c = compute(engine, runs, mapping=asn.load_lab())
+written = store(engine, c)
+print(json.dumps({"seconds": time.perf_counter() - t0, "values": written,
+                  "withheld": sum(e.value is None for e in c.estimates)}))
+"""
+
+
+def _child(code: str, arg: str) -> tuple[dict[str, Any], int]:
+    """Run ``code`` in a child; its JSON and its peak RSS in bytes (Linux: ru_maxrss KiB)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = subprocess.run(
+        [sys.executable, "-c", code, arg],
+        check=True,
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return json.loads(out.stdout.strip().splitlines()[-1]), max(after, before) * 1024
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench.indicators")
+    parser.add_argument("--rows", type=int, default=ROWS)
+    parser.add_argument("--keep", default=None, help="directory to keep the database in")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="with --keep: reuse a database built there before (skips the ~3 min build)",
+    )
+    args = parser.parse_args(argv if argv is not None else [])
+    with tempfile.TemporaryDirectory(prefix="fragscope-bench-") as tmp:
+        path = Path(args.keep or tmp) / "bench-indicators.sqlite"
+        if args.reuse and args.keep and path.exists():
+            with sqlite3.connect(path) as conn:
+                rows = sum(
+                    conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
+                    for t in (
+                        "tls_observations",
+                        "quic_observations",
+                        "quic_vn_observations",
+                        "path_observations",
+                    )
+                )
+                conn.execute("DELETE FROM indicator_values")
+            built = {"rows": rows, "reused": str(path)}
+        else:
+            if path.exists():
+                path.unlink()
+            built = build(path, args.rows)
+        scan, _scan_rss = _child(_SCAN, str(path))
+        comp, comp_rss = _child(_COMPUTE, f"sqlite:///{path}")
+        ratio = comp["seconds"] / scan["seconds"]
+        result = {
+            "benchmark": "indicators",
+            **built,
+            "scan_s": round(scan["seconds"], 3),
+            "scan_groups": scan["groups"],
+            "compute_s": round(comp["seconds"], 3),
+            "compute_values": comp["values"],
+            "ratio_compute_per_scan": round(ratio, 2),
+            "target_ratio_max": MAX_SCANS,
+            "compute_peak_rss_mb": round(comp_rss / 2**20, 1),
+            "rss_budget_mb": MAX_RSS_BYTES // 2**20,
+            "db_mb": round(os.path.getsize(path) / 2**20, 1),
+        }
+        print(json.dumps(result, indent=2))
+        return 0 if ratio <= MAX_SCANS and comp_rss < MAX_RSS_BYTES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
