@@ -11,6 +11,7 @@ import click
 from analysis.commands import indicators_group
 from db.commands import db_group
 from lab.commands import lab_group
+from reports.commands import summarize_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -29,6 +30,7 @@ def main() -> None:
 main.add_command(db_group)
 main.add_command(indicators_group)
 main.add_command(lab_group)
+main.add_command(summarize_command)
 
 
 if __name__ == "__main__":
