@@ -49,7 +49,8 @@ def _table(t: Table, style: bool) -> list[str]:
     if t.caption:
         out.append(click.style(t.caption, bold=True) if style else t.caption)
     head = "  ".join(_cut(h, w).ljust(w) for h, w in zip(t.headers, widths, strict=True))
-    out.append((click.style(head, underline=True) if style else head).rstrip())
+    head = head.rstrip()
+    out.append(click.style(head, underline=True) if style else head)
     for r in cells:
         parts = [_wrap(c, w) for c, w in zip(r, widths, strict=True)]
         for n in range(max(len(p) for p in parts)):

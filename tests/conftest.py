@@ -20,6 +20,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.analysis",
     "tests.fixtures.lab",
     "tests.fixtures.vantages",
+    "tests.fixtures.reports",
 ]
 
 

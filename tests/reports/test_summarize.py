@@ -1,0 +1,142 @@
+"""`fragscope summarize` through click's CliRunner: every format, the schema, hostile
+strings (escaped in html and markdown, verbatim in json, control characters neutralised in
+text), bad input and unusable databases (exit 2), width and colour of the text report."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from analysis import summary
+from cli import main
+from reports import render
+from reports.text import clean
+from tests.fixtures.analysis import STANDARD_PLANTS, build_world
+from tests.fixtures.reports import HOSTILE, add_hostile
+
+
+@pytest.fixture
+def hostile_db(tmp_path: Path) -> str:
+    w = build_world(f"sqlite:///{tmp_path / 'h.sqlite'}", STANDARD_PLANTS)
+    add_hostile(w.engine, w.runs, "censored")
+    w.engine.dispose()
+    return w.url
+
+
+def _run(*args: str) -> Any:
+    return CliRunner().invoke(main, ["summarize", *args])
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_every_format_to_file(hostile_db: str, tmp_path: Path, fmt: str) -> None:
+    out = tmp_path / f"report.{fmt}"
+    res = _run("--db", hostile_db, "--round", "r1", "--format", fmt, "-o", str(out))
+    assert res.exit_code == 0, res.output
+    text = out.read_text(encoding="utf-8")
+    assert "censored" in text
+    if fmt == "json":
+        jsonschema.validate(json.loads(text), summary.schema())
+
+
+def test_hostile_strings_escaped_in_html_verbatim_in_json(hostile_db: str) -> None:
+    res = _run("--db", hostile_db, "--round", "r1", "--format", "json")
+    assert res.exit_code == 0, res.output
+    doc = json.loads(res.output)
+    observed = {(o["kind"], o["value"]) for o in doc["observed"]}
+    assert observed >= {
+        ("dns_txt", HOSTILE[0]),
+        ("http_server", HOSTILE[1]),
+        ("naming_text", HOSTILE[2]),
+    }
+    html = render(doc, "html")
+    assert "<script" not in html.lower() and "<img" not in html.lower()
+    assert "&lt;script&gt;alert(&#34;txt&#34;)&lt;/script&gt;" in html
+    assert "&lt;script&gt;alert(&#39;server&#39;)&lt;/script&gt; nginx" in html
+    assert "&lt;img src=x onerror=alert(1)&gt;" in html
+    md = render(doc, "markdown")
+    assert "<script" not in md.lower() and "<img" not in md.lower()
+    assert '&lt;script&gt;alert\\("txt"\\)&lt;/script&gt;' in md
+
+
+def test_text_neutralises_control_characters() -> None:
+    assert clean("ok\x1b[31mred\x07") == "ok\\x1b[31mred\\x07"
+
+
+def test_text_fits_100_columns_and_colours_only_when_asked(vantages_doc: dict[str, Any]) -> None:
+    plain = render(vantages_doc, "text")
+    assert max(len(line) for line in plain.splitlines()) <= 100
+    assert "\x1b[" not in plain
+    coloured = render(vantages_doc, "text", color=True)
+    assert "\x1b[" in coloured
+    assert re.sub(r"\x1b\[[0-9;]*m", "", coloured) == plain
+
+
+def test_sections_present(vantages_doc: dict[str, Any]) -> None:
+    md = render(vantages_doc, "markdown")
+    for title in (
+        "Headline indicators",
+        "Naming layer",
+        "Transport layer",
+        "Alternative namespaces and collisions",
+        "Cross-vantage comparison",
+        "Trend over runs",
+        "Data quality",
+        "Method notes",
+        "Council brief",
+    ):
+        assert f"## {title}" in md
+    for topic in ("Fragmentation risk", "Security", "Stability", "Opportunities", "Challenges"):
+        assert f"### {topic}" in md
+    # Every brief statement with values names the explain command of its run.
+    censored = next(r["run_id"] for r in vantages_doc["runs"] if r["vantage"] == "censored")
+    assert f"`fragscope indicators explain C2 --run {censored}`" in md
+    assert "2026-11-28" in md  # the IP-to-ASN mapping date in the method notes
+
+
+def test_empty_and_unmigrated_databases_exit_2(tmp_path: Path, migrated_engine: object) -> None:
+    res = _run("--db", str(tmp_path / "blank.sqlite"))
+    assert res.exit_code == 2 and "not a migrated fragscope database" in res.output
+    res = _run("--db", str(tmp_path / "fragscope.sqlite"))
+    assert res.exit_code == 2 and "no runs" in res.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--run", "no-such-run"], "--run 'no-such-run'"),
+        (["--round", "nope"], "--round 'nope'"),
+        (["--since", "yesterday"], "--since 'yesterday'"),
+        (["--since", "2099-01-01"], "--since 2099-01-01"),
+        (["--asn-map", "/nonexistent.dat"], "--asn-map"),
+        (["--format", "pdf"], "--format"),
+    ],
+)
+def test_bad_input_exits_2(hostile_db: str, args: list[str], message: str) -> None:
+    res = _run("--db", hostile_db, *args)
+    assert res.exit_code == 2
+    assert message in res.output
+
+
+def test_computes_and_stores_when_missing(hostile_db: str) -> None:
+    from sqlalchemy import func, select
+
+    from db.engine import make_engine
+    from db.models import IndicatorValue
+
+    assert _run("--db", hostile_db, "--round", "r1", "--format", "json").exit_code == 0
+    engine = make_engine(hostile_db)
+    with engine.connect() as conn:
+        stored = conn.execute(select(func.count(IndicatorValue.run_id.distinct()))).scalar()
+    engine.dispose()
+    assert stored == 3
+
+
+def test_summarize_has_help() -> None:
+    res = CliRunner().invoke(main, ["summarize", "--help"])
+    assert res.exit_code == 0 and "--since" in res.output and "--format" in res.output
