@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+from typing import Any
 
 import matplotlib
 
@@ -20,7 +21,7 @@ from matplotlib.figure import Figure
 from reports.view import Chart, View
 
 HASHSALT = "fragscope-reports"
-_STYLE = {
+_STYLE: dict[str, Any] = {
     "svg.hashsalt": HASHSALT,
     "svg.fonttype": "none",
     "font.family": "sans-serif",
@@ -76,7 +77,7 @@ def _trend(view: View, chart: Chart) -> str:
     ax.set_ylabel("C2 (AFI)")
     ax.set_title("Architectural Fragmentation Index over runs")
     if series:
-        ax.legend(fontsize=8, frameon=False)
+        ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return _svg(fig, chart.title)
 
@@ -120,7 +121,7 @@ def _discovery(view: View, chart: Chart) -> str:
         ("quic", "QUIC answers"),
         ("alt_svc_and_quic", "Alt-Svc and QUIC"),
     ]
-    fig, ax = plt.subplots(figsize=(6.4, 3.0))
+    fig, ax = plt.subplots(figsize=(8.0, 3.0))
     width = 0.8 / max(1, len(chart.run_ids))
     for n, run_id in enumerate(chart.run_ids):
         row = view.value(run_id, "T6")
@@ -130,7 +131,7 @@ def _discovery(view: View, chart: Chart) -> str:
     ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, [t for _, t in keys])
     ax.set_ylabel("targets")
     ax.set_title("QUIC discovery channels")
-    ax.legend(fontsize=8, frameon=False)
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     return _svg(fig, chart.title)
 
@@ -140,5 +141,5 @@ _DRAW = {"indicators": _indicators, "trend": _trend, "heatmap": _heatmap, "disco
 
 def render(view: View) -> list[tuple[str, str]]:
     """(title, inline SVG) for every chart of the plan, in page order."""
-    with matplotlib.rc_context(_STYLE):
+    with matplotlib.rc_context(_STYLE):  # type: ignore[arg-type]
         return [(c.title, _DRAW[c.kind](view, c)) for c in view.charts()]

@@ -203,8 +203,8 @@ def cross_vantage(view: View) -> Section:
                 ["vantage", "control", "C1 (bits)", "95% CI", "flagged"],
                 [
                     [
-                        c["vantage_a"],
-                        c["vantage_b"],
+                        view.label(c["run_a"], c["vantage_a"]),
+                        view.label(c["run_b"], c["vantage_b"]),
                         num(c["value"]),
                         ci(c),
                         "yes" if c["flagged"] else "no",
@@ -231,8 +231,8 @@ def cross_vantage(view: View) -> Section:
                 [
                     [
                         c["code"],
-                        c["vantage_a"],
-                        c["vantage_b"],
+                        view.label(c["run_a"], c["vantage_a"]),
+                        view.label(c["run_b"], c["vantage_b"]),
                         num(c["value"]),
                         ci(c),
                         num(c["p_value"]),
@@ -255,8 +255,8 @@ def trend(view: View) -> Section:
         [
             c["vantage_a"],
             c["code"],
-            view.label(c["run_b"]),
-            view.label(c["run_a"]),
+            view.label(c["run_b"], c["vantage_b"]),
+            view.label(c["run_a"], c["vantage_a"]),
             num(c["value"]),
             "yes" if c["flagged"] else "no",
         ]
@@ -275,7 +275,10 @@ def trend(view: View) -> Section:
         blocks.append(
             Table(
                 ["vantage", "previous run", "C1 to previous run (bits)"],
-                [[c["vantage_a"], view.label(c["run_b"]), num(c["value"])] for c in rep],
+                [
+                    [c["vantage_a"], view.label(c["run_b"], c["vantage_b"]), num(c["value"])]
+                    for c in rep
+                ],
                 "Same-vantage repeat: the noise baseline for C1",
             )
         )

@@ -49,10 +49,14 @@ class View:
     def value(self, run_id: str, code: str) -> Doc | None:
         return self.values.get((run_id, code))
 
-    def label(self, run_id: str) -> str:
+    def label(self, run_id: str, vantage: str | None = None) -> str:
+        """The vantage (and start time when several runs of it are shown); a run outside
+        the scope (a control or previous run) is named by its vantage and id tail."""
         r = self.run_by_id.get(run_id)
         if r is None:
-            return short(run_id) if run_id else "-"
+            if not run_id:
+                return "-"
+            return f"{vantage} (run {short(run_id)})" if vantage else f"run {short(run_id)}"
         return f"{r['vantage']} {r['started_at'][:16]}" if self.multi_run else r["vantage"]
 
     @property
@@ -85,20 +89,23 @@ def build(doc: Doc) -> View:
 
 
 def chart_plan(doc: Doc) -> list[Chart]:
-    """The charts, in page order: one indicator bar chart per run with any value; a trend
-    chart when a vantage has two or more runs with values; a cross-vantage heat map when
-    two or more vantages have values; the QUIC discovery channels when any T6 row carries
-    its channel counts."""
+    """The charts, in page order: one indicator bar chart per vantage (its latest run with
+    any value, vantages in first-seen order); a trend chart when a vantage has two or more
+    runs with values; a cross-vantage heat map when two or more vantages have values; the
+    QUIC discovery channels when any T6 row carries its channel counts."""
     with_values = [
         r["run_id"]
         for r in doc["runs"]
         if any(i["run_id"] == r["run_id"] and i["value"] is not None for i in doc["indicators"])
     ]
-    charts = [Chart("indicators", "Indicators with 95% intervals", [rid]) for rid in with_values]
     vantage_of = {r["run_id"]: r["vantage"] for r in doc["runs"]}
     per_vantage: dict[str, list[str]] = {}
     for rid in with_values:
         per_vantage.setdefault(vantage_of[rid], []).append(rid)
+    charts = [
+        Chart("indicators", "Indicators with 95% intervals (latest run)", [v[-1]])
+        for v in per_vantage.values()
+    ]
     if any(len(v) >= 2 for v in per_vantage.values()):
         charts.append(Chart("trend", "Trend over runs", with_values))
     if len(per_vantage) >= 2:

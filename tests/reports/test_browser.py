@@ -57,8 +57,9 @@ def browser(tmp_path: Path) -> Iterator[Any]:
 
 def expected_charts(doc: dict[str, Any]) -> int:
     """The charts the JSON implies, counted independently of reports.view: a bar chart per
-    run with a value, a trend chart if a vantage has two runs with values, a heat map if
-    two vantages have values, a discovery-channel chart if any T6 carries channel counts."""
+    vantage with a value (its latest run), a trend chart if a vantage has two runs with
+    values, a heat map if two vantages have values, a discovery-channel chart if any T6
+    carries channel counts."""
     valued = [
         r
         for r in doc["runs"]
@@ -66,7 +67,7 @@ def expected_charts(doc: dict[str, Any]) -> int:
     ]
     vantages = [r["vantage"] for r in valued]
     return (
-        len(valued)
+        len(set(vantages))
         + (len(vantages) > len(set(vantages)))
         + (len(set(vantages)) >= 2)
         + any(i["code"] == "T6" and "channels" in i["params"] for i in doc["indicators"])
