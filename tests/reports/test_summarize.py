@@ -140,3 +140,22 @@ def test_computes_and_stores_when_missing(hostile_db: str) -> None:
 def test_summarize_has_help() -> None:
     res = CliRunner().invoke(main, ["summarize", "--help"])
     assert res.exit_code == 0 and "--since" in res.output and "--format" in res.output
+
+
+def test_markdown_renders_as_gfm(vantages_doc: dict[str, Any]) -> None:
+    """A CommonMark parser with GFM tables (markdown-it-py, rich's own dependency) finds
+    every table of the report, and the hostile strings stay text."""
+    from markdown_it import MarkdownIt
+
+    from reports import document
+    from reports.view import build
+
+    expected = sum(
+        isinstance(b, document.Table)
+        for s in document.sections(build(vantages_doc))
+        for b in s.blocks
+    )
+    html = MarkdownIt("commonmark").enable("table").render(render(vantages_doc, "markdown"))
+    assert html.count("<table>") == expected >= 10
+    assert "<script" not in html and "<img" not in html
+    assert "&lt;script&gt;alert(&quot;txt&quot;)&lt;/script&gt;" in html
