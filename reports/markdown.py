@@ -1,7 +1,8 @@
 """The markdown report: CommonMark + GFM tables, so it renders on any forge. Pure.
 
-Untrusted strings are escaped: HTML-significant characters become entities and markdown
-punctuation is backslash-escaped, so a hostile value renders as text, never as markup.
+Untrusted strings are escaped: HTML-significant characters become entities and the markdown
+punctuation that can start inline markup is backslash-escaped, so a hostile value renders
+as text, never as markup, and the file stays readable as plain text.
 """
 
 from __future__ import annotations
@@ -12,7 +13,10 @@ from reports import document
 from reports.document import Bullets, Para, Table
 from reports.view import Doc, build
 
-_PUNCT = re.compile(r"([\\`*_{}\[\]()#+!|~])")
+# Inline markup needs one of these; a link needs "](" (or "![" for an image), and "<" is an
+# entity, so neither autolinks nor raw HTML can form. Line-start markup (#, -, >) cannot
+# occur: every line starts with the renderer's own text.
+_PUNCT = re.compile(r"([\\`*_|~]|\](?=\()|!(?=\[))")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
