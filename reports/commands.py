@@ -45,6 +45,14 @@ def parse_since(text: str) -> dt.datetime:
     return when
 
 
+def _resolve_prefix(engine: Engine, run: str) -> str:
+    """A unique prefix of a run id names that run (as `git` does with commits)."""
+    matches = [r.id for r in scope.all_runs(engine) if r.id.startswith(run)]
+    if len(matches) > 1:
+        raise SummarizeError(f"--run {run!r}: ambiguous, matches {len(matches)} runs")
+    return matches[0] if matches else run
+
+
 def select_runs(
     engine: Engine, *, run: str, round_name: str | None, since: dt.datetime | None
 ) -> list[scope.RunInfo]:
@@ -56,6 +64,8 @@ def select_runs(
                 raise scope.ScopeError("the database holds no runs: run `fragscope run` first")
             runs = [r for r in everyone if r.started_at >= since]
         else:
+            if round_name is None and run != "latest":
+                run = _resolve_prefix(engine, run)
             runs = scope.select_runs(engine, run=run, round_name=round_name)
             if since is not None:
                 runs = [r for r in runs if r.started_at >= since]
@@ -123,7 +133,9 @@ def open_engine(db_url: str | None) -> Engine:
     default=None,
     help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
 )
-@click.option("--run", default="latest", show_default=True, help="A run id, or latest.")
+@click.option(
+    "--run", default="latest", show_default=True, help="A run id (or a unique prefix), or latest."
+)
 @click.option("--round", "round_name", default=None, help="Every run of this round (vantages).")
 @click.option(
     "--since",

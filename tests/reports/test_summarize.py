@@ -189,3 +189,24 @@ def test_since_selects_every_run_and_reports_trends(tmp_path: Path) -> None:
     assert "lossy (run " in res.output and "## Trend over runs" in res.output
     res = _run("--db", url, "--run", "00000000-0000-4000-9000-000000000001", "--format", "text")
     assert res.exit_code == 0 and "censored" in res.output and "\x1b[" not in res.output
+    ambiguous = _run("--db", url, "--run", "00000000-0000-4000-9000")
+    assert ambiguous.exit_code == 2 and "ambiguous" in ambiguous.output
+
+
+def test_run_by_unique_prefix(hostile_db: str) -> None:
+    from db.engine import make_engine
+    from db.ids import vantage_id
+    from db.writer import Writer
+    from reports.commands import _resolve_prefix
+    from tests.fixtures.analysis import T0, run_row
+
+    engine = make_engine(hostile_db)
+    try:
+        run_id = "abcdef12-0000-4000-8000-000000000009"
+        Writer(engine).write(
+            [run_row(run_id, vantage_id("clean", "synthetic"), round_name=None, started=T0)]
+        )
+        assert _resolve_prefix(engine, "abcdef") == run_id
+        assert _resolve_prefix(engine, "zzz") == "zzz"  # left for select_runs to reject
+    finally:
+        engine.dispose()
