@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import os
 import sys
 from typing import NoReturn
 
@@ -193,7 +194,10 @@ def summarize_command(
         doc = summarize(engine, runs, mapping=mapping, control_label=control_label).to_dict()
     except SummarizeError as exc:
         _fail(str(exc))
-    color = output == "-" and fmt == "text" and sys.stdout.isatty()
+    # Colour only for a terminal, and never when NO_COLOR is set (no-color.org).
+    color = (
+        output == "-" and fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    )
     text = render(doc, fmt, color=color)
     with click.open_file(output, "w", encoding="utf-8") as fh:
         fh.write(text)
