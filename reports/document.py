@@ -359,7 +359,7 @@ def method(view: View) -> Section:
             else "none given (ASN-based tests skipped or withheld)."
         ),
         "Composite (C2): pillars "
-        + "; ".join(f"{p} = {', '.join(v)}" for p, v in m["composite"]["pillars"].items())
+        + "; ".join(f"{p} = {', '.join(v)}" for p, v in sorted(m["composite"]["pillars"].items()))
         + f"; a pillar counts when >= {num(m['composite']['min_coverage'], 1)} of its members "
         f"are present; weights {m['composite']['weights']}.",
     ]
