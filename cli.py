@@ -11,9 +11,11 @@ import click
 from analysis.commands import indicators_group
 from db.commands import db_group
 from lab.commands import lab_group
-from probes.commands import probes_group, run_command, runs_group, summarize_command
+from probes.commands import probes_group, run_command, runs_group
+from probes.dns.commands import dns_command
 from probes.naming.commands import name_command, naming_group
 from probes.transport.commands import transport_command
+from reports.commands import summarize_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -38,6 +40,7 @@ main.add_command(summarize_command)
 main.add_command(probes_group)
 main.add_command(runs_group)
 
+probes_group.add_command(dns_command)
 probes_group.add_command(transport_command)
 probes_group.add_command(name_command)
 

@@ -23,6 +23,8 @@ pytest_plugins: list[str] = [
     "tests.fixtures.postgres",
     "tests.fixtures.storage",
     "tests.fixtures.engine",
+    "tests.fixtures.dns_servers",
+    "tests.fixtures.reports",
     "tests.fixtures.naming",
 ]
 

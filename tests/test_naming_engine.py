@@ -1,6 +1,6 @@
 """naming.resolve run by the engine (`fragscope run --campaign`): ENS names over
 `eth+http://` JSON-RPC on the test ganache and a DNSLink bridge (an NSD view) in one run,
-then bridge fidelity and `fragscope summarize` over the stored rows."""
+then bridge fidelity and `fragscope summarize` (its coverage of naming_observations)."""
 
 from __future__ import annotations
 
@@ -80,6 +80,7 @@ allowed = ["127.0.0.0/8"]
     # alice: bridge == chain; bob: the bridge invents a contenthash; ghost: both say nothing.
     assert json.loads(fid.output) == {"match": 2, "mismatch": 1}
     summary = runner.invoke(cli.main, ["summarize", "--db", str(db), "--format", "json"])
-    assert summary.exit_code == 0
-    probe = json.loads(summary.output)["probes"]["naming.resolve"]
-    assert probe["tasks"] == len(NAMES) * 2
+    assert summary.exit_code == 0, summary.output
+    coverage = json.loads(summary.output)["coverage"]
+    naming = next(c for c in coverage if c["table"] == "naming_observations")
+    assert naming["rows"] == len(NAMES) * 2 and naming["ok"] == len(NAMES) * 2 - 2

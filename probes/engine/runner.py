@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import datetime as dt
+import logging
 import time
 import traceback
 from collections.abc import Collection, Iterable, Iterator
@@ -371,8 +372,33 @@ class Engine:
             for w in workers:
                 w.cancel()
             await asyncio.gather(flusher, *workers, return_exceptions=True)
+            await self._close_probes()
             await self._flush()
         return self.result()
+
+    async def _close_probes(self) -> None:
+        """Store what probes saw after their tasks ended, then let them release sockets.
+
+        A probe may keep observations that belong to no task it was running, such as DNS
+        answers that arrived after their query timed out (``drain_late``: each comes with
+        a task key of its own, so it never collides with the attempt it answers), and may
+        hold sockets open across tasks (``close``).
+        """
+        for rt in self._runtimes.values():
+            drain = getattr(rt.instance, "drain_late", None)
+            if drain is not None:
+                rows: list[Row] = []
+                for task, obs in drain():
+                    self._rows_for(rt, task, attempt=0, obs=obs, rows=rows)
+                self._buffer.extend(rows)
+            close = getattr(rt.instance, "close", None)
+            if close is not None:
+                try:
+                    await close()
+                except Exception:  # closing must not lose the rows of the run
+                    logging.getLogger(__name__).warning(
+                        "probe %s failed to close", rt.name, exc_info=True
+                    )
 
     def result(self) -> EngineResult:
         """Counts so far, per probe, and why the engine stopped early (if it did)."""

@@ -1,7 +1,7 @@
 """naming: naming_observations, naming_values and the naming_values_flat view
 
 Revision ID: 0300_naming
-Revises: 0200_transport
+Revises: 0100_dns
 Create Date: 2026-11-28
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0300_naming"
-down_revision: str | None = "0200_transport"
+down_revision: str | None = "0100_dns"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
