@@ -68,6 +68,10 @@ def ab_outcome(baseline_ok: bool, experiment_ok: bool) -> PathOutcome:
 class PathConfig:
     port: int = field(default=443, metadata={"help": "destination port (UDP and TCP)"})
     timeout_s: float = field(default=2.0, metadata={"help": "seconds to wait for each reply"})
+    udp_probes: int = field(
+        default=3,
+        metadata={"help": "UDP probes sent before the path is called dropped (one may be lost)"},
+    )
     tests: tuple[str, ...] = field(
         default=TESTS, metadata={"help": "which of udp443, tcp_ecn, tcp_exp_option to run"}
     )
@@ -137,7 +141,10 @@ class PathProbe:
                 raise MeasurementError(
                     Failure.PERMISSION_DENIED, op, "crafted packets need root (CAP_NET_RAW)"
                 )
-            timeout = max(0.1, min(self.config.timeout_s, task.deadline_s / 2))
+            # Every packet's wait must fit in the task's deadline: the UDP test may send
+            # several probes, the TCP A/B test sends two SYNs.
+            sends = max(1, self.config.udp_probes) if test == "udp443" else 2
+            timeout = max(0.1, min(self.config.timeout_s, task.deadline_s / (sends + 1)))
             if test == "udp443":
                 await asyncio.to_thread(
                     self._udp, task.key, dest.address, dest.port, timeout, fields
@@ -174,10 +181,19 @@ class PathProbe:
 
         sport = source_port(key, "udp")
         payload = build_initial(RESERVED_VERSION, os.urandom(8), os.urandom(8))
-        t = self.clock.monotonic()
-        reply = sr1(
-            self._l3(address) / UDP(sport=sport, dport=port) / payload, timeout=timeout, verbose=0
-        )
+        # "Dropped" claims that nothing ever comes back, so it takes several silent probes:
+        # one lost datagram (or a reply scapy's sniffer missed) must not make a path look
+        # censored. Each probe is a fresh Initial, as a retransmitting client would send.
+        reply = None
+        for _ in range(max(1, self.config.udp_probes)):
+            t = self.clock.monotonic()
+            reply = sr1(
+                self._l3(address) / UDP(sport=sport, dport=port) / payload,
+                timeout=timeout,
+                verbose=0,
+            )
+            if reply is not None:
+                break
         fields["source_port"] = sport
         if reply is None:
             fields.update(outcome=PathOutcome.DROPPED, experiment="timeout")
