@@ -68,9 +68,9 @@ def ab_outcome(baseline_ok: bool, experiment_ok: bool) -> PathOutcome:
 class PathConfig:
     port: int = field(default=443, metadata={"help": "destination port (UDP and TCP)"})
     timeout_s: float = field(default=2.0, metadata={"help": "seconds to wait for each reply"})
-    udp_probes: int = field(
+    tries: int = field(
         default=3,
-        metadata={"help": "UDP probes sent before the path is called dropped (one may be lost)"},
+        metadata={"help": "packets sent per probe before it counts as unanswered"},
     )
     tests: tuple[str, ...] = field(
         default=TESTS, metadata={"help": "which of udp443, tcp_ecn, tcp_exp_option to run"}
@@ -143,7 +143,7 @@ class PathProbe:
                 )
             # Every packet's wait must fit in the task's deadline: the UDP test may send
             # several probes, the TCP A/B test sends two SYNs.
-            sends = max(1, self.config.udp_probes) if test == "udp443" else 2
+            sends = max(1, self.config.tries) * (1 if test == "udp443" else 2)
             timeout = max(0.1, min(self.config.timeout_s, task.deadline_s / (sends + 1)))
             if test == "udp443":
                 await asyncio.to_thread(
@@ -177,23 +177,11 @@ class PathProbe:
         self, key: str, address: str, port: int, timeout: float, fields: dict[str, Any]
     ) -> None:
         from scapy.layers.inet import UDP
-        from scapy.sendrecv import sr1
 
         sport = source_port(key, "udp")
         payload = build_initial(RESERVED_VERSION, os.urandom(8), os.urandom(8))
-        # "Dropped" claims that nothing ever comes back, so it takes several silent probes:
-        # one lost datagram (or a reply scapy's sniffer missed) must not make a path look
-        # censored. Each probe is a fresh Initial, as a retransmitting client would send.
-        reply = None
-        for _ in range(max(1, self.config.udp_probes)):
-            t = self.clock.monotonic()
-            reply = sr1(
-                self._l3(address) / UDP(sport=sport, dport=port) / payload,
-                timeout=timeout,
-                verbose=0,
-            )
-            if reply is not None:
-                break
+        t = self.clock.monotonic()
+        reply = self._send(self._l3(address) / UDP(sport=sport, dport=port) / payload, timeout)
         fields["source_port"] = sport
         if reply is None:
             fields.update(outcome=PathOutcome.DROPPED, experiment="timeout")
@@ -215,20 +203,33 @@ class PathProbe:
             return
         fields.update(outcome=PathOutcome.ANSWERED, experiment=reply.summary()[:64])
 
+    def _send(self, packet: Any, timeout: float) -> Any:
+        """Send ``packet`` until something answers, at most ``tries`` times.
+
+        Silence is a finding ("dropped", a broken A/B leg), so it takes several silent
+        tries: one lost packet, or a reply scapy's sniffer missed, must not make a path
+        look censored. A retransmission is what a real client would send.
+        """
+        from scapy.sendrecv import sr1
+
+        for _ in range(max(1, self.config.tries)):
+            reply = sr1(packet, timeout=timeout, verbose=0)
+            if reply is not None:
+                return reply
+        return None
+
     def _tcp_ab(
         self, key: str, address: str, port: int, timeout: float, test: str, fields: dict[str, Any]
     ) -> None:
         from scapy.layers.inet import TCP
-        from scapy.sendrecv import sr1
 
         base_port, exp_port = source_port(key, "base"), source_port(key, "exp")
         if exp_port == base_port:
             exp_port = base_port + 1
-        base = sr1(
+        base = self._send(
             self._l3(address)
             / TCP(sport=base_port, dport=port, flags="S", seq=stable_hash64(key) & 0xFFFFFFFF),
-            timeout=timeout,
-            verbose=0,
+            timeout,
         )
         if test == "tcp_ecn":
             # RFC 3168 section 6.1.1: an ECN-setup SYN has ECE and CWR set.
@@ -241,7 +242,7 @@ class PathProbe:
                 options=[(EXPERIMENTAL_OPTION_KIND, EXPERIMENTAL_EXID)],
             )
         t = self.clock.monotonic()
-        exp = sr1(self._l3(address) / probe, timeout=timeout, verbose=0)
+        exp = self._send(self._l3(address) / probe, timeout)
         base_desc, base_ok = _describe_tcp(base)
         exp_desc, exp_ok = _describe_tcp(exp)
         fields.update(
