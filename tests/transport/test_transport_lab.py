@@ -302,8 +302,13 @@ def far(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str
     www = WEB["www"]
     tmp = tmp_path_factory.mktemp("tlab-far")
     # Lossy: the probes' own retransmission (TCP, aioquic's PTO) plus the CLI's retries for
-    # the single-datagram VN probe; deadlines long enough for a few lost packets.
-    lossy = {"www": _args(www, "--vn", "--retries", "4", "--timeout", "8")}
+    # the single-datagram VN probe. The loss is deterministic, `drop` packets in a row of
+    # every `every`, so a lone sender gets through within drop + 1 tries; one more is the
+    # margin for other tasks' packets interleaving. Deadlines allow TCP's 1 s SYN retry.
+    loss = VANTAGES["lossy"].loss
+    assert loss is not None
+    retries = str(loss.drop + 1)
+    lossy = {"www": _args(www, "--vn", "--retries", retries, "--timeout", "8")}
     distant = {"www": _args(www, "--vn", "--timeout", "5")}
     out: dict[str, Result] = {}
     runs = [_run_all(lab, "lossy", lossy, tmp), _run_all(lab, "distant", distant, tmp)]
