@@ -21,6 +21,7 @@ from probes.base import Observation, Task
 from probes.safety import NetworkPolicy
 from probes.transport.path import PathConfig, PathProbe
 from probes.transport.quic import QuicConfig, QuicProbe
+from probes.transport.quic_wire import VERSION_1, VERSION_2
 from probes.transport.tls import TlsConfig, TlsProbe
 from probes.transport.vn import VnConfig, VnProbe
 
@@ -126,14 +127,27 @@ def _print_table(records: list[dict[str, Any]]) -> None:
     Console().print(table)
 
 
-async def _run(jobs: list[tuple[Any, Task]]) -> list[Observation]:
-    return list(await asyncio.gather(*(probe.measure(task) for probe, task in jobs)))
+# Versions `--quic-version` accepts, by the labels the rows use (RFC 9000, RFC 9369).
+QUIC_VERSIONS = {"v1": VERSION_1, "v2": VERSION_2}
+
+
+async def _attempts(probe: Any, task: Task, retries: int) -> list[Observation]:
+    """Every attempt of one task: another one while the probe marks its row retryable
+    (a lost Initial or SYN on a lossy path), at most ``retries`` more, like the engine."""
+    done = [await probe.measure(task)]
+    while done[-1].retryable and len(done) <= retries:
+        done.append(await probe.measure(task))
+    return done
+
+
+async def _run(jobs: list[tuple[Any, Task]], retries: int = 0) -> list[list[Observation]]:
+    return list(await asyncio.gather(*(_attempts(p, t, retries) for p, t in jobs)))
 
 
 def _store(
     db_url: str | None,
     jobs: list[tuple[Any, Task]],
-    results: list[Observation],
+    results: list[list[Observation]],
     config: dict[str, Any],
     started: dt.datetime,
 ) -> int:
@@ -154,10 +168,17 @@ def _store(
     run_id, vid, rows = cli_run_rows(
         label="cli", config=config, started_at=started, finished_at=dt.datetime.now(dt.UTC)
     )
-    for (probe, task), obs in zip(jobs, results, strict=True):
-        rows += observation_rows(
-            obs, task, run_id=run_id, vantage=vid, probe=probe.name, probe_version=probe.version
-        )
+    for (probe, task), attempts in zip(jobs, results, strict=True):
+        for attempt, obs in enumerate(attempts):
+            rows += observation_rows(
+                obs,
+                task,
+                run_id=run_id,
+                vantage=vid,
+                probe=probe.name,
+                probe_version=probe.version,
+                attempt=attempt,
+            )
     Writer(engine).write(rows)
     engine.dispose()
     return len(rows)
@@ -176,6 +197,14 @@ def _store(
     help="TCP and UDP port.",
 )
 @click.option("--no-quic", is_flag=True, help="Skip the QUIC handshake.")
+@click.option(
+    "--quic-version",
+    "quic_versions",
+    multiple=True,
+    type=click.Choice(sorted(QUIC_VERSIONS)),
+    help="One QUIC task offering only this version (repeatable); default: one task "
+    "offering v1 and v2.",
+)
 @click.option("--vn", is_flag=True, help="Also send a Version Negotiation probe.")
 @click.option("--path", "path_tests", is_flag=True, help="Also run the scapy path tests (root).")
 @click.option(
@@ -187,6 +216,13 @@ def _store(
     default=5.0,
     show_default=True,
     help="Per-step deadline in seconds.",
+)
+@click.option(
+    "--retries",
+    type=click.IntRange(0, 10),
+    default=0,
+    show_default=True,
+    help="Extra attempts for a retryable failure (no reply, timeout); each is a row.",
 )
 @click.option("--store", is_flag=True, help="Also store the rows in the database.")
 @click.option(
@@ -207,10 +243,12 @@ def transport_command(
     ips: tuple[str, ...],
     port: int,
     no_quic: bool,
+    quic_versions: tuple[str, ...],
     vn: bool,
     path_tests: bool,
     ca_file: str | None,
     timeout: float,
+    retries: int,
     store: bool,
     db_url: str | None,
     as_json: bool | None,
@@ -233,14 +271,20 @@ def transport_command(
         )
     ]
     if not no_quic:
-        probes.append(
-            QuicProbe(
-                QuicConfig(
-                    port=port, ca_file=ca_file, handshake_timeout_s=timeout, http_timeout_s=timeout
-                ),
-                policy=policy,
+        # Without --quic-version one task offers v1 then v2; with it, one task per version
+        # offering that version alone, so each version's handshake is measured on its own.
+        offers = [(QUIC_VERSIONS[v],) for v in dict.fromkeys(quic_versions)] or [
+            (VERSION_1, VERSION_2)
+        ]
+        for versions in offers:
+            quic_config = QuicConfig(
+                port=port,
+                ca_file=ca_file,
+                versions=versions,
+                handshake_timeout_s=timeout,
+                http_timeout_s=timeout,
             )
-        )
+            probes.append(QuicProbe(quic_config, policy=policy))
     if vn:
         probes.append(VnProbe(VnConfig(port=port, timeout_s=min(timeout, 2.0)), policy=policy))
     if path_tests:
@@ -251,6 +295,9 @@ def transport_command(
             for tp in probe.tasks_for(host, None):
                 params = {"address": address, "port": port, "sni": sni, **tp.params}
                 key = f"cli/{probe.name}/{host}/{address}/{port}/{tp.key_suffix}"
+                if quic_versions and isinstance(probe, QuicProbe):
+                    offered = "+".join(f"{v:08x}" for v in probe.config.versions)
+                    key += f"/{offered}"
                 jobs.append(
                     (
                         probe,
@@ -263,8 +310,12 @@ def transport_command(
                         ),
                     )
                 )
-    results = asyncio.run(_run(jobs))
-    records = [observation_record(p.name, o) for (p, _), o in zip(jobs, results, strict=True)]
+    results = asyncio.run(_run(jobs, retries))
+    records = [
+        {"attempt": attempt, **observation_record(p.name, o)}
+        for (p, _), attempts in zip(jobs, results, strict=True)
+        for attempt, o in enumerate(attempts)
+    ]
     if as_json is None:
         as_json = not sys.stdout.isatty()
     if as_json:
@@ -278,12 +329,14 @@ def transport_command(
             "addresses": addresses,
             "port": port,
             "quic": not no_quic,
+            "quic_versions": list(quic_versions),
+            "retries": retries,
             "vn": vn,
             "path": path_tests,
         }
         n = _store(db_url, jobs, results, config, started)
         click.echo(f"stored {n} rows", err=True)
-    if any(o.failure == Failure.UNKNOWN_FAILURE for o in results):
+    if any(o.failure == Failure.UNKNOWN_FAILURE for attempts in results for o in attempts):
         sys.exit(1)
 
 

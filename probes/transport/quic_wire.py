@@ -120,10 +120,13 @@ def reserved_version(rng: random.Random | None = None) -> int:
 
 
 def version_label(version: int) -> str:
-    """A short human label: ``v1``, ``v2``, ``draft-29``, ``Q050``, else hex."""
+    """A short human label: ``v1``, ``v2``, ``v2-draft``, ``draft-29``, ``Q050``, else hex
+    (the labels lab/truth.toml's ``vn_versions`` use)."""
     kind = classify_version(version)
     if kind in (VersionKind.V1, VersionKind.V2):
         return kind.value
+    if kind is VersionKind.V2_DRAFT:
+        return "v2-draft"
     if kind is VersionKind.DRAFT:
         return f"draft-{version & 0xFF}"
     if kind is VersionKind.GQUIC:

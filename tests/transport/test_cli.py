@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -75,6 +76,48 @@ def test_store(web_lab: WebLab, tmp_path: Path) -> None:
     assert runs == [("probe transport", "finished")]
 
 
+def test_one_task_per_quic_version(web_lab: WebLab) -> None:
+    address, port = web_lab.addr("h3")
+    args = ["--ip", address, "--port", str(port), "--json", "--ca-file", str(web_lab.pki.ca)]
+    code, out = invoke(NAME, *args, "--quic-version", "v2", "--quic-version", "v1")
+    assert code == 0, out
+    quic = [r for r in map(json.loads, out.splitlines()) if r["probe"] == "transport.quic"]
+    assert [(r["offered_versions"], r["quic_version_label"]) for r in quic] == [
+        ([0x6B3343CF], "v2"),
+        ([0x00000001], "v1"),
+    ]
+    assert all(r["failure"] is None and r["attempt"] == 0 for r in quic)
+
+
+def test_retries_store_every_attempt(tmp_path: Path) -> None:
+    # A bound UDP socket that never reads: the Initial is swallowed without an ICMP error,
+    # so each QUIC attempt is a retryable quic_no_reply and every attempt is a row. TCP on
+    # the same port is refused at once, which is not retried.
+    silent = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    silent.bind(("127.0.0.1", 0))
+    port = silent.getsockname()[1]
+    db = tmp_path / "retries.sqlite"
+    try:
+        code, out = invoke(
+            NAME, "--ip", "127.0.0.1", "--port", str(port), "--timeout", "0.2",
+            "--retries", "2", "--store", "--db", str(db), "--json",
+        )  # fmt: skip
+    finally:
+        silent.close()
+    assert code == 0, out
+    lines = [line for line in out.splitlines() if line.startswith("{")]  # not "stored N rows"
+    records = [json.loads(line) for line in lines]
+    quic = [(r["attempt"], r["failure"]) for r in records if r["probe"] == "transport.quic"]
+    assert quic == [(i, "quic_no_reply") for i in range(3)]
+    tls = [(r["attempt"], r["failure"]) for r in records if r["probe"] == "transport.tls"]
+    assert tls == [(0, "connection_refused")]
+    engine = make_engine(str(db))
+    with engine.connect() as conn:
+        attempts = conn.execute(text("select attempt from quic_observations order by 1")).all()
+    engine.dispose()
+    assert [a for (a,) in attempts] == [0, 1, 2]
+
+
 def test_bad_input_exits_2() -> None:
     code, out = invoke(NAME, "--ip", "not-an-ip")
     assert code == 2 and "--ip" in out
@@ -82,6 +125,10 @@ def test_bad_input_exits_2() -> None:
     assert code == 2 and "--port" in out
     code, out = invoke(NAME, "--ip", "127.0.0.1", "--ca-file", "/nonexistent/ca.pem")
     assert code == 2 and "--ca-file" in out
+    code, out = invoke(NAME, "--ip", "127.0.0.1", "--quic-version", "v3")
+    assert code == 2 and "--quic-version" in out
+    code, out = invoke(NAME, "--ip", "127.0.0.1", "--retries", "-1")
+    assert code == 2 and "--retries" in out
 
 
 def test_help() -> None:

@@ -190,6 +190,7 @@ def test_version_classes() -> None:
     assert classify_version(1) is VersionKind.V1
     assert classify_version(0x6B3343CF) is VersionKind.V2
     assert classify_version(0x709A50C4) is VersionKind.V2_DRAFT
+    assert version_label(0x709A50C4) == "v2-draft"
     assert classify_version(0xFF00001D) is VersionKind.DRAFT
     assert version_label(0xFF00001D) == "draft-29"
     assert classify_version(0xAABABADA) is VersionKind.GREASE
