@@ -83,3 +83,27 @@ def test_plan_keys_rows_and_ids(tmp_path: Path) -> None:
     assert {dict(zip(fcols, v, strict=True))["task_key"] for v in followups} == {
         f"{k}>f0" for k in keys
     }
+
+
+def test_a_name_pinned_to_two_addresses_is_two_tasks(tmp_path: Path) -> None:
+    path = null_campaign(tmp_path, targets=1, follow_ups=0, fail_every=0)
+    # One name pinned to its IPv4 and its IPv6 address: two tasks, two observations.
+    (tmp_path / "targets.csv").write_text(
+        "1,www.example.test,10.99.80.1\n2,www.example.test,fd99::80:1\n"
+    )
+    campaign = load_campaign(path)
+    eng = Engine(campaign, run_id="r", vantage_id="v", sink=_Collect(), policy=NetworkPolicy())
+    tasks = list(eng.tasks())
+    assert [t.key for t in tasks] == [
+        task_key(
+            "engine.null",
+            "www.example.test",
+            endpoint="-",
+            suffix="",
+            repetition=0,
+            address=address,
+        )
+        for address in ("10.99.80.1", "fd99::80:1")
+    ]
+    assert [t.params["address"] for t in tasks] == ["10.99.80.1", "fd99::80:1"]
+    assert tasks[0].key == "engine.null|www.example.test@10.99.80.1|-||0"

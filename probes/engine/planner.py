@@ -61,9 +61,22 @@ WHOLE = Shard()
 """The whole task space (no sharding)."""
 
 
-def task_key(probe: str, target: str, *, endpoint: str, suffix: str, repetition: int) -> str:
-    """The key of a planned task (the planner builds the same string inline)."""
-    return f"{probe}|{target}|{endpoint}|{suffix}|{repetition}"
+def task_key(
+    probe: str,
+    target: str,
+    *,
+    endpoint: str,
+    suffix: str,
+    repetition: int,
+    address: str | None = None,
+) -> str:
+    """The key of a planned task (the planner builds the same string inline).
+
+    A target pinned to an address is keyed with it (``name@address``): a list may pin one
+    name to several addresses (its IPv4 and IPv6 ones), and each is a task of its own.
+    """
+    where = target if address is None else f"{target}@{address}"
+    return f"{probe}|{where}|{endpoint}|{suffix}|{repetition}"
 
 
 def root_of(key: str) -> str:
@@ -111,6 +124,7 @@ def plan(
                 if repetition == 0 and on_target is not None:
                     on_target(source, entry)
                 name = entry.name
+                where = name if entry.address is None else f"{name}@{entry.address}"
                 for p in chosen:
                     probe_name = p.settings.name
                     for endpoint in p.endpoints:
@@ -123,7 +137,7 @@ def plan(
                             tb = "".join(traceback.format_exception(exc))
                             cells = [TaskParams("!plan", {PLAN_ERROR: tb})]
                         for tp in cells:
-                            key = f"{probe_name}|{name}|{ep}|{tp.key_suffix}|{repetition}"
+                            key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
                             if not trivial and not owns(key):
                                 continue
                             if key in skip:
