@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from analysis.commands import indicators_group
-from db.commands import db_group
+from db.commands import db_group, explore_command
 from lab.commands import lab_group
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
@@ -27,6 +27,7 @@ def main() -> None:
 
 
 main.add_command(db_group)
+main.add_command(explore_command)
 main.add_command(indicators_group)
 main.add_command(lab_group)
 
