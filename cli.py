@@ -10,7 +10,7 @@ import click
 
 from analysis.commands import indicators_group
 from db.commands import db_group, explore_command
-from lab.commands import lab_group
+from lab.commands import demo_command, lab_group
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -30,6 +30,7 @@ main.add_command(db_group)
 main.add_command(explore_command)
 main.add_command(indicators_group)
 main.add_command(lab_group)
+main.add_command(demo_command)
 
 
 if __name__ == "__main__":
