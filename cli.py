@@ -11,6 +11,9 @@ import click
 from analysis.commands import indicators_group
 from db.commands import db_group, explore_command
 from lab.commands import demo_command, lab_group
+from probes.commands import probes_group, run_command, runs_group, summarize_command
+from probes.dns.commands import dns_command
+from probes.transport.commands import transport_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
@@ -31,6 +34,13 @@ main.add_command(explore_command)
 main.add_command(indicators_group)
 main.add_command(lab_group)
 main.add_command(demo_command)
+main.add_command(run_command)
+main.add_command(summarize_command)
+main.add_command(probes_group)
+main.add_command(runs_group)
+
+probes_group.add_command(dns_command)
+probes_group.add_command(transport_command)
 
 
 if __name__ == "__main__":

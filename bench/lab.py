@@ -1,4 +1,7 @@
-"""Benchmark: wall time of `lab up` and `lab down` against the 20 s target. Does I/O (root).
+"""Benchmark: wall time of `lab up` and `lab down` against the targets. Does I/O (root).
+
+Targets: the whole lab (part 1's DNS world + part 2's web hosts, chain and vantages) up in
+under 45 s; the DNS world alone (``--only icann alt hns manip``) in under 20 s.
 
 Run with ``python -m bench.lab``. The peer measured in the same run is the lab's own
 preparation step alone (PKI, zones, DNSSEC signing, configs: no daemons), so the ratio shows
@@ -7,12 +10,27 @@ how much of `up` is waiting for daemons rather than generating files.
 
 from __future__ import annotations
 
+import fcntl
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-TARGET_UP_S = 20.0
+LOCK = Path("/run/lock/fragscope-lab.lock")
+TARGET_UP_S = 45.0  # the whole lab (issue 5)
+TARGET_DNS_UP_S = 20.0  # the DNS world alone (issue 4)
+DNS_GROUPS = ["icann", "alt", "hns", "manip"]
+
+
+def table(rows: list) -> str:  # type: ignore[type-arg]
+    cells = [("group", "service", "software", "address", "port", "protocol", "health")]
+    cells += [
+        (r.group, r.service, r.software, r.address, str(r.port), r.protocol, r.health) for r in rows
+    ]
+    widths = [max(len(c[i]) for c in cells) for i in range(len(cells[0]))]
+    return "\n".join(
+        "  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in cells
+    )
 
 
 def main() -> int:
@@ -24,7 +42,10 @@ def main() -> int:
     if problems:
         print(f"bench.lab: skipped ({'; '.join(problems)})")
         return 0
-    with tempfile.TemporaryDirectory(prefix="fragscope-bench-lab-") as tmp:
+    # The lab is machine-wide: wait for a test session's lab (tests/fixtures/lab.py) to end.
+    LOCK.parent.mkdir(parents=True, exist_ok=True)
+    with open(LOCK, "w") as lock, tempfile.TemporaryDirectory(prefix="fragscope-bench-lab-") as tmp:
+        fcntl.flock(lock, fcntl.LOCK_EX)
         # Peer: generate everything without starting anything.
         prep = Lab(Path(tmp) / "prep")
         t0 = time.monotonic()
@@ -37,6 +58,10 @@ def main() -> int:
         prep._write_configs()
         prep_s = time.monotonic() - t0
 
+        dns_lab = Lab(Path(tmp) / "dns")
+        dns_up_s = dns_lab.up(DNS_GROUPS)
+        dns_lab.down()
+
         lab = Lab(Path(tmp) / "run")
         up_s = lab.up()
         rows = lab.status()
@@ -44,12 +69,16 @@ def main() -> int:
         lab.down()
         down_s = time.monotonic() - t0
     healthy = sum(r.health == "ok" for r in rows)
+    print(table(rows))
     print(
         f"lab up {up_s:.2f} s (target < {TARGET_UP_S:.0f} s, ratio {up_s / TARGET_UP_S:.2f}); "
+        f"DNS world alone {dns_up_s:.2f} s (target < {TARGET_DNS_UP_S:.0f} s); "
+        f"whole/DNS-only {up_s / dns_up_s:.2f}x; "
         f"preparation alone {prep_s:.2f} s (up/prep {up_s / prep_s:.1f}x); "
         f"down {down_s:.2f} s; {healthy}/{len(rows)} listeners healthy"
     )
-    return 0 if up_s < TARGET_UP_S and healthy == len(rows) else 1
+    ok = up_s < TARGET_UP_S and dns_up_s < TARGET_DNS_UP_S and healthy == len(rows)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -197,6 +197,34 @@ class TaskDone(Base):
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")
 
 
+class TaskFollowUp(Base):
+    """A follow-up task planned by a finished task, kept so a resumed run still runs it."""
+
+    __tablename__ = "task_followups"
+    __table_args__ = {
+        "comment": "Follow-up tasks spawned by finished tasks (written in the parent's "
+        "transaction); resume runs those whose task_key is not in tasks_done."
+    }
+
+    run_id: Mapped[str] = mapped_column(
+        ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True, doc="the run"
+    )
+    task_key: Mapped[str] = mapped_column(
+        String(512), primary_key=True, doc="the follow-up's key: parent key + '>' + suffix"
+    )
+    root_key: Mapped[str] = mapped_column(
+        String(512), doc="key of the planned task at the root of the chain (decides the shard)"
+    )
+    parent_key: Mapped[str] = mapped_column(String(512), doc="key of the task that spawned it")
+    probe: Mapped[str] = mapped_column(String(64), doc="the follow-up's probe")
+    target: Mapped[str] = mapped_column(String(255), doc="what it measures")
+    endpoint: Mapped[dict[str, Any] | None] = mapped_column(
+        doc="JSON of the endpoint (url, operator, role, namespace, label, rate), if any"
+    )
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="JSON task parameters")
+    repetition: Mapped[int] = mapped_column(Integer, doc="the repetition of the root task")
+
+
 class ObservationMixin:
     """The envelope every observation table shares (DESIGN section 4).
 
@@ -301,4 +329,4 @@ class IndicatorValue(Base):
 
 # Probe areas keep their tables in modules of their own; importing them here puts every
 # table in Base.metadata, which the writer and Alembic read.
-from db import models_transport  # noqa: E402, F401
+from db import models_dns, models_transport  # noqa: E402, F401

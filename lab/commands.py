@@ -82,7 +82,8 @@ def lab_group() -> None:
     "groups",
     multiple=True,
     metavar="GROUP",
-    help="Start only this group (repeatable) and the groups it needs: icann, alt, hns, manip.",
+    help="Start only this group (repeatable) and the groups it needs: icann, alt, hns, manip, "
+    "web, chain, vantages.",
 )
 def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
     """Start the lab (first clearing what an earlier run left behind)."""
@@ -96,6 +97,13 @@ def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
             f"unknown group(s) {', '.join(unknown)}; known: {', '.join(sorted(lab.truth.groups))}",
             param_hint="--only",
         )
+    from lab.part2 import missing
+
+    wanted = lab.truth.group_closure(list(groups)) if groups else set(lab.truth.groups)
+    problems = missing(lab.truth, wanted)
+    if problems:  # missing software or `make npm` not run: a setup problem, exit 2
+        click.echo(f"fragscope lab up: {'; '.join(problems)}", err=True)
+        sys.exit(2)
     try:
         seconds = lab.up(list(groups) or None)
     except LabError as exc:

@@ -8,10 +8,13 @@ from __future__ import annotations
 
 import ipaddress
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from lab.chain.truth import Truth as ChainFacts
 
 DNSSEC_MODES = frozenset({"none", "nsec", "nsec3", "knot", "broken", "expired"})
 ZONE_KINDS = frozenset({"served", "lame", "dead"})
@@ -140,6 +143,92 @@ class Resolver:
         return f"https://{self.address}{port}{self.https_path}"
 
 
+WEB_KINDS = frozenset({"h3", "caddy", "tcponly", "advertised", "hostile", "retry"})
+# RFC 9000; RFC 9369 section 3.1; draft-ietf-quic-v2-01..04 (0x709a50c4); draft-ietf-quic-
+# transport-29 (0xff00001d): old quic-go builds (Debian's Caddy) still list the last two.
+QUIC_VERSIONS = {
+    "v1": 0x00000001,
+    "v2": 0x6B3343CF,
+    "v2-draft": 0x709A50C4,
+    "draft-29": 0xFF00001D,
+}
+
+
+@dataclass(frozen=True)
+class WebHost:
+    """A web host of the lab (part 2): where it listens and what it speaks and advertises."""
+
+    key: str
+    group: str
+    kind: str
+    name: str
+    port: int
+    address: str | None = None
+    address6: str | None = None
+    quic_versions: tuple[str, ...] = ()
+    vn_versions: tuple[str, ...] = ()
+    alt_svc: str = ""
+    https_alpn: tuple[str, ...] = ()
+    server_header: str = ""
+    retry: bool = False  # its QUIC server answers every first Initial with a Retry
+
+    @property
+    def has_tcp(self) -> bool:
+        """HTTPS over TCP (every kind but the QUIC-only Retry host)."""
+        return self.kind != "retry"
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(a for a in (self.address, self.address6) if a)
+
+    @property
+    def has_udp(self) -> bool:
+        return bool(self.quic_versions)
+
+    def https_rdata(self) -> str:
+        """The HTTPS record (RFC 9460 section 2.3, ServiceMode at the owner name)."""
+        out = f'1 . alpn="{",".join(self.https_alpn)}" port={self.port}'
+        if self.address:
+            out += f" ipv4hint={self.address}"
+        if self.address6:
+            out += f" ipv6hint={self.address6}"
+        return out
+
+    def records(self) -> list[tuple[str, str, str]]:
+        """(absolute owner, type, rdata) the zones get for this host."""
+        out = [(self.name, "A", self.address)] if self.address else []
+        if self.address6:
+            out.append((self.name, "AAAA", self.address6))
+        return [*out, (self.name, "HTTPS", self.https_rdata())]
+
+
+@dataclass(frozen=True)
+class Chain:
+    """Where the lab's chain runs; its names and records are in ``facts_path``."""
+
+    group: str
+    rpc_address: str
+    rpc_port: int
+    gateway_address: str
+    gateway_port: int
+    facts_path: Path
+    chain_json: str = "chain.json"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.rpc_address}:{self.rpc_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_address}:{self.gateway_port}"
+
+    def facts(self) -> ChainFacts:
+        """The chain's names, records and contract addresses (lab/chain/truth.toml)."""
+        from lab.chain.truth import load_truth
+
+        return load_truth(self.facts_path)
+
+
 @dataclass(frozen=True)
 class Truth:
     """Everything in truth.toml, typed."""
@@ -157,6 +246,8 @@ class Truth:
     zones: tuple[Zone, ...]
     resolvers: dict[str, Resolver]
     source: Path = field(default=Path("truth.toml"))
+    web: dict[str, WebHost] = field(default_factory=dict)
+    chain: Chain | None = None
 
     # -- queries used by the renderer and the tests ------------------------------------
     def zones_in(self, view: str) -> list[Zone]:
@@ -296,6 +387,88 @@ def _resolver(key: str, t: dict[str, Any]) -> Resolver:
     return Resolver(key=key, policy=policy, **values)
 
 
+def _web(key: str, t: dict[str, Any]) -> WebHost:
+    where = f"web.{key}"
+    known = {f for f in WebHost.__dataclass_fields__ if f != "key"}
+    unknown = set(t) - known
+    if unknown:
+        raise TruthError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    kind = _get(t, "kind", where)
+    if kind not in WEB_KINDS:
+        raise TruthError(f"{where}.kind: {kind!r} not in {sorted(WEB_KINDS)}")
+    for fam, field_name in ((4, "address"), (6, "address6")):
+        if (
+            field_name in t
+            and ipaddress.ip_address(_check_ip(t[field_name], f"{where}.{field_name}")).version
+            != fam
+        ):
+            raise TruthError(f"{where}.{field_name}: {t[field_name]!r} is not IPv{fam}")
+    if "address" not in t and "address6" not in t:
+        raise TruthError(f"{where}: needs address and/or address6")
+    if kind == "retry" and ("address6" in t or "address" not in t):
+        raise TruthError(f"{where}: a retry host has exactly one address (IPv4)")
+    for f in ("quic_versions", "vn_versions"):
+        bad = [v for v in t.get(f, []) if v not in QUIC_VERSIONS]
+        if bad:
+            raise TruthError(
+                f"{where}.{f}: unknown version(s) {bad} (known: {', '.join(QUIC_VERSIONS)})"
+            )
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in t.items()}
+    values["name"] = absolute(_get(t, "name", where))
+    _get(t, "port", where)
+    _get(t, "group", where)
+    return WebHost(key=key, **values)
+
+
+def _facts_path(rel: str, source: Path) -> Path:
+    """``rel`` next to the truth file, else in the lab package (a copied truth.toml)."""
+    for base in (source.parent, default_path().parent):
+        if (base / rel).is_file():
+            return (base / rel).resolve()
+    raise TruthError(f"chain.facts: {rel!r} found neither next to {source} nor in the lab package")
+
+
+def _chain(t: dict[str, Any], source: Path) -> Chain:
+    where = "chain"
+    return Chain(
+        group=_get(t, "group", where),
+        rpc_address=_check_ip(_get(t, "rpc_address", where), "chain.rpc_address"),
+        rpc_port=int(_get(t, "rpc_port", where)),
+        gateway_address=_check_ip(_get(t, "gateway_address", where), "chain.gateway_address"),
+        gateway_port=int(_get(t, "gateway_port", where)),
+        facts_path=_facts_path(_get(t, "facts", where), source),
+        chain_json=t.get("chain_json", "chain.json"),
+    )
+
+
+def _with_web_records(zones: tuple[Zone, ...], web: dict[str, WebHost]) -> tuple[Zone, ...]:
+    """Add each web host's A/AAAA/HTTPS records to the ICANN-like zone holding its name."""
+    out = list(zones)
+    for host in web.values():
+        # A web name belongs in a served zone below the root (the root holds delegations).
+        icann = [
+            i
+            for i, z in enumerate(out)
+            if z.view == "icann"
+            and z.name != "."
+            and z.is_served
+            and is_subdomain(host.name, z.name)
+        ]
+        if not icann:
+            raise TruthError(f"web.{host.key}.name: no ICANN-like zone holds {host.name}")
+        i = max(icann, key=lambda j: len(out[j].name))
+        z = out[i]
+        owner = host.name[: -len(z.name) - 1] if z.name != "." else host.name.rstrip(".")
+        clash = [
+            r for r in z.records if z.fqdn(r[0]) == host.name and r[1] in {"A", "AAAA", "HTTPS"}
+        ]
+        if clash:
+            raise TruthError(f"web.{host.key}: zone {z.name} already has {clash[0]} (generated)")
+        extra = tuple((owner or "@", t, r) for _, t, r in host.records())
+        out[i] = replace(z, records=z.records + extra)
+    return tuple(out)
+
+
 def default_path() -> Path:
     return Path(str(resources.files("lab").joinpath("truth.toml")))
 
@@ -308,6 +481,8 @@ def load(path: Path | str | None = None) -> Truth:
     except tomllib.TOMLDecodeError as exc:
         raise TruthError(f"{path}: {exc}") from None
     lab = _get(raw, "lab", str(path))
+    web = {k: _web(k, v) for k, v in raw.get("web", {}).items()}
+    zones = tuple(_zone(i, z) for i, z in enumerate(_get(raw, "zones", str(path))))
     truth = Truth(
         namespace=_get(lab, "namespace", "lab"),
         ca_file=_get(lab, "ca_file", "lab"),
@@ -326,9 +501,11 @@ def load(path: Path | str | None = None) -> Truth:
             )
             for k, v in _get(raw, "roots", str(path)).items()
         },
-        zones=tuple(_zone(i, z) for i, z in enumerate(_get(raw, "zones", str(path)))),
+        zones=_with_web_records(zones, web),
         resolvers={k: _resolver(k, v) for k, v in _get(raw, "resolvers", str(path)).items()},
         source=path,
+        web=web,
+        chain=_chain(raw["chain"], path) if "chain" in raw else None,
     )
     _cross_check(truth)
     return truth
@@ -354,6 +531,11 @@ def _cross_check(t: Truth) -> None:
     for server in t.servers.values():
         if server.group not in t.groups:
             raise TruthError(f"servers.{server.key}.group: unknown group {server.group!r}")
+    for h in t.web.values():
+        if h.group not in t.groups:
+            raise TruthError(f"web.{h.key}.group: unknown group {h.group!r}")
+    if t.chain is not None and t.chain.group not in t.groups:
+        raise TruthError(f"chain.group: unknown group {t.chain.group!r}")
     for r in t.resolvers.values():
         if r.group not in t.groups:
             raise TruthError(f"resolvers.{r.key}.group: unknown group {r.group!r}")

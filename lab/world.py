@@ -24,8 +24,12 @@ import dns.rdataclass
 import dns.rdatatype
 
 from lab import dnssec, process, render
+from lab.chain.artifacts import ArtifactError
+from lab.chain.deploy import DeployError
+from lab.chain.rpc import RpcError
 from lab.dnssec import SigningError
 from lab.health import Result
+from lab.part2 import chain_services, deploy_chain, missing, web_services, write_web_files
 from lab.pki import make_pki
 from lab.services import Listener, Service, build
 from lab.topology import (
@@ -43,7 +47,7 @@ from lab.vantages.model import VantageError
 from lab.vantages.runner import VantageBuildError
 
 START_TIMEOUT_S = 15.0
-GENERATED = ("zones", "keys", "pki", "conf", "state", "logs", "pids.json")
+GENERATED = ("zones", "keys", "pki", "conf", "state", "logs", "pids.json", "web", "chain.json")
 
 
 class LabError(RuntimeError):
@@ -83,7 +87,12 @@ class Lab:
         self.truth = truth or load()
         self.paths = render.RunPaths(self.run_dir)
         # Part 2 (web hosts, vantages, chain) passes its own Service records here.
-        self.services: list[Service] = build(self.truth, self.paths) + list(extra_services or [])
+        self.services: list[Service] = (
+            build(self.truth, self.paths)
+            + web_services(self.truth, self.paths)
+            + chain_services(self.truth, self.paths)
+            + list(extra_services or [])
+        )
         self.up_seconds: float | None = None  # wall time of the last up()
 
     @property
@@ -95,12 +104,22 @@ class Lab:
     def ca_file(self) -> Path:
         return self.run_dir / self.truth.ca_file
 
+    @property
+    def chain_json(self) -> Path:
+        """Facts of the deployed chain (rpc_url, gateway_url, contract addresses)."""
+        name = self.truth.chain.chain_json if self.truth.chain else "chain.json"
+        return self.run_dir / name
+
     # -- up -------------------------------------------------------------------------------
     def up(self, only: list[str] | None = None, *, timeout: float = START_TIMEOUT_S) -> float:
         """Start the lab (``only`` these groups and what they need); returns the seconds taken."""
         t0 = time.monotonic()
         groups = self.truth.group_closure(only) if only else set(self.truth.groups)
         wanted = [s for s in self.services if s.group in groups]
+        with_chain = self.truth.chain is not None and self.truth.chain.group in groups
+        problems = missing(self.truth, groups)
+        if problems:
+            raise LabError("; ".join(problems))
         self.down()
         try:
             self._wipe()
@@ -112,6 +131,7 @@ class Lab:
             ds: dict[tuple[str, str], list[str]] = {}
             deferred = self._write_zones(ds, defer_knot_parents=True)
             self._write_configs()
+            write_web_files(self.truth, self.paths, groups)
             dead = tuple(s.address for s in self.truth.servers.values() if s.software == "none")
             Topology(self._addresses(), unreachable=dead).up()
         except (SigningError, TopologyError, OSError) as exc:
@@ -129,13 +149,18 @@ class Lab:
                 batch = [s for s in wanted if s.phase == phase]
                 running += self._start(batch)
                 self._wait(batch, running, timeout=timeout)
-            if only is None:  # the vantages need the whole lab (censored uses manip)
+            if with_chain:
+                deploy_chain(self.truth, self.paths)
+            if "vantages" in groups:  # needs web and manip (censored's resolver)
                 vantage_runner.up_lab(
                     vantage_facts.load(), run_dir=self.vantage_dir, upstream_ns=NAMESPACE
                 )
         except (SigningError, dns.exception.DNSException) as exc:
             self.down()
             raise LabError(f"signing the ICANN-like root with Knot's DS: {exc}") from exc
+        except (ArtifactError, DeployError, RpcError, OSError) as exc:
+            self.down()
+            raise LabError(f"deploying the chain's contracts and names: {exc}") from exc
         except (VantageBuildError, VantageError) as exc:
             self.down()
             raise LabError(f"building the vantages: {exc}") from exc
@@ -160,6 +185,10 @@ class Lab:
         addrs = [s.address for s in self.truth.servers.values() if s.software != "none"]
         for r in self.truth.resolvers.values():
             addrs += [a for a in (r.address, r.address6, r.egress) if a]
+        for h in self.truth.web.values():
+            addrs += list(h.addresses)
+        if self.truth.chain is not None:
+            addrs += [self.truth.chain.rpc_address, self.truth.chain.gateway_address]
         return unique(addrs)
 
     def _write_zones(
@@ -325,6 +354,8 @@ class Lab:
                     health = "unchecked"
                 else:
                     res = self.check(lst, timeout=timeout)
+                    if not res.ok:  # one retry: a handshake may miss 1 s on a busy machine
+                        res = self.check(lst, timeout=2 * timeout)
                     health = "ok" if res.ok else res.detail
                 rows.append(
                     StatusRow(

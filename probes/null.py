@@ -2,7 +2,8 @@
 
 No I/O. It returns a successful envelope-only observation (or, with ``fail_every``, a
 deterministic timeout) so engine throughput, resume and sharding can be tested without
-the network.
+the network. With ``follow_ups`` each planned task spawns follow-up tasks, which the
+engine's resume and sharding tests need.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task, TaskParams
 from probes.registry import register
 from probes.safety import ALLOW_ALL, NetworkPolicy
 
@@ -26,6 +27,14 @@ class NullConfig:
         default=0,
         metadata={"help": "every N-th target (by CRC32) fails with a timeout; 0 = never"},
     )
+    follow_ups: int = field(
+        default=0,
+        metadata={"help": "follow-up tasks each planned (not follow-up) task spawns"},
+    )
+
+    def __post_init__(self) -> None:
+        if self.delay_s < 0 or self.fail_every < 0 or self.follow_ups < 0:
+            raise ValueError("delay_s, fail_every and follow_ups must be >= 0")
 
 
 @register
@@ -67,5 +76,10 @@ class NullProbe:
             obs.failed_operation = Operation.CONNECT
             obs.failure_detail = "engine.null: planted failure"
             obs.retryable = True
+        elif task.parent_key is None and self.config.follow_ups:
+            obs.follow_ups = [
+                FollowUp(probe=self.name, target=task.target, key_suffix=f"f{i}")
+                for i in range(self.config.follow_ups)
+            ]
         obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs

@@ -14,6 +14,8 @@ _PROBES: dict[str, type[Any]] = {}
 # Modules that register probes on import; each probe issue appends its module here.
 BUILTIN_PROBE_MODULES: tuple[str, ...] = (
     "probes.null",
+    "probes.dns.query",
+    "probes.dns.iterative",
     "probes.transport.tls",
     "probes.transport.quic",
     "probes.transport.vn",

@@ -22,6 +22,8 @@ pytest_plugins: list[str] = [
     "tests.fixtures.vantages",
     "tests.fixtures.postgres",
     "tests.fixtures.storage",
+    "tests.fixtures.engine",
+    "tests.fixtures.dns_servers",
 ]
 
 

@@ -31,7 +31,7 @@ def test_status_table_and_json(lab: Lab) -> None:
         r for r in rows if r.health != "ok"
     ]
     protocols = {r.protocol for r in rows}
-    assert protocols == {"udp", "tcp", "tls", "https", "quic", "path"}  # path: vantages
+    assert protocols == {"udp", "tcp", "tls", "https", "quic", "http", "path"}  # path: vantages
     runner = CliRunner()
     table = runner.invoke(main, ["lab", "status", "--dir", str(lab.run_dir)])
     assert table.exit_code == 0, table.output
@@ -52,8 +52,11 @@ def test_down_leaves_nothing_and_up_recovers_from_a_crash(lab: Lab, tmp_path: Pa
     runner = CliRunner()
     before = process.load(lab.paths.pids)
     assert before and all(process.alive(r) for r in before)
-    members = topology.namespace_pids(topology.NAMESPACE)
-    assert len(members) > len(before)  # NSD and Unbound workers too
+    members = [p for ns in topology.lab_namespaces() for p in topology.namespace_pids(ns)]
+    assert len(members) > len(before)  # NSD and Unbound workers, the delay relay too
+    # Part 2's daemons are among them: every web host, ganache and the CCIP gateway.
+    started = {r.service for r in before}
+    assert {f"web-{k}" for k in lab.truth.web} | {"ganache", "ccip-gateway"} <= started
 
     # 1. `lab down` leaves no process, namespace, veth or route behind.
     result = runner.invoke(main, ["lab", "down", "--dir", str(lab.run_dir)])
@@ -61,6 +64,7 @@ def test_down_leaves_nothing_and_up_recovers_from_a_crash(lab: Lab, tmp_path: Pa
     assert _all_gone(before)
     assert all(process.starttime(p) is None for p in members)
     assert topology.leftovers() == {"namespaces": [], "links": [], "routes": []}
+    assert not list(Path("/etc/netns").glob("fs-*"))  # vantage resolv.conf dirs
     assert not lab.paths.pids.exists()
     assert all(r.health == "down" for r in lab.status())
 

@@ -144,3 +144,33 @@ def test_transit_link_plan_for_part_2() -> None:
     assert all(in_lab(a) for a in (last.a4, last.b6))
     with pytest.raises(ValueError, match="outside"):
         transit_link(VANTAGE_NET4.num_addresses // 4)
+
+
+# -- part 2: web hosts and chain -----------------------------------------------------------
+def test_web_hosts_generate_their_zone_records() -> None:
+    www = TRUTH.web["www"]
+    assert TRUTH.expected("www.example.test.", "A", "icann") == ["10.99.80.1"]
+    assert TRUTH.expected("www.example.test.", "AAAA", "icann") == ["fd99::80:1"]
+    assert TRUTH.expected("www.example.test.", "HTTPS", "icann") == [www.https_rdata()]
+    assert TRUTH.expected("v6only.example.test.", "A", "icann") == []
+    noudp = TRUTH.expected("noudp.example.test.", "HTTPS", "icann")
+    assert noudp == ['1 . alpn="h3,h2" port=443 ipv4hint=10.99.80.8']
+    # The rendered zone holds them too (what NSD serves).
+    text = render.render_zone(TRUTH, TRUTH.zone("example.test."), ds={})
+    assert "caddy" in text and "fd99::80:7" in text
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ('kind = "caddy"', 'kind = "nginx"', r"web.caddy.kind"),
+        ('address = "10.99.80.12"', 'address = "fd99::80:12"', r"web.hostile.address.*IPv4"),
+        ('vn_versions = ["v1", "v2"]', 'vn_versions = ["v9"]', r"web.www.vn_versions"),
+        ('name = "hostile.example.test."', 'name = "hostile.nowhere."', r"web.hostile.name"),
+        ('name = "tcponly.example.test."', 'name = "mail.example.test."', r"web.tcponly"),
+        ('rpc_address = "10.99.90.1"', 'rpc_address = "ganache"', r"chain.rpc_address"),
+    ],
+)
+def test_bad_part2_truth_names_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:
+    with pytest.raises(TruthError, match=message):
+        load(_variant(tmp_path, old, new))

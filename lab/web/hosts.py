@@ -90,7 +90,9 @@ def _hypercorn(
         f"include_server_header = {'true' if server_header else 'false'}",
         f'errorlog = "{host_dir / "error.log"}"',
         "graceful_timeout = 0.5",
-        "workers = 1",
+        # workers = 0: serve in the main process (no multiprocessing worker and resource
+        # tracker), so the PID the lab records is the server and SIGTERM stops it.
+        "workers = 0",
     ]
     return WebHost(
         name=name,

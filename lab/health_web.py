@@ -1,0 +1,201 @@
+"""Health checks of the lab's part-2 services: real TLS and QUIC handshakes, JSON-RPC, HTTP.
+
+Does network I/O (lab addresses only). Like lab.health's DnsCheck, each check passes only
+on a correct answer: a TLS handshake verified against the lab CA plus an HTTP 200, a QUIC
+handshake completed in the planted version (RFC 9000 / RFC 9369), ganache's chain id, the
+CCIP-read gateway's JSON error for a path it does not serve.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import socket
+import ssl
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+
+from aioquic.asyncio.client import connect
+from aioquic.quic.configuration import QuicConfiguration
+
+from lab.health import Result
+from lab.topology import in_lab
+
+
+def _require_lab(address: str) -> None:
+    if not in_lab(address):
+        raise ValueError(f"refusing to contact {address}: not a lab address")
+
+
+def _host(address: str) -> str:
+    return f"[{address}]" if ":" in address else address
+
+
+@dataclass(frozen=True)
+class TlsHttpCheck:
+    """TLS handshake (SNI ``server_name``, verified by the lab CA), then ``HEAD /`` -> 200."""
+
+    server_name: str
+
+    def describe(self) -> str:
+        return f"TLS {self.server_name} + HEAD / -> 200"
+
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result:
+        _require_lab(address)
+        ctx = ssl.create_default_context(cafile=ca_file)
+        ctx.set_alpn_protocols(["http/1.1"])
+        try:
+            with (
+                socket.create_connection((address, port), timeout=timeout) as raw,
+                ctx.wrap_socket(raw, server_hostname=self.server_name) as tls,
+            ):
+                request = (
+                    f"HEAD / HTTP/1.1\r\nHost: {self.server_name}\r\nConnection: close\r\n\r\n"
+                )
+                tls.sendall(request.encode())
+                head = tls.recv(4096)
+        except (OSError, ssl.SSLError) as exc:
+            return Result(False, f"{type(exc).__name__}: {exc}")
+        status = head.split(b"\r\n", 1)[0]
+        if not status.startswith(b"HTTP/1.1 200"):
+            return Result(False, f"status line {status[:60]!r}")
+        return Result(True, "ok")
+
+
+@dataclass(frozen=True)
+class QuicCheck:
+    """A QUIC handshake (ALPN h3) in ``version`` completes and the server answers a PING."""
+
+    server_name: str
+    version: int = 0x00000001
+
+    def describe(self) -> str:
+        return f"QUIC 0x{self.version:08x} handshake with {self.server_name}"
+
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result:
+        _require_lab(address)
+        try:
+            negotiated = asyncio.run(
+                asyncio.wait_for(
+                    quic_handshake(
+                        address, port, server_name=self.server_name, version=self.version,
+                        ca_file=ca_file,
+                    ),
+                    timeout,
+                )
+            )  # fmt: skip
+        except (TimeoutError, OSError, ConnectionError) as exc:
+            return Result(False, f"{type(exc).__name__}: {exc}".strip())
+        if negotiated != self.version:
+            return Result(False, f"negotiated 0x{negotiated:08x}, want 0x{self.version:08x}")
+        return Result(True, "ok")
+
+
+async def quic_handshake(
+    address: str, port: int, *, server_name: str, version: int, ca_file: str | None
+) -> int:
+    """Complete a QUIC handshake offering only ``version``; return the version in use."""
+    # A refused attempt (server not up yet) leaves aioquic futures holding ConnectionError;
+    # the caller reports the failure, so asyncio must not print them again at exit.
+    asyncio.get_running_loop().set_exception_handler(lambda _loop, _ctx: None)
+    config = QuicConfiguration(
+        is_client=True,
+        alpn_protocols=["h3"],
+        server_name=server_name,
+        supported_versions=[version],
+    )
+    if ca_file:
+        config.load_verify_locations(ca_file)
+    async with connect(address, port, configuration=config, wait_connected=True) as client:
+        await client.ping()
+        in_use = client._quic._version
+        return -1 if in_use is None else int(in_use)
+
+
+@dataclass(frozen=True)
+class RpcCheck:
+    """JSON-RPC ``eth_chainId`` over HTTP answers ``chain_id``."""
+
+    chain_id: int
+
+    def describe(self) -> str:
+        return f"eth_chainId -> {self.chain_id}"
+
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result:
+        _require_lab(address)
+        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
+        req = urllib.request.Request(
+            f"http://{_host(address)}:{port}",
+            body.encode(),
+            {"content-type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:
+                answer = json.loads(resp.read())
+        except (OSError, ValueError) as exc:
+            return Result(False, f"{type(exc).__name__}: {exc}")
+        got = answer.get("result") if isinstance(answer, dict) else None
+        if not isinstance(got, str) or int(got, 16) != self.chain_id:
+            return Result(False, f"eth_chainId answered {got!r}, want {self.chain_id}")
+        return Result(True, "ok")
+
+
+@dataclass(frozen=True)
+class GatewayCheck:
+    """The CCIP-read gateway answers ``GET /`` with its JSON 404 (it serves /{sender}/{data})."""
+
+    def describe(self) -> str:
+        return "GET / -> 404 JSON {message}"
+
+    def run(
+        self,
+        *,
+        address: str,
+        port: int,
+        protocol: str,
+        ca_file: str | None,
+        tls_hostname: str | None,
+        timeout: float,
+    ) -> Result:
+        _require_lab(address)
+        try:
+            with urllib.request.urlopen(f"http://{_host(address)}:{port}/", timeout=timeout):
+                return Result(False, "GET / answered 2xx, want 404")
+        except urllib.error.HTTPError as err:
+            try:
+                body = json.loads(err.read())
+            except ValueError:
+                return Result(False, f"HTTP {err.code} without JSON")
+            if err.code == 404 and isinstance(body, dict) and "message" in body:
+                return Result(True, "ok")
+            return Result(False, f"HTTP {err.code} {body!r:.60}")
+        except OSError as exc:
+            return Result(False, f"{type(exc).__name__}: {exc}")

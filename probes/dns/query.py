@@ -1,0 +1,531 @@
+"""``dns.query``: one DNS query to one resolver on one transport. Does I/O.
+
+A task is (target name, resolver URL, qtype). Do53 over UDP takes the lean path
+(``probes.dns.udp``) and offers the engine a batch path (``measure_many``); TCP, DoT, DoH
+and DoQ use ``probes.dns.transports``. A truncated UDP answer spawns a TCP follow-up, so
+both attempts are rows (purpose ``tc_fallback`` on the second). Responses that arrive late
+or twice are kept as rows of their own (``late``/``duplicate``), collected with
+:meth:`DnsQueryProbe.drain_late`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import ssl
+import traceback
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any, ClassVar
+
+from db.vocab import Failure, Operation, Transport
+from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task, TaskParams
+from probes.dns import codec
+from probes.dns.codec import QueryTemplate
+from probes.dns.interpret import interpret
+from probes.dns.names import DomainName, InvalidName, normalize
+from probes.dns.resolvers import BadResolverURL, ResolverURL, parse_resolver
+from probes.dns.transports import (
+    ExchangeError,
+    doh_exchange,
+    doq_exchange,
+    ssl_context,
+    stream_exchange,
+)
+from probes.dns.udp import Pending, UdpClient, UdpResult
+from probes.errors import MeasurementError
+from probes.registry import register
+from probes.safety import ALLOW_ALL, NetworkPolicy
+
+TABLE = "dns_observations"
+
+
+@dataclass(frozen=True, slots=True)
+class DnsQueryConfig:
+    qtypes: tuple[str, ...] = field(
+        default=("A", "AAAA", "HTTPS"),
+        metadata={"help": "record types asked for each target (mnemonics or TYPEnnn)"},
+    )
+    timeout_s: float = field(default=3.0, metadata={"help": "seconds to wait for a response"})
+    dnssec_ok: bool = field(default=True, metadata={"help": "set the EDNS0 DO bit (RFC 3225)"})
+    edns_size: int = field(
+        default=codec.DEFAULT_EDNS_SIZE,
+        metadata={"help": "advertised UDP payload size; 0 sends no EDNS0 at all"},
+    )
+    recursion_desired: bool = field(default=True, metadata={"help": "set RD in queries"})
+    checking_disabled: bool = field(default=False, metadata={"help": "set CD in queries"})
+    ca_file: str | None = field(
+        default=None,
+        metadata={"help": "CA bundle that authenticates DoT/DoH/DoQ resolvers (default: system)"},
+    )
+    doh_method: str = field(
+        default="post",
+        metadata={
+            "help": "DoH request method, post or get (RFC 8484 section 4.1); an endpoint's "
+            "options.doh_method overrides it"
+        },
+    )
+    tcp_fallback: bool = field(
+        default=True, metadata={"help": "retry over TCP when a UDP answer has TC set"}
+    )
+    whoami_names: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "targets that are whoami services (NAME or NAME/TYPE, default TXT): "
+            "asked once per resolver, the egress address goes to whoami_address"
+        },
+    )
+    keep_wire: bool = field(default=True, metadata={"help": "store each response's raw wire"})
+    late_grace_s: float = field(
+        default=3.0,
+        metadata={"help": "seconds a timed-out query ID stays reserved to catch late answers"},
+    )
+
+
+@lru_cache(maxsize=65536)
+def _template(
+    qname: str, qtype: int, rd: bool, cd: bool, do: bool, edns_size: int
+) -> QueryTemplate:
+    return codec.make_template(qname, qtype, rd=rd, cd=cd, dnssec_ok=do, edns_size=edns_size)
+
+
+@lru_cache(maxsize=65536)
+def _normalize(text: str) -> DomainName:
+    return normalize(text)
+
+
+@lru_cache(maxsize=4096)
+def _resolver(url: str) -> ResolverURL:
+    return parse_resolver(url)
+
+
+@dataclass(slots=True)
+class _Prepared:
+    task: Task
+    obs: Observation
+    resolver: ResolverURL
+    template: QueryTemplate
+    qtype: int
+    purpose: str
+    t0: float
+
+
+def _parse_whoami(spec: str) -> tuple[str, str]:
+    name, _, qtype = spec.partition("/")
+    return name.strip().rstrip(".").lower(), (qtype.strip().upper() or "TXT")
+
+
+@register
+class DnsQueryProbe:
+    name: ClassVar[str] = "dns.query"
+    version: ClassVar[int] = 1
+    table: ClassVar[str] = TABLE
+    config_class: ClassVar[type[DnsQueryConfig]] = DnsQueryConfig
+    uses_endpoints: ClassVar[bool] = True
+    batch_size: ClassVar[int] = 64  # small batches pipeline better than bursts (bench/dns.py)
+
+    def __init__(
+        self,
+        config: DnsQueryConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: NetworkPolicy = ALLOW_ALL,
+    ) -> None:
+        self.config = config or DnsQueryConfig()
+        self.clock = clock or SystemClock()
+        self.policy = policy
+        self._udp: dict[tuple[str, int], UdpClient] = {}
+        self._tls: ssl.SSLContext | None = None
+        self._late: list[tuple[Task, Observation]] = []
+        self._static: dict[tuple[Any, ...], Any] = {}
+        self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
+        for qtype in self.config.qtypes:
+            codec.type_code(qtype)  # fail early, naming the bad type
+        if self.config.doh_method.lower() not in ("get", "post"):
+            raise ValueError(f"doh_method: {self.config.doh_method!r} is not get or post")
+
+    # ------------------------------------------------------------------ planning
+    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
+        key = target.strip().rstrip(".").lower()
+        if key in self._whoami:
+            qtype = self._whoami[key]
+            return (TaskParams(f"whoami/{qtype}", {"qtype": qtype, "purpose": "whoami"}),)
+        return tuple(TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.qtypes)
+
+    # ------------------------------------------------------------------ measuring
+    async def measure(self, task: Task) -> Observation:
+        return (await self.measure_many([task]))[0]
+
+    async def measure_many(self, tasks: list[Task]) -> list[Observation]:
+        """Measure a batch; UDP queries to the same server share sockets and go out at once."""
+        results: list[Observation | None] = [None] * len(tasks)
+        loop = asyncio.get_running_loop()
+        waiting = 0
+        done_future: asyncio.Future[None] = loop.create_future()
+        others: list[tuple[int, _Prepared]] = []
+
+        def on_udp(result: UdpResult, *, index: int, prep: _Prepared) -> None:
+            nonlocal waiting
+            results[index] = self._finish_udp(prep, result)
+            waiting -= 1
+            if waiting == 0 and not done_future.done():
+                done_future.set_result(None)
+
+        batches: dict[tuple[str, int], list[tuple[QueryTemplate, Any, Any]]] = {}
+        for index, task in enumerate(tasks):
+            try:
+                prep = self._prepare(task)
+                if isinstance(prep, Observation):
+                    results[index] = prep
+                    continue
+                if prep.resolver.transport is Transport.UDP:
+                    key = (prep.resolver.address, prep.resolver.port)
+                    batches.setdefault(key, []).append(
+                        (prep.template, functools.partial(on_udp, index=index, prep=prep), prep)
+                    )
+                    waiting += 1
+                else:
+                    others.append((index, prep))
+            except Exception as exc:
+                results[index] = self._crash(task, exc)
+        for requests in batches.values():
+            client = self._udp_client(requests[0][2].resolver)
+            client.send_many(requests, timeout=self.config.timeout_s)
+        if others:
+            outs = await asyncio.gather(*(self._measure_stream(p) for _, p in others))
+            for (index, _), obs in zip(others, outs, strict=True):
+                results[index] = obs
+        if waiting:
+            await done_future
+        return [
+            r if r is not None else self._crash(t, None)
+            for r, t in zip(results, tasks, strict=True)
+        ]
+
+    def _prepare(self, task: Task) -> _Prepared | Observation:
+        started = self.clock.now()
+        t0 = self.clock.monotonic()
+        params = task.params
+        endpoint = task.endpoint
+        key = (
+            task.target,
+            endpoint.url if endpoint else None,
+            endpoint.role if endpoint else None,
+            endpoint.operator if endpoint else None,
+            endpoint.namespace if endpoint else None,
+            params.get("qtype"),
+            params.get("purpose"),
+            params.get("transport"),
+            endpoint.options.get("doh_method") if endpoint else None,
+        )
+        # Targets are asked of many resolvers and resolvers get many targets, but one
+        # (target, resolver, qtype) is planned once per repetition: remember its checked
+        # inputs so the hot path copies one dict instead of re-deriving a dozen fields.
+        static = self._static.get(key)
+        if static is None:
+            static = self._static_for(task)
+            if len(self._static) > 100_000:
+                self._static.clear()
+            self._static[key] = static
+        fields, failed, resolver, template, qtype = static
+        obs = Observation(
+            table=TABLE,
+            target=task.target,
+            endpoint=endpoint.url if endpoint else None,
+            started_at=started,
+            fields=dict(fields),
+        )
+        if failed is not None:
+            failure, operation, detail = failed
+            return self._failed(obs, t0, failure, operation, detail)
+        assert resolver is not None and template is not None
+        return _Prepared(task, obs, resolver, template, qtype, fields["purpose"], t0)
+
+    def _static_for(
+        self, task: Task
+    ) -> tuple[
+        dict[str, Any],
+        tuple[Failure, Operation | None, str] | None,
+        ResolverURL | None,
+        QueryTemplate | None,
+        int,
+    ]:
+        """The fields and query template that depend only on the task's inputs."""
+        cfg = self.config
+        params = task.params
+        endpoint = task.endpoint
+        fields: dict[str, Any] = {
+            "purpose": params.get("purpose", "query"),
+            "late": False,
+            "duplicate": False,
+        }
+        if endpoint is not None:
+            fields["resolver_role"] = str(endpoint.role)
+            fields["resolver_operator"] = endpoint.operator
+            fields["resolver_namespace"] = endpoint.namespace
+        qtype_text = str(params.get("qtype", cfg.qtypes[0] if cfg.qtypes else "A")).upper()
+        fields["qtype"] = qtype_text
+        try:
+            qtype = codec.type_code(qtype_text)
+            name = _normalize(task.target)
+            fields["qname"] = name.ascii
+            fields["qname_unicode"] = name.unicode
+            if endpoint is None:
+                raise BadResolverURL("dns.query needs a resolver endpoint")
+            resolver = _resolver(endpoint.url)
+            transport = resolver.transport
+            if params.get("transport"):
+                transport = Transport(params["transport"])
+                resolver = ResolverURL(
+                    resolver.url, transport, resolver.address, resolver.port, resolver.auth_name
+                )
+            if transport is Transport.HTTPS:
+                method = str(endpoint.options.get("doh_method", cfg.doh_method)).lower()
+                if method not in ("get", "post"):
+                    raise ValueError(f"doh_method: {method!r} is not get or post")
+                resolver = resolver.with_method(method == "get")
+            fields["transport"] = str(transport)
+            fields["resolver_address"] = resolver.address
+            fields["resolver_port"] = resolver.port
+        except (InvalidName, BadResolverURL, ValueError) as exc:
+            fields["transport"] = str(Transport.NONE)
+            return fields, (Failure.INVALID_INPUT, Operation.RESOLVE, str(exc)), None, None, 0
+        try:
+            self.policy.require(resolver.address, Operation.DNS_ROUND_TRIP)
+        except MeasurementError as exc:
+            fields["transport"] = str(Transport.NONE)
+            return fields, (exc.failure, exc.operation, exc.detail), None, None, 0
+        template = _template(
+            name.ascii,
+            qtype,
+            cfg.recursion_desired,
+            cfg.checking_disabled,
+            cfg.dnssec_ok,
+            cfg.edns_size,
+        )
+        return fields, None, resolver, template, qtype
+
+    def _failed(
+        self,
+        obs: Observation,
+        t0: float,
+        failure: Failure,
+        operation: Operation | None,
+        detail: str,
+    ) -> Observation:
+        obs.failure = failure
+        obs.failed_operation = operation
+        obs.failure_detail = detail
+        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
+        return obs
+
+    def _crash(self, task: Task, exc: BaseException | None) -> Observation:
+        obs = Observation(
+            table=TABLE,
+            target=task.target,
+            endpoint=task.endpoint.url if task.endpoint else None,
+            started_at=self.clock.now(),
+        )
+        obs.failure = Failure.UNKNOWN_FAILURE
+        obs.failure_detail = (
+            "".join(traceback.format_exception(exc)) if exc else "no result was produced"
+        )
+        obs.fields["purpose"] = task.params.get("purpose", "query")
+        obs.fields["late"] = False
+        obs.fields["duplicate"] = False
+        return obs
+
+    def _udp_client(self, resolver: ResolverURL) -> UdpClient:
+        key = (resolver.address, resolver.port)
+        client = self._udp.get(key)
+        # A probe may outlive an event loop (one asyncio.run per CLI call or test): its
+        # sockets are registered with the loop they were made in.
+        if client is None or client.closed or client.loop is not asyncio.get_running_loop():
+            if client is not None and not client.closed and not client.loop.is_closed():
+                client.close()
+            client = UdpClient(
+                resolver.address,
+                resolver.port,
+                late_grace=self.config.late_grace_s,
+                on_late=self._on_late,
+            )
+            self._udp[key] = client
+        return client
+
+    def _apply_wire(self, prep: _Prepared, wire: bytes) -> None:
+        obs = prep.obs
+        fields, rows, failure, operation, detail = interpret(
+            wire, prep.qtype, purpose=prep.purpose, template=prep.template
+        )
+        obs.fields.update(fields)
+        if self.config.keep_wire:
+            obs.fields["raw_wire"] = wire
+        obs.children = [("dns_answers", row) for row in rows]
+        if failure is not None and obs.failure is None:
+            obs.failure = failure
+            obs.failed_operation = operation
+            obs.failure_detail = detail
+
+    def _finish_udp(self, prep: _Prepared, result: UdpResult) -> Observation:
+        obs = prep.obs
+        try:
+            if result.failure is not None:
+                obs.failure = result.failure
+                obs.failed_operation = Operation.DNS_ROUND_TRIP
+                obs.failure_detail = result.detail
+                obs.retryable = result.failure is Failure.GENERIC_TIMEOUT_ERROR
+                if result.wire is not None:
+                    self._apply_wire(prep, result.wire)
+                    obs.failure = result.failure  # the transport's verdict wins
+                    obs.failed_operation = Operation.DNS_ROUND_TRIP
+                    obs.failure_detail = result.detail
+            else:
+                assert result.wire is not None and result.received_at is not None
+                wire = result.wire
+                obs.fields["rtt_ms"] = (result.received_at - result.sent_at) * 1000
+                self._apply_wire(prep, wire)
+                limit = prep.template.edns_size
+                if len(wire) > limit:
+                    # RFC 6891 section 6.2.5: a responder must not exceed the requestor's
+                    # advertised payload size.
+                    obs.failure = Failure.DNS_SERVER_MISBEHAVING
+                    obs.failed_operation = Operation.DNS_ROUND_TRIP
+                    obs.failure_detail = (
+                        f"UDP response of {len(wire)} octets exceeds the {limit} advertised"
+                    )
+                elif obs.fields.get("flag_tc") and self.config.tcp_fallback:
+                    obs.follow_ups.append(self._tcp_follow_up(prep.task))
+            obs.fields["query_id"] = result.qid
+        except Exception as exc:
+            return self._crash(prep.task, exc)
+        obs.duration_ms = (self.clock.monotonic() - prep.t0) * 1000
+        return obs
+
+    def _tcp_follow_up(self, task: Task) -> FollowUp:
+        params = dict(task.params)
+        params["transport"] = str(Transport.TCP)
+        params["purpose"] = "tc_fallback"
+        return FollowUp(
+            probe=self.name,
+            target=task.target,
+            key_suffix="tcp",
+            endpoint=task.endpoint,
+            params=params,
+        )
+
+    async def _measure_stream(self, prep: _Prepared) -> Observation:
+        obs = prep.obs
+        resolver = prep.resolver
+        timeout = self.config.timeout_s
+        try:
+            transport = resolver.transport
+            if transport is Transport.TCP:
+                qid = _random_id()
+                wire, rtt = await stream_exchange(resolver, prep.template, qid, timeout=timeout)
+                obs.fields["query_id"] = qid
+            elif transport is Transport.TLS:
+                qid = _random_id()
+                wire, rtt = await stream_exchange(
+                    resolver, prep.template, qid, timeout=timeout, tls=self._ssl()
+                )
+                obs.fields["query_id"] = qid
+            elif transport is Transport.HTTPS:
+                wire, rtt = await doh_exchange(
+                    resolver, prep.template, timeout=timeout, tls=self._ssl()
+                )
+            elif transport is Transport.QUIC:
+                wire, rtt = await doq_exchange(
+                    resolver, prep.template, timeout=timeout, ca_file=self.config.ca_file
+                )
+            else:  # pragma: no cover - parse_resolver admits nothing else
+                raise ValueError(f"unsupported transport {transport}")
+            obs.fields["rtt_ms"] = rtt * 1000
+            self._apply_wire(prep, wire)
+        except ExchangeError as exc:
+            if exc.wire:
+                self._apply_wire(prep, exc.wire)
+            obs.failure = exc.failure
+            obs.failed_operation = exc.operation
+            obs.failure_detail = exc.detail
+            obs.retryable = exc.failure in (
+                Failure.GENERIC_TIMEOUT_ERROR,
+                Failure.QUIC_HANDSHAKE_TIMEOUT,
+            )
+        except Exception as exc:
+            return self._crash(prep.task, exc)
+        obs.duration_ms = (self.clock.monotonic() - prep.t0) * 1000
+        return obs
+
+    def _ssl(self) -> ssl.SSLContext:
+        if self._tls is None:
+            self._tls = ssl_context(self.config.ca_file)
+        return self._tls
+
+    # ------------------------------------------------------------------ late answers
+    def _on_late(self, pending: Pending, wire: bytes, received: float, kind: str) -> None:
+        prep = pending.context
+        if not isinstance(prep, _Prepared):
+            return
+        task = prep.task
+        late_task = Task(
+            key=f"{task.key}/{kind}",
+            probe=task.probe,
+            target=task.target,
+            endpoint=task.endpoint,
+            params=task.params,
+            repetition=task.repetition,
+            parent_key=task.key,
+        )
+        obs = Observation(
+            table=TABLE,
+            target=task.target,
+            endpoint=prep.obs.endpoint,
+            started_at=prep.obs.started_at,
+        )
+        base = {
+            k: prep.obs.fields.get(k)
+            for k in (
+                "qname",
+                "qname_unicode",
+                "qtype",
+                "purpose",
+                "transport",
+                "resolver_address",
+                "resolver_port",
+                "resolver_role",
+                "resolver_operator",
+                "resolver_namespace",
+            )
+        }
+        obs.fields.update(base)
+        late_prep = _Prepared(
+            late_task, obs, prep.resolver, prep.template, prep.qtype, prep.purpose, prep.t0
+        )
+        self._apply_wire(late_prep, wire)
+        obs.fields["query_id"] = pending.qid
+        obs.fields["rtt_ms"] = (received - pending.result.sent_at) * 1000
+        obs.fields["late"] = kind == "late"
+        obs.fields["duplicate"] = kind == "duplicate"
+        obs.failure = Failure.DNS_SERVER_MISBEHAVING if kind == "duplicate" else obs.failure
+        if kind == "duplicate":
+            obs.failed_operation = Operation.DNS_ROUND_TRIP
+            obs.failure_detail = "a second response to an already answered query"
+        obs.duration_ms = (received - pending.result.sent_at) * 1000
+        self._late.append((late_task, obs))
+
+    def drain_late(self) -> list[tuple[Task, Observation]]:
+        """Rows for late and duplicate responses seen so far (each with its own task key)."""
+        late, self._late = self._late, []
+        return late
+
+    async def close(self) -> None:
+        for client in self._udp.values():
+            client.close()
+        self._udp.clear()
+
+
+def _random_id() -> int:
+    import secrets
+
+    return secrets.randbelow(65536)

@@ -1,0 +1,451 @@
+"""``fragscope run``: from a campaign file to a finished, resumable run. Does I/O.
+
+Order matters for cron safety: validate everything (campaign, target files, database
+schema) before anything is written; take the (database, campaign, vantage, shard) lock;
+create or reopen the run; then measure, heartbeat, and record the outcome. Exit codes: 0
+finished; 1 finished with unknown_failure rows, partial (--max-duration) or interrupted;
+2 could not run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import os
+import signal
+import sys
+import time
+import traceback
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Engine
+
+from db import migrate
+from db.engine import make_engine, resolve_url, sqlite_path
+from db.vocab import RunStatus
+from db.writer import AsyncWriter, Writer
+from probes.engine import bookkeeping as bk
+from probes.engine.campaign import Campaign, load_campaign
+from probes.engine.console import Reporter
+from probes.engine.lock import run_lock
+from probes.engine.planner import Shard
+from probes.engine.runner import Engine as TaskEngine
+from probes.engine.state import EngineResult
+from probes.engine.targets import validate
+from probes.safety import NetworkPolicy
+
+HEARTBEAT_S = 5.0
+PROGRESS_S = 0.5
+LOG_PROGRESS_S = 10.0
+
+
+class UsageError(Exception):
+    """The run could not start (bad input, lock held, database not migrated): exit 2."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    campaign: Path
+    db: str | None = None
+    vantage: str | None = None
+    round: str | None = None
+    run_id: str | None = None
+    resume: str | None = None
+    """None = a new run; "latest" = the latest unfinished run; else a run UUID."""
+    shard: str = "0/1"
+    workers: int = 1
+    dry_run: bool = False
+    auto_migrate: bool = False
+    lock_wait: float = 0.0
+    max_duration: float | None = None
+    progress: bool | None = None
+    log_json: bool = False
+
+
+def parse_shard(spec: str) -> tuple[int, int]:
+    try:
+        index_text, count_text = spec.split("/")
+        index, count = int(index_text), int(count_text)
+    except ValueError:
+        raise UsageError(f"--shard {spec!r}: expected I/N, e.g. 0/4") from None
+    if count < 1 or not 0 <= index < count:
+        raise UsageError(f"--shard {spec!r}: need 0 <= I < N")
+    return index, count
+
+
+def _check_uuid(value: str, option: str) -> str:
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise UsageError(f"{option} {value!r} is not a UUID") from None
+
+
+def build_policy(campaign: Campaign) -> NetworkPolicy:
+    return NetworkPolicy.from_env(
+        extra_allowed=campaign.safety.allowed, blocked=campaign.safety.blocked
+    )
+
+
+def estimate_tasks(campaign: Campaign, counts: dict[str, int], *, shard_count: int) -> int:
+    """Tasks the plan will hold (one TaskParams per cell; follow-ups not counted)."""
+    from probes import registry
+
+    total = 0
+    for source in campaign.targets:
+        for p in campaign.probes:
+            if p.lists is not None and source.list_name not in p.lists:
+                continue
+            if registry.get(p.name).uses_endpoints:
+                n_ep = len(
+                    [
+                        e
+                        for e in campaign.endpoints
+                        if p.endpoints is None or (e.label or e.url) in p.endpoints
+                    ]
+                )
+            else:
+                n_ep = 1
+            total += counts[source.list_name] * n_ep
+    return total * campaign.repeat // shard_count
+
+
+def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: TextIO) -> int:
+    """Print every task with its destination and the policy's verdict; send nothing."""
+    from db.writer import Row
+
+    class _NoSink:
+        async def put(self, rows: Sequence[Row]) -> None:  # pragma: no cover - never called
+            raise AssertionError("dry run writes nothing")
+
+    eng = TaskEngine(
+        campaign,
+        run_id="00000000-0000-0000-0000-000000000000",
+        vantage_id="dry-run",
+        sink=_NoSink(),
+        policy=policy,
+        shard=shard,
+        write_targets=False,
+    )
+    verdicts = eng.verdicts()
+    for url, verdict in verdicts.items():
+        state = "allowed" if verdict.blocked is None else f"BLOCKED ({verdict.blocked})"
+        out.write(f"# endpoint {url} -> {', '.join(verdict.addresses) or '?'}: {state}\n")
+    n = 0
+    for task in eng.tasks():
+        dest = task.endpoint.url if task.endpoint else task.params.get("address", "-")
+        blocked = eng.blocked_reason(task)
+        out.write(
+            f"{task.key}\t{task.probe}\t{task.target}\t{dest}\t"
+            f"{'allowed' if blocked is None else 'blocked_by_policy'}\n"
+        )
+        n += 1
+    out.write(f"# {n} tasks planned, nothing sent\n")
+    return 0
+
+
+@dataclass
+class _Prepared:
+    campaign: Campaign
+    engine: Engine
+    run_id: str
+    vantage_id: str
+    vantage_label: str
+    shard: Shard
+    skip: set[str]
+    pending: list[dict[str, Any]]
+    policy: NetworkPolicy
+    total: int
+
+
+def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO = sys.stdout) -> int:
+    """Run a campaign; return the exit code. Raises CampaignError/UsageError before writing."""
+    from campaigns import find
+
+    campaign = load_campaign(find(opts.campaign))
+    counts = {s.list_name: validate(s) for s in campaign.targets}
+    index, count = parse_shard(opts.shard)
+    if opts.workers < 1:
+        raise UsageError("--workers must be >= 1")
+    run_id = _check_uuid(opts.run_id, "--run-id") if opts.run_id else None
+    resume = opts.resume
+    if resume not in (None, "latest"):
+        resume = _check_uuid(resume, "--resume")
+    if run_id and resume:
+        raise UsageError("--run-id and --resume name the run twice; use one")
+    policy = build_policy(campaign)
+    if opts.dry_run:
+        return dry_run(campaign, Shard(index, count, 0), policy=policy, out=out)
+
+    url = resolve_url(opts.db)
+    db_file = sqlite_path(url)
+    if db_file is not None and not os.path.exists(db_file) and not opts.auto_migrate:
+        raise UsageError(
+            f"database {db_file} does not exist: create it with `fragscope db upgrade --db "
+            f"{db_file}` or pass --auto-migrate"
+        )
+    engine = make_engine(url)
+    if not migrate.is_at_head(engine):
+        if not opts.auto_migrate:
+            raise UsageError(
+                f"database {engine.url.render_as_string(hide_password=True)} is not at the "
+                f"latest schema (at {migrate.current_revision(engine)}, head "
+                f"{', '.join(migrate.heads())}): "
+                "run `fragscope db upgrade` or pass --auto-migrate"
+            )
+        migrate.upgrade(engine)
+    vantage_label = opts.vantage or campaign.vantage
+    with run_lock(
+        engine,
+        campaign=campaign.name,
+        vantage=vantage_label,
+        shard=f"{index}/{count}",
+        wait=opts.lock_wait,
+    ):
+        prepared = _prepare(
+            opts,
+            campaign,
+            engine,
+            counts=counts,
+            run_id=run_id,
+            resume=resume,
+            shard=(index, count),
+            policy=policy,
+            reporter=reporter,
+        )
+        # Everything loaded so far lives as long as the process: keep it out of the
+        # collector's full passes, which otherwise rescan it while rows stream through.
+        gc.collect()
+        gc.freeze()
+        try:
+            if opts.workers > 1:
+                from probes.engine.workers import run_forked
+
+                result, unknown = run_forked(prepared, opts, reporter=reporter)
+                return _conclude(prepared, result, reporter=reporter, extra_unknown=unknown)
+            result = asyncio.run(_run_async(prepared, opts, reporter=reporter))
+            return _conclude(prepared, result, reporter=reporter)
+        except Exception as exc:
+            # The engine itself broke (the database went away, a bug): record what we can.
+            reporter.error(
+                f"run {prepared.run_id} failed: {type(exc).__name__}: {exc}",
+                traceback="".join(traceback.format_exception(exc)),
+            )
+            with contextlib.suppress(Exception):
+                bk.finish_run(engine, prepared.run_id, status=RunStatus.FAILED, exit_code=1)
+            return 1
+
+
+def _prepare(
+    opts: RunOptions,
+    campaign: Campaign,
+    engine: Engine,
+    *,
+    counts: dict[str, int],
+    run_id: str | None,
+    resume: str | None,
+    shard: tuple[int, int],
+    policy: NetworkPolicy,
+    reporter: Reporter,
+) -> _Prepared:
+    vantage_label = opts.vantage or campaign.vantage
+    vid = bk.ensure_vantage(engine, vantage_label)
+    existing = None
+    if resume == "latest":
+        run_id = bk.latest_unfinished(engine, campaign=campaign.name, vantage=vid)
+        if run_id is None:
+            raise UsageError(
+                f"no unfinished run of campaign {campaign.name!r} at vantage {vantage_label!r} "
+                "to resume"
+            )
+    elif resume is not None:
+        run_id = resume
+    if run_id is not None:
+        existing = bk.get_run(engine, run_id)
+        if resume is not None and existing is None:
+            raise UsageError(f"--resume: no run {run_id} in this database")
+        if existing is not None and existing["campaign"] != campaign.name:
+            raise UsageError(
+                f"run {run_id} belongs to campaign {existing['campaign']!r}, not {campaign.name!r}"
+            )
+    else:
+        run_id = str(uuid.uuid4())
+    if existing is None:
+        bk.create_run(
+            engine,
+            run_id=run_id,
+            campaign=campaign.name,
+            round_=opts.round or campaign.round,
+            vantage=vid,
+            config=campaign.snapshot,
+        )
+        seed = bk.seed_for(run_id)
+        skip: set[str] = set()
+        pending: list[dict[str, Any]] = []
+    else:
+        bk.mark_running(engine, run_id)
+        seed = int(existing["seed"])
+        skip = bk.done_keys(engine, run_id)
+        pending = list(bk.pending_followups(engine, run_id))
+    shard_obj = Shard(shard[0], shard[1], seed)
+    pending = [p for p in pending if shard_obj.owns(p["root_key"])]
+    total = max(
+        0, estimate_tasks(campaign, counts, shard_count=shard[1]) - len(skip) + len(pending)
+    )
+    reporter.event(
+        "run_started",
+        f"run {run_id} of {campaign.name!r} at {vantage_label!r}, shard {shard[0]}/{shard[1]}"
+        + (f", resuming ({len(skip)} tasks done)" if existing is not None else ""),
+        run_id=run_id,
+        campaign=campaign.name,
+        vantage=vantage_label,
+        shard=f"{shard[0]}/{shard[1]}",
+        resumed=existing is not None,
+        tasks_done_before=len(skip),
+        tasks_estimated=total,
+    )
+    return _Prepared(
+        campaign=campaign,
+        engine=engine,
+        run_id=run_id,
+        vantage_id=vid,
+        vantage_label=vantage_label,
+        shard=shard_obj,
+        skip=skip,
+        pending=pending,
+        policy=policy,
+        total=total,
+    )
+
+
+def make_task_engine(
+    p: _Prepared,
+    opts: RunOptions,
+    sink: Any,
+    *,
+    write_targets: bool = True,
+    shard: Shard | None = None,
+) -> TaskEngine:
+    eng = TaskEngine(
+        p.campaign,
+        run_id=p.run_id,
+        vantage_id=p.vantage_id,
+        sink=sink,
+        policy=p.policy,
+        shard=shard or p.shard,
+        skip=p.skip,
+        write_targets=write_targets,
+        max_duration=opts.max_duration,
+    )
+    eng.add_pending(p.pending)
+    return eng
+
+
+def install_signals(loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], None]) -> None:
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+
+
+async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> EngineResult:
+    writer = AsyncWriter(Writer(p.engine))
+    eng = make_task_engine(p, opts, writer)
+    loop = asyncio.get_running_loop()
+    signals_seen: list[int] = []
+    main_task = asyncio.current_task()
+    running: list[asyncio.Task[EngineResult]] = []
+
+    def on_signal(sig: int) -> None:
+        signals_seen.append(sig)
+        if len(signals_seen) == 1:
+            reporter.event(
+                "signal",
+                f"{signal.Signals(sig).name}: draining in-flight tasks",
+                signal=signal.Signals(sig).name,
+            )
+            eng.stop(reason="signal")
+        else:
+            reporter.event(
+                "signal",
+                "second signal: abandoning in-flight tasks",
+                signal=signal.Signals(sig).name,
+            )
+            eng.stop(hard=True, reason="signal")
+            for t in running:
+                t.cancel()
+
+    install_signals(loop, on_signal)
+    started = time.monotonic()
+    reporter.start_progress(p.total or None, p.campaign.name)
+    run_task = asyncio.create_task(eng.run())
+    running.append(run_task)
+    ticker = asyncio.create_task(_tick(p, eng, writer=writer, reporter=reporter))
+    try:
+        try:
+            result = await run_task
+        except asyncio.CancelledError:
+            if main_task is not None and main_task.cancelling():
+                raise
+            result = eng.result()
+            result.stopped = "signal"
+        await writer.flush()
+    finally:
+        ticker.cancel()
+        await asyncio.gather(ticker, return_exceptions=True)
+        elapsed = time.monotonic() - started
+        reporter.update_progress(
+            eng.done,
+            eng.done / elapsed if elapsed > 0 else 0.0,
+            total=(p.total + eng.spawned) or None,
+        )
+        reporter.stop_progress()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    await writer.close()
+    return result
+
+
+async def _tick(p: _Prepared, eng: TaskEngine, *, writer: AsyncWriter, reporter: Reporter) -> None:
+    loop = asyncio.get_running_loop()
+    t0 = last_beat = last_log = time.monotonic()
+    while True:
+        await asyncio.sleep(PROGRESS_S)
+        now = time.monotonic()
+        rate = eng.done / (now - t0) if now > t0 else 0.0
+        reporter.update_progress(eng.done, rate, total=(p.total + eng.spawned) or None)
+        if now - last_beat >= HEARTBEAT_S:
+            last_beat = now
+            await loop.run_in_executor(None, writer.run_sync, bk.heartbeat, p.engine, p.run_id)
+        if now - last_log >= LOG_PROGRESS_S:
+            last_log = now
+            reporter.event("progress", done=eng.done, planned=eng.planned, rate=round(rate, 1))
+
+
+def _conclude(
+    p: _Prepared, result: EngineResult, *, reporter: Reporter, extra_unknown: int = 0
+) -> int:
+    unknown = result.unknown_failures + extra_unknown
+    if result.stopped == "signal":
+        status, code = RunStatus.INTERRUPTED, 1
+    elif result.stopped == "max_duration":
+        status, code = RunStatus.PARTIAL, 1
+    else:
+        status, code = RunStatus.FINISHED, 1 if unknown else 0
+    bk.finish_run(p.engine, p.run_id, status=status, exit_code=code)
+    stats = {name: s.as_dict() for name, s in result.stats.items()}
+    reporter.event(
+        "run_finished",
+        f"run {p.run_id}: {status.value}, {result.tasks} tasks"
+        + (f", {unknown} unknown_failure (see failure_detail)" if unknown else ""),
+        run_id=p.run_id,
+        status=status.value,
+        exit_code=code,
+        tasks=result.tasks,
+        unknown_failures=unknown,
+        probes=stats,
+    )
+    p.engine.dispose()
+    return code

@@ -1,0 +1,136 @@
+"""``run --workers K``: K forked processes, one event loop each, one writer in the parent. Does I/O.
+
+Each child runs its slice of the shard (the planner's keyed hash splits it again) and
+sends row batches over a pipe; the parent is the single writer (SQLite has one writer
+anyway) and keeps the heartbeat. A child's batch holds whole tasks, so the ledger and the
+observations still share a transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import multiprocessing
+import os
+import signal
+import time
+import traceback
+from collections.abc import Sequence
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+from db.writer import Row, Writer, spec_for
+from probes.engine import bookkeeping as bk
+from probes.engine.planner import Shard
+from probes.engine.state import EngineResult, ProbeStats
+
+if TYPE_CHECKING:
+    from probes.engine.console import Reporter
+    from probes.engine.runs import RunOptions, _Prepared
+
+
+class PipeSink:
+    """A child's sink: row batches as (table name, tuple) pairs over a pipe."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    async def put(self, rows: Sequence[Row]) -> None:
+        self.conn.send(("rows", [(spec.name, values) for spec, values in rows]))
+
+
+def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
+    from probes.engine.runs import install_signals, make_task_engine
+
+    code = 0
+    try:
+        shard = Shard(p.shard.index, p.shard.count, p.shard.seed, worker, workers)
+        eng = make_task_engine(p, opts, PipeSink(conn), write_targets=worker == 0, shard=shard)
+
+        async def main() -> EngineResult:
+            install_signals(asyncio.get_running_loop(), lambda _sig: eng.stop(reason="signal"))
+            return await eng.run()
+
+        result = asyncio.run(main())
+        conn.send(("done", {n: s.as_dict() for n, s in result.stats.items()}, result.stopped))
+    except BaseException:
+        code = 1
+        with contextlib.suppress(OSError):
+            conn.send(("error", traceback.format_exc()))
+    finally:
+        conn.close()
+        # No interpreter clean-up: the inherited database handles belong to the parent.
+        os._exit(code)
+
+
+def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[EngineResult, int]:
+    """Run the shard in ``opts.workers`` children; return the merged result and the number
+    of children that failed (counted as internal problems: exit 1)."""
+    workers = opts.workers
+    p.engine.dispose()  # children must not inherit live database connections
+    ctx = multiprocessing.get_context("fork")
+    conns: list[Connection] = []
+    procs = []
+    for w in range(workers):
+        recv, send = ctx.Pipe(duplex=False)
+        proc = ctx.Process(target=_child, args=(p, opts, w, workers, send), name=f"fragscope-w{w}")
+        proc.start()
+        send.close()
+        conns.append(recv)
+        procs.append(proc)
+
+    stopping: list[int] = []
+
+    def forward(sig: int, _frame: Any) -> None:
+        stopping.append(sig)
+        for proc in procs:
+            if proc.pid is not None and proc.is_alive():
+                os.kill(proc.pid, signal.SIGTERM)
+
+    old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
+    writer = Writer(p.engine)
+    stats: dict[str, ProbeStats] = {}
+    stopped: str | None = None
+    failed = 0
+    done = 0
+    alive = set(conns)
+    t0 = last_beat = time.monotonic()
+    reporter.start_progress(p.total or None, p.campaign.name)
+    try:
+        while alive:
+            for conn in wait(list(alive), timeout=1.0):
+                assert isinstance(conn, Connection)
+                try:
+                    msg = conn.recv()
+                except EOFError:
+                    alive.discard(conn)
+                    continue
+                if msg[0] == "rows":
+                    writer.write([(spec_for(t), v) for t, v in msg[1]])
+                    done += sum(1 for t, _v in msg[1] if t == "tasks_done")
+                elif msg[0] == "done":
+                    for name, d in msg[1].items():
+                        st = stats.setdefault(name, ProbeStats())
+                        st.tasks += d["tasks"]
+                        st.ok += d["ok"]
+                        st.attempts += d["attempts"]
+                        st.failures.update(d["failures"])
+                    stopped = stopped or msg[2]
+                elif msg[0] == "error":
+                    failed += 1
+                    reporter.error(f"worker process failed:\n{msg[1]}")
+            now = time.monotonic()
+            reporter.update_progress(done, done / (now - t0) if now > t0 else 0.0)
+            if now - last_beat >= 5.0:
+                last_beat = now
+                bk.heartbeat(p.engine, p.run_id)
+    finally:
+        reporter.stop_progress()
+        for proc in procs:
+            proc.join()
+        for s, handler in old.items():
+            signal.signal(s, handler)
+    failed = max(failed, sum(1 for proc in procs if proc.exitcode != 0))
+    if stopping and stopped is None:
+        stopped = "signal"
+    return EngineResult(stats=stats, stopped=stopped), failed

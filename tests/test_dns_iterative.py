@@ -1,0 +1,152 @@
+"""dns.iterative against the loopback hierarchy: referrals, glue, out-of-bailiwick NS,
+CNAMEs, DNSSEC classification, agreement with Unbound."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+
+from db.vocab import Failure
+from probes.base import Observation, Task
+from probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
+from probes.safety import NetworkPolicy
+from tests.dns.run import run_query, task
+from tests.dns.world import DnsWorld
+
+
+def iterate(world: DnsWorld, name: str, qtype: str = "A", *, anchor: bool = True) -> Observation:
+    probe = DnsIterativeProbe(
+        DnsIterativeConfig(
+            root_hints=str(world.files["hints"]),
+            trust_anchor=str(world.files["anchor"]) if anchor else None,
+        ),
+        policy=NetworkPolicy.from_env(),
+    )
+    t = Task(key=f"{name}/{qtype}", probe=probe.name, target=name, params={"qtype": qtype})
+    return asyncio.run(probe.measure(t))
+
+
+def _answers(obs: Observation, rtype: str) -> list[str]:
+    return sorted(
+        r["value"]
+        for table, r in obs.children
+        if table == "dns_answers" and r["section"] == "answer" and r["rtype"] == rtype
+    )
+
+
+def _steps(obs: Observation) -> list[dict]:
+    return [r for table, r in obs.children if table == "dns_iterative_steps"]
+
+
+@pytest.mark.parametrize(
+    ("name", "qtype", "validation"),
+    [
+        ("www.example.test", "A", "secure"),
+        ("www.example.test", "HTTPS", "secure"),
+        ("example.test", "MX", "secure"),
+        ("host.lab", "A", "insecure"),
+        ("www.oob.test", "A", "insecure"),
+        ("alias.example.test", "A", "secure"),
+    ],
+)
+def test_iterative_matches_unbound(
+    dns_world: DnsWorld, name: str, qtype: str, validation: str
+) -> None:
+    obs = iterate(dns_world, name, qtype)
+    assert obs.failure is None, obs.failure_detail
+    assert obs.fields["validation"] == validation, obs.fields["validation_detail"]
+    [via_unbound] = run_query([task(name, dns_world.urls["udp"], qtype)])
+    assert _answers(obs, qtype) == _answers(via_unbound, qtype)
+    steps = _steps(obs)
+    assert steps[0]["server_address"] == dns_world.root
+    assert all(s["outcome"] for s in steps)
+
+
+def test_referral_chain_is_recorded(dns_world: DnsWorld) -> None:
+    obs = iterate(dns_world, "www.example.test")
+    chain = [
+        (s["zone"], s["outcome"], s.get("referral_zone"))
+        for s in _steps(obs)
+        if s["qtype"] == "A" and s["depth"] == 0
+    ]
+    assert chain == [
+        (".", "referral", "test."),
+        ("test.", "referral", "example.test."),
+        ("example.test.", "answer", None),
+    ]
+    assert all(s["rtt_ms"] > 0 for s in _steps(obs))
+    assert {s["qtype"] for s in _steps(obs)} == {"A", "DNSKEY"}
+
+
+def test_out_of_bailiwick_ns_is_resolved_nested(dns_world: DnsWorld) -> None:
+    obs = iterate(dns_world, "www.oob.test")
+    depths = {s["depth"] for s in _steps(obs)}
+    assert depths == {0, 1}
+    nested = [s for s in _steps(obs) if s["depth"] == 1 and s["outcome"] == "answer"]
+    assert nested and nested[-1]["qname"] == "ns2.example.test."
+
+
+def test_cname_chain_followed(dns_world: DnsWorld) -> None:
+    obs = iterate(dns_world, "alias.example.test")
+    outcomes = [s["outcome"] for s in _steps(obs) if s["qtype"] == "A"]
+    assert outcomes.count("cname") == 2 and outcomes[-1] == "answer"
+
+
+@pytest.mark.parametrize("name", ["www.broken.test", "www.expired.test"])
+def test_broken_and_expired_are_bogus(dns_world: DnsWorld, name: str) -> None:
+    obs = iterate(dns_world, name)
+    assert obs.fields["validation"] == "bogus", obs.fields["validation_detail"]
+    assert obs.failure == Failure.DNS_BOGUS_ANSWER
+
+
+def test_nxdomain_and_nodata_proved_with_nsec(dns_world: DnsWorld) -> None:
+    nx = iterate(dns_world, "nope.example.test")
+    assert nx.failure == Failure.DNS_NXDOMAIN_ERROR and nx.fields["validation"] == "secure"
+    nodata = iterate(dns_world, "www.example.test", "MX")
+    assert nodata.failure == Failure.DNS_NO_ANSWER and nodata.fields["validation"] == "secure"
+    tld_nx = iterate(dns_world, "www.nosuchtld")
+    assert tld_nx.failure == Failure.DNS_NXDOMAIN_ERROR and tld_nx.fields["validation"] == "secure"
+
+
+def test_without_trust_anchor_is_indeterminate(dns_world: DnsWorld) -> None:
+    obs = iterate(dns_world, "www.example.test", anchor=False)
+    assert obs.failure is None and obs.fields["validation"] == "indeterminate"
+    assert _answers(obs, "A") == ["127.80.0.1"]
+
+
+def test_invalid_name_is_a_row(dns_world: DnsWorld) -> None:
+    obs = iterate(dns_world, "bad..name")
+    assert obs.failure == Failure.INVALID_INPUT and not _steps(obs)
+
+
+def test_without_root_hints_every_task_is_invalid_input() -> None:
+    probe = DnsIterativeProbe()
+    obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="example.test")))
+    assert obs.failure == Failure.INVALID_INPUT and "root_hints" in obs.failure_detail
+
+
+@pytest.mark.parametrize(
+    ("mode", "failure", "outcome"),
+    [
+        ("garbage", Failure.DNS_SERVFAIL_ERROR, "error"),
+        ("upward", Failure.DNS_SERVER_MISBEHAVING, "lame"),
+        ("silent", Failure.GENERIC_TIMEOUT_ERROR, "timeout"),
+    ],
+)
+def test_hostile_root_is_a_failure_row(
+    tmp_path: Path, mode: str, failure: Failure, outcome: str
+) -> None:
+    from tests.dns.hostile import HostileServer
+
+    address = "127.66.200.53"
+    hints = tmp_path / "hints"
+    hints.write_text(f". 3600 IN NS a.root.hostile.\na.root.hostile. 3600 IN A {address}\n")
+    probe = DnsIterativeProbe(
+        DnsIterativeConfig(root_hints=str(hints), timeout_s=0.3), policy=NetworkPolicy.from_env()
+    )
+    with HostileServer(mode, address=address, port=53):
+        obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="www.example.test")))
+    assert obs.failure == failure, obs.failure_detail
+    assert [s["outcome"] for s in _steps(obs)][-1] == outcome

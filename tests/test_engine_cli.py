@@ -1,0 +1,185 @@
+"""The CLI around runs: help on every command, summarize, probe list, runs list/show/prune."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+import cli
+from tests.fixtures.engine import null_campaign, query
+
+
+def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    out = [prefix]
+    for name, cmd in sorted(group.commands.items()):
+        if isinstance(cmd, click.Group):
+            out += _commands(cmd, (*prefix, name))
+        else:
+            out.append((*prefix, name))
+    return out
+
+
+@pytest.mark.parametrize("path", _commands(cli.main), ids=lambda p: " ".join(p) or "fragscope")
+def test_every_command_has_help(path: tuple[str, ...]) -> None:
+    result = CliRunner().invoke(cli.main, [*path, "--help"])
+    assert result.exit_code == 0, result.output
+    assert "Usage:" in result.output
+    cmd: click.Command = cli.main
+    for name in path:
+        assert isinstance(cmd, click.Group)
+        cmd = cmd.commands[name]
+    assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+def test_version() -> None:
+    result = CliRunner().invoke(cli.main, ["--version"])
+    assert result.exit_code == 0 and "fragscope" in result.output
+
+
+@pytest.fixture
+def finished_db(tmp_path: Path) -> Path:
+    path = null_campaign(tmp_path, targets=30, fail_every=4)
+    # A hostile target name: the HTML summary must escape it.
+    with (tmp_path / "targets.csv").open("a") as fh:
+        fh.write("31,<script>alert(1)</script>.test\n")
+    db = tmp_path / "db.sqlite"
+    result = CliRunner().invoke(
+        cli.main, ["run", "--campaign", str(path), "--db", str(db), "--auto-migrate"]
+    )
+    assert result.exit_code == 0, result.output
+    return db
+
+
+def test_summarize_formats(finished_db: Path, tmp_path: Path) -> None:
+    runner = CliRunner()
+    data = json.loads(
+        runner.invoke(cli.main, ["summarize", "--db", str(finished_db), "--format", "json"]).output
+    )
+    probe = data["probes"]["engine.null"]
+    assert probe["tasks"] == query(finished_db, "SELECT COUNT(*) FROM tasks_done")[0][0]
+    assert probe["failures"]["generic_timeout_error"] == probe["tasks"] - probe["ok"] > 0
+    assert data["run"]["status"] == "finished" and data["run"]["targets"] == 31
+    assert {e["failure"] for e in data["endpoints"]} == {None, "generic_timeout_error"}
+    text = runner.invoke(cli.main, ["summarize", "--db", str(finished_db)]).output
+    assert "Per probe" in text and "generic_timeout_error" in text
+    md = runner.invoke(
+        cli.main, ["summarize", "--db", str(finished_db), "--format", "markdown"]
+    ).output
+    assert md.startswith("# Run ") and "| engine.null |" in md
+    out = tmp_path / "s.html"
+    result = runner.invoke(
+        cli.main,
+        ["summarize", "--db", str(finished_db), "--format", "html", "--output", str(out)],
+    )
+    assert result.exit_code == 0
+    html = out.read_text()
+    assert html.startswith("<!DOCTYPE html>") and "<script>" not in html
+    run_id = data["run"]["id"]
+    by_prefix = runner.invoke(
+        cli.main, ["summarize", "--db", str(finished_db), "--run", run_id[:8], "--format", "json"]
+    )
+    assert json.loads(by_prefix.output)["run"]["id"] == run_id
+    missing = runner.invoke(cli.main, ["summarize", "--db", str(finished_db), "--run", "ffff"])
+    assert missing.exit_code == 2
+
+
+def test_summarize_escapes_failure_detail_targets_in_html(tmp_path: Path) -> None:
+    from probes.engine.summary import render
+
+    summary = {
+        "run": {
+            "id": "x",
+            "campaign": "<b>c</b>",
+            "round": None,
+            "vantage": "v",
+            "hostname": "h",
+            "status": "finished",
+            "exit_code": 0,
+            "started_at": "s",
+            "finished_at": None,
+            "targets": 1,
+        },
+        "probes": {"p": {"tasks": 1, "ok": 1, "attempts": 1, "failures": {}}},
+        "failures": {},
+        "endpoints": [
+            {
+                "table": "t",
+                "probe": "p",
+                "endpoint": "<img src=x>",
+                "failure": None,
+                "attempts": 1,
+                "mean_ms": 1.0,
+            }
+        ],
+    }
+    html = render(summary, "html")
+    assert "<img" not in html and "&lt;img src=x&gt;" in html and "&lt;b&gt;c" in html
+
+
+def test_probe_list_shows_versions_and_config_help() -> None:
+    result = CliRunner().invoke(cli.main, ["probe", "list"])
+    assert result.exit_code == 0
+    assert "engine.null  v1" in result.output
+    assert "follow_ups" in result.output and "follow-up tasks" in result.output
+    data = json.loads(CliRunner().invoke(cli.main, ["probe", "list", "--json"]).output)
+    null = next(p for p in data if p["name"] == "engine.null")
+    assert null["table"] == "null_observations"
+    assert {f["name"] for f in null["config"]} >= {"delay_s", "fail_every", "follow_ups"}
+
+
+def test_runs_list_show_prune(finished_db: Path) -> None:
+    runner = CliRunner()
+    listed = runner.invoke(cli.main, ["runs", "list", "--db", str(finished_db)])
+    assert listed.exit_code == 0 and "finished" in listed.output
+    shown = json.loads(runner.invoke(cli.main, ["runs", "show", "--db", str(finished_db)]).output)
+    assert shown["status"] == "finished" and shown["tasks_done"]["engine.null"]["tasks"] > 0
+    assert shown["config"]["name"] == "engine-test"
+    assert runner.invoke(cli.main, ["runs", "prune", "--db", str(finished_db)]).exit_code == 2
+    dry = runner.invoke(
+        cli.main, ["runs", "prune", "--db", str(finished_db), "--status", "finished"]
+    )
+    assert "would delete" in dry.output
+    assert query(finished_db, "SELECT COUNT(*) FROM runs")[0][0] == 1
+    gone = runner.invoke(
+        cli.main, ["runs", "prune", "--db", str(finished_db), "--status", "finished", "--yes"]
+    )
+    assert gone.exit_code == 0 and "deleting" in gone.output
+    for table in ("runs", "tasks_done", "null_observations", "targets", "task_followups"):
+        assert query(finished_db, f"SELECT COUNT(*) FROM {table}")[0][0] == 0, table
+
+
+class _Tty:
+    """A terminal-like stream (isatty) that keeps what is written."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self.parts.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        return None
+
+
+def test_reporter_on_a_terminal_draws_progress_and_human_lines() -> None:
+    from probes.engine.console import Reporter
+
+    tty = _Tty()
+    rep = Reporter(stream=tty)  # type: ignore[arg-type]
+    assert rep.human and rep.show_progress
+    rep.start_progress(100, "null-lab")
+    rep.update_progress(50, 1234.0)
+    rep.event("run_finished", "run x: finished, 100 tasks", tasks=100)
+    rep.stop_progress()
+    out = "".join(tty.parts)
+    assert "null-lab" in out and "run x: finished" in out
+    quiet = Reporter(stream=tty, progress=False)  # type: ignore[arg-type]
+    assert not quiet.show_progress
