@@ -46,20 +46,20 @@ ORDER BY vantage, hosts DESC""",
     },
     "answer_divergence_by_resolver": {
         "title": "Answer divergence by resolver",
-        "description": "Per vantage and resolver: the share of (name, type) questions whose "
-        "outcome (rcode or failure) or sorted answer set differs from the control "
-        "resolver's in the same run.",
+        "description": "Per vantage and resolver: of the (name, type) questions that both "
+        "it and the control resolver of the same run answered (any rcode), the share "
+        "whose rcode or sorted answer set differs from the control's.",
         "needs": ["dns_observations", "dns_answers", "vantages"],
         "sql": """WITH answers AS (
     SELECT o.run_id, o.vantage_id, o.endpoint, o.resolver_operator, o.resolver_role,
            o.transport, o.qname, o.qtype,
-           COALESCE(o.failure, o.rcode_name) AS outcome,
+           o.rcode_name AS outcome,
            (SELECT group_concat(value, ' ') FROM (
                 SELECT a.value FROM dns_answers AS a
                 WHERE a.observation_id = o.id AND a.section = 'answer' AND a.rtype = o.qtype
                 ORDER BY a.value)) AS answer
     FROM dns_observations AS o
-    WHERE o.purpose = 'query' AND o.probe = 'dns.query'
+    WHERE o.purpose = 'query' AND o.probe = 'dns.query' AND o.rcode_name IS NOT NULL
       AND o.attempt = (SELECT MAX(attempt) FROM dns_observations AS l
                        WHERE l.run_id = o.run_id AND l.task_key = o.task_key)
 ),
