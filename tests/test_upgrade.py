@@ -50,13 +50,15 @@ def _snapshot(path: Path, columns: dict[str, list[str]] | None = None) -> dict[s
         con.close()
 
 
-def test_fixture_is_at_revision_0001() -> None:
-    engine = make_engine(str(FIXTURE))
+def test_fixture_is_at_revision_0001(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite"  # never open the fixture itself: SQLite may write beside it
+    shutil.copyfile(FIXTURE, db)
+    engine = make_engine(str(db))
     try:
         assert current_revision(engine) == "0001"
     finally:
         engine.dispose()
-    before = _snapshot(FIXTURE)
+    before = _snapshot(db)
     assert len(before["null_observations"][1]) == 10  # type: ignore[index]
     assert len(before["runs"][1]) == 2  # type: ignore[index]
 
