@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import signal
 import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 from db.describe import metadata_json
@@ -180,8 +182,20 @@ def serve(path: Path, metadata_dir: Path, *, port: int) -> int:
     metadata = metadata_dir / "metadata.json"
     metadata.write_text(json.dumps(explore_metadata(path), indent=2), encoding="utf-8")
     proc = subprocess.Popen(datasette_argv(path, metadata, port=port))
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    # SIGTERM (systemd, a test, kill) must stop datasette too, not orphan it.
+    previous = signal.signal(signal.SIGTERM, stop)
     try:
         return proc.wait()
     except KeyboardInterrupt:
         proc.terminate()
-        return proc.wait()
+        try:
+            return proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            return proc.wait()
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -6,8 +6,11 @@ subprocess on a free loopback port, fetches a table page and a canned query, the
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -66,6 +69,7 @@ def test_explore_serves_a_table_page_on_loopback(lab_db: Path, tmp_path: Path) -
         cwd=Path(__file__).resolve().parent.parent,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     try:
         base = f"http://127.0.0.1:{port}"
@@ -97,9 +101,16 @@ def test_explore_serves_a_table_page_on_loopback(lab_db: Path, tmp_path: Path) -
         local = [line.split()[3] for line in listening.splitlines() if line.strip()]
         assert local == [f"127.0.0.1:{port}"]
     finally:
-        proc.terminate()
+        proc.terminate()  # explore stops its datasette child on SIGTERM
         try:
-            proc.wait(timeout=10)
+            proc.wait(timeout=15)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        # Nothing of the session (datasette included) may outlive the test.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        leftover = subprocess.run(
+            ["pgrep", "-s", str(proc.pid)], capture_output=True, text=True, check=False
+        ).stdout
+        assert leftover == "", f"processes left behind: {leftover}"
