@@ -66,5 +66,9 @@ schema-doc: venv
 indicators-doc: venv
 	$(BIN)/fragscope indicators list --format markdown > docs/indicators.md
 
+# docs/examples: the html and markdown reports of a lab-like synthetic campaign.
+examples: venv
+	$(BIN)/python -m tests.reports.examples docs/examples
+
 clean:
 	rm -rf $(STAMPS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

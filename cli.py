@@ -11,9 +11,10 @@ import click
 from analysis.commands import indicators_group
 from db.commands import db_group, explore_command
 from lab.commands import demo_command, lab_group
-from probes.commands import probes_group, run_command, runs_group, summarize_command
+from probes.commands import probes_group, run_command, runs_group
 from probes.dns.commands import dns_command
 from probes.transport.commands import transport_command
+from reports.commands import summarize_command
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 

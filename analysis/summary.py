@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from typing import Any
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import Engine, case, func, null, select
 
 from analysis import stats
 from analysis.compute import Computation, _jsonable
@@ -24,7 +24,9 @@ from analysis.scope import RunInfo, control_for, previous_run
 from analysis.tables import light
 from db.models import IndicatorValue
 
-SCHEMA_VERSION = "1.0.0"
+SCHEMA_VERSION = "1.1.0"
+OBSERVED_LIMIT = 20
+"""At most this many distinct observed strings per (run, kind), most frequent first."""
 OBSERVATION_TABLES = (
     "dns_observations",
     "naming_observations",
@@ -129,6 +131,32 @@ class MethodNote:
 
 
 @dataclass
+class NamespaceCount:
+    """Naming lookups per namespace, method and outcome (the alternative-namespaces section)."""
+
+    run_id: str
+    namespace: str
+    method: str
+    outcome: str | None
+    count: int
+
+
+@dataclass
+class ObservedValue:
+    """A distinct attacker-controlled string seen in a run, verbatim, with how often.
+
+    kind: dns_txt (a TXT record's RDATA; key = owner name), http_server (a Server header;
+    key = None), naming_text (a naming value: ENS/UNS text record, header; key = its key).
+    """
+
+    run_id: str
+    kind: str
+    key: str | None
+    value: str
+    count: int
+
+
+@dataclass
 class Summary:
     schema_version: str
     generated_at: str
@@ -141,6 +169,8 @@ class Summary:
     withheld: list[Withheld]
     method: dict[str, Any] = field(default_factory=dict)
     notes: list[MethodNote] = field(default_factory=list)
+    namespaces: list[NamespaceCount] = field(default_factory=list)
+    observed: list[ObservedValue] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return _jsonable(asdict(self))  # type: ignore[return-value]
@@ -191,6 +221,70 @@ def _data_quality(
             ):
                 silent.append(SilentEndpoint(name, run_id, endpoint, attempts))
     return coverage, failures, silent
+
+
+def _namespaces(engine: Engine, run_ids: list[str], present: set[str]) -> list[NamespaceCount]:
+    if "naming_observations" not in present:
+        return []
+    t = light("naming_observations", "run_id", "namespace", "method", "outcome")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            select(t.c.run_id, t.c.namespace, t.c.method, t.c.outcome, func.count())
+            .where(t.c.run_id.in_(run_ids))
+            .group_by(t.c.run_id, t.c.namespace, t.c.method, t.c.outcome)
+            .order_by(t.c.run_id, t.c.namespace, t.c.method, t.c.outcome)
+        ).all()
+    return [NamespaceCount(r, ns, m, o, c) for r, ns, m, o, c in rows]
+
+
+def _observed(engine: Engine, run_ids: list[str], present: set[str]) -> list[ObservedValue]:
+    """The distinct attacker-controlled strings (TXT RDATA, Server headers, naming text
+    values), most frequent first, bounded per run and kind; stored verbatim."""
+    queries = []
+    if {"dns_observations", "dns_answers"} <= present:
+        o = light("dns_observations", "id", "run_id")
+        a = light("dns_answers", "observation_id", "rtype", "name", "value")
+        queries.append(
+            (
+                "dns_txt",
+                select(o.c.run_id, a.c.name, a.c.value, func.count())
+                .select_from(a.join(o, o.c.id == a.c.observation_id))
+                .where(o.c.run_id.in_(run_ids), a.c.rtype == "TXT")
+                .group_by(o.c.run_id, a.c.name, a.c.value),
+            )
+        )
+    if "tls_observations" in present:
+        t = light("tls_observations", "run_id", "http_server")
+        queries.append(
+            (
+                "http_server",
+                select(t.c.run_id, null(), t.c.http_server, func.count())
+                .where(t.c.run_id.in_(run_ids), t.c.http_server.is_not(None))
+                .group_by(t.c.run_id, t.c.http_server),
+            )
+        )
+    if {"naming_observations", "naming_values"} <= present:
+        o = light("naming_observations", "id", "run_id")
+        v = light("naming_values", "observation_id", "kind", "key", "value")
+        queries.append(
+            (
+                "naming_text",
+                select(o.c.run_id, v.c.key, v.c.value, func.count())
+                .select_from(v.join(o, o.c.id == v.c.observation_id))
+                .where(o.c.run_id.in_(run_ids), v.c.kind.in_(("text", "txt", "http_header")))
+                .group_by(o.c.run_id, v.c.key, v.c.value),
+            )
+        )
+    out: list[ObservedValue] = []
+    with engine.connect() as conn:
+        for kind, stmt in queries:
+            rows = sorted(conn.execute(stmt).all(), key=lambda r: (r[0], -r[3], r[1] or "", r[2]))
+            per_run: dict[str, int] = {}
+            for run_id, key, value, count in rows:
+                per_run[run_id] = per_run.get(run_id, 0) + 1
+                if per_run[run_id] <= OBSERVED_LIMIT:
+                    out.append(ObservedValue(run_id, kind, key, value, count))
+    return out
 
 
 def _stored_previous(
@@ -368,4 +462,6 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
         withheld,
         method,
         notes,
+        _namespaces(engine, [r.id for r in runs], computation.present),
+        _observed(engine, [r.id for r in runs], computation.present),
     )

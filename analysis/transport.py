@@ -176,6 +176,15 @@ def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
         else ["alt-svc/quic"],
         "advertised_not_served": totals[6] / len(rows),
         "served_not_advertised": totals[7] / len(rows),
+        # Targets per discovery channel (for the reports' channel chart): |A| = |A∩C| +
+        # |A\C|, |C| = |A∩C| + |C\A|, |B| = |B∪C| - |C| + |B∩C|.
+        "channels": {
+            "targets": len(rows),
+            "alt_svc": int(totals[0] + totals[6]),
+            "quic": int(totals[0] + totals[7]),
+            "alt_svc_and_quic": int(totals[0]),
+            "https_rr": int(totals[5] - (totals[0] + totals[7]) + totals[4]) if use_rr else None,
+        },
     }
     if all(totals[u] == 0 for _, u in pairs_idx):
         return withheld("T6", run, "no target in any discovery channel", **params)

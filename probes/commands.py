@@ -1,4 +1,4 @@
-"""Click commands of the measurement side: ``run``, ``summarize``, ``probe list``, ``runs ...``.
+"""Click commands of the measurement side: ``run``, ``probe list``, ``runs ...``.
 
 Thin: parse options, call probes.engine, map its errors to exit codes (2 = could not
 run). Heavy imports happen inside the commands so ``--help`` stays fast.
@@ -124,40 +124,6 @@ def run_command(
         reporter.error(str(exc))
         sys.exit(2)
     sys.exit(code)
-
-
-@click.command(name="summarize")
-@DB_OPTION
-@click.option("--run", "run", default="latest", show_default=True, help="Run UUID (or prefix).")
-@click.option(
-    "--format",
-    "fmt",
-    type=click.Choice(["text", "markdown", "html", "json"]),
-    default="text",
-    show_default=True,
-    help="Output format.",
-)
-@click.option(
-    "--output",
-    type=click.Path(dir_okay=False, path_type=Path),
-    default=None,
-    help="Write to this file instead of stdout.",
-)
-def summarize_command(db_url: str | None, run: str, fmt: str, output: Path | None) -> None:
-    """Summarize a run per probe, per failure and per endpoint."""
-    from probes.engine.summary import NoSuchRun, build_summary, render, resolve_run
-
-    engine = _open_db(db_url)
-    try:
-        run_id = resolve_run(engine, run)
-    except NoSuchRun as exc:
-        _fail(str(exc))
-        return
-    text = render(build_summary(engine, run_id), fmt)
-    if output is None:
-        click.echo(text, nl=False)
-    else:
-        output.write_text(text, encoding="utf-8")
 
 
 def _open_db(db_url: str | None) -> Any:
@@ -286,7 +252,7 @@ def runs_show(db_url: str | None, run: str) -> None:
     import json
 
     from probes.engine import bookkeeping as bk
-    from probes.engine.summary import NoSuchRun, resolve_run
+    from probes.engine.runlookup import NoSuchRun, resolve_run
 
     engine = _open_db(db_url)
     try:

@@ -24,6 +24,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.storage",
     "tests.fixtures.engine",
     "tests.fixtures.dns_servers",
+    "tests.fixtures.reports",
 ]
 
 

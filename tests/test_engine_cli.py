@@ -1,4 +1,4 @@
-"""The CLI around runs: help on every command, summarize, probe list, runs list/show/prune."""
+"""The CLI around runs: help on every command, probe list, runs list/show/prune."""
 
 from __future__ import annotations
 
@@ -52,72 +52,6 @@ def finished_db(tmp_path: Path) -> Path:
     )
     assert result.exit_code == 0, result.output
     return db
-
-
-def test_summarize_formats(finished_db: Path, tmp_path: Path) -> None:
-    runner = CliRunner()
-    data = json.loads(
-        runner.invoke(cli.main, ["summarize", "--db", str(finished_db), "--format", "json"]).output
-    )
-    probe = data["probes"]["engine.null"]
-    assert probe["tasks"] == query(finished_db, "SELECT COUNT(*) FROM tasks_done")[0][0]
-    assert probe["failures"]["generic_timeout_error"] == probe["tasks"] - probe["ok"] > 0
-    assert data["run"]["status"] == "finished" and data["run"]["targets"] == 31
-    assert {e["failure"] for e in data["endpoints"]} == {None, "generic_timeout_error"}
-    text = runner.invoke(cli.main, ["summarize", "--db", str(finished_db)]).output
-    assert "Per probe" in text and "generic_timeout_error" in text
-    md = runner.invoke(
-        cli.main, ["summarize", "--db", str(finished_db), "--format", "markdown"]
-    ).output
-    assert md.startswith("# Run ") and "| engine.null |" in md
-    out = tmp_path / "s.html"
-    result = runner.invoke(
-        cli.main,
-        ["summarize", "--db", str(finished_db), "--format", "html", "--output", str(out)],
-    )
-    assert result.exit_code == 0
-    html = out.read_text()
-    assert html.startswith("<!DOCTYPE html>") and "<script>" not in html
-    run_id = data["run"]["id"]
-    by_prefix = runner.invoke(
-        cli.main, ["summarize", "--db", str(finished_db), "--run", run_id[:8], "--format", "json"]
-    )
-    assert json.loads(by_prefix.output)["run"]["id"] == run_id
-    missing = runner.invoke(cli.main, ["summarize", "--db", str(finished_db), "--run", "ffff"])
-    assert missing.exit_code == 2
-
-
-def test_summarize_escapes_failure_detail_targets_in_html(tmp_path: Path) -> None:
-    from probes.engine.summary import render
-
-    summary = {
-        "run": {
-            "id": "x",
-            "campaign": "<b>c</b>",
-            "round": None,
-            "vantage": "v",
-            "hostname": "h",
-            "status": "finished",
-            "exit_code": 0,
-            "started_at": "s",
-            "finished_at": None,
-            "targets": 1,
-        },
-        "probes": {"p": {"tasks": 1, "ok": 1, "attempts": 1, "failures": {}}},
-        "failures": {},
-        "endpoints": [
-            {
-                "table": "t",
-                "probe": "p",
-                "endpoint": "<img src=x>",
-                "failure": None,
-                "attempts": 1,
-                "mean_ms": 1.0,
-            }
-        ],
-    }
-    html = render(summary, "html")
-    assert "<img" not in html and "&lt;img src=x&gt;" in html and "&lt;b&gt;c" in html
 
 
 def test_probe_list_shows_versions_and_config_help() -> None:

@@ -1,0 +1,167 @@
+"""The "Council brief": the Summary's findings mapped to the Topic 3 questions
+(opportunities, challenges, fragmentation risk, stability, security). Pure: every statement
+quotes indicator values of the Summary and names the command that explains them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from reports.view import Doc, View, ci, num
+
+TOPICS = ("Fragmentation risk", "Security", "Stability", "Opportunities", "Challenges")
+
+
+@dataclass
+class Evidence:
+    code: str
+    vantage: str
+    value: str
+    interval: str
+    explain: str
+
+
+@dataclass
+class Statement:
+    topic: str
+    text: str
+    evidence: list[Evidence] = field(default_factory=list)
+
+
+def _ev(row: Doc) -> Evidence:
+    return Evidence(row["code"], row["vantage"], num(row["value"]), ci(row), row["explain"])
+
+
+def _quote(row: Doc) -> str:
+    interval = ci(row)
+    return f"{row['code']} = {num(row['value'])}" + (f" (95% CI {interval})" if interval else "")
+
+
+def _present(view: View, codes: tuple[str, ...]) -> list[tuple[Doc, list[Doc]]]:
+    out = []
+    for run in view.latest:
+        rows = [view.value(run["run_id"], c) for c in codes]
+        found = [r for r in rows if r is not None and r["value"] is not None]
+        out.append((run, found))
+    return out
+
+
+def _by_vantage(
+    view: View, topic: str, codes: tuple[str, ...], what: str, missing: str
+) -> list[Statement]:
+    out = []
+    for run, found in _present(view, codes):
+        if found:
+            text = f"{run['vantage']}: {what} " + "; ".join(_quote(r) for r in found) + "."
+            out.append(Statement(topic, text, [_ev(r) for r in found]))
+        else:
+            out.append(Statement(topic, f"{run['vantage']}: {missing}"))
+    return out
+
+
+def statements(view: View) -> list[Statement]:
+    """Every statement of the brief, topic by topic."""
+    out: list[Statement] = []
+    # Fragmentation risk: the composite and its largest pillar, then the spread of vantages.
+    afi = []
+    for run in view.latest:
+        row = view.value(run["run_id"], "C2")
+        if row is None or row["value"] is None:
+            reason = row["reason"] if row else "not computed"
+            out.append(
+                Statement(
+                    TOPICS[0], f"{run['vantage']}: the composite index is withheld ({reason})."
+                )
+            )
+            continue
+        afi.append(row)
+        pillars = row["params"].get("pillars") or {}
+        top = max(sorted(pillars), key=lambda p: pillars[p]) if pillars else None
+        tail = f"; its highest pillar is {top} at {num(pillars[top])}" if top else ""
+        out.append(
+            Statement(
+                TOPICS[0],
+                f"{run['vantage']}: the Architectural Fragmentation Index is {_quote(row)}{tail}.",
+                [_ev(row)],
+            )
+        )
+    if len(afi) >= 2:
+        hi = max(afi, key=lambda r: (r["value"], r["vantage"]))
+        lo = min(afi, key=lambda r: (r["value"], r["vantage"]))
+        out.append(
+            Statement(
+                TOPICS[0],
+                f"Across vantages the index ranges from {num(lo['value'])} ({lo['vantage']}) "
+                f"to {num(hi['value'])} ({hi['vantage']}).",
+                [_ev(lo), _ev(hi)],
+            )
+        )
+    out += _by_vantage(
+        view,
+        TOPICS[1],
+        ("N1", "N6", "N8"),
+        "resolver answer divergence, DNSSEC non-validation and NXDOMAIN integrity:",
+        "no resolver-integrity indicator (N1, N6, N8) could be computed.",
+    )
+    # Stability: distance to the control, flagged changes, path interference.
+    for c in view.comparisons("control"):
+        if c["run_a"] == c["run_b"]:
+            continue  # the control run itself
+        flag = "interval excludes 0" if c["flagged"] else "interval includes 0"
+        row = view.value(c["run_a"], "C1")
+        out.append(
+            Statement(
+                TOPICS[2],
+                f"{c['vantage_a']}: outcome divergence to the control {c['vantage_b']} is "
+                f"C1 = {num(c['value'])} bits ({flag}).",
+                [_ev(row)] if row else [],
+            )
+        )
+    for c in view.comparisons("trend"):
+        if c["flagged"]:
+            row = view.value(c["run_a"], c["code"])
+            out.append(
+                Statement(
+                    TOPICS[2],
+                    f"{c['vantage_a']}: {c['code']} changed by {num(c['value'])} since the "
+                    "previous run, with non-overlapping 95% intervals.",
+                    [_ev(row)] if row else [],
+                )
+            )
+    out += _by_vantage(
+        view,
+        TOPICS[2],
+        ("T2", "T9", "O1"),
+        "UDP/443 blocking, censorship asymmetry and path ossification:",
+        "no path-interference indicator (T2, T9, O1) could be computed.",
+    )
+    out += _by_vantage(
+        view,
+        TOPICS[3],
+        ("T4", "T1", "N4"),
+        "modern transport and alternative-namespace reach (lower is better):",
+        "no adoption indicator (T4, T1, N4) could be computed.",
+    )
+    out += _by_vantage(
+        view,
+        TOPICS[4],
+        ("T5", "T3", "T8", "N3"),
+        "IPv6 gaps, QUIC version hygiene and namespace collisions:",
+        "no deployment-challenge indicator (T5, T3, T8, N3) could be computed.",
+    )
+    withheld = view.doc["withheld"]
+    if withheld:
+        codes = sorted({w["code"] for w in withheld})
+        out.append(
+            Statement(
+                TOPICS[4],
+                f"{len(withheld)} indicator values are withheld for lack of data "
+                f"({', '.join(codes)}); see Data quality.",
+            )
+        )
+    return out
+
+
+def by_topic(view: View) -> list[tuple[str, list[Statement]]]:
+    found = statements(view)
+    return [(t, [s for s in found if s.topic == t]) for t in TOPICS]

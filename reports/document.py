@@ -1,0 +1,407 @@
+"""The report as format-neutral sections (paragraphs, tables, bullet lists) built from the
+Summary; text, markdown and html render the same sections. Pure: no I/O, no statistic.
+
+Strings from the network (TXT records, Server headers, naming values, endpoints) pass
+through verbatim here; each renderer escapes them for its format.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from reports import brief
+from reports.view import HEADLINE_CODES, NAMING_CODES, TRANSPORT_CODES, Doc, View, ci, num
+
+
+@dataclass
+class Para:
+    kind: ClassVar[str] = "para"
+    text: str
+    heading: bool = False
+
+
+@dataclass
+class Table:
+    kind: ClassVar[str] = "table"
+    headers: list[str]
+    rows: list[list[str]]
+    caption: str = ""
+
+
+@dataclass
+class Bullets:
+    kind: ClassVar[str] = "bullets"
+    items: list[str]
+    commands: list[list[str]] = field(default_factory=list)  # per item: explain commands
+
+
+Block = Para | Table | Bullets
+
+
+@dataclass
+class Section:
+    id: str
+    title: str
+    blocks: list[Block]
+    chart_kinds: tuple[str, ...] = ()
+
+
+def _ind_table(view: View, codes: tuple[str, ...], runs: list[Doc]) -> Table:
+    rows = []
+    for run in runs:
+        for code in codes:
+            r = view.value(run["run_id"], code)
+            if r is None:
+                continue
+            note = r["reason"] or "" if r["value"] is None else ""
+            rows.append(
+                [
+                    view.label(run["run_id"]),
+                    code,
+                    r["title"],
+                    num(r["value"]),
+                    ci(r),
+                    "" if r["n"] is None else str(r["n"]),
+                    note,
+                ]
+            )
+    return Table(["vantage", "code", "indicator", "value", "95% CI", "n", "withheld because"], rows)
+
+
+def _observed(view: View, kind: str, key_header: str) -> Table | None:
+    rows = [
+        [view.label(o["run_id"]), o["key"] or "", o["value"], str(o["count"])]
+        for o in view.doc.get("observed", [])
+        if o["kind"] == kind
+    ]
+    if not rows:
+        return None
+    return Table(["vantage", key_header, "value (verbatim, untrusted)", "count"], rows)
+
+
+def _params(row: Doc | None, keys: tuple[str, ...]) -> str:
+    if row is None:
+        return ""
+    parts = []
+    for k in keys:
+        if k in row["params"]:
+            v = row["params"][k]
+            parts.append(f"{k} = {num(v) if isinstance(v, float) else json.dumps(v)}")
+    return "; ".join(parts)
+
+
+def headline(view: View) -> Section:
+    t = _ind_table(view, HEADLINE_CODES, view.latest)
+    return Section(
+        "headline",
+        "Headline indicators",
+        [
+            Para(
+                "Latest run of each vantage. Every value lies in [0, 1], higher = more "
+                "fragmented (T9: 0.5 = symmetric); 95% cluster-bootstrap intervals over targets."
+            ),
+            t,
+        ],
+        ("indicators",),
+    )
+
+
+def naming_layer(view: View) -> Section:
+    blocks: list[Block] = [_ind_table(view, NAMING_CODES, view.runs)]
+    if (txt := _observed(view, "dns_txt", "owner name")) is not None:
+        txt.caption = "TXT records seen (attacker-controlled)"
+        blocks.append(txt)
+    return Section("naming", "Naming layer", blocks)
+
+
+def transport_layer(view: View) -> Section:
+    blocks: list[Block] = [_ind_table(view, TRANSPORT_CODES, view.runs)]
+    rows = []
+    for run in view.runs:
+        r = view.value(run["run_id"], "T6")
+        ch = (r or {}).get("params", {}).get("channels")
+        if isinstance(ch, dict):
+            rows.append(
+                [view.label(run["run_id"])]
+                + [
+                    "-" if ch.get(k) is None else str(ch[k])
+                    for k in ("targets", "alt_svc", "https_rr", "quic", "alt_svc_and_quic")
+                ]
+            )
+    if rows:
+        blocks.append(
+            Table(
+                [
+                    "vantage",
+                    "targets",
+                    "Alt-Svc h3",
+                    "HTTPS RR h3",
+                    "QUIC answers",
+                    "Alt-Svc and QUIC",
+                ],
+                rows,
+                "QUIC discovery channels (targets per channel)",
+            )
+        )
+    if (srv := _observed(view, "http_server", "-")) is not None:
+        srv.headers[1] = "header"
+        srv.rows = [[a, "Server", c, d] for a, _, c, d in srv.rows]
+        srv.caption = "HTTP Server headers seen (attacker-controlled)"
+        blocks.append(srv)
+    return Section("transport", "Transport layer", blocks, ("discovery",))
+
+
+def namespaces(view: View) -> Section:
+    blocks: list[Block] = []
+    rows = [
+        [
+            view.label(n["run_id"]),
+            n["namespace"],
+            n["method"],
+            n["outcome"] or "no answer",
+            str(n["count"]),
+        ]
+        for n in view.doc.get("namespaces", [])
+    ]
+    if rows:
+        blocks.append(Table(["vantage", "namespace", "method", "outcome", "lookups"], rows))
+    else:
+        blocks.append(Para("No alternative-namespace lookups in these runs."))
+    items = []
+    for run in view.runs:
+        n3, n4 = view.value(run["run_id"], "N3"), view.value(run["run_id"], "N4")
+        text = "; ".join(
+            s
+            for s in (
+                f"N3 = {num(n3['value'])} ({_params(n3, ('alt_tlds', 'colliding'))})"
+                if n3 and n3["value"] is not None
+                else "",
+                f"N4 = {num(n4['value'])} ({_params(n4, ('agf', 'apd'))})"
+                if n4 and n4["value"] is not None
+                else "",
+            )
+            if s
+        )
+        if text:
+            items.append(f"{view.label(run['run_id'])}: {text}")
+    if items:
+        blocks.append(Bullets(items))
+    if (txt := _observed(view, "naming_text", "key")) is not None:
+        txt.caption = "Text values resolved in alternative namespaces (attacker-controlled)"
+        blocks.append(txt)
+    return Section("namespaces", "Alternative namespaces and collisions", blocks)
+
+
+def cross_vantage(view: View) -> Section:
+    blocks: list[Block] = []
+    ctrl = view.comparisons("control")
+    if ctrl:
+        blocks.append(
+            Table(
+                ["vantage", "control", "C1 (bits)", "95% CI", "flagged"],
+                [
+                    [
+                        view.label(c["run_a"], c["vantage_a"]),
+                        view.label(c["run_b"], c["vantage_b"]),
+                        num(c["value"]),
+                        ci(c),
+                        "yes" if c["flagged"] else "no",
+                    ]
+                    for c in ctrl
+                ],
+                "Divergence of outcomes to the control vantage",
+            )
+        )
+    pairs = view.comparisons("pair")
+    if pairs:
+        blocks.append(
+            Table(
+                [
+                    "code",
+                    "vantage a",
+                    "vantage b",
+                    "a - b",
+                    "95% CI",
+                    "p",
+                    "p (Holm)",
+                    "significant",
+                ],
+                [
+                    [
+                        c["code"],
+                        view.label(c["run_a"], c["vantage_a"]),
+                        view.label(c["run_b"], c["vantage_b"]),
+                        num(c["value"]),
+                        ci(c),
+                        num(c["p_value"]),
+                        num(c["p_holm"]),
+                        "yes" if c["flagged"] else "no",
+                    ]
+                    for c in pairs
+                ],
+                "Pairs of vantages: paired bootstrap on common targets, Holm over pairs",
+            )
+        )
+    if not blocks:
+        blocks.append(Para("Only one vantage is in scope: no cross-vantage comparison."))
+    return Section("cross-vantage", "Cross-vantage comparison", blocks, ("heatmap",))
+
+
+def trend(view: View) -> Section:
+    blocks: list[Block] = []
+    rows = [
+        [
+            c["vantage_a"],
+            c["code"],
+            view.label(c["run_b"], c["vantage_b"]),
+            view.label(c["run_a"], c["vantage_a"]),
+            num(c["value"]),
+            "yes" if c["flagged"] else "no",
+        ]
+        for c in view.comparisons("trend")
+    ]
+    if rows:
+        blocks.append(
+            Table(
+                ["vantage", "code", "previous run", "this run", "change", "flagged"],
+                rows,
+                "Change against the previous run (flagged: 95% intervals disjoint)",
+            )
+        )
+    rep = view.comparisons("repeat")
+    if rep:
+        blocks.append(
+            Table(
+                ["vantage", "previous run", "C1 to previous run (bits)"],
+                [
+                    [c["vantage_a"], view.label(c["run_b"], c["vantage_b"]), num(c["value"])]
+                    for c in rep
+                ],
+                "Same-vantage repeat: the noise baseline for C1",
+            )
+        )
+    if not blocks:
+        blocks.append(Para("No earlier run of these vantages: no trend yet."))
+    return Section("trend", "Trend over runs", blocks, ("trend",))
+
+
+def data_quality(view: View) -> Section:
+    d = view.doc
+    blocks: list[Block] = [
+        Table(
+            ["vantage", "table", "rows", "ok", "targets"],
+            [
+                [
+                    view.label(c["run_id"]),
+                    c["table"],
+                    str(c["rows"]),
+                    str(c["ok"]),
+                    str(c["targets"]),
+                ]
+                for c in d["coverage"]
+            ],
+            "Coverage",
+        ),
+    ]
+    if d["failures"]:
+        blocks.append(
+            Table(
+                ["vantage", "table", "failure", "operation", "count"],
+                [
+                    [
+                        view.label(f["run_id"]),
+                        f["table"],
+                        f["failure"],
+                        f["operation"] or "-",
+                        str(f["count"]),
+                    ]
+                    for f in d["failures"]
+                ],
+                "Failures by class and operation",
+            )
+        )
+    else:
+        blocks.append(Para("No failed measurement."))
+    if d["silent_endpoints"]:
+        blocks.append(
+            Table(
+                ["vantage", "table", "endpoint", "attempts"],
+                [
+                    [view.label(s["run_id"]), s["table"], s["endpoint"], str(s["attempts"])]
+                    for s in d["silent_endpoints"]
+                ],
+                "Endpoints that never answered",
+            )
+        )
+    if d["withheld"]:
+        blocks.append(
+            Table(
+                ["vantage", "code", "why"],
+                [[view.label(w["run_id"]), w["code"], w["reason"]] for w in d["withheld"]],
+                "Indicators withheld for lack of data",
+            )
+        )
+    return Section("data-quality", "Data quality", blocks)
+
+
+def method(view: View) -> Section:
+    m = view.doc["method"]
+    items = [
+        f"Summary schema {view.doc['schema_version']}, generated {view.doc['generated_at']}.",
+        f"Uncertainty: {m['bootstrap']}.",
+        f"Control vantage: {m['control_label']}.",
+        "IP-to-ASN mapping: "
+        + (
+            f"{m.get('asn_mapping_source') or 'given'}, dated {m['asn_mapping_date']}."
+            if m.get("asn_mapping_date")
+            else "none given (ASN-based tests skipped or withheld)."
+        ),
+        "Composite (C2): pillars "
+        + "; ".join(f"{p} = {', '.join(v)}" for p, v in sorted(m["composite"]["pillars"].items()))
+        + f"; a pillar counts when >= {num(m['composite']['min_coverage'], 1)} of its members "
+        f"are present; weights {m['composite']['weights']}.",
+    ]
+    notes = [f"{n['code']} v{n['version']} {n['title']}: {n['formula']}" for n in view.doc["notes"]]
+    return Section("method", "Method notes", [Bullets(items), Bullets(notes)])
+
+
+def council(view: View) -> Section:
+    blocks: list[Block] = [
+        Para(
+            "Findings mapped to the Council's Topic 3 questions. Each statement quotes the "
+            "indicator values it rests on; the command under it shows the observations behind "
+            "them."
+        )
+    ]
+    for topic, stmts in brief.by_topic(view):
+        blocks.append(Para(topic, heading=True))
+        blocks.append(
+            Bullets(
+                [s.text for s in stmts] or ["Nothing to report."],
+                [sorted({e.explain for e in s.evidence}) for s in stmts] or [[]],
+            )
+        )
+    return Section("council-brief", "Council brief", blocks)
+
+
+def sections(view: View) -> list[Section]:
+    return [
+        headline(view),
+        naming_layer(view),
+        transport_layer(view),
+        namespaces(view),
+        cross_vantage(view),
+        trend(view),
+        data_quality(view),
+        method(view),
+        council(view),
+    ]
+
+
+def title(view: View) -> str:
+    vantages = ", ".join(r["vantage"] for r in view.latest)
+    rounds = sorted({r["round"] for r in view.runs if r["round"]})
+    scope = f"round {', '.join(rounds)}" if rounds else f"{len(view.runs)} run(s)"
+    return f"fragscope summary: {scope} ({vantages})"

@@ -1,0 +1,121 @@
+"""The view of a Summary shared by every renderer: lookups, formatting, and which charts
+the html report draws. Pure: it reads the Summary's JSON form only, computes no statistic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Doc = dict[str, Any]
+
+NAMING_CODES = ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8")
+TRANSPORT_CODES = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "O1")
+HEADLINE_CODES = ("C2", "C1", "N1", "N2", "N8", "T1", "T2", "T4", "T5")
+
+
+def num(x: float | None, digits: int = 3) -> str:
+    """A value as the reports print it everywhere (so the page text matches the JSON)."""
+    return "-" if x is None else f"{x:.{digits}f}"
+
+
+def ci(row: Doc) -> str:
+    if row.get("ci_low") is None or row.get("ci_high") is None:
+        return ""
+    return f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
+
+
+def short(run_id: str) -> str:
+    return run_id[-8:] if len(run_id) > 8 else run_id
+
+
+@dataclass
+class Chart:
+    """One chart the html report draws: its kind and the runs it covers."""
+
+    kind: str  # indicators, trend, heatmap, discovery
+    title: str
+    run_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class View:
+    doc: Doc
+    runs: list[Doc]
+    run_by_id: dict[str, Doc]
+    latest: list[Doc]  # the last run of each vantage, in the Summary's run order
+    values: dict[tuple[str, str], Doc]  # (run_id, code) -> indicator row
+
+    def value(self, run_id: str, code: str) -> Doc | None:
+        return self.values.get((run_id, code))
+
+    def label(self, run_id: str, vantage: str | None = None) -> str:
+        """The vantage (and start time when several runs of it are shown); a run outside
+        the scope (a control or previous run) is named by its vantage and id tail."""
+        r = self.run_by_id.get(run_id)
+        if r is None:
+            if not run_id:
+                return "-"
+            return f"{vantage} (run {short(run_id)})" if vantage else f"run {short(run_id)}"
+        return f"{r['vantage']} {r['started_at'][:16]}" if self.multi_run else r["vantage"]
+
+    @property
+    def multi_run(self) -> bool:
+        return len(self.latest) < len(self.runs)
+
+    def rows_for(self, key: str, run_id: str) -> list[Doc]:
+        return [r for r in self.doc.get(key, []) if r["run_id"] == run_id]
+
+    def comparisons(self, kind: str) -> list[Doc]:
+        return [c for c in self.doc["comparisons"] if c["kind"] == kind]
+
+    def charts(self) -> list[Chart]:
+        return chart_plan(self.doc)
+
+
+def build(doc: Doc) -> View:
+    runs = list(doc["runs"])
+    latest: dict[str, Doc] = {}
+    for r in runs:
+        latest[r["vantage"]] = r
+    order = {r["run_id"]: i for i, r in enumerate(runs)}
+    return View(
+        doc=doc,
+        runs=runs,
+        run_by_id={r["run_id"]: r for r in runs},
+        latest=sorted(latest.values(), key=lambda r: order[r["run_id"]]),
+        values={(i["run_id"], i["code"]): i for i in doc["indicators"]},
+    )
+
+
+def chart_plan(doc: Doc) -> list[Chart]:
+    """The charts, in page order: one indicator bar chart per vantage (its latest run with
+    any value, vantages in first-seen order); a trend chart when a vantage has two or more
+    runs with values; a cross-vantage heat map when two or more vantages have values; the
+    QUIC discovery channels when any T6 row carries its channel counts."""
+    with_values = [
+        r["run_id"]
+        for r in doc["runs"]
+        if any(i["run_id"] == r["run_id"] and i["value"] is not None for i in doc["indicators"])
+    ]
+    vantage_of = {r["run_id"]: r["vantage"] for r in doc["runs"]}
+    per_vantage: dict[str, list[str]] = {}
+    for rid in with_values:
+        per_vantage.setdefault(vantage_of[rid], []).append(rid)
+    charts = [
+        Chart("indicators", "Indicators with 95% intervals (latest run)", [v[-1]])
+        for v in per_vantage.values()
+    ]
+    if any(len(v) >= 2 for v in per_vantage.values()):
+        charts.append(Chart("trend", "Trend over runs", with_values))
+    if len(per_vantage) >= 2:
+        latest = [v[-1] for v in per_vantage.values()]
+        charts.append(Chart("heatmap", "Cross-vantage heat map (latest run per vantage)", latest))
+    discovery = [
+        i["run_id"]
+        for i in doc["indicators"]
+        if i["code"] == "T6" and isinstance(i["params"].get("channels"), dict)
+    ]
+    if discovery:
+        charts.append(Chart("discovery", "QUIC discovery channels", discovery))
+    return charts
