@@ -156,33 +156,27 @@ class Demo:
             self._done(t0, f"exit {done.returncode}")
 
     def _report(self) -> None:
+        # The lab's own IP-to-ASN mapping (analysis/data) lets N7/T7 compute too.
+        scope = ["--db", str(self.db), "--round", self.round_label, "--asn-map", "lab"]
         t0 = self._step(f"computing the indicators of round {self.round_label}")
-        done = self._cli("indicators", "compute", "--db", str(self.db), "--round", self.round_label)
+        done = self._cli("indicators", "compute", *scope)
         if done.returncode != 0:
             raise DemoError("indicators compute failed")
         self._done(t0)
         t0 = self._step(f"writing {self.report}")
-        json_path = self.workdir / "demo-summary.json"
-        done = self._cli(
-            "indicators", "summary", "--db", str(self.db), "--round", self.round_label,
-            "--output", str(json_path),
-        )  # fmt: skip
-        if done.returncode != 0:
-            raise DemoError("indicators summary failed")
         # The round's report when `summarize` knows rounds (the reports issue), else the
         # per-run summary of the last run; the indicator table above is the text summary.
         by_round = "--round" in self._cli("summarize", "--help", capture=True).stdout
-        scope = ["--round", self.round_label] if by_round else []
+        report_scope = scope if by_round else ["--db", str(self.db)]
         html = self._cli(
-            "summarize", "--db", str(self.db), *scope, "--format", "html",
-            "--output", str(self.report),
-        )  # fmt: skip
+            "summarize", *report_scope, "--format", "html", "--output", str(self.report)
+        )
         if html.returncode != 0:
             raise DemoError("summarize --format html failed")
         self._done(t0)
         if by_round:
             self.echo("")
-            self._cli("summarize", "--db", str(self.db), *scope, "--format", "text")
+            self._cli("summarize", *report_scope, "--format", "text")
 
 
 @contextlib.contextmanager
