@@ -126,7 +126,7 @@ def existing_tables(path: Path) -> set[str]:
 
 def explore_metadata(path: Path) -> dict[str, Any]:
     """datasette metadata for ``path``: the generated docs plus the canned queries it can run."""
-    meta = json.loads(metadata_json())
+    meta: dict[str, Any] = json.loads(metadata_json())
     ((_, database),) = meta.pop("databases").items()
     present = existing_tables(path)
     database["tables"] = {t: v for t, v in database["tables"].items() if t in present}
