@@ -9,6 +9,7 @@ above zero for censored, exactly zero for clean.
 
 from __future__ import annotations
 
+import html
 import os
 import re
 import sqlite3
@@ -30,6 +31,19 @@ pytestmark = [
     pytest.mark.skipif(bool(missing), reason=f"probes not merged yet: {', '.join(missing)}"),
     pytest.mark.timeout(900),
 ]
+
+
+TITLES = {"N1": r"Resolver Answer Divergence \(RAD\)", "T2": r"UDP/443 Blocking Rate \(UBR\)"}
+
+
+def report_values(page: str) -> dict[tuple[str, str], float]:
+    """(vantage, code) -> value from the HTML report's indicator rows."""
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    out: dict[tuple[str, str], float] = {}
+    for code, title in TITLES.items():
+        for m in re.finditer(rf"\b(clean|censored) {code} {title} ([0-9]+\.[0-9]+)", text):
+            out[(m[1], code)] = float(m[2])
+    return out
 
 
 def _values(db: Path) -> dict[tuple[str, str], float | None]:
@@ -57,7 +71,11 @@ def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> 
     assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
     for step in ("starting the lab", "measuring from vantage censored", "stopping the lab"):
         assert step in out
-    assert report.is_file() and "<html" in report.read_text(encoding="utf-8").lower()
+    page = report.read_text(encoding="utf-8")
+    assert "<html" in page.lower()
+    shown = report_values(page)  # the report itself shows the planted facts
+    assert shown[("censored", "N1")] > 0 and shown[("censored", "T2")] > 0
+    assert shown[("clean", "N1")] == 0 and shown[("clean", "T2")] == 0
     # The lab is down again: no namespace of it is left.
     netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
     assert "fs-v-censored" not in netns
