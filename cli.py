@@ -13,6 +13,7 @@ from db.commands import db_group, explore_command
 from lab.commands import demo_command, lab_group
 from probes.commands import probes_group, run_command, runs_group
 from probes.dns.commands import dns_command
+from probes.naming.commands import name_command, naming_group
 from probes.transport.commands import transport_command
 from reports.commands import summarize_command
 
@@ -35,6 +36,7 @@ main.add_command(explore_command)
 main.add_command(indicators_group)
 main.add_command(lab_group)
 main.add_command(demo_command)
+main.add_command(naming_group)
 main.add_command(run_command)
 main.add_command(summarize_command)
 main.add_command(probes_group)
@@ -42,6 +44,7 @@ main.add_command(runs_group)
 
 probes_group.add_command(dns_command)
 probes_group.add_command(transport_command)
+probes_group.add_command(name_command)
 
 
 if __name__ == "__main__":

@@ -329,4 +329,4 @@ class IndicatorValue(Base):
 
 # Probe areas keep their tables in modules of their own; importing them here puts every
 # table in Base.metadata, which the writer and Alembic read.
-from db import models_dns, models_transport  # noqa: E402, F401
+from db import models_dns, models_naming, models_transport  # noqa: E402, F401

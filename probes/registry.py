@@ -20,6 +20,7 @@ BUILTIN_PROBE_MODULES: tuple[str, ...] = (
     "probes.transport.quic",
     "probes.transport.vn",
     "probes.transport.path",
+    "probes.naming.probe",
 )
 
 

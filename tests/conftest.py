@@ -25,6 +25,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.engine",
     "tests.fixtures.dns_servers",
     "tests.fixtures.reports",
+    "tests.fixtures.naming",
 ]
 
 

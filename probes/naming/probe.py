@@ -1,0 +1,233 @@
+"""``naming.resolve``: one name, one access method, one endpoint -> one naming row.
+
+The I/O happens in the access methods (probes/naming/methods/); this module picks the
+namespace and method, normalises the name, runs the method under the task's deadline and
+turns the result -- or the failure -- into an Observation of ``naming_observations`` with
+``naming_values`` children. Invalid names become ``invalid_input`` rows; nothing raises.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from db.vocab import Failure, Operation
+from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from probes.errors import MeasurementError, classify
+from probes.naming import http
+from probes.naming.methods import METHODS
+from probes.naming.methods.base import MethodResult, Request, Value, summary
+from probes.naming.methods.uns import DEFAULT_KEYS as UNS_DEFAULT_KEYS
+from probes.naming.namespaces import Registry, shipped_registry
+from probes.naming.normalize import InvalidName, normalize
+from probes.registry import register
+from probes.safety import ALLOW_ALL, NetworkPolicy
+
+TABLE = "naming_observations"
+VALUES_TABLE = "naming_values"
+
+
+@dataclass(frozen=True, slots=True)
+class NamingConfig:
+    text_keys: tuple[str, ...] = field(
+        default=("url", "avatar", "description", "email", "com.github", "com.twitter"),
+        metadata={"help": "ENS text record keys read for every name (ENSIP-5)"},
+    )
+    coin_types: tuple[int, ...] = field(
+        default=(0,),
+        metadata={
+            "help": "SLIP-44 coin types read with addr(bytes32,uint256) (ENSIP-9); "
+            "ETH (60) is always read with addr(bytes32)"
+        },
+    )
+    uns_keys: tuple[str, ...] = field(
+        default=UNS_DEFAULT_KEYS, metadata={"help": "UNS record keys read with getMany"}
+    )
+    timeout_s: float = field(
+        default=10.0, metadata={"help": "seconds for each network request of a resolution"}
+    )
+
+
+def transport_url(url: str) -> str:
+    """The URL a method speaks to: the engine's ``eth+http(s)://`` JSON-RPC schemes
+    (probes/endpoints.py) are plain HTTP(S) on the wire."""
+    for scheme in ("eth+http://", "eth+https://"):
+        if url.startswith(scheme):
+            return url[len("eth+") :]
+    return url
+
+
+def method_for(namespace: str, registry: Registry, requested: str | None) -> str:
+    """The requested method, else the namespace's first; raises ValueError if none."""
+    if requested:
+        if requested not in METHODS:
+            raise ValueError(f"unknown method {requested!r}; known: {', '.join(METHODS)}")
+        return requested
+    methods = registry[namespace].methods
+    if not methods:
+        raise ValueError(f"namespace {namespace!r} has no access method fragscope implements")
+    return methods[0]
+
+
+@register
+class NamingProbe:
+    """Resolve alternative names (ENS, UNS, alt roots, Handshake, Namecoin, gateways).
+
+    Task params (all optional): ``namespace`` (else inferred from the TLD), ``method``
+    (else the endpoint's ``options.method``, else the namespace's first method). An
+    endpoint serves the namespaces in ``options.namespaces`` (``["*"]`` = every name,
+    which is how a colliding TLD is asked of both an ICANN and an alternative resolver),
+    else its ``namespace``.
+    """
+
+    name: ClassVar[str] = "naming.resolve"
+    version: ClassVar[int] = 1
+    table: ClassVar[str] = TABLE
+    config_class: ClassVar[type[NamingConfig]] = NamingConfig
+    uses_endpoints: ClassVar[bool] = True
+
+    def __init__(
+        self,
+        config: NamingConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        policy: NetworkPolicy = ALLOW_ALL,
+        registry: Registry | None = None,
+    ) -> None:
+        self.config = config or NamingConfig()
+        self.clock = clock or SystemClock()
+        self.policy = policy
+        self.registry = registry or shipped_registry()
+
+    def namespace_of(self, target: str) -> str:
+        ns = self.registry.for_name(target)
+        return ns.name if ns else "icann"
+
+    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
+        if endpoint is None:
+            return ()
+        served = endpoint.options.get("namespaces") or [endpoint.namespace]
+        ns = self.namespace_of(target)
+        if "*" in served or ns in served:
+            return (TaskParams("", {"namespace": ns}),)
+        return ()
+
+    async def measure(self, task: Task) -> Observation:
+        started = self.clock.now()
+        t0 = self.clock.monotonic()
+        endpoint = task.endpoint
+        obs = Observation(
+            table=TABLE,
+            target=task.target,
+            endpoint=endpoint.url if endpoint else None,
+            started_at=started,
+        )
+        namespace = str(task.params.get("namespace") or self.namespace_of(task.target))
+        requested = task.params.get("method") or (
+            endpoint.options.get("method") if endpoint else None
+        )
+        obs.fields = {
+            "namespace": namespace,
+            "name": task.target,
+            "method": str(requested or ""),
+            "endpoint_operator": endpoint.operator if endpoint else None,
+            "depends_on_icann_dns": http.depends_on_icann_dns(endpoint.url) if endpoint else None,
+            "n_values": 0,
+        }
+        try:
+            try:
+                ns = self.registry[namespace]
+                method = method_for(namespace, self.registry, requested)
+                obs.fields["method"] = method
+                normalized = normalize(task.target, ns.normalization)
+            except (InvalidName, KeyError, ValueError) as exc:
+                raise MeasurementError(
+                    Failure.INVALID_INPUT, Operation.RESOLVE, str(exc).strip("'\"")
+                ) from exc
+            obs.fields["name_normalized"] = normalized
+            if endpoint is None:
+                raise MeasurementError(Failure.INVALID_INPUT, Operation.RESOLVE, "no endpoint")
+            req = Request(
+                name=normalized,
+                namespace=namespace,
+                endpoint=transport_url(endpoint.url),
+                options=endpoint.options,
+                policy=self.policy,
+                timeout=self.config.timeout_s,
+                text_keys=self.config.text_keys,
+                coin_types=self.config.coin_types,
+                uns_keys=self.config.uns_keys,
+            )
+            t1 = self.clock.monotonic()
+            result = await asyncio.wait_for(METHODS[method](req), task.deadline_s)
+            obs.fields["latency_ms"] = (self.clock.monotonic() - t1) * 1000
+            self._fill(obs, result)
+        except MeasurementError as exc:
+            obs.failure, obs.failed_operation, obs.failure_detail = (
+                exc.failure,
+                exc.operation,
+                exc.detail or None,
+            )
+            obs.retryable = exc.failure == Failure.GENERIC_TIMEOUT_ERROR
+        except Exception as exc:  # a bug or an unforeseen server: a row, never a crash
+            c = classify(exc, Operation.RESOLVE)
+            obs.failure, obs.failed_operation, obs.failure_detail = (
+                c.failure,
+                c.operation,
+                c.detail,
+            )
+            obs.retryable = c.failure == Failure.GENERIC_TIMEOUT_ERROR
+        if obs.failure_detail and "\x00" in obs.failure_detail:
+            obs.failure_detail = obs.failure_detail.replace("\x00", NUL_STANDIN)
+        if "\x00" in task.target:
+            obs.fields["name"] = task.target.replace("\x00", NUL_STANDIN)
+        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
+        return obs
+
+    @staticmethod
+    def _fill(obs: Observation, result: MethodResult) -> None:
+        obs.fields.update(
+            outcome=result.outcome,
+            n_values=len(result.values),
+            values_summary=summary(
+                [Value(v.kind, v.key, v.value.replace("\x00", NUL_STANDIN)) for v in result.values]
+            ),
+            chain_id=result.chain_id,
+            block_number=result.block_number,
+            resolver_address=result.resolver_address,
+            wildcard=result.wildcard,
+            offchain=result.offchain,
+            detail=result.detail or None,
+        )
+        obs.children = [(VALUES_TABLE, _value_row(v)) for v in result.values]
+
+
+NUL_STANDIN = "\ufffd"
+"""PostgreSQL text cannot hold NUL (SQLite can): NUL becomes U+FFFD in text columns."""
+
+
+def _value_row(v: Value) -> dict[str, Any]:
+    """A naming_values row; a value holding NUL keeps its exact bytes in ``raw``."""
+    value, raw = v.value, v.raw
+    if "\x00" in value:
+        raw = raw or "0x" + value.encode("utf-8", "surrogatepass").hex()
+        value = value.replace("\x00", NUL_STANDIN)
+    return {"kind": v.kind, "key": v.key, "value": value, "raw": raw}
+
+
+def row_dict(obs: Observation) -> dict[str, Any]:
+    """A flat, JSON-friendly view of an observation (for `fragscope probe name`)."""
+    out: dict[str, Any] = {
+        "target": obs.target,
+        "endpoint": obs.endpoint,
+        "started_at": obs.started_at.isoformat(),
+        "duration_ms": round(obs.duration_ms or 0.0, 3),
+        "failure": str(obs.failure) if obs.failure else None,
+        "failed_operation": str(obs.failed_operation) if obs.failed_operation else None,
+        "failure_detail": obs.failure_detail,
+    }
+    out.update(obs.fields)
+    out["values"] = [c[1] for c in obs.children]
+    return out

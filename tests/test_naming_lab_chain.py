@@ -1,0 +1,138 @@
+"""naming.resolve against the lab chain (lab/chain, tests/fixtures/chain.py): every fact
+planted from lab/chain/truth.toml -- ENS records, a name without resolver, unregistered
+names, the ENSIP-10 wildcard samples, the EIP-3668 names behind the lab's CCIP-read
+gateway (ok, HTTP 500, forged binding) and the UNS names through the ProxyReader --
+resolved by the probe and compared with the truth file, not with literals."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from db.vocab import Failure
+from probes.base import Endpoint, Observation, Task
+from probes.naming import ens
+from probes.naming.probe import NamingConfig, NamingProbe
+from probes.safety import NetworkPolicy
+from tests.fixtures.chain import ChainLab
+
+pytestmark = pytest.mark.slow
+
+
+def _text_keys(lab: ChainLab) -> tuple[str, ...]:
+    t = lab.truth
+    names = [*t.ens_names, *t.wildcard_samples, *t.offchain_names]
+    return tuple(sorted({k for n in names for k in n.records.text}))
+
+
+def resolve(
+    lab: ChainLab, name: str, *, method: str = "eth-rpc", namespace: str = "ens"
+) -> Observation:
+    t = lab.truth
+    config = NamingConfig(
+        text_keys=_text_keys(lab),
+        coin_types=(0,),
+        uns_keys=tuple(sorted({k for n in t.uns_names for k in n.records})),
+    )
+    probe = NamingProbe(config, policy=NetworkPolicy.from_env())
+    options: dict[str, Any] = {"method": method, "chain_id": t.chain_id}
+    if method == "eth-rpc":
+        options["registry"] = t.addresses["ens_registry"]
+    else:
+        options["proxy_reader"] = t.addresses[t.uns_reader]
+    endpoint = Endpoint(url=lab.chain.url, operator="lab", namespace=namespace, options=options)
+    task = Task(
+        key=f"lab:{name}",
+        probe=probe.name,
+        target=name,
+        endpoint=endpoint,
+        params={"namespace": namespace},
+    )
+    return asyncio.run(probe.measure(task))
+
+
+def got(obs: Observation) -> dict[tuple[str, str | None], str]:
+    return {(v["kind"], v["key"]): v["value"] for _t, v in obs.children}
+
+
+def expected(records: Any) -> dict[tuple[str, str | None], str]:
+    out: dict[tuple[str, str | None], str] = {}
+    if records.addr:
+        out[("addr", "60")] = ens.checksum(records.addr)
+    for coin, value in records.coins.items():
+        if coin != 60:
+            out[("addr", str(coin))] = "0x" + value.hex()
+    if records.contenthash_uri:
+        proto = records.contenthash_uri.split("://", 1)[0]
+        out[("contenthash", {"bzz": "swarm"}.get(proto, proto))] = records.contenthash_uri
+    for key, value in records.text.items():
+        out[("text", key)] = value
+    return out
+
+
+def test_every_ens_name_of_the_truth_file(chain_lab: ChainLab) -> None:
+    for entry in chain_lab.truth.ens_names:
+        obs = resolve(chain_lab, entry.name)
+        assert obs.failure is None, (entry.name, obs.failure_detail)
+        if entry.resolver is None:
+            assert obs.fields["outcome"] == "not_found", entry.name
+            continue
+        assert got(obs) == expected(entry.records), entry.name
+        assert obs.fields["resolver_address"].lower() == (
+            chain_lab.truth.addresses[entry.resolver].lower()
+        )
+        assert obs.fields["block_number"] >= chain_lab.facts.block_number
+
+
+def test_ensip15_forms_of_a_non_ascii_name(chain_lab: ChainLab) -> None:
+    entry = next(n for n in chain_lab.truth.ens_names if n.name == "bücher.eth")
+    for form in ("Bücher.eth", "bu\u0308cher.eth"):
+        obs = resolve(chain_lab, form)
+        assert obs.fields["name_normalized"] == "bücher.eth" and obs.fields["name"] == form
+        assert got(obs) == expected(entry.records)
+
+
+def test_unregistered_names(chain_lab: ChainLab) -> None:
+    for name in chain_lab.truth.unregistered:
+        obs = resolve(chain_lab, name)
+        assert obs.failure is None and obs.fields["outcome"] == "not_found", name
+
+
+def test_wildcard_samples(chain_lab: ChainLab) -> None:
+    t = chain_lab.truth
+    for entry in t.wildcard_samples:
+        obs = resolve(chain_lab, entry.name)
+        assert obs.failure is None, (entry.name, obs.failure_detail)
+        want = expected(entry.records)
+        assert {k: v for k, v in got(obs).items() if k in want} == want, entry.name
+        assert obs.fields["detail"]["resolver_found_at"] == t.wildcard_parent
+        assert obs.fields["wildcard"] is (entry.name != t.wildcard_parent)
+        assert obs.fields["detail"]["ensip10"] is True
+
+
+def test_offchain_names_through_the_lab_gateway(chain_lab: ChainLab) -> None:
+    for entry in chain_lab.truth.offchain_names:
+        obs = resolve(chain_lab, entry.name)
+        if entry.gateway == "ok":
+            assert obs.failure is None, (entry.name, obs.failure_detail)
+            assert got(obs) == expected(entry.records), entry.name
+            assert obs.fields["offchain"] is True
+            assert obs.fields["detail"]["gateways"][0].startswith(chain_lab.gateway.url)
+        else:  # http-500 and bad-binding: the lookup failed, not "no records"
+            assert obs.failure == Failure.ETH_OFFCHAIN_LOOKUP_ERROR, entry.name
+            reason = {"http-500": "HTTP 500", "bad-binding": "callback"}[entry.gateway]
+            assert reason in (obs.failure_detail or ""), (entry.name, obs.failure_detail)
+
+
+def test_uns_names_through_the_proxy_reader(chain_lab: ChainLab) -> None:
+    t = chain_lab.truth
+    for entry in t.uns_names:
+        obs = resolve(chain_lab, entry.name, method="uns", namespace="unstoppable")
+        assert obs.failure is None, (entry.name, obs.failure_detail)
+        assert got(obs) == {("uns", k): v for k, v in entry.records.items()}, entry.name
+        assert obs.fields["resolver_address"].lower() == t.addresses[t.uns_reader].lower()
+    for name in t.uns_unminted:
+        obs = resolve(chain_lab, name, method="uns", namespace="unstoppable")
+        assert obs.failure is None and obs.fields["outcome"] == "not_found", name
