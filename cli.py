@@ -9,8 +9,8 @@ from __future__ import annotations
 import click
 
 from analysis.commands import indicators_group
-from db.commands import db_group
-from lab.commands import lab_group
+from db.commands import db_group, explore_command
+from lab.commands import demo_command, lab_group
 from probes.commands import probes_group, run_command, runs_group
 from probes.dns.commands import dns_command
 from probes.naming.commands import name_command, naming_group
@@ -32,8 +32,10 @@ def main() -> None:
 
 
 main.add_command(db_group)
+main.add_command(explore_command)
 main.add_command(indicators_group)
 main.add_command(lab_group)
+main.add_command(demo_command)
 main.add_command(naming_group)
 main.add_command(run_command)
 main.add_command(summarize_command)

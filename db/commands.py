@@ -121,3 +121,37 @@ def merge(sources: tuple[str, ...], into: str, run_ids: tuple[str, ...]) -> None
     for source, added in report.added.items():
         rows = ", ".join(f"{t} {n}" for t, n in added.items() if n)
         click.echo(f"{source}: added {sum(added.values())} rows ({rows or 'nothing new'})")
+
+
+@click.command(name="explore")
+@DB_OPTION
+@click.option(
+    "--port", default=8001, show_default=True, type=click.IntRange(1, 65535), help="TCP port."
+)
+def explore_command(db_url: str | None, port: int) -> None:
+    """Open a SQLite database in datasette on http://127.0.0.1:PORT (needs fragscope[explore]).
+
+    Tables carry their column docs; canned queries answer common questions (QUIC adoption
+    by operator, answer divergence by resolver, failures by probe). Bound to loopback only:
+    tunnel it (ssh -L) to look from elsewhere. Ctrl-C stops it.
+    """
+    import tempfile
+    from pathlib import Path
+
+    from db.engine import is_sqlite, resolve_url, sqlite_path
+    from db.explore import ExploreError, serve
+
+    url = resolve_url(db_url)
+    path = sqlite_path(url) if is_sqlite(url) else None
+    if not path:
+        raise click.UsageError(
+            "--db: datasette reads SQLite files; copy a PostgreSQL database into one with "
+            "`fragscope db merge POSTGRES_URL --into FILE.sqlite` first"
+        )
+    click.echo(f"serving {path} on http://127.0.0.1:{port}/ (Ctrl-C stops)", err=True)
+    try:
+        with tempfile.TemporaryDirectory(prefix="fragscope-explore-") as tmp:
+            code = serve(Path(path), Path(tmp), port=port)
+    except ExploreError as exc:
+        raise click.UsageError(str(exc)) from exc
+    sys.exit(code)

@@ -151,3 +151,50 @@ def down(run_dir: Path, truth_path: Path | None) -> None:
 
 # `fragscope lab exec VANTAGE -- COMMAND`: run a command at a vantage (lab.vantages).
 lab_group.add_command(exec_command)
+
+
+@click.command(name="demo")
+@click.option(
+    "--dir",
+    "workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("demo"),
+    show_default=True,
+    help="Working directory: lab-run/, demo.sqlite and the JSON summary go here.",
+)
+@click.option(
+    "--report",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path("demo-report.html"),
+    show_default=True,
+    help="The HTML report to write.",
+)
+@click.option(
+    "--lock-wait",
+    type=click.FloatRange(min=0),
+    default=600.0,
+    show_default=True,
+    help="Seconds to wait for another lab (a test session) to finish.",
+)
+def demo_command(workdir: Path, report: Path, lock_wait: float) -> None:
+    """Start the lab, measure it from four vantages as one round, report, stop the lab.
+
+    Vantages: clean (this host), censored (manipulating resolver, UDP/443 dropped),
+    lossy and distant. Prints progress and the text summary, writes the HTML report and
+    stops the lab also on failure or Ctrl-C. Installs nothing: `make demo` does.
+    """
+    from lab.demo import Demo, DemoError, prerequisites
+
+    problems = prerequisites()
+    if problems:
+        click.echo("fragscope demo: " + "; ".join(problems), err=True)
+        sys.exit(2)
+    demo = Demo(workdir=workdir.resolve(), report=report.resolve(), lock_wait_s=lock_wait)
+    try:
+        sys.exit(demo.run())
+    except DemoError as exc:
+        click.echo(f"fragscope demo: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("fragscope demo: interrupted; the lab was stopped", err=True)
+        sys.exit(130)

@@ -1,0 +1,94 @@
+"""``fragscope demo`` end to end: the lab, four vantages, one round, the report.
+
+Runs the real command (root, namespaces, real servers). The censored vantage's planted facts
+(lab/vantages/truth.toml: UDP/443 to www.example.test dropped; its resolver rewrites and
+blocks names, lab/truth.toml [resolvers.manip.policy]) must show in the round's indicators
+and printed summary: N1 (answer divergence from the control) and T2 (UDP/443 blocking)
+above zero for censored, exactly zero for clean.
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from lab.demo import prerequisites
+from probes import registry
+
+ROOT = Path(__file__).resolve().parent.parent
+NEEDED = ("dns.query", "naming.resolve", "transport.tls", "transport.quic", "transport.quic_vn")
+missing = [p for p in NEEDED if p not in registry.all_probes()]
+
+pytestmark = [
+    pytest.mark.skipif(bool(prerequisites()), reason="; ".join(prerequisites()) or "ok"),
+    pytest.mark.skipif(bool(missing), reason=f"probes not merged yet: {', '.join(missing)}"),
+    pytest.mark.timeout(900),
+]
+
+
+TITLES = {"N1": r"Resolver Answer Divergence \(RAD\)", "T2": r"UDP/443 Blocking Rate \(UBR\)"}
+
+
+def report_values(page: str) -> dict[tuple[str, str], float]:
+    """(vantage, code) -> value from the HTML report's indicator rows."""
+    text = re.sub(r"\s+", " ", html.unescape(re.sub(r"<[^>]+>", " ", page)))
+    out: dict[tuple[str, str], float] = {}
+    for code, title in TITLES.items():
+        for m in re.finditer(rf"\b(clean|censored) {code} {title} ([0-9]+\.[0-9]+)", text):
+            out[(m[1], code)] = float(m[2])
+    return out
+
+
+def _values(db: Path) -> dict[tuple[str, str], float | None]:
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(
+            "SELECT v.label, i.code, i.value FROM indicator_values AS i "
+            "JOIN vantages AS v ON v.id = i.vantage_id"
+        ).fetchall()
+    finally:
+        con.close()
+    return {(label, code): value for label, code, value in rows}
+
+
+def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> None:
+    report = tmp_path / "demo-report.html"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    env.pop("FRAGSCOPE_ALLOWED_NETS", None)  # the lab campaigns carry their own allowlist
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "demo", "--dir", str(tmp_path / "demo"),
+         "--report", str(report)],
+        cwd=ROOT, env=env, capture_output=True, text=True, timeout=880, check=False,
+    )  # fmt: skip
+    out = done.stdout
+    assert done.returncode == 0, out[-3000:] + done.stderr[-3000:]
+    for step in ("starting the lab", "measuring from vantage censored", "stopping the lab"):
+        assert step in out
+    page = report.read_text(encoding="utf-8")
+    assert "<html" in page.lower()
+    shown = report_values(page)  # the report itself shows the planted facts
+    assert shown[("censored", "N1")] > 0 and shown[("censored", "T2")] > 0
+    assert shown[("clean", "N1")] == 0 and shown[("clean", "T2")] == 0
+    # The lab is down again: no namespace of it is left.
+    netns = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    assert "fs-v-censored" not in netns
+
+    values = _values(tmp_path / "demo" / "demo.sqlite")
+    assert values[("censored", "N1")] and values[("censored", "N1")] > 0  # rewrites, NXDOMAIN
+    assert values[("censored", "T2")] and values[("censored", "T2")] > 0  # UDP/443 dropped
+    assert values[("clean", "N1")] == 0
+    assert values[("clean", "T2")] == 0
+    # ... and the printed summary says so, line by line.
+    printed = {
+        (m[1], m[2]): float(m[3])
+        for m in re.finditer(r"^(\w+)\s+(N1|T2)\s+([0-9.]+)", out, flags=re.MULTILINE)
+    }
+    assert printed[("censored", "N1")] > 0 and printed[("censored", "T2")] > 0
+    assert printed[("clean", "N1")] == 0 and printed[("clean", "T2")] == 0

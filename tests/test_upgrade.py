@@ -1,0 +1,95 @@
+"""Upgrades: a database written by the first released schema migrates to head unchanged.
+
+tests/fixtures/data/v1.sqlite was written at revision "0001" (by make_v1.py beside it);
+`fragscope db upgrade` must bring it to head without losing or changing a row.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sqlite3
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from cli import main
+from db.engine import make_engine
+from db.migrate import current_revision, heads, is_at_head
+
+FIXTURE = Path(__file__).parent / "fixtures" / "data" / "v1.sqlite"
+V1_TABLES = {
+    "vantages": "id",
+    "runs": "id",
+    "targets": "id",
+    "tasks_done": "run_id, task_key",
+    "null_observations": "id",
+    "indicator_values": "id",
+    "vocab_failure": "name",
+    "vocab_operation": "name",
+    "vocab_path_outcome": "name",
+    "vocab_transport": "name",
+}
+
+
+def _snapshot(path: Path, columns: dict[str, list[str]] | None = None) -> dict[str, object]:
+    """Every row of the v1 tables, restricted to the v1 columns, in primary-key order."""
+    con = sqlite3.connect(path)
+    try:
+        out: dict[str, object] = {}
+        for table, order in V1_TABLES.items():
+            cols = (columns or {}).get(table) or [
+                r[1] for r in con.execute(f"PRAGMA table_info({table})")
+            ]
+            select = ", ".join(f'"{c}"' for c in cols)
+            out[table] = (
+                cols,
+                con.execute(f"SELECT {select} FROM {table} ORDER BY {order}").fetchall(),
+            )
+        return out
+    finally:
+        con.close()
+
+
+def test_fixture_is_at_revision_0001(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite"  # never open the fixture itself: SQLite may write beside it
+    shutil.copyfile(FIXTURE, db)
+    engine = make_engine(str(db))
+    try:
+        assert current_revision(engine) == "0001"
+    finally:
+        engine.dispose()
+    before = _snapshot(db)
+    assert len(before["null_observations"][1]) == 10  # type: ignore[index]
+    assert len(before["runs"][1]) == 2  # type: ignore[index]
+
+
+def test_db_upgrade_keeps_every_row(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite"
+    shutil.copyfile(FIXTURE, db)
+    before = _snapshot(db)
+    result = CliRunner().invoke(main, ["db", "upgrade", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(str(db))
+    try:
+        assert is_at_head(engine), (current_revision(engine), heads())
+    finally:
+        engine.dispose()
+    v1_columns = {t: cols for t, (cols, _rows) in before.items()}  # type: ignore[misc]
+    after = _snapshot(db, v1_columns)
+    for table, (_cols, rows) in before.items():  # type: ignore[misc]
+        after_rows = after[table][1]  # type: ignore[index]
+        if table.startswith("vocab_"):
+            # Later revisions may add vocabulary values; none may vanish or change.
+            assert set(rows) <= set(after_rows), table
+        else:
+            assert after_rows == rows, table
+
+
+def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
+    db = tmp_path / "v1.sqlite"
+    shutil.copyfile(FIXTURE, db)
+    runner = CliRunner()
+    assert runner.invoke(main, ["db", "upgrade", "--db", str(db)]).exit_code == 0
+    once = _snapshot(db)
+    assert runner.invoke(main, ["db", "upgrade", "--db", str(db)]).exit_code == 0
+    assert _snapshot(db) == once
