@@ -40,7 +40,7 @@ from probes.engine.planner import (
     root_of,
 )
 from probes.engine.ratelimit import TokenBucket
-from probes.engine.rows import observation_builder, plain, tuple_builder
+from probes.engine.rows import child_builder, observation_builder, plain, tuple_builder
 from probes.engine.state import (
     EngineResult,
     ProbeRuntime,
@@ -647,14 +647,10 @@ class Engine:
                 operation = str(obs.failed_operation)
             children: list[Row] = []
             for index, (table, values) in enumerate(obs.children):
-                child_spec = spec_for(table)
-                child_values = {k: plain(v) for k, v in values.items()}
-                children.append(
-                    (
-                        child_spec,
-                        child_spec.row(id=child_id(rid, index), observation_id=rid, **child_values),
-                    )
-                )
+                child_spec, child_build, child_own = child_builder(table)
+                if not values.keys() <= child_own:
+                    raise KeyError(f"{table}: unknown columns {sorted(values.keys() - child_own)}")
+                children.append((child_spec, child_build(child_id(rid, index), rid, values)))
             row = build(
                 rid,
                 self.run_id,
