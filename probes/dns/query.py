@@ -11,6 +11,7 @@ or twice are kept as rows of their own (``late``/``duplicate``), collected with
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import ssl
 import traceback
@@ -140,6 +141,7 @@ class DnsQueryProbe:
         self._late: list[tuple[Task, Observation]] = []
         self._static: dict[tuple[Any, ...], Any] = {}
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
+        self._cells: tuple[TaskParams, ...] | None = None
         for qtype in self.config.qtypes:
             codec.type_code(qtype)  # fail early, naming the bad type
         if self.config.doh_method.lower() not in ("get", "post"):
@@ -147,11 +149,18 @@ class DnsQueryProbe:
 
     # ------------------------------------------------------------------ planning
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
-        key = target.strip().rstrip(".").lower()
-        if key in self._whoami:
-            qtype = self._whoami[key]
-            return (TaskParams(f"whoami/{qtype}", {"qtype": qtype, "purpose": "whoami"}),)
-        return tuple(TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.qtypes)
+        if self._whoami:
+            key = target.strip().rstrip(".").lower()
+            if key in self._whoami:
+                qtype = self._whoami[key]
+                return (TaskParams(f"whoami/{qtype}", {"qtype": qtype, "purpose": "whoami"}),)
+        if self._cells is None:
+            # The same cells for every target: built once (nothing downstream mutates a
+            # task's params; follow-ups copy them).
+            self._cells = tuple(
+                TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.qtypes
+            )
+        return self._cells
 
     # ------------------------------------------------------------------ measuring
     async def measure(self, task: Task) -> Observation:
@@ -173,9 +182,13 @@ class DnsQueryProbe:
                 done_future.set_result(None)
 
         batches: dict[tuple[str, int], list[tuple[QueryTemplate, Any, Any]]] = {}
+        # One clock reading for the batch: its queries leave together (send_many), and a
+        # wall-clock read per task cost more than the rest of preparing it.
+        started = self.clock.now()
+        t0 = self.clock.monotonic()
         for index, task in enumerate(tasks):
             try:
-                prep = self._prepare(task)
+                prep = self._prepare(task, started=started, t0=t0)
                 if isinstance(prep, Observation):
                     results[index] = prep
                     continue
@@ -203,9 +216,7 @@ class DnsQueryProbe:
             for r, t in zip(results, tasks, strict=True)
         ]
 
-    def _prepare(self, task: Task) -> _Prepared | Observation:
-        started = self.clock.now()
-        t0 = self.clock.monotonic()
+    def _prepare(self, task: Task, *, started: dt.datetime, t0: float) -> _Prepared | Observation:
         params = task.params
         endpoint = task.endpoint
         key = (

@@ -8,6 +8,7 @@ generated once per table from the model's column list puts the values straight i
 from __future__ import annotations
 
 import datetime as dt
+import operator
 from collections.abc import Callable, Sequence
 from enum import Enum
 from functools import cache
@@ -85,9 +86,22 @@ def observation_builder(
         raise KeyError(f"{table} is not an observation table (missing {sorted(missing)})")
     own = [c for c in spec.columns if c not in ENVELOPE]
     args = ", ".join(f"_{n}" for n in ENVELOPE)
-    values = ", ".join(f"_{c}" if c in ENVELOPE else f"_g({c!r})" for c in spec.columns)
-    src = f"def build({args}, _f):\n    _g = _f.get\n    return _plain_row(({values},))\n"
-    namespace: dict[str, Any] = {"_plain_row": plain_row}
+    # The probe's fields are read by one C call (itemgetter over the fields merged onto
+    # all-NULL defaults), not a dict.get per column; absent fields are NULL.
+    position = {c: i for i, c in enumerate(own)}
+    values = ", ".join(f"_{c}" if c in ENVELOPE else f"_o[{position[c]}]" for c in spec.columns)
+    if len(own) > 1:
+        fetch = "    _o = _get(_defaults | _f)\n"
+    elif own:
+        fetch = "    _o = (_get(_defaults | _f),)\n"
+    else:
+        fetch = ""
+    src = f"def build({args}, _f):\n{fetch}    return _plain_row(({values},))\n"
+    namespace: dict[str, Any] = {
+        "_plain_row": plain_row,
+        "_get": operator.itemgetter(*own) if own else None,
+        "_defaults": dict.fromkeys(own),
+    }
     exec(src, namespace)  # generated from the model's column names only
     return spec, namespace["build"], frozenset(own)
 
@@ -113,9 +127,16 @@ def child_builder(
             return spec.row(id=rid, observation_id=oid, **{k: plain(v) for k, v in values.items()})
 
         return spec, checked, own
+    rest = [c for c in spec.columns if c in own]
+    position = {c: i for i, c in enumerate(rest)}
     fixed = {"id": "_id", "observation_id": "_oid"}
-    values = ", ".join(fixed.get(c, f"_g({c!r})") for c in spec.columns)
-    src = f"def build(_id, _oid, _v):\n    _g = _v.get\n    return _plain_row(({values},))\n"
-    namespace: dict[str, Any] = {"_plain_row": plain_row}
+    values = ", ".join(fixed.get(c, f"_o[{position.get(c)}]") for c in spec.columns)
+    fetch = "_get(_defaults | _v)" if len(rest) > 1 else "(_get(_defaults | _v),)"
+    src = f"def build(_id, _oid, _v):\n    _o = {fetch}\n    return _plain_row(({values},))\n"
+    namespace: dict[str, Any] = {
+        "_plain_row": plain_row,
+        "_get": operator.itemgetter(*rest),
+        "_defaults": dict.fromkeys(rest),
+    }
     exec(src, namespace)  # generated from the model's column names only
     return spec, namespace["build"], own

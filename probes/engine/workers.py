@@ -36,7 +36,15 @@ class PipeSink:
         self.conn = conn
 
     async def put(self, rows: Sequence[Row]) -> None:
-        self.conn.send(("rows", [(spec.name, values) for spec, values in rows]))
+        # Grouped by table name: one pickled list per table instead of a (name, tuple)
+        # pair per row, and the parent hands the groups to the writer as they are.
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for spec, values in rows:
+            group = by_table.get(spec.name)
+            if group is None:
+                group = by_table[spec.name] = []
+            group.append(values)
+        self.conn.send(("rows", by_table))
 
 
 def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
@@ -106,8 +114,8 @@ def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[E
                     alive.discard(conn)
                     continue
                 if msg[0] == "rows":
-                    writer.write([(spec_for(t), v) for t, v in msg[1]])
-                    done += sum(1 for t, _v in msg[1] if t == "tasks_done")
+                    writer.write_tables({spec_for(t): v for t, v in msg[1].items()})
+                    done += len(msg[1].get("tasks_done", ()))
                 elif msg[0] == "done":
                     for name, d in msg[1].items():
                         st = stats.setdefault(name, ProbeStats())
