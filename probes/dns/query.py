@@ -110,6 +110,16 @@ class _Prepared:
     qtype: int
     purpose: str
     t0: float
+    static: dict[str, Any]
+    """The task's input-derived fields (shared, read-only): what a late answer's row needs."""
+    started_at: dt.datetime
+
+
+_SPENT = Observation(table=TABLE, target="", endpoint=None, started_at=dt.datetime.min)
+"""Stands in for a finished query's observation: the UDP client remembers answered
+queries (to recognise duplicates) for as long as their ID is not reused, up to 65,536
+per socket, and they must not pin their observations, rows and batch (that kept the
+collector busy and slowed long runs down by half)."""
 
 
 def _parse_whoami(spec: str) -> tuple[str, str]:
@@ -177,6 +187,7 @@ class DnsQueryProbe:
         def on_udp(result: UdpResult, *, index: int, prep: _Prepared) -> None:
             nonlocal waiting
             results[index] = self._finish_udp(prep, result)
+            prep.obs = _SPENT
             waiting -= 1
             if waiting == 0 and not done_future.done():
                 done_future.set_result(None)
@@ -251,7 +262,9 @@ class DnsQueryProbe:
             failure, operation, detail = failed
             return self._failed(obs, t0, failure, operation, detail)
         assert resolver is not None and template is not None
-        return _Prepared(task, obs, resolver, template, qtype, fields["purpose"], t0)
+        return _Prepared(
+            task, obs, resolver, template, qtype, fields["purpose"], t0, fields, started
+        )
 
     def _static_for(
         self, task: Task
@@ -491,11 +504,11 @@ class DnsQueryProbe:
         obs = Observation(
             table=TABLE,
             target=task.target,
-            endpoint=prep.obs.endpoint,
-            started_at=prep.obs.started_at,
+            endpoint=task.endpoint.url if task.endpoint else None,
+            started_at=prep.started_at,
         )
         base = {
-            k: prep.obs.fields.get(k)
+            k: prep.static.get(k)
             for k in (
                 "qname",
                 "qname_unicode",
@@ -511,7 +524,15 @@ class DnsQueryProbe:
         }
         obs.fields.update(base)
         late_prep = _Prepared(
-            late_task, obs, prep.resolver, prep.template, prep.qtype, prep.purpose, prep.t0
+            late_task,
+            obs,
+            prep.resolver,
+            prep.template,
+            prep.qtype,
+            prep.purpose,
+            prep.t0,
+            prep.static,
+            prep.started_at,
         )
         self._apply_wire(late_prep, wire)
         obs.fields["query_id"] = pending.qid
