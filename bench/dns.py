@@ -21,6 +21,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     peer = sum(q for q, _ in peers) / len(peers)
     peer_cpu = sum(c for _, c in peers) / len(peers)
     rates = [o["stored"] / o["elapsed_s"] for o in ours]
-    qps = sorted(rates)[len(rates) // 2]
+    qps = statistics.median(rates)
     cpu_per_query = sum(o["cpu_s"] for o in ours) / sum(o["stored"] for o in ours)
     ratio = qps / peer
     planned = max(1, -(-n // NAMES)) * NAMES
