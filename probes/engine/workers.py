@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from db.writer import Row, TableSpec, Writer, spec_for
+from db.writer import Row, Writer, spec_for
 from probes.engine import bookkeeping as bk
 from probes.engine.planner import Shard
 from probes.engine.state import EngineResult, ProbeStats
@@ -118,10 +118,6 @@ def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[E
     reporter.start_progress(p.total or None, p.campaign.name)
     try:
         while alive:
-            # The batches every ready worker has sent go into one transaction: a commit
-            # rewrites each index page it touched, and row keys are spread over the
-            # indexes, so fewer, larger commits write far fewer pages per row.
-            merged: dict[TableSpec, list[tuple[Any, ...]]] = {}
             for conn in wait(list(alive), timeout=1.0):
                 assert isinstance(conn, Connection)
                 try:
@@ -130,8 +126,7 @@ def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[E
                     alive.discard(conn)
                     continue
                 if msg[0] == "rows":
-                    for t, v in msg[1].items():
-                        merged.setdefault(spec_for(t), []).extend(v)
+                    writer.write_tables({spec_for(t): v for t, v in msg[1].items()})
                     done += len(msg[1].get("tasks_done", ()))
                 elif msg[0] == "done":
                     for name, d in msg[1].items():
@@ -144,8 +139,6 @@ def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[E
                 elif msg[0] == "error":
                     failed += 1
                     reporter.error(f"worker process failed:\n{msg[1]}")
-            if merged:
-                writer.write_tables(merged)
             now = time.monotonic()
             reporter.update_progress(done, done / (now - t0) if now > t0 else 0.0)
             if now - last_beat >= 5.0:
