@@ -242,7 +242,9 @@ class ObservationMixin:
 
     @declared_attr
     def run_id(cls) -> Mapped[str]:
-        return mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True, doc="the run")
+        # No index of its own: the envelope's unique (run_id, task_key, attempt) leads with
+        # run_id and serves those lookups; a second index cost every insert (0400).
+        return mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=False, doc="the run")
 
     @declared_attr
     def vantage_id(cls) -> Mapped[str]:

@@ -134,6 +134,10 @@ class Writer:
         by_table: dict[TableSpec, list[tuple[Any, ...]]] = defaultdict(list)
         for spec, values in rows:
             by_table[spec].append(values)
+        return self.write_tables(by_table)
+
+    def write_tables(self, by_table: dict[TableSpec, list[tuple[Any, ...]]]) -> int:
+        """:meth:`write` for rows already grouped by table (the engine's worker pipes)."""
         if not by_table:
             return 0
         order = _table_order()

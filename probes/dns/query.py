@@ -11,6 +11,7 @@ or twice are kept as rows of their own (``late``/``duplicate``), collected with
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import functools
 import ssl
 import traceback
@@ -109,6 +110,16 @@ class _Prepared:
     qtype: int
     purpose: str
     t0: float
+    static: dict[str, Any]
+    """The task's input-derived fields (shared, read-only): what a late answer's row needs."""
+    started_at: dt.datetime
+
+
+_SPENT = Observation(table=TABLE, target="", endpoint=None, started_at=dt.datetime.min)
+"""Stands in for a finished query's observation: the UDP client remembers answered
+queries (to recognise duplicates) for as long as their ID is not reused, up to 65,536
+per socket, and they must not pin their observations, rows and batch (that kept the
+collector busy and slowed long runs down by half)."""
 
 
 def _parse_whoami(spec: str) -> tuple[str, str]:
@@ -140,6 +151,7 @@ class DnsQueryProbe:
         self._late: list[tuple[Task, Observation]] = []
         self._static: dict[tuple[Any, ...], Any] = {}
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
+        self._cells: tuple[TaskParams, ...] | None = None
         for qtype in self.config.qtypes:
             codec.type_code(qtype)  # fail early, naming the bad type
         if self.config.doh_method.lower() not in ("get", "post"):
@@ -147,11 +159,18 @@ class DnsQueryProbe:
 
     # ------------------------------------------------------------------ planning
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
-        key = target.strip().rstrip(".").lower()
-        if key in self._whoami:
-            qtype = self._whoami[key]
-            return (TaskParams(f"whoami/{qtype}", {"qtype": qtype, "purpose": "whoami"}),)
-        return tuple(TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.qtypes)
+        if self._whoami:
+            key = target.strip().rstrip(".").lower()
+            if key in self._whoami:
+                qtype = self._whoami[key]
+                return (TaskParams(f"whoami/{qtype}", {"qtype": qtype, "purpose": "whoami"}),)
+        if self._cells is None:
+            # The same cells for every target: built once (nothing downstream mutates a
+            # task's params; follow-ups copy them).
+            self._cells = tuple(
+                TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.qtypes
+            )
+        return self._cells
 
     # ------------------------------------------------------------------ measuring
     async def measure(self, task: Task) -> Observation:
@@ -168,14 +187,19 @@ class DnsQueryProbe:
         def on_udp(result: UdpResult, *, index: int, prep: _Prepared) -> None:
             nonlocal waiting
             results[index] = self._finish_udp(prep, result)
+            prep.obs = _SPENT
             waiting -= 1
             if waiting == 0 and not done_future.done():
                 done_future.set_result(None)
 
         batches: dict[tuple[str, int], list[tuple[QueryTemplate, Any, Any]]] = {}
+        # One clock reading for the batch: its queries leave together (send_many), and a
+        # wall-clock read per task cost more than the rest of preparing it.
+        started = self.clock.now()
+        t0 = self.clock.monotonic()
         for index, task in enumerate(tasks):
             try:
-                prep = self._prepare(task)
+                prep = self._prepare(task, started=started, t0=t0)
                 if isinstance(prep, Observation):
                     results[index] = prep
                     continue
@@ -203,9 +227,7 @@ class DnsQueryProbe:
             for r, t in zip(results, tasks, strict=True)
         ]
 
-    def _prepare(self, task: Task) -> _Prepared | Observation:
-        started = self.clock.now()
-        t0 = self.clock.monotonic()
+    def _prepare(self, task: Task, *, started: dt.datetime, t0: float) -> _Prepared | Observation:
         params = task.params
         endpoint = task.endpoint
         key = (
@@ -240,7 +262,9 @@ class DnsQueryProbe:
             failure, operation, detail = failed
             return self._failed(obs, t0, failure, operation, detail)
         assert resolver is not None and template is not None
-        return _Prepared(task, obs, resolver, template, qtype, fields["purpose"], t0)
+        return _Prepared(
+            task, obs, resolver, template, qtype, fields["purpose"], t0, fields, started
+        )
 
     def _static_for(
         self, task: Task
@@ -480,11 +504,11 @@ class DnsQueryProbe:
         obs = Observation(
             table=TABLE,
             target=task.target,
-            endpoint=prep.obs.endpoint,
-            started_at=prep.obs.started_at,
+            endpoint=task.endpoint.url if task.endpoint else None,
+            started_at=prep.started_at,
         )
         base = {
-            k: prep.obs.fields.get(k)
+            k: prep.static.get(k)
             for k in (
                 "qname",
                 "qname_unicode",
@@ -500,7 +524,15 @@ class DnsQueryProbe:
         }
         obs.fields.update(base)
         late_prep = _Prepared(
-            late_task, obs, prep.resolver, prep.template, prep.qtype, prep.purpose, prep.t0
+            late_task,
+            obs,
+            prep.resolver,
+            prep.template,
+            prep.qtype,
+            prep.purpose,
+            prep.t0,
+            prep.static,
+            prep.started_at,
         )
         self._apply_wire(late_prep, wire)
         obs.fields["query_id"] = pending.qid

@@ -72,6 +72,10 @@ class Pending:
         self.bad: tuple[bytes, str] | None = None
 
 
+def _spent(_result: UdpResult) -> None:
+    """The callback of an answered query (called once already)."""
+
+
 LateHandler = Callable[[Pending, bytes, float, str], None]
 """on_late(pending, wire, received_at, kind) with kind "late" or "duplicate"."""
 
@@ -183,6 +187,9 @@ class _Socket:
                 result.wire = data
                 result.received_at = received
                 pending.callback(result)
+                # Kept in ``answered`` until the ID is reused (duplicates): drop what
+                # the caller's callback would otherwise pin (its whole batch).
+                pending.callback = _spent
             else:
                 # Keep waiting for the genuine answer (it may still come), but remember.
                 pending.bad = (data, "response does not echo the question")

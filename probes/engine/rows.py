@@ -7,6 +7,8 @@ generated once per table from the model's column list puts the values straight i
 
 from __future__ import annotations
 
+import datetime as dt
+import operator
 from collections.abc import Callable, Sequence
 from enum import Enum
 from functools import cache
@@ -35,6 +37,20 @@ ENVELOPE = (
 def plain(value: Any) -> Any:
     # psycopg dumps an Enum by name; the database stores the value.
     return value.value if isinstance(value, Enum) else value
+
+
+_SIMPLE = frozenset(
+    {type(None), str, int, float, bool, bytes, bytearray, memoryview, dt.datetime, list, dict}
+)
+"""Types that ``plain`` returns unchanged: a row of only these needs no per-value pass."""
+
+
+def plain_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    """``row`` with every value through :func:`plain`; one C-level type scan when (as on
+    the hot path) no value is an Enum, instead of a Python call per column."""
+    if _SIMPLE.issuperset(map(type, row)):
+        return row
+    return tuple(map(plain, row))
 
 
 def tuple_builder(spec: TableSpec, names: Sequence[str]) -> Callable[..., tuple[Any, ...]]:
@@ -70,8 +86,57 @@ def observation_builder(
         raise KeyError(f"{table} is not an observation table (missing {sorted(missing)})")
     own = [c for c in spec.columns if c not in ENVELOPE]
     args = ", ".join(f"_{n}" for n in ENVELOPE)
-    values = ", ".join(f"_{c}" if c in ENVELOPE else f"_plain(_f.get({c!r}))" for c in spec.columns)
-    src = f"def build({args}, _f):\n    return ({values},)\n"
-    namespace: dict[str, Any] = {"_plain": plain}
+    # The probe's fields are read by one C call (itemgetter over the fields merged onto
+    # all-NULL defaults), not a dict.get per column; absent fields are NULL.
+    position = {c: i for i, c in enumerate(own)}
+    values = ", ".join(f"_{c}" if c in ENVELOPE else f"_o[{position[c]}]" for c in spec.columns)
+    if len(own) > 1:
+        fetch = "    _o = _get(_defaults | _f)\n"
+    elif own:
+        fetch = "    _o = (_get(_defaults | _f),)\n"
+    else:
+        fetch = ""
+    src = f"def build({args}, _f):\n{fetch}    return _plain_row(({values},))\n"
+    namespace: dict[str, Any] = {
+        "_plain_row": plain_row,
+        "_get": operator.itemgetter(*own) if own else None,
+        "_defaults": dict.fromkeys(own),
+    }
     exec(src, namespace)  # generated from the model's column names only
     return spec, namespace["build"], frozenset(own)
+
+
+@cache
+def child_builder(
+    table: str,
+) -> tuple[TableSpec, Callable[[int, int, dict[str, Any]], tuple[Any, ...]], frozenset[str]]:
+    """(spec, build, own columns) for a child table (``id``, ``observation_id``, values).
+
+    ``build(id, observation_id, values)`` returns the row tuple in column order, values
+    through :func:`plain`; the caller checks ``values.keys() <= own``. The same tuple as
+    ``spec.row(id=..., observation_id=..., **{k: plain(v)})`` without a dict per row.
+    Child tables with vocabulary columns keep the checked path (TableSpec.row).
+    """
+    spec = spec_for(table)
+    if not {"id", "observation_id"} <= spec.column_set:
+        raise KeyError(f"{table} is not a child table (no id/observation_id)")
+    own = frozenset(c for c in spec.columns if c not in ("id", "observation_id"))
+    if own & {"failure", "failed_operation"}:
+
+        def checked(rid: int, oid: int, values: dict[str, Any]) -> tuple[Any, ...]:
+            return spec.row(id=rid, observation_id=oid, **{k: plain(v) for k, v in values.items()})
+
+        return spec, checked, own
+    rest = [c for c in spec.columns if c in own]
+    position = {c: i for i, c in enumerate(rest)}
+    fixed = {"id": "_id", "observation_id": "_oid"}
+    values = ", ".join(fixed.get(c, f"_o[{position.get(c)}]") for c in spec.columns)
+    fetch = "_get(_defaults | _v)" if len(rest) > 1 else "(_get(_defaults | _v),)"
+    src = f"def build(_id, _oid, _v):\n    _o = {fetch}\n    return _plain_row(({values},))\n"
+    namespace: dict[str, Any] = {
+        "_plain_row": plain_row,
+        "_get": operator.itemgetter(*rest),
+        "_defaults": dict.fromkeys(rest),
+    }
+    exec(src, namespace)  # generated from the model's column names only
+    return spec, namespace["build"], own

@@ -23,7 +23,6 @@ from collections.abc import Collection, Iterable, Iterator
 from hashlib import blake2b as _blake2b
 from typing import Any
 
-from db.ids import child_id
 from db.vocab import Failure, Operation
 from db.writer import Row, spec_for
 from probes import registry
@@ -40,7 +39,7 @@ from probes.engine.planner import (
     root_of,
 )
 from probes.engine.ratelimit import TokenBucket
-from probes.engine.rows import observation_builder, plain, tuple_builder
+from probes.engine.rows import child_builder, observation_builder, plain, tuple_builder
 from probes.engine.state import (
     EngineResult,
     ProbeRuntime,
@@ -647,14 +646,15 @@ class Engine:
                 operation = str(obs.failed_operation)
             children: list[Row] = []
             for index, (table, values) in enumerate(obs.children):
-                child_spec = spec_for(table)
-                child_values = {k: plain(v) for k, v in values.items()}
-                children.append(
-                    (
-                        child_spec,
-                        child_spec.row(id=child_id(rid, index), observation_id=rid, **child_values),
-                    )
-                )
+                child_spec, child_build, child_own = child_builder(table)
+                if not values.keys() <= child_own:
+                    raise KeyError(f"{table}: unknown columns {sorted(values.keys() - child_own)}")
+                cid = _from_bytes(
+                    _blake2b(f"{rid}\x1f{index}".encode(), digest_size=8).digest(),
+                    "big",
+                    signed=True,
+                )  # == db.ids.child_id(rid, index), inlined for the hot path
+                children.append((child_spec, child_build(cid, rid, values)))
             row = build(
                 rid,
                 self.run_id,

@@ -16,6 +16,7 @@ import signal
 import time
 import traceback
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
@@ -34,9 +35,26 @@ class PipeSink:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        # Sends run on one thread: a full pipe (the parent busy committing) then parks
+        # this worker's hand-over, not its event loop, so answers keep being read and
+        # no query times out because of our own back-pressure. One thread keeps order.
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragscope-pipe")
 
     async def put(self, rows: Sequence[Row]) -> None:
-        self.conn.send(("rows", [(spec.name, values) for spec, values in rows]))
+        # Grouped by table name: one pickled list per table instead of a (name, tuple)
+        # pair per row, and the parent hands the groups to the writer as they are.
+        by_table: dict[str, list[tuple[Any, ...]]] = {}
+        for spec, values in rows:
+            group = by_table.get(spec.name)
+            if group is None:
+                group = by_table[spec.name] = []
+            group.append(values)
+        await asyncio.get_running_loop().run_in_executor(
+            self._pool, self.conn.send, ("rows", by_table)
+        )
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)
 
 
 def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
@@ -45,13 +63,15 @@ def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Conn
     code = 0
     try:
         shard = Shard(p.shard.index, p.shard.count, p.shard.seed, worker, workers)
-        eng = make_task_engine(p, opts, PipeSink(conn), write_targets=worker == 0, shard=shard)
+        sink = PipeSink(conn)
+        eng = make_task_engine(p, opts, sink, write_targets=worker == 0, shard=shard)
 
         async def main() -> EngineResult:
             install_signals(asyncio.get_running_loop(), lambda _sig: eng.stop(reason="signal"))
             return await eng.run()
 
         result = asyncio.run(main())
+        sink.close()
         conn.send(("done", {n: s.as_dict() for n, s in result.stats.items()}, result.stopped))
     except BaseException:
         code = 1
@@ -106,8 +126,8 @@ def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[E
                     alive.discard(conn)
                     continue
                 if msg[0] == "rows":
-                    writer.write([(spec_for(t), v) for t, v in msg[1]])
-                    done += sum(1 for t, _v in msg[1] if t == "tasks_done")
+                    writer.write_tables({spec_for(t): v for t, v in msg[1].items()})
+                    done += len(msg[1].get("tasks_done", ()))
                 elif msg[0] == "done":
                     for name, d in msg[1].items():
                         st = stats.setdefault(name, ProbeStats())
