@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0400_drop_run_id_indexes"
-down_revision: str | None = "0100_dns"
+down_revision: str | None = "0300_naming"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
@@ -28,6 +28,7 @@ TABLES = (
     "quic_vn_observations",
     "path_observations",
     "dns_observations",
+    "naming_observations",
 )
 
 
