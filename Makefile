@@ -66,9 +66,12 @@ schema-doc: venv
 indicators-doc: venv
 	$(BIN)/fragscope indicators list --format markdown > docs/indicators.md
 
-# docs/examples: the html and markdown reports of a lab-like synthetic campaign.
-examples: venv
-	$(BIN)/python -m tests.reports.examples docs/examples
+# docs/examples: the html and markdown reports of the lab campaigns (a demo round in its
+# own working directory, so an earlier demo's runs do not join the round).
+examples: deps
+	rm -rf .make/examples
+	$(BIN)/fragscope demo --dir .make/examples --round lab-example \
+	  --report docs/examples/lab-report.html --markdown docs/examples/lab-report.md
 
 clean:
 	rm -rf $(STAMPS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

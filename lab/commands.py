@@ -170,13 +170,27 @@ lab_group.add_command(exec_command)
     help="The HTML report to write.",
 )
 @click.option(
+    "--markdown",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the report as markdown to this file.",
+)
+@click.option(
+    "--round",
+    "round_label",
+    default=None,
+    help="The round label of the demo's runs (default: demo-<UTC time>).",
+)
+@click.option(
     "--lock-wait",
     type=click.FloatRange(min=0),
     default=600.0,
     show_default=True,
     help="Seconds to wait for another lab (a test session) to finish.",
 )
-def demo_command(workdir: Path, report: Path, lock_wait: float) -> None:
+def demo_command(
+    workdir: Path, report: Path, markdown: Path | None, round_label: str | None, lock_wait: float
+) -> None:
     """Start the lab, measure it from four vantages as one round, report, stop the lab.
 
     Vantages: clean (this host), censored (manipulating resolver, UDP/443 dropped),
@@ -189,7 +203,14 @@ def demo_command(workdir: Path, report: Path, lock_wait: float) -> None:
     if problems:
         click.echo("fragscope demo: " + "; ".join(problems), err=True)
         sys.exit(2)
-    demo = Demo(workdir=workdir.resolve(), report=report.resolve(), lock_wait_s=lock_wait)
+    demo = Demo(
+        workdir=workdir.resolve(),
+        report=report.resolve(),
+        markdown=markdown.resolve() if markdown else None,
+        lock_wait_s=lock_wait,
+    )
+    if round_label:
+        demo.round_label = round_label
     try:
         sys.exit(demo.run())
     except DemoError as exc:

@@ -53,6 +53,8 @@ class Demo:
 
     workdir: Path
     report: Path
+    markdown: Path | None = None
+    """Also write the round's report as markdown here (docs/examples)."""
     vantages: tuple[VantageRun, ...] = VANTAGE_RUNS
     lock_wait_s: float = 600.0
     echo: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
@@ -164,19 +166,18 @@ class Demo:
             raise DemoError("indicators compute failed")
         self._done(t0)
         t0 = self._step(f"writing {self.report}")
-        # The round's report when `summarize` knows rounds (the reports issue), else the
-        # per-run summary of the last run; the indicator table above is the text summary.
-        by_round = "--round" in self._cli("summarize", "--help", capture=True).stdout
-        report_scope = scope if by_round else ["--db", str(self.db)]
-        html = self._cli(
-            "summarize", *report_scope, "--format", "html", "--output", str(self.report)
-        )
+        html = self._cli("summarize", *scope, "--format", "html", "--output", str(self.report))
         if html.returncode != 0:
             raise DemoError("summarize --format html failed")
+        if self.markdown is not None:
+            md = self._cli(
+                "summarize", *scope, "--format", "markdown", "--output", str(self.markdown)
+            )
+            if md.returncode != 0:
+                raise DemoError("summarize --format markdown failed")
         self._done(t0)
-        if by_round:
-            self.echo("")
-            self._cli("summarize", *report_scope, "--format", "text")
+        self.echo("")
+        self._cli("summarize", *scope, "--format", "text")
 
 
 @contextlib.contextmanager
