@@ -34,10 +34,31 @@ def outcomes(f: RunFacts, d: DnsFacts | None) -> dict[tuple[str, ...], tuple[str
         top = max(counts, key=lambda o: (counts[o], o)) if len(counts) > 1 else next(iter(counts))
         out[("path", target, test)] = (target, f"path:{test}:{top}")
     if d is not None:
+        slots = _resolver_slots(d)
         for (name, qtype), views in d.views.items():
             for resolver, v in views.items():
-                out[("dns", name, qtype, resolver)] = (name, f"dns:{v.rcode}")
+                out[("dns", name, qtype, slots[resolver])] = (name, f"dns:{v.rcode}")
     return out
+
+
+def _resolver_slots(d: DnsFacts) -> dict[str, str]:
+    """Resolver address -> the key part that pairs it with another run's resolver.
+
+    Each vantage asks its own local resolver (role ``test``), whose address differs from
+    vantage to vantage; keyed by address, a vantage's own resolver would never meet the
+    control's, and C1 would be blind to the most common interference (a manipulating
+    local resolver). So a role held by exactly one resolver in the run is the key
+    ("role:test"); resolvers sharing a role are keyed by address as before."""
+    by_role: dict[str | None, set[str]] = {}
+    for views in d.views.values():
+        for resolver, v in views.items():
+            by_role.setdefault(v.role, set()).add(resolver)
+    slots: dict[str, str] = {}
+    for role, resolvers in by_role.items():
+        for resolver in resolvers:
+            unique = role is not None and len(resolvers) == 1
+            slots[resolver] = f"role:{role}" if unique else resolver
+    return slots
 
 
 def divergence(

@@ -350,7 +350,9 @@ _ENTRIES: tuple[Indicator, ...] = (
         unit="Jensen-Shannon divergence (bits)",
         direction=HIGHER,
         formula="Outcome o(key) per (table, target, address or resolver) = ok or its failure "
-        "class (transport), the rcode or failure (DNS), reply/outcome class (VN, path); "
+        "class (transport), the rcode or failure (DNS), reply/outcome class (VN, path); a "
+        "resolver is keyed by its role when it is the run's only resolver of that role (each "
+        "vantage's own test resolver meets the control's), else by its address; "
         "P_v = distribution of o over keys common with the control; CVD = JSD(P_v || P_c) "
         "with log base 2. params: DIS = mean over common keys of 1[o_v != o_c].",
         reasoning="Restricting to common keys removes target-list differences.",
