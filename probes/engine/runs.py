@@ -162,7 +162,7 @@ class _Prepared:
     total: int
 
 
-def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO = sys.stdout) -> int:
+def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) -> int:
     """Run a campaign; return the exit code. Raises CampaignError/UsageError before writing."""
     from campaigns import find
 
@@ -179,7 +179,8 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO = sys.stdout) -
         raise UsageError("--run-id and --resume name the run twice; use one")
     policy = build_policy(campaign)
     if opts.dry_run:
-        return dry_run(campaign, Shard(index, count, 0), policy=policy, out=out)
+        # sys.stdout is looked up now, not at import: the caller may have replaced it.
+        return dry_run(campaign, Shard(index, count, 0), policy=policy, out=out or sys.stdout)
 
     url = resolve_url(opts.db)
     db_file = sqlite_path(url)
