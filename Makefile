@@ -69,7 +69,7 @@ indicators-doc: venv
 # docs/examples: the html and markdown reports of the lab campaigns (a demo round in its
 # own working directory, so an earlier demo's runs do not join the round).
 examples: deps
-	rm -rf .make/examples
+	rm -rf .make/examples && mkdir -p docs/examples
 	$(BIN)/fragscope demo --dir .make/examples --round lab-example \
 	  --report docs/examples/lab-report.html --markdown docs/examples/lab-report.md
 

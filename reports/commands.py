@@ -199,5 +199,8 @@ def summarize_command(
         output == "-" and fmt == "text" and sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     )
     text = render(doc, fmt, color=color)
-    with click.open_file(output, "w", encoding="utf-8") as fh:
-        fh.write(text)
+    try:
+        with click.open_file(output, "w", encoding="utf-8") as fh:
+            fh.write(text)
+    except OSError as exc:
+        _fail(f"--output: cannot write {output}: {exc.strerror or exc}")

@@ -115,6 +115,7 @@ def test_empty_and_unmigrated_databases_exit_2(tmp_path: Path, migrated_engine: 
         (["--since", "2099-01-01"], "--since 2099-01-01"),
         (["--asn-map", "/nonexistent.dat"], "--asn-map"),
         (["--format", "pdf"], "--format"),
+        (["--output", "/nonexistent-dir/report.html"], "--output: cannot write"),
     ],
 )
 def test_bad_input_exits_2(hostile_db: str, args: list[str], message: str) -> None:
