@@ -29,6 +29,15 @@ pytest_plugins: list[str] = [
 ]
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests that start the whole lab themselves (the demo) run first.
+
+    The session's ``lab`` fixture holds the machine-wide lab lock from its first user to
+    the end of the session, so a test that needs its own lab must run before that.
+    """
+    items.sort(key=lambda item: 0 if item.get_closest_marker("own_lab") else 1)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _lab_range_unreachable() -> None:
     """No packet for the lab's ranges may leave by the default route (DESIGN section 6).

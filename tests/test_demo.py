@@ -30,6 +30,7 @@ pytestmark = [
     pytest.mark.skipif(bool(prerequisites()), reason="; ".join(prerequisites()) or "ok"),
     pytest.mark.skipif(bool(missing), reason=f"probes not merged yet: {', '.join(missing)}"),
     pytest.mark.timeout(900),
+    pytest.mark.own_lab,
 ]
 
 
