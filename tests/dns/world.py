@@ -30,7 +30,7 @@ import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from tests.dns.pki import make_pki
+from lab.pki import Pki, make_pki
 from tests.dns.svcb_vectors import VECTORS
 
 ROOT_ADDR = "127.66.0.1"
@@ -239,7 +239,7 @@ remote-control:
     return conf
 
 
-def _unbound_conf(run: Path, files: dict[str, Path], pki: dict[str, Path]) -> Path:
+def _unbound_conf(run: Path, files: dict[str, Path], pki: Pki) -> Path:
     d = run / "unbound"
     d.mkdir(parents=True, exist_ok=True)
     conf = d / "unbound.conf"
@@ -260,8 +260,8 @@ def _unbound_conf(run: Path, files: dict[str, Path], pki: dict[str, Path]) -> Pa
     https-port: 443
     http-endpoint: "/dns-query"
     http-notls-downstream: no
-    tls-service-key: "{pki["key"]}"
-    tls-service-pem: "{pki["cert"]}"
+    tls-service-key: "{pki.key}"
+    tls-service-pem: "{pki.fullchain}"
     access-control: 127.0.0.0/8 allow
     do-not-query-localhost: no
     root-hints: "{files["hints"]}"
@@ -358,7 +358,7 @@ class Process:
 class DnsWorld:
     run: Path
     files: dict[str, Path]
-    pki: dict[str, Path]
+    pki: Pki
     processes: list[Process] = field(default_factory=list)
 
     root = ROOT_ADDR
@@ -370,7 +370,7 @@ class DnsWorld:
 
     @property
     def ca_file(self) -> str:
-        return str(self.pki["ca"])
+        return str(self.pki.ca)
 
     @property
     def urls(self) -> dict[str, str]:
@@ -395,7 +395,7 @@ class DnsWorld:
 def start_world(run: Path) -> DnsWorld:
     """Build zones, start the servers, wait until each answers. Caller must ``stop()``."""
     files = build_zones(run / "zones")
-    pki = make_pki(run / "pki", names=[AUTH_NAME], addresses=[RESOLVER_ADDR, DOQ_ADDR])
+    pki = make_pki(run / "pki", dns_names=[AUTH_NAME], ip_addresses=[RESOLVER_ADDR, DOQ_ADDR])
     world = DnsWorld(run, files, pki)
     try:
         layout = {
@@ -427,9 +427,9 @@ def start_world(run: Path) -> DnsWorld:
                 "--port",
                 "853",
                 "--cert",
-                str(pki["cert"]),
+                str(pki.fullchain),
                 "--key",
-                str(pki["key"]),
+                str(pki.key),
                 "--upstream",
                 RESOLVER_ADDR,
             ],
