@@ -25,9 +25,7 @@ EXTRA_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
 def research_indexes() -> list[tuple[str, str, tuple[str, ...]]]:
     """(index name, table, columns) of every research index."""
     observation_tables = sorted(
-        m.local_table.name
-        for m in Base.registry.mappers
-        if issubclass(m.class_, ObservationMixin)
+        m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, ObservationMixin)
     )
     wanted = [(t, ("target",)) for t in observation_tables]
     wanted += [(t, cols) for t, many in sorted(EXTRA_COLUMNS.items()) for cols in many]

@@ -178,9 +178,7 @@ class AsyncWriter:
     before reporting a run finished.
     """
 
-    def __init__(
-        self, writer: Writer, *, batch_rows: int = 5000, max_rows: int = 100_000
-    ) -> None:
+    def __init__(self, writer: Writer, *, batch_rows: int = 5000, max_rows: int = 100_000) -> None:
         self.writer = writer
         self.batch_rows = batch_rows
         self.max_rows = max(max_rows, batch_rows)
