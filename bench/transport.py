@@ -29,8 +29,8 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 
+from lab.pki import make_pki
 from lab.web import hosts, runner
-from lab.web.pki import make_pki
 from probes.base import Task
 from probes.safety import NetworkPolicy
 from probes.transport.quic import QuicConfig, QuicProbe
