@@ -9,34 +9,18 @@ Alt-Svc (RFC 7838): the Alt-Svc channel of QUIC discovery.
 from __future__ import annotations
 
 import asyncio
+import functools
 import ssl
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from db.vocab import Failure, Operation
-from probes.base import (
-    Clock,
-    Endpoint,
-    FollowUp,
-    Observation,
-    SystemClock,
-    Task,
-    TaskParams,
-)
-from probes.errors import classify
+from probes.base import FollowUp, Observation, Task
 from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.altsvc import AltSvcError, parse_alt_svc
 from probes.transport.certs import analyze_chain
-from probes.transport.common import (
-    USER_AGENT,
-    Deadline,
-    Destination,
-    PolicyCache,
-    destination,
-    fallback_fields,
-)
+from probes.transport.common import USER_AGENT, Deadline, Destination
+from probes.transport.frame import TransportProbe
 from probes.transport.http import HttpResponse, h2_request, http1_request
 
 
@@ -93,43 +77,24 @@ def _peer_chain(ssl_object: ssl.SSLObject) -> list[bytes]:
 
 
 @register
-class TlsProbe:
+class TlsProbe(TransportProbe[TlsConfig]):
     name: ClassVar[str] = "transport.tls"
     version: ClassVar[int] = 1
     table: ClassVar[str] = "tls_observations"
     config_class: ClassVar[type[TlsConfig]] = TlsConfig
-    uses_endpoints: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        config: TlsConfig | None = None,
-        *,
-        clock: Clock | None = None,
-        policy: NetworkPolicy = ALLOW_ALL,
-    ) -> None:
-        self.config = config or TlsConfig()
-        self.clock = clock or SystemClock()
-        self.policy = policy
-        self._policy = PolicyCache(policy)
-        self._ctx = _client_context(self.config.alpn)
-
-    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
-        return (TaskParams(""),)
+    @functools.cached_property
+    def _ctx(self) -> ssl.SSLContext:
+        return _client_context(self.config.alpn)
 
     async def measure(self, task: Task) -> Observation:
-        started = self.clock.now()
-        t0 = self.clock.monotonic()
-        obs = Observation(table=self.table, target=task.target, endpoint=None, started_at=started)
+        obs, t0 = self.start(task)
         fields: dict[str, Any] = {"alpn_offered": ",".join(self.config.alpn)}
         obs.fields = fields
         operation = Operation.CONNECT
         writer: asyncio.StreamWriter | None = None
         try:
-            dest = destination(task.target, task.params, self.config.port)
-            obs.endpoint = dest.endpoint
-            fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
-            fields["sni"] = dest.sni
-            self._policy.require(dest.address, operation)
+            dest = self.aim(task, obs, operation, sni=True)
             deadline = Deadline(t0, task.deadline_s)
             reader, writer = await self._connect(dest, deadline, fields)
             operation = Operation.TLS_HANDSHAKE
@@ -140,22 +105,15 @@ class TlsProbe:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes data (DESIGN section 3)
-            c = classify(exc, operation)
-            obs.failure, obs.failed_operation, obs.failure_detail = (
-                c.failure,
-                c.operation or operation,
-                c.detail,
-            )
+            c = self.fail(obs, exc, operation)
             if isinstance(exc, TimeoutError):
                 obs.failure_detail = f"{operation} exceeded its deadline"
             obs.retryable = c.failure in (Failure.GENERIC_TIMEOUT_ERROR, Failure.CONNECTION_RESET)
         finally:
             if writer is not None:
                 writer.transport.abort()  # no close_notify dance: the measurement is done
-        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
-            fields.setdefault(name, value)
+        self.finish(task, obs, t0)
         obs.follow_ups.extend(quic_follow_ups(self.config.quic_follow_up, task, fields))
-        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 
     async def _connect(
