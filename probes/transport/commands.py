@@ -68,17 +68,7 @@ def observation_record(probe: str, obs: Observation) -> dict[str, Any]:
     children: dict[str, list[dict[str, Any]]] = {}
     for table, row in obs.children:
         children.setdefault(table, []).append(row)
-    record = {
-        "probe": probe,
-        "target": obs.target,
-        "endpoint": obs.endpoint,
-        "started_at": obs.started_at,
-        "duration_ms": obs.duration_ms,
-        "failure": obs.failure,
-        "failed_operation": obs.failed_operation,
-        "failure_detail": obs.failure_detail,
-        **obs.fields,
-    }
+    record = {"probe": probe, **obs.envelope(), **obs.fields}
     if children:
         record["children"] = children
     return {k: _plain(v) for k, v in record.items()}
