@@ -13,8 +13,6 @@ an aioquic DoQ front end (tests/dns/doq_server.py) forwards to it.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,6 +29,7 @@ import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from lab import process
 from lab.pki import Pki, make_pki
 from tests.dns.addresses import Block, Claim, claim
 from tests.dns.svcb_vectors import VECTORS
@@ -323,46 +322,11 @@ class Process:
     pidfile: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
 
-    def pid(self) -> int | None:
+    def running(self) -> process.Running | None:
+        """The daemon as lab.process knows it, None when it has not started or has gone."""
         if self.popen is not None:
-            return self.popen.pid
-        if self.pidfile is not None and self.pidfile.exists():
-            text = self.pidfile.read_text().strip()
-            return int(text) if text else None
-        return None
-
-    def terminate(self) -> int | None:
-        pid = self.pid()
-        if pid is None:
-            return None
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return None
-        return pid
-
-    def stop(self) -> None:
-        pid = self.terminate()
-        if pid is None:
-            return
-        self.wait(pid)
-
-    def wait(self, pid: int) -> None:
-        if self.popen is not None:
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
+            return process.adopt(self.name, self.popen.pid)
+        return process.adopt(self.name, self.pidfile and process.pid_from_file(self.pidfile))
 
 
 @dataclass
@@ -401,11 +365,12 @@ class DnsWorld:
         }
 
     def stop(self) -> None:
-        # Signal every daemon first, then wait: NSD takes 2-3 s to exit, in parallel.
-        pids = [(proc, proc.terminate()) for proc in reversed(self.processes)]
-        for proc, pid in pids:
-            if pid is not None:
-                proc.wait(pid)
+        # lab.process signals every daemon first, then waits: NSD takes 2-3 s to exit.
+        running = [r for proc in reversed(self.processes) if (r := proc.running()) is not None]
+        process.stop_all(running, grace=10)
+        for proc in self.processes:
+            if proc.popen is not None:
+                proc.popen.wait()  # reap the DoQ front end (stopped above)
         self.processes.clear()
         self.addresses.release()
 
