@@ -53,7 +53,7 @@ def test_a_block_in_use_without_the_lock_is_skipped() -> None:
     held.release()
     # Someone (not a DNS world) listens on the block's root address: the claim passes it.
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
-        squatter.bind((Block(net).root, 53))
+        squatter.bind((Block(net).address("root"), 53))
         other = claim(net)
         try:
             assert other.block.net != net and other.block.net in BLOCKS

@@ -22,39 +22,26 @@ BLOCKS = range(160, 224)
 LOCK_DIR = Path("/run/lock")
 
 
+# Where each server of a world listens inside its block 127.N.0.0/16.
+HOSTS = {"root": "0.1", "tld": "1.1", "sld": "2.1", "resolver": "53.53", "doq": "53.54"}
+
+
 @dataclass(frozen=True)
 class Block:
-    """The addresses of one world: 127.N.x, one per server."""
+    """The addresses of one world: 127.N.x, one per server (:data:`HOSTS`)."""
 
     net: int
 
-    @property
-    def root(self) -> str:
-        return f"127.{self.net}.0.1"
-
-    @property
-    def tld(self) -> str:
-        return f"127.{self.net}.1.1"
-
-    @property
-    def sld(self) -> str:
-        return f"127.{self.net}.2.1"
-
-    @property
-    def resolver(self) -> str:
-        return f"127.{self.net}.53.53"
-
-    @property
-    def doq(self) -> str:
-        return f"127.{self.net}.53.54"
+    def address(self, server: str) -> str:
+        return f"127.{self.net}.{HOSTS[server]}"
 
     def listeners(self) -> list[tuple[str, int, int]]:
         """(address, socket type, port) of every socket the world's servers bind."""
         udp, tcp = socket.SOCK_DGRAM, socket.SOCK_STREAM
-        out = [(a, kind, 53) for a in (self.root, self.tld, self.sld) for kind in (udp, tcp)]
-        out += [(self.resolver, udp, 53), (self.resolver, tcp, 53)]
-        out += [(self.resolver, tcp, 853), (self.resolver, tcp, 443), (self.doq, udp, 853)]
-        return out
+        auth = [self.address(s) for s in ("root", "tld", "sld", "resolver")]
+        out = [(a, kind, 53) for a in auth for kind in (udp, tcp)]
+        resolver, doq = self.address("resolver"), self.address("doq")
+        return [*out, (resolver, tcp, 853), (resolver, tcp, 443), (doq, udp, 853)]
 
 
 def lock_path(net: int) -> Path:

@@ -31,7 +31,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from lab import process
 from lab.pki import Pki, make_pki
-from tests.dns.addresses import Block, Claim, claim
+from tests.dns.addresses import HOSTS, Block, Claim, claim
 from tests.dns.svcb_vectors import VECTORS
 
 AUTH_NAME = "resolver.test"
@@ -190,8 +190,9 @@ def build_zones(directory: Path, block: Block) -> dict[str, Path]:
             zone.to_file(str(path), relativize=False)
         files[origin] = path
 
+    root, tld, sld = (block.address(server) for server in ("root", "tld", "sld"))
     example_keys, expired_keys, test_keys, root_keys = _keys(), _keys(), _keys(), _keys()
-    write("example.test.", _sign("example.test.", example_zone(block.sld), example_keys))
+    write("example.test.", _sign("example.test.", example_zone(sld), example_keys))
     write("expired.test.", _sign("expired.test.", EXPIRED_TEST, expired_keys, expired=True))
     write("broken.test.", BROKEN_TEST)
     write("oob.test.", OOB_TEST)
@@ -200,22 +201,19 @@ def build_zones(directory: Path, block: Block) -> dict[str, Path]:
     bogus_ds = "broken.test. DS 12345 13 2 " + "00" * 32
     test_body = "\n".join(
         [
-            tld_zone(block.tld, block.sld),
+            tld_zone(tld, sld),
             _ds("example.test.", example_keys),
             _ds("expired.test.", expired_keys),
             bogus_ds,
         ]
     )
     write("test.", _sign("test.", test_body, test_keys))
-    write(
-        ".",
-        _sign(".", root_zone(block.root, block.tld) + "\n" + _ds("test.", test_keys), root_keys),
-    )
+    write(".", _sign(".", root_zone(root, tld) + "\n" + _ds("test.", test_keys), root_keys))
     anchor = directory / "root.anchor"
     anchor.write_text(f". 3600 IN DNSKEY {root_keys.ksk[1].to_text()}\n")  # type: ignore[attr-defined]
     files["anchor"] = anchor
     hints = directory / "root.hints"
-    hints.write_text(f". 3600000 NS a.root.mini.\na.root.mini. 3600000 A {block.root}\n")
+    hints.write_text(f". 3600000 NS a.root.mini.\na.root.mini. 3600000 A {root}\n")
     files["hints"] = hints
     return files
 
@@ -345,9 +343,8 @@ class DnsWorld:
     auth_name = AUTH_NAME
 
     def __post_init__(self) -> None:
-        block = self.addresses.block
-        self.root, self.tld, self.sld = block.root, block.tld, block.sld
-        self.resolver, self.doq = block.resolver, block.doq
+        for server in HOSTS:
+            setattr(self, server, self.addresses.block.address(server))
 
     @property
     def ca_file(self) -> str:
@@ -380,36 +377,34 @@ def start_world(run: Path, *, first_block: int | None = None) -> DnsWorld:
     wait until each answers. Caller must ``stop()`` (which releases the addresses)."""
     addresses = claim(first_block)
     block = addresses.block
+    resolver, doq = block.address("resolver"), block.address("doq")
     try:
         files = build_zones(run / "zones", block)
-        pki = make_pki(run / "pki", dns_names=[AUTH_NAME], ip_addresses=[block.resolver, block.doq])
+        pki = make_pki(run / "pki", dns_names=[AUTH_NAME], ip_addresses=[resolver, doq])
     except BaseException:
         addresses.release()
         raise
     world = DnsWorld(run, files, pki, addresses)
     try:
         layout = {
-            "root": (block.root, ["."]),
-            "tld": (block.tld, ["test.", "lab."]),
-            "sld": (block.sld, ["example.test.", "broken.test.", "expired.test.", "oob.test."]),
+            "root": ["."],
+            "tld": ["test.", "lab."],
+            "sld": ["example.test.", "broken.test.", "expired.test.", "oob.test."],
         }
-        for name, (address, origins) in layout.items():
-            conf = _nsd_conf(run, name, address, [(o, files[o]) for o in origins])
+        for name, origins in layout.items():
+            zones = [(o, files[o]) for o in origins]
+            conf = _nsd_conf(run, name, block.address(name), zones)
             subprocess.run(["nsd", "-c", str(conf)], check=True, capture_output=True)
             world.processes.append(Process(f"nsd-{name}", pidfile=conf.parent / "nsd.pid"))
-        for address, origin in (
-            (block.root, "."),
-            (block.tld, "test."),
-            (block.sld, "example.test."),
-        ):
-            wait_answering(address, qname=origin)
-        conf = _unbound_conf(run, files, pki, block.resolver)
+        for name, origins in layout.items():
+            wait_answering(block.address(name), qname=origins[0])
+        conf = _unbound_conf(run, files, pki, resolver)
         subprocess.run(["unbound-checkconf", str(conf)], check=True, capture_output=True)
         subprocess.run(["unbound", "-c", str(conf)], check=True, capture_output=True)
         world.processes.append(Process("unbound", pidfile=conf.parent / "unbound.pid"))
-        wait_answering(block.resolver)
-        wait_tcp(block.resolver, 853)
-        wait_tcp(block.resolver, 443)
+        wait_answering(resolver)
+        wait_tcp(resolver, 853)
+        wait_tcp(resolver, 443)
         doq_log = open(run / "doq.log", "wb")  # noqa: SIM115 - closed with the process
         popen = subprocess.Popen(
             [
@@ -417,7 +412,7 @@ def start_world(run: Path, *, first_block: int | None = None) -> DnsWorld:
                 "-m",
                 "tests.dns.doq_server",
                 "--host",
-                block.doq,
+                doq,
                 "--port",
                 "853",
                 "--cert",
@@ -425,7 +420,7 @@ def start_world(run: Path, *, first_block: int | None = None) -> DnsWorld:
                 "--key",
                 str(pki.key),
                 "--upstream",
-                block.resolver,
+                resolver,
             ],
             stdout=doq_log,
             stderr=subprocess.STDOUT,
