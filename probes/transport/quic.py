@@ -121,6 +121,17 @@ class _ProbeProtocol(QuicConnectionProtocol):
                     self.response.set_result(h3_event)
 
 
+def _record_close(protocol: _ProbeProtocol, fields: dict[str, Any]) -> ConnectionTerminated:
+    """The peer's CONNECTION_CLOSE (RFC 9000 section 19.19), recorded in ``fields``."""
+    close = protocol.terminated.result()
+    fields.update(
+        close_error_code=close.error_code,
+        close_frame_type=close.frame_type,
+        close_reason=close.reason_phrase,
+    )
+    return close
+
+
 class _Stop(Exception):
     """Ends the measurement with a classified failure; the row keeps what was learned."""
 
@@ -248,12 +259,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
             failure = ICMP_FAILURES.get(exc.errno or 0, Failure.HOST_UNREACHABLE)
             raise _Stop(failure, op, f"ICMP error on the UDP socket: {exc}")
         if outcome == "closed":
-            close = protocol.terminated.result()
-            fields.update(
-                close_error_code=close.error_code,
-                close_frame_type=close.frame_type,
-                close_reason=close.reason_phrase,
-            )
+            close = _record_close(protocol, fields)
             if close.reason_phrase == NO_COMMON_VERSION:
                 raise _Stop(
                     Failure.QUIC_INCOMPATIBLE_VERSION, op, "Version Negotiation: no common version"
@@ -334,12 +340,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
         if outcome == "timeout":
             raise _Stop(Failure.GENERIC_TIMEOUT_ERROR, op, "no HTTP/3 response headers in time")
         if outcome == "closed":
-            close = protocol.terminated.result()
-            fields.update(
-                close_error_code=close.error_code,
-                close_frame_type=close.frame_type,
-                close_reason=close.reason_phrase,
-            )
+            close = _record_close(protocol, fields)
             raise _Stop(
                 Failure.QUIC_CONNECTION_CLOSED,
                 op,
