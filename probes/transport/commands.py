@@ -263,9 +263,9 @@ def transport_command(
     if not no_quic:
         # Without --quic-version one task offers v1 then v2; with it, one task per version
         # offering that version alone, so each version's handshake is measured on its own.
-        offers = [(QUIC_VERSIONS[v],) for v in dict.fromkeys(quic_versions)] or [
-            (VERSION_1, VERSION_2)
-        ]
+        offers: list[tuple[int, ...]] = [
+            (QUIC_VERSIONS[v],) for v in dict.fromkeys(quic_versions)
+        ] or [(VERSION_1, VERSION_2)]
         for versions in offers:
             quic_config = QuicConfig(
                 port=port,
