@@ -21,7 +21,7 @@ from probes.transport.altsvc import AltSvcError, parse_alt_svc
 from probes.transport.certs import analyze_chain
 from probes.transport.common import USER_AGENT, Deadline, Destination
 from probes.transport.frame import TransportProbe
-from probes.transport.http import HttpResponse, h2_request, http1_request
+from probes.transport.http import HttpRequest, HttpResponse, h2_request, http1_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,17 +156,13 @@ class TlsProbe(TransportProbe[TlsConfig]):
         deadline: Deadline,
         fields: dict[str, Any],
     ) -> None:
+        cfg = self.config
+        host = dest.sni or dest.endpoint
+        request = HttpRequest(host, cfg.http_method, cfg.http_path, cfg.user_agent)
         t = self.clock.monotonic()
         send = h2_request if fields.get("alpn") == "h2" else http1_request
-        async with asyncio.timeout(deadline.budget(t, self.config.http_timeout_s)):
-            response = await send(
-                reader,
-                writer,
-                host=dest.sni or dest.endpoint,
-                method=self.config.http_method,
-                path=self.config.http_path,
-                user_agent=self.config.user_agent,
-            )
+        async with asyncio.timeout(deadline.budget(t, cfg.http_timeout_s)):
+            response = await send(reader, writer, request)
         fields["http_ms"] = (self.clock.monotonic() - t) * 1000
         fields.update(response_columns(response))
 
