@@ -54,6 +54,10 @@ class TransportProbe(Generic[ConfigT]):
         self.clock = clock or SystemClock()
         self.policy = policy
         self._policy = PolicyCache(policy)
+        self.prepare()
+
+    def prepare(self) -> None:
+        """Build what every measurement reuses (bad settings raise here, before traffic)."""
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return (TaskParams(""),)

@@ -9,7 +9,6 @@ Alt-Svc (RFC 7838): the Alt-Svc channel of QUIC discovery.
 from __future__ import annotations
 
 import asyncio
-import functools
 import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
@@ -83,9 +82,8 @@ class TlsProbe(TransportProbe[TlsConfig]):
     table: ClassVar[str] = "tls_observations"
     config_class: ClassVar[type[TlsConfig]] = TlsConfig
 
-    @functools.cached_property
-    def _ctx(self) -> ssl.SSLContext:
-        return _client_context(self.config.alpn)
+    def prepare(self) -> None:
+        self._ctx = _client_context(self.config.alpn)
 
     async def measure(self, task: Task) -> Observation:
         obs, t0 = self.start(task)
