@@ -105,11 +105,8 @@ async def bare_handshake(port: int, ca: str) -> bool:
         transport.close()  # no draining, like the probe
 
 
-async def quic_round(
-    port: int, ca: str, n: int, *, ours_first: bool = False
-) -> tuple[float, float]:
-    policy = NetworkPolicy.from_env()
-    probe = QuicProbe(QuicConfig(ca_file=ca, http=False, port=port), policy=policy)
+def _through(probe: Any, port: int) -> Callable[[int], Awaitable[bool]]:
+    """The fragscope side of a round: measurement ``i`` of the bench host by ``probe``."""
 
     async def through_probe(i: int) -> bool:
         task = Task(
@@ -120,6 +117,16 @@ async def quic_round(
             deadline_s=5.0,
         )
         return (await probe.measure(task)).ok
+
+    return through_probe
+
+
+async def quic_round(
+    port: int, ca: str, n: int, *, ours_first: bool = False
+) -> tuple[float, float]:
+    policy = NetworkPolicy.from_env()
+    probe = QuicProbe(QuicConfig(ca_file=ca, http=False, port=port), policy=policy)
+    through_probe = _through(probe, port)
 
     if ours_first:
         ours, ours_ok = await _pool(n, HANDSHAKE_CONCURRENCY, through_probe)
@@ -151,16 +158,7 @@ async def bare_vn(port: int) -> bool:
 
 async def vn_round(port: int, n: int, *, ours_first: bool = False) -> tuple[float, float]:
     probe = VnProbe(VnConfig(port=port), policy=NetworkPolicy.from_env())
-
-    async def through_probe(i: int) -> bool:
-        task = Task(
-            key=f"bench/{i}",
-            probe=probe.name,
-            target="www.example.test",
-            params={"address": ADDRESS, "port": port},
-            deadline_s=5.0,
-        )
-        return (await probe.measure(task)).ok
+    through_probe = _through(probe, port)
 
     if ours_first:
         ours, _ = await _pool(n, VN_CONCURRENCY, through_probe)
