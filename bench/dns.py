@@ -20,13 +20,14 @@ import os
 import re
 import resource
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from lab.ports import free_port
 
 TARGET = 0.15
 ADDRESS = "127.66.250.1"
@@ -45,22 +46,6 @@ def _zone(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
-def _free_port() -> int:
-    """A port free on ADDRESS for UDP and TCP: two benches at once (or a profiling copy of
-    this one) must not share the NSD, so there is no fixed port."""
-    for _ in range(50):
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as udp:
-            udp.bind((ADDRESS, 0))
-            port = int(udp.getsockname()[1])
-            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as tcp:
-                try:
-                    tcp.bind((ADDRESS, port))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError(f"no port free for both UDP and TCP on {ADDRESS}")
-
-
 def _port(run: Path) -> int:
     """The port of the run's NSD (chosen by _start_nsd)."""
     return int((run / "port").read_text())
@@ -68,7 +53,9 @@ def _port(run: Path) -> int:
 
 def _start_nsd(run: Path) -> Path:
     _zone(run / "bench.test.zone")
-    port = _free_port()
+    # No fixed port: two benches at once (or a profiling copy of this one) must not share
+    # the NSD.
+    port = free_port([ADDRESS])
     (run / "port").write_text(str(port))
     conf = run / "nsd.conf"
     conf.write_text(

@@ -30,6 +30,7 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 
 from lab.pki import make_pki
+from lab.ports import free_port
 from lab.web import hosts, runner
 from probes.base import Task
 from probes.safety import NetworkPolicy
@@ -46,12 +47,6 @@ VN_PROBES = int(os.environ.get("FRAGSCOPE_BENCH_VN", "4000"))
 VN_CONCURRENCY = 64
 TIME_CAP_S = 20.0
 ROUNDS = 8
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((ADDRESS, 0))
-        return int(s.getsockname()[1])
 
 
 async def _pool(
@@ -173,7 +168,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fragscope-bench-") as tmp:
         run_dir = Path(tmp)
         pki = make_pki(run_dir / "pki")
-        port = _free_port()
+        port = free_port([ADDRESS])
         host = hosts.hypercorn_h3(ADDRESS, port, pki.cert, pki.key, run_dir)
         running = runner.start(host)
         try:
