@@ -18,26 +18,11 @@ from enum import StrEnum
 from sqlalchemy import Column, Table, UniqueConstraint, text
 
 from db import models
+from db.envelope import ENVELOPE
 from db.models import Base
 from db.vocab import VOCABULARIES, Role, RunStatus
 
 DATABASE_NAME = "fragscope"
-ENVELOPE = (
-    "id",
-    "run_id",
-    "vantage_id",
-    "task_key",
-    "attempt",
-    "probe",
-    "probe_version",
-    "target",
-    "endpoint",
-    "started_at",
-    "duration_ms",
-    "failure",
-    "failed_operation",
-    "failure_detail",
-)
 
 PREAMBLE = """\
 # fragscope database schema
