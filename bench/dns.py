@@ -7,10 +7,10 @@ run`` calls) on a generated campaign of dns.query A tasks (300 names x repeat) w
 ``--workers``, every response parsed into a dns_observations row (raw wire kept) and its
 dns_answers rows, plus the tasks_done ledger, committed to a migrated SQLite database;
 the bench then counts what the database holds. Prints one JSON line with both rates, CPU
-microseconds per query of both sides and ``ratio = fragscope_qps / dnsperf_qps`` (the
-peer is the mean of the dnsperf runs around ours); exits 1 below the target (0.15, issue
-6) or when a run is incomplete. ``python -m bench.dns [N [WORKERS [ROUNDS]]]`` (default
-100000 2 2).
+microseconds per query of both sides, ``ratio = fragscope_qps / dnsperf_qps`` (the
+peer is the mean of the dnsperf runs around ours) and the load average before and after;
+exits 1 below the target (0.15, issue 6) or when a run is incomplete.
+``python -m bench.dns [N [WORKERS [ROUNDS]]]`` (default 100000 2 2).
 """
 
 from __future__ import annotations
@@ -210,6 +210,7 @@ def main(argv: list[str] | None = None) -> int:
             return 1
     peers: list[tuple[float, float]] = []
     ours: list[dict[str, float]] = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="fragscope-bench-dns-") as tmp:
         run = Path(tmp)
         pidfile = _start_nsd(run)
@@ -253,6 +254,9 @@ def main(argv: list[str] | None = None) -> int:
                 "dnsperf_cpu_us_per_query": round(peer_cpu * 1e6, 2),
                 "ratio": round(ratio, 3),
                 "target": TARGET,
+                # The machine is shared: the figures only compare within one run.
+                "loadavg_before": [round(x, 2) for x in load_before],
+                "loadavg_after": [round(x, 2) for x in os.getloadavg()],
                 "stored_rows": [o["stored"] for o in ours],
                 "answered": [o["ok"] for o in ours],
                 "answer_rows": [o["answers"] for o in ours],

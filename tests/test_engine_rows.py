@@ -48,6 +48,20 @@ def test_observation_builder_plains_enums_and_keeps_the_rest() -> None:
     assert values["rcode"] is None
 
 
+def test_observation_builder_with_every_field_equals_the_merged_path() -> None:
+    spec, build, own = observation_builder("dns_observations")
+    envelope = (1, "r", "v", "k", 0, "dns.query", 1, "t", None, dt.datetime(2026, 1, 1), 1.0)
+    envelope += (None, None, None)
+    full = {c: i for i, c in enumerate(sorted(own))}
+    full["transport"] = Transport.TCP
+    some = dict(list(full.items())[:-1])
+    expected = spec.row(**dict(zip(ENVELOPE, envelope, strict=True)), **full | {"transport": "tcp"})
+    assert build(*envelope, full) == expected
+    missing = next(c for c in full if c not in some)
+    got = dict(zip(spec.columns, build(*envelope, some), strict=True))
+    assert got[missing] is None and got["transport"] == "tcp" and type(got["transport"]) is str
+
+
 @pytest.mark.parametrize(
     "row",
     [(1, "a", None, 2.0, b"x", True), (Failure.DNS_NO_ANSWER, 1), (Transport.TCP,)],

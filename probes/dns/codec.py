@@ -67,7 +67,8 @@ def type_code(text: str) -> int:
 
 
 def rcode_text(rcode: int) -> str:
-    return RCODE_NAMES.get(rcode, f"RCODE{rcode}")
+    name = RCODE_NAMES.get(rcode)  # not .get(rcode, f"..."): that formats on every call
+    return name if name is not None else f"RCODE{rcode}"
 
 
 def encode_name(ascii_name: str) -> bytes:

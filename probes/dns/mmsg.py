@@ -52,14 +52,14 @@ def _libc() -> ctypes.CDLL | None:
 
 
 _LIBC = _libc()
-AVAILABLE = _LIBC is not None
+AVAILABLE = _LIBC is not None and ctypes.sizeof(_IoVec) == 16  # the length view below
 
 
 class Batcher:
     """Buffers for one socket's batched sends and receives (not thread-safe)."""
 
     def __init__(self, fd: int) -> None:
-        if _LIBC is None:
+        if not AVAILABLE:
             raise OSError(errno.ENOSYS, "sendmmsg/recvmmsg not available")
         self.fd = fd
         self._sendmmsg = _LIBC.sendmmsg
@@ -74,6 +74,10 @@ class Batcher:
             self.rmsg[i].hdr.iov = ctypes.pointer(self.riov[i])
             self.rmsg[i].hdr.iovlen = 1
         self.rview = memoryview(self.rbuf).cast("B")
+        # The received lengths (msg_len of each mmsghdr) as plain unsigned ints.
+        self.rlens = memoryview(self.rmsg).cast("B").cast("I")
+        self.rstride = ctypes.sizeof(_MMsgHdr) // 4
+        self.rfirst = _MMsgHdr.len.offset // 4
         self.sbuf = ctypes.create_string_buffer(BATCH * QUERY_SLOT)
         self.siov = (_IoVec * BATCH)()
         self.smsg = (_MMsgHdr * BATCH)()
@@ -82,18 +86,24 @@ class Batcher:
             self.siov[i].base = sbase + i * QUERY_SLOT
             self.smsg[i].hdr.iov = ctypes.pointer(self.siov[i])
             self.smsg[i].hdr.iovlen = 1
-        self.sbase = sbase
+        # Plain views of the send buffer and of the iovec lengths (each iovec is two
+        # 64-bit words, base and len): a slice store and an item store per datagram
+        # instead of a ctypes.memmove call and a ctypes structure per datagram.
+        self.sview = memoryview(self.sbuf).cast("B")
+        self.slens = memoryview(self.siov).cast("B").cast("Q")
 
     def send(self, datagrams: list[bytes]) -> int:
         """Send up to BATCH datagrams; return how many left (0.. len); raise OSError."""
         n = min(len(datagrams), BATCH)
-        memmove, sbase, siov = ctypes.memmove, self.sbase, self.siov
+        sview, slens = self.sview, self.slens
         for i in range(n):
             data = datagrams[i]
-            if len(data) > QUERY_SLOT:
-                raise ValueError(f"query of {len(data)} octets exceeds {QUERY_SLOT}")
-            memmove(sbase + i * QUERY_SLOT, data, len(data))
-            siov[i].len = len(data)
+            size = len(data)
+            if size > QUERY_SLOT:
+                raise ValueError(f"query of {size} octets exceeds {QUERY_SLOT}")
+            off = i * QUERY_SLOT
+            sview[off : off + size] = data
+            slens[2 * i + 1] = size
         sent = self._sendmmsg(self.fd, self.smsg, n, MSG_DONTWAIT)
         if sent < 0:
             err = ctypes.get_errno()
@@ -110,5 +120,7 @@ class Batcher:
             if err in (errno.EAGAIN, errno.EWOULDBLOCK):
                 return []
             raise OSError(err, f"recvmmsg: {errno.errorcode.get(err, err)}")
-        view, rmsg = self.rview, self.rmsg
-        return [bytes(view[i * BUFSIZE : i * BUFSIZE + rmsg[i].len]) for i in range(got)]
+        view, lens, stride, first = self.rview, self.rlens, self.rstride, self.rfirst
+        return [
+            bytes(view[i * BUFSIZE : i * BUFSIZE + lens[first + i * stride]]) for i in range(got)
+        ]

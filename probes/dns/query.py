@@ -150,6 +150,7 @@ class DnsQueryProbe:
         self._tls: ssl.SSLContext | None = None
         self._late: list[tuple[Task, Observation]] = []
         self._static: dict[tuple[Any, ...], Any] = {}
+        self._by_identity: dict[tuple[str, int, int], tuple[Any, Any, Any]] = {}
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
         self._cells: tuple[TaskParams, ...] | None = None
         for qtype in self.config.qtypes:
@@ -230,26 +231,21 @@ class DnsQueryProbe:
     def _prepare(self, task: Task, *, started: dt.datetime, t0: float) -> _Prepared | Observation:
         params = task.params
         endpoint = task.endpoint
-        key = (
-            task.target,
-            endpoint.url if endpoint else None,
-            endpoint.role if endpoint else None,
-            endpoint.operator if endpoint else None,
-            endpoint.namespace if endpoint else None,
-            params.get("qtype"),
-            params.get("purpose"),
-            params.get("transport"),
-            endpoint.options.get("doh_method") if endpoint else None,
-        )
         # Targets are asked of many resolvers and resolvers get many targets, but one
         # (target, resolver, qtype) is planned once per repetition: remember its checked
         # inputs so the hot path copies one dict instead of re-deriving a dozen fields.
-        static = self._static.get(key)
-        if static is None:
-            static = self._static_for(task)
-            if len(self._static) > 100_000:
-                self._static.clear()
-            self._static[key] = static
+        # Planned tasks share their endpoint and params objects, so the first lookup is
+        # by identity (the entry holds both, so their ids cannot be reused meanwhile);
+        # the second by value, for tasks built elsewhere (follow-ups, resume).
+        fast_key = (task.target, id(endpoint), id(params))
+        hit = self._by_identity.get(fast_key)
+        if hit is not None and hit[0] is endpoint and hit[1] is params:
+            static = hit[2]
+        else:
+            static = self._static_by_value(task)
+            if len(self._by_identity) > 100_000:
+                self._by_identity.clear()
+            self._by_identity[fast_key] = (endpoint, params, static)
         fields, failed, resolver, template, qtype = static
         obs = Observation(
             table=TABLE,
@@ -265,6 +261,28 @@ class DnsQueryProbe:
         return _Prepared(
             task, obs, resolver, template, qtype, fields["purpose"], t0, fields, started
         )
+
+    def _static_by_value(self, task: Task) -> Any:
+        params = task.params
+        endpoint = task.endpoint
+        key = (
+            task.target,
+            endpoint.url if endpoint else None,
+            endpoint.role if endpoint else None,
+            endpoint.operator if endpoint else None,
+            endpoint.namespace if endpoint else None,
+            params.get("qtype"),
+            params.get("purpose"),
+            params.get("transport"),
+            endpoint.options.get("doh_method") if endpoint else None,
+        )
+        static = self._static.get(key)
+        if static is None:
+            static = self._static_for(task)
+            if len(self._static) > 100_000:
+                self._static.clear()
+            self._static[key] = static
+        return static
 
     def _static_for(
         self, task: Task

@@ -62,7 +62,8 @@ def observation_builder(
     """(spec, build, field names) for an observation table.
 
     ``build(*envelope_values, fields)`` takes the 14 envelope values in :data:`ENVELOPE`
-    order and the probe's own ``fields`` dict (its keys must be columns of the table).
+    order (plain values: the engine's strings, numbers and datetimes, no Enum) and the
+    probe's own ``fields`` dict (its keys must be columns of the table: the caller checks).
     """
     spec = spec_for(table)
     missing = set(ENVELOPE) - set(spec.columns)
@@ -71,16 +72,21 @@ def observation_builder(
     own = [c for c in spec.columns if c not in ENVELOPE]
     args = ", ".join(f"_{n}" for n in ENVELOPE)
     # The probe's fields are read by one C call (itemgetter over the fields merged onto
-    # all-NULL defaults), not a dict.get per column; absent fields are NULL.
+    # all-NULL defaults), not a dict.get per column; absent fields are NULL. The caller
+    # has checked that every key is a column, so a dict of as many keys as there are
+    # columns has them all and needs no merge.
     position = {c: i for i, c in enumerate(own)}
     values = ", ".join(f"_{c}" if c in ENVELOPE else f"_o[{position[c]}]" for c in spec.columns)
+    merged = f"(_f if len(_f) == {len(own)} else _defaults | _f)"
     if len(own) > 1:
-        fetch = "    _o = _get(_defaults | _f)\n"
+        fetch = f"    _o = _plain_row(_get{merged})\n"
     elif own:
-        fetch = "    _o = (_get(_defaults | _f),)\n"
+        fetch = f"    _o = _plain_row((_get{merged},))\n"
     else:
         fetch = ""
-    src = f"def build({args}, _f):\n{fetch}    return _plain_row(({values},))\n"
+    # Only the probe's values go through plain(): the envelope's are the engine's own
+    # (strings, numbers, datetimes), never an Enum.
+    src = f"def build({args}, _f):\n{fetch}    return ({values},)\n"
     namespace: dict[str, Any] = {
         "_plain_row": plain_row,
         "_get": operator.itemgetter(*own) if own else None,
