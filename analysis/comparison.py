@@ -123,7 +123,7 @@ def _member(code: str, by_code: dict[str, Estimate]) -> tuple[float, np.ndarray 
     return est.value, est.replicates
 
 
-def _mean_present(rows: np.ndarray) -> np.ndarray:
+def _mean_present(rows: stats.FloatArray) -> stats.FloatArray:
     """Column means over the non-NaN rows, NaN where every row is NaN (np.nanmean without
     its "Mean of empty slice" warning). A replicate that drew no target of any member of a
     pillar has no value for that pillar: it is absent there, as a pillar without members
@@ -131,7 +131,7 @@ def _mean_present(rows: np.ndarray) -> np.ndarray:
     present = ~np.isnan(rows)
     count = present.sum(axis=0)
     total = np.where(present, rows, 0.0).sum(axis=0)
-    return np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    return np.asarray(np.where(count > 0, total / np.maximum(count, 1), np.nan), np.float64)
 
 
 def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
@@ -167,10 +167,10 @@ def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
         "p975": float(np.quantile(draws, 0.975)),
         "draws": 1000,
     }
-    reps = _mean_present(np.vstack(pillar_reps))
-    low, high = np.nanquantile(reps, [0.025, 0.975])
+    afi_reps = _mean_present(np.vstack(pillar_reps))
+    low, high = np.nanquantile(afi_reps, [0.025, 0.975])
     interval = stats.Interval(
-        value, float(min(low, value)), float(max(high, value)), len(pillar_values), reps
+        value, float(min(low, value)), float(max(high, value)), len(pillar_values), afi_reps
     )
     est = from_interval("C2", run, interval, params=params)
     est.n = len(pillar_values)
