@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -27,15 +26,10 @@ from lab.chain import deploy_all, load_truth, start_chain, start_gateway
 from lab.chain.abi import dns_encode, namehash, selector
 from lab.chain.artifacts import compile_contracts
 from lab.chain.rpc import CallReverted, JsonRpc
+from lab.ports import free_port
 
 BUDGET_SECONDS = 20.0
 ROUNDS = 200
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _rate(fn: Callable[[], object], rounds: int) -> float:
@@ -54,7 +48,7 @@ def main() -> int:
     compile_contracts(build)  # cold: a fresh build directory
     compile_cold = time.perf_counter() - t0
     t_up = time.perf_counter()
-    chain = start_chain("127.0.0.1", _free_port(), run_dir)
+    chain = start_chain("127.0.0.1", free_port(), run_dir)
     gateway = start_gateway("127.0.0.1", 0, truth=truth)
     try:
         facts = deploy_all(chain.url, run_dir, gateway.url, truth=truth, build_dir=build)

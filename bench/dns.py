@@ -1,6 +1,6 @@
 """DNS benchmark: ``fragscope run`` with dns.query against dnsperf, same NSD, same run. Does I/O.
 
-Starts an NSD on 127.66.250.1:5353 serving 300 names (RRL off, minimal responses: the
+Starts an NSD on 127.66.250.1 (a port free then) serving 300 names (RRL off, minimal responses: the
 answer alone, as a recursive resolver sends it) and alternates dnsperf runs with
 fragscope runs. fragscope goes through the real engine: execute() (what ``fragscope
 run`` calls) on a generated campaign of dns.query A tasks (300 names x repeat) with
@@ -20,7 +20,6 @@ import os
 import re
 import resource
 import shutil
-import signal
 import statistics
 import subprocess
 import sys
@@ -28,9 +27,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from lab.ports import free_port
+
 TARGET = 0.15
 ADDRESS = "127.66.250.1"
-PORT = 5353
 NAMES = 300
 
 
@@ -46,12 +46,21 @@ def _zone(path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
 
 
+def _port(run: Path) -> int:
+    """The port of the run's NSD (chosen by _start_nsd)."""
+    return int((run / "port").read_text())
+
+
 def _start_nsd(run: Path) -> Path:
     _zone(run / "bench.test.zone")
+    # No fixed port: two benches at once (or a profiling copy of this one) must not share
+    # the NSD.
+    port = free_port([ADDRESS])
+    (run / "port").write_text(str(port))
     conf = run / "nsd.conf"
     conf.write_text(
         f"""server:
-    ip-address: {ADDRESS}@{PORT}
+    ip-address: {ADDRESS}@{port}
     username: ""
     chroot: ""
     database: ""
@@ -82,7 +91,7 @@ zone:
     while True:
         try:
             dns.query.udp(
-                dns.message.make_query("bench.test.", "SOA"), ADDRESS, port=PORT, timeout=0.5
+                dns.message.make_query("bench.test.", "SOA"), ADDRESS, port=port, timeout=0.5
             )
             return pidfile
         except Exception:
@@ -92,28 +101,18 @@ zone:
 
 
 def _stop(pidfile: Path) -> None:
-    if not pidfile.exists():
-        return
-    pid = int(pidfile.read_text().strip())
-    try:
-        os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.05)
-    os.kill(pid, signal.SIGKILL)
+    from lab import process
+
+    nsd = process.adopt("nsd", process.pid_from_file(pidfile))
+    if nsd is not None:
+        process.stop_all([nsd], grace=10)
 
 
 def dnsperf_qps(run: Path, seconds: int = 4) -> float:
     queries = run / "queries.txt"
     queries.write_text("".join(f"h{i:03d}.bench.test A\n" for i in range(NAMES)))
     out = subprocess.run(
-        ["dnsperf", "-s", ADDRESS, "-p", str(PORT), "-d", str(queries), "-l", str(seconds),
+        ["dnsperf", "-s", ADDRESS, "-p", str(_port(run)), "-d", str(queries), "-l", str(seconds),
          "-c", "4", "-T", "1", "-q", "500"],
         capture_output=True, text=True, timeout=seconds + 30, check=True,
     ).stdout  # fmt: skip
@@ -141,7 +140,7 @@ def _campaign(run: Path, n: int, *, tag: str) -> Path:
     path.write_text(
         f'name = "bench-dns-{tag}"\nvantage = "bench"\nrepeat = {repeat}\n\n'
         '[[targets]]\nfile = "targets.csv"\n\n'
-        f'[[endpoints]]\nurl = "udp://{ADDRESS}:{PORT}"\nlabel = "nsd"\n'
+        f'[[endpoints]]\nurl = "udp://{ADDRESS}:{_port(run)}"\nlabel = "nsd"\n'
         'operator = "bench"\nrole = "test"\n\n'
         '[probes."dns.query"]\nqtypes = ["A"]\ntimeout_s = 2.0\n\n'
         "[limits]\nconcurrency = 1024\nrate = 10000000\nburst = 1024\ndeadline = 5\n"

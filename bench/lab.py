@@ -10,13 +10,11 @@ how much of `up` is waiting for daemons rather than generating files.
 
 from __future__ import annotations
 
-import fcntl
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-LOCK = Path("/run/lock/fragscope-lab.lock")
 TARGET_UP_S = 45.0  # the whole lab (issue 5)
 TARGET_DNS_UP_S = 20.0  # the DNS world alone (issue 4)
 DNS_GROUPS = ["icann", "alt", "hns", "manip"]
@@ -35,6 +33,7 @@ def table(rows: list) -> str:  # type: ignore[type-arg]
 
 def main() -> int:
     from lab.commands import missing_prerequisites
+    from lab.lock import lab_lock
     from lab.pki import make_pki
     from lab.world import Lab
 
@@ -42,10 +41,8 @@ def main() -> int:
     if problems:
         print(f"bench.lab: skipped ({'; '.join(problems)})")
         return 0
-    # The lab is machine-wide: wait for a test session's lab (tests/fixtures/lab.py) to end.
-    LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LOCK, "w") as lock, tempfile.TemporaryDirectory(prefix="fragscope-bench-lab-") as tmp:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # The lab is machine-wide (lab.lock): wait for a test session's or demo's lab to end.
+    with lab_lock(None), tempfile.TemporaryDirectory(prefix="fragscope-bench-lab-") as tmp:
         # Peer: generate everything without starting anything.
         prep = Lab(Path(tmp) / "prep")
         t0 = time.monotonic()

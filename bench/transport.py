@@ -29,8 +29,9 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 
+from lab.pki import make_pki
+from lab.ports import free_port
 from lab.web import hosts, runner
-from lab.web.pki import make_pki
 from probes.base import Task
 from probes.safety import NetworkPolicy
 from probes.transport.quic import QuicConfig, QuicProbe
@@ -46,12 +47,6 @@ VN_PROBES = int(os.environ.get("FRAGSCOPE_BENCH_VN", "4000"))
 VN_CONCURRENCY = 64
 TIME_CAP_S = 20.0
 ROUNDS = 8
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-        s.bind((ADDRESS, 0))
-        return int(s.getsockname()[1])
 
 
 async def _pool(
@@ -105,11 +100,8 @@ async def bare_handshake(port: int, ca: str) -> bool:
         transport.close()  # no draining, like the probe
 
 
-async def quic_round(
-    port: int, ca: str, n: int, *, ours_first: bool = False
-) -> tuple[float, float]:
-    policy = NetworkPolicy.from_env()
-    probe = QuicProbe(QuicConfig(ca_file=ca, http=False, port=port), policy=policy)
+def _through(probe: Any, port: int) -> Callable[[int], Awaitable[bool]]:
+    """The fragscope side of a round: measurement ``i`` of the bench host by ``probe``."""
 
     async def through_probe(i: int) -> bool:
         task = Task(
@@ -120,6 +112,16 @@ async def quic_round(
             deadline_s=5.0,
         )
         return (await probe.measure(task)).ok
+
+    return through_probe
+
+
+async def quic_round(
+    port: int, ca: str, n: int, *, ours_first: bool = False
+) -> tuple[float, float]:
+    policy = NetworkPolicy.from_env()
+    probe = QuicProbe(QuicConfig(ca_file=ca, http=False, port=port), policy=policy)
+    through_probe = _through(probe, port)
 
     if ours_first:
         ours, ours_ok = await _pool(n, HANDSHAKE_CONCURRENCY, through_probe)
@@ -151,16 +153,7 @@ async def bare_vn(port: int) -> bool:
 
 async def vn_round(port: int, n: int, *, ours_first: bool = False) -> tuple[float, float]:
     probe = VnProbe(VnConfig(port=port), policy=NetworkPolicy.from_env())
-
-    async def through_probe(i: int) -> bool:
-        task = Task(
-            key=f"bench/{i}",
-            probe=probe.name,
-            target="www.example.test",
-            params={"address": ADDRESS, "port": port},
-            deadline_s=5.0,
-        )
-        return (await probe.measure(task)).ok
+    through_probe = _through(probe, port)
 
     if ours_first:
         ours, _ = await _pool(n, VN_CONCURRENCY, through_probe)
@@ -175,7 +168,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="fragscope-bench-") as tmp:
         run_dir = Path(tmp)
         pki = make_pki(run_dir / "pki")
-        port = _free_port()
+        port = free_port([ADDRESS])
         host = hosts.hypercorn_h3(ADDRESS, port, pki.cert, pki.key, run_dir)
         running = runner.start(host)
         try:

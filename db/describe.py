@@ -18,26 +18,11 @@ from enum import StrEnum
 from sqlalchemy import Column, Table, UniqueConstraint, text
 
 from db import models
+from db.envelope import ENVELOPE
 from db.models import Base
 from db.vocab import VOCABULARIES, Role, RunStatus
 
 DATABASE_NAME = "fragscope"
-ENVELOPE = (
-    "id",
-    "run_id",
-    "vantage_id",
-    "task_key",
-    "attempt",
-    "probe",
-    "probe_version",
-    "target",
-    "endpoint",
-    "started_at",
-    "duration_ms",
-    "failure",
-    "failed_operation",
-    "failure_detail",
-)
 
 PREAMBLE = """\
 # fragscope database schema
@@ -136,7 +121,9 @@ def _sections() -> list[_Section]:
         _Section(
             "Observation tables",
             "Each has the envelope columns (`id` ... `failure_detail`) followed by its own; "
-            "`(run_id, task_key, attempt)` is unique.",
+            "`(run_id, task_key, attempt)` is unique: `id`, the primary key, is its 64-bit "
+            "hash. Only `run_id` is indexed besides; `fragscope db index` adds indexes on "
+            "`target` (and DNS names) for ad-hoc queries after a campaign.",
             obs,
         ),
         _Section(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import fcntl
 import os
 import shutil
 import signal
@@ -23,9 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-# The lab's namespaces and addresses are machine-wide; tests/fixtures/lab.py holds the same
-# lock while its lab is up, so a demo and a test session never tear down each other's lab.
-LAB_LOCK = Path("/run/lock/fragscope-lab.lock")
+from lab.lock import LAB_LOCK, LockTimeout, lab_lock
+
 CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
 
 
@@ -182,25 +180,16 @@ class Demo:
 
 @contextlib.contextmanager
 def _lab_lock(wait_s: float, echo: Callable[[str], None]) -> Iterator[None]:
-    LAB_LOCK.parent.mkdir(parents=True, exist_ok=True)
-    with open(LAB_LOCK, "w") as fh:
-        deadline = time.monotonic() + wait_s
-        told = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if not told:
-                    echo(f"==> waiting for the lab lock {LAB_LOCK} (a test session or demo)")
-                    told = True
-                if time.monotonic() > deadline:
-                    raise DemoError(f"{LAB_LOCK} held for {wait_s:.0f} s by another lab") from None
-                time.sleep(0.5)
-        try:
+    # The lab is machine-wide (lab.lock): a demo and a test session never tear down each
+    # other's lab.
+    def told() -> None:
+        echo(f"==> waiting for the lab lock {LAB_LOCK} (a test session or demo)")
+
+    try:
+        with lab_lock(wait_s, on_wait=told):
             yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    except LockTimeout as exc:
+        raise DemoError(str(exc)) from None
 
 
 @contextlib.contextmanager

@@ -28,21 +28,24 @@ class Result:
     detail: str
 
 
+@dataclass(frozen=True)
+class Target:
+    """Where a check connects and how: one listener of a service, seen from the host."""
+
+    address: str
+    port: int
+    protocol: str
+    ca_file: str | None = None
+    tls_hostname: str | None = None
+    timeout: float = 2.0
+
+
 class Check(Protocol):
-    """What a Listener's health check provides (part 2 adds HTTP/QUIC checks the same way)."""
+    """What a Listener's health check provides (DnsCheck here, lab.health_web's checks)."""
 
     def describe(self) -> str: ...
 
-    def run(
-        self,
-        *,
-        address: str,
-        port: int,
-        protocol: str,
-        ca_file: str | None,
-        tls_hostname: str | None,
-        timeout: float,
-    ) -> Result: ...
+    def run(self, target: Target) -> Result: ...
 
 
 @dataclass(frozen=True)
@@ -61,41 +64,21 @@ class DnsCheck:
         want = ",".join(sorted(self.answers)) if self.answers is not None else self.rcode
         return f"{self.qname} {self.rdtype} -> {want}{' +AD' if self.want_ad else ''}"
 
-    def run(
-        self,
-        *,
-        address: str,
-        port: int,
-        protocol: str,
-        ca_file: str | None,
-        tls_hostname: str | None,
-        timeout: float,
-    ) -> Result:
-        return run_check(
-            self,
-            address=address,
-            port=port,
-            protocol=protocol,
-            ca_file=ca_file,
-            tls_hostname=tls_hostname,
-            timeout=timeout,
-        )
+    def run(self, target: Target) -> Result:
+        return run_check(self, target)
 
 
 def query(
     qname: str,
     rdtype: str,
+    target: Target,
     *,
-    address: str,
-    port: int,
-    protocol: str,
-    ca_file: str | None = None,
-    tls_hostname: str | None = None,
-    timeout: float = 2.0,
     dnssec_ok: bool = False,
     https_path: str = "/dns-query",
 ) -> dns.message.Message:
-    """One query over ``protocol``; raises dnspython's exceptions on failure."""
+    """One query over ``target.protocol``; raises dnspython's exceptions on failure."""
+    address, port, protocol = target.address, target.port, target.protocol
+    ca_file, tls_hostname, timeout = target.ca_file, target.tls_hostname, target.timeout
     if not in_lab(address) and not address.startswith("127."):
         raise ValueError(f"refusing to query {address}: not a lab address")
     q = dns.message.make_query(qname, rdtype, want_dnssec=dnssec_ok)
@@ -130,29 +113,10 @@ def answers_of(msg: dns.message.Message, rdtype: str) -> set[str]:
     return {rd.to_text() for rrset in msg.answer if rrset.rdtype == want for rd in rrset}
 
 
-def run_check(
-    check: DnsCheck,
-    *,
-    address: str,
-    port: int,
-    protocol: str,
-    ca_file: str | None = None,
-    tls_hostname: str | None = None,
-    timeout: float = 2.0,
-) -> Result:
+def run_check(check: DnsCheck, target: Target) -> Result:
     """Run ``check`` once; never raises for network problems (they become the detail)."""
     try:
-        msg = query(
-            check.qname,
-            check.rdtype,
-            address=address,
-            port=port,
-            protocol=protocol,
-            ca_file=ca_file,
-            tls_hostname=tls_hostname,
-            timeout=timeout,
-            dnssec_ok=check.dnssec_ok or check.want_ad,
-        )
+        msg = query(check.qname, check.rdtype, target, dnssec_ok=check.dnssec_ok or check.want_ad)
     except Exception as exc:  # any transport failure means "not healthy yet"
         return Result(False, f"{type(exc).__name__}: {exc}".strip())
     rcode = dns.rcode.to_text(msg.rcode())

@@ -19,13 +19,15 @@ from dataclasses import dataclass
 from aioquic.asyncio.client import connect
 from aioquic.quic.configuration import QuicConfiguration
 
-from lab.health import Result
+from lab.health import Result, Target
 from lab.topology import in_lab
 
 
-def _require_lab(address: str) -> None:
-    if not in_lab(address):
-        raise ValueError(f"refusing to contact {address}: not a lab address")
+def lab_target(target: Target) -> tuple[str, int, float]:
+    """``target``'s address, port and timeout; refuses (ValueError) any non-lab address."""
+    if not in_lab(target.address):
+        raise ValueError(f"refusing to contact {target.address}: not a lab address")
+    return target.address, target.port, target.timeout
 
 
 def _host(address: str) -> str:
@@ -41,18 +43,9 @@ class TlsHttpCheck:
     def describe(self) -> str:
         return f"TLS {self.server_name} + HEAD / -> 200"
 
-    def run(
-        self,
-        *,
-        address: str,
-        port: int,
-        protocol: str,
-        ca_file: str | None,
-        tls_hostname: str | None,
-        timeout: float,
-    ) -> Result:
-        _require_lab(address)
-        ctx = ssl.create_default_context(cafile=ca_file)
+    def run(self, target: Target) -> Result:
+        address, port, timeout = lab_target(target)
+        ctx = ssl.create_default_context(cafile=target.ca_file)
         ctx.set_alpn_protocols(["http/1.1"])
         try:
             with (
@@ -82,23 +75,14 @@ class QuicCheck:
     def describe(self) -> str:
         return f"QUIC 0x{self.version:08x} handshake with {self.server_name}"
 
-    def run(
-        self,
-        *,
-        address: str,
-        port: int,
-        protocol: str,
-        ca_file: str | None,
-        tls_hostname: str | None,
-        timeout: float,
-    ) -> Result:
-        _require_lab(address)
+    def run(self, target: Target) -> Result:
+        address, port, timeout = lab_target(target)
         try:
             negotiated = asyncio.run(
                 asyncio.wait_for(
                     quic_handshake(
                         address, port, server_name=self.server_name, version=self.version,
-                        ca_file=ca_file,
+                        ca_file=target.ca_file,
                     ),
                     timeout,
                 )
@@ -140,17 +124,8 @@ class RpcCheck:
     def describe(self) -> str:
         return f"eth_chainId -> {self.chain_id}"
 
-    def run(
-        self,
-        *,
-        address: str,
-        port: int,
-        protocol: str,
-        ca_file: str | None,
-        tls_hostname: str | None,
-        timeout: float,
-    ) -> Result:
-        _require_lab(address)
+    def run(self, target: Target) -> Result:
+        address, port, timeout = lab_target(target)
         body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
         req = urllib.request.Request(
             f"http://{_host(address)}:{port}",
@@ -175,17 +150,8 @@ class GatewayCheck:
     def describe(self) -> str:
         return "GET / -> 404 JSON {message}"
 
-    def run(
-        self,
-        *,
-        address: str,
-        port: int,
-        protocol: str,
-        ca_file: str | None,
-        tls_hostname: str | None,
-        timeout: float,
-    ) -> Result:
-        _require_lab(address)
+    def run(self, target: Target) -> Result:
+        address, port, timeout = lab_target(target)
         try:
             with urllib.request.urlopen(f"http://{_host(address)}:{port}/", timeout=timeout):
                 return Result(False, "GET / answered 2xx, want 404")

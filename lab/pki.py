@@ -1,13 +1,17 @@
 """The lab's PKI: a private CA and one server certificate for the lab's names. Writes files.
 
-Made with `cryptography` (ECDSA P-256). Files under ``<run>/pki``: ca.pem, ca.key,
-server.pem, server.key and fullchain.pem (server then CA, what Unbound and aioquic load).
+Made with `cryptography` (ECDSA P-256, no openssl CLI). Files under ``<run>/pki``: ca.pem,
+ca.key, server.pem, server.key and fullchain.pem (server then CA, what Unbound, aioquic and
+the web hosts load). The lab world passes its own names; the web hosts, benches and test
+fixtures take the defaults: the lab's web names (``*.example.test`` ...), ``localhost`` and
+the loopback addresses, so probes can connect to an IP literal with any lab name as SNI.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,13 +20,20 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+DEFAULT_NAMES = ("*.example.test", "example.test", "localhost")
+DEFAULT_IPS = ("127.0.0.1", "::1")
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, slots=True)
 class Pki:
     ca: Path
+    """The CA certificate (PEM): the trust anchor tests pass as ``--ca-file``."""
     cert: Path
+    """The server certificate alone (PEM)."""
     key: Path
+    """The server's private key (PEM, unencrypted)."""
     fullchain: Path
+    """Server certificate then CA (PEM), for servers that want the chain in one file."""
 
 
 def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
@@ -36,7 +47,12 @@ def _write_key(path: Path, key: ec.EllipticCurvePrivateKey) -> None:
     path.chmod(0o600)
 
 
-def make_pki(directory: Path, *, dns_names: list[str], ip_addresses: list[str]) -> Pki:
+def make_pki(
+    directory: Path,
+    *,
+    dns_names: Sequence[str] = DEFAULT_NAMES,
+    ip_addresses: Sequence[str] = DEFAULT_IPS,
+) -> Pki:
     """Create the CA and a server certificate whose SANs are ``dns_names`` + ``ip_addresses``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)

@@ -46,6 +46,22 @@ def alive(r: Running) -> bool:
     return starttime(r.pid) == r.starttime
 
 
+def adopt(service: str, pid: int | None) -> Running | None:
+    """A process started elsewhere (a daemon that wrote its pid file) as a Running, its
+    start time read now; None when there is no such process."""
+    started = starttime(pid) if pid is not None else None
+    return None if pid is None or started is None else Running(service, pid, started)
+
+
+def pid_from_file(path: Path) -> int | None:
+    """The pid a daemon wrote to ``path``, None before it has."""
+    try:
+        text = path.read_text().strip()
+    except FileNotFoundError:
+        return None
+    return int(text) if text else None
+
+
 # Popen objects of daemons this process started, so it can reap them (no zombies).
 _children: dict[int, subprocess.Popen[bytes]] = {}
 

@@ -28,7 +28,7 @@ from lab.chain.artifacts import ArtifactError
 from lab.chain.deploy import DeployError
 from lab.chain.rpc import RpcError
 from lab.dnssec import SigningError
-from lab.health import Result
+from lab.health import Result, Target
 from lab.part2 import chain_services, deploy_chain, missing, web_services, write_web_files
 from lab.pki import make_pki
 from lab.services import Listener, Service, build
@@ -328,12 +328,14 @@ class Lab:
         """Run ``lst``'s health check once from the host."""
         assert lst.check is not None
         return lst.check.run(
-            address=lst.address,
-            port=lst.port,
-            protocol=lst.protocol,
-            ca_file=str(self.ca_file),
-            tls_hostname=self.truth.tls_hostname,
-            timeout=timeout,
+            Target(
+                lst.address,
+                lst.port,
+                lst.protocol,
+                ca_file=str(self.ca_file),
+                tls_hostname=self.truth.tls_hostname,
+                timeout=timeout,
+            )
         )
 
     # -- status and down ------------------------------------------------------------------

@@ -108,6 +108,19 @@ class Observation:
     def ok(self) -> bool:
         return self.failure is None
 
+    def envelope(self) -> dict[str, Any]:
+        """The envelope columns the observation itself fills (the engine adds ids, run,
+        vantage, task key, attempt and probe), in the envelope's order."""
+        return {
+            "target": self.target,
+            "endpoint": self.endpoint,
+            "started_at": self.started_at,
+            "duration_ms": self.duration_ms,
+            "failure": self.failure,
+            "failed_operation": self.failed_operation,
+            "failure_detail": self.failure_detail,
+        }
+
 
 @dataclass(frozen=True, slots=True)
 class TaskParams:

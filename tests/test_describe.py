@@ -9,7 +9,8 @@ from click.testing import CliRunner
 
 from cli import main
 from db.describe import metadata_json, schema_markdown
-from db.models import Base
+from db.envelope import ENVELOPE
+from db.models import Base, NullObservation
 from db.vocab import VOCABULARIES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
@@ -23,6 +24,12 @@ def test_schema_doc_in_sync() -> None:
     assert (DOCS / "metadata.json").read_text(encoding="utf-8") == metadata_json(), (
         f"docs/metadata.json {STALE}"
     )
+
+
+def test_envelope_is_what_the_models_declare() -> None:
+    # engine.null's table is the envelope alone (db.models.ObservationMixin).
+    assert sorted(ENVELOPE) == sorted(NullObservation.__table__.columns.keys())
+    assert len(set(ENVELOPE)) == len(ENVELOPE)
 
 
 def test_every_table_and_column_documented() -> None:

@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,6 +23,7 @@ import pytest
 from db.engine import make_engine
 from db.explore import CANNED_QUERIES, explore_metadata
 from db.migrate import upgrade
+from lab.ports import free_port
 
 pytest.importorskip("datasette", reason="needs the explore extra (pip install -e '.[dev]')")
 
@@ -38,12 +38,6 @@ def lab_db(tmp_path: Path) -> Path:
     upgrade(engine)
     engine.dispose()
     return db
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _get(url: str) -> tuple[int, str]:
@@ -63,7 +57,7 @@ def test_metadata_is_named_after_the_file_and_filters_queries(lab_db: Path) -> N
 
 
 def test_explore_serves_a_table_page_on_loopback(lab_db: Path, tmp_path: Path) -> None:
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "cli", "explore", "--db", str(lab_db), "--port", str(port)],
         cwd=Path(__file__).resolve().parent.parent,

@@ -8,8 +8,8 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
+from lab.pki import make_pki
 from lab.web import hosts
-from lab.web.pki import make_pki
 from probes.transport.certs import analyze_chain
 
 

@@ -52,23 +52,24 @@ async def _respond(send: Send, body: bytes, headers: list[tuple[bytes, bytes]]) 
     await send({"type": "http.response.body", "body": body})
 
 
-async def app(scope: Scope, receive: Receive, send: Send) -> None:
+async def _http_request(scope: Scope, receive: Receive, send: Send) -> bool:
+    """Serve lifespan, ignore other non-HTTP scopes; True for an HTTP request (body read)."""
     if scope["type"] == "lifespan":
         await _lifespan(receive, send)
-        return
+        return False
     if scope["type"] != "http":
-        return
+        return False
     await _drain(receive)
-    body = f"hello via HTTP/{scope['http_version']}\n".encode()
-    await _respond(send, body if scope["method"] != "HEAD" else b"", [])
+    return True
+
+
+async def app(scope: Scope, receive: Receive, send: Send) -> None:
+    if await _http_request(scope, receive, send):
+        body = f"hello via HTTP/{scope['http_version']}\n".encode()
+        await _respond(send, body if scope["method"] != "HEAD" else b"", [])
 
 
 async def hostile_app(scope: Scope, receive: Receive, send: Send) -> None:
-    if scope["type"] == "lifespan":
-        await _lifespan(receive, send)
-        return
-    if scope["type"] != "http":
-        return
-    await _drain(receive)
-    body = f"<html><body>{HOSTILE_STRING}</body></html>\n".encode()
-    await _respond(send, body, [(b"server", HOSTILE_STRING.encode())])
+    if await _http_request(scope, receive, send):
+        body = f"<html><body>{HOSTILE_STRING}</body></html>\n".encode()
+        await _respond(send, body, [(b"server", HOSTILE_STRING.encode())])

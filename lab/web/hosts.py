@@ -17,6 +17,7 @@ from string import Template
 from lab.web.app import HOSTILE_STRING
 
 Addresses = str | Sequence[str]
+HOSTILE_APP = "lab.web.app:hostile_app"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,14 +64,18 @@ def _toml_list(items: Sequence[str]) -> str:
     )
 
 
+def _h3_alt_svc(port: int) -> str:
+    return f'h3=":{port}"; ma=3600'
+
+
 def _hypercorn(
     name: str,
     addresses: Addresses,
     port: int,
-    *,
     cert: Path,
     key: Path,
     run_dir: Path,
+    *,
     quic: bool,
     alt_svc: str | None,
     app: str = "lab.web.app:app",
@@ -111,25 +116,15 @@ def hypercorn_h3(
     addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "h3"
 ) -> WebHost:
     """HTTP/3 (QUIC v1 and v2, aioquic) and HTTPS over TCP, one ``Alt-Svc: h3`` header."""
-    return _hypercorn(
-        name,
-        addresses,
-        port,
-        cert=cert,
-        key=key,
-        run_dir=run_dir,
-        quic=True,
-        alt_svc=f'h3=":{port}"; ma=3600',
-    )
+    h3 = _h3_alt_svc(port)
+    return _hypercorn(name, addresses, port, cert, key, run_dir, quic=True, alt_svc=h3)
 
 
 def hypercorn_tcp_only(
     addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "tcponly"
 ) -> WebHost:
     """HTTPS over TCP only, no Alt-Svc."""
-    return _hypercorn(
-        name, addresses, port, cert=cert, key=key, run_dir=run_dir, quic=False, alt_svc=None
-    )
+    return _hypercorn(name, addresses, port, cert, key, run_dir, quic=False, alt_svc=None)
 
 
 def hypercorn_advertised_no_udp(
@@ -142,34 +137,16 @@ def hypercorn_advertised_no_udp(
     name: str = "advertised",
 ) -> WebHost:
     """Advertises h3 in Alt-Svc but has no UDP listener (advertised-not-served)."""
-    return _hypercorn(
-        name,
-        addresses,
-        port,
-        cert=cert,
-        key=key,
-        run_dir=run_dir,
-        quic=False,
-        alt_svc=f'h3=":{port}"; ma=3600',
-    )
+    h3 = _h3_alt_svc(port)
+    return _hypercorn(name, addresses, port, cert, key, run_dir, quic=False, alt_svc=h3)
 
 
 def hypercorn_hostile(
     addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "hostile"
 ) -> WebHost:
     """HTTPS over TCP whose Server header and page carry ``<script>alert(1)</script>``."""
-    return _hypercorn(
-        name,
-        addresses,
-        port,
-        cert=cert,
-        key=key,
-        run_dir=run_dir,
-        quic=False,
-        alt_svc=None,
-        app="lab.web.app:hostile_app",
-        server_header=False,
-    )
+    where = (name, addresses, port, cert, key, run_dir)
+    return _hypercorn(*where, quic=False, alt_svc=None, app=HOSTILE_APP, server_header=False)
 
 
 def caddy(

@@ -18,27 +18,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from db.envelope import ENVELOPE
 from db.ids import child_id, row_id, vantage_id
 from db.vocab import RunStatus
 from db.writer import Row, TableSpec, Writer, spec_for
 from probes.base import Observation, Task
-
-ENVELOPE = (
-    "id",
-    "run_id",
-    "vantage_id",
-    "task_key",
-    "attempt",
-    "probe",
-    "probe_version",
-    "target",
-    "endpoint",
-    "started_at",
-    "duration_ms",
-    "failure",
-    "failed_operation",
-    "failure_detail",
-)
 
 
 @cache

@@ -14,24 +14,8 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
+from db.envelope import ENVELOPE
 from db.writer import TableSpec, spec_for
-
-ENVELOPE = (
-    "id",
-    "run_id",
-    "vantage_id",
-    "task_key",
-    "attempt",
-    "probe",
-    "probe_version",
-    "target",
-    "endpoint",
-    "started_at",
-    "duration_ms",
-    "failure",
-    "failed_operation",
-    "failure_detail",
-)
 
 
 def plain(value: Any) -> Any:

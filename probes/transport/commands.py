@@ -68,17 +68,7 @@ def observation_record(probe: str, obs: Observation) -> dict[str, Any]:
     children: dict[str, list[dict[str, Any]]] = {}
     for table, row in obs.children:
         children.setdefault(table, []).append(row)
-    record = {
-        "probe": probe,
-        "target": obs.target,
-        "endpoint": obs.endpoint,
-        "started_at": obs.started_at,
-        "duration_ms": obs.duration_ms,
-        "failure": obs.failure,
-        "failed_operation": obs.failed_operation,
-        "failure_detail": obs.failure_detail,
-        **obs.fields,
-    }
+    record = {"probe": probe, **obs.envelope(), **obs.fields}
     if children:
         record["children"] = children
     return {k: _plain(v) for k, v in record.items()}
@@ -273,9 +263,9 @@ def transport_command(
     if not no_quic:
         # Without --quic-version one task offers v1 then v2; with it, one task per version
         # offering that version alone, so each version's handshake is measured on its own.
-        offers = [(QUIC_VERSIONS[v],) for v in dict.fromkeys(quic_versions)] or [
-            (VERSION_1, VERSION_2)
-        ]
+        offers: list[tuple[int, ...]] = [
+            (QUIC_VERSIONS[v],) for v in dict.fromkeys(quic_versions)
+        ] or [(VERSION_1, VERSION_2)]
         for versions in offers:
             quic_config = QuicConfig(
                 port=port,

@@ -20,6 +20,16 @@ from probes.errors import MeasurementError
 MAX_HEADER_BYTES = 64 * 1024
 
 
+@dataclass(frozen=True, slots=True)
+class HttpRequest:
+    """The one request a probe sends: ``method`` ``path`` to ``host`` (Host / :authority)."""
+
+    host: str
+    method: str
+    path: str
+    user_agent: str
+
+
 @dataclass(slots=True)
 class HttpResponse:
     version: str
@@ -44,20 +54,15 @@ def _http_error(detail: str) -> MeasurementError:
 
 
 async def http1_request(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    *,
-    host: str,
-    method: str,
-    path: str,
-    user_agent: str,
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: HttpRequest
 ) -> HttpResponse:
     """Send one HTTP/1.1 request (RFC 9112) and read the status line and headers."""
-    request = (
-        f"{method} {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: {user_agent}\r\n"
+    r = request
+    text = (
+        f"{r.method} {r.path} HTTP/1.1\r\nHost: {r.host}\r\nUser-Agent: {r.user_agent}\r\n"
         "Accept: */*\r\nConnection: close\r\n\r\n"
     )
-    writer.write(request.encode("ascii", errors="replace"))
+    writer.write(text.encode("ascii", errors="replace"))
     await writer.drain()
     try:
         head = await reader.readuntil(b"\r\n\r\n")
@@ -85,13 +90,7 @@ async def http1_request(
 
 
 async def h2_request(
-    reader: asyncio.StreamReader,
-    writer: asyncio.StreamWriter,
-    *,
-    host: str,
-    method: str,
-    path: str,
-    user_agent: str,
+    reader: asyncio.StreamReader, writer: asyncio.StreamWriter, request: HttpRequest
 ) -> HttpResponse:
     """Send one h2 request (RFC 9113) with the ``h2`` state machine; read the headers."""
     conn = h2.connection.H2Connection(
@@ -102,11 +101,11 @@ async def h2_request(
     conn.send_headers(
         stream_id,
         [
-            (b":method", method.encode()),
+            (b":method", request.method.encode()),
             (b":scheme", b"https"),
-            (b":authority", host.encode()),
-            (b":path", path.encode()),
-            (b"user-agent", user_agent.encode()),
+            (b":authority", request.host.encode()),
+            (b":path", request.path.encode()),
+            (b"user-agent", request.user_agent.encode()),
         ],
         end_stream=True,
     )

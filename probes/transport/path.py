@@ -25,11 +25,10 @@ from typing import Any, ClassVar
 
 from db.ids import stable_hash64
 from db.vocab import Failure, Operation, PathOutcome
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
-from probes.errors import MeasurementError, classify
+from probes.base import Endpoint, Observation, Task, TaskParams
+from probes.errors import MeasurementError
 from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
-from probes.transport.common import PolicyCache, destination, fallback_fields
+from probes.transport.frame import TransportProbe
 from probes.transport.quic_wire import build_initial
 
 TESTS = ("udp443", "tcp_ecn", "tcp_exp_option")
@@ -100,32 +99,17 @@ def _icmp(reply: Any) -> tuple[int, int] | None:
 
 
 @register
-class PathProbe:
+class PathProbe(TransportProbe[PathConfig]):
     name: ClassVar[str] = "path.udp443"
     version: ClassVar[int] = 1
     table: ClassVar[str] = "path_observations"
     config_class: ClassVar[type[PathConfig]] = PathConfig
-    uses_endpoints: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        config: PathConfig | None = None,
-        *,
-        clock: Clock | None = None,
-        policy: NetworkPolicy = ALLOW_ALL,
-    ) -> None:
-        self.config = config or PathConfig()
-        self.clock = clock or SystemClock()
-        self.policy = policy
-        self._policy = PolicyCache(policy)
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return tuple(TaskParams(t, {"test": t}) for t in self.config.tests)
 
     async def measure(self, task: Task) -> Observation:
-        started = self.clock.now()
-        t0 = self.clock.monotonic()
-        obs = Observation(table=self.table, target=task.target, endpoint=None, started_at=started)
+        obs, t0 = self.start(task)
         test = str(task.params.get("test", "udp443"))
         fields: dict[str, Any] = {"test": test}
         obs.fields = fields
@@ -133,10 +117,7 @@ class PathProbe:
         try:
             if test not in TESTS:
                 raise MeasurementError(Failure.INVALID_INPUT, op, f"test: {test!r} not in {TESTS}")
-            dest = destination(task.target, task.params, self.config.port)
-            obs.endpoint = dest.endpoint
-            fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
-            self._policy.require(dest.address, op)
+            dest = self.aim(task, obs, op)
             if os.geteuid() != 0:
                 raise MeasurementError(
                     Failure.PERMISSION_DENIED, op, "crafted packets need root (CAP_NET_RAW)"
@@ -156,16 +137,8 @@ class PathProbe:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes data (DESIGN section 3)
-            c = classify(exc, op)
-            obs.failure, obs.failed_operation, obs.failure_detail = (
-                c.failure,
-                c.operation or op,
-                c.detail,
-            )
-        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
-            fields.setdefault(name, value)
-        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
-        return obs
+            self.fail(obs, exc, op)
+        return self.finish(task, obs, t0)
 
     def _l3(self, address: str) -> Any:
         from scapy.layers.inet import IP

@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import socket
 import ssl
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -30,27 +28,12 @@ from aioquic.tls import Group, pull_server_hello
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from db.vocab import Failure, Operation
-from probes.base import (
-    Clock,
-    Endpoint,
-    FollowUp,
-    Observation,
-    SystemClock,
-    Task,
-    TaskParams,
-)
-from probes.errors import MeasurementError, classify
+from probes.base import FollowUp, Observation, Task
+from probes.errors import MeasurementError
 from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.certs import analyze_chain
-from probes.transport.common import (
-    USER_AGENT,
-    Deadline,
-    Destination,
-    PolicyCache,
-    destination,
-    fallback_fields,
-)
+from probes.transport.common import USER_AGENT, Deadline, Destination
+from probes.transport.frame import ICMP_FAILURES, TransportProbe
 from probes.transport.path import TESTS as PATH_TESTS  # scapy is imported lazily there
 from probes.transport.quic_wire import (
     VERSION_1,
@@ -138,6 +121,17 @@ class _ProbeProtocol(QuicConnectionProtocol):
                     self.response.set_result(h3_event)
 
 
+def _record_close(protocol: _ProbeProtocol, fields: dict[str, Any]) -> ConnectionTerminated:
+    """The peer's CONNECTION_CLOSE (RFC 9000 section 19.19), recorded in ``fields``."""
+    close = protocol.terminated.result()
+    fields.update(
+        close_error_code=close.error_code,
+        close_frame_type=close.frame_type,
+        close_reason=close.reason_phrase,
+    )
+    return close
+
+
 class _Stop(Exception):
     """Ends the measurement with a classified failure; the row keeps what was learned."""
 
@@ -146,36 +140,12 @@ class _Stop(Exception):
         self.failure, self.operation, self.detail = failure, operation, detail
 
 
-_ICMP_FAILURES = {
-    errno.ECONNREFUSED: Failure.CONNECTION_REFUSED,
-    errno.EHOSTUNREACH: Failure.HOST_UNREACHABLE,
-    errno.ENETUNREACH: Failure.NETWORK_UNREACHABLE,
-    errno.EACCES: Failure.HOST_UNREACHABLE,
-}
-
-
 @register
-class QuicProbe:
+class QuicProbe(TransportProbe[QuicConfig]):
     name: ClassVar[str] = "transport.quic"
     version: ClassVar[int] = 1
     table: ClassVar[str] = "quic_observations"
     config_class: ClassVar[type[QuicConfig]] = QuicConfig
-    uses_endpoints: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        config: QuicConfig | None = None,
-        *,
-        clock: Clock | None = None,
-        policy: NetworkPolicy = ALLOW_ALL,
-    ) -> None:
-        self.config = config or QuicConfig()
-        self.clock = clock or SystemClock()
-        self.policy = policy
-        self._policy = PolicyCache(policy)
-
-    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
-        return (TaskParams(""),)
 
     def _configuration(self, sni: str | None) -> QuicConfiguration:
         cfg = QuicConfiguration(
@@ -190,9 +160,7 @@ class QuicProbe:
         return cfg
 
     async def measure(self, task: Task) -> Observation:
-        started = self.clock.now()
-        t0 = self.clock.monotonic()
-        obs = Observation(table=self.table, target=task.target, endpoint=None, started_at=started)
+        obs, t0 = self.start(task)
         initial = self.config.initial_version or self.config.versions[0]
         fields: dict[str, Any] = {
             "stage": "not_sent",
@@ -204,11 +172,7 @@ class QuicProbe:
         transport: asyncio.DatagramTransport | None = None
         protocol: _ProbeProtocol | None = None
         try:
-            dest = destination(task.target, task.params, self.config.port)
-            obs.endpoint = dest.endpoint
-            fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
-            fields["sni"] = dest.sni
-            self._policy.require(dest.address, operation)
+            dest = self.aim(task, obs, operation, sni=True)
             deadline = Deadline(t0, task.deadline_s)
             transport, protocol = await self._open(dest)
             await self._handshake(protocol, transport, deadline, fields)
@@ -230,23 +194,16 @@ class QuicProbe:
                 Failure.GENERIC_TIMEOUT_ERROR,
             )
         except Exception as exc:  # every failure becomes data (DESIGN section 3)
-            c = classify(exc, operation)
-            obs.failure, obs.failed_operation, obs.failure_detail = (
-                c.failure,
-                c.operation or operation,
-                c.detail,
-            )
+            self.fail(obs, exc, operation)
         finally:
             if protocol is not None:
                 self._record_versions(protocol, fields)
             if transport is not None:
                 self._abandon(protocol, transport)
-        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
-            fields.setdefault(name, value)
+        self.finish(task, obs, t0)
         finish_children(obs)
         if self.config.path_follow_up:
             obs.follow_ups.extend(path_follow_ups(task, obs))
-        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 
     async def _open(self, dest: Destination) -> tuple[asyncio.DatagramTransport, _ProbeProtocol]:
@@ -299,15 +256,10 @@ class QuicProbe:
             return
         if outcome == "icmp":
             exc = protocol.socket_error.result()
-            failure = _ICMP_FAILURES.get(exc.errno or 0, Failure.HOST_UNREACHABLE)
+            failure = ICMP_FAILURES.get(exc.errno or 0, Failure.HOST_UNREACHABLE)
             raise _Stop(failure, op, f"ICMP error on the UDP socket: {exc}")
         if outcome == "closed":
-            close = protocol.terminated.result()
-            fields.update(
-                close_error_code=close.error_code,
-                close_frame_type=close.frame_type,
-                close_reason=close.reason_phrase,
-            )
+            close = _record_close(protocol, fields)
             if close.reason_phrase == NO_COMMON_VERSION:
                 raise _Stop(
                     Failure.QUIC_INCOMPATIBLE_VERSION, op, "Version Negotiation: no common version"
@@ -388,12 +340,7 @@ class QuicProbe:
         if outcome == "timeout":
             raise _Stop(Failure.GENERIC_TIMEOUT_ERROR, op, "no HTTP/3 response headers in time")
         if outcome == "closed":
-            close = protocol.terminated.result()
-            fields.update(
-                close_error_code=close.error_code,
-                close_frame_type=close.frame_type,
-                close_reason=close.reason_phrase,
-            )
+            close = _record_close(protocol, fields)
             raise _Stop(
                 Failure.QUIC_CONNECTION_CLOSED,
                 op,

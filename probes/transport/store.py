@@ -40,13 +40,7 @@ def observation_rows(
         "attempt": attempt,
         "probe": probe,
         "probe_version": probe_version,
-        "target": obs.target,
-        "endpoint": obs.endpoint,
-        "started_at": obs.started_at,
-        "duration_ms": obs.duration_ms,
-        "failure": obs.failure,
-        "failed_operation": obs.failed_operation,
-        "failure_detail": obs.failure_detail,
+        **obs.envelope(),
     }
     rows: list[Row] = [(spec_for(obs.table), spec_for(obs.table).row(**obs.fields, **envelope))]
     for i, (table, values) in enumerate(obs.children):

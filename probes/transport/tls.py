@@ -10,34 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from db.vocab import Failure, Operation
-from probes.base import (
-    Clock,
-    Endpoint,
-    FollowUp,
-    Observation,
-    SystemClock,
-    Task,
-    TaskParams,
-)
-from probes.errors import classify
+from probes.base import FollowUp, Observation, Task
 from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
 from probes.transport.altsvc import AltSvcError, parse_alt_svc
 from probes.transport.certs import analyze_chain
-from probes.transport.common import (
-    USER_AGENT,
-    Deadline,
-    Destination,
-    PolicyCache,
-    destination,
-    fallback_fields,
-)
-from probes.transport.http import HttpResponse, h2_request, http1_request
+from probes.transport.common import USER_AGENT, Deadline, Destination
+from probes.transport.frame import TransportProbe
+from probes.transport.http import HttpRequest, HttpResponse, h2_request, http1_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,43 +76,23 @@ def _peer_chain(ssl_object: ssl.SSLObject) -> list[bytes]:
 
 
 @register
-class TlsProbe:
+class TlsProbe(TransportProbe[TlsConfig]):
     name: ClassVar[str] = "transport.tls"
     version: ClassVar[int] = 1
     table: ClassVar[str] = "tls_observations"
     config_class: ClassVar[type[TlsConfig]] = TlsConfig
-    uses_endpoints: ClassVar[bool] = False
 
-    def __init__(
-        self,
-        config: TlsConfig | None = None,
-        *,
-        clock: Clock | None = None,
-        policy: NetworkPolicy = ALLOW_ALL,
-    ) -> None:
-        self.config = config or TlsConfig()
-        self.clock = clock or SystemClock()
-        self.policy = policy
-        self._policy = PolicyCache(policy)
+    def prepare(self) -> None:
         self._ctx = _client_context(self.config.alpn)
 
-    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
-        return (TaskParams(""),)
-
     async def measure(self, task: Task) -> Observation:
-        started = self.clock.now()
-        t0 = self.clock.monotonic()
-        obs = Observation(table=self.table, target=task.target, endpoint=None, started_at=started)
+        obs, t0 = self.start(task)
         fields: dict[str, Any] = {"alpn_offered": ",".join(self.config.alpn)}
         obs.fields = fields
         operation = Operation.CONNECT
         writer: asyncio.StreamWriter | None = None
         try:
-            dest = destination(task.target, task.params, self.config.port)
-            obs.endpoint = dest.endpoint
-            fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
-            fields["sni"] = dest.sni
-            self._policy.require(dest.address, operation)
+            dest = self.aim(task, obs, operation, sni=True)
             deadline = Deadline(t0, task.deadline_s)
             reader, writer = await self._connect(dest, deadline, fields)
             operation = Operation.TLS_HANDSHAKE
@@ -140,22 +103,15 @@ class TlsProbe:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes data (DESIGN section 3)
-            c = classify(exc, operation)
-            obs.failure, obs.failed_operation, obs.failure_detail = (
-                c.failure,
-                c.operation or operation,
-                c.detail,
-            )
+            c = self.fail(obs, exc, operation)
             if isinstance(exc, TimeoutError):
                 obs.failure_detail = f"{operation} exceeded its deadline"
             obs.retryable = c.failure in (Failure.GENERIC_TIMEOUT_ERROR, Failure.CONNECTION_RESET)
         finally:
             if writer is not None:
                 writer.transport.abort()  # no close_notify dance: the measurement is done
-        for name, value in fallback_fields(task.target, task.params, self.config.port).items():
-            fields.setdefault(name, value)
+        self.finish(task, obs, t0)
         obs.follow_ups.extend(quic_follow_ups(self.config.quic_follow_up, task, fields))
-        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
         return obs
 
     async def _connect(
@@ -198,17 +154,13 @@ class TlsProbe:
         deadline: Deadline,
         fields: dict[str, Any],
     ) -> None:
+        cfg = self.config
+        host = dest.sni or dest.endpoint
+        request = HttpRequest(host, cfg.http_method, cfg.http_path, cfg.user_agent)
         t = self.clock.monotonic()
         send = h2_request if fields.get("alpn") == "h2" else http1_request
-        async with asyncio.timeout(deadline.budget(t, self.config.http_timeout_s)):
-            response = await send(
-                reader,
-                writer,
-                host=dest.sni or dest.endpoint,
-                method=self.config.http_method,
-                path=self.config.http_path,
-                user_agent=self.config.user_agent,
-            )
+        async with asyncio.timeout(deadline.budget(t, cfg.http_timeout_s)):
+            response = await send(reader, writer, request)
         fields["http_ms"] = (self.clock.monotonic() - t) * 1000
         fields.update(response_columns(response))
 

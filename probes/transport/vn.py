@@ -10,20 +10,18 @@ reply is kept. The socket is connected, so an ICMP unreachable surfaces as an er
 from __future__ import annotations
 
 import asyncio
-import errno
 import os
 import socket
-from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from db.ids import stable_hash64
 from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
-from probes.errors import MeasurementError, classify
+from probes.base import Observation, Task
+from probes.errors import MeasurementError
 from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
-from probes.transport.common import Deadline, PolicyCache, destination, fallback_fields
+from probes.transport.common import Deadline
+from probes.transport.frame import ICMP_FAILURES, TransportProbe
 from probes.transport.quic_wire import (
     MIN_INITIAL_DATAGRAM,
     VERSION_1,
@@ -37,13 +35,6 @@ from probes.transport.quic_wire import (
 )
 
 MAX_DATAGRAM = 65535
-
-_ICMP_FAILURES = {
-    errno.ECONNREFUSED: Failure.CONNECTION_REFUSED,
-    errno.EHOSTUNREACH: Failure.HOST_UNREACHABLE,
-    errno.ENETUNREACH: Failure.NETWORK_UNREACHABLE,
-    errno.EACCES: Failure.HOST_UNREACHABLE,
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,33 +104,15 @@ def vn_columns(
 
 
 @register
-class VnProbe:
+class VnProbe(TransportProbe[VnConfig]):
     name: ClassVar[str] = "transport.quic_vn"
     version: ClassVar[int] = 1
     table: ClassVar[str] = "quic_vn_observations"
     config_class: ClassVar[type[VnConfig]] = VnConfig
-    uses_endpoints: ClassVar[bool] = False
-
-    def __init__(
-        self,
-        config: VnConfig | None = None,
-        *,
-        clock: Clock | None = None,
-        policy: NetworkPolicy = ALLOW_ALL,
-    ) -> None:
-        self.config = config or VnConfig()
-        self.clock = clock or SystemClock()
-        self.policy = policy
-        self._policy = PolicyCache(policy)
-
-    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
-        return (TaskParams(""),)
 
     async def measure(self, task: Task) -> Observation:
-        started = self.clock.now()
-        t0 = self.clock.monotonic()
+        obs, t0 = self.start(task)
         cfg = self.config
-        obs = Observation(table=self.table, target=task.target, endpoint=None, started_at=started)
         version = cfg.version or _version_for(task.key)
         dcid, scid = os.urandom(cfg.cid_length), os.urandom(cfg.cid_length)
         packet = build_initial(version, dcid, scid, pad_to=cfg.datagram_size)
@@ -154,10 +127,7 @@ class VnProbe:
         op = Operation.QUIC_HANDSHAKE
         sock: socket.socket | None = None
         try:
-            dest = destination(task.target, task.params, cfg.port)
-            obs.endpoint = dest.endpoint
-            fields.update(address=dest.address, port=dest.port, ip_version=dest.ip_version)
-            self._policy.require(dest.address, op)
+            dest = self.aim(task, obs, op)
             deadline = Deadline(t0, task.deadline_s)
             sock = socket.socket(
                 socket.AF_INET6 if dest.ip_version == 6 else socket.AF_INET, socket.SOCK_DGRAM
@@ -175,11 +145,11 @@ class VnProbe:
                     Failure.QUIC_NO_REPLY, op, "no reply to the reserved-version Initial"
                 ) from None
             except OSError as exc:
-                if exc.errno in _ICMP_FAILURES:
+                if exc.errno in ICMP_FAILURES:
                     fields["reply"] = "icmp"
                     fields["rtt_ms"] = (self.clock.monotonic() - t_send) * 1000
                     raise MeasurementError(
-                        _ICMP_FAILURES[exc.errno], op, f"ICMP error on the UDP socket: {exc}"
+                        ICMP_FAILURES[exc.errno], op, f"ICMP error on the UDP socket: {exc}"
                     ) from None
                 raise
             fields["rtt_ms"] = (self.clock.monotonic() - t_send) * 1000
@@ -191,17 +161,9 @@ class VnProbe:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes data (DESIGN section 3)
-            c = classify(exc, op)
-            obs.failure, obs.failed_operation, obs.failure_detail = (
-                c.failure,
-                c.operation or op,
-                c.detail,
-            )
+            c = self.fail(obs, exc, op)
             obs.retryable = c.failure is Failure.QUIC_NO_REPLY
         finally:
             if sock is not None:
                 sock.close()
-        for name, value in fallback_fields(task.target, task.params, cfg.port).items():
-            fields.setdefault(name, value)
-        obs.duration_ms = (self.clock.monotonic() - t0) * 1000
-        return obs
+        return self.finish(task, obs, t0)

@@ -1,7 +1,8 @@
 """A small signed DNS hierarchy on loopback for the DNS tests: NSD x3, Unbound, DoQ. Does I/O.
 
-Addresses are 127.66.x (port 53, as delegations cannot carry ports), so the suite does not
-collide with the lab's namespaces (10.99/16) or the recipes' 127.53.x. Zones are built and
+Addresses are a 127.N/16 block claimed per world (port 53, as delegations cannot carry ports;
+tests/dns/addresses.py), so two test sessions at once do not collide, nor with the lab's
+namespaces (10.99/16) or the recipes' 127.53.x. Zones are built and
 signed with dnspython (lab-recipes section 3): a signed root and ``test.``, the signed
 ``example.test.`` (HTTPS/SVCB, the RFC 9460 Appendix D vectors, CNAME chain, a TXT set too
 big for UDP), ``broken.test.`` (DS in the parent, zone unsigned: bogus), ``expired.test.``
@@ -12,8 +13,6 @@ an aioquic DoQ front end (tests/dns/doq_server.py) forwards to it.
 
 from __future__ import annotations
 
-import os
-import signal
 import socket
 import subprocess
 import sys
@@ -30,14 +29,11 @@ import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
 
+from lab import process
 from lab.pki import Pki, make_pki
+from tests.dns.addresses import HOSTS, Block, Claim, claim
 from tests.dns.svcb_vectors import VECTORS
 
-ROOT_ADDR = "127.66.0.1"
-TLD_ADDR = "127.66.1.1"
-SLD_ADDR = "127.66.2.1"
-RESOLVER_ADDR = "127.66.53.53"
-DOQ_ADDR = "127.66.53.54"
 AUTH_NAME = "resolver.test"
 
 # An ECHConfigList (draft-ietf-tls-esni) as a public example; only its presence matters.
@@ -65,11 +61,12 @@ def _vectors() -> str:
     return "\n".join(lines)
 
 
-EXAMPLE_TEST = f"""
+def example_zone(sld: str) -> str:
+    return f"""
 @ {SOA}
 @ NS ns1
-ns1 A {SLD_ADDR}
-ns2 A {SLD_ADDR}
+ns1 A {sld}
+ns2 A {sld}
 www A 127.80.0.1
 www AAAA fd99::80:1
 www HTTPS 1 . alpn="h3,h2" port=4433 ipv4hint=127.80.0.1 ipv6hint=fd99::80:1
@@ -88,16 +85,19 @@ alias2 CNAME www
 {_vectors()}
 """
 
-TEST_TLD = f"""
+
+def tld_zone(tld: str, sld: str) -> str:
+    return f"""
 @ {SOA}
 @ NS ns1.nic
-ns1.nic A {TLD_ADDR}
+ns1.nic A {tld}
 example NS ns1.example
-ns1.example A {SLD_ADDR}
+ns1.example A {sld}
 broken NS ns1.example
 expired NS ns1.example
 oob NS ns2.example.test.
 """
+
 
 LAB_TLD = f"""
 @ {SOA.replace("ns1", "ns1.nic.test.")}
@@ -124,12 +124,14 @@ OOB_TEST = f"""
 www A 127.80.0.5
 """
 
-ROOT = f"""
+
+def root_zone(root: str, tld: str) -> str:
+    return f"""
 @ SOA a.root.mini. hostmaster.root.mini. 2026112801 1800 900 604800 86400
 @ NS a.root.mini.
-a.root.mini. A {ROOT_ADDR}
+a.root.mini. A {root}
 test. NS ns1.nic.test.
-ns1.nic.test. A {TLD_ADDR}
+ns1.nic.test. A {tld}
 lab. NS ns1.nic.test.
 """
 
@@ -174,7 +176,7 @@ def _ds(origin: str, keys: Keys) -> str:
     return f"{origin} DS {ds.to_text()}"
 
 
-def build_zones(directory: Path) -> dict[str, Path]:
+def build_zones(directory: Path, block: Block) -> dict[str, Path]:
     """Write every zone file; return origin -> path and the root trust anchor."""
     directory.mkdir(parents=True, exist_ok=True)
     files: dict[str, Path] = {}
@@ -188,8 +190,9 @@ def build_zones(directory: Path) -> dict[str, Path]:
             zone.to_file(str(path), relativize=False)
         files[origin] = path
 
+    root, tld, sld = (block.address(server) for server in ("root", "tld", "sld"))
     example_keys, expired_keys, test_keys, root_keys = _keys(), _keys(), _keys(), _keys()
-    write("example.test.", _sign("example.test.", EXAMPLE_TEST, example_keys))
+    write("example.test.", _sign("example.test.", example_zone(sld), example_keys))
     write("expired.test.", _sign("expired.test.", EXPIRED_TEST, expired_keys, expired=True))
     write("broken.test.", BROKEN_TEST)
     write("oob.test.", OOB_TEST)
@@ -197,15 +200,20 @@ def build_zones(directory: Path) -> dict[str, Path]:
     # broken.test.: a DS whose digest matches no key, over an unsigned zone.
     bogus_ds = "broken.test. DS 12345 13 2 " + "00" * 32
     test_body = "\n".join(
-        [TEST_TLD, _ds("example.test.", example_keys), _ds("expired.test.", expired_keys), bogus_ds]
+        [
+            tld_zone(tld, sld),
+            _ds("example.test.", example_keys),
+            _ds("expired.test.", expired_keys),
+            bogus_ds,
+        ]
     )
     write("test.", _sign("test.", test_body, test_keys))
-    write(".", _sign(".", ROOT + "\n" + _ds("test.", test_keys), root_keys))
+    write(".", _sign(".", root_zone(root, tld) + "\n" + _ds("test.", test_keys), root_keys))
     anchor = directory / "root.anchor"
     anchor.write_text(f". 3600 IN DNSKEY {root_keys.ksk[1].to_text()}\n")  # type: ignore[attr-defined]
     files["anchor"] = anchor
     hints = directory / "root.hints"
-    hints.write_text(f". 3600000 NS a.root.mini.\na.root.mini. 3600000 A {ROOT_ADDR}\n")
+    hints.write_text(f". 3600000 NS a.root.mini.\na.root.mini. 3600000 A {root}\n")
     files["hints"] = hints
     return files
 
@@ -239,7 +247,7 @@ remote-control:
     return conf
 
 
-def _unbound_conf(run: Path, files: dict[str, Path], pki: Pki) -> Path:
+def _unbound_conf(run: Path, files: dict[str, Path], pki: Pki, resolver: str) -> Path:
     d = run / "unbound"
     d.mkdir(parents=True, exist_ok=True)
     conf = d / "unbound.conf"
@@ -253,9 +261,9 @@ def _unbound_conf(run: Path, files: dict[str, Path], pki: Pki) -> Path:
     directory: "{d}"
     pidfile: "{d}/unbound.pid"
     do-ip6: no
-    interface: {RESOLVER_ADDR}@53
-    interface: {RESOLVER_ADDR}@853
-    interface: {RESOLVER_ADDR}@443
+    interface: {resolver}@53
+    interface: {resolver}@853
+    interface: {resolver}@443
     tls-port: 853
     https-port: 443
     http-endpoint: "/dns-query"
@@ -312,46 +320,11 @@ class Process:
     pidfile: Path | None = None
     popen: subprocess.Popen[bytes] | None = None
 
-    def pid(self) -> int | None:
+    def running(self) -> process.Running | None:
+        """The daemon as lab.process knows it, None when it has not started or has gone."""
         if self.popen is not None:
-            return self.popen.pid
-        if self.pidfile is not None and self.pidfile.exists():
-            text = self.pidfile.read_text().strip()
-            return int(text) if text else None
-        return None
-
-    def terminate(self) -> int | None:
-        pid = self.pid()
-        if pid is None:
-            return None
-        try:
-            os.kill(pid, signal.SIGTERM)
-        except ProcessLookupError:
-            return None
-        return pid
-
-    def stop(self) -> None:
-        pid = self.terminate()
-        if pid is None:
-            return
-        self.wait(pid)
-
-    def wait(self, pid: int) -> None:
-        if self.popen is not None:
-            try:
-                self.popen.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
-                self.popen.wait()
-            return
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                os.kill(pid, 0)
-            except ProcessLookupError:
-                return
-            time.sleep(0.05)
-        os.kill(pid, signal.SIGKILL)
+            return process.adopt(self.name, self.popen.pid)
+        return process.adopt(self.name, self.pidfile and process.pid_from_file(self.pidfile))
 
 
 @dataclass
@@ -359,14 +332,19 @@ class DnsWorld:
     run: Path
     files: dict[str, Path]
     pki: Pki
+    addresses: Claim
     processes: list[Process] = field(default_factory=list)
+    root: str = field(init=False)
+    tld: str = field(init=False)
+    sld: str = field(init=False)
+    resolver: str = field(init=False)
+    doq: str = field(init=False)
 
-    root = ROOT_ADDR
-    tld = TLD_ADDR
-    sld = SLD_ADDR
-    resolver = RESOLVER_ADDR
-    doq = DOQ_ADDR
     auth_name = AUTH_NAME
+
+    def __post_init__(self) -> None:
+        for server in HOSTS:
+            setattr(self, server, self.addresses.block.address(server))
 
     @property
     def ca_file(self) -> str:
@@ -375,47 +353,58 @@ class DnsWorld:
     @property
     def urls(self) -> dict[str, str]:
         return {
-            "udp": f"udp://{RESOLVER_ADDR}",
-            "tcp": f"tcp://{RESOLVER_ADDR}",
-            "tls": f"tls://{RESOLVER_ADDR}:853#{AUTH_NAME}",
-            "https": f"https://{RESOLVER_ADDR}/dns-query#{AUTH_NAME}",
-            "https-ip": f"https://{RESOLVER_ADDR}/dns-query",
-            "quic": f"quic://{DOQ_ADDR}:853#{AUTH_NAME}",
+            "udp": f"udp://{self.resolver}",
+            "tcp": f"tcp://{self.resolver}",
+            "tls": f"tls://{self.resolver}:853#{AUTH_NAME}",
+            "https": f"https://{self.resolver}/dns-query#{AUTH_NAME}",
+            "https-ip": f"https://{self.resolver}/dns-query",
+            "quic": f"quic://{self.doq}:853#{AUTH_NAME}",
         }
 
     def stop(self) -> None:
-        # Signal every daemon first, then wait: NSD takes 2-3 s to exit, in parallel.
-        pids = [(proc, proc.terminate()) for proc in reversed(self.processes)]
-        for proc, pid in pids:
-            if pid is not None:
-                proc.wait(pid)
+        # lab.process signals every daemon first, then waits: NSD takes 2-3 s to exit.
+        running = [r for proc in reversed(self.processes) if (r := proc.running()) is not None]
+        process.stop_all(running, grace=10)
+        for proc in self.processes:
+            if proc.popen is not None:
+                proc.popen.wait()  # reap the DoQ front end (stopped above)
         self.processes.clear()
+        self.addresses.release()
 
 
-def start_world(run: Path) -> DnsWorld:
-    """Build zones, start the servers, wait until each answers. Caller must ``stop()``."""
-    files = build_zones(run / "zones")
-    pki = make_pki(run / "pki", dns_names=[AUTH_NAME], ip_addresses=[RESOLVER_ADDR, DOQ_ADDR])
-    world = DnsWorld(run, files, pki)
+def start_world(run: Path, *, first_block: int | None = None) -> DnsWorld:
+    """Claim addresses (a block from ``first_block`` on), build zones, start the servers,
+    wait until each answers. Caller must ``stop()`` (which releases the addresses)."""
+    addresses = claim(first_block)
+    block = addresses.block
+    resolver, doq = block.address("resolver"), block.address("doq")
+    try:
+        files = build_zones(run / "zones", block)
+        pki = make_pki(run / "pki", dns_names=[AUTH_NAME], ip_addresses=[resolver, doq])
+    except BaseException:
+        addresses.release()
+        raise
+    world = DnsWorld(run, files, pki, addresses)
     try:
         layout = {
-            "root": (ROOT_ADDR, ["."]),
-            "tld": (TLD_ADDR, ["test.", "lab."]),
-            "sld": (SLD_ADDR, ["example.test.", "broken.test.", "expired.test.", "oob.test."]),
+            "root": ["."],
+            "tld": ["test.", "lab."],
+            "sld": ["example.test.", "broken.test.", "expired.test.", "oob.test."],
         }
-        for name, (address, origins) in layout.items():
-            conf = _nsd_conf(run, name, address, [(o, files[o]) for o in origins])
+        for name, origins in layout.items():
+            zones = [(o, files[o]) for o in origins]
+            conf = _nsd_conf(run, name, block.address(name), zones)
             subprocess.run(["nsd", "-c", str(conf)], check=True, capture_output=True)
             world.processes.append(Process(f"nsd-{name}", pidfile=conf.parent / "nsd.pid"))
-        for address, origin in ((ROOT_ADDR, "."), (TLD_ADDR, "test."), (SLD_ADDR, "example.test.")):
-            wait_answering(address, qname=origin)
-        conf = _unbound_conf(run, files, pki)
+        for name, origins in layout.items():
+            wait_answering(block.address(name), qname=origins[0])
+        conf = _unbound_conf(run, files, pki, resolver)
         subprocess.run(["unbound-checkconf", str(conf)], check=True, capture_output=True)
         subprocess.run(["unbound", "-c", str(conf)], check=True, capture_output=True)
         world.processes.append(Process("unbound", pidfile=conf.parent / "unbound.pid"))
-        wait_answering(RESOLVER_ADDR)
-        wait_tcp(RESOLVER_ADDR, 853)
-        wait_tcp(RESOLVER_ADDR, 443)
+        wait_answering(resolver)
+        wait_tcp(resolver, 853)
+        wait_tcp(resolver, 443)
         doq_log = open(run / "doq.log", "wb")  # noqa: SIM115 - closed with the process
         popen = subprocess.Popen(
             [
@@ -423,7 +412,7 @@ def start_world(run: Path) -> DnsWorld:
                 "-m",
                 "tests.dns.doq_server",
                 "--host",
-                DOQ_ADDR,
+                doq,
                 "--port",
                 "853",
                 "--cert",
@@ -431,7 +420,7 @@ def start_world(run: Path) -> DnsWorld:
                 "--key",
                 str(pki.key),
                 "--upstream",
-                RESOLVER_ADDR,
+                resolver,
             ],
             stdout=doq_log,
             stderr=subprocess.STDOUT,

@@ -6,18 +6,15 @@ from db.vocab import Failure, Operation
 from probes.transport.quic import QuicConfig, QuicProbe
 from probes.transport.quic_wire import VERSION_1, VERSION_2, VERSION_2_DRAFT
 from tests.fixtures.web_hosts import WebLab
-from tests.transport.helpers import measure, policy, task
-
-NAME = "www.example.test"
+from tests.transport.helpers import NAME, lab_probe, measure, measure_host, policy, task
 
 
 def probe(lab: WebLab, **kw: object) -> QuicProbe:
-    return QuicProbe(QuicConfig(ca_file=str(lab.pki.ca), **kw), policy=policy())  # type: ignore[arg-type]
+    return lab_probe(QuicProbe, lab, **kw)
 
 
 def test_hypercorn_v1(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("h3")
-    obs = measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port))
+    obs = measure_host(probe(web_lab), web_lab, "h3")
     assert obs.ok, obs.failure_detail
     f = obs.fields
     assert f["stage"] == "http_done"
@@ -38,11 +35,7 @@ def test_hypercorn_v1(web_lab: WebLab) -> None:
 
 
 def test_hypercorn_v2(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("h3")
-    obs = measure(
-        probe(web_lab, versions=(VERSION_2,)),
-        task("transport.quic", NAME, address=address, port=port),
-    )
+    obs = measure_host(probe(web_lab, versions=(VERSION_2,)), web_lab, "h3")
     assert obs.ok, obs.failure_detail
     assert obs.fields["quic_version"] == VERSION_2 and obs.fields["quic_version_label"] == "v2"
     assert obs.fields["http_status"] == 200
@@ -75,18 +68,13 @@ def test_caddy_v1_and_no_v2(web_lab: WebLab) -> None:
 def test_advertised_host_without_udp_listener(web_lab: WebLab) -> None:
     # Nothing listens on UDP: loopback answers with ICMP port unreachable, which the
     # connected socket surfaces (a middlebox that drops would give quic_no_reply).
-    address, port = web_lab.addr("advertised")
-    obs = measure(probe(web_lab), task("transport.quic", NAME, address=address, port=port))
+    obs = measure_host(probe(web_lab), web_lab, "advertised")
     assert obs.failure == Failure.CONNECTION_REFUSED
     assert obs.fields["stage"] == "initial_sent"
 
 
 def test_wrong_alpn_is_a_connection_close(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("h3")
-    obs = measure(
-        probe(web_lab, alpn=("fragscope-none",)),
-        task("transport.quic", NAME, address=address, port=port),
-    )
+    obs = measure_host(probe(web_lab, alpn=("fragscope-none",)), web_lab, "h3")
     assert obs.failure == Failure.QUIC_CONNECTION_CLOSED
     # TLS alert no_application_protocol (120) as a CRYPTO_ERROR 0x100+alert (RFC 9001 s4.8).
     assert obs.fields["close_error_code"] == 0x178
@@ -94,11 +82,7 @@ def test_wrong_alpn_is_a_connection_close(web_lab: WebLab) -> None:
 
 
 def test_unknown_authority_does_not_stop_http(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("h3")
-    obs = measure(
-        QuicProbe(QuicConfig(), policy=policy()),
-        task("transport.quic", NAME, address=address, port=port),
-    )
+    obs = measure_host(QuicProbe(QuicConfig(), policy=policy()), web_lab, "h3")
     assert obs.ok
     assert obs.fields["cert_failure"] == Failure.SSL_UNKNOWN_AUTHORITY
     assert obs.fields["http_status"] == 200
@@ -130,11 +114,7 @@ def test_path_follow_ups_only_when_the_path_is_in_doubt(web_lab: WebLab) -> None
     )
     assert [f.params["test"] for f in obs.follow_ups] == ["udp443", "tcp_ecn", "tcp_exp_option"]
     assert all(f.probe == "path.udp443" and f.params["address"] == address for f in obs.follow_ups)
-    address, port = web_lab.addr("h3")
-    obs = measure(
-        probe(web_lab, path_follow_up=True),
-        task("transport.quic", NAME, address=address, port=port),
-    )
+    obs = measure_host(probe(web_lab, path_follow_up=True), web_lab, "h3")
     assert obs.ok and obs.follow_ups == []
 
 

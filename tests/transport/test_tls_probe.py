@@ -8,13 +8,11 @@ from db.vocab import Failure, Operation
 from lab.web.app import HOSTILE_STRING
 from probes.transport.tls import TlsConfig, TlsProbe
 from tests.fixtures.web_hosts import WebLab
-from tests.transport.helpers import measure, policy, task
-
-NAME = "www.example.test"
+from tests.transport.helpers import NAME, lab_probe, measure, measure_host, policy, task
 
 
 def probe(lab: WebLab, **kw: object) -> TlsProbe:
-    return TlsProbe(TlsConfig(ca_file=str(lab.pki.ca), **kw), policy=policy())  # type: ignore[arg-type]
+    return lab_probe(TlsProbe, lab, **kw)
 
 
 def test_h3_host_over_tcp_advertises_h3_once(web_lab: WebLab) -> None:
@@ -35,10 +33,7 @@ def test_h3_host_over_tcp_advertises_h3_once(web_lab: WebLab) -> None:
 
 
 def test_http11_when_only_http11_offered(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("caddy")
-    obs = measure(
-        probe(web_lab, alpn=("http/1.1",)), task("transport.tls", NAME, address=address, port=port)
-    )
+    obs = measure_host(probe(web_lab, alpn=("http/1.1",)), web_lab, "caddy")
     assert obs.ok, obs.failure_detail
     assert obs.fields["alpn"] == "http/1.1" and obs.fields["http_version"] == "HTTP/1.1"
     assert obs.fields["http_server"] == "Caddy"
@@ -46,15 +41,13 @@ def test_http11_when_only_http11_offered(web_lab: WebLab) -> None:
 
 
 def test_tcp_only_host_has_no_alt_svc(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("tcponly")
-    obs = measure(probe(web_lab), task("transport.tls", NAME, address=address, port=port))
+    obs = measure_host(probe(web_lab), web_lab, "tcponly")
     assert obs.ok
     assert obs.fields["alt_svc_h3"] is False and obs.fields.get("alt_svc_raw") is None
 
 
 def test_hostile_server_header_stored_verbatim(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("hostile")
-    obs = measure(probe(web_lab), task("transport.tls", NAME, address=address, port=port))
+    obs = measure_host(probe(web_lab), web_lab, "hostile")
     assert obs.ok
     assert obs.fields["http_server"] == HOSTILE_STRING
 
@@ -67,11 +60,7 @@ def test_ipv6_address(web_lab: WebLab) -> None:
 
 
 def test_unknown_authority_is_a_verdict_not_a_failure(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("tcponly")
-    obs = measure(
-        TlsProbe(TlsConfig(), policy=policy()),
-        task("transport.tls", NAME, address=address, port=port),
-    )
+    obs = measure_host(TlsProbe(TlsConfig(), policy=policy()), web_lab, "tcponly")
     assert obs.ok
     assert obs.fields["cert_valid"] is False
     assert obs.fields["cert_failure"] == Failure.SSL_UNKNOWN_AUTHORITY

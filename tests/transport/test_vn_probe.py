@@ -9,9 +9,7 @@ from probes.base import Observation
 from probes.transport.quic_wire import VERSION_1, VERSION_2, VERSION_2_DRAFT, is_reserved_version
 from probes.transport.vn import VnConfig, VnProbe
 from tests.fixtures.web_hosts import WebLab
-from tests.transport.helpers import measure, policy, task
-
-NAME = "www.example.test"
+from tests.transport.helpers import NAME, measure, measure_host, policy, task
 
 
 def versions(obs: Observation) -> list[int]:
@@ -19,10 +17,7 @@ def versions(obs: Observation) -> list[int]:
 
 
 def test_hypercorn_lists_v1_and_v2(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("h3")
-    obs = measure(
-        VnProbe(policy=policy()), task("transport.quic_vn", NAME, address=address, port=port)
-    )
+    obs = measure_host(VnProbe(policy=policy()), web_lab, "h3")
     assert obs.ok, obs.failure_detail
     f = obs.fields
     assert f["reply"] == "vn" and f["cid_echo_ok"] is True
@@ -33,10 +28,7 @@ def test_hypercorn_lists_v1_and_v2(web_lab: WebLab) -> None:
 
 
 def test_caddy_lists_drafts_and_grease(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("caddy")
-    obs = measure(
-        VnProbe(policy=policy()), task("transport.quic_vn", NAME, address=address, port=port)
-    )
+    obs = measure_host(VnProbe(policy=policy()), web_lab, "caddy")
     assert obs.ok, obs.failure_detail
     listed = versions(obs)
     kinds = {row["kind"] for table, row in obs.children}
@@ -48,18 +40,12 @@ def test_caddy_lists_drafts_and_grease(web_lab: WebLab) -> None:
 
 
 def test_ipv6(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("h3", 6)
-    obs = measure(
-        VnProbe(policy=policy()), task("transport.quic_vn", NAME, address=address, port=port)
-    )
+    obs = measure_host(VnProbe(policy=policy()), web_lab, "h3", 6)
     assert obs.ok and obs.fields["ip_version"] == 6
 
 
 def test_no_udp_listener_is_icmp_rejected(web_lab: WebLab) -> None:
-    address, port = web_lab.addr("advertised")
-    obs = measure(
-        VnProbe(policy=policy()), task("transport.quic_vn", NAME, address=address, port=port)
-    )
+    obs = measure_host(VnProbe(policy=policy()), web_lab, "advertised")
     assert obs.failure == Failure.CONNECTION_REFUSED
     assert obs.fields["reply"] == "icmp"
 
