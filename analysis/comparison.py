@@ -123,6 +123,17 @@ def _member(code: str, by_code: dict[str, Estimate]) -> tuple[float, np.ndarray 
     return est.value, est.replicates
 
 
+def _mean_present(rows: stats.FloatArray) -> stats.FloatArray:
+    """Column means over the non-NaN rows, NaN where every row is NaN (np.nanmean without
+    its "Mean of empty slice" warning). A replicate that drew no target of any member of a
+    pillar has no value for that pillar: it is absent there, as a pillar without members
+    is in the point formula, and the AFI averages the pillars present."""
+    present = ~np.isnan(rows)
+    count = present.sum(axis=0)
+    total = np.where(present, rows, 0.0).sum(axis=0)
+    return np.asarray(np.where(count > 0, total / np.maximum(count, 1), np.nan), np.float64)
+
+
 def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
     """AFI: mean of pillar means (equal weights), members' replicates combined index-wise."""
     pillar_values: dict[str, float] = {}
@@ -135,7 +146,7 @@ def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
             continue
         pillar_values[pillar] = float(np.mean([v for v, _ in found.values()]))
         reps = [r if r is not None else np.full(stats.B_DEFAULT, v) for v, r in found.values()]
-        pillar_reps.append(np.nanmean(np.vstack(reps), axis=0))
+        pillar_reps.append(_mean_present(np.vstack(reps)))
     params: dict[str, Any] = {"pillars": pillar_values, "members_present": coverage}
     if not pillar_values:
         return withheld(
@@ -156,10 +167,10 @@ def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
         "p975": float(np.quantile(draws, 0.975)),
         "draws": 1000,
     }
-    reps = np.nanmean(np.vstack(pillar_reps), axis=0)
-    low, high = np.nanquantile(reps, [0.025, 0.975])
+    afi_reps = _mean_present(np.vstack(pillar_reps))
+    low, high = np.nanquantile(afi_reps, [0.025, 0.975])
     interval = stats.Interval(
-        value, float(min(low, value)), float(max(high, value)), len(pillar_values), reps
+        value, float(min(low, value)), float(max(high, value)), len(pillar_values), afi_reps
     )
     est = from_interval("C2", run, interval, params=params)
     est.n = len(pillar_values)

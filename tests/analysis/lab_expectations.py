@@ -1,0 +1,379 @@
+"""What each indicator must be for the lab round, DERIVED from the lab's truth files.
+
+Nothing here reads a database or the network: the expectations come only from
+lab/truth.toml (zones, the manipulating resolver's RPZ policy, web hosts), lab/vantages/
+truth.toml (each vantage's resolver and blocked addresses) and the lab's own IP-to-ASN
+mapping. Each function restates an indicator's formula (docs/indicators.md) over a model of
+what the lab's servers answer, so a test compares the analysis code with an independent
+derivation, never with a number written into a test. Reads the truth files only.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections import Counter
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from analysis.asn import AsnMap
+from lab import truth as lab_truth
+from lab.vantages.model import Action, Vantage
+from probes.transport.quic_wire import classify_version
+
+# T8's legacy versions (docs/indicators.md): gQUIC and IETF drafts.
+LEGACY_KINDS = frozenset({"gquic", "draft"})
+# C2's pillars (docs/indicators.md, "Composite (C2) pillars"); members X.param are params.
+PILLARS = {
+    "naming": ("N1", "N2", "N5", "N8", "N6"),
+    "concentration": ("N7", "N7.spd", "N4.apd"),
+    "transport": ("T1", "T2", "T3", "T4", "T5"),
+}
+PILLAR_MIN_COVERAGE = 0.6
+
+
+# -- DNS: what a lab resolver answers ---------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """One resolver's answer to (name, type) in the model: rcode, A/AAAA addresses, whether
+    the answer section holds a record of the type, and the AD bit."""
+
+    rcode: str
+    addresses: frozenset[str] = frozenset()
+    answered: bool = False
+    ad: bool = False
+
+
+NXDOMAIN = Answer("NXDOMAIN")
+SERVFAIL = Answer("SERVFAIL")
+
+
+def _tld(name: str) -> str:
+    return lab_truth.absolute(name).rstrip(".").rsplit(".", 1)[-1]
+
+
+def _exists(zone: lab_truth.Zone, name: str) -> bool:
+    """The name owns records in its zone, or is an empty non-terminal above some."""
+    owners = {zone.fqdn(o) for o, _t, _r in zone.records} | {zone.name}
+    return any(o == name or o.endswith("." + name) for o in owners)
+
+
+def _data(t: lab_truth.Truth, view: str, name: str, qtype: str) -> Answer:
+    """An honest resolver of ``view``: iterate from the root (no validation applied yet)."""
+    if name != "." and _tld(name) not in t.roots[view].tlds:
+        return NXDOMAIN  # the root does not delegate the TLD
+    zone = t.authority(name, view)
+    if not zone.is_served:
+        return SERVFAIL  # lame or dead delegation
+    if qtype == "SOA" and name == zone.name:
+        return Answer("NOERROR", answered=True)
+    if not _exists(zone, name):
+        return NXDOMAIN
+    rdatas = zone.rdatas(name, qtype)
+    addresses = frozenset(rdatas) if qtype in ("A", "AAAA") else frozenset()
+    return Answer("NOERROR", addresses, answered=bool(rdatas))
+
+
+def answer(t: lab_truth.Truth, resolver: str, name: str, qtype: str) -> Answer:
+    """What lab resolver ``resolver`` (a key of [resolvers]) answers, from the truth."""
+    name = lab_truth.absolute(name)
+    r = t.resolvers[resolver]
+    view = r.root or "icann"
+    p = r.policy
+    if p is not None:
+        # The RPZ (lab/render.py rpz_zone): exact names first, then .onion, then the
+        # wildcard for every TLD the root does not delegate. Local data is A only, so other
+        # types get NODATA; it is never signed, so AD is never set (RFC 4035 section 3.2.3).
+        if name in p.nxdomain:
+            return NXDOMAIN
+        planted = p.rewrite.get(name)
+        if planted is None and _tld(name) == "onion":
+            planted = p.onion_answer
+        elif planted is None and _tld(name) not in t.roots[view].tlds:
+            planted = p.wildcard_answer
+        if planted is not None:
+            a = qtype == "A"
+            return Answer("NOERROR", frozenset({planted} if a else ()), answered=a)
+    found = _data(t, view, name, qtype)
+    if found.rcode == "NOERROR" and r.validating and name != ".":
+        zone = t.authority(name, view)
+        if zone.has_ds and not zone.validates:
+            return SERVFAIL  # bogus: DS in the parent, no valid signatures (RFC 4035 5.5)
+        return Answer(found.rcode, found.addresses, found.answered, ad=zone.validates)
+    return found
+
+
+def resolver_key(t: lab_truth.Truth, address: str) -> str:
+    for key, r in t.resolvers.items():
+        if address in (r.address, r.address6):
+            return key
+    raise KeyError(address)
+
+
+# -- per-indicator derivations (naming) --------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DnsPlan:
+    """The DNS side of the round: names asked (qtypes), their resolvers, canaries."""
+
+    names: tuple[str, ...]
+    qtypes: tuple[str, ...]
+    test: str  # resolver key of the vantage's own resolver
+    control: str  # resolver key of the control
+
+
+def _consistent(test: Answer, control: Answer, asn: AsnMap | None) -> bool:
+    """cons(d, r) of N1 as docs/indicators.md states it."""
+    if test.rcode == control.rcode and test.rcode in ("NXDOMAIN", "SERVFAIL"):
+        return True
+    if test.rcode != "NOERROR" or control.rcode != "NOERROR":
+        return False
+    if not test.addresses and not control.addresses:
+        return True
+    if test.addresses & control.addresses:
+        return True
+    if asn is None:
+        return False
+    at = {asn.lookup(a) for a in test.addresses}
+    ac = {asn.lookup(a) for a in control.addresses}
+    return None not in at and None not in ac and bool(at & ac)
+
+
+def _address_qtypes(plan: DnsPlan) -> list[str]:
+    return [q for q in plan.qtypes if q in ("A", "AAAA")]
+
+
+def n1(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap | None) -> tuple[float, int]:
+    """(RAD, n names): share of (name, A/AAAA) tests inconsistent with the control."""
+    bad = tests = 0
+    for name in plan.names:
+        for q in _address_qtypes(plan):
+            tests += 1
+            ok = _consistent(answer(t, plan.test, name, q), answer(t, plan.control, name, q), asn)
+            bad += 0 if ok else 1
+    return bad / tests, len(plan.names)
+
+
+def _answer_class(a: Answer, asn: AsnMap | None) -> str | None:
+    if a.rcode == "NXDOMAIN":
+        return "NXDOMAIN"
+    if a.rcode != "NOERROR":
+        return None
+    if asn is not None and a.addresses:
+        found = {asn.lookup(x) for x in a.addresses}
+        if None not in found:
+            return "as:" + ",".join(sorted(map(str, found)))
+    return "ip:" + ",".join(sorted(a.addresses))
+
+
+def n5(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap | None) -> tuple[float, int]:
+    """(NAE, n names): names with >= 2 answer classes, or NXDOMAIN beside an answer."""
+    amb = 0
+    for name in plan.names:
+        hit = False
+        for q in _address_qtypes(plan):
+            answers = [answer(t, r, name, q) for r in (plan.test, plan.control)]
+            classes = {c for a in answers if (c := _answer_class(a, asn))}
+            answered = classes - {"NXDOMAIN"}
+            hit |= len(answered) >= 2 or ("NXDOMAIN" in classes and bool(answered))
+        amb += hit
+    return amb / len(plan.names), len(plan.names)
+
+
+def single_labels(plan: DnsPlan) -> list[str]:
+    return [n for n in plan.names if "." not in n.rstrip(".")]
+
+
+def n2(t: lab_truth.Truth, plan: DnsPlan) -> tuple[float, int]:
+    """(RZD, n TLDs): (TLD, test resolver) pairs whose SOA existence differs from the
+    control's (exists = NOERROR with an answer record)."""
+    tlds = single_labels(plan)
+    differ = sum(
+        answer(t, plan.test, tld, "SOA").answered != answer(t, plan.control, tld, "SOA").answered
+        for tld in tlds
+    )
+    return differ / len(tlds), len(tlds)
+
+
+def is_special_use(name: str) -> bool:
+    return _tld(name) in ("onion", "invalid", "alt")  # RFC 7686, RFC 6761, RFC 9476
+
+
+def n8(t: lab_truth.Truth, plan: DnsPlan) -> tuple[float, int]:
+    """(NXI, n canaries): (canary, qtype, resolver) tests not answered NXDOMAIN."""
+    canaries = [n for n in plan.names if is_special_use(n)]
+    tests = [
+        answer(t, r, name, q).rcode != "NXDOMAIN"
+        for name in canaries
+        for q in plan.qtypes
+        for r in (plan.test, plan.control)
+    ]
+    return sum(tests) / len(tests), len(canaries)
+
+
+def dnssec_names(t: lab_truth.Truth, names: Iterable[str]) -> tuple[set[str], set[str]]:
+    """(bogus, secure) among ``names``: how an iterative validator classes them."""
+    bogus, secure = set(), set()
+    for name in names:
+        zone = t.authority(name, "icann")
+        if zone.has_ds and not zone.validates:
+            bogus.add(name)
+        elif zone.validates and _data(t, "icann", lab_truth.absolute(name), "A").answered:
+            secure.add(name)
+    return bogus, secure
+
+
+def n6(t: lab_truth.Truth, plan: DnsPlan, checked: Iterable[str]) -> tuple[float, int]:
+    """(1 - DVR, n resolvers): the vantage's own resolver validates iff it SERVFAILs every
+    bogus name and sets AD on every NOERROR answer for a secure name (the control is not
+    a test resolver)."""
+    bogus, secure = dnssec_names(t, checked)
+    ok = True
+    for name in plan.names:
+        n = lab_truth.absolute(name)
+        for q in plan.qtypes:
+            a = answer(t, plan.test, n, q)
+            if name in bogus:
+                ok &= a.rcode == "SERVFAIL"
+            elif name in secure and a.rcode == "NOERROR":
+                ok &= a.ad
+    return (0.0 if ok else 1.0), 1
+
+
+def hhi_star(counts: Iterable[int]) -> float:
+    """Normalised Herfindahl-Hirschman index (1 when one operator holds everything)."""
+    c = [x for x in counts if x > 0]
+    total = sum(c)
+    n = len(c)
+    if n == 1:
+        return 1.0
+    h = sum((x / total) ** 2 for x in c)
+    return (h - 1 / n) / (1 - 1 / n)
+
+
+def n7(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap) -> tuple[float, int]:
+    """(HHI*, n whoami answers): the egress addresses' ASes when whoami.lab is asked once
+    through each resolver of the run (lab/truth.toml `egress`)."""
+    asns = Counter(asn.lookup(t.whoami_answer(r)) for r in (plan.test, plan.control))
+    return hhi_star(asns.values()), sum(asns.values())
+
+
+# -- per-indicator derivations (transport) ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Pin:
+    """One (host, pinned address) the transport probes test."""
+
+    host: lab_truth.WebHost
+    address: str
+
+
+def pins(t: lab_truth.Truth, pinned: Iterable[tuple[str, str]]) -> list[Pin]:
+    by_name = {h.name.rstrip("."): h for h in t.web.values()}
+    return [Pin(by_name[n], a) for n, a in pinned]
+
+
+def _udp_block(v: Vantage, address: str) -> Action | None:
+    for b in v.blocks:
+        if str(b.address) == address and b.port == 443 and b.protocol.value == "udp":
+            return b.action
+    return None
+
+
+def tcp_ok(p: Pin, v: Vantage) -> bool:
+    tcp_blocked = any(
+        str(b.address) == p.address and b.protocol.value == "tcp" and b.port == 443
+        for b in v.blocks
+    )
+    return p.host.has_tcp and not tcp_blocked
+
+
+def quic_ok(p: Pin, v: Vantage) -> bool:
+    return p.host.has_udp and _udp_block(v, p.address) is None
+
+
+def vn_kinds(p: Pin, v: Vantage) -> frozenset[str] | None:
+    """The version kinds in the host's Version Negotiation list; None = no VN came back."""
+    if not quic_ok(p, v):
+        return None
+    return frozenset(str(classify_version(lab_truth.QUIC_VERSIONS[x])) for x in p.host.vn_versions)
+
+
+def _share(flags: list[bool]) -> tuple[float, int]:
+    return sum(flags) / len(flags), len(flags)
+
+
+def t3(ps: list[Pin], v: Vantage) -> tuple[float, int]:
+    """(NSV, n QUIC servers): servers answering VN or QUIC without v1 or v2."""
+    servers = [p for p in ps if quic_ok(p, v)]
+    return _share([not ({"v1", "v2"} & set(p.host.quic_versions)) for p in servers])
+
+
+def t4(ps: list[Pin], v: Vantage) -> tuple[float, int]:
+    """(STM, n): 1 - mean(TLS 1.3, h2, h3) over targets with TLS; every lab TCP server
+    (Hypercorn on Python's ssl, Caddy) negotiates TLS 1.3 and picks h2 when its HTTPS
+    record lists h2 (it advertises what it serves)."""
+    reach = [p for p in ps if tcp_ok(p, v)]
+    gaps = [1 - (1 + ("h2" in p.host.https_alpn) + quic_ok(p, v)) / 3 for p in reach]
+    return sum(gaps) / len(gaps), len(gaps)
+
+
+def t5(ps: list[Pin], v: Vantage) -> tuple[float, int]:
+    """(V6F, n targets): targets without a working IPv6 TCP connect (one pin per host, so
+    only the hosts pinned on IPv6 can count as working)."""
+    return _share([not (ipaddress.ip_address(p.address).version == 6 and tcp_ok(p, v)) for p in ps])
+
+
+def t6(ps: list[Pin], v: Vantage) -> tuple[float, int]:
+    """(1 - Jaccard, n targets) of {Alt-Svc h3 on a TLS response} and {QUIC/VN answered}
+    (no HTTPS records are asked in the round, so that is the only pair)."""
+    alt = {p.host.key for p in ps if p.host.alt_svc == "h3" and tcp_ok(p, v)}
+    quic = {p.host.key for p in ps if quic_ok(p, v)}
+    return 1 - len(alt & quic) / len(alt | quic), len(ps)
+
+
+def t7(ps: list[Pin], v: Vantage, asn: AsnMap) -> tuple[float, int]:
+    """(HHI*, n h3 targets) of the h3-capable targets' origin ASes."""
+    asns = Counter(asn.lookup(p.address) for p in ps if quic_ok(p, v))
+    return hhi_star(asns.values()), sum(asns.values())
+
+
+def t8(ps: list[Pin], v: Vantage) -> tuple[float, int]:
+    """(share, n VN responders) listing a legacy (gQUIC or draft) version."""
+    kinds = [k for p in ps if (k := vn_kinds(p, v)) is not None]
+    return _share([bool(k & LEGACY_KINDS) for k in kinds])
+
+
+def t9(ps: list[Pin], v: Vantage, control: Vantage) -> tuple[float | None, int]:
+    """(f_tcp / (f_tcp + f_quic), n pairs) over pairs where both work from the control;
+    None (withheld) when neither fails here."""
+    both = [p for p in ps if tcp_ok(p, control) and quic_ok(p, control)]
+    f_tcp = sum(not tcp_ok(p, v) for p in both) / len(both)
+    f_quic = sum(not quic_ok(p, v) for p in both) / len(both)
+    if f_tcp + f_quic == 0:
+        return None, len(both)
+    return f_tcp / (f_tcp + f_quic), len(both)
+
+
+def o1(ps: list[Pin], v: Vantage) -> tuple[float, int]:
+    """(EXT, n targets): no lab path strips ECN or TCP options, so every baseline success
+    is a `works`; targets without a TCP listener are `offline` and outside the ratio."""
+    tcp = [p for p in ps if tcp_ok(p, v)]
+    return 0.0, len(tcp)
+
+
+# -- the composite ------------------------------------------------------------------------
+
+
+def c2(members: Mapping[str, float | None]) -> float | None:
+    """AFI: the mean of the pillars that have >= 60% of their members, each pillar the
+    mean of its members present (``members`` maps code -> expected value or None)."""
+    pillars = []
+    for codes in PILLARS.values():
+        found = [members[c] for c in codes if members.get(c) is not None]
+        if len(found) >= PILLAR_MIN_COVERAGE * len(codes):
+            pillars.append(sum(found) / len(found))  # type: ignore[arg-type]
+    return sum(pillars) / len(pillars) if pillars else None
