@@ -30,7 +30,8 @@ _FAILURES = frozenset(Failure)
 _OPERATIONS = frozenset(Operation)
 
 
-def _adapt_datetime(value: dt.datetime) -> str:
+def datetime_text(value: dt.datetime) -> str:
+    """The stored form of a timestamp: naive UTC text, as SQLAlchemy's DateTime reads it."""
     # The text form SQLAlchemy's SQLite DateTime reads back; always UTC, stored naive.
     # Positional arguments: this runs once per row on the writer's hot path.
     if value.tzinfo is not None:
@@ -39,7 +40,7 @@ def _adapt_datetime(value: dt.datetime) -> str:
 
 
 # The driver applies adapters while binding, so rows stay plain tuples (no per-row rebuild).
-sqlite3.register_adapter(dt.datetime, _adapt_datetime)
+sqlite3.register_adapter(dt.datetime, datetime_text)
 sqlite3.register_adapter(dict, lambda v: json.dumps(v, sort_keys=True))
 sqlite3.register_adapter(list, json.dumps)
 
@@ -101,7 +102,7 @@ def _plain(value: Any) -> Any:
     # timestamp read it), so the writer's thread does not call the datetime adapter once
     # per row: that call was 15-30 % of the writer's CPU per row (bench/writer.py).
     if isinstance(value, dt.datetime):
-        return _adapt_datetime(value)
+        return datetime_text(value)
     return value
 
 

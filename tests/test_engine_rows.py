@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 
 from db.vocab import Failure, Transport
-from db.writer import spec_for
+from db.writer import datetime_text, spec_for
 from probes.engine.rows import ENVELOPE, child_builder, observation_builder, plain, plain_row
 
 ANSWER = {
@@ -59,8 +59,7 @@ def test_observation_builder_with_every_field_equals_the_merged_path() -> None:
     # The engine's tuples keep datetimes (the writer's adapter formats them on its own
     # thread); TableSpec.row hands the same timestamp over already as storage text.
     stored = tuple(
-        v.isoformat(" ", "microseconds") if isinstance(v, dt.datetime) else v
-        for v in build(*envelope, full)
+        datetime_text(v) if isinstance(v, dt.datetime) else v for v in build(*envelope, full)
     )
     assert stored == expected
     missing = next(c for c in full if c not in some)
