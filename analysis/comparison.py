@@ -221,9 +221,12 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
             common = sorted(set.intersection(*(set(e.clusters or {}) for _, e in present)))
             if len(common) < 2:
                 continue
-            cols = np.array(
-                [[x for _, e in present for x in (e.clusters or {})[t]] for t in common],
-                dtype=np.float64,
+            # Columns (num, den) of each run side by side, one row per common target.
+            cols = np.hstack(
+                [
+                    np.array([(e.clusters or {})[t] for t in common], dtype=np.float64)
+                    for _, e in present
+                ]
             )
             shared = stats.Resampler(common, seed=stats.seed_for(round_name, code))
             sums = shared.sums(common, cols)

@@ -97,8 +97,8 @@ def _rows(
                     elif table == "quic_vn_observations":
                         row[pos["sent_version"]] = 0x1A2A3A4A
                         row[pos["datagram_size"]] = 1200
-                        row[pos["dcid"]] = "00"
-                        row[pos["scid"]] = "01"
+                        row[pos["dcid"]] = f"{t:016x}"
+                        row[pos["scid"]] = f"{rid:016x}"
                         if blocked or t % 3 == 0:
                             row[pos["reply"]] = "none"
                         else:
@@ -109,7 +109,67 @@ def _rows(
                     else:
                         row[pos["test"]] = ("tcp_ecn", "tcp_exp_option")[k]
                         row[pos["outcome"]] = "broken" if (t + vi) % 11 == 0 else "works"
+                    vn_none = table == "quic_vn_observations" and row[pos["reply"]] == "none"
+                    ok = row[pos["failure"]] is None and not vn_none
+                    for col, value in _detail(table, ok, t).items():
+                        row[pos[col]] = value
                     yield tuple(row)
+
+
+_CERT = {
+    "cert_sha256": "5f" * 32,
+    "chain_sha256": json.dumps(["5f" * 32, "a7" * 32]),
+    "cert_issuer": "CN=fragscope lab intermediate CA,O=fragscope lab",
+    "cert_not_before": "2026-11-01 00:00:00.000000",
+    "cert_not_after": "2027-02-01 00:00:00.000000",
+    "cert_name_match": 1,
+    "cert_valid": 1,
+}
+
+
+def _detail(table: str, ok: bool, t: int) -> dict[str, Any]:
+    """The columns a real probe fills beside the ones the indicators read (certificate,
+    HTTP, timing, failure detail), so rows are as wide as the lab's and a scan reads as
+    many pages as it would there."""
+    name = f"t{t}.bench.test"
+    if table == "path_observations":
+        return {
+            "source_port": 40000 + t % 20000,
+            "baseline": "connected",
+            "rtt_ms": 1.5,
+            "experiment": "connected" if ok else "timeout",
+        }
+    if not ok:
+        return {"failure_detail": f"timed out after 5.0 s waiting for {name}:443 (attempt)"}
+    if table == "quic_vn_observations":
+        return {
+            "rtt_ms": 1.2,
+            "cid_echo_ok": 1,
+            "n_versions": 3,
+            "raw_reply": b"\x80" * 40,
+            "lists_sent_version": 0,
+        }
+    out = {
+        **_CERT,
+        "sni": name,
+        "cert_subject": f"CN={name}",
+        "handshake_ms": 2.5,
+        "alpn_offered": '["h2", "http/1.1"]' if table == "tls_observations" else '["h3"]',
+        "cipher": "TLS_AES_128_GCM_SHA256",
+        "tls_group": "x25519",
+        "http_status": 200,
+        "http_ms": 3.5,
+        "http_server": "Caddy",
+    }
+    if table == "quic_observations":
+        out |= {"alpn": "h3", "quic_version_label": "v1"}
+    else:
+        out |= {
+            "http_version": "HTTP/2",
+            "alt_svc_raw": 'h3=":443"; ma=2592000',
+            "alt_svc": '[{"alpn": "h3", "host": "", "port": 443, "ma": 2592000}]',
+        }
+    return out
 
 
 def build(path: Path, rows: int) -> dict[str, Any]:
