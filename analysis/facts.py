@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine, and_, case, func, literal, select
 from sqlalchemy.sql.expression import ColumnElement
 
-from analysis.tables import fetch_all, light
+from analysis.tables import light, stream_rows
 
 QUIC_V1 = 0x00000001
 QUIC_V2 = 0x6B3343CF
@@ -165,7 +165,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(t.c.run_id.in_(ids))
                 .group_by(t.c.run_id, t.c.target, t.c.address)
             )
-            for run_id, target, addr, ipv, tcp, tls, v13, h2, alt, fail in fetch_all(conn, stmt):
+            for run_id, target, addr, ipv, tcp, tls, v13, h2, alt, fail in stream_rows(conn, stmt):
                 p = facts[run_id].pair(target, addr)
                 p.ip_version = ipv
                 p.tls_tried, p.tcp_ok, p.tls_ok = True, bool(tcp), bool(tls)
@@ -196,7 +196,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(q.c.run_id.in_(ids))
                 .group_by(q.c.run_id, q.c.target, q.c.address)
             )
-            for run_id, target, addr, ipv, ok, timeout, std, fail in fetch_all(conn, stmt):
+            for run_id, target, addr, ipv, ok, timeout, std, fail in stream_rows(conn, stmt):
                 p = facts[run_id].pair(target, addr)
                 p.ip_version = p.ip_version or ipv
                 p.quic_tried, p.quic_ok = True, bool(ok)
@@ -230,7 +230,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(v.c.run_id.in_(ids))
                 .group_by(v.c.run_id, v.c.target, v.c.address)
             )
-            for run_id, target, addr, ipv, vn, v1, v2, grease, reply in fetch_all(conn, stmt):
+            for run_id, target, addr, ipv, vn, v1, v2, grease, reply in stream_rows(conn, stmt):
                 p = facts[run_id].pair(target, addr)
                 p.ip_version = p.ip_version or ipv
                 p.vn_tried, p.vn_reply = True, bool(vn)
@@ -244,7 +244,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                     .where(v.c.run_id.in_(ids))
                     .group_by(v.c.run_id, v.c.target, v.c.address, k.c.kind)
                 )
-                for run_id, target, addr, kind in fetch_all(conn, stmt):
+                for run_id, target, addr, kind in stream_rows(conn, stmt):
                     p = facts[run_id].pair(target, addr)
                     p.vn_kinds = p.vn_kinds | {kind}
         if "path_observations" in present:
@@ -254,7 +254,7 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 .where(po.c.run_id.in_(ids))
                 .group_by(po.c.run_id, po.c.target, po.c.test, po.c.outcome)
             )
-            for run_id, target, test, outcome, count in fetch_all(conn, stmt):
+            for run_id, target, test, outcome, count in stream_rows(conn, stmt):
                 slot = facts[run_id].path.setdefault((target, test), {})
                 slot[outcome or "none"] = slot.get(outcome or "none", 0) + count
         if "dns_observations" in present and "dns_answers" in present:
@@ -274,6 +274,6 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
                 )
                 .group_by(o.c.run_id, o.c.qname)
             )
-            for run_id, qname in fetch_all(conn, stmt):
+            for run_id, qname in stream_rows(conn, stmt):
                 facts[run_id].https_h3.add(norm_name(qname))
     return facts
