@@ -18,6 +18,9 @@ import numpy.typing as npt
 B_DEFAULT = 1000
 ALPHA = 0.05
 _CHUNK_CELLS = 4_000_000  # replicates x clusters resampled at once: bounds memory (~32 MB)
+# Blocks of the shared weight matrix: small enough that a block's draws and counts stay in
+# the CPU cache (measured 2-4x faster than 4M-cell blocks at 35,000 targets).
+_WEIGHT_CELLS = 262_144
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -62,11 +65,13 @@ def _percentile(reps: FloatArray, estimate: float) -> tuple[float, float]:
     return float(min(low, estimate)), float(max(high, estimate))
 
 
-def _resample_counts(rng: np.random.Generator, n: int, b: int) -> Iterator[npt.NDArray[np.int64]]:
+def _resample_counts(
+    rng: np.random.Generator, n: int, b: int, cells: int = _CHUNK_CELLS
+) -> Iterator[npt.NDArray[np.int64]]:
     """Bootstrap draws a block at a time: row j counts how often each cluster was drawn in
     replicate j. One (k, n) draw yields the same stream as k draws of n, so the blocks do
-    not change the replicates; they bound the scratch memory (``_CHUNK_CELLS``)."""
-    chunk = max(1, min(b, _CHUNK_CELLS // max(n, 1)))
+    not change the replicates; they bound the scratch memory (``cells`` per block)."""
+    chunk = max(1, min(b, cells // max(n, 1)))
     done = 0
     while done < b:
         k = min(chunk, b - done)
@@ -133,7 +138,7 @@ class Resampler:
             rng = np.random.default_rng(self.seed)
             w = np.empty((self.b, n), dtype=np.float32)
             pos = 0
-            for counts in _resample_counts(rng, n, self.b):
+            for counts in _resample_counts(rng, n, self.b, _WEIGHT_CELLS):
                 w[pos : pos + len(counts)] = counts
                 pos += len(counts)
             self._weights = w
