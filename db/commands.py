@@ -66,6 +66,25 @@ def describe(output: str, metadata: str) -> None:
 
 @db_group.command()
 @DB_OPTION
+@click.option("--drop", is_flag=True, help="Remove the research indexes instead.")
+def index(db_url: str | None, drop: bool) -> None:
+    """Add (or --drop) indexes for ad-hoc queries: target, qname/qtype, answer name/type.
+
+    The observation tables leave them out so that inserts stay fast; build them after a
+    campaign, drop them before the next large one.
+    """
+    from db import research_indexes
+
+    engine = make_engine(db_url)
+    if not migrate.is_at_head(engine):
+        raise click.UsageError("--db: the database is not at the latest schema; run db upgrade")
+    names = research_indexes.drop(engine) if drop else research_indexes.create(engine)
+    verb = "dropped" if drop else "created"
+    click.echo(f"{verb} {len(names)} index(es)" + "".join(f"\n  {n}" for n in names))
+
+
+@db_group.command()
+@DB_OPTION
 @click.option(
     "--format",
     "fmt",

@@ -136,7 +136,9 @@ def _sections() -> list[_Section]:
         _Section(
             "Observation tables",
             "Each has the envelope columns (`id` ... `failure_detail`) followed by its own; "
-            "`(run_id, task_key, attempt)` is unique.",
+            "`(run_id, task_key, attempt)` is unique: `id`, the primary key, is its 64-bit "
+            "hash. Only `run_id` is indexed besides; `fragscope db index` adds indexes on "
+            "`target` (and DNS names) for ad-hoc queries after a campaign.",
             obs,
         ),
         _Section(

@@ -6,6 +6,7 @@ database that :func:`is_at_head` says is behind.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from alembic import command
@@ -37,15 +38,39 @@ def is_at_head(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (head by default), in one transaction per step."""
-    cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, revision)
+    """Bring the database to ``revision`` (head by default), in one transaction."""
+    _run(engine, command.upgrade, revision)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
+    _run(engine, command.downgrade, revision)
+
+
+class ForeignKeyViolation(RuntimeError):
+    """A migration left rows whose foreign keys point nowhere; the upgrade fails loudly."""
+
+
+def _run(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     cfg = alembic_config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, revision)
+    with engine.connect() as conn:
+        sqlite = conn.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table's constraints by copying the table (batch mode); with
+            # foreign keys on, dropping the old parent would cascade-delete its children.
+            # The PRAGMA is a no-op inside a transaction, so it goes before BEGIN, and the
+            # check below stands in for the enforcement it suspends
+            # (https://www.sqlite.org/lang_altertable.html#otheralter, steps 1 and 10).
+            conn.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            conn.commit()  # ends SQLAlchemy's autobegun (empty) transaction
+        try:
+            with conn.begin():
+                cfg.attributes["connection"] = conn
+                step(cfg, revision)
+                if sqlite:
+                    broken = conn.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise ForeignKeyViolation(f"migration broke foreign keys: {broken[:5]}")
+        finally:
+            if sqlite:
+                conn.exec_driver_sql("PRAGMA foreign_keys=ON")
+                conn.commit()

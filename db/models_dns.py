@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import BigInteger, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import BigInteger, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from db.models import Base, ObservationMixin, child_of, envelope_args
@@ -24,7 +24,6 @@ class DnsObservation(ObservationMixin, Base):
         "DNS probes (dns.query, dns.iterative): one row per query attempt on one transport "
         "(a UDP attempt truncated with TC and its TCP retry are two rows), or per iterative "
         "resolution; timeouts and errors are rows too.",
-        Index("ix_dns_observations_qname_qtype", "qname", "qtype"),
     )
 
     qname: Mapped[str | None] = mapped_column(
@@ -118,13 +117,12 @@ class DnsAnswer(Base):
     """One resource record of a DNS response (answer, authority or additional section)."""
 
     __tablename__ = "dns_answers"
-    __table_args__ = (
-        Index("ix_dns_answers_name_rtype", "name", "rtype"),
-        {
-            "comment": "Resource records of DNS responses, one row per record, with HTTPS/SVCB "
-            "parameters parsed (RFC 9460)."
-        },
-    )
+    # No (name, rtype) index: the hot path pays for every index (0500); `fragscope db
+    # index` adds the research indexes to a database after a campaign.
+    __table_args__ = {
+        "comment": "Resource records of DNS responses, one row per record, with HTTPS/SVCB "
+        "parameters parsed (RFC 9460)."
+    }
 
     id: Mapped[int] = mapped_column(
         BigInteger, primary_key=True, autoincrement=False, doc="64-bit hash of parent, index"
