@@ -8,11 +8,12 @@ however many indicators read it. A pair is ``ok`` on a channel when any of its a
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, case, func, literal, select
-from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.expression import ColumnElement, TableClause
 
 from analysis.tables import light, stream_rows
 
@@ -141,101 +142,78 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
         return {r: _load_run(conn, r, present) for r in ids}
 
 
+def _pair_table(name: str, *columns: str) -> TableClause:
+    """A transport table with the columns every per-pair query reads, and ``columns``."""
+    return light(name, "run_id", "target", "address", "ip_version", *columns)
+
+
+def _per_pair(
+    conn: Connection, run_id: str, t: TableClause, *aggregates: ColumnElement[Any]
+) -> Iterator[tuple[Any, ...]]:
+    """One run's rows of ``t`` grouped per (target, address): target, address, the IP
+    version and ``aggregates``."""
+    stmt = (
+        select(t.c.target, t.c.address, func.max(t.c.ip_version), *aggregates)
+        .where(t.c.run_id == run_id)
+        .group_by(t.c.target, t.c.address)
+    )
+    return stream_rows(conn, stmt)
+
+
 def _load_run(conn: Connection, run_id: str, present: set[str]) -> RunFacts:
     """One run's facts; its rows arrive in (target, address) order."""
     f = RunFacts()
     if "tls_observations" in present:
-        t = light(
-            "tls_observations",
-            "run_id",
-            "target",
-            "address",
-            "ip_version",
-            "tls_version",
-            "alpn",
-            "alt_svc_h3",
-            "connect_ms",
-            "failure",
+        t = _pair_table(
+            "tls_observations", "tls_version", "alpn", "alt_svc_h3", "connect_ms", "failure"
         )
-        stmt = (
-            select(
-                t.c.target,
-                t.c.address,
-                func.max(t.c.ip_version),
-                _flag(t.c.connect_ms.is_not(None) | t.c.tls_version.is_not(None)),
-                _flag(t.c.tls_version.is_not(None)),
-                _flag(t.c.tls_version == "TLSv1.3"),
-                _flag(t.c.alpn == "h2"),
-                _flag(t.c.alt_svc_h3),
-                func.min(t.c.failure),
-            )
-            .where(t.c.run_id == run_id)
-            .group_by(t.c.target, t.c.address)
+        rows = _per_pair(
+            conn,
+            run_id,
+            t,
+            _flag(t.c.connect_ms.is_not(None) | t.c.tls_version.is_not(None)),
+            _flag(t.c.tls_version.is_not(None)),
+            _flag(t.c.tls_version == "TLSv1.3"),
+            _flag(t.c.alpn == "h2"),
+            _flag(t.c.alt_svc_h3),
+            func.min(t.c.failure),
         )
-        for target, addr, ipv, tcp, tls, v13, h2, alt, fail in stream_rows(conn, stmt):
+        for target, addr, ipv, tcp, tls, v13, h2, alt, fail in rows:
             p = f.pair(target, addr)
             p.ip_version = ipv
             p.tls_tried, p.tcp_ok, p.tls_ok = True, bool(tcp), bool(tls)
             p.tls13, p.h2, p.altsvc_h3 = bool(v13), bool(h2), bool(alt)
             p.tls_outcome = "ok" if tls else (fail or "unknown_failure")
     if "quic_observations" in present:
-        q = light(
-            "quic_observations",
-            "run_id",
-            "target",
-            "address",
-            "ip_version",
-            "stage",
-            "failure",
-            "quic_version",
+        q = _pair_table("quic_observations", "stage", "failure", "quic_version")
+        rows = _per_pair(
+            conn,
+            run_id,
+            q,
+            _flag(q.c.stage.in_(QUIC_DONE)),
+            _flag(q.c.failure.in_(QUIC_TIMEOUTS) | (q.c.stage == "initial_sent")),
+            _flag(q.c.quic_version.in_([QUIC_V1, QUIC_V2])),
+            func.min(q.c.failure),
         )
-        stmt = (
-            select(
-                q.c.target,
-                q.c.address,
-                func.max(q.c.ip_version),
-                _flag(q.c.stage.in_(QUIC_DONE)),
-                _flag(q.c.failure.in_(QUIC_TIMEOUTS) | (q.c.stage == "initial_sent")),
-                _flag(q.c.quic_version.in_([QUIC_V1, QUIC_V2])),
-                func.min(q.c.failure),
-            )
-            .where(q.c.run_id == run_id)
-            .group_by(q.c.target, q.c.address)
-        )
-        for target, addr, ipv, ok, timeout, std, fail in stream_rows(conn, stmt):
+        for target, addr, ipv, ok, timeout, std, fail in rows:
             p = f.pair(target, addr)
             p.ip_version = p.ip_version or ipv
             p.quic_tried, p.quic_ok = True, bool(ok)
             p.quic_timeout, p.quic_std = bool(timeout) and not ok, bool(std)
             p.quic_outcome = "ok" if ok else (fail or "unknown_failure")
     if "quic_vn_observations" in present:
-        v = light(
-            "quic_vn_observations",
-            "id",
-            "run_id",
-            "target",
-            "address",
-            "ip_version",
-            "reply",
-            "has_v1",
-            "has_v2",
-            "has_grease",
+        v = _pair_table("quic_vn_observations", "id", "reply", "has_v1", "has_v2", "has_grease")
+        rows = _per_pair(
+            conn,
+            run_id,
+            v,
+            _flag(v.c.reply == "vn"),
+            _flag(v.c.has_v1),
+            _flag(v.c.has_v2),
+            _flag(v.c.has_grease),
+            func.min(v.c.reply),
         )
-        stmt = (
-            select(
-                v.c.target,
-                v.c.address,
-                func.max(v.c.ip_version),
-                _flag(v.c.reply == "vn"),
-                _flag(v.c.has_v1),
-                _flag(v.c.has_v2),
-                _flag(v.c.has_grease),
-                func.min(v.c.reply),
-            )
-            .where(v.c.run_id == run_id)
-            .group_by(v.c.target, v.c.address)
-        )
-        for target, addr, ipv, vn, v1, v2, grease, reply in stream_rows(conn, stmt):
+        for target, addr, ipv, vn, v1, v2, grease, reply in rows:
             p = f.pair(target, addr)
             p.ip_version = p.ip_version or ipv
             p.vn_tried, p.vn_reply = True, bool(vn)
