@@ -68,20 +68,27 @@ def divergence(
     run: RunInfo,
 ) -> tuple[stats.Interval, float, int] | None:
     """JSD of the outcome distributions over common keys, its CI, DIS and the key count."""
-    common = a.keys() & b.keys()
-    if not common:
+    # One pass over the keys (this runs over every pair of every channel: hundreds of
+    # thousands of keys at scale), numbering clusters and classes as they come; the numbers
+    # are then mapped to sorted order, so the columns are the same as sorting first.
+    cindex: dict[str, int] = {}
+    index: dict[str, int] = {}
+    rows_l: list[int] = []
+    oa_l: list[int] = []
+    ob_l: list[int] = []
+    for key, (cluster, outcome) in a.items():
+        other = b.get(key)
+        if other is None:
+            continue
+        rows_l.append(cindex.setdefault(cluster, len(cindex)))
+        oa_l.append(index.setdefault(outcome, len(index)))
+        ob_l.append(index.setdefault(other[1], len(index)))
+    if not rows_l:
         return None
-    keys = list(common)
-    ca = [a[key] for key in keys]
-    cb = [b[key] for key in keys]
-    cats = sorted({o for _, o in ca} | {o for _, o in cb})
-    index = {c: i for i, c in enumerate(cats)}
-    clusters = sorted({c for c, _ in ca})
-    cindex = {c: i for i, c in enumerate(clusters)}
+    clusters, rows = _sorted_codes(cindex, rows_l)
+    cats, codes = _sorted_codes(index, oa_l + ob_l)
+    oa, ob = codes[: len(oa_l)], codes[len(oa_l) :]
     k, m = len(cats), len(clusters)
-    rows = np.fromiter((cindex[c] for c, _ in ca), dtype=np.int64, count=len(keys))
-    oa = np.fromiter((index[o] for _, o in ca), dtype=np.int64, count=len(keys))
-    ob = np.fromiter((index[o] for _, o in cb), dtype=np.int64, count=len(keys))
     cols = np.zeros((m, 2 * k + 2))
     cols[:, :k] = np.bincount(rows * k + oa, minlength=m * k).reshape(m, k)
     cols[:, k : 2 * k] = np.bincount(rows * k + ob, minlength=m * k).reshape(m, k)
@@ -91,7 +98,15 @@ def divergence(
         run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
     )
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
-    return interval, dis, len(keys)
+    return interval, dis, len(rows_l)
+
+
+def _sorted_codes(numbering: dict[str, int], codes: list[int]) -> tuple[list[str], np.ndarray]:
+    """The numbered names in sorted order, and ``codes`` renumbered to match."""
+    names = sorted(numbering)
+    rank = np.empty(len(names), dtype=np.int64)
+    rank[[numbering[n] for n in names]] = np.arange(len(names))
+    return names, rank[np.asarray(codes, dtype=np.int64)]
 
 
 def c1(
@@ -217,9 +232,12 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
             common = sorted(set.intersection(*(set(e.clusters or {}) for _, e in present)))
             if len(common) < 2:
                 continue
-            cols = np.array(
-                [[x for _, e in present for x in (e.clusters or {})[t]] for t in common],
-                dtype=np.float64,
+            # Columns (num, den) of each run side by side, one row per common target.
+            cols = np.hstack(
+                [
+                    np.array([(e.clusters or {})[t] for t in common], dtype=np.float64)
+                    for _, e in present
+                ]
             )
             shared = stats.Resampler(common, seed=stats.seed_for(round_name, code))
             sums = shared.sums(common, cols)

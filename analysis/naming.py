@@ -20,7 +20,7 @@ from analysis.asn import AsnMap
 from analysis.facts import norm_name
 from analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
 from analysis.scope import RunInfo
-from analysis.tables import fetch_all, light
+from analysis.tables import light, stream_rows
 
 SPECIAL_USE_SUFFIXES = ("onion", "invalid", "alt")  # RFC 7686, RFC 6761, RFC 9476
 
@@ -112,7 +112,7 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
                 a.c.value,
             )
         )
-        for run_id, qname, qtype, resolver, role, rcode, ad, ancount, value in fetch_all(
+        for run_id, qname, qtype, resolver, role, rcode, ad, ancount, value in stream_rows(
             conn, stmt
         ):
             key = (norm_name(qname), (qtype or "").upper())
@@ -127,19 +127,19 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
             .where(o.c.run_id.in_(ids), o.c.purpose == "whoami", o.c.whoami_address.is_not(None))
             .group_by(o.c.run_id, o.c.whoami_address)
         )
-        for run_id, addr, count in fetch_all(conn, stmt):
+        for run_id, addr, count in stream_rows(conn, stmt):
             out[run_id].whoami[addr] += count
         stmt = (
             select(o.c.run_id, o.c.qname, o.c.validation)
             .where(o.c.run_id.in_(ids), o.c.probe == "dns.iterative", o.c.validation.is_not(None))
             .group_by(o.c.run_id, o.c.qname, o.c.validation)
         )
-        for run_id, qname, verdict in fetch_all(conn, stmt):
+        for run_id, qname, verdict in stream_rows(conn, stmt):
             out[run_id].verdicts.setdefault(norm_name(qname), set()).add(verdict)
         if "targets" in present:
             t = light("targets", "run_id", "name", "role")
             stmt = select(t.c.run_id, t.c.name).where(t.c.run_id.in_(ids), t.c.role == "canary")
-            for run_id, name in fetch_all(conn, stmt):
+            for run_id, name in stream_rows(conn, stmt):
                 out[run_id].canaries.add(norm_name(name))
     return out
 
@@ -386,7 +386,7 @@ def load_naming(
         )
     )
     with engine.connect() as conn:
-        for run_id, *rest in fetch_all(conn, stmt):
+        for run_id, *rest in stream_rows(conn, stmt):
             ns, name, method, op, dep, outcome, fidelity, count = rest
             out[run_id].rows.append(
                 (ns, norm_name(name), method, op, dep, outcome, fidelity, count)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +18,9 @@ import numpy.typing as npt
 B_DEFAULT = 1000
 ALPHA = 0.05
 _CHUNK_CELLS = 4_000_000  # replicates x clusters resampled at once: bounds memory (~32 MB)
+# Blocks of the shared weight matrix: small enough that a block's draws and counts stay in
+# the CPU cache (measured 2-4x faster than 4M-cell blocks at 35,000 targets).
+_WEIGHT_CELLS = 262_144
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -62,18 +65,20 @@ def _percentile(reps: FloatArray, estimate: float) -> tuple[float, float]:
     return float(min(low, estimate)), float(max(high, estimate))
 
 
-def _resample_weights(rng: np.random.Generator, n: int, b: int) -> list[FloatArray]:
-    """Bootstrap weights: row j counts how often each cluster was drawn in replicate j."""
-    chunk = max(1, min(b, _CHUNK_CELLS // max(n, 1)))
-    out = []
+def _resample_counts(
+    rng: np.random.Generator, n: int, b: int, cells: int = _CHUNK_CELLS
+) -> Iterator[npt.NDArray[np.int64]]:
+    """Bootstrap draws a block at a time: row j counts how often each cluster was drawn in
+    replicate j. One (k, n) draw yields the same stream as k draws of n, so the blocks do
+    not change the replicates; they bound the scratch memory (``cells`` per block)."""
+    chunk = max(1, min(b, cells // max(n, 1)))
     done = 0
     while done < b:
         k = min(chunk, b - done)
         idx = rng.integers(0, n, size=(k, n))
-        flat = (np.arange(k)[:, None] * n + idx).ravel()
-        out.append(np.bincount(flat, minlength=k * n).reshape(k, n).astype(np.float64))
+        idx += (np.arange(k) * n)[:, None]
+        yield np.bincount(idx.ravel(), minlength=k * n).reshape(k, n)
         done += k
-    return out
 
 
 def sum_bootstrap(
@@ -98,10 +103,10 @@ def sum_bootstrap(
         estimate = float(statistic(cols.sum(axis=0)[None, :])[0])
     reps = np.empty(b, dtype=np.float64)
     pos = 0
-    for weights in _resample_weights(np.random.default_rng(seed), cols.shape[0], b):
+    for counts in _resample_counts(np.random.default_rng(seed), cols.shape[0], b):
         with np.errstate(invalid="ignore", divide="ignore"):
-            reps[pos : pos + len(weights)] = statistic(weights @ cols)
-        pos += len(weights)
+            reps[pos : pos + len(counts)] = statistic(counts.astype(np.float64) @ cols)
+        pos += len(counts)
     low, high = _percentile(reps, estimate)
     return Interval(estimate, low, high, int(cols.shape[0]), reps)
 
@@ -132,8 +137,10 @@ class Resampler:
             n = len(self.index)
             rng = np.random.default_rng(self.seed)
             w = np.empty((self.b, n), dtype=np.float32)
-            for j in range(self.b):
-                w[j] = np.bincount(rng.integers(0, n, size=n), minlength=n)
+            pos = 0
+            for counts in _resample_counts(rng, n, self.b, _WEIGHT_CELLS):
+                w[pos : pos + len(counts)] = counts
+                pos += len(counts)
             self._weights = w
         return self._weights
 
@@ -321,8 +328,8 @@ def paired_bootstrap(
     cols = np.column_stack([nu, du, nv, dv])
     reps = np.empty(b)
     pos = 0
-    for weights in _resample_weights(np.random.default_rng(seed), nu.size, b):
-        sums = weights @ cols
+    for counts in _resample_counts(np.random.default_rng(seed), nu.size, b):
+        sums = counts.astype(np.float64) @ cols
         with np.errstate(invalid="ignore", divide="ignore"):
             reps[pos : pos + len(sums)] = sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]
         pos += len(sums)

@@ -7,6 +7,7 @@ those tables exist; a missing table means the indicator is withheld with that re
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Boolean, Connection, Engine, Integer, Select, inspect
@@ -26,9 +27,14 @@ _BOOL_COLUMNS = {
 _INT_COLUMNS = {"ip_version", "port", "answer_count", "attempt", "rcode", "n_values"}
 
 
-def fetch_all(conn: Connection, stmt: Select[Any] | Any) -> list[tuple[Any, ...]]:
-    """Rows of a SELECT through the DBAPI cursor: the aggregated result sets here are large,
-    and SQLAlchemy's per-row result processing would cost more than the query itself.
+_BATCH = 10_000  # rows per fetchmany: the aggregated result sets are never held whole
+
+
+def stream_rows(conn: Connection, stmt: Select[Any] | Any) -> Iterator[tuple[Any, ...]]:
+    """Rows of a SELECT through the DBAPI cursor, a batch at a time: the aggregated result
+    sets here are large (a row per run, target and address), SQLAlchemy's per-row result
+    processing would cost more than the query itself, and a whole fetchall would hold
+    every row's tuple at once beside the facts built from them.
 
     The statement is rendered with literal values (run ids and fixed vocabulary strings).
     """
@@ -36,7 +42,8 @@ def fetch_all(conn: Connection, stmt: Select[Any] | Any) -> list[tuple[Any, ...]
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.execute(sql)
-        return [tuple(r) for r in cursor.fetchall()]
+        while batch := cursor.fetchmany(_BATCH):
+            yield from batch
     finally:
         cursor.close()
 

@@ -16,6 +16,7 @@ import numpy as np
 from analysis import stats
 from analysis.asn import AsnMap
 from analysis.facts import LEGACY_KINDS, RunFacts
+from analysis.registry import REGISTRY
 from analysis.result import (
     Estimate,
     bootstrap,
@@ -31,9 +32,8 @@ def _share(values: list[bool]) -> float | None:
     return sum(values) / len(values) if values else None
 
 
-def t1(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -> Estimate:
-    if reason := missing_tables("T1", present):
-        return withheld("T1", run, reason)
+def _t1_rows(f: RunFacts) -> tuple[list[float], list[float], list[str]]:
+    """Per advertising target tried over QUIC: (handshake failed, 1) and the target."""
     num, den, keys = [], [], []
     rr = f.https_h3
     for target, fl in f.flags().items():
@@ -42,16 +42,25 @@ def t1(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
             num.append(0.0 if fl.quic_ok else 1.0)
             den.append(1.0)
             keys.append(target)
+    return num, den, keys
+
+
+def t1(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -> Estimate:
+    if reason := missing_tables("T1", present):
+        return withheld("T1", run, reason)
+    num, den, keys = _t1_rows(f)
     params: dict[str, Any] = {
         "advertising_targets": len(den),
         "channels": ["alt-svc", "https-rr"] if "dns_answers" in present else ["alt-svc"],
     }
     est = from_ratio("T1", run, num, den, params=params, keys=keys)
     if control is not None and est.value is not None:
-        c = t1(run, control, None, present)
-        if c.value is not None:
+        # Only the control's value is needed (no interval): its rows' ratio, under the
+        # same minimum-n rule as T1 itself.
+        c_num, c_den, _ = _t1_rows(control)
+        if len(c_den) >= REGISTRY["T1"].min_n:
             # ΔQ = QRR_c - QRR_v = QARG_v - QARG_c (INDICATORS.md T1).
-            est.params["delta_q_vs_control"] = est.value - c.value
+            est.params["delta_q_vs_control"] = est.value - sum(c_num) / sum(c_den)
     return est
 
 
