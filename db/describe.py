@@ -20,6 +20,7 @@ from sqlalchemy import Column, Table, UniqueConstraint, text
 from db import models
 from db.envelope import ENVELOPE
 from db.models import Base
+from db.scope import is_observation
 from db.vocab import VOCABULARIES, Role, RunStatus
 
 DATABASE_NAME = "fragscope"
@@ -92,10 +93,6 @@ def _is_vocabulary(table: Table) -> bool:
     return table.name in VOCABULARIES
 
 
-def _is_observation(table: Table) -> bool:
-    return set(ENVELOPE) <= set(table.columns.keys())
-
-
 def _is_child(table: Table) -> bool:
     return "observation_id" in table.columns
 
@@ -113,7 +110,7 @@ def _reading_key(table: Table) -> tuple[int, str]:
 def _sections() -> list[_Section]:
     tables = sorted(Base.metadata.tables.values(), key=_reading_key)
     vocab = [t for t in tables if _is_vocabulary(t)]
-    obs = [t for t in tables if _is_observation(t)]
+    obs = [t for t in tables if is_observation(t)]
     children = [t for t in tables if _is_child(t) and t not in obs]
     shared = [t for t in tables if t not in vocab and t not in obs and t not in children]
     return [
@@ -167,7 +164,7 @@ def _constraints(table: Table) -> list[str]:
 
 def _ordered_columns(table: Table) -> list[Column[object]]:
     # The envelope first, in DESIGN order, then the table's own columns.
-    if not _is_observation(table):
+    if not is_observation(table):
         return list(table.columns)
     own = [c for c in table.columns if c.name not in ENVELOPE]
     return [table.columns[name] for name in ENVELOPE] + own

@@ -38,7 +38,8 @@ def is_at_head(engine: Engine) -> bool:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the database to ``revision`` (head by default), in one transaction."""
+    """Bring the database to ``revision`` (head by default); on SQLite with foreign keys
+    suspended for the table copies and checked afterwards."""
     _run(engine, command.upgrade, revision)
 
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect
 
-from db.models import Base, ObservationMixin
+from db.models import Base
+from db.scope import is_observation
 
 PREFIX = "rx_"
 """Names of research indexes start with this, so they are never mistaken for the schema's."""
@@ -24,10 +25,8 @@ EXTRA_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
 
 def research_indexes() -> list[tuple[str, str, tuple[str, ...]]]:
     """(index name, table, columns) of every research index."""
-    observation_tables = sorted(
-        m.local_table.name for m in Base.registry.mappers if issubclass(m.class_, ObservationMixin)
-    )
-    wanted = [(t, ("target",)) for t in observation_tables]
+    observation_tables = [t.name for t in Base.metadata.sorted_tables if is_observation(t)]
+    wanted = [(t, ("target",)) for t in sorted(observation_tables)]
     wanted += [(t, cols) for t, many in sorted(EXTRA_COLUMNS.items()) for cols in many]
     return [(f"{PREFIX}{t}_{'_'.join(cols)}", t, cols) for t, cols in wanted]
 

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import queue
 import sqlite3
+import threading
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -228,3 +230,75 @@ class AsyncWriter:
     def run_sync(self, fn: Any, *args: Any) -> Any:
         """Run ``fn(*args)`` on the writer thread (run bookkeeping shares its connection)."""
         return self._pool.submit(fn, *args).result()
+
+
+class ThreadedWriter:
+    """:class:`AsyncWriter`'s counterpart for a caller without an event loop (the parent
+    of ``run --workers``): writes, and other calls on the same connection, on a thread.
+
+    The caller then only unpickles (GIL held) while SQLite inserts (GIL released inside
+    sqlite3_step) on this thread, so the two overlap. Batches that queued up while a
+    transaction ran are written together in the next one (group commit): fewer commits
+    the more the database lags. Other calls (heartbeats) run here too, so one connection
+    writes.
+    """
+
+    def __init__(self, writer: Writer, *, max_queued: int = 16) -> None:
+        self.writer = writer
+        self.error: BaseException | None = None
+        # Bounded: a full queue blocks the parent's loop, which stops reading the pipes,
+        # which blocks the children's senders (back-pressure end to end).
+        self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_queued)
+        self._thread = threading.Thread(target=self._run, name="fragscope-writer", daemon=True)
+        self._thread.start()
+
+    def rows(self, by_table: dict[str, list[tuple[Any, ...]]]) -> None:
+        self._check()
+        self._queue.put(("rows", by_table))
+
+    def call(self, fn: Any, *args: Any) -> None:
+        self._check()
+        self._queue.put(("call", (fn, args)))
+
+    def _check(self) -> None:
+        if self.error is not None:
+            raise self.error
+
+    def close(self) -> None:
+        """Write what is queued, stop the thread; raise what a write raised."""
+        self._queue.put(None)
+        self._thread.join()
+        self._check()
+
+    def _run(self) -> None:
+        stop = False
+        while not stop:
+            items = [self._queue.get()]
+            while True:
+                try:
+                    items.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            merged: dict[str, list[tuple[Any, ...]]] = {}
+            calls: list[tuple[Any, tuple[Any, ...]]] = []
+            for item in items:
+                if item is None:
+                    stop = True
+                elif item[0] == "rows":
+                    for table, values in item[1].items():
+                        group = merged.get(table)
+                        if group is None:
+                            merged[table] = values
+                        else:
+                            group.extend(values)
+                else:
+                    calls.append(item[1])
+            if self.error is not None:
+                continue  # keep draining so the parent never blocks on a full queue
+            try:
+                if merged:
+                    self.writer.write_tables({spec_for(t): v for t, v in merged.items()})
+                for fn, args in calls:
+                    fn(*args)
+            except BaseException as exc:
+                self.error = exc

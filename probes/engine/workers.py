@@ -12,9 +12,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
-import queue
 import signal
-import threading
 import time
 import traceback
 from collections.abc import Sequence
@@ -22,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from db.writer import Row, Writer, spec_for
+from db.writer import Row, ThreadedWriter, Writer
 from probes.engine import bookkeeping as bk
 from probes.engine.planner import Shard
 from probes.engine.state import EngineResult, ProbeStats
@@ -57,76 +55,6 @@ class PipeSink:
 
     def close(self) -> None:
         self._pool.shutdown(wait=True)
-
-
-class _WriterThread:
-    """The parent's database writes, on a thread of their own.
-
-    The parent's loop then only unpickles (GIL held) while SQLite inserts (GIL released
-    inside sqlite3_step) on this thread, so the two overlap. Batches that queued up while
-    a transaction ran are written together in the next one (group commit): fewer commits
-    the more the database lags. Heartbeats run here too, so one connection writes.
-    """
-
-    def __init__(self, writer: Writer, *, max_queued: int = 16) -> None:
-        self.writer = writer
-        self.error: BaseException | None = None
-        # Bounded: a full queue blocks the parent's loop, which stops reading the pipes,
-        # which blocks the children's senders (back-pressure end to end).
-        self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue(maxsize=max_queued)
-        self._thread = threading.Thread(target=self._run, name="fragscope-writer", daemon=True)
-        self._thread.start()
-
-    def rows(self, by_table: dict[str, list[tuple[Any, ...]]]) -> None:
-        self._check()
-        self._queue.put(("rows", by_table))
-
-    def call(self, fn: Any, *args: Any) -> None:
-        self._check()
-        self._queue.put(("call", (fn, args)))
-
-    def _check(self) -> None:
-        if self.error is not None:
-            raise self.error
-
-    def close(self) -> None:
-        """Write what is queued, stop the thread; raise what a write raised."""
-        self._queue.put(None)
-        self._thread.join()
-        self._check()
-
-    def _run(self) -> None:
-        stop = False
-        while not stop:
-            items = [self._queue.get()]
-            while True:
-                try:
-                    items.append(self._queue.get_nowait())
-                except queue.Empty:
-                    break
-            merged: dict[str, list[tuple[Any, ...]]] = {}
-            calls: list[tuple[Any, tuple[Any, ...]]] = []
-            for item in items:
-                if item is None:
-                    stop = True
-                elif item[0] == "rows":
-                    for table, values in item[1].items():
-                        group = merged.get(table)
-                        if group is None:
-                            merged[table] = values
-                        else:
-                            group.extend(values)
-                else:
-                    calls.append(item[1])
-            if self.error is not None:
-                continue  # keep draining so the parent never blocks on a full queue
-            try:
-                if merged:
-                    self.writer.write_tables({spec_for(t): v for t, v in merged.items()})
-                for fn, args in calls:
-                    fn(*args)
-            except BaseException as exc:
-                self.error = exc
 
 
 def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
@@ -180,7 +108,7 @@ def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[E
                 os.kill(proc.pid, signal.SIGTERM)
 
     old = {s: signal.signal(s, forward) for s in (signal.SIGINT, signal.SIGTERM)}
-    writer = _WriterThread(Writer(p.engine))
+    writer = ThreadedWriter(Writer(p.engine))
     stats: dict[str, ProbeStats] = {}
     stopped: str | None = None
     failed = 0
