@@ -29,9 +29,11 @@ class Shard:
     """Which slice of the task space this process runs: shard ``index`` of ``count``.
 
     Within a shard, local worker processes split the work again (``worker`` of
-    ``workers``). Selection hashes the root task key with BLAKE2b keyed by the run's seed
-    (ZMap's --shards/--seed idea): no coordination, and every key lands in exactly one
-    shard and one worker.
+    ``workers``). Shard selection hashes the root task key with BLAKE2b keyed by the run's
+    seed (ZMap's --shards/--seed idea): no coordination, and every key lands in exactly one
+    shard, whichever machine plans it. The split between workers only has to agree among
+    processes forked from one parent, which share the interpreter's string hash seed, so
+    it uses ``hash()`` (a tenth of the keyed BLAKE2b; every worker tests every key).
     """
 
     index: int = 0
@@ -51,10 +53,9 @@ class Shard:
         return int.from_bytes(digest, "big")
 
     def owns(self, root_key: str) -> bool:
-        if self.trivial:
-            return True
-        h = self._hash(root_key)
-        return h % self.count == self.index and (h // self.count) % self.workers == self.worker
+        if self.count > 1 and self._hash(root_key) % self.count != self.index:
+            return False
+        return self.workers == 1 or hash(root_key) % self.workers == self.worker
 
 
 WHOLE = Shard()
@@ -93,6 +94,30 @@ class PlannedProbe:
     deadline: float
 
 
+KEEP_ENTRIES = 100_000
+"""A target list up to this long is read once per run, not once per repetition."""
+
+
+def _entries(
+    source: TargetSource, number: int, kept: dict[int, list[TargetEntry]], *, keep: bool
+) -> Iterator[TargetEntry]:
+    """The list's entries; a short list of a repeated campaign is kept for the next
+    repetition (a long one is read again: memory must not grow with the list)."""
+    entries = kept.get(number)
+    if entries is not None:
+        yield from entries
+        return
+    out: list[TargetEntry] | None = [] if keep else None
+    for entry in read_targets(source):
+        if out is not None:
+            out.append(entry)
+            if len(out) > KEEP_ENTRIES:
+                out = None
+        yield entry
+    if out is not None:
+        kept[number] = out
+
+
 def plan(
     campaign: Campaign,
     probes: list[PlannedProbe],
@@ -109,8 +134,9 @@ def plan(
     """
     owns = shard.owns
     trivial = shard.trivial
+    kept: dict[int, list[TargetEntry]] = {}
     for repetition in range(campaign.repeat):
-        for source in campaign.targets:
+        for number, source in enumerate(campaign.targets):
             chosen = [
                 p
                 for p in probes
@@ -118,7 +144,7 @@ def plan(
             ]
             if not chosen:
                 continue
-            for entry in read_targets(source):
+            for entry in _entries(source, number, kept, keep=campaign.repeat > 1):
                 if stop():
                     return
                 if repetition == 0 and on_target is not None:

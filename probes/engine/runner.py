@@ -24,7 +24,7 @@ from hashlib import blake2b as _blake2b
 from typing import Any
 
 from db.vocab import Failure, Operation
-from db.writer import Row, spec_for
+from db.writer import Row, datetime_text, spec_for
 from probes import registry
 from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
 from probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
@@ -132,7 +132,9 @@ class Engine:
         self._stopped: str | None = None
         self._deadline_at: float | None = None
         self._stamp_at = -1.0
-        self._stamp_value = self.clock.now()
+        self._stamp_value = ""
+        self._started: dt.datetime | None = None
+        self._started_text = ""
         self.done = 0
         self.planned = 0
         self.spawned = 0
@@ -648,6 +650,13 @@ class Engine:
             "big",
             signed=True,
         )  # == db.ids.row_id(run_id, key, attempt), inlined for the hot path
+        # Timestamps leave in their storage text (db.writer.datetime_text), so the
+        # writer's thread does not run the datetime adapter per row; a batch's tasks share
+        # one started_at object, so it is formatted once per batch.
+        started = obs.started_at
+        if started is not self._started:
+            self._started = started
+            self._started_text = datetime_text(started)
         try:
             spec, build, own = observation_builder(obs.table)
             fields = obs.fields
@@ -688,7 +697,7 @@ class Engine:
                 obs.endpoint
                 if obs.endpoint is not None
                 else (task.endpoint.url if task.endpoint is not None else None),
-                obs.started_at,
+                self._started_text,
                 obs.duration_ms,
                 failure,
                 operation,
@@ -714,7 +723,7 @@ class Engine:
                 rt.version,
                 task.target,
                 task.endpoint.url if task.endpoint is not None else None,
-                bad.started_at,
+                datetime_text(bad.started_at),
                 bad.duration_ms,
                 str(Failure.UNKNOWN_FAILURE),
                 None,
@@ -799,16 +808,13 @@ class Engine:
             self._followups.append(child)
             self._more.set()
 
-    def _stamp(self) -> dt.datetime:
-        """The clock's time as naive UTC (the schema's convention), re-read at most every
-        10 ms (ledger timestamps)."""
+    def _stamp(self) -> str:
+        """The clock's time in storage text (naive UTC, the schema's convention), re-read
+        at most every 10 ms (ledger timestamps)."""
         m = time.monotonic()
         if m - self._stamp_at > 0.01:
             self._stamp_at = m
-            now = self.clock.now()
-            if now.tzinfo is not None:
-                now = now.astimezone(dt.UTC).replace(tzinfo=None)
-            self._stamp_value = now
+            self._stamp_value = datetime_text(self.clock.now())
         return self._stamp_value
 
     async def _flush_periodically(self) -> None:
