@@ -80,3 +80,9 @@ def test_child_table_with_vocabulary_columns_is_refused_by_name() -> None:
     with pytest.raises(KeyError, match="not a child table"):
         child_builder("runs")
     assert spec_for("dns_answers").name == "dns_answers"
+
+
+def test_child_builder_with_every_column_equals_the_merged_path() -> None:
+    spec, build, own = child_builder("dns_answers")
+    full = {c: None for c in own} | ANSWER
+    assert build(7, -3, full) == build(7, -3, ANSWER) == spec.row(id=7, observation_id=-3, **ANSWER)

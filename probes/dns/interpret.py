@@ -21,6 +21,21 @@ SVCB_TYPES = (64, 65)
 CNAME = 5
 
 
+_NO_SVCB = dict.fromkeys(
+    (
+        "svc_priority",
+        "svc_target",
+        "svc_alpn",
+        "svc_port",
+        "svc_ipv4hint",
+        "svc_ipv6hint",
+        "svc_ech",
+    )
+)
+"""The SVCB columns of an answer row that is not SVCB/HTTPS: every dns_answers column is
+then named, and the engine's row builder takes the dict as it is."""
+
+
 def header_fields(resp: Response, wire: bytes) -> dict[str, Any]:
     flags = resp.flags
     an, ns, ar = resp.counts
@@ -57,7 +72,9 @@ def record_rows(resp: Response, wire: bytes) -> list[dict[str, Any]]:
             "ttl": rec.ttl,
             "value": codec.rdata_text(wire, rec, memo),
         }
-        if rec.rtype in SVCB_TYPES:
+        if rec.rtype not in SVCB_TYPES:
+            row.update(_NO_SVCB)
+        else:
             off = rec.rdata_offset
             params = parse_svcb(wire[off : off + rec.rdata_length])
             row["svc_priority"] = params.priority
@@ -153,6 +170,7 @@ def _common(wire: bytes, template: codec.QueryTemplate, qtype: int) -> Interpret
                 "rtype": rtype_text,
                 "ttl": ttl,
                 "value": socket.inet_ntop(family, wire[off + 12 : end]),
+                **_NO_SVCB,
             }
         )
         off = end

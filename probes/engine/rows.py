@@ -121,7 +121,9 @@ def child_builder(
     position = {c: i for i, c in enumerate(rest)}
     fixed = {"id": "_id", "observation_id": "_oid"}
     values = ", ".join(fixed.get(c, f"_o[{position.get(c)}]") for c in spec.columns)
-    fetch = "_get(_defaults | _v)" if len(rest) > 1 else "(_get(_defaults | _v),)"
+    # As for observations: a dict naming every column needs no merge onto the defaults.
+    merged = f"(_v if len(_v) == {len(rest)} else _defaults | _v)"
+    fetch = f"_get{merged}" if len(rest) > 1 else f"(_get{merged},)"
     src = f"def build(_id, _oid, _v):\n    _o = {fetch}\n    return _plain_row(({values},))\n"
     namespace: dict[str, Any] = {
         "_plain_row": plain_row,

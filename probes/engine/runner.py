@@ -628,13 +628,23 @@ class Engine:
                     for t in pending
                 ]
             retry: list[Task] = []
+            may_retry = attempt < rt.retries and not self._hard_stop
+            rows_for = self._rows_for
+            finished = self._finished
             for task, obs in zip(pending, results, strict=True):
-                rows = rows_by.setdefault(task.key, [])
-                obs = self._rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
-                if obs.retryable and attempt < rt.retries and not self._hard_stop:
+                # A task's rows stay together until it is finished (its retries' rows
+                # too); on the first attempt most tasks finish at once.
+                rows = rows_by.pop(task.key, None) if attempt else None
+                if rows is None:
+                    rows = []
+                obs = rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
+                if may_retry and obs.retryable:
+                    rows_by[task.key] = rows
                     retry.append(task)
                 else:
-                    await self._finish(rt, task, attempt=attempt, obs=obs, rows=rows)
+                    finished(rt, task, attempt=attempt, obs=obs, rows=rows)
+            # One hand-over check per batch, not a coroutine per task.
+            await self._flush_if_full()
             if retry:
                 await asyncio.sleep(self.backoff * (2**attempt))
             pending = retry
@@ -740,6 +750,13 @@ class Engine:
     async def _finish(
         self, rt: ProbeRuntime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
     ) -> None:
+        self._finished(rt, task, attempt=attempt, obs=obs, rows=rows)
+        await self._flush_if_full()
+
+    def _finished(
+        self, rt: ProbeRuntime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
+    ) -> None:
+        """Queue a finished task's rows with its ledger row and follow-ups; count it."""
         failure = str(obs.failure) if obs.failure is not None else None
         rows.append(
             (
@@ -768,6 +785,8 @@ class Engine:
         # No local name for the buffer: a worker parked in _flush must not pin a list
         # that has already been handed over (64 parked workers = 64 stale batches).
         self._buffer.extend(rows)
+
+    async def _flush_if_full(self) -> None:
         # Start a hand-over at flush_rows; while one is in progress keep filling up to
         # the high-water mark before waiting, so a hand-over does not park every worker.
         n = len(self._buffer)
