@@ -165,6 +165,9 @@ class DnsQueryProbe:
     config_class: ClassVar[type[DnsQueryConfig]] = DnsQueryConfig
     uses_endpoints: ClassVar[bool] = True
     batch_size: ClassVar[int] = 64  # small batches pipeline better than bursts (bench/dns.py)
+    plain_fields: ClassVar[bool] = True
+    """Fields and answer rows hold str, int, float, bool, bytes, lists and None, never an
+    Enum (tests/test_dns_engine_rows.py checks the stored rows)."""
 
     def __init__(
         self,

@@ -668,7 +668,8 @@ class Engine:
             self._started = started
             self._started_text = datetime_text(started)
         try:
-            spec, build, own = observation_builder(obs.table)
+            enums = not rt.plain_fields
+            spec, build, own = observation_builder(obs.table, enums)
             fields = obs.fields
             if fields and not fields.keys() <= own:
                 raise KeyError(f"{obs.table}: unknown columns {sorted(fields.keys() - own)}")
@@ -686,7 +687,7 @@ class Engine:
                 operation = str(obs.failed_operation)
             children: list[Row] = []
             for index, (table, values) in enumerate(obs.children):
-                child_spec, child_build, child_own = child_builder(table)
+                child_spec, child_build, child_own = child_builder(table, enums)
                 if not values.keys() <= child_own:
                     raise KeyError(f"{table}: unknown columns {sorted(values.keys() - child_own)}")
                 cid = _from_bytes(
