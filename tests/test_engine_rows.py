@@ -89,7 +89,7 @@ def test_child_builder_with_every_column_equals_the_merged_path() -> None:
 
 
 def test_builders_without_the_enum_scan_give_the_same_plain_rows() -> None:
-    spec, build, own = observation_builder("dns_observations")
+    _spec, build, own = observation_builder("dns_observations")
     _spec, lean, _own = observation_builder("dns_observations", False)
     envelope = (1, "r", "v", "k", 0, "dns.query", 1, "t", None, "2026-01-01 00:00:00.000000", 1.0)
     envelope += (None, None, None)
