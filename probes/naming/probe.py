@@ -132,6 +132,9 @@ class NamingProbe:
             "namespace": namespace,
             "name": task.target,
             "method": str(requested or ""),
+            # Whose root or chain answers (N3, N4): not the name's namespace, which a
+            # catch-all endpoint (namespaces = ["*"]) also asks for other names.
+            "endpoint_namespace": endpoint.namespace if endpoint else None,
             "endpoint_operator": endpoint.operator if endpoint else None,
             "depends_on_icann_dns": http.depends_on_icann_dns(endpoint.url) if endpoint else None,
             "n_values": 0,
