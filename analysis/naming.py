@@ -499,7 +499,12 @@ def n3(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
         return withheld("N3", run, "no alternative-namespace endpoint found a name", **params)
     hit = set(colliding)
     return from_ratio(
-        "N3", run, [1.0 if k in hit else 0.0 for k in keys], [1.0] * len(keys), params=params
+        "N3",
+        run,
+        [1.0 if k in hit else 0.0 for k in keys],
+        [1.0] * len(keys),
+        params=params,
+        keys=keys,
     )
 
 
