@@ -373,9 +373,10 @@ def load_naming(
 ) -> dict[str, NamingFacts]:
     """Per run, one :class:`Lookups` per (endpoint namespace, method, endpoint, name).
 
-    SQL first folds each task's attempts into one lookup (answered if any attempt was, as
-    the engine's retries intend), then counts lookups per endpoint and name. Rows never
-    sent (invalid names) are not lookups."""
+    One GROUP BY folds each task's attempts into one lookup: the engine retries only an
+    attempt that failed, so a task has exactly one attempt 0 (the lookups) and at most one
+    answered attempt (answered if any was, as the retries intend), and bridge fidelity
+    judges only answered rows. Rows never sent (invalid names) are not lookups."""
     ids = sorted(set(run_ids))
     out = {r: NamingFacts() for r in ids}
     if not ids or "naming_observations" not in present:
@@ -383,7 +384,7 @@ def load_naming(
     n = light(
         "naming_observations",
         "run_id",
-        "task_key",
+        "attempt",
         "endpoint_namespace",
         "method",
         "endpoint_operator",
@@ -404,34 +405,25 @@ def load_naming(
         n.c.name_normalized,
     )
 
-    def flag(cond: Any) -> Any:
-        return func.max(case((cond, 1), else_=0))
+    def count(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
 
-    task = (
+    stmt = (
         select(
             *group,
-            flag(n.c.outcome.in_(ANSWERED)).label("answered"),
-            flag(n.c.outcome.in_(EXISTING)).label("existing"),
-            flag(n.c.fidelity == "match").label("match"),
-            flag(n.c.fidelity == "mismatch").label("mismatch"),
+            count(n.c.attempt == 0),
+            count(n.c.outcome.in_(ANSWERED)),
+            count(n.c.outcome.in_(EXISTING)),
+            count(n.c.fidelity == "match"),
+            count(n.c.fidelity == "mismatch"),
         )
         .where(
             n.c.run_id.in_(ids),
             n.c.name_normalized.is_not(None),
             or_(n.c.failure.is_(None), n.c.failure != "invalid_input"),
         )
-        .group_by(*group, n.c.task_key)
-        .subquery()
+        .group_by(*group)
     )
-    keys = [task.c[c.name] for c in group]
-    stmt = select(
-        *keys,
-        func.count(),
-        func.sum(task.c.answered),
-        func.sum(task.c.existing),
-        func.sum(task.c.match),
-        func.sum(task.c.mismatch),
-    ).group_by(*keys)
     with engine.connect() as conn:
         for run_id, ns, method, op, url, dep, name, *counts in stream_rows(conn, stmt):
             tasks, answered, existing, match, mismatch = (int(c or 0) for c in counts)
@@ -444,8 +436,8 @@ def load_naming(
                     bool(dep),
                     norm_name(name),
                     tasks,
-                    answered,
-                    existing,
+                    min(answered, tasks),  # rows stored twice must not make ANR exceed 1
+                    min(existing, tasks),
                     match,
                     mismatch,
                 )
