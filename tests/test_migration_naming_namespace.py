@@ -4,8 +4,10 @@ a campaign run's stored [[endpoints]]), NULL elsewhere; the downgrade drops the 
 
 from __future__ import annotations
 
-import json
+import datetime as dt
 
+import pytest
+import sqlalchemy as sa
 from sqlalchemy import Engine, text
 
 from db import migrate
@@ -48,48 +50,90 @@ RUNS = {
 }
 
 
+T0 = dt.datetime(2026, 11, 29)
+
+
 def _seed(engine: Engine) -> None:
+    # Core inserts with typed columns: the JSON and timestamp columns bind on both dialects.
+    vantages = sa.table(
+        "vantages",
+        *(sa.column(c) for c in ("id", "label", "hostname")),
+        sa.column("egress_addresses", sa.JSON),
+        sa.column("created_at", sa.DateTime),
+    )
+    runs = sa.table(
+        "runs",
+        *(sa.column(c) for c in ("id", "campaign", "vantage_id", "seed", "status")),
+        *(sa.column(c, sa.JSON) for c in ("config", "software", "counts")),
+        sa.column("started_at", sa.DateTime),
+    )
+    obs = sa.table(
+        "naming_observations",
+        *(sa.column(c) for c in ("id", "run_id", "vantage_id", "task_key", "attempt", "probe")),
+        *(sa.column(c) for c in ("probe_version", "target", "endpoint", "namespace", "name")),
+        *(sa.column(c) for c in ("name_normalized", "method", "outcome", "n_values")),
+        sa.column("started_at", sa.DateTime),
+    )
     with engine.begin() as conn:
         conn.execute(
-            text(
-                "INSERT INTO vantages (id, label, hostname, egress_addresses, created_at) "
-                "VALUES (:id, 'v', 'h', '[]', '2026-11-29 00:00:00')"
-            ),
-            {"id": VANTAGE},
+            vantages.insert(),
+            [
+                {
+                    "id": VANTAGE,
+                    "label": "v",
+                    "hostname": "h",
+                    "egress_addresses": [],
+                    "created_at": T0,
+                }
+            ],
         )
-        for run_id, campaign, config in RUNS.values():
-            conn.execute(
-                text(
-                    "INSERT INTO runs (id, campaign, vantage_id, config, software, seed, "
-                    "started_at, status, counts) VALUES (:id, :c, :v, :cfg, '{}', 0, "
-                    "'2026-11-29 00:00:00', 'finished', '{}')"
-                ),
-                {"id": run_id, "c": campaign, "v": VANTAGE, "cfg": json.dumps(config)},
-            )
-        for i, (run, ns, name, method, url, _want) in enumerate(ROWS):
-            conn.execute(
-                text(
-                    "INSERT INTO naming_observations (id, run_id, vantage_id, task_key, "
-                    "attempt, probe, probe_version, target, endpoint, started_at, namespace, "
-                    "name, name_normalized, method, outcome, n_values) VALUES (:id, :run, :v, "
-                    ":key, 0, 'naming.resolve', 1, :name, :url, '2026-11-29 00:00:00', :ns, "
-                    ":name, :name, :method, 'resolved', 0)"
-                ),
+        conn.execute(
+            runs.insert(),
+            [
+                {
+                    "id": run_id,
+                    "campaign": campaign,
+                    "vantage_id": VANTAGE,
+                    "seed": 0,
+                    "status": "finished",
+                    "config": config,
+                    "software": {},
+                    "counts": {},
+                    "started_at": T0,
+                }
+                for run_id, campaign, config in RUNS.values()
+            ],
+        )
+        conn.execute(
+            obs.insert(),
+            [
                 {
                     "id": i + 1,
-                    "run": RUNS[run][0],
-                    "v": VANTAGE,
-                    "key": f"k{i}",
+                    "run_id": RUNS[run][0],
+                    "vantage_id": VANTAGE,
+                    "task_key": f"k{i}",
+                    "attempt": 0,
+                    "probe": "naming.resolve",
+                    "probe_version": 1,
+                    "target": name,
+                    "endpoint": url,
+                    "namespace": ns,
                     "name": name,
-                    "url": url,
-                    "ns": ns,
+                    "name_normalized": name,
                     "method": method,
-                },
-            )
+                    "outcome": "resolved",
+                    "n_values": 0,
+                    "started_at": T0,
+                }
+                for i, (run, ns, name, method, url, _want) in enumerate(ROWS)
+            ],
+        )
 
 
-def test_backfill_where_the_run_says_it(sqlite_url: str) -> None:
-    engine = make_engine(sqlite_url)
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_backfill_where_the_run_says_it(db: str, request: pytest.FixtureRequest) -> None:
+    url = request.getfixturevalue("sqlite_url" if db == "sqlite" else "pg_url")
+    engine = make_engine(url)
     try:
         migrate.upgrade(engine, BEFORE)
         _seed(engine)
@@ -105,8 +149,8 @@ def test_backfill_where_the_run_says_it(sqlite_url: str) -> None:
         assert got == {i + 1: row[-1] for i, row in enumerate(ROWS)}
         assert view == 0  # the view has the column (and no values rows here)
         migrate.downgrade(engine, BEFORE)
+        cols = {c["name"] for c in sa.inspect(engine).get_columns("naming_observations")}
         with engine.connect() as conn:
-            cols = [r[1] for r in conn.execute(text("PRAGMA table_info(naming_observations)"))]
             rows = conn.execute(text("SELECT count(*) FROM naming_observations")).scalar()
         assert "endpoint_namespace" not in cols and rows == len(ROWS)
     finally:
