@@ -15,6 +15,7 @@ written into the test:
 - bounded (timing/loss dependent): C1, the Jensen-Shannon divergence to the control:
   0 for the control itself, > 0 for censored, censored ranked farther than lossy (the
   campaigns retry timeouts twice, so loss is retried away and blocking is not), in [0, 1];
+  N4 from lossy: no namespace/method reaches more than from clean;
 - perturbation: one planted rewrite removed from the manipulating resolver's RPZ, and
   separately one blocked host removed from the censored vantage's nftables rules, in
   both an in-memory copy of the truth and the running lab (restored in a finally); the
@@ -675,6 +676,18 @@ def test_n3_n4_per_namespace_and_method(lab_round: Round, label: str) -> None:
     # analysis says so (None) rather than inventing one.
     assert n4.params["agf"] is None
     assert min(anr.values()) < 1.0  # the planted gateway failures (HTTP 500, forged binding)
+
+
+def test_loss_only_lowers_anr(lab_round: Round) -> None:
+    # Bounded, not exact (which lookups the lossy vantage's drops defeat is random): loss
+    # cannot make an endpoint answer, and every clean failure is planted (the gateway's
+    # HTTP 500 and forged binding), so no namespace/method reaches more from lossy.
+    clean, lossy = (lab_round.by_label[v]["N4"] for v in ("clean", "lossy"))
+    assert lossy.value is not None and clean.value is not None
+    assert lossy.value >= clean.value
+    for key, d in clean.params["anr"].items():
+        assert lossy.params["anr"][key]["anr"] <= d["anr"], key
+        assert lossy.params["anr"][key]["attempts"] == d["attempts"], key
 
 
 def test_derivations_are_not_vacuous(lab_round: Round) -> None:
