@@ -468,7 +468,7 @@ def n3(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
     per_ns = {
         ns: {
             "tlds": len(labels),
-            "colliding": sorted(labels & reference),
+            "colliding": len(labels & reference),  # the labels: top-level "colliding"
             "acr": len(labels & reference) / len(labels),
         }
         for ns, labels in sorted(tlds.items())

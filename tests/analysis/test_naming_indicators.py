@@ -67,7 +67,8 @@ def test_naming_values_exact(dns_world: World) -> None:
         "successes": 0,
         "anr": 0.0,
     }
-    assert v["N3"].params["namespaces"]["opennic"]["colliding"] == ["test"]
+    assert v["N3"].params["namespaces"]["opennic"] == {"tlds": 2, "colliding": 1, "acr": 0.5}
+    assert v["N3"].params["colliding"] == ["test"]
     assert v["N4"].params["apd"] == 0.0
 
 
