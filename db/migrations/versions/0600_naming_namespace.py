@@ -66,8 +66,10 @@ def endpoint_namespaces(config: Any) -> dict[tuple[str, str], str]:
     for ep in endpoints if isinstance(endpoints, list) else []:
         if not isinstance(ep, dict) or not isinstance(ep.get("url"), str):
             continue
-        options = ep.get("options") if isinstance(ep.get("options"), dict) else {}
-        method = options.get("method") if isinstance(options.get("method"), str) else ""
+        raw_options = ep.get("options")
+        options: dict[str, Any] = raw_options if isinstance(raw_options, dict) else {}
+        raw_method = options.get("method")
+        method = raw_method if isinstance(raw_method, str) else ""
         found[(ep["url"], method)].add(str(ep.get("namespace") or DEFAULT_NAMESPACE))
     return {key: next(iter(ns)) for key, ns in found.items() if len(ns) == 1}
 
