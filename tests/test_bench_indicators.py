@@ -1,0 +1,79 @@
+"""The indicators benchmark's synthetic database: its row mix is the default campaign's
+plan, and every DNS and naming indicator gets a value over it. Plans and writes a small
+SQLite database in tmp_path; sends nothing (the planner only lists tasks)."""
+
+from __future__ import annotations
+
+import collections
+from pathlib import Path
+
+from bench import _synthetic as synthetic
+from bench import indicators
+from probes.engine.campaign import load_campaign
+from probes.engine.runner import Engine
+from probes.safety import NetworkPolicy
+
+
+def _planned() -> tuple[collections.Counter[str], collections.Counter[tuple[str, str]]]:
+    campaign = load_campaign(synthetic.DEFAULT_CAMPAIGN)
+    engine = Engine(
+        campaign,
+        run_id="00000000-0000-4000-8000-000000000000",
+        vantage_id="plan-only",
+        sink=None,  # type: ignore[arg-type]  # tasks() plans; nothing is run or written
+        policy=NetworkPolicy(allowed=()),
+        write_targets=False,
+    )
+    per_probe: collections.Counter[str] = collections.Counter()
+    naming: collections.Counter[tuple[str, str]] = collections.Counter()
+    for task in engine.tasks():
+        per_probe[task.probe] += 1
+        if task.probe == "naming.resolve":
+            assert task.endpoint is not None
+            naming[(task.target, str(task.endpoint.label))] += 1
+    return per_probe, naming
+
+
+def test_row_mix_is_the_default_campaigns_plan() -> None:
+    per_probe, naming = _planned()
+    resolvers, endpoints = synthetic.panel()
+    assert len(resolvers) == 29
+    assert sum(r.role == "control" for r in resolvers) == 1
+    queries = (synthetic.TOP_SITES + synthetic.CANARIES) * len(resolvers) * 3
+    assert per_probe["dns.query"] == queries + len(synthetic.WHOAMI) * len(resolvers)
+    assert per_probe["naming.resolve"] == synthetic.NAMING_TASKS
+    for probe in ("transport.tls", "transport.quic", "transport.quic_vn"):
+        assert per_probe[probe] == synthetic.TRANSPORT_TARGETS
+    # The synthetic naming rows pair canaries and endpoints as the planner does.
+    ids = synthetic.Ids()
+    rows = [o for o, _ in synthetic.naming_rows(("r", "v", 0), endpoints, 1, ids)]
+    mine = collections.Counter(o["task_key"].split("|")[2] for o in rows if o["attempt"] == 0)
+    assert mine == collections.Counter(label for _name, label in naming)
+
+
+def test_small_bench_database_gives_every_dns_and_naming_indicator(tmp_path: Path) -> None:
+    from analysis import asn, scope
+    from analysis.compute import compute
+    from db.engine import make_engine
+
+    path = tmp_path / "bench.sqlite"
+    built = indicators.build(path, 60_000)
+    counts = built["table_rows"]
+    assert counts["dns_observations"] > 40 * counts["tls_observations"]
+    assert counts["dns_answers"] > counts["dns_observations"] // 2
+    assert counts["naming_values"] > 0
+    assert abs(built["rows"] - 60_000) < 12_000  # one whole canary set at this scale
+    engine = make_engine(f"sqlite:///{path}")
+    try:
+        runs = scope.select_runs(engine, round_name="bench")
+        c = compute(engine, runs, mapping=asn.load_lab())
+    finally:
+        engine.dispose()
+    censored = c.for_run(runs[1].id)  # vantage 1: rewrites planted, DoQ blocked
+    clean = c.for_run(runs[0].id)  # the control vantage: no rewrites
+    for code in ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8"):
+        assert censored[code].value is not None, (code, censored[code])
+    # One operator rewrites NXDOMAIN everywhere; the censored vantage adds name rewrites.
+    assert censored["N1"].value > clean["N1"].value > 0
+    assert censored["N2"].value > 0  # OpenNIC roots answer their own TLDs
+    assert censored["N6"].value > 0  # two operators do not validate
