@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -25,20 +26,28 @@ from analysis.tables import light, stream_rows
 SPECIAL_USE_SUFFIXES = ("onion", "invalid", "alt")  # RFC 7686, RFC 6761, RFC 9476
 
 
+_NO_ADDRESSES: frozenset[str] = frozenset()
+
+
 @dataclass(slots=True)
 class View:
-    """What one resolver said about one (name, type) in one run (attempts merged)."""
+    """What one resolver said about one (name, type) in one run (attempts merged).
+
+    A run holds millions of views, so a view is small: its rcode is merged as rows arrive
+    (:meth:`add_rcode`) rather than kept as a set, and a view without addresses shares one
+    empty frozenset."""
 
     role: str | None
-    rcodes: set[str] = field(default_factory=set)
-    addresses: set[str] = field(default_factory=set)
+    rcode: str
+    addresses: AbstractSet[str] = _NO_ADDRESSES
     ad: bool = False
     answered: bool = False
 
-    @property
-    def rcode(self) -> str:
+    def add_rcode(self, rcode: str) -> None:
         # An attempt that got NOERROR wins over a SERVFAIL retry: the resolver did answer.
-        return "NOERROR" if "NOERROR" in self.rcodes else min(self.rcodes)
+        # Otherwise the least rcode name of the attempts, whatever their order.
+        if self.rcode != "NOERROR" and (rcode == "NOERROR" or rcode < self.rcode):
+            self.rcode = rcode
 
 
 @dataclass
@@ -112,16 +121,35 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
                 a.c.value,
             )
         )
+        # One row per (name, type, resolver, rcode, address): the same names, resolvers
+        # and addresses recur across resolvers and runs, so each is normalised once and
+        # stored as one shared string (a run has millions of views; memory, CPU).
+        keys: dict[tuple[str, str], tuple[str, str]] = {}
+        strings: dict[str, str] = {}
         for run_id, qname, qtype, resolver, role, rcode, ad, ancount, value in stream_rows(
             conn, stmt
         ):
-            key = (norm_name(qname), (qtype or "").upper())
-            view = out[run_id].views.setdefault(key, {}).setdefault(resolver, View(role))
-            view.rcodes.add(rcode)
-            view.ad |= bool(ad) and rcode == "NOERROR"
-            view.answered |= bool(ancount) and rcode == "NOERROR"
-            if value is not None and rcode == "NOERROR":
-                view.addresses.add(value)
+            key = keys.get((qname, qtype))
+            if key is None:
+                key = keys[(qname, qtype)] = (norm_name(qname), (qtype or "").upper())
+            views = out[run_id].views.get(key)
+            if views is None:
+                views = out[run_id].views[key] = {}
+            view = views.get(resolver)
+            rcode = strings.setdefault(rcode, rcode)
+            if view is None:
+                view = views[strings.setdefault(resolver, resolver)] = View(role, rcode)
+            else:
+                view.add_rcode(rcode)
+            if rcode == "NOERROR":
+                view.ad |= bool(ad)
+                view.answered |= bool(ancount)
+                if value is not None:
+                    value = strings.setdefault(value, value)
+                    if view.addresses:
+                        view.addresses.add(value)  # type: ignore[attr-defined]
+                    else:
+                        view.addresses = {value}
         stmt = (
             select(o.c.run_id, o.c.whoami_address, func.count())
             .where(o.c.run_id.in_(ids), o.c.purpose == "whoami", o.c.whoami_address.is_not(None))
@@ -144,7 +172,7 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
     return out
 
 
-def _asns(addresses: set[str], mapping: AsnMap | None) -> set[int] | None:
+def _asns(addresses: AbstractSet[str], mapping: AsnMap | None) -> set[int] | None:
     if mapping is None:
         return None
     found = {mapping.lookup(x) for x in addresses}
@@ -181,11 +209,19 @@ def n1(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> 
         controls = [v for v in views.values() if v.role == "control"]
         if not controls:
             continue
+        control = controls[0] if len(controls) == 1 else None  # the usual panel: one
+        tests = inconsistent = 0
         for v in views.values():
             if v.role != "test":
                 continue
-            den[name] += 1
-            num[name] += 0 if any(consistent(v, c, mapping) for c in controls) else 1
+            tests += 1
+            if control is not None:
+                inconsistent += not consistent(v, control, mapping)
+            else:
+                inconsistent += not any(consistent(v, c, mapping) for c in controls)
+        if tests:
+            den[name] += tests
+            num[name] += inconsistent
     names = sorted(den)
     params = {"asn_used": mapping is not None, "mapping_date": mapping.date if mapping else None}
     if not names:
@@ -225,25 +261,32 @@ def n2(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
     return from_ratio("N2", run, num, [rows[n][2] for n in names], params=params)
 
 
-def _answer_class(view: View, mapping: AsnMap | None) -> str | None:
+def _answer_class(
+    view: View, mapping: AsnMap | None, memo: dict[AbstractSet[str], str]
+) -> str | None:
     if view.rcode == "NXDOMAIN":
         return "NXDOMAIN"
     if view.rcode != "NOERROR":
         return None  # SERVFAIL, REFUSED: no view of the namespace
-    asns = _asns(view.addresses, mapping) if view.addresses else None
-    if asns:
-        return "as:" + ",".join(map(str, sorted(asns)))
-    return "ip:" + ",".join(sorted(view.addresses))
+    # The resolvers of a name mostly return the same addresses: each set is classed once.
+    key = frozenset(view.addresses)
+    found = memo.get(key)
+    if found is None:
+        asns = _asns(key, mapping) if key else None
+        by_as = "as:" + ",".join(map(str, sorted(asns))) if asns else None
+        found = memo[key] = by_as or "ip:" + ",".join(sorted(key))
+    return found
 
 
 def n5(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
     if reason := _dns_missing("N5", present):
         return withheld("N5", run, reason)
     amb: dict[str, bool] = {}
+    memo: dict[AbstractSet[str], str] = {}
     for (name, qtype), views in d.views.items():
         if qtype not in ("A", "AAAA"):
             continue
-        classes = {c for v in views.values() if (c := _answer_class(v, mapping))}
+        classes = {c for v in views.values() if (c := _answer_class(v, mapping, memo))}
         answered = classes - {"NXDOMAIN"}
         if len(views) < 2 or not classes:
             amb.setdefault(name, False)
