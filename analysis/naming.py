@@ -126,6 +126,7 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
         # stored as one shared string (a run has millions of views; memory, CPU).
         keys: dict[tuple[str, str], tuple[str, str]] = {}
         strings: dict[str, str] = {}
+        shared = strings.setdefault  # str -> the one str object kept for it
         for run_id, qname, qtype, resolver, role, rcode, ad, ancount, value in stream_rows(
             conn, stmt
         ):
@@ -136,16 +137,16 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
             if views is None:
                 views = out[run_id].views[key] = {}
             view = views.get(resolver)
-            rcode = strings.setdefault(rcode, rcode)
+            rcode = shared(rcode, rcode)
             if view is None:
-                view = views[strings.setdefault(resolver, resolver)] = View(role, rcode)
+                view = views[shared(resolver, resolver)] = View(role, rcode)
             else:
                 view.add_rcode(rcode)
             if rcode == "NOERROR":
                 view.ad |= bool(ad)
                 view.answered |= bool(ancount)
                 if value is not None:
-                    value = strings.setdefault(value, value)
+                    value = shared(value, value)
                     if view.addresses:
                         view.addresses.add(value)  # type: ignore[attr-defined]
                     else:
@@ -315,6 +316,8 @@ def n6(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
         )
     per_resolver: dict[str, list[bool]] = defaultdict(list)
     for (name, _qtype), views in d.views.items():
+        if name not in bogus and name not in secure:
+            continue  # the DNSSEC canaries are a handful among millions of views
         for resolver, v in views.items():
             if v.role == "control":
                 continue
