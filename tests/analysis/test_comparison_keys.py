@@ -11,7 +11,7 @@ from analysis.naming import DnsFacts, View
 def _dns(rows: list[tuple[str, str, str, str]]) -> DnsFacts:
     d = DnsFacts()
     for name, resolver, role, rcode in rows:
-        d.views.setdefault((name, "A"), {})[resolver] = View(role=role, rcodes={rcode})
+        d.views.setdefault((name, "A"), {})[resolver] = View(role=role, rcode=rcode)
     return d
 
 
