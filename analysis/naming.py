@@ -83,43 +83,51 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
     )
     a = light("dns_answers", "observation_id", "section", "rtype", "value")
     with engine.connect() as conn:
+        # One pass over dns_observations (millions of rows) serves the three inputs: the
+        # queries' views, the whoami egress counts and the iterative verdicts; the two
+        # small ones are told apart by their CASE columns (NULL for the views' rows).
+        query = and_(o.c.probe == "dns.query", o.c.purpose == "query", o.c.rcode_name.is_not(None))
+        egress = case(
+            (and_(o.c.purpose == "whoami", o.c.whoami_address.is_not(None)), o.c.whoami_address)
+        )
+        verdict = case(
+            (and_(o.c.probe == "dns.iterative", o.c.validation.is_not(None)), o.c.validation)
+        )
+        is_query = case((query, 1), else_=0)
+        group = (
+            o.c.run_id,
+            o.c.qname,
+            o.c.qtype,
+            o.c.resolver_address,
+            o.c.resolver_role,
+            o.c.rcode_name,
+            a.c.value,
+            egress,
+            verdict,
+            is_query,
+        )
         stmt = (
             select(
-                o.c.run_id,
-                o.c.qname,
-                o.c.qtype,
-                o.c.resolver_address,
-                o.c.resolver_role,
-                o.c.rcode_name,
+                *group[:6],
                 func.max(case((o.c.flag_ad, 1), else_=0)),
                 func.max(o.c.answer_count),
-                a.c.value,
+                *group[6:],
+                func.count(),
             )
             .join_from(
                 o,
                 a,
+                # Only a query's answers: a whoami row stays one row (its count is queries).
                 and_(
                     a.c.observation_id == o.c.id,
                     a.c.section == "answer",
                     a.c.rtype.in_(["A", "AAAA"]),
+                    query,
                 ),
                 isouter=True,
             )
-            .where(
-                o.c.run_id.in_(ids),
-                o.c.probe == "dns.query",
-                o.c.purpose == "query",
-                o.c.rcode_name.is_not(None),
-            )
-            .group_by(
-                o.c.run_id,
-                o.c.qname,
-                o.c.qtype,
-                o.c.resolver_address,
-                o.c.resolver_role,
-                o.c.rcode_name,
-                a.c.value,
-            )
+            .where(o.c.run_id.in_(ids), or_(query, egress.is_not(None), verdict.is_not(None)))
+            .group_by(*group)
         )
         # One row per (name, type, resolver, rcode, address): the same names, resolvers
         # and addresses recur across resolvers and runs, so each is normalised once and
@@ -127,9 +135,14 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
         keys: dict[tuple[str, str], tuple[str, str]] = {}
         strings: dict[str, str] = {}
         shared = strings.setdefault  # str -> the one str object kept for it
-        for run_id, qname, qtype, resolver, role, rcode, ad, ancount, value in stream_rows(
-            conn, stmt
-        ):
+        for row in stream_rows(conn, stmt):
+            run_id, qname, qtype, resolver, role, rcode, ad, ancount, value = row[:9]
+            if not row[11]:  # a whoami answer or an iterative verdict
+                if row[9] is not None:
+                    out[run_id].whoami[row[9]] += row[12]
+                if row[10] is not None:
+                    out[run_id].verdicts.setdefault(norm_name(qname), set()).add(row[10])
+                continue
             key = keys.get((qname, qtype))
             if key is None:
                 key = keys[(qname, qtype)] = (norm_name(qname), (qtype or "").upper())
@@ -151,20 +164,10 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
                         view.addresses.add(value)  # type: ignore[attr-defined]
                     else:
                         view.addresses = {value}
-        stmt = (
-            select(o.c.run_id, o.c.whoami_address, func.count())
-            .where(o.c.run_id.in_(ids), o.c.purpose == "whoami", o.c.whoami_address.is_not(None))
-            .group_by(o.c.run_id, o.c.whoami_address)
-        )
-        for run_id, addr, count in stream_rows(conn, stmt):
-            out[run_id].whoami[addr] += count
-        stmt = (
-            select(o.c.run_id, o.c.qname, o.c.validation)
-            .where(o.c.run_id.in_(ids), o.c.probe == "dns.iterative", o.c.validation.is_not(None))
-            .group_by(o.c.run_id, o.c.qname, o.c.validation)
-        )
-        for run_id, qname, verdict in stream_rows(conn, stmt):
-            out[run_id].verdicts.setdefault(norm_name(qname), set()).add(verdict)
+        for facts in out.values():
+            # In address order, as a GROUP BY on the address alone returned them: N7's
+            # HHI sums the shares in this order (the same float to the last bit).
+            facts.whoami = Counter(dict(sorted(facts.whoami.items())))
         if "targets" in present:
             t = light("targets", "run_id", "name", "role")
             stmt = select(t.c.run_id, t.c.name).where(t.c.run_id.in_(ids), t.c.role == "canary")
