@@ -57,18 +57,18 @@ def compute(
     tf = facts.load(engine, needed, present)
     dns = naming.load_dns(engine, needed, present)
     nf = naming.load_naming(engine, needed, present)
-    outcome_cache: dict[str, dict[tuple[str, ...], tuple[str, str]]] = {}
+    outcome_cache: dict[str, comparison.OutcomeTable] = {}
+    labels = comparison.Labels()
 
     control_ids = {c.id for c in controls.values() if c is not None}
     keep = control_ids | {p.id for p in previous.values() if p is not None}
 
-    def outcomes(run_id: str) -> dict[tuple[str, ...], tuple[str, str]]:
-        # Only the control runs' outcome maps are kept: they are the shared reference, and
-        # keeping every run's map would hold millions of keys at once.
+    def outcomes(run_id: str) -> comparison.OutcomeTable:
+        # Only the control runs' outcome tables are kept: they are the shared reference.
         if run_id in outcome_cache:
             return outcome_cache[run_id]
         d = dns[run_id] if "dns_observations" in present else None
-        found = comparison.outcomes(tf[run_id], d)
+        found = comparison.outcomes(tf[run_id], d, labels)
         if run_id in control_ids:
             outcome_cache[run_id] = found
         return found
@@ -80,7 +80,7 @@ def compute(
         c_run = controls[run.id]
         c = tf[c_run.id] if c_run is not None else None
         d = dns[run.id]
-        universe = set(f.by_target()) | {t for t, _ in f.path} | {n for n, _ in d.views}
+        universe = f.target_names() | {n for n, _ in d.views}
         result.use_resampler(run.id, stats.Resampler(sorted(universe), seed=stats.seed_for(run.id)))
         per_run = [
             naming.n1(run, d, mapping, present),

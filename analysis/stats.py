@@ -122,49 +122,83 @@ class Resampler:
     An indicator over a subset of the targets gets the subset's draws (domain estimation).
     """
 
-    def __init__(self, keys: Sequence[str], *, seed: int, b: int = B_DEFAULT) -> None:
-        self.index = {k: i for i, k in enumerate(keys)}
+    def __init__(
+        self, keys: Sequence[str] | npt.NDArray[np.str_], *, seed: int, b: int = B_DEFAULT
+    ) -> None:
+        arr = np.asarray(keys, dtype=np.str_)
+        # Keys are looked up by binary search in their sorted order (numpy strings sort as
+        # Python's do); a key's column in the weights is its position in ``keys``.
+        self._order = np.argsort(arr, kind="stable")
+        self._sorted = arr[self._order]
+        self.size = len(arr)
         self.seed = seed
         self.b = b
         self._weights: npt.NDArray[np.float32] | None = None
 
-    def covers(self, keys: Sequence[str]) -> bool:
-        return len(keys) > 0 and all(k in self.index for k in keys)
+    def positions(self, keys: Sequence[str] | npt.NDArray[np.str_]) -> npt.NDArray[np.int64] | None:
+        """Each key's column in the weights, or None unless every key is in the universe."""
+        arr = np.asarray(keys, dtype=np.str_)
+        if len(arr) == 0 or self.size == 0:
+            return None
+        at = np.minimum(np.searchsorted(self._sorted, arr), self.size - 1)
+        if not np.array_equal(self._sorted[at], arr):
+            return None
+        return np.asarray(self._order[at], dtype=np.int64)
 
     @property
     def weights(self) -> npt.NDArray[np.float32]:
         if self._weights is None:
-            n = len(self.index)
             rng = np.random.default_rng(self.seed)
-            w = np.empty((self.b, n), dtype=np.float32)
+            w = np.empty((self.b, self.size), dtype=np.float32)
             pos = 0
-            for counts in _resample_counts(rng, n, self.b, _WEIGHT_CELLS):
+            for counts in _resample_counts(rng, self.size, self.b, _WEIGHT_CELLS):
                 w[pos : pos + len(counts)] = counts
                 pos += len(counts)
             self._weights = w
         return self._weights
 
-    def sums(self, keys: Sequence[str], columns: FloatArray) -> FloatArray:
-        """Column sums in every replicate: a (B, k) array; rows of ``columns`` follow keys."""
+    def sums_at(self, positions: npt.NDArray[np.int64], columns: FloatArray) -> FloatArray:
+        """Column sums in every replicate: a (B, k) array; row i of ``columns`` is the
+        cluster at weight column ``positions[i]``."""
         cols = np.asarray(columns, dtype=np.float64)
-        full = np.zeros((len(self.index), cols.shape[1]), dtype=np.float32)
-        full[[self.index[k] for k in keys]] = cols
+        full = np.zeros((self.size, cols.shape[1]), dtype=np.float32)
+        full[positions] = cols
         return np.asarray((self.weights @ full).astype(np.float64), dtype=np.float64)
 
-    def bootstrap(
+    def sums(self, keys: Sequence[str] | npt.NDArray[np.str_], columns: FloatArray) -> FloatArray:
+        """Like :meth:`sums_at` with rows of ``columns`` following ``keys``."""
+        positions = self.positions(keys)
+        if positions is None:
+            raise ValueError("keys outside the resampled universe")
+        return self.sums_at(positions, columns)
+
+    def bootstrap_at(
         self,
-        keys: Sequence[str],
+        positions: npt.NDArray[np.int64],
         columns: FloatArray,
         statistic: Callable[[FloatArray], FloatArray],
     ) -> Interval:
-        """Like :func:`sum_bootstrap` with this run's shared draws; rows follow ``keys``."""
+        """Like :func:`sum_bootstrap` with this run's shared draws; row i of ``columns`` is
+        the cluster at weight column ``positions[i]``."""
         cols = np.asarray(columns, dtype=np.float64)
-        sums = self.sums(keys, cols)
+        sums = self.sums_at(positions, cols)
         with np.errstate(invalid="ignore", divide="ignore"):
             estimate = float(statistic(cols.sum(axis=0)[None, :])[0])
             reps = np.asarray(statistic(sums), dtype=np.float64)
         low, high = _percentile(reps, estimate)
         return Interval(estimate, low, high, int(cols.shape[0]), reps)
+
+    def bootstrap(
+        self,
+        keys: Sequence[str] | npt.NDArray[np.str_],
+        columns: FloatArray,
+        statistic: Callable[[FloatArray], FloatArray],
+    ) -> Interval:
+        """:meth:`bootstrap_at` with rows of ``columns`` following ``keys``."""
+        positions = self.positions(keys)
+        if positions is None:
+            raise ValueError("keys outside the resampled universe")
+        return self.bootstrap_at(positions, columns, statistic)
 
 
 def ratio_bootstrap(

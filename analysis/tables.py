@@ -48,6 +48,14 @@ def stream_rows(conn: Connection, stmt: Select[Any] | Any) -> Iterator[tuple[Any
         cursor.close()
 
 
+def fetch_columns(conn: Connection, stmt: Select[Any] | Any, width: int) -> list[Any]:
+    """A SELECT's result as ``width`` columns (one list each), through the DBAPI cursor like
+    :func:`stream_rows`; for per-run aggregates small enough to hold whole, which the
+    columnar facts then turn into numpy arrays."""
+    rows = list(stream_rows(conn, stmt))
+    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
 def present_tables(engine: Engine) -> set[str]:
     """Names of the tables (and views) in the database."""
     insp = inspect(engine)
