@@ -55,9 +55,11 @@ class Vocab:
 
     def codes(self, values: Sequence[str]) -> IntArray:
         ix = self.index
-        return np.fromiter(
-            (ix.setdefault(v, len(ix)) for v in values), dtype=np.int64, count=len(values)
-        )
+        # New strings first (their arrival numbers only matter until ranks() sorts them),
+        # then one C-level lookup per value.
+        for v in set(values).difference(ix):
+            ix[v] = len(ix)
+        return np.fromiter(map(ix.__getitem__, values), dtype=np.int64, count=len(values))
 
     def ranks(self) -> tuple[list[str], IntArray]:
         """The strings in sorted order, and each arrival code's sorted rank."""
@@ -308,9 +310,8 @@ def _load_run(conn: Connection, run_id: str, present: set[str], v: _Vocabs) -> _
 
     def outcome(ok: Sequence[int], fail: Sequence[str | None], good: str) -> IntArray:
         # "ok" when any attempt succeeded, else the first failure (or unknown_failure).
-        return v.words.codes(
-            [good if o else (f or UNKNOWN_FAILURE) for o, f in zip(ok, fail, strict=True)]
-        )
+        failed = v.words.codes([f or UNKNOWN_FAILURE for f in fail])
+        return np.where(_bools(ok), v.words.codes([good])[0], failed)
 
     if "tls_observations" in present:
         t = _pair_table(
@@ -356,16 +357,11 @@ def _load_run(conn: Connection, run_id: str, present: set[str], v: _Vocabs) -> _
         )
         # "vn" when any attempt got a Version Negotiation, else the (first) other reply;
         # -1 when the reply is unknown (no outcome key for C1).
-        cols[-1] = np.fromiter(
-            (
-                -1
-                if (r is None and not ok)
-                else v.words.index.setdefault("vn" if ok else r, len(v.words.index))
-                for ok, r in zip(cols[3], cols[-1], strict=True)
-            ),
-            dtype=np.int64,
-            count=len(cols[3]),
-        )
+        replies = v.words.codes(["" if r is None else r for r in cols[-1]])
+        unknown = np.array([r is None for r in cols[-1]], dtype=np.bool_)
+        got_vn = _bools(cols[3])
+        vn_code = v.words.codes(["vn"])[0]
+        cols[-1] = np.where(got_vn, vn_code, np.where(unknown, -1, replies))
         keep("quic_vn_observations", cols)
         if "quic_vn_versions" in present:
             k = light("quic_vn_versions", "observation_id", "kind")
@@ -413,7 +409,8 @@ def _load_run(conn: Connection, run_id: str, present: set[str], v: _Vocabs) -> _
 
 
 def _bools(values: Sequence[Any]) -> BoolArray:
-    return np.fromiter((bool(x) for x in values), dtype=np.bool_, count=len(values))
+    """0/1 (or NULL) aggregates as booleans."""
+    return np.array(values, dtype=np.bool_)
 
 
 def _finish(raw: _Raw, names: Names, ranks: tuple[IntArray, ...]) -> RunFacts:

@@ -30,18 +30,21 @@ _INT_COLUMNS = {"ip_version", "port", "answer_count", "attempt", "rcode", "n_val
 _BATCH = 10_000  # rows per fetchmany: the aggregated result sets are never held whole
 
 
-def stream_rows(conn: Connection, stmt: Select[Any] | Any) -> Iterator[tuple[Any, ...]]:
-    """Rows of a SELECT through the DBAPI cursor, a batch at a time: the aggregated result
-    sets here are large (a row per run, target and address), SQLAlchemy's per-row result
-    processing would cost more than the query itself, and a whole fetchall would hold
-    every row's tuple at once beside the facts built from them.
-
-    The statement is rendered with literal values (run ids and fixed vocabulary strings).
-    """
+def _execute(conn: Connection, stmt: Select[Any] | Any) -> Any:
+    """A DBAPI cursor that has run ``stmt``, rendered with literal values (run ids and fixed
+    vocabulary strings): SQLAlchemy's per-row result processing would cost more than the
+    queries here, whose results are a row per run, target and address."""
     sql = str(stmt.compile(dialect=conn.dialect, compile_kwargs={"literal_binds": True}))
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    cursor.execute(sql)
+    return cursor
+
+
+def stream_rows(conn: Connection, stmt: Select[Any] | Any) -> Iterator[tuple[Any, ...]]:
+    """Rows of a SELECT through the DBAPI cursor, a batch at a time: a whole fetchall would
+    hold every row's tuple at once beside the facts built from them."""
+    cursor = _execute(conn, stmt)
     try:
-        cursor.execute(sql)
         while batch := cursor.fetchmany(_BATCH):
             yield from batch
     finally:
@@ -49,10 +52,13 @@ def stream_rows(conn: Connection, stmt: Select[Any] | Any) -> Iterator[tuple[Any
 
 
 def fetch_columns(conn: Connection, stmt: Select[Any] | Any, width: int) -> list[Any]:
-    """A SELECT's result as ``width`` columns (one list each), through the DBAPI cursor like
-    :func:`stream_rows`; for per-run aggregates small enough to hold whole, which the
-    columnar facts then turn into numpy arrays."""
-    rows = list(stream_rows(conn, stmt))
+    """A SELECT's result as ``width`` columns (one list each): for one run's aggregates,
+    small enough to hold whole, which the columnar facts then turn into numpy arrays."""
+    cursor = _execute(conn, stmt)
+    try:
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
     return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
 
 
