@@ -52,14 +52,14 @@ def stream_rows(conn: Connection, stmt: Select[Any] | Any) -> Iterator[tuple[Any
 
 
 def fetch_columns(conn: Connection, stmt: Select[Any] | Any, width: int) -> list[Any]:
-    """A SELECT's result as ``width`` columns (one list each): for one run's aggregates,
+    """A SELECT's result as ``width`` columns (one tuple each): for one run's aggregates,
     small enough to hold whole, which the columnar facts then turn into numpy arrays."""
     cursor = _execute(conn, stmt)
     try:
         rows = cursor.fetchall()
     finally:
         cursor.close()
-    return [list(c) for c in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+    return list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
 
 
 def present_tables(engine: Engine) -> set[str]:
