@@ -171,7 +171,7 @@ def _resolver_slots(d: DnsFacts) -> dict[str, str]:
 
 def divergence(
     a: OutcomeTable, b: OutcomeTable, *, run: RunInfo
-) -> tuple[stats.Interval, float, int] | None:
+) -> tuple[stats.Pending, float, int] | None:
     """JSD of the outcome distributions over common keys, its CI, DIS and the key count."""
     _, ia, ib = np.intersect1d(a.keys, b.keys, assume_unique=True, return_indices=True)
     if not len(ia):
@@ -307,6 +307,33 @@ class PairTest:
         return self.p_holm < stats.ALPHA
 
 
+def _sorted_unique(keys: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
+    if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
+        return keys
+    return np.unique(keys)
+
+
+def _common_keys(key_sets: list[npt.NDArray[np.str_]]) -> npt.NDArray[np.str_]:
+    """The keys in every set, sorted: binary searches over sorted sets (the indicators list
+    their clusters sorted) instead of a sort of all sets together per pair of runs."""
+    common = _sorted_unique(key_sets[0])
+    for keys in key_sets[1:]:
+        if np.array_equal(keys, common):
+            continue
+        other = _sorted_unique(keys)
+        if not len(other):
+            return other
+        at = np.minimum(np.searchsorted(other, common), len(other) - 1)
+        common = common[other[at] == common]
+    return common
+
+
+def _positions(keys: npt.NDArray[np.str_], wanted: npt.NDArray[np.str_]) -> npt.NDArray[np.int64]:
+    """Where each of ``wanted`` (all present) sits in ``keys``."""
+    order = np.argsort(keys, kind="stable")
+    return np.asarray(order[np.searchsorted(keys[order], wanted)], dtype=np.int64)
+
+
 def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]:
     """Paired bootstrap of Δ for each indicator with per-target data, over every pair of
     runs of a round, on the targets common to all of them (one set of draws per round and
@@ -328,16 +355,13 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
             ]
             if len(present) < 2:
                 continue
-            common = present[0][1].keys
-            for _, c in present[1:]:
-                common = np.intersect1d(common, c.keys)
-            common = np.unique(common)
+            common = _common_keys([c.keys for _, c in present])
             if len(common) < 2:
                 continue
             # Columns (num, den) of each run side by side, one row per common target.
             blocks = []
             for _, c in present:
-                _, _, at = np.intersect1d(common, c.keys, assume_unique=True, return_indices=True)
+                at = _positions(c.keys, common)
                 blocks += [c.num[at], c.den[at]]
             cols = np.column_stack(blocks)
             shared = stats.Resampler(common, seed=stats.seed_for(round_name, code))

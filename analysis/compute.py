@@ -106,6 +106,8 @@ def compute(
         per_run.append(
             comparison.c1(run, mine, c_run, outcomes(c_run.id) if c_run is not None else None)
         )
+        # The composite combines its members' replicates: their queued intervals first.
+        result.settle(run.id)
         by_code = {e.code: e for e in per_run}
         per_run.append(comparison.c2(run, by_code))
         result.use_resampler(run.id, None)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -20,11 +21,20 @@ _RESAMPLERS: dict[str, stats.Resampler] = {}
 
 
 def use_resampler(run_id: str, resampler: stats.Resampler | None) -> None:
-    """Install (or remove) the shared bootstrap draws of a run while it is computed."""
+    """Install (or remove) the shared bootstrap draws of a run while it is computed; removing
+    them first resolves the intervals still queued on them."""
     if resampler is None:
+        settle(run_id)
         _RESAMPLERS.pop(run_id, None)
     else:
         _RESAMPLERS[run_id] = resampler
+
+
+def settle(run_id: str) -> None:
+    """Fill in the intervals of a run's estimates that wait on its shared draws."""
+    shared = _RESAMPLERS.get(run_id)
+    if shared is not None:
+        shared.flush()
 
 
 def bootstrap(
@@ -33,16 +43,19 @@ def bootstrap(
     keys: Sequence[str] | StrArray | None,
     columns: Any,
     statistic: Any,
-) -> stats.Interval:
+) -> stats.Pending:
     """A cluster bootstrap of a statistic of column sums: the run's shared draws when the
-    clusters are its targets, else an independent resample seeded from run id and code."""
+    clusters are its targets (the interval may come at :func:`settle`), else an independent
+    resample seeded from run id and code."""
     shared = _RESAMPLERS.get(run.id)
     if shared is not None and keys is not None:
         positions = shared.positions(keys)
         if positions is not None:
-            return shared.bootstrap_at(positions, columns, statistic)
-    return stats.sum_bootstrap(
-        np.asarray(columns, dtype=np.float64), statistic, seed=stats.seed_for(run.id, code)
+            return shared.defer(positions, columns, statistic)
+    return stats.Pending.done(
+        stats.sum_bootstrap(
+            np.asarray(columns, dtype=np.float64), statistic, seed=stats.seed_for(run.id, code)
+        )
     )
 
 
@@ -131,25 +144,32 @@ def from_ratio(
     num_a, den_a = num_all[positive], den_all[positive]
     kept = _key_array(keys)[positive] if keys is not None else None
     boot = bootstrap(run, code, kept, np.column_stack([num_a, den_a]), lambda s: s[:, 0] / s[:, 1])
-    low, high = boot.low, boot.high
     binary = bool(np.all(den_a == 1) and np.all((num_a == 0) | (num_a == 1)))
-    if binary and n_clusters < WILSON_MAX_N:
-        low, high = stats.wilson(int(num_a.sum()), n_clusters)
+    wilson = binary and n_clusters < WILSON_MAX_N
+    if wilson:
         params["interval"] = "wilson"
     else:
         params["interval"] = "cluster bootstrap percentile, B = 1000"
-    return Estimate(
+    est = Estimate(
         code,
         run.id,
         run.vantage_id,
         boot.value,
         n=n_clusters,
-        ci_low=low,
-        ci_high=high,
         params=params,
-        replicates=boot.replicates,
         cluster_sums=ClusterSums(kept, num_a, den_a) if kept is not None else None,
     )
+    if wilson:
+        est.ci_low, est.ci_high = stats.wilson(int(num_a.sum()), n_clusters)
+    boot.then(partial(_fill, est, keep_bounds=wilson))
+    return est
+
+
+def _fill(est: Estimate, interval: stats.Interval, *, keep_bounds: bool = False) -> None:
+    """An estimate's interval and replicates, once its bootstrap is resolved."""
+    est.replicates = interval.replicates
+    if not keep_bounds:
+        est.ci_low, est.ci_high = interval.low, interval.high
 
 
 def _key_array(keys: Sequence[str] | StrArray) -> StrArray:
@@ -161,21 +181,14 @@ def _key_array(keys: Sequence[str] | StrArray) -> StrArray:
 
 
 def from_interval(
-    code: str, run: Any, interval: stats.Interval, *, params: dict[str, Any]
+    code: str, run: Any, interval: stats.Interval | stats.Pending, *, params: dict[str, Any]
 ) -> Estimate:
     """An Estimate from a general cluster bootstrap result, with the minimum-n rule."""
     ind = REGISTRY[code]
     if interval.n < ind.min_n:
         return withheld(code, run, f"n = {interval.n} < minimum {ind.min_n} clusters", **params)
     params = {**params, "interval": "cluster bootstrap percentile, B = 1000"}
-    return Estimate(
-        code,
-        run.id,
-        run.vantage_id,
-        interval.value,
-        n=interval.n,
-        ci_low=interval.low,
-        ci_high=interval.high,
-        params=params,
-        replicates=interval.replicates,
-    )
+    est = Estimate(code, run.id, run.vantage_id, interval.value, n=interval.n, params=params)
+    pending = interval if isinstance(interval, stats.Pending) else stats.Pending.done(interval)
+    pending.then(partial(_fill, est))
+    return est

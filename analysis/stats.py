@@ -111,6 +111,58 @@ def sum_bootstrap(
     return Interval(estimate, low, high, int(cols.shape[0]), reps)
 
 
+class Pending:
+    """A bootstrap whose point estimate is known now and whose interval comes when its
+    Resampler multiplies the run's queued columns by the shared draws (:meth:`Resampler.flush`)."""
+
+    __slots__ = ("_waiting", "interval", "n", "value")
+
+    def __init__(self, value: float, n: int) -> None:
+        self.value = value
+        self.n = n
+        self.interval: Interval | None = None
+        self._waiting: list[Callable[[Interval], None]] = []
+
+    @classmethod
+    def done(cls, interval: Interval) -> Pending:
+        found = cls(interval.value, interval.n)
+        found.interval = interval
+        return found
+
+    def then(self, fn: Callable[[Interval], None]) -> None:
+        """Call ``fn`` with the interval, now or when it is known."""
+        if self.interval is not None:
+            fn(self.interval)
+        else:
+            self._waiting.append(fn)
+
+    def resolve(self, interval: Interval) -> None:
+        self.interval = interval
+        waiting, self._waiting = self._waiting, []
+        for fn in waiting:
+            fn(interval)
+
+
+# float32 holds every integer below 2**24 exactly: integer columns whose replicate sums stay
+# below it sum exactly in any order, so one product over many indicators' columns gives
+# the same sums as a product per indicator.
+_EXACT_BELOW = float(2**24)
+
+
+def _point(cols: FloatArray, statistic: Callable[[FloatArray], FloatArray]) -> float:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(statistic(cols.sum(axis=0)[None, :])[0])
+
+
+def _finish(
+    estimate: float, n: int, sums: FloatArray, statistic: Callable[[FloatArray], FloatArray]
+) -> Interval:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = np.asarray(statistic(sums), dtype=np.float64)
+    low, high = _percentile(reps, estimate)
+    return Interval(estimate, low, high, n, reps)
+
+
 class Resampler:
     """Bootstrap weights shared by every indicator of one run over one universe of targets.
 
@@ -134,6 +186,9 @@ class Resampler:
         self.seed = seed
         self.b = b
         self._weights: npt.NDArray[np.float32] | None = None
+        self._queue: list[
+            tuple[npt.NDArray[np.int64], FloatArray, Callable[[FloatArray], FloatArray], Pending]
+        ] = []
 
     def positions(self, keys: Sequence[str] | npt.NDArray[np.str_]) -> npt.NDArray[np.int64] | None:
         """Each key's column in the weights, or None unless every key is in the universe."""
@@ -181,12 +236,44 @@ class Resampler:
         """Like :func:`sum_bootstrap` with this run's shared draws; row i of ``columns`` is
         the cluster at weight column ``positions[i]``."""
         cols = np.asarray(columns, dtype=np.float64)
-        sums = self.sums_at(positions, cols)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            estimate = float(statistic(cols.sum(axis=0)[None, :])[0])
-            reps = np.asarray(statistic(sums), dtype=np.float64)
-        low, high = _percentile(reps, estimate)
-        return Interval(estimate, low, high, int(cols.shape[0]), reps)
+        return _finish(
+            _point(cols, statistic), int(cols.shape[0]), self.sums_at(positions, cols), statistic
+        )
+
+    def defer(
+        self,
+        positions: npt.NDArray[np.int64],
+        columns: FloatArray,
+        statistic: Callable[[FloatArray], FloatArray],
+    ) -> Pending:
+        """:meth:`bootstrap_at`, queued until :meth:`flush` when its sums are exact in float32
+        (integer columns, sums below 2**24), so that reading the (B, N) draws once serves
+        every queued indicator; computed now otherwise."""
+        cols = np.asarray(columns, dtype=np.float64)
+        exact = (
+            cols.size > 0
+            and float(np.abs(cols).max()) * self.size < _EXACT_BELOW
+            and bool(np.all(cols == np.floor(cols)))
+        )
+        if not exact:
+            return Pending.done(self.bootstrap_at(positions, cols, statistic))
+        found = Pending(_point(cols, statistic), int(cols.shape[0]))
+        self._queue.append((positions, cols, statistic, found))
+        return found
+
+    def flush(self) -> None:
+        """Resolve every queued bootstrap with one product of the draws and their columns."""
+        queue, self._queue = self._queue, []
+        if not queue:
+            return
+        widths = [cols.shape[1] for _, cols, _, _ in queue]
+        full = np.zeros((self.size, sum(widths)), dtype=np.float32)
+        edges = np.cumsum([0, *widths])
+        for (positions, cols, _, _), lo, hi in zip(queue, edges[:-1], edges[1:], strict=True):
+            full[positions, lo:hi] = cols
+        sums = (self.weights @ full).astype(np.float64)
+        for (_, _cols, statistic, found), lo, hi in zip(queue, edges[:-1], edges[1:], strict=True):
+            found.resolve(_finish(found.value, found.n, sums[:, lo:hi], statistic))
 
     def bootstrap(
         self,
