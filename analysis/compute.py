@@ -18,7 +18,7 @@ from analysis.comparison import PairTest
 from analysis.registry import REGISTRY
 from analysis.result import Estimate
 from analysis.scope import DEFAULT_CONTROL, RunInfo, all_runs, control_for, previous_run
-from analysis.tables import present_tables
+from analysis.tables import gc_paused, present_tables
 from db.models import IndicatorValue
 
 
@@ -54,9 +54,10 @@ def compute(
     needed = {r.id for r in runs}
     needed |= {c.id for c in controls.values() if c is not None}
     needed |= {p.id for p in previous.values() if p is not None}
-    tf = facts.load(engine, needed, present)
-    dns = naming.load_dns(engine, needed, present)
-    nf = naming.load_naming(engine, needed, present)
+    with gc_paused():
+        tf = facts.load(engine, needed, present)
+        dns = naming.load_dns(engine, needed, present)
+        nf = naming.load_naming(engine, needed, present)
     outcome_cache: dict[str, comparison.OutcomeTable] = {}
     labels = comparison.Labels()
 
