@@ -109,25 +109,11 @@ def outcomes(f: RunFacts, d: DnsFacts | None, labels: Labels | None = None) -> O
         order = np.lexsort((f.path_outcome, f.path_n, group))
         last = np.r_[group[order][1:] != group[order][:-1], True]
         top = order[last]
-        classes = {
-            (t, o): labels.code(f"path:{words[t]}:{words[o]}")
-            for t, o in set(
-                zip(f.path_test[top].tolist(), f.path_outcome[top].tolist(), strict=True)
-            )
-        }
+        tops = list(zip(f.path_test[top].tolist(), f.path_outcome[top].tolist(), strict=True))
+        path_classes = {(t, o): labels.code(f"path:{words[t]}:{words[o]}") for t, o in set(tops)}
         keys.append((_PATH << _CHANNEL_SHIFT) | group[top])
         cl.append(clusters[f.path_t[top]])
-        out.append(
-            np.array(
-                [
-                    classes[k]
-                    for k in zip(
-                        f.path_test[top].tolist(), f.path_outcome[top].tolist(), strict=True
-                    )
-                ],
-                dtype=np.int64,
-            )
-        )
+        out.append(np.array([path_classes[k] for k in tops], dtype=np.int64))
     if d is not None:
         slots = _resolver_slots(d)
         dk, dc, do = [], [], []

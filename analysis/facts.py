@@ -302,7 +302,7 @@ def _pair_table(name: str, *columns: str) -> TableClause:
 def _packed(conds: Sequence[ColumnElement[bool]], radix_bits: int) -> ColumnElement[int]:
     """One SUM whose base-2**radix_bits digits count the rows meeting each condition."""
     terms = [case((c, 1 << (radix_bits * i)), else_=0) for i, c in enumerate(conds)]
-    total = terms[0]
+    total: ColumnElement[Any] = terms[0]
     for term in terms[1:]:
         total = total + term
     return func.sum(total)

@@ -34,7 +34,8 @@ StrArray = npt.NDArray[np.str_]
 def _per_target(targets: IntArray, *values: npt.NDArray[Any]) -> tuple[IntArray, list[FloatArray]]:
     """The distinct targets (ranks, sorted) of ``targets`` and each value summed per target."""
     found, inverse = np.unique(targets, return_inverse=True)
-    return found, [np.bincount(inverse, weights=v, minlength=len(found)) for v in values]
+    sums = [np.bincount(inverse, weights=v, minlength=len(found)) for v in values]
+    return found, [np.asarray(x, dtype=np.float64) for x in sums]
 
 
 def _t1_rows(f: RunFacts) -> tuple[FloatArray, IntArray]:
@@ -214,13 +215,13 @@ def _first_mapped(f: RunFacts, sel: BoolArray, asn: IntArray) -> tuple[IntArray,
     return targets, asn[pick][first]
 
 
-def _counts_by_first_seen(values: IntArray, seen: IntArray | None = None) -> IntArray:
+def _counts_by_first_seen(values: IntArray, seen: IntArray | None = None) -> FloatArray:
     """How often each distinct value occurs, in order of first occurrence (a Counter's);
     ``seen`` gives each value's place in that order when it is not the array's."""
     if seen is not None:
         values = values[np.argsort(seen, kind="stable")]
     _, first, counts = np.unique(values, return_index=True, return_counts=True)
-    return counts[np.argsort(first, kind="stable")]
+    return np.asarray(counts[np.argsort(first, kind="stable")], dtype=np.float64)
 
 
 def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
