@@ -183,12 +183,12 @@ def _sorted_codes(
     strings: list[str], codes: npt.NDArray[np.int64]
 ) -> tuple[list[str], npt.NDArray[np.int64]]:
     """The distinct labels of ``codes`` in sorted order, and ``codes`` renumbered to match."""
-    used, inverse = np.unique(codes, return_inverse=True)
+    used = np.flatnonzero(np.bincount(codes, minlength=len(strings)))
     names = [strings[c] for c in used.tolist()]
     order = sorted(range(len(names)), key=names.__getitem__)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[order] = np.arange(len(names))
-    return [names[i] for i in order], rank[inverse]
+    rank = np.zeros(len(strings), dtype=np.int64)
+    rank[used[order]] = np.arange(len(names))
+    return [names[i] for i in order], rank[codes]
 
 
 def c1(
