@@ -2,9 +2,10 @@
 
 The hot path hands tuples (in the model's column order) to the DBAPI's executemany, as
 ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite >= 3.24 and PostgreSQL), inside one
-transaction per batch. SQLAlchemy Core with dicts costs ~4x more per row here
-(shared/research/performance-calibration.md section 4); the models stay the single source
-of truth because the column lists and SQL are derived from them.
+transaction per batch, each table's rows in primary-key order. SQLAlchemy Core with dicts
+costs ~4x more per row here (shared/research/performance-calibration.md section 4); the
+models stay the single source of truth because the column lists and SQL are derived from
+them.
 """
 
 from __future__ import annotations
@@ -16,11 +17,12 @@ import queue
 import sqlite3
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, Table
@@ -58,6 +60,7 @@ class TableSpec:
     table: Table
     columns: tuple[str, ...]
     column_set: frozenset[str] = frozenset()
+    primary_key: Callable[[tuple[Any, ...]], Any] | None = None
 
     @classmethod
     def of(cls, table: Table) -> TableSpec:
@@ -68,7 +71,13 @@ class TableSpec:
         """
         auto = table.autoincrement_column
         columns = tuple(c.name for c in table.columns if c is not auto)
-        return cls(table=table, columns=columns, column_set=frozenset(columns))
+        key_names = [c.name for c in table.primary_key.columns]
+        primary_key = None
+        if key_names and set(key_names) <= set(columns):
+            primary_key = itemgetter(*(columns.index(name) for name in key_names))
+        return cls(
+            table=table, columns=columns, column_set=frozenset(columns), primary_key=primary_key
+        )
 
     @property
     def name(self) -> str:
@@ -159,6 +168,12 @@ class Writer:
                 _pg_json_dumpers(conn.connection.driver_connection)
             for spec in sorted(by_table, key=lambda s: order.get(s.name, last)):
                 batch = by_table[spec]
+                if spec.primary_key is not None:
+                    # Client-assigned keys are hashes, so rows arrive in random key order
+                    # and each insert would descend to a cold leaf of the key's B-tree.
+                    # In key order, consecutive inserts land on the same few pages: the
+                    # classic sorted bulk load (bench/writer.py); nothing stored changes.
+                    batch = sorted(batch, key=spec.primary_key)
                 conn.exec_driver_sql(_insert_sql(spec, self._placeholder), batch)
                 count += len(batch)
         self.rows_written += count
