@@ -66,9 +66,17 @@ def _row(rnd: random.Random, table: str) -> dict[str, Any]:
     }
 
 
-def _world(tmp_path: Path, rows: list[tuple[str, str, str, dict[str, Any]]]) -> Any:
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh database on SQLite, and on PostgreSQL (the packed SUM is a NUMERIC there)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'facts.sqlite'}"
+    return str(request.getfixturevalue("pg_url"))
+
+
+def _world(url: str, rows: list[tuple[str, str, str, dict[str, Any]]]) -> Any:
     """A one-run world whose transport rows are ``rows``: (table, target, address, fields)."""
-    world = build_world(f"sqlite:///{tmp_path / 'facts.sqlite'}", {})
+    world = build_world(url, {})
     run_id = "00000000-0000-4000-8000-00000000f00d"
     vid, vrow = vantage_rows("clean")
     out: list[Row] = [vrow, run_row(run_id, vid, round_name="r1", started=T0)]
@@ -81,7 +89,7 @@ def _world(tmp_path: Path, rows: list[tuple[str, str, str, dict[str, Any]]]) -> 
     return world, run_id
 
 
-def test_facts_equal_a_row_by_row_reading(tmp_path: Path) -> None:
+def test_facts_equal_a_row_by_row_reading(db_url: str) -> None:
     rnd = random.Random(7)
     rows = []
     for t in range(40):
@@ -91,7 +99,7 @@ def test_facts_equal_a_row_by_row_reading(tmp_path: Path) -> None:
                     continue  # a channel the vantage did not measure for this pair
                 for _ in range(rnd.randint(1, 4)):
                     rows.append((table, f"t{t}.example.test", addr, _row(rnd, table)))
-    world, run_id = _world(tmp_path, rows)
+    world, run_id = _world(db_url, rows)
     f = facts.load(world.engine, [run_id], present_tables(world.engine))[run_id]
     expected: dict[tuple[str, str], dict[str, Any]] = defaultdict(dict)
     seen: dict[tuple[str, str, str], list[dict[str, Any]]] = defaultdict(list)
@@ -123,14 +131,14 @@ def test_facts_equal_a_row_by_row_reading(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("attempts", [4095, 4096])
-def test_packed_flags_fall_back_beyond_a_digit(tmp_path: Path, attempts: int) -> None:
+def test_packed_flags_fall_back_beyond_a_digit(db_url: str, attempts: int) -> None:
     """TLS packs five counts into 12-bit digits: 4096 attempts that connected but never
     completed TLS would carry into the TLS digit; the query is then run with one MAX per
     flag and the pair stays connected but not TLS-ok."""
     failed = {"connect_ms": 1.0, "failure": "ssl_failed_handshake"}
     rows = [("tls_observations", "big.example.test", "10.99.9.1", failed)] * attempts
     rows.append(("tls_observations", "small.example.test", "10.99.9.2", {"tls_version": "TLSv1.3"}))
-    world, run_id = _world(tmp_path, rows)
+    world, run_id = _world(db_url, rows)
     f = facts.load(world.engine, [run_id], present_tables(world.engine))[run_id]
     assert [f.names.targets[t] for t in f.t] == ["big.example.test", "small.example.test"]
     assert f.tcp_ok.tolist() == [True, True]
