@@ -13,7 +13,7 @@ per target with numpy instead of a Python loop over hundreds of thousands of pai
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import numpy as np
@@ -477,21 +477,12 @@ def _finish(raw: _Raw, names: Names, ranks: tuple[IntArray, ...]) -> RunFacts:
     n = len(keys)
     f = RunFacts(names=names, t=keys >> _SHIFT, a=keys & ((1 << _SHIFT) - 1))
     f.ip_version = np.zeros(n, dtype=np.int64)
-    for name in RunFacts.__dataclass_fields__:
-        if name.endswith(("_tried", "_ok", "_reply")) or name in (
-            "tls13",
-            "h2",
-            "altsvc_h3",
-            "quic_timeout",
-            "quic_std",
-            "vn_v1",
-            "vn_v2",
-            "vn_grease",
-        ):
-            setattr(f, name, np.zeros(n, dtype=np.bool_))
+    f.vn_kinds = np.zeros(n, dtype=np.int64)
+    for fld in fields(RunFacts):
+        if fld.type == "BoolArray":  # every flag starts false for every pair
+            setattr(f, fld.name, np.zeros(n, dtype=np.bool_))
     for name in ("tls_outcome", "quic_outcome", "vn_outcome"):
         setattr(f, name, np.full(n, -1, dtype=np.int64))
-    f.vn_kinds = np.zeros(n, dtype=np.int64)
 
     origin = np.full(n, len(_TABLES), dtype=np.int64)
 
