@@ -181,13 +181,15 @@ class RunFacts:
         """One int64 per pair, ordered as the pairs: (target rank, address rank)."""
         return (self.t << _SHIFT) | self.a
 
-    def match(self, other: RunFacts) -> tuple[BoolArray, IntArray]:
-        """Which of this run's pairs ``other`` also has, and where (index into other)."""
+    def matched(self, other: RunFacts, *flags: str) -> list[BoolArray]:
+        """``other``'s named flags for each of this run's pairs (false where ``other`` did
+        not measure the pair)."""
         theirs = other.keys
-        pos = np.searchsorted(theirs, self.keys)
-        pos = np.minimum(pos, max(len(theirs) - 1, 0))
-        found = theirs[pos] == self.keys if len(theirs) else np.zeros(len(self.t), np.bool_)
-        return found, pos
+        if not len(theirs):
+            return [np.zeros(len(self.t), dtype=np.bool_) for _ in flags]
+        pos = np.minimum(np.searchsorted(theirs, self.keys), len(theirs) - 1)
+        found = theirs[pos] == self.keys
+        return [getattr(other, name)[pos] & found for name in flags]
 
     def target_names(self) -> set[str]:
         """Every target with a pair or a path test in this run."""

@@ -69,18 +69,13 @@ def _keys(f: RunFacts, targets: IntArray) -> StrArray:
     return f.names.target_array[targets]
 
 
-def _vs_control(f: RunFacts, control: RunFacts) -> tuple[BoolArray, IntArray]:
-    """This run's pairs that the control run also measured, and where they are there."""
-    return f.match(control)
-
-
 def t2(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -> Estimate:
     if reason := missing_tables("T2", present):
         return withheld("T2", run, reason)
     if control is None:
         return withheld("T2", run, "no control run in this run's round")
-    found, pos = _vs_control(f, control)
-    sel = found & f.tls_ok & control.quic_ok[pos] & f.quic_tried
+    (c_quic_ok,) = f.matched(control, "quic_ok")
+    sel = f.tls_ok & c_quic_ok & f.quic_tried
     blocked = (f.quic_timeout & ~f.quic_ok)[sel]
     targets, (num, den) = _per_target(f.t[sel], blocked.astype(np.float64), np.ones(len(blocked)))
     return from_ratio(
@@ -285,8 +280,8 @@ def t9(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
         return withheld("T9", run, reason)
     if control is None:
         return withheld("T9", run, "no control run in this run's round")
-    found, pos = _vs_control(f, control)
-    sel = found & control.tls_ok[pos] & control.quic_ok[pos] & f.tls_tried & f.quic_tried
+    c_tls_ok, c_quic_ok = f.matched(control, "tls_ok", "quic_ok")
+    sel = c_tls_ok & c_quic_ok & f.tls_tried & f.quic_tried
     if not sel.any():
         return withheld("T9", run, "n = 0 < minimum 3 clusters")
     targets, sums = _per_target(
