@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 B_DEFAULT = 1000
 ALPHA = 0.05
@@ -218,7 +219,28 @@ class Resampler:
         cols = np.asarray(columns, dtype=np.float64)
         full = np.zeros((self.size, cols.shape[1]), dtype=np.float32)
         full[positions] = cols
-        return np.asarray((self.weights @ full).astype(np.float64), dtype=np.float64)
+        return self._product(full, exact=self.exact(cols))
+
+    def exact(self, cols: FloatArray) -> bool:
+        """Whether every replicate sum of ``cols`` is an integer below 2**24 (exact in
+        float32, so the same whatever order the product adds in)."""
+        return (
+            cols.size > 0
+            and float(np.abs(cols).max()) * self.size < _EXACT_BELOW
+            and bool(np.all(cols == np.floor(cols)))
+        )
+
+    def _product(self, full: npt.NDArray[np.float32], *, exact: bool) -> FloatArray:
+        """The draws times ``full``, in float64. A product of exact sums runs on one BLAS
+        thread: it reads the (B, N) draws once and is bound by memory, so a second thread
+        gains nothing and its spin-waiting cost ~5-10 % more CPU on a shared 2-core machine
+        (bench.indicators). Other products keep the default threads, whose float32
+        summation order their intervals have always been computed with."""
+        weights = self.weights
+        if not exact:
+            return np.asarray((weights @ full).astype(np.float64), dtype=np.float64)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.asarray((weights @ full).astype(np.float64), dtype=np.float64)
 
     def sums(self, keys: Sequence[str] | npt.NDArray[np.str_], columns: FloatArray) -> FloatArray:
         """Like :meth:`sums_at` with rows of ``columns`` following ``keys``."""
@@ -250,12 +272,7 @@ class Resampler:
         (integer columns, sums below 2**24), so that reading the (B, N) draws once serves
         every queued indicator; computed now otherwise."""
         cols = np.asarray(columns, dtype=np.float64)
-        exact = (
-            cols.size > 0
-            and float(np.abs(cols).max()) * self.size < _EXACT_BELOW
-            and bool(np.all(cols == np.floor(cols)))
-        )
-        if not exact:
+        if not self.exact(cols):
             return Pending.done(self.bootstrap_at(positions, cols, statistic))
         found = Pending(_point(cols, statistic), int(cols.shape[0]))
         self._queue.append((positions, cols, statistic, found))
@@ -271,7 +288,7 @@ class Resampler:
         edges = np.cumsum([0, *widths])
         for (positions, cols, _, _), lo, hi in zip(queue, edges[:-1], edges[1:], strict=True):
             full[positions, lo:hi] = cols
-        sums = (self.weights @ full).astype(np.float64)
+        sums = self._product(full, exact=True)
         for (_, _cols, statistic, found), lo, hi in zip(queue, edges[:-1], edges[1:], strict=True):
             found.resolve(_finish(found.value, found.n, sums[:, lo:hi], statistic))
 
