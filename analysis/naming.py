@@ -335,17 +335,48 @@ def n8(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
 
 # -- naming_observations (alternative naming systems) ------------------------------------
 
+ICANN = "icann"
+# The IANA Special-Use Domain Names registry's single labels (RFC 6761 section 6: test,
+# localhost, invalid, example; RFC 6762 section 3: local; RFC 7686: onion; RFC 9476: alt):
+# part of N3's reference set, the T_special of INDICATORS.md.
+SPECIAL_USE_TLDS = frozenset({"test", "localhost", "invalid", "example", "local", "onion", "alt"})
+ANSWERED = ("resolved", "no_records", "not_found")  # the endpoint gave an answer (N4)
+EXISTING = ("resolved", "no_records")  # the name, hence its TLD, exists at the endpoint (N3)
+
+
+@dataclass(frozen=True, slots=True)
+class Lookups:
+    """The lookups (tasks, any number of attempts each) of one name at one endpoint in one
+    run, keyed by the endpoint's namespace: how many got an answer, how many found the
+    name, and the bridge-fidelity verdicts among them."""
+
+    namespace: str | None  # the endpoint's (naming_observations.endpoint_namespace)
+    method: str
+    operator: str | None
+    endpoint: str | None
+    icann_dns: bool
+    name: str
+    tasks: int
+    answered: int
+    existing: int
+    match: int
+    mismatch: int
+
 
 @dataclass
 class NamingFacts:
-    rows: list[tuple[str, str, str, str | None, bool | None, str | None, str | None, int]] = field(
-        default_factory=list
-    )
+    lookups: list[Lookups] = field(default_factory=list)
 
 
 def load_naming(
     engine: Engine, run_ids: Iterable[str], present: set[str]
 ) -> dict[str, NamingFacts]:
+    """Per run, one :class:`Lookups` per (endpoint namespace, method, endpoint, name).
+
+    One GROUP BY folds each task's attempts into one lookup: the engine retries only an
+    attempt that failed, so a task has exactly one attempt 0 (the lookups) and at most one
+    answered attempt (answered if any was, as the retries intend), and bridge fidelity
+    judges only answered rows. Rows never sent (invalid names) are not lookups."""
     ids = sorted(set(run_ids))
     out = {r: NamingFacts() for r in ids}
     if not ids or "naming_observations" not in present:
@@ -353,83 +384,165 @@ def load_naming(
     n = light(
         "naming_observations",
         "run_id",
-        "namespace",
-        "name_normalized",
+        "attempt",
+        "endpoint_namespace",
         "method",
         "endpoint_operator",
+        "endpoint",
         "depends_on_icann_dns",
+        "name_normalized",
         "outcome",
         "fidelity",
+        "failure",
     )
+    group = (
+        n.c.run_id,
+        n.c.endpoint_namespace,
+        n.c.method,
+        n.c.endpoint_operator,
+        n.c.endpoint,
+        n.c.depends_on_icann_dns,
+        n.c.name_normalized,
+    )
+
+    def count(cond: Any) -> Any:
+        return func.sum(case((cond, 1), else_=0))
+
     stmt = (
         select(
-            n.c.run_id,
-            n.c.namespace,
-            n.c.name_normalized,
-            n.c.method,
-            n.c.endpoint_operator,
-            n.c.depends_on_icann_dns,
-            n.c.outcome,
-            n.c.fidelity,
-            func.count(),
+            *group,
+            count(n.c.attempt == 0),
+            count(n.c.outcome.in_(ANSWERED)),
+            count(n.c.outcome.in_(EXISTING)),
+            count(n.c.fidelity == "match"),
+            count(n.c.fidelity == "mismatch"),
         )
-        .where(n.c.run_id.in_(ids), or_(n.c.name_normalized.is_not(None), n.c.outcome.is_(None)))
-        .group_by(
-            n.c.run_id,
-            n.c.namespace,
-            n.c.name_normalized,
-            n.c.method,
-            n.c.endpoint_operator,
-            n.c.depends_on_icann_dns,
-            n.c.outcome,
-            n.c.fidelity,
+        .where(
+            n.c.run_id.in_(ids),
+            n.c.name_normalized.is_not(None),
+            or_(n.c.failure.is_(None), n.c.failure != "invalid_input"),
         )
+        .group_by(*group)
     )
     with engine.connect() as conn:
-        for run_id, *rest in stream_rows(conn, stmt):
-            ns, name, method, op, dep, outcome, fidelity, count = rest
-            out[run_id].rows.append(
-                (ns, norm_name(name), method, op, dep, outcome, fidelity, count)
+        for run_id, ns, method, op, url, dep, name, *counts in stream_rows(conn, stmt):
+            tasks, answered, existing, match, mismatch = (int(c or 0) for c in counts)
+            out[run_id].lookups.append(
+                Lookups(
+                    ns,
+                    method,
+                    op,
+                    url,
+                    bool(dep),
+                    norm_name(name),
+                    tasks,
+                    min(answered, tasks),  # rows stored twice must not make ANR exceed 1
+                    min(existing, tasks),
+                    match,
+                    mismatch,
+                )
             )
     return out
+
+
+def _tld(name: str) -> str:
+    return name.rsplit(".", 1)[-1]
+
+
+def _unattributed(f: NamingFacts) -> int:
+    """Lookups without an endpoint namespace (stored before migration 0600, not derivable)."""
+    return sum(lk.tasks for lk in f.lookups if lk.namespace is None)
 
 
 def n3(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
     if reason := missing_tables("N3", present):
         return withheld("N3", run, reason)
-    alt: set[str] = set()
-    icann: set[str] = set()
-    for ns, name, _m, _op, _dep, outcome, _fid, _c in f.rows:
-        if outcome != "resolved" or not name:
-            continue
-        tld = name.rsplit(".", 1)[-1]
-        (icann if ns == "icann" else alt).add(tld)
-    tlds = sorted(alt)
-    params = {"alt_tlds": len(alt), "colliding": sorted(alt & icann)}
+    tlds: dict[str, set[str]] = defaultdict(set)
+    for lk in f.lookups:
+        if lk.namespace is not None and lk.existing:
+            tlds[lk.namespace].add(_tld(lk.name))
+    icann = tlds.pop(ICANN, set())
+    reference = icann | SPECIAL_USE_TLDS
+    keys = sorted(f"{ns}:{t}" for ns, labels in tlds.items() for t in labels)
+    colliding = [k for k in keys if k.split(":", 1)[1] in reference]
+    per_ns = {
+        ns: {
+            "tlds": len(labels),
+            "colliding": len(labels & reference),  # the labels: top-level "colliding"
+            "acr": len(labels & reference) / len(labels),
+        }
+        for ns, labels in sorted(tlds.items())
+    }
+    pairs = {
+        f"{a}|{b}": len(tlds[a] & tlds[b]) / len(tlds[a] | tlds[b])
+        for a in sorted(tlds)
+        for b in sorted(tlds)
+        if a < b
+    }
+    params: dict[str, Any] = {
+        "alt_tlds": len(keys),
+        "colliding": sorted({k.split(":", 1)[1] for k in colliding}),
+        "icann_tlds": sorted(icann),
+        "namespaces": per_ns,
+        "jaccard": pairs,
+        "unattributed_lookups": _unattributed(f),
+    }
+    if not keys:
+        return withheld("N3", run, "no alternative-namespace endpoint found a name", **params)
+    hit = set(colliding)
     return from_ratio(
-        "N3", run, [1.0 if t in icann else 0.0 for t in tlds], [1.0] * len(tlds), params=params
+        "N3",
+        run,
+        [1.0 if k in hit else 0.0 for k in keys],
+        [1.0] * len(keys),
+        params=params,
+        keys=keys,
     )
+
+
+def _share(part: int, whole: int) -> float | None:
+    return part / whole if whole else None
 
 
 def n4(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
     if reason := missing_tables("N4", present):
         return withheld("N4", run, reason)
-    num: Counter[str] = Counter()
-    den: Counter[str] = Counter()
-    match = mismatch = 0
-    paths: dict[tuple[str, str | None], bool | None] = {}
-    for ns, name, method, op, dep, outcome, fidelity, count in f.rows:
-        key = f"{ns}:{name}"
-        den[key] += count
-        num[key] += 0 if outcome is not None else count
-        match += count if fidelity == "match" else 0
-        mismatch += count if fidelity == "mismatch" else 0
-        if outcome is not None and ns != "icann":
-            paths[(method, op)] = bool(dep) or bool(paths.get((method, op)))
+    failed: Counter[str] = Counter()
+    tasks: Counter[str] = Counter()
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tasks, ok, match, mismatch
+    paths: dict[tuple[str, str, str | None], bool] = {}  # working path -> needs ICANN DNS
+    for lk in f.lookups:
+        if lk.namespace is None or lk.namespace == ICANN:
+            continue
+        key = f"{lk.namespace}:{lk.name}"
+        tasks[key] += lk.tasks
+        failed[key] += lk.tasks - lk.answered
+        row = per[f"{lk.namespace}/{lk.method}"]
+        for i, count in enumerate((lk.tasks, lk.answered, lk.match, lk.mismatch)):
+            row[i] += count
+        if lk.answered:
+            path = (lk.namespace, lk.method, lk.endpoint)
+            paths[path] = paths.get(path, False) or lk.icann_dns
+    by_ns: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # paths, independent paths
+    for (ns, _m, _url), needs_icann in paths.items():
+        by_ns[ns][0] += 1
+        by_ns[ns][1] += 0 if needs_icann else 1
+    match = sum(r[2] for r in per.values())
+    judged = match + sum(r[3] for r in per.values())
+    k = sum(v[0] for v in by_ns.values())
     params: dict[str, Any] = {
-        "agf": match / (match + mismatch) if match + mismatch else None,
-        "apd": 1 - sum(1 for d in paths.values() if not d) / len(paths) if paths else None,
-        "working_paths": len(paths),
+        "anr": {
+            nm: {"attempts": r[0], "successes": r[1], "anr": _share(r[1], r[0])}
+            for nm, r in sorted(per.items())
+        },
+        "agf": _share(match, judged),
+        "agf_by_method": {nm: _share(r[2], r[2] + r[3]) for nm, r in sorted(per.items())},
+        "apd": 1 - sum(v[1] for v in by_ns.values()) / k if k else None,
+        "apd_by_namespace": {ns: 1 - v[1] / v[0] for ns, v in sorted(by_ns.items())},
+        "working_paths": k,
+        "unattributed_lookups": _unattributed(f),
     }
-    names = sorted(den)
-    return from_ratio("N4", run, [num[n] for n in names], [den[n] for n in names], params=params)
+    keys = sorted(tasks)
+    return from_ratio(
+        "N4", run, [failed[x] for x in keys], [tasks[x] for x in keys], params=params, keys=keys
+    )

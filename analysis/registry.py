@@ -84,15 +84,21 @@ _ENTRIES: tuple[Indicator, ...] = (
     Indicator(
         code="N3",
         title="Alt-Namespace Collision Rate (ACR)",
-        question="Which share of the TLDs used in alternative namespaces also exist in the "
-        "ICANN namespace?",
-        unit="share of alternative TLDs",
+        question="Which share of the TLDs that alternative namespaces serve also exist in the "
+        "ICANN namespace or are special-use names?",
+        unit="share of (alternative namespace, TLD) pairs",
         direction=HIGHER,
-        formula="ACR = |T_alt ∩ T_icann| / |T_alt|, T_alt = last labels of names resolved in "
-        "non-ICANN namespaces (naming_observations), T_icann = last labels of names that "
-        "resolved in the ICANN namespace in the same run.",
-        reasoning="Structural, not vantage-dependent: reported descriptively outside C2.",
-        version=1,
+        formula="T_n = last labels of the names that an endpoint of alternative namespace n "
+        "(naming_observations.endpoint_namespace, the root or chain that answered) found "
+        "(outcome resolved or no_records) in the run; T_ref = the same for the run's ICANN "
+        "endpoints, united with the IANA special-use labels (RFC 6761, 6762, 7686, 9476). "
+        "ACR = sum_n |T_n ∩ T_ref| / sum_n |T_n| over the (n, TLD) pairs; params: ACR_n, "
+        "the colliding labels and the pairwise Jaccard |T_n ∩ T_m| / |T_n ∪ T_m|.",
+        reasoning="Structural, not vantage-dependent: reported descriptively outside C2. "
+        "T_IANA is what the run's ICANN endpoints answer (the names asked decide which TLDs "
+        "are seen), since analysis reads only the database; version 2 keys each row by "
+        "the endpoint's namespace, not the name's (version 1's registry guess).",
+        version=2,
         inputs=("naming_observations",),
         min_n=1,
         pillar=DESCRIPTIVE,
@@ -101,15 +107,20 @@ _ENTRIES: tuple[Indicator, ...] = (
         code="N4",
         title="Alt-Namespace Unreachability (1 - ANR)",
         question="Which share of alternative-namespace lookups got no answer at all?",
-        unit="share of attempts",
+        unit="share of lookups",
         direction=HIGHER,
-        formula="1 - ANR, ANR = successes / attempts over naming_observations (success = the "
-        "endpoint answered: outcome resolved, no_records or not_found). params: AGF = "
-        "match / (match + mismatch) of gateway fidelity, APD = 1 - k_indep / k over working "
-        "(method, operator) paths, k_indep those not depending on ICANN DNS.",
+        formula="1 - ANR, ANR = successes / attempts over the lookups at endpoints of "
+        "alternative namespaces (endpoint_namespace other than icann); a lookup is one task, "
+        "a success when any of its attempts got an answer (outcome resolved, no_records or "
+        "not_found). params: anr[n/m] = ANR_{n,m} per namespace and method (the run is the "
+        "vantage); AGF = match / (match + mismatch) of the bridge and gateway lookups judged "
+        "against the on-chain answer (fidelity), also per n/m; APD = 1 - k_indep / k over "
+        "the working (namespace, method, endpoint) paths, k_indep those not needing an "
+        "ICANN-DNS host name lookup, also per namespace.",
         reasoning="Descriptive (the catalogue keeps ANR outside the score); APD is the "
-        "concentration pillar's member, taken from params.",
-        version=1,
+        "concentration pillar's member, taken from params. Version 2 keys lookups by the "
+        "endpoint's namespace and folds retries into one lookup.",
+        version=2,
         inputs=("naming_observations",),
         min_n=3,
         pillar=DESCRIPTIVE,

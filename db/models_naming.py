@@ -36,6 +36,12 @@ class NamingObservation(ObservationMixin, Base):
     method: Mapped[str] = mapped_column(
         String(32), doc="access method: dns, eth-rpc, uns, http-gateway, namecoin-rpc"
     )
+    endpoint_namespace: Mapped[str | None] = mapped_column(
+        String(32),
+        doc="the naming system the endpoint serves (the campaign endpoint's namespace: "
+        "icann, opennic, handshake, ens, ...): whose root or chain answered, which may "
+        "differ from `namespace` (a colliding TLD asked of an alternative root); N3, N4",
+    )
     endpoint_operator: Mapped[str | None] = mapped_column(
         String(128), doc="who runs the endpoint (from the campaign), e.g. eth.limo, lab"
     )

@@ -26,7 +26,9 @@ EXTRA_COLUMNS: dict[str, tuple[tuple[str, ...], ...]] = {
 def research_indexes() -> list[tuple[str, str, tuple[str, ...]]]:
     """(index name, table, columns) of every research index."""
     observation_tables = [t.name for t in Base.metadata.sorted_tables if is_observation(t)]
-    wanted = [(t, ("target",)) for t in sorted(observation_tables)]
+    wanted: list[tuple[str, tuple[str, ...]]] = [
+        (t, ("target",)) for t in sorted(observation_tables)
+    ]
     wanted += [(t, cols) for t, many in sorted(EXTRA_COLUMNS.items()) for cols in many]
     return [(f"{PREFIX}{t}_{'_'.join(cols)}", t, cols) for t, cols in wanted]
 

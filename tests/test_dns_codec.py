@@ -15,6 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from probes.dns import codec
+from probes.dns.interpret import _common, interpret, interpret_general
 from probes.dns.names import InvalidName, normalize
 from probes.dns.resolvers import BadResolverURL, parse_resolver
 from probes.dns.svcb import parse_svcb
@@ -287,3 +288,90 @@ def test_lean_parser_agrees_with_dnspython_on_generated_messages(
         )
     wire = msg.to_wire()
     assert lean_view(wire) == dnspython_view(wire)
+
+
+# ------------------------------------------------------------ interpret's common-case path
+
+_QNAME = "q.example.test."
+
+
+@given(
+    qtype=st.sampled_from(["A", "AAAA"]),
+    qid=st.integers(0, 65535),
+    rcode=st.sampled_from([0, 0, 0, 2, 3, 16]),
+    flags=st.integers(0, 0xFFFF).map(lambda f: (f & 0x07B0) | 0x8000),
+    answers=st.lists(
+        st.tuples(
+            st.sampled_from([_QNAME, _QNAME, "other.example.test."]),
+            st.sampled_from(["A", "AAAA", "A", "AAAA", "CNAME"]),
+            st.integers(0, 2**31 - 1),
+            st.integers(0, 2**32 - 1),
+        ),
+        max_size=4,
+    ),
+    authority=st.booleans(),
+    edns=st.sampled_from(["none", "plain", "plain", "ede"]),
+    tail=st.sampled_from([b"", b"", b"", b"x"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_common_path_equals_the_general_interpretation(
+    qtype: str,
+    qid: int,
+    rcode: int,
+    flags: int,
+    answers: list[tuple[str, str, int, int]],
+    authority: bool,
+    edns: str,
+    tail: bytes,
+) -> None:
+    """interpret() on a template's responses equals the full parser's view, whether the
+    common-case path takes the message (NOERROR, answers of the asked type) or not."""
+    template = codec.make_template(_QNAME, codec.type_code(qtype))
+    msg = dns.message.make_response(dns.message.make_query(_QNAME, qtype))
+    msg.id = qid
+    msg.flags = flags
+    for name, rdtype, ttl, seed in answers:
+        if rdtype == "A":
+            text = ".".join(str((seed >> s) & 0xFF) for s in (24, 16, 8, 0))
+        elif rdtype == "AAAA":
+            text = f"fd99::{seed & 0xFFFF:x}:{seed >> 16:x}"
+        else:
+            text = "target.example.test."
+        msg.answer.append(dns.rrset.from_text(name, ttl, "IN", rdtype, text))
+    if authority:
+        msg.authority.append(dns.rrset.from_text("example.test.", 60, "IN", "NS", "ns.test."))
+    if edns != "none":
+        options = [dns.edns.EDEOption(3, "stale")] if edns == "ede" else []
+        msg.use_edns(0, dns.flags.DO, 1232, options=options)
+    msg.set_rcode(rcode)
+    wire = msg.to_wire() + tail
+    code = codec.type_code(qtype)
+    got = interpret(wire, code, template=template)
+    assert got == interpret_general(wire, code, template=template)
+    plain_shape = (
+        rcode == 0
+        and not flags & codec.TC
+        and answers
+        and all(n == _QNAME and t == qtype for n, t, _, _ in answers)
+        and not authority
+        and edns != "ede"
+        and not tail
+    )
+    # dnspython merges same-name same-type answers into one RRset: still the common shape.
+    assert (_common(wire, template, code) is not None) == bool(plain_shape)
+
+
+def test_common_path_takes_a_plain_answer() -> None:
+    template = codec.make_template(_QNAME, 1)
+    msg = dns.message.make_response(dns.message.make_query(_QNAME, "A", want_dnssec=True))
+    msg.answer.append(dns.rrset.from_text(_QNAME, 300, "IN", "A", "127.0.0.1", "10.1.2.3"))
+    wire = msg.to_wire()
+    fields, rows, failure, operation, detail = interpret(wire, 1, template=template)
+    assert _common(wire, template, 1) is not None
+    assert (failure, operation, detail) == (None, None, None)
+    assert fields["answer_count"] == 2 and fields["additional_count"] == 1
+    assert sorted((r["name"], r["rtype"], r["value"]) for r in rows) == [
+        (_QNAME, "A", "10.1.2.3"),
+        (_QNAME, "A", "127.0.0.1"),
+    ]
+    assert (fields, rows) == interpret_general(wire, 1, template=template)[:2]

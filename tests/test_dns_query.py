@@ -9,6 +9,8 @@ import dns.query
 import pytest
 
 from db.vocab import Failure, Transport
+from probes.dns import codec
+from probes.dns.interpret import interpret, interpret_general
 from probes.dns.query import DnsQueryConfig
 from tests.dns.agree import dnspython_view, lean_view
 from tests.dns.run import run_query, task
@@ -270,3 +272,9 @@ def test_lean_parser_agrees_with_dnspython_on_server_responses(dns_world: DnsWor
         q.flags &= ~dns.flags.RD if server != dns_world.resolver else q.flags
         wire = dns.query.tcp(q, server, timeout=3).to_wire()
         assert lean_view(wire) == dnspython_view(wire), (server, name, qtype)
+        # interpret()'s common-case path and the full parser read the same response alike.
+        code = codec.type_code(qtype)
+        template = codec.make_template(q.question[0].name.to_text(), code)
+        assert interpret(wire, code, template=template) == interpret_general(
+            wire, code, template=template
+        ), (server, name, qtype)

@@ -41,9 +41,12 @@ def _max_in_window(stamps: list[float], window: float = 1.0) -> int:
 
 
 @pytest.mark.usefixtures("engine_probes")
+@pytest.mark.parametrize("workers", [1, 2])
 def test_token_bucket_holds_at_a_udp_server(
-    tmp_path: Path, udp_listener: type[UdpListener]
+    tmp_path: Path, udp_listener: type[UdpListener], workers: int
 ) -> None:
+    """The endpoint's rate holds for the run as a whole, also with --workers (each
+    process then runs under its share of the rate and burst)."""
     server = udp_listener("127.0.0.1").start()
     rate, burst, n = 25.0, 5, 100
     campaign = _campaign(
@@ -61,7 +64,7 @@ burst = {burst}
         targets=n,
     )
     db = tmp_path / "db.sqlite"
-    assert _run(campaign, db) == 0
+    assert _run(campaign, db, workers=workers) == 0
     assert len(server.arrivals) == n
     # No 1-second window holds more than rate + burst datagrams (kernel timestamps).
     assert _max_in_window(server.arrivals) <= rate + burst

@@ -107,3 +107,24 @@ def test_a_name_pinned_to_two_addresses_is_two_tasks(tmp_path: Path) -> None:
     ]
     assert [t.params["address"] for t in tasks] == ["10.99.80.1", "fd99::80:1"]
     assert tasks[0].key == "engine.null|www.example.test@10.99.80.1|-||0"
+
+
+def test_workers_are_dealt_every_root_task_once(tmp_path: Path) -> None:
+    """Within a shard the planner deals root tasks to workers in turn: together the
+    workers plan exactly the shard's tasks, each once, in near-equal parts."""
+    campaign = load_campaign(null_campaign(tmp_path, targets=25, follow_ups=0, fail_every=0))
+    policy = NetworkPolicy()
+
+    def keys(shard: Shard) -> list[str]:
+        eng = Engine(
+            campaign, run_id="r", vantage_id="v", sink=_Collect(), policy=policy, shard=shard
+        )
+        return [t.key for t in eng.tasks()]
+
+    for count in (1, 2):
+        for index in range(count):
+            whole = keys(Shard(index, count, 7))
+            parts = [keys(Shard(index, count, 7, w, 3)) for w in range(3)]
+            dealt = [k for part in parts for k in part]
+            assert sorted(dealt) == sorted(whole) and len(set(dealt)) == len(dealt)
+            assert max(map(len, parts)) - min(map(len, parts)) <= 1

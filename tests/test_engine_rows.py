@@ -80,3 +80,21 @@ def test_child_table_with_vocabulary_columns_is_refused_by_name() -> None:
     with pytest.raises(KeyError, match="not a child table"):
         child_builder("runs")
     assert spec_for("dns_answers").name == "dns_answers"
+
+
+def test_child_builder_with_every_column_equals_the_merged_path() -> None:
+    spec, build, own = child_builder("dns_answers")
+    full = {c: None for c in own} | ANSWER
+    assert build(7, -3, full) == build(7, -3, ANSWER) == spec.row(id=7, observation_id=-3, **ANSWER)
+
+
+def test_builders_without_the_enum_scan_give_the_same_plain_rows() -> None:
+    _spec, build, own = observation_builder("dns_observations")
+    _spec, lean, _own = observation_builder("dns_observations", False)
+    envelope = (1, "r", "v", "k", 0, "dns.query", 1, "t", None, "2026-01-01 00:00:00.000000", 1.0)
+    envelope += (None, None, None)
+    fields = {c: i for i, c in enumerate(sorted(own))}
+    assert lean(*envelope, fields) == build(*envelope, fields)
+    assert child_builder("dns_answers", False)[1](7, -3, ANSWER) == child_builder("dns_answers")[1](
+        7, -3, ANSWER
+    )

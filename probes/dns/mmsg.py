@@ -59,7 +59,7 @@ class Batcher:
     """Buffers for one socket's batched sends and receives (not thread-safe)."""
 
     def __init__(self, fd: int) -> None:
-        if not AVAILABLE:
+        if not AVAILABLE or _LIBC is None:
             raise OSError(errno.ENOSYS, "sendmmsg/recvmmsg not available")
         self.fd = fd
         self._sendmmsg = _LIBC.sendmmsg

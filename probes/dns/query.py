@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import functools
 import ssl
 import traceback
 from collections.abc import Iterable
@@ -113,6 +112,37 @@ class _Prepared:
     static: dict[str, Any]
     """The task's input-derived fields (shared, read-only): what a late answer's row needs."""
     started_at: dt.datetime
+    index: int = 0
+    """The task's place in its batch (UDP)."""
+    batch: _UdpBatch | None = None
+    """The batch waiting for this UDP query, until it is answered or given up."""
+
+    def answered(self, result: UdpResult) -> None:
+        """The UDP client's callback: the query's outcome (a bound method, not a closure
+        per query)."""
+        batch = self.batch
+        if batch is None:
+            return
+        self.batch = None
+        batch.results[self.index] = batch.probe._finish_udp(self, result)
+        # The UDP client remembers answered queries (duplicates) with this as context.
+        self.obs = _SPENT
+        batch.waiting -= 1
+        if batch.waiting == 0 and not batch.done.done():
+            batch.done.set_result(None)
+
+
+class _UdpBatch:
+    """The UDP part of one ``measure_many`` call: results by index, how many are still
+    in flight, and the future its caller waits on."""
+
+    __slots__ = ("done", "probe", "results", "waiting")
+
+    def __init__(self, probe: DnsQueryProbe, size: int) -> None:
+        self.probe = probe
+        self.results: list[Observation | None] = [None] * size
+        self.waiting = 0
+        self.done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
 
 _SPENT = Observation(table=TABLE, target="", endpoint=None, started_at=dt.datetime.min)
@@ -135,6 +165,9 @@ class DnsQueryProbe:
     config_class: ClassVar[type[DnsQueryConfig]] = DnsQueryConfig
     uses_endpoints: ClassVar[bool] = True
     batch_size: ClassVar[int] = 64  # small batches pipeline better than bursts (bench/dns.py)
+    plain_fields: ClassVar[bool] = True
+    """Fields and answer rows hold str, int, float, bool, bytes, lists and None, never an
+    Enum (tests/test_dns_engine_rows.py checks the stored rows)."""
 
     def __init__(
         self,
@@ -179,20 +212,9 @@ class DnsQueryProbe:
 
     async def measure_many(self, tasks: list[Task]) -> list[Observation]:
         """Measure a batch; UDP queries to the same server share sockets and go out at once."""
-        results: list[Observation | None] = [None] * len(tasks)
-        loop = asyncio.get_running_loop()
-        waiting = 0
-        done_future: asyncio.Future[None] = loop.create_future()
+        batch = _UdpBatch(self, len(tasks))
+        results = batch.results
         others: list[tuple[int, _Prepared]] = []
-
-        def on_udp(result: UdpResult, *, index: int, prep: _Prepared) -> None:
-            nonlocal waiting
-            results[index] = self._finish_udp(prep, result)
-            prep.obs = _SPENT
-            waiting -= 1
-            if waiting == 0 and not done_future.done():
-                done_future.set_result(None)
-
         batches: dict[tuple[str, int], list[tuple[QueryTemplate, Any, Any]]] = {}
         # One clock reading for the batch: its queries leave together (send_many), and a
         # wall-clock read per task cost more than the rest of preparing it.
@@ -206,10 +228,10 @@ class DnsQueryProbe:
                     continue
                 if prep.resolver.transport is Transport.UDP:
                     key = (prep.resolver.address, prep.resolver.port)
-                    batches.setdefault(key, []).append(
-                        (prep.template, functools.partial(on_udp, index=index, prep=prep), prep)
-                    )
-                    waiting += 1
+                    prep.index = index
+                    prep.batch = batch
+                    batches.setdefault(key, []).append((prep.template, prep.answered, prep))
+                    batch.waiting += 1
                 else:
                     others.append((index, prep))
             except Exception as exc:
@@ -221,8 +243,8 @@ class DnsQueryProbe:
             outs = await asyncio.gather(*(self._measure_stream(p) for _, p in others))
             for (index, _), obs in zip(others, outs, strict=True):
                 results[index] = obs
-        if waiting:
-            await done_future
+        if batch.waiting:
+            await batch.done
         return [
             r if r is not None else self._crash(t, None)
             for r, t in zip(results, tasks, strict=True)
@@ -301,6 +323,12 @@ class DnsQueryProbe:
             "purpose": params.get("purpose", "query"),
             "late": False,
             "duplicate": False,
+            # Named even when empty: an answered query then fills every column of
+            # dns_observations, and the engine's row builder skips merging its fields
+            # onto the table's defaults (probes.engine.rows.observation_builder).
+            "validation": None,
+            "validation_detail": None,
+            "whoami_address": None,
         }
         if endpoint is not None:
             fields["resolver_role"] = str(endpoint.role)

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from db.envelope import ENVELOPE
 from db.ids import child_id, row_id, vantage_id
 from db.vocab import RunStatus
-from db.writer import Row, TableSpec, Writer, spec_for
+from db.writer import Row, TableSpec, Writer, datetime_text, spec_for
 from probes.base import Observation, Task
 
 
@@ -75,7 +75,7 @@ def observation_rows(
         "probe_version": version,
         "target": obs.target,
         "endpoint": obs.endpoint,
-        "started_at": obs.started_at,
+        "started_at": datetime_text(obs.started_at),
         "duration_ms": obs.duration_ms,
         "failure": str(failure) if failure is not None else None,
         "failed_operation": str(operation) if operation is not None else None,

@@ -308,8 +308,11 @@ class UdpClient:
         now = time.monotonic()
         deadline = now + timeout
         groups: dict[int, tuple[_Socket, list[Pending], list[bytes]]] = {}
+        # One socket for the whole batch when it has IDs to spare for all of it (the
+        # usual case), instead of a search per query.
+        roomy = next((s for s in self.sockets if s.load + len(requests) <= _IDS_PER_SOCKET), None)
         for template, callback, context in requests:
-            sock = self._socket()
+            sock = roomy if roomy is not None else self._socket()
             qid = sock.allocate()
             pending = Pending(template, qid, deadline, callback, context, now)
             sock.outstanding[qid] = pending

@@ -464,14 +464,13 @@ def _probes(
     table = chk.table(value, ["probes"])
     if not table:
         chk.fail(["probes"], "no probe configured")
-    known = registry.all_probes()
     out: list[ProbeSettings] = []
     for name, settings in table.items():
         at: list[PathPart] = ["probes", name]
-        if name not in known:
-            chk.fail(at, f"unknown probe {name!r}; known: {', '.join(known)}")
+        cls = registry.find(name)
+        if cls is None:
+            chk.fail(at, f"unknown probe {name!r}; known: {', '.join(registry.all_probes())}")
         settings = chk.table(settings, at)
-        cls = known[name]
         config_fields = {f.name: f for f in dataclasses.fields(cls.config_class)}
         chk.known(settings, set(config_fields) | RESERVED_PROBE_KEYS, at=at)
         endpoints = chk.strings(settings, "endpoints", at=at)

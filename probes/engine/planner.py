@@ -29,9 +29,13 @@ class Shard:
     """Which slice of the task space this process runs: shard ``index`` of ``count``.
 
     Within a shard, local worker processes split the work again (``worker`` of
-    ``workers``). Selection hashes the root task key with BLAKE2b keyed by the run's seed
-    (ZMap's --shards/--seed idea): no coordination, and every key lands in exactly one
-    shard and one worker.
+    ``workers``). Shard selection hashes the root task key with BLAKE2b keyed by the run's
+    seed (ZMap's --shards/--seed idea): no coordination, and every key lands in exactly one
+    shard, whichever machine plans it. The split between workers only has to agree among
+    processes forked from one parent, which share the interpreter's string hash seed, so
+    :meth:`owns` uses ``hash()`` for it (follow-ups queued again on resume), and the
+    planner deals root tasks out in turn (:func:`plan`): every worker walks the whole
+    plan, and a turn costs less than building the key of a task another worker runs.
     """
 
     index: int = 0
@@ -40,21 +44,20 @@ class Shard:
     worker: int = 0
     workers: int = 1
 
-    @property
-    def trivial(self) -> bool:
-        return self.count == 1 and self.workers == 1
-
     def _hash(self, root_key: str) -> int:
         digest = hashlib.blake2b(
             root_key.encode(), digest_size=8, key=self.seed.to_bytes(8, "big", signed=True)
         ).digest()
         return int.from_bytes(digest, "big")
 
+    def in_shard(self, root_key: str) -> bool:
+        """Whether the key is in this shard (whichever worker of it runs the task)."""
+        return self.count == 1 or self._hash(root_key) % self.count == self.index
+
     def owns(self, root_key: str) -> bool:
-        if self.trivial:
-            return True
-        h = self._hash(root_key)
-        return h % self.count == self.index and (h // self.count) % self.workers == self.worker
+        if not self.in_shard(root_key):
+            return False
+        return self.workers == 1 or hash(root_key) % self.workers == self.worker
 
 
 WHOLE = Shard()
@@ -93,6 +96,30 @@ class PlannedProbe:
     deadline: float
 
 
+KEEP_ENTRIES = 100_000
+"""A target list up to this long is read once per run, not once per repetition."""
+
+
+def _entries(
+    source: TargetSource, number: int, kept: dict[int, list[TargetEntry]], *, keep: bool
+) -> Iterator[TargetEntry]:
+    """The list's entries; a short list of a repeated campaign is kept for the next
+    repetition (a long one is read again: memory must not grow with the list)."""
+    entries = kept.get(number)
+    if entries is not None:
+        yield from entries
+        return
+    out: list[TargetEntry] | None = [] if keep else None
+    for entry in read_targets(source):
+        if out is not None:
+            out.append(entry)
+            if len(out) > KEEP_ENTRIES:
+                out = None
+        yield entry
+    if out is not None:
+        kept[number] = out
+
+
 def plan(
     campaign: Campaign,
     probes: list[PlannedProbe],
@@ -102,15 +129,19 @@ def plan(
     on_target: Callable[[TargetSource, TargetEntry], None] | None = None,
     stop: Callable[[], bool] = lambda: False,
 ) -> Iterator[Task]:
-    """Yield the campaign's root tasks owned by ``shard`` and not in ``skip``.
+    """Yield the campaign's root tasks of ``shard`` (its worker's turns) not in ``skip``.
 
     ``on_target`` sees each target once (in the first repetition), before its tasks.
     ``stop`` is polled per target: planning ends early when it returns True.
     """
-    owns = shard.owns
-    trivial = shard.trivial
+    in_shard = shard.in_shard
+    sharded = shard.count > 1
+    # Root tasks of the shard are dealt to its workers in turn, in plan order (the same
+    # in every worker, so each task is run by exactly one).
+    workers, worker, turn = shard.workers, shard.worker, 0
+    kept: dict[int, list[TargetEntry]] = {}
     for repetition in range(campaign.repeat):
-        for source in campaign.targets:
+        for number, source in enumerate(campaign.targets):
             chosen = [
                 p
                 for p in probes
@@ -118,7 +149,7 @@ def plan(
             ]
             if not chosen:
                 continue
-            for entry in read_targets(source):
+            for entry in _entries(source, number, kept, keep=campaign.repeat > 1):
                 if stop():
                     return
                 if repetition == 0 and on_target is not None:
@@ -137,9 +168,18 @@ def plan(
                             tb = "".join(traceback.format_exception(exc))
                             cells = [TaskParams("!plan", {PLAN_ERROR: tb})]
                         for tp in cells:
-                            key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
-                            if not trivial and not owns(key):
-                                continue
+                            key = None
+                            if sharded:
+                                key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
+                                if not in_shard(key):
+                                    continue
+                            if workers > 1:
+                                mine = turn == worker
+                                turn = turn + 1 if turn + 1 < workers else 0
+                                if not mine:
+                                    continue
+                            if key is None:
+                                key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
                             if key in skip:
                                 continue
                             params = tp.params

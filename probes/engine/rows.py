@@ -57,13 +57,15 @@ def tuple_builder(spec: TableSpec, names: Sequence[str]) -> Callable[..., tuple[
 
 @cache
 def observation_builder(
-    table: str,
+    table: str, enums: bool = True
 ) -> tuple[TableSpec, Callable[..., tuple[Any, ...]], frozenset[str]]:
     """(spec, build, field names) for an observation table.
 
     ``build(*envelope_values, fields)`` takes the 14 envelope values in :data:`ENVELOPE`
     order (plain values: the engine's strings, numbers and datetimes, no Enum) and the
     probe's own ``fields`` dict (its keys must be columns of the table: the caller checks).
+    ``enums=False`` is for a probe whose fields never hold an Enum (``plain_fields``): its
+    values then skip the :func:`plain_row` scan.
     """
     spec = spec_for(table)
     missing = set(ENVELOPE) - set(spec.columns)
@@ -78,10 +80,11 @@ def observation_builder(
     position = {c: i for i, c in enumerate(own)}
     values = ", ".join(f"_{c}" if c in ENVELOPE else f"_o[{position[c]}]" for c in spec.columns)
     merged = f"(_f if len(_f) == {len(own)} else _defaults | _f)"
+    scan = "_plain_row" if enums else ""
     if len(own) > 1:
-        fetch = f"    _o = _plain_row(_get{merged})\n"
+        fetch = f"    _o = {scan}(_get{merged})\n"
     elif own:
-        fetch = f"    _o = _plain_row((_get{merged},))\n"
+        fetch = f"    _o = {scan}((_get{merged},))\n"
     else:
         fetch = ""
     # Only the probe's values go through plain(): the envelope's are the engine's own
@@ -98,12 +101,13 @@ def observation_builder(
 
 @cache
 def child_builder(
-    table: str,
+    table: str, enums: bool = True
 ) -> tuple[TableSpec, Callable[[int, int, dict[str, Any]], tuple[Any, ...]], frozenset[str]]:
     """(spec, build, own columns) for a child table (``id``, ``observation_id``, values).
 
     ``build(id, observation_id, values)`` returns the row tuple in column order, values
-    through :func:`plain`; the caller checks ``values.keys() <= own``. The same tuple as
+    through :func:`plain` (unless ``enums`` is False, as in :func:`observation_builder`);
+    the caller checks ``values.keys() <= own``. The same tuple as
     ``spec.row(id=..., observation_id=..., **{k: plain(v)})`` without a dict per row.
     Child tables with vocabulary columns keep the checked path (TableSpec.row).
     """
@@ -121,8 +125,11 @@ def child_builder(
     position = {c: i for i, c in enumerate(rest)}
     fixed = {"id": "_id", "observation_id": "_oid"}
     values = ", ".join(fixed.get(c, f"_o[{position.get(c)}]") for c in spec.columns)
-    fetch = "_get(_defaults | _v)" if len(rest) > 1 else "(_get(_defaults | _v),)"
-    src = f"def build(_id, _oid, _v):\n    _o = {fetch}\n    return _plain_row(({values},))\n"
+    # As for observations: a dict naming every column needs no merge onto the defaults.
+    merged = f"(_v if len(_v) == {len(rest)} else _defaults | _v)"
+    fetch = f"_get{merged}" if len(rest) > 1 else f"(_get{merged},)"
+    scan = "_plain_row" if enums else ""
+    src = f"def build(_id, _oid, _v):\n    _o = {fetch}\n    return {scan}(({values},))\n"
     namespace: dict[str, Any] = {
         "_plain_row": plain_row,
         "_get": operator.itemgetter(*rest),

@@ -24,7 +24,7 @@ from hashlib import blake2b as _blake2b
 from typing import Any
 
 from db.vocab import Failure, Operation
-from db.writer import Row, spec_for
+from db.writer import Row, datetime_text, spec_for
 from probes import registry
 from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
 from probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
@@ -132,7 +132,9 @@ class Engine:
         self._stopped: str | None = None
         self._deadline_at: float | None = None
         self._stamp_at = -1.0
-        self._stamp_value = self.clock.now()
+        self._stamp_value = ""
+        self._started: dt.datetime | None = None
+        self._started_text = ""
         self.done = 0
         self.planned = 0
         self.spawned = 0
@@ -626,13 +628,23 @@ class Engine:
                     for t in pending
                 ]
             retry: list[Task] = []
+            may_retry = attempt < rt.retries and not self._hard_stop
+            rows_for = self._rows_for
+            finished = self._finished
             for task, obs in zip(pending, results, strict=True):
-                rows = rows_by.setdefault(task.key, [])
-                obs = self._rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
-                if obs.retryable and attempt < rt.retries and not self._hard_stop:
+                # A task's rows stay together until it is finished (its retries' rows
+                # too); on the first attempt most tasks finish at once.
+                rows = rows_by.pop(task.key, None) if attempt else None
+                if rows is None:
+                    rows = []
+                obs = rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
+                if may_retry and obs.retryable:
+                    rows_by[task.key] = rows
                     retry.append(task)
                 else:
-                    await self._finish(rt, task, attempt=attempt, obs=obs, rows=rows)
+                    finished(rt, task, attempt=attempt, obs=obs, rows=rows)
+            # One hand-over check per batch, not a coroutine per task.
+            await self._flush_if_full()
             if retry:
                 await asyncio.sleep(self.backoff * (2**attempt))
             pending = retry
@@ -648,8 +660,16 @@ class Engine:
             "big",
             signed=True,
         )  # == db.ids.row_id(run_id, key, attempt), inlined for the hot path
+        # Timestamps leave in their storage text (db.writer.datetime_text), so the
+        # writer's thread does not run the datetime adapter per row; a batch's tasks share
+        # one started_at object, so it is formatted once per batch.
+        started = obs.started_at
+        if started is not self._started:
+            self._started = started
+            self._started_text = datetime_text(started)
         try:
-            spec, build, own = observation_builder(obs.table)
+            enums = not rt.plain_fields
+            spec, build, own = observation_builder(obs.table, enums)
             fields = obs.fields
             if fields and not fields.keys() <= own:
                 raise KeyError(f"{obs.table}: unknown columns {sorted(fields.keys() - own)}")
@@ -667,7 +687,7 @@ class Engine:
                 operation = str(obs.failed_operation)
             children: list[Row] = []
             for index, (table, values) in enumerate(obs.children):
-                child_spec, child_build, child_own = child_builder(table)
+                child_spec, child_build, child_own = child_builder(table, enums)
                 if not values.keys() <= child_own:
                     raise KeyError(f"{table}: unknown columns {sorted(values.keys() - child_own)}")
                 cid = _from_bytes(
@@ -688,7 +708,7 @@ class Engine:
                 obs.endpoint
                 if obs.endpoint is not None
                 else (task.endpoint.url if task.endpoint is not None else None),
-                obs.started_at,
+                self._started_text,
                 obs.duration_ms,
                 failure,
                 operation,
@@ -714,7 +734,7 @@ class Engine:
                 rt.version,
                 task.target,
                 task.endpoint.url if task.endpoint is not None else None,
-                bad.started_at,
+                datetime_text(bad.started_at),
                 bad.duration_ms,
                 str(Failure.UNKNOWN_FAILURE),
                 None,
@@ -731,6 +751,13 @@ class Engine:
     async def _finish(
         self, rt: ProbeRuntime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
     ) -> None:
+        self._finished(rt, task, attempt=attempt, obs=obs, rows=rows)
+        await self._flush_if_full()
+
+    def _finished(
+        self, rt: ProbeRuntime, task: Task, *, attempt: int, obs: Observation, rows: list[Row]
+    ) -> None:
+        """Queue a finished task's rows with its ledger row and follow-ups; count it."""
         failure = str(obs.failure) if obs.failure is not None else None
         rows.append(
             (
@@ -759,6 +786,8 @@ class Engine:
         # No local name for the buffer: a worker parked in _flush must not pin a list
         # that has already been handed over (64 parked workers = 64 stale batches).
         self._buffer.extend(rows)
+
+    async def _flush_if_full(self) -> None:
         # Start a hand-over at flush_rows; while one is in progress keep filling up to
         # the high-water mark before waiting, so a hand-over does not park every worker.
         n = len(self._buffer)
@@ -799,16 +828,13 @@ class Engine:
             self._followups.append(child)
             self._more.set()
 
-    def _stamp(self) -> dt.datetime:
-        """The clock's time as naive UTC (the schema's convention), re-read at most every
-        10 ms (ledger timestamps)."""
+    def _stamp(self) -> str:
+        """The clock's time in storage text (naive UTC, the schema's convention), re-read
+        at most every 10 ms (ledger timestamps)."""
         m = time.monotonic()
         if m - self._stamp_at > 0.01:
             self._stamp_at = m
-            now = self.clock.now()
-            if now.tzinfo is not None:
-                now = now.astimezone(dt.UTC).replace(tzinfo=None)
-            self._stamp_value = now
+            self._stamp_value = datetime_text(self.clock.now())
         return self._stamp_value
 
     async def _flush_periodically(self) -> None:

@@ -71,6 +71,7 @@ class ProbeRuntime:
         "deadline",
         "instance",
         "name",
+        "plain_fields",
         "retries",
         "stats",
         "version",
@@ -86,6 +87,9 @@ class ProbeRuntime:
         size = getattr(cls, "batch_size", 0)
         self.batch_size: int = size if size and hasattr(instance, "measure_many") else 0
         self.stats = ProbeStats()
+        # The probe promises Enum-free fields and child rows: the row builders skip the
+        # per-value Enum scan (probes.engine.rows).
+        self.plain_fields: bool = bool(getattr(cls, "plain_fields", False))
 
 
 def endpoint_json(endpoint: Endpoint | None) -> dict[str, Any] | None:

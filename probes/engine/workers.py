@@ -1,7 +1,8 @@
 """``run --workers K``: K forked processes, one event loop each, one writer in the parent. Does I/O.
 
-Each child runs its slice of the shard (the planner's keyed hash splits it again) and
-sends row batches over a pipe; the parent is the single writer (SQLite has one writer
+Each child runs its slice of the shard (the planner deals it out again) under its share
+of the campaign's rate, burst and concurrency (:func:`worker_share`), and sends row
+batches over a pipe; the parent is the single writer (SQLite has one writer
 anyway) and keeps the heartbeat. A child's batch holds whole tasks, so the ledger and the
 observations still share a transaction.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import multiprocessing
 import os
 import signal
@@ -26,6 +28,7 @@ from probes.engine.planner import Shard
 from probes.engine.state import EngineResult, ProbeStats
 
 if TYPE_CHECKING:
+    from probes.engine.campaign import Campaign
     from probes.engine.console import Reporter
     from probes.engine.runs import RunOptions, _Prepared
 
@@ -57,11 +60,36 @@ class PipeSink:
         self._pool.shutdown(wait=True)
 
 
+def worker_share(campaign: Campaign, workers: int) -> Campaign:
+    """The campaign as one of ``workers`` processes runs it: each gets 1/K of every
+    endpoint's rate, of the burst and of the concurrency, so that together they keep the
+    campaign's limits (each process has its own token buckets and slots). The burst and
+    concurrency shares are rounded down but at least 1, so a burst smaller than K is
+    exceeded by at most K - 1 queries."""
+    if workers == 1:
+        return campaign
+    limits = campaign.limits
+    return dataclasses.replace(
+        campaign,
+        limits=dataclasses.replace(
+            limits,
+            rate=limits.rate / workers,
+            burst=max(1, limits.burst // workers),
+            concurrency=max(1, limits.concurrency // workers),
+        ),
+        endpoints=tuple(
+            dataclasses.replace(e, rate=e.rate / workers) if e.rate else e
+            for e in campaign.endpoints
+        ),
+    )
+
+
 def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
     from probes.engine.runs import install_signals, make_task_engine
 
     code = 0
     try:
+        p = dataclasses.replace(p, campaign=worker_share(p.campaign, workers))
         shard = Shard(p.shard.index, p.shard.count, p.shard.seed, worker, workers)
         sink = PipeSink(conn)
         eng = make_task_engine(p, opts, sink, write_targets=worker == 0, shard=shard)

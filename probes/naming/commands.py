@@ -245,6 +245,7 @@ def _print_table(row: dict[str, Any]) -> None:
         "name_normalized",
         "method",
         "endpoint",
+        "endpoint_namespace",
         "endpoint_operator",
         "outcome",
         "failure",

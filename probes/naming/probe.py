@@ -1,7 +1,7 @@
 """``naming.resolve``: one name, one access method, one endpoint -> one naming row.
 
 The I/O happens in the access methods (probes/naming/methods/); this module picks the
-namespace and method, normalises the name, runs the method under the task's deadline and
+namespace and method, normalises the name, runs the method within the task's deadline and
 turns the result -- or the failure -- into an Observation of ``naming_observations`` with
 ``naming_values`` children. Invalid names become ``invalid_input`` rows; nothing raises.
 """
@@ -27,6 +27,11 @@ from probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "naming_observations"
 VALUES_TABLE = "naming_values"
+ENGINE_MARGIN_S = 0.25
+"""A resolution ends this long before the task's deadline. The engine cancels a task at
+its deadline and stores a bare failure row, without the naming fields (namespace, name and
+method are NOT NULL): the insert would fail and end the run. The probe's own timeout row,
+which has them, must come first."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +137,9 @@ class NamingProbe:
             "namespace": namespace,
             "name": task.target,
             "method": str(requested or ""),
+            # Whose root or chain answers (N3, N4): not the name's namespace, which a
+            # catch-all endpoint (namespaces = ["*"]) also asks for other names.
+            "endpoint_namespace": endpoint.namespace if endpoint else None,
             "endpoint_operator": endpoint.operator if endpoint else None,
             "depends_on_icann_dns": http.depends_on_icann_dns(endpoint.url) if endpoint else None,
             "n_values": 0,
@@ -161,7 +169,8 @@ class NamingProbe:
                 uns_keys=self.config.uns_keys,
             )
             t1 = self.clock.monotonic()
-            result = await asyncio.wait_for(METHODS[method](req), task.deadline_s)
+            budget = task.deadline_s - min(ENGINE_MARGIN_S, task.deadline_s / 4) - (t1 - t0)
+            result = await asyncio.wait_for(METHODS[method](req), max(budget, 0.0))
             obs.fields["latency_ms"] = (self.clock.monotonic() - t1) * 1000
             self._fill(obs, result)
         except MeasurementError as exc:

@@ -2,9 +2,10 @@
 
 Nothing here reads a database or the network: the expectations come only from
 lab/truth.toml (zones, the manipulating resolver's RPZ policy, web hosts), lab/vantages/
-truth.toml (each vantage's resolver and blocked addresses) and the lab's own IP-to-ASN
-mapping. Each function restates an indicator's formula (docs/indicators.md) over a model of
-what the lab's servers answer, so a test compares the analysis code with an independent
+truth.toml (each vantage's resolver and blocked addresses), lab/chain/truth.toml (the ENS
+and UNS names, the CCIP-read gateway's behaviour) and the lab's own IP-to-ASN mapping.
+Each function restates an indicator's formula (docs/indicators.md) over a model of what
+the lab's servers answer, so a test compares the analysis code with an independent
 derivation, never with a number written into a test. Reads the truth files only.
 """
 
@@ -12,11 +13,12 @@ from __future__ import annotations
 
 import ipaddress
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from analysis.asn import AsnMap
 from lab import truth as lab_truth
+from lab.chain import truth as chain_truth
 from lab.vantages.model import Action, Vantage
 from probes.transport.quic_wire import classify_version
 
@@ -363,6 +365,93 @@ def o1(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     is a `works`; targets without a TCP listener are `offline` and outside the ratio."""
     tcp = [p for p in ps if tcp_ok(p, v)]
     return 0.0, len(tcp)
+
+
+# -- per-indicator derivations (alternative namespaces: naming.resolve) ------------------
+
+# The registry namespace each lab root stands for (lab/truth.toml [roots.*]).
+NAMESPACE_OF_VIEW = {"icann": "icann", "alt": "opennic", "hns": "handshake"}
+EXISTS, ABSENT, FAILED = "exists", "absent", "failed"  # what one lookup gets
+
+
+@dataclass(frozen=True)
+class Lookup:
+    """One naming.resolve lookup of the round: the endpoint's namespace, method and URL,
+    the name, and what the lab answers (EXISTS, ABSENT or FAILED)."""
+
+    namespace: str
+    method: str
+    endpoint: str
+    name: str
+    outcome: str
+
+
+def dns_outcome(t: lab_truth.Truth, resolver: str, name: str) -> str:
+    """naming.resolve's dns method asking A only: NOERROR (with or without the record) is
+    a name that exists, NXDOMAIN one that does not, any other rcode a failure."""
+    rcode = answer(t, resolver, name, "A").rcode
+    return {"NOERROR": EXISTS, "NXDOMAIN": ABSENT}.get(rcode, FAILED)
+
+
+def chain_outcomes(c: chain_truth.Truth, *, gateway_up: bool = True) -> dict[str, str]:
+    """Every planted ENS and UNS name (lab/chain/truth.toml) -> what an eth_call lookup
+    gets: a name with a resolver (or under the wildcard) exists, one without does not; an
+    EIP-3668 name exists when the CCIP-read gateway answers it correctly and fails when the
+    gateway errs (HTTP 500, forged binding) or is down."""
+    out = {e.name: EXISTS if e.resolver else ABSENT for e in c.ens_names}
+    out |= dict.fromkeys(c.unregistered, ABSENT)
+    out |= {e.name: EXISTS for e in c.wildcard_samples}
+    out |= {
+        e.name: EXISTS if e.gateway == "ok" and gateway_up else FAILED for e in c.offchain_names
+    }
+    out |= {e.name: EXISTS for e in c.uns_names}
+    out |= dict.fromkeys(c.uns_unminted, ABSENT)
+    return out
+
+
+def _alternative(lookups: Iterable[Lookup]) -> list[Lookup]:
+    return [lk for lk in lookups if lk.namespace != "icann"]
+
+
+def n3(lookups: list[Lookup], special_use: frozenset[str]) -> tuple[float, int, dict[str, float]]:
+    """(ACR, n (namespace, TLD) pairs, ACR_n): each alternative namespace's TLDs (of names
+    its endpoints find) that the ICANN endpoints also find or that are special-use."""
+    tlds: dict[str, set[str]] = {}
+    for lk in lookups:
+        if lk.outcome == EXISTS:
+            tlds.setdefault(lk.namespace, set()).add(_tld(lk.name))
+    reference = tlds.pop("icann", set()) | special_use
+    pairs = [(ns, tld) for ns, labels in tlds.items() for tld in labels]
+    per_ns = {ns: len(labels & reference) / len(labels) for ns, labels in tlds.items()}
+    return sum(tld in reference for _ns, tld in pairs) / len(pairs), len(pairs), per_ns
+
+
+def n4(lookups: list[Lookup]) -> tuple[float, int, dict[str, float]]:
+    """(1 - ANR, n (namespace, name) clusters, ANR per namespace/method) over the lookups at
+    alternative-namespace endpoints."""
+    alt = _alternative(lookups)
+    per: dict[str, list[int]] = {}
+    for lk in alt:
+        row = per.setdefault(f"{lk.namespace}/{lk.method}", [0, 0])
+        row[0] += 1
+        row[1] += lk.outcome != FAILED
+    failed = sum(lk.outcome == FAILED for lk in alt)
+    clusters = {(lk.namespace, lk.name) for lk in alt}
+    return failed / len(alt), len(clusters), {k: ok / n for k, (n, ok) in per.items()}
+
+
+def apd(lookups: list[Lookup], needs_icann_dns: Callable[[str], bool]) -> float:
+    """1 - independent / working (namespace, method, endpoint) paths of the alternative
+    namespaces; a path works when one of its lookups got an answer."""
+    working = {(lk.namespace, lk.method, lk.endpoint) for lk in _alternative(lookups)}
+    working -= {
+        p
+        for p in set(working)
+        if all(
+            lk.outcome == FAILED for lk in lookups if (lk.namespace, lk.method, lk.endpoint) == p
+        )
+    }
+    return 1 - sum(not needs_icann_dns(url) for _ns, _m, url in working) / len(working)
 
 
 # -- the composite ------------------------------------------------------------------------

@@ -6,29 +6,38 @@ Caddy): from the host (``clean``, the control) and from inside the ``censored`` 
 ``lossy`` vantages' namespaces (``ip netns exec fs-v-<name>``, as ``fragscope lab exec``),
 all into one SQLite database, computed with the lab's own IP-to-ASN mapping. Every
 indicator is compared with a value DERIVED in tests/analysis/lab_expectations.py from
-lab/truth.toml and lab/vantages/truth.toml, never with a number written into the test:
+lab/truth.toml, lab/vantages/truth.toml and lab/chain/truth.toml, never with a number
+written into the test:
 
-- exact (the plant is deterministic): N1, N2, N5, N6, N7, N8, T1-T9, O1 and C2 for
+- exact (the plant is deterministic): N1-N8, T1-T9, O1 and C2 for
   ``clean`` and ``censored``; the value equals the derivation, the 95% interval contains
   it and is narrower than the bound stated beside the assertion;
 - bounded (timing/loss dependent): C1, the Jensen-Shannon divergence to the control:
   0 for the control itself, > 0 for censored, censored ranked farther than lossy (the
   campaigns retry timeouts twice, so loss is retried away and blocking is not), in [0, 1];
+  N4 from lossy: no namespace/method reaches more than from clean;
 - perturbation: one planted rewrite removed from the manipulating resolver's RPZ, and
   separately one blocked host removed from the censored vantage's nftables rules, in
   both an in-memory copy of the truth and the running lab (restored in a finally); the
   censored campaign is run again and each indicator moves by exactly what the perturbed
   truth predicts, the others not at all (C1 aside: not derivable, only bounded).
 
-N3 and N4 (alternative namespaces, naming.resolve) are outside this round.
+N3 and N4 come from naming.resolve in the same campaigns: one name per served zone of
+each root asked of each root's resolver (OpenNIC-like, Handshake-like, ICANN-like) and
+every planted ENS and UNS name asked of ganache (eth-rpc, uns); they are exact for
+``clean`` and ``censored`` like the rest, and a third perturbation stops the lab's
+CCIP-read gateway, which moves N4 (ANR of ens/eth-rpc) alone.
 
 Does I/O: runs subprocesses in network namespaces, talks only to lab addresses, reloads
-the manipulating Unbound and the censored vantage's nftables table (and restores them).
+the manipulating Unbound and the censored vantage's nftables table, stops the CCIP-read
+gateway (and restores them).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
+import json
 import math
 import os
 import shutil
@@ -40,6 +49,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dns.exception
 import dns.message
@@ -54,10 +64,13 @@ from analysis.result import Estimate
 from db.engine import make_engine
 from lab import process, render
 from lab import truth as lab_truth
+from lab.chain import truth as chain_truth
 from lab.vantages import facts as vantage_facts
 from lab.vantages import lab_exec_argv, lab_layout, nft
 from lab.vantages.model import Vantage
 from lab.world import Lab
+from probes.naming.namespaces import shipped_registry
+from probes.naming.probe import NamingProbe
 from tests.analysis import lab_expectations as expect
 
 pytestmark = pytest.mark.timeout(400)
@@ -83,6 +96,8 @@ class Plan:
     dnssec: tuple[str, ...]  # names in zones with a DS (dns.iterative and dns.query)
     tlds: tuple[str, ...]  # every TLD of every root (N2)
     pins: tuple[tuple[str, str], ...]  # (host name, pinned address) for transport probes
+    alt_dns: tuple[str, ...]  # naming.resolve's DNS names: one per served zone of each root
+    chain: tuple[str, ...]  # naming.resolve's ENS and UNS names (lab/chain/truth.toml)
 
     @property
     def asked(self) -> tuple[str, ...]:
@@ -115,7 +130,109 @@ def make_plan(t: lab_truth.Truth) -> Plan:
         # One address per host (the engine keys a task by probe|name|endpoint): IPv4 when
         # the host has it, else IPv6 (the v6-only host).
         pins.append((host.name.rstrip("."), host.address or host.address6 or ""))
-    return Plan(names=names, dnssec=tuple(sorted(dnssec)), tlds=tlds, pins=tuple(pins))
+    # N3/N4: one name per served zone (with an A record) of every root, asked of every
+    # root's resolver, so each root shows which TLDs it has; and every planted chain name.
+    alt_dns = set()
+    for view in t.roots:
+        for z in t.zones_in(view):
+            owners = sorted(z.fqdn(o) for o, typ, _ in z.records if typ == "A")
+            if z.is_served and owners:
+                alt_dns.add(owners[0])
+    return Plan(
+        names=names,
+        dnssec=tuple(sorted(dnssec)),
+        tlds=tlds,
+        pins=tuple(pins),
+        alt_dns=tuple(sorted(alt_dns)),
+        chain=tuple(sorted(n for n in expect.chain_outcomes(chain_facts(t)) if on_chain(n))),
+    )
+
+
+def on_chain(name: str) -> bool:
+    """A name the probe routes to the ENS or UNS endpoints (by its TLD, in the shipped
+    registry). Not the UNS .wallet names: .wallet is a Handshake TLD too (a real
+    collision), and the registry gives a colliding TLD to the first alternative namespace."""
+    return NamingProbe().namespace_of(name) in ("ens", "unstoppable")
+
+
+def chain_facts(t: lab_truth.Truth) -> chain_truth.Truth:
+    assert t.chain is not None, "the lab truth plants a chain"
+    return t.chain.facts()
+
+
+# -- naming.resolve's endpoints: (label, endpoint namespace, method, URL, options) ---------
+
+
+@dataclass(frozen=True)
+class NamingEndpoint:
+    label: str
+    namespace: str
+    method: str
+    url: str
+    options: dict[str, object]
+    names: tuple[str, ...]  # the round's names it is asked (its `namespaces`)
+    resolver: str | None = None  # the lab resolver key of a dns endpoint
+
+
+def naming_endpoints(t: lab_truth.Truth, plan: Plan) -> list[NamingEndpoint]:
+    """Each root's resolver for the DNS names, the chain's JSON-RPC for ENS (eth-rpc) and
+    for UNS (uns). An endpoint serves exactly its names: `namespaces` lists the registry
+    namespaces of its names (probes/naming/data), checked to keep the two sets apart."""
+    probe = NamingProbe()
+    dns_ns = sorted({probe.namespace_of(n) for n in plan.alt_dns})
+    chain_ns = {n: probe.namespace_of(n) for n in plan.chain}
+    assert set(chain_ns.values()) == {"ens", "unstoppable"}, chain_ns
+    assert not set(dns_ns) & set(chain_ns.values()), dns_ns
+    out = []
+    for view, ns in expect.NAMESPACE_OF_VIEW.items():
+        key = expect.resolver_key(t, t.resolver_for_view(view).address)
+        options = {"method": "dns", "qtypes": ["A"], "namespaces": dns_ns}
+        url = f"udp://{t.resolvers[key].address}"
+        out.append(NamingEndpoint(f"root-{view}", ns, "dns", url, options, plan.alt_dns, key))
+    c, facts = t.chain, chain_facts(t)
+    assert c is not None
+    common = {"chain_id": facts.chain_id}
+    ens = {"method": "eth-rpc", "registry": facts.addresses["ens_registry"], "namespaces": ["ens"]}
+    uns = {"method": "uns", "proxy_reader": facts.addresses[facts.uns_reader]}
+    uns["namespaces"] = ["unstoppable"]
+    for label, ns, options in (("chain-ens", "ens", ens), ("chain-uns", "unstoppable", uns)):
+        names = tuple(n for n in plan.chain if chain_ns[n] == ns)
+        method = str(options["method"])
+        out.append(NamingEndpoint(label, ns, method, f"eth+{c.rpc_url}", options | common, names))
+    return out
+
+
+def naming_lookups(
+    t: lab_truth.Truth, plan: Plan, v: Vantage, *, gateway_up: bool = True
+) -> list[expect.Lookup]:
+    """Every naming.resolve lookup of the round from vantage ``v``, with what the lab
+    answers; an endpoint (or the CCIP-read gateway) whose address the vantage blocks fails."""
+    assert t.chain is not None
+    blocked = {str(b.address) for b in v.blocks}
+    chain = expect.chain_outcomes(
+        chain_facts(t), gateway_up=gateway_up and t.chain.gateway_address not in blocked
+    )
+    out = []
+    for ep in naming_endpoints(t, plan):
+        host = urlsplit(ep.url.removeprefix("eth+")).hostname
+        for name in ep.names:
+            if ep.resolver is not None:
+                outcome = expect.dns_outcome(t, ep.resolver, name)
+            else:
+                outcome = chain[name]
+            outcome = expect.FAILED if host in blocked else outcome
+            out.append(expect.Lookup(ep.namespace, ep.method, ep.url, name, outcome))
+    return out
+
+
+def needs_icann_dns(url: str) -> bool:
+    """Reaching the URL needs a host name looked up (not an IP literal)."""
+    host = urlsplit(url.removeprefix("eth+")).hostname or ""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return True
+    return False
 
 
 # -- derivations bound to the round's plan -------------------------------------------------
@@ -132,10 +249,19 @@ def dns_plan(t: lab_truth.Truth, plan: Plan, v: Vantage, names: tuple[str, ...])
 
 
 def expected_all(
-    t: lab_truth.Truth, plan: Plan, label: str, vantages: dict[str, Vantage]
+    t: lab_truth.Truth,
+    plan: Plan,
+    label: str,
+    vantages: dict[str, Vantage],
+    *,
+    gateway_up: bool = True,
 ) -> dict[str, tuple[float | None, int]]:
-    """Every exactly derivable indicator of vantage ``label``: code -> (value, n)."""
+    """Every exactly derivable indicator of vantage ``label``: code -> (value, n); N4's
+    APD under "N4.apd" (a C2 member)."""
     v, control = vantages[label], vantages["clean"]
+    lookups = naming_lookups(t, plan, v, gateway_up=gateway_up)
+    acr, n_pairs, _per_ns = expect.n3(lookups, special_use_tlds())
+    unreach, n_names, _anr = expect.n4(lookups)
     asn = asn_map.load_lab()
     everything = dns_plan(t, plan, v, plan.asked)
     ps = expect.pins(t, plan.pins)
@@ -143,6 +269,9 @@ def expected_all(
     out: dict[str, tuple[float | None, int]] = {
         "N1": expect.n1(t, everything, asn),
         "N2": expect.n2(t, everything),
+        "N3": (acr, n_pairs),
+        "N4": (unreach, n_names),
+        "N4.apd": (expect.apd(lookups, needs_icann_dns), 0),
         "N5": expect.n5(t, everything, asn),
         "N6": expect.n6(t, everything, plan.dnssec),
         "N7": expect.n7(t, everything, asn),
@@ -160,6 +289,12 @@ def expected_all(
     }
     out["C2"] = (expect.c2({c: val for c, (val, _n) in out.items()}), 0)
     return out
+
+
+def special_use_tlds() -> frozenset[str]:
+    """The IANA special-use registry's single labels, as the probe's dated list ships them
+    (probes/naming/data/tlds/special-use.txt): N3's T_special."""
+    return shipped_registry()["special-use"].tlds.labels
 
 
 def expected_n1(t: lab_truth.Truth, plan: Plan, resolver_address: str) -> float:
@@ -215,6 +350,7 @@ def campaign_text(lab: Lab, vantage: str, targets_dir: Path, round_name: str) ->
     t = lab.truth
     own = str(vantage_facts.load()[vantage].resolver)
     control6 = t.resolvers["icann"].address6
+    naming = naming_endpoints(t, make_plan(t))
     return f"""
 name = "truth-{vantage}"
 vantage = "{vantage}"
@@ -244,6 +380,12 @@ list = "hosts"
 file = "{targets_dir / "hosts.csv"}"
 namespace = "icann"
 
+[[targets]]
+list = "alt"
+file = "{targets_dir / "alt.txt"}"
+format = "lines"
+namespace = "mixed"
+
 [[endpoints]]
 url = "udp://{own}"
 label = "own"
@@ -255,9 +397,10 @@ url = "udp://[{control6}]"
 label = "control"
 operator = "lab-icann"
 role = "control"
-
+{naming_endpoint_text(naming)}
 [probes."dns.query"]
 lists = ["names", "whoami"]
+endpoints = ["own", "control"]
 qtypes = {list(QTYPES)!r}
 whoami_names = ["{WHOAMI.rstrip(".")}/A"]
 timeout_s = 1.0
@@ -284,6 +427,11 @@ http_timeout_s = 2.0
 [probes."transport.quic_vn"]
 lists = ["hosts"]
 
+[probes."naming.resolve"]
+lists = ["alt"]
+endpoints = {json.dumps([ep.label for ep in naming])}
+timeout_s = 2.0
+
 {path_probe(vantage)}
 # Retries separate loss from blocking, as a real campaign would: a pair is ok when any
 # attempt worked, so the lossy vantage's dropped packets are retried away while the
@@ -299,6 +447,25 @@ burst = 20
 [safety]
 allowed = ["10.99.0.0/16", "fd99::/16"]
 """
+
+
+def naming_endpoint_text(endpoints: list[NamingEndpoint]) -> str:
+    """[[endpoints]] tables of naming.resolve (JSON strings, numbers and string arrays are
+    TOML too)."""
+    out = []
+    for ep in endpoints:
+        options = ", ".join(f"{k} = {json.dumps(v)}" for k, v in ep.options.items())
+        out.append(
+            f"""
+[[endpoints]]
+url = "{ep.url}"
+label = "{ep.label}"
+operator = "lab-{ep.label}"
+namespace = "{ep.namespace}"
+options = {{ {options} }}
+"""
+        )
+    return "".join(out)
 
 
 def path_probe(vantage: str) -> str:
@@ -320,6 +487,8 @@ def write_targets(plan: Plan, work: Path) -> None:
     (work / "names.txt").write_text("".join(n.rstrip(".") + "\n" for n in plan.asked))
     (work / "dnssec.txt").write_text("".join(n.rstrip(".") + "\n" for n in plan.dnssec))
     (work / "whoami.txt").write_text(WHOAMI.rstrip(".") + "\n")
+    alt = [n.rstrip(".") for n in (*plan.alt_dns, *plan.chain)]
+    (work / "alt.txt").write_text("".join(n + "\n" for n in alt), encoding="utf-8")
     (work / "hosts.csv").write_text(
         "".join(f"{i},{n},{a}\n" for i, (n, a) in enumerate(plan.pins, start=1))
     )
@@ -449,8 +618,8 @@ def test_t1_equals_the_advertised_but_unreachable_share(lab_round: Round) -> Non
     assert lab_round.by_label["censored"]["T1"].value > lab_round.by_label["clean"]["T1"].value
 
 
-EXACT = ("N1", "N2", "N5", "N6", "N7", "N8", "T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8")
-EXACT += ("T9", "O1", "C2")
+EXACT = ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "T1", "T2", "T3", "T4", "T5", "T6")
+EXACT += ("T7", "T8", "T9", "O1", "C2")
 
 
 @pytest.mark.parametrize("label", ["clean", "censored"])
@@ -482,6 +651,43 @@ def test_indicator_equals_its_derivation(lab_round: Round, code: str, label: str
         assert e.n == n, (code, e.n, n, e.params)
         bound = ci_bound(n)
     assert width <= bound + 1e-12, (code, label, e.ci_low, e.ci_high, bound)
+
+
+@pytest.mark.parametrize("label", ["clean", "censored"])
+def test_n3_n4_per_namespace_and_method(lab_round: Round, label: str) -> None:
+    """N3's ACR_n and colliding labels, N4's ANR per namespace x method, AGF and APD
+    equal the derivation; the colliding labels are the truth's planted collisions."""
+    t, plan = lab_round.truth, lab_round.plan
+    lookups = naming_lookups(t, plan, vantage_facts.load()[label])
+    _acr, _n, acr_by_ns = expect.n3(lookups, special_use_tlds())
+    _u, _n, anr = expect.n4(lookups)
+    n3, n4 = lab_round.by_label[label]["N3"], lab_round.by_label[label]["N4"]
+    got_acr = {ns: d["acr"] for ns, d in n3.params["namespaces"].items()}
+    assert got_acr == pytest.approx(acr_by_ns), n3.params
+    planted = {tld for r in t.roots.values() for tld in r.collides_with_icann}
+    assert set(n3.params["colliding"]) == planted, (n3.params, planted)
+    assert n3.params["unattributed_lookups"] == 0
+    assert {k: d["anr"] for k, d in n4.params["anr"].items()} == pytest.approx(anr), n4.params
+    assert sum(d["attempts"] for d in n4.params["anr"].values()) == len(
+        [lk for lk in lookups if lk.namespace != "icann"]
+    )
+    assert n4.params["apd"] == expect.apd(lookups, needs_icann_dns)
+    # The lab has no bridge or HTTP gateway to judge against the chain: no AGF, and the
+    # analysis says so (None) rather than inventing one.
+    assert n4.params["agf"] is None
+    assert min(anr.values()) < 1.0  # the planted gateway failures (HTTP 500, forged binding)
+
+
+def test_loss_only_lowers_anr(lab_round: Round) -> None:
+    # Bounded, not exact (which lookups the lossy vantage's drops defeat is random): loss
+    # cannot make an endpoint answer, and every clean failure is planted (the gateway's
+    # HTTP 500 and forged binding), so no namespace/method reaches more from lossy.
+    clean, lossy = (lab_round.by_label[v]["N4"] for v in ("clean", "lossy"))
+    assert lossy.value is not None and clean.value is not None
+    assert lossy.value >= clean.value
+    for key, d in clean.params["anr"].items():
+        assert lossy.params["anr"][key]["anr"] <= d["anr"], key
+        assert lossy.params["anr"][key]["attempts"] == d["attempts"], key
 
 
 def test_derivations_are_not_vacuous(lab_round: Round) -> None:
@@ -646,6 +852,46 @@ def test_removing_one_planted_rewrite_moves_only_the_naming_indicators(
     # derivable (its path.udp443 keys depend on the kernel's ICMP rate limit, `rejected`
     # one run and `dropped` the next), only bounded (test_c1_ranks_censored_...).
     assert {"N1", "N5", "C2"} <= moved and not {c for c in moved if c.startswith("T")}, moved
+    assert after["C1"].value is not None and 0.0 <= after["C1"].value <= 1.0
+
+
+@contextmanager
+def service_stopped(lab: Lab, name: str) -> Iterator[None]:
+    """Lab service ``name`` stopped (SIGTERM by its recorded PID, then its record dropped),
+    started again (recorded, so `lab down` stops it) and health-checked in the finally."""
+    service = next(s for s in lab.services if s.name == name)
+    running = process.load(lab.paths.pids)
+    found = [r for r in running if r.service == name]
+    assert found and process.alive(found[0]), f"{name} is not running"
+    process.stop_all(found)
+    process.save(lab.paths.pids, [r for r in running if r.service != name])
+    try:
+        yield
+    finally:
+        lab._wait([service], lab._start([service]), timeout=30.0)
+
+
+def test_stopping_the_ccip_gateway_moves_only_n4(lab: Lab, lab_round: Round) -> None:
+    """The lab's CCIP-read gateway stopped: the EIP-3668 names it served fail, so ANR of
+    ens/eth-rpc drops by exactly those names over the ENS lookups and N4 rises by them over
+    every alternative-namespace lookup; N3 (eth still found), APD (the path still works)
+    and every other indicator stay."""
+    t, plan = lab_round.truth, lab_round.plan
+    vantages = vantage_facts.load()
+    with service_stopped(lab, "ccip-gateway"):
+        after = rerun_censored(lab, lab_round, "gateway")
+    predicted = expected_all(t, plan, "censored", vantages, gateway_up=False)
+    moved = assert_moves_as_predicted(lab_round, after, predicted)
+    assert moved == {"N4"}, moved
+    _u, _n, anr_up = expect.n4(naming_lookups(t, plan, vantages["censored"]))
+    _u, _n, anr_down = expect.n4(naming_lookups(t, plan, vantages["censored"], gateway_up=False))
+    assert anr_down["ens/eth-rpc"] < anr_up["ens/eth-rpc"]
+    assert {k for k in anr_up if anr_up[k] != anr_down[k]} == {"ens/eth-rpc"}
+    before = lab_round.by_label["censored"]["N4"].params["anr"]
+    for key, d in after["N4"].params["anr"].items():
+        delta = d["anr"] - before[key]["anr"]
+        assert delta == pytest.approx(anr_down[key] - anr_up[key], abs=1e-12), key
+    assert after["N4"].params["apd"] == lab_round.by_label["censored"]["N4"].params["apd"]
     assert after["C1"].value is not None and 0.0 <= after["C1"].value <= 1.0
 
 

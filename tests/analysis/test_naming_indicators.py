@@ -59,7 +59,16 @@ def test_naming_values_exact(dns_world: World) -> None:
     assert v["N7"].params["hhi"] == pytest.approx(6250)
     assert v["N8"].value == pytest.approx(1 / 6)  # x.onion answered, 6 canary tests
     assert v["N3"].value == pytest.approx(1 / 3)  # alt TLDs geek, test, eth; test collides
-    assert v["N4"].value == pytest.approx(1 / 6)  # one gateway lookup of six got no answer
+    # Five alternative-namespace lookups (the icann endpoint's is not one): the gateway's
+    # got no answer; x.forever's not_found is an answer.
+    assert v["N4"].value == pytest.approx(1 / 5)
+    assert v["N4"].params["anr"]["ens/http-gateway"] == {
+        "attempts": 1,
+        "successes": 0,
+        "anr": 0.0,
+    }
+    assert v["N3"].params["namespaces"]["opennic"] == {"tlds": 2, "colliding": 1, "acr": 0.5}
+    assert v["N3"].params["colliding"] == ["test"]
     assert v["N4"].params["apd"] == 0.0
 
 
