@@ -11,34 +11,128 @@ from itertools import combinations
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from analysis import stats
-from analysis.facts import RunFacts
+from analysis.facts import Names, RunFacts
 from analysis.naming import DnsFacts
 from analysis.registry import PILLAR_MIN_COVERAGE, PILLARS
 from analysis.result import Estimate, bootstrap, from_interval, withheld
 from analysis.scope import RunInfo
 
+_CHANNEL_SHIFT = 60  # a key's channel sits above (target << 30 | address or test)
+_PART = 30
 
-def outcomes(f: RunFacts, d: DnsFacts | None) -> dict[tuple[str, ...], tuple[str, str]]:
-    """key -> (cluster, outcome class) over every channel a run measured."""
-    out: dict[tuple[str, ...], tuple[str, str]] = {}
-    for (target, addr), p in f.pairs.items():
-        if p.tls_outcome is not None:
-            out[("tls", target, addr)] = (target, f"tls:{p.tls_outcome}")
-        if p.quic_outcome is not None:
-            out[("quic", target, addr)] = (target, f"quic:{p.quic_outcome}")
-        if p.vn_outcome is not None:
-            out[("vn", target, addr)] = (target, f"vn:{p.vn_outcome}")
-    for (target, test), counts in f.path.items():
-        top = max(counts, key=lambda o: (counts[o], o)) if len(counts) > 1 else next(iter(counts))
-        out[("path", target, test)] = (target, f"path:{test}:{top}")
+
+class Labels:
+    """Strings numbered for one computation: clusters, outcome classes and the keys that are
+    not (target, address) pairs, shared by every run's outcome table so two runs' tables
+    compare on integers."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.strings: list[str] = []
+        self.dns_keys: dict[tuple[str, ...], int] = {}
+        self._targets: dict[int, npt.NDArray[np.int64]] = {}
+
+    def code(self, text: str) -> int:
+        found = self.index.get(text)
+        if found is None:
+            found = self.index[text] = len(self.strings)
+            self.strings.append(text)
+        return found
+
+    def codes(self, texts: list[str]) -> npt.NDArray[np.int64]:
+        return np.array([self.code(t) for t in texts], dtype=np.int64)
+
+    def targets(self, names: Names) -> npt.NDArray[np.int64]:
+        """Each target's label code (its cluster), by target rank."""
+        found = self._targets.get(id(names))
+        if found is None:
+            found = self._targets[id(names)] = self.codes(names.targets)
+        return found
+
+
+@dataclass
+class OutcomeTable:
+    """A run's outcome per key over every channel it measured: keys (int64, sorted) with the
+    cluster and outcome class of each as label codes. A key is (channel, target, address)
+    for tls/quic/vn, (path, target, test), or a numbered (dns, name, type, resolver slot)."""
+
+    labels: Labels
+    names: Names
+    keys: npt.NDArray[np.int64]
+    cluster: npt.NDArray[np.int64]
+    outcome: npt.NDArray[np.int64]
+
+    def as_dict(self) -> dict[tuple[str, ...], tuple[str, str]]:
+        """key -> (cluster, outcome class), spelled out (for reading, not for computing)."""
+        names = {v: k for k, v in self.labels.dns_keys.items()}
+        out: dict[tuple[str, ...], tuple[str, str]] = {}
+        strings = self.labels.strings
+        for key, c, o in zip(
+            self.keys.tolist(), self.cluster.tolist(), self.outcome.tolist(), strict=True
+        ):
+            channel = key >> _CHANNEL_SHIFT
+            if channel == _DNS:
+                spelled: tuple[str, ...] = names[key & ((1 << _CHANNEL_SHIFT) - 1)]
+            else:
+                target = self.names.targets[(key >> _PART) & ((1 << _PART) - 1)]
+                low = key & ((1 << _PART) - 1)
+                where = self.names.words if channel == _PATH else self.names.addresses
+                spelled = (_CHANNELS[channel], target, where[low])
+            out[spelled] = (strings[c], strings[o])
+        return out
+
+
+_CHANNELS = ("tls", "quic", "vn", "path")
+_PATH, _DNS = 3, 4
+
+
+def outcomes(f: RunFacts, d: DnsFacts | None, labels: Labels | None = None) -> OutcomeTable:
+    """Every key's (cluster, outcome class) over every channel a run measured."""
+    labels = labels if labels is not None else Labels()
+    clusters = labels.targets(f.names)
+    words = f.names.words
+    keys, cl, out = [], [], []
+    for channel, codes in enumerate((f.tls_outcome, f.quic_outcome, f.vn_outcome)):
+        sel = codes >= 0
+        name = _CHANNELS[channel]
+        classes = labels.codes([f"{name}:{w}" for w in words])
+        keys.append((channel << _CHANNEL_SHIFT) | (f.t[sel] << _PART) | f.a[sel])
+        cl.append(clusters[f.t[sel]])
+        out.append(classes[codes[sel]] if len(classes) else codes[sel])
+    if len(f.path_t):
+        # The path class of a (target, test): its most frequent outcome, ties to the
+        # greatest outcome name (rows are sorted by target, test and outcome name).
+        group = (f.path_t << _PART) | f.path_test
+        order = np.lexsort((f.path_outcome, f.path_n, group))
+        last = np.r_[group[order][1:] != group[order][:-1], True]
+        top = order[last]
+        tops = list(zip(f.path_test[top].tolist(), f.path_outcome[top].tolist(), strict=True))
+        path_classes = {(t, o): labels.code(f"path:{words[t]}:{words[o]}") for t, o in set(tops)}
+        keys.append((_PATH << _CHANNEL_SHIFT) | group[top])
+        cl.append(clusters[f.path_t[top]])
+        out.append(np.array([path_classes[k] for k in tops], dtype=np.int64))
     if d is not None:
         slots = _resolver_slots(d)
+        dk, dc, do = [], [], []
         for (name, qtype), views in d.views.items():
             for resolver, v in views.items():
-                out[("dns", name, qtype, slots[resolver])] = (name, f"dns:{v.rcode}")
-    return out
+                key = ("dns", name, qtype, slots[resolver])
+                dk.append(labels.dns_keys.setdefault(key, len(labels.dns_keys)))
+                dc.append(labels.code(name))
+                do.append(labels.code(f"dns:{v.rcode}"))
+        keys.append((_DNS << _CHANNEL_SHIFT) | np.array(dk, dtype=np.int64))
+        cl.append(np.array(dc, dtype=np.int64))
+        out.append(np.array(do, dtype=np.int64))
+    all_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=np.int64)
+    order = np.argsort(all_keys, kind="stable")
+
+    def cat(parts: list[npt.NDArray[np.int64]]) -> npt.NDArray[np.int64]:
+        return np.concatenate(parts)[order] if parts else np.zeros(0, dtype=np.int64)
+
+    return OutcomeTable(labels, f.names, all_keys[order], cat(cl), cat(out))
 
 
 def _resolver_slots(d: DnsFacts) -> dict[str, str]:
@@ -62,32 +156,16 @@ def _resolver_slots(d: DnsFacts) -> dict[str, str]:
 
 
 def divergence(
-    a: dict[tuple[str, ...], tuple[str, str]],
-    b: dict[tuple[str, ...], tuple[str, str]],
-    *,
-    run: RunInfo,
-) -> tuple[stats.Interval, float, int] | None:
+    a: OutcomeTable, b: OutcomeTable, *, run: RunInfo
+) -> tuple[stats.Pending, float, int] | None:
     """JSD of the outcome distributions over common keys, its CI, DIS and the key count."""
-    # One pass over the keys (this runs over every pair of every channel: hundreds of
-    # thousands of keys at scale), numbering clusters and classes as they come; the numbers
-    # are then mapped to sorted order, so the columns are the same as sorting first.
-    cindex: dict[str, int] = {}
-    index: dict[str, int] = {}
-    rows_l: list[int] = []
-    oa_l: list[int] = []
-    ob_l: list[int] = []
-    for key, (cluster, outcome) in a.items():
-        other = b.get(key)
-        if other is None:
-            continue
-        rows_l.append(cindex.setdefault(cluster, len(cindex)))
-        oa_l.append(index.setdefault(outcome, len(index)))
-        ob_l.append(index.setdefault(other[1], len(index)))
-    if not rows_l:
+    _, ia, ib = np.intersect1d(a.keys, b.keys, assume_unique=True, return_indices=True)
+    if not len(ia):
         return None
-    clusters, rows = _sorted_codes(cindex, rows_l)
-    cats, codes = _sorted_codes(index, oa_l + ob_l)
-    oa, ob = codes[: len(oa_l)], codes[len(oa_l) :]
+    strings = a.labels.strings
+    clusters, rows = _sorted_codes(strings, a.cluster[ia])
+    cats, codes = _sorted_codes(strings, np.concatenate([a.outcome[ia], b.outcome[ib]]))
+    oa, ob = codes[: len(ia)], codes[len(ia) :]
     k, m = len(cats), len(clusters)
     cols = np.zeros((m, 2 * k + 2))
     cols[:, :k] = np.bincount(rows * k + oa, minlength=m * k).reshape(m, k)
@@ -98,22 +176,26 @@ def divergence(
         run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
     )
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
-    return interval, dis, len(rows_l)
+    return interval, dis, len(ia)
 
 
-def _sorted_codes(numbering: dict[str, int], codes: list[int]) -> tuple[list[str], np.ndarray]:
-    """The numbered names in sorted order, and ``codes`` renumbered to match."""
-    names = sorted(numbering)
-    rank = np.empty(len(names), dtype=np.int64)
-    rank[[numbering[n] for n in names]] = np.arange(len(names))
-    return names, rank[np.asarray(codes, dtype=np.int64)]
+def _sorted_codes(
+    strings: list[str], codes: npt.NDArray[np.int64]
+) -> tuple[list[str], npt.NDArray[np.int64]]:
+    """The distinct labels of ``codes`` in sorted order, and ``codes`` renumbered to match."""
+    used = np.flatnonzero(np.bincount(codes, minlength=len(strings)))
+    names = [strings[c] for c in used.tolist()]
+    order = sorted(range(len(names)), key=names.__getitem__)
+    rank = np.zeros(len(strings), dtype=np.int64)
+    rank[used[order]] = np.arange(len(names))
+    return [names[i] for i in order], rank[codes]
 
 
 def c1(
     run: RunInfo,
-    mine: dict[tuple[str, ...], tuple[str, str]],
+    mine: OutcomeTable,
     control_run: RunInfo | None,
-    control: dict[tuple[str, ...], tuple[str, str]] | None,
+    control: OutcomeTable | None,
 ) -> Estimate:
     if control_run is None or control is None:
         return withheld("C1", run, "no control run in this run's round")
@@ -211,6 +293,33 @@ class PairTest:
         return self.p_holm < stats.ALPHA
 
 
+def _sorted_unique(keys: npt.NDArray[np.str_]) -> npt.NDArray[np.str_]:
+    if len(keys) < 2 or bool(np.all(keys[1:] > keys[:-1])):
+        return keys
+    return np.unique(keys)
+
+
+def _common_keys(key_sets: list[npt.NDArray[np.str_]]) -> npt.NDArray[np.str_]:
+    """The keys in every set, sorted: binary searches over sorted sets (the indicators list
+    their clusters sorted) instead of a sort of all sets together per pair of runs."""
+    common = _sorted_unique(key_sets[0])
+    for keys in key_sets[1:]:
+        if np.array_equal(keys, common):
+            continue
+        other = _sorted_unique(keys)
+        if not len(other):
+            return other
+        at = np.minimum(np.searchsorted(other, common), len(other) - 1)
+        common = common[other[at] == common]
+    return common
+
+
+def _positions(keys: npt.NDArray[np.str_], wanted: npt.NDArray[np.str_]) -> npt.NDArray[np.int64]:
+    """Where each of ``wanted`` (all present) sits in ``keys``."""
+    order = np.argsort(keys, kind="stable")
+    return np.asarray(order[np.searchsorted(keys[order], wanted)], dtype=np.int64)
+
+
 def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]:
     """Paired bootstrap of Δ for each indicator with per-target data, over every pair of
     runs of a round, on the targets common to all of them (one set of draws per round and
@@ -219,28 +328,30 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
     for r in runs:
         if r.round:
             by_round[r.round].append(r)
-    by_key = {(e.run_id, e.code): e for e in estimates if e.clusters}
+    by_key = {(e.run_id, e.code): e for e in estimates if e.cluster_sums}
     out: list[PairTest] = []
-    codes = sorted({e.code for e in estimates if e.clusters})
+    codes = sorted({e.code for e in estimates if e.cluster_sums})
     for round_name, members in sorted(by_round.items()):
         ordered = sorted(members, key=lambda r: (r.vantage_label, r.id))
         for code in codes:
-            ests = [(r, by_key.get((r.id, code))) for r in ordered]
-            present = [(r, e) for r, e in ests if e is not None and e.clusters]
+            present = [
+                (r, c)
+                for r in ordered
+                if (e := by_key.get((r.id, code))) is not None and (c := e.cluster_sums)
+            ]
             if len(present) < 2:
                 continue
-            common = sorted(set.intersection(*(set(e.clusters or {}) for _, e in present)))
+            common = _common_keys([c.keys for _, c in present])
             if len(common) < 2:
                 continue
             # Columns (num, den) of each run side by side, one row per common target.
-            cols = np.hstack(
-                [
-                    np.array([(e.clusters or {})[t] for t in common], dtype=np.float64)
-                    for _, e in present
-                ]
-            )
+            blocks = []
+            for _, c in present:
+                at = _positions(c.keys, common)
+                blocks += [c.num[at], c.den[at]]
+            cols = np.column_stack(blocks)
             shared = stats.Resampler(common, seed=stats.seed_for(round_name, code))
-            sums = shared.sums(common, cols)
+            sums = shared.sums_at(np.arange(len(common)), cols)
             totals = cols.sum(axis=0)
             raw = []
             for (i, (u, _)), (j, (v, _)) in combinations(enumerate(present), 2):

@@ -18,7 +18,7 @@ from analysis.comparison import PairTest
 from analysis.registry import REGISTRY
 from analysis.result import Estimate
 from analysis.scope import DEFAULT_CONTROL, RunInfo, all_runs, control_for, previous_run
-from analysis.tables import present_tables
+from analysis.tables import gc_paused, present_tables
 from db.models import IndicatorValue
 
 
@@ -54,21 +54,22 @@ def compute(
     needed = {r.id for r in runs}
     needed |= {c.id for c in controls.values() if c is not None}
     needed |= {p.id for p in previous.values() if p is not None}
-    tf = facts.load(engine, needed, present)
-    dns = naming.load_dns(engine, needed, present)
-    nf = naming.load_naming(engine, needed, present)
-    outcome_cache: dict[str, dict[tuple[str, ...], tuple[str, str]]] = {}
+    with gc_paused():
+        tf = facts.load(engine, needed, present)
+        dns = naming.load_dns(engine, needed, present)
+        nf = naming.load_naming(engine, needed, present)
+    outcome_cache: dict[str, comparison.OutcomeTable] = {}
+    labels = comparison.Labels()
 
     control_ids = {c.id for c in controls.values() if c is not None}
     keep = control_ids | {p.id for p in previous.values() if p is not None}
 
-    def outcomes(run_id: str) -> dict[tuple[str, ...], tuple[str, str]]:
-        # Only the control runs' outcome maps are kept: they are the shared reference, and
-        # keeping every run's map would hold millions of keys at once.
+    def outcomes(run_id: str) -> comparison.OutcomeTable:
+        # Only the control runs' outcome tables are kept: they are the shared reference.
         if run_id in outcome_cache:
             return outcome_cache[run_id]
         d = dns[run_id] if "dns_observations" in present else None
-        found = comparison.outcomes(tf[run_id], d)
+        found = comparison.outcomes(tf[run_id], d, labels)
         if run_id in control_ids:
             outcome_cache[run_id] = found
         return found
@@ -80,7 +81,7 @@ def compute(
         c_run = controls[run.id]
         c = tf[c_run.id] if c_run is not None else None
         d = dns[run.id]
-        universe = set(f.by_target()) | {t for t, _ in f.path} | {n for n, _ in d.views}
+        universe = f.target_names() | {n for n, _ in d.views}
         result.use_resampler(run.id, stats.Resampler(sorted(universe), seed=stats.seed_for(run.id)))
         per_run = [
             naming.n1(run, d, mapping, present),
@@ -106,6 +107,8 @@ def compute(
         per_run.append(
             comparison.c1(run, mine, c_run, outcomes(c_run.id) if c_run is not None else None)
         )
+        # The composite combines its members' replicates: their queued intervals first.
+        result.settle(run.id)
         by_code = {e.code: e for e in per_run}
         per_run.append(comparison.c2(run, by_code))
         result.use_resampler(run.id, None)

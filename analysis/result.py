@@ -4,41 +4,72 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from analysis import stats
 from analysis.registry import REGISTRY
 
 WILSON_MAX_N = 30  # below this many unit-weight clusters the Wilson interval is used
 
+StrArray = npt.NDArray[np.str_]
+
 _RESAMPLERS: dict[str, stats.Resampler] = {}
 
 
 def use_resampler(run_id: str, resampler: stats.Resampler | None) -> None:
-    """Install (or remove) the shared bootstrap draws of a run while it is computed."""
+    """Install (or remove) the shared bootstrap draws of a run while it is computed; removing
+    them first resolves the intervals still queued on them."""
     if resampler is None:
+        settle(run_id)
         _RESAMPLERS.pop(run_id, None)
     else:
         _RESAMPLERS[run_id] = resampler
 
 
+def settle(run_id: str) -> None:
+    """Fill in the intervals of a run's estimates that wait on its shared draws."""
+    shared = _RESAMPLERS.get(run_id)
+    if shared is not None:
+        shared.flush()
+
+
 def bootstrap(
     run: Any,
     code: str,
-    keys: Sequence[str] | None,
+    keys: Sequence[str] | StrArray | None,
     columns: Any,
     statistic: Any,
-) -> stats.Interval:
+) -> stats.Pending:
     """A cluster bootstrap of a statistic of column sums: the run's shared draws when the
-    clusters are its targets, else an independent resample seeded from run id and code."""
+    clusters are its targets (the interval may come at :func:`settle`), else an independent
+    resample seeded from run id and code."""
     shared = _RESAMPLERS.get(run.id)
-    if shared is not None and keys is not None and shared.covers(keys):
-        return shared.bootstrap(keys, columns, statistic)
-    return stats.sum_bootstrap(
-        np.asarray(columns, dtype=np.float64), statistic, seed=stats.seed_for(run.id, code)
+    if shared is not None and keys is not None:
+        positions = shared.positions(keys)
+        if positions is not None:
+            return shared.defer(positions, columns, statistic)
+    return stats.Pending.done(
+        stats.sum_bootstrap(
+            np.asarray(columns, dtype=np.float64), statistic, seed=stats.seed_for(run.id, code)
+        )
     )
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterSums:
+    """A ratio indicator's per-cluster numerators and denominators (clusters with den > 0),
+    kept for the paired cross-vantage tests and ``indicators explain``."""
+
+    keys: StrArray
+    num: stats.FloatArray
+    den: stats.FloatArray
+
+    def __len__(self) -> int:
+        return len(self.keys)
 
 
 @dataclass
@@ -55,7 +86,18 @@ class Estimate:
     params: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
     replicates: stats.FloatArray | None = field(default=None, repr=False)
-    clusters: dict[str, tuple[float, float]] | None = field(default=None, repr=False)
+    cluster_sums: ClusterSums | None = field(default=None, repr=False)
+
+    @property
+    def clusters(self) -> dict[str, tuple[float, float]] | None:
+        """Cluster -> (numerator, denominator) of a ratio indicator (None for others)."""
+        c = self.cluster_sums
+        if c is None:
+            return None
+        return {
+            k: (a, b)
+            for k, a, b in zip(c.keys.tolist(), c.num.tolist(), c.den.tolist(), strict=True)
+        }
 
     @property
     def version(self) -> int:
@@ -78,11 +120,11 @@ def missing_tables(code: str, present: set[str]) -> str | None:
 def from_ratio(
     code: str,
     run: Any,
-    num: Sequence[float],
-    den: Sequence[float],
+    num: Sequence[float] | stats.FloatArray,
+    den: Sequence[float] | stats.FloatArray,
     *,
     params: dict[str, Any] | None = None,
-    keys: Sequence[str] | None = None,
+    keys: Sequence[str] | StrArray | None = None,
 ) -> Estimate:
     """sum(num)/sum(den) over clusters (targets) with its 95% interval, or withheld.
 
@@ -91,55 +133,62 @@ def from_ratio(
     """
     params = dict(params or {})
     ind = REGISTRY[code]
-    n_clusters = sum(1 for d in den if d > 0)
+    num_all = np.asarray(num, dtype=np.float64)
+    den_all = np.asarray(den, dtype=np.float64)
+    if num_all.shape != den_all.shape:
+        raise ValueError(f"{code}: numerators and denominators differ in length")
+    positive = den_all > 0
+    n_clusters = int(positive.sum())
     if n_clusters < ind.min_n:
         return withheld(code, run, f"n = {n_clusters} < minimum {ind.min_n} clusters", **params)
-    pairs = [(a, b) for a, b in zip(num, den, strict=True) if b > 0]
-    num_a = np.array([p[0] for p in pairs], dtype=float)
-    den_a = np.array([p[1] for p in pairs], dtype=float)
-    kept = [k for k, b in zip(keys, den, strict=True) if b > 0] if keys is not None else None
+    num_a, den_a = num_all[positive], den_all[positive]
+    kept = _key_array(keys)[positive] if keys is not None else None
     boot = bootstrap(run, code, kept, np.column_stack([num_a, den_a]), lambda s: s[:, 0] / s[:, 1])
-    low, high = boot.low, boot.high
     binary = bool(np.all(den_a == 1) and np.all((num_a == 0) | (num_a == 1)))
-    if binary and n_clusters < WILSON_MAX_N:
-        low, high = stats.wilson(int(num_a.sum()), n_clusters)
+    wilson = binary and n_clusters < WILSON_MAX_N
+    if wilson:
         params["interval"] = "wilson"
     else:
         params["interval"] = "cluster bootstrap percentile, B = 1000"
-    return Estimate(
+    est = Estimate(
         code,
         run.id,
         run.vantage_id,
         boot.value,
         n=n_clusters,
-        ci_low=low,
-        ci_high=high,
         params=params,
-        replicates=boot.replicates,
-        clusters=(
-            {k: (a, b) for k, a, b in zip(keys, num, den, strict=True) if b > 0}
-            if keys is not None
-            else None
-        ),
+        cluster_sums=ClusterSums(kept, num_a, den_a) if kept is not None else None,
     )
+    if wilson:
+        est.ci_low, est.ci_high = stats.wilson(int(num_a.sum()), n_clusters)
+    boot.then(partial(_fill, est, keep_bounds=wilson))
+    return est
+
+
+def _fill(est: Estimate, interval: stats.Interval, *, keep_bounds: bool = False) -> None:
+    """An estimate's interval and replicates, once its bootstrap is resolved."""
+    est.replicates = interval.replicates
+    if not keep_bounds:
+        est.ci_low, est.ci_high = interval.low, interval.high
+
+
+def _key_array(keys: Sequence[str] | StrArray) -> StrArray:
+    """Cluster keys as a numpy string array (which sorts and compares like Python str)."""
+    arr = np.asarray(keys, dtype=np.str_)
+    if len(arr) != len(keys):
+        raise ValueError("keys must be a flat sequence of strings")
+    return arr
 
 
 def from_interval(
-    code: str, run: Any, interval: stats.Interval, *, params: dict[str, Any]
+    code: str, run: Any, interval: stats.Interval | stats.Pending, *, params: dict[str, Any]
 ) -> Estimate:
     """An Estimate from a general cluster bootstrap result, with the minimum-n rule."""
     ind = REGISTRY[code]
     if interval.n < ind.min_n:
         return withheld(code, run, f"n = {interval.n} < minimum {ind.min_n} clusters", **params)
     params = {**params, "interval": "cluster bootstrap percentile, B = 1000"}
-    return Estimate(
-        code,
-        run.id,
-        run.vantage_id,
-        interval.value,
-        n=interval.n,
-        ci_low=interval.low,
-        ci_high=interval.high,
-        params=params,
-        replicates=interval.replicates,
-    )
+    est = Estimate(code, run.id, run.vantage_id, interval.value, n=interval.n, params=params)
+    pending = interval if isinstance(interval, stats.Pending) else stats.Pending.done(interval)
+    pending.then(partial(_fill, est))
+    return est

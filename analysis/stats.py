@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 B_DEFAULT = 1000
 ALPHA = 0.05
@@ -111,6 +112,58 @@ def sum_bootstrap(
     return Interval(estimate, low, high, int(cols.shape[0]), reps)
 
 
+class Pending:
+    """A bootstrap whose point estimate is known now and whose interval comes when its
+    Resampler multiplies the run's queued columns by the shared draws (:meth:`Resampler.flush`)."""
+
+    __slots__ = ("_waiting", "interval", "n", "value")
+
+    def __init__(self, value: float, n: int) -> None:
+        self.value = value
+        self.n = n
+        self.interval: Interval | None = None
+        self._waiting: list[Callable[[Interval], None]] = []
+
+    @classmethod
+    def done(cls, interval: Interval) -> Pending:
+        found = cls(interval.value, interval.n)
+        found.interval = interval
+        return found
+
+    def then(self, fn: Callable[[Interval], None]) -> None:
+        """Call ``fn`` with the interval, now or when it is known."""
+        if self.interval is not None:
+            fn(self.interval)
+        else:
+            self._waiting.append(fn)
+
+    def resolve(self, interval: Interval) -> None:
+        self.interval = interval
+        waiting, self._waiting = self._waiting, []
+        for fn in waiting:
+            fn(interval)
+
+
+# float32 holds every integer below 2**24 exactly: integer columns whose replicate sums stay
+# below it sum exactly in any order, so one product over many indicators' columns gives
+# the same sums as a product per indicator.
+_EXACT_BELOW = float(2**24)
+
+
+def _point(cols: FloatArray, statistic: Callable[[FloatArray], FloatArray]) -> float:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(statistic(cols.sum(axis=0)[None, :])[0])
+
+
+def _finish(
+    estimate: float, n: int, sums: FloatArray, statistic: Callable[[FloatArray], FloatArray]
+) -> Interval:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        reps = np.asarray(statistic(sums), dtype=np.float64)
+    low, high = _percentile(reps, estimate)
+    return Interval(estimate, low, high, n, reps)
+
+
 class Resampler:
     """Bootstrap weights shared by every indicator of one run over one universe of targets.
 
@@ -122,49 +175,134 @@ class Resampler:
     An indicator over a subset of the targets gets the subset's draws (domain estimation).
     """
 
-    def __init__(self, keys: Sequence[str], *, seed: int, b: int = B_DEFAULT) -> None:
-        self.index = {k: i for i, k in enumerate(keys)}
+    def __init__(
+        self, keys: Sequence[str] | npt.NDArray[np.str_], *, seed: int, b: int = B_DEFAULT
+    ) -> None:
+        arr = np.asarray(keys, dtype=np.str_)
+        # Keys are looked up by binary search in their sorted order (numpy strings sort as
+        # Python's do); a key's column in the weights is its position in ``keys``.
+        self._order = np.argsort(arr, kind="stable")
+        self._sorted = arr[self._order]
+        self.size = len(arr)
         self.seed = seed
         self.b = b
         self._weights: npt.NDArray[np.float32] | None = None
+        self._queue: list[
+            tuple[npt.NDArray[np.int64], FloatArray, Callable[[FloatArray], FloatArray], Pending]
+        ] = []
 
-    def covers(self, keys: Sequence[str]) -> bool:
-        return len(keys) > 0 and all(k in self.index for k in keys)
+    def positions(self, keys: Sequence[str] | npt.NDArray[np.str_]) -> npt.NDArray[np.int64] | None:
+        """Each key's column in the weights, or None unless every key is in the universe."""
+        arr = np.asarray(keys, dtype=np.str_)
+        if len(arr) == 0 or self.size == 0:
+            return None
+        at = np.minimum(np.searchsorted(self._sorted, arr), self.size - 1)
+        if not np.array_equal(self._sorted[at], arr):
+            return None
+        return np.asarray(self._order[at], dtype=np.int64)
 
     @property
     def weights(self) -> npt.NDArray[np.float32]:
         if self._weights is None:
-            n = len(self.index)
             rng = np.random.default_rng(self.seed)
-            w = np.empty((self.b, n), dtype=np.float32)
+            w = np.empty((self.b, self.size), dtype=np.float32)
             pos = 0
-            for counts in _resample_counts(rng, n, self.b, _WEIGHT_CELLS):
+            for counts in _resample_counts(rng, self.size, self.b, _WEIGHT_CELLS):
                 w[pos : pos + len(counts)] = counts
                 pos += len(counts)
             self._weights = w
         return self._weights
 
-    def sums(self, keys: Sequence[str], columns: FloatArray) -> FloatArray:
-        """Column sums in every replicate: a (B, k) array; rows of ``columns`` follow keys."""
+    def sums_at(self, positions: npt.NDArray[np.int64], columns: FloatArray) -> FloatArray:
+        """Column sums in every replicate: a (B, k) array; row i of ``columns`` is the
+        cluster at weight column ``positions[i]``."""
         cols = np.asarray(columns, dtype=np.float64)
-        full = np.zeros((len(self.index), cols.shape[1]), dtype=np.float32)
-        full[[self.index[k] for k in keys]] = cols
-        return np.asarray((self.weights @ full).astype(np.float64), dtype=np.float64)
+        full = np.zeros((self.size, cols.shape[1]), dtype=np.float32)
+        full[positions] = cols
+        return self._product(full, exact=self.exact(cols))
 
-    def bootstrap(
+    def exact(self, cols: FloatArray) -> bool:
+        """Whether every replicate sum of ``cols`` is an integer below 2**24 (exact in
+        float32, so the same whatever order the product adds in)."""
+        return (
+            cols.size > 0
+            and float(np.abs(cols).max()) * self.size < _EXACT_BELOW
+            and bool(np.all(cols == np.floor(cols)))
+        )
+
+    def _product(self, full: npt.NDArray[np.float32], *, exact: bool) -> FloatArray:
+        """The draws times ``full``, in float64. A product of exact sums runs on one BLAS
+        thread: it reads the (B, N) draws once and is bound by memory, so a second thread
+        gains nothing and its spin-waiting cost ~5-10 % more CPU on a shared 2-core machine
+        (bench.indicators). Other products keep the default threads, whose float32
+        summation order their intervals have always been computed with."""
+        weights = self.weights
+        if not exact:
+            return np.asarray((weights @ full).astype(np.float64), dtype=np.float64)
+        with threadpool_limits(limits=1, user_api="blas"):
+            return np.asarray((weights @ full).astype(np.float64), dtype=np.float64)
+
+    def sums(self, keys: Sequence[str] | npt.NDArray[np.str_], columns: FloatArray) -> FloatArray:
+        """Like :meth:`sums_at` with rows of ``columns`` following ``keys``."""
+        positions = self.positions(keys)
+        if positions is None:
+            raise ValueError("keys outside the resampled universe")
+        return self.sums_at(positions, columns)
+
+    def bootstrap_at(
         self,
-        keys: Sequence[str],
+        positions: npt.NDArray[np.int64],
         columns: FloatArray,
         statistic: Callable[[FloatArray], FloatArray],
     ) -> Interval:
-        """Like :func:`sum_bootstrap` with this run's shared draws; rows follow ``keys``."""
+        """Like :func:`sum_bootstrap` with this run's shared draws; row i of ``columns`` is
+        the cluster at weight column ``positions[i]``."""
         cols = np.asarray(columns, dtype=np.float64)
-        sums = self.sums(keys, cols)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            estimate = float(statistic(cols.sum(axis=0)[None, :])[0])
-            reps = np.asarray(statistic(sums), dtype=np.float64)
-        low, high = _percentile(reps, estimate)
-        return Interval(estimate, low, high, int(cols.shape[0]), reps)
+        return _finish(
+            _point(cols, statistic), int(cols.shape[0]), self.sums_at(positions, cols), statistic
+        )
+
+    def defer(
+        self,
+        positions: npt.NDArray[np.int64],
+        columns: FloatArray,
+        statistic: Callable[[FloatArray], FloatArray],
+    ) -> Pending:
+        """:meth:`bootstrap_at`, queued until :meth:`flush` when its sums are exact in float32
+        (integer columns, sums below 2**24), so that reading the (B, N) draws once serves
+        every queued indicator; computed now otherwise."""
+        cols = np.asarray(columns, dtype=np.float64)
+        if not self.exact(cols):
+            return Pending.done(self.bootstrap_at(positions, cols, statistic))
+        found = Pending(_point(cols, statistic), int(cols.shape[0]))
+        self._queue.append((positions, cols, statistic, found))
+        return found
+
+    def flush(self) -> None:
+        """Resolve every queued bootstrap with one product of the draws and their columns."""
+        queue, self._queue = self._queue, []
+        if not queue:
+            return
+        widths = [cols.shape[1] for _, cols, _, _ in queue]
+        full = np.zeros((self.size, sum(widths)), dtype=np.float32)
+        edges = np.cumsum([0, *widths])
+        for (positions, cols, _, _), lo, hi in zip(queue, edges[:-1], edges[1:], strict=True):
+            full[positions, lo:hi] = cols
+        sums = self._product(full, exact=True)
+        for (_, _cols, statistic, found), lo, hi in zip(queue, edges[:-1], edges[1:], strict=True):
+            found.resolve(_finish(found.value, found.n, sums[:, lo:hi], statistic))
+
+    def bootstrap(
+        self,
+        keys: Sequence[str] | npt.NDArray[np.str_],
+        columns: FloatArray,
+        statistic: Callable[[FloatArray], FloatArray],
+    ) -> Interval:
+        """:meth:`bootstrap_at` with rows of ``columns`` following ``keys``."""
+        positions = self.positions(keys)
+        if positions is None:
+            raise ValueError("keys outside the resampled universe")
+        return self.bootstrap_at(positions, columns, statistic)
 
 
 def ratio_bootstrap(

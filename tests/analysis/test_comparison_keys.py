@@ -22,8 +22,8 @@ def test_a_vantages_own_resolver_meets_the_controls() -> None:
     censored = _dns(
         [("a.test.", "10.0.0.30", "test", "NXDOMAIN"), ("a.test.", "fd::1", "control", "NOERROR")]
     )
-    mine = comparison.outcomes(RunFacts(), censored)
-    theirs = comparison.outcomes(RunFacts(), clean)
+    mine = comparison.outcomes(RunFacts(), censored).as_dict()
+    theirs = comparison.outcomes(RunFacts(), clean).as_dict()
     assert mine.keys() == theirs.keys()
     assert mine[("dns", "a.test.", "A", "role:test")] == ("a.test.", "dns:NXDOMAIN")
     assert theirs[("dns", "a.test.", "A", "role:test")] == ("a.test.", "dns:NOERROR")
@@ -33,5 +33,5 @@ def test_resolvers_sharing_a_role_keep_their_addresses() -> None:
     d = _dns(
         [("a.test.", "10.0.0.1", "test", "NOERROR"), ("a.test.", "10.0.0.2", "test", "SERVFAIL")]
     )
-    keys = set(comparison.outcomes(RunFacts(), d))
+    keys = set(comparison.outcomes(RunFacts(), d).as_dict())
     assert keys == {("dns", "a.test.", "A", "10.0.0.1"), ("dns", "a.test.", "A", "10.0.0.2")}

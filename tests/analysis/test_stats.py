@@ -148,3 +148,36 @@ def test_shared_resampler_matches_definition(pairs: list[tuple[int, int]], seed:
     np.testing.assert_allclose(res.replicates, expected, rtol=1e-6)
     # Each replicate draws exactly len(keys) targets (a multinomial resample).
     assert (shared.weights.sum(axis=1) == len(keys)).all()
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(1, 3)), min_size=2, max_size=25),
+    st.integers(0, 2**32),
+)
+def test_queued_bootstraps_equal_immediate_ones(pairs: list[tuple[int, int]], seed: int) -> None:
+    """Bootstraps queued on a Resampler and resolved by one product give exactly the
+    replicates of one product each; a non-integer column is not queued at all."""
+    keys = [f"t{i}" for i in range(len(pairs))]
+    shared = stats.Resampler(keys, seed=seed, b=200)
+    at = shared.positions(keys[::2])
+    assert at is not None
+    ints = np.array([[min(a, b), b] for a, b in pairs[::2]], dtype=float)
+    quarters = ints + 0.25
+
+    def ratio(s: stats.FloatArray) -> stats.FloatArray:
+        return s[:, 0] / s[:, 1]
+
+    queued = [shared.defer(at, cols, ratio) for cols in (ints, quarters, ints[:, ::-1])]
+    assert queued[0].interval is None and queued[1].interval is not None
+    shared.flush()
+    for found, cols in zip(queued, (ints, quarters, ints[:, ::-1]), strict=True):
+        assert found.interval is not None and found.interval.replicates is not None
+        direct = shared.bootstrap_at(at, cols, ratio)
+        assert direct.replicates is not None
+        np.testing.assert_array_equal(found.interval.replicates, direct.replicates)
+        assert (found.value, found.interval.low, found.interval.high) == (
+            direct.value,
+            direct.low,
+            direct.high,
+        )

@@ -151,3 +151,20 @@ def test_pair_tests_holm(world: World) -> None:
     assert len(t2) == 3  # three pairs of three vantages
     for p in t2:
         assert p.p_holm >= p.p_value
+
+
+def test_control_without_transport_rows_withholds(world: World) -> None:
+    """A control run that measured no transport pair leaves T2 and T9 without pairs to
+    compare (withheld with the reason), and the rest of the computation unaffected."""
+    with world.engine.begin() as conn:
+        for table in (
+            "tls_observations",
+            "quic_observations",
+            "quic_vn_observations",
+            "path_observations",
+        ):
+            conn.exec_driver_sql(f"DELETE FROM {table} WHERE run_id = ?", (world.runs["clean"],))
+    cens = values(world)["censored"]
+    assert cens["T2"].value is None and "n = 0" in (cens["T2"].reason or "")
+    assert cens["T9"].value is None and "n = 0" in (cens["T9"].reason or "")
+    assert cens["T3"].value == 1 / 5
