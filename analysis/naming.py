@@ -364,7 +364,7 @@ def n7(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> 
 
 
 def is_canary(name: str, canaries: set[str]) -> bool:
-    return name in canaries or name.rsplit(".", 1)[-1] in SPECIAL_USE_SUFFIXES
+    return name in canaries or _tld(name) in SPECIAL_USE_SUFFIXES
 
 
 def n8(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:

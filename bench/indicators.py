@@ -181,6 +181,7 @@ def _detail(table: str, ok: bool, t: int) -> dict[str, Any]:
 
 TRANSPORT = ("tls_observations", "quic_observations", "quic_vn_observations", "path_observations")
 # Every table compute reads (the scan peer reads them all).
+OBSERVATIONS = (*TRANSPORT, "dns_observations", "naming_observations")
 TABLES = (*TRANSPORT, "dns_observations", "dns_answers", "naming_observations", "targets")
 LOADED = (*TABLES, "naming_values")
 
@@ -338,7 +339,7 @@ def build(path: Path, rows: int) -> dict[str, Any]:
     conn.execute("ANALYZE")
     conn.commit()
     conn.close()
-    observations = sum(counts[t] for t in (*TRANSPORT, "dns_observations", "naming_observations"))
+    observations = sum(counts[t] for t in OBSERVATIONS)
     return {
         "rows": observations,
         "mix": plan,
@@ -414,8 +415,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.reuse and args.keep and path.exists():
             with sqlite3.connect(path) as conn:
                 rows = sum(
-                    conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0]
-                    for t in (*TRANSPORT, "dns_observations", "naming_observations")
+                    conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in OBSERVATIONS
                 )
                 conn.execute("DELETE FROM indicator_values")
             built = {"rows": rows, "reused": str(path)}

@@ -136,8 +136,9 @@ def plan(
     """
     in_shard = shard.in_shard
     sharded = shard.count > 1
-    # Root tasks of the shard are dealt to its workers in turn, in plan order (the same
-    # in every worker, so each task is run by exactly one).
+    # Root tasks are dealt to the workers in turn, in plan order (the same in every
+    # worker, so each task is run by exactly one), before their key is built: a worker
+    # builds only the keys of its own turns. The shard test then keeps those of the shard.
     workers, worker, turn = shard.workers, shard.worker, 0
     kept: dict[int, list[TargetEntry]] = {}
     for repetition in range(campaign.repeat):
@@ -168,18 +169,14 @@ def plan(
                             tb = "".join(traceback.format_exception(exc))
                             cells = [TaskParams("!plan", {PLAN_ERROR: tb})]
                         for tp in cells:
-                            key = None
-                            if sharded:
-                                key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
-                                if not in_shard(key):
-                                    continue
                             if workers > 1:
                                 mine = turn == worker
                                 turn = turn + 1 if turn + 1 < workers else 0
                                 if not mine:
                                     continue
-                            if key is None:
-                                key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
+                            key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
+                            if sharded and not in_shard(key):
+                                continue
                             if key in skip:
                                 continue
                             params = tp.params
