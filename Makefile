@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 STAMPS := .make
 APT_PACKAGES := $(shell grep -v '^\s*\#' deps/apt.txt | grep -v '^\s*$$')
 
-.PHONY: all deps apt venv npm test demo bench lint typecheck schema-doc indicators-doc examples clean
+.PHONY: all deps apt venv npm test test-fast demo bench lint typecheck schema-doc indicators-doc examples clean
 
 all: test
 
@@ -46,6 +46,13 @@ lab/chain/node_modules/.package-lock.json: lab/chain/package.json lab/chain/pack
 
 test: deps
 	$(BIN)/pytest
+
+# The fast loop: everything but the lab, the demo and the browser (markers in pyproject.toml;
+# lab and postgres are also derived from the fixtures a test uses, in tests/conftest.py), in
+# three pytest-xdist workers: much of the suite waits on sockets and subprocesses, so three
+# beat two on two cores. Tests of the shared servers all go to one worker (xdist_group).
+test-fast: venv
+	$(BIN)/pytest -n 3 --dist loadgroup -m "not lab and not own_lab and not browser"
 
 demo: deps
 	$(BIN)/fragscope demo

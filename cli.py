@@ -1,26 +1,65 @@
-"""fragscope's command line. Thin: parses arguments and calls into the packages.
+"""fragscope's command line. Thin: parses arguments and calls into the packages. No I/O.
 
 Each package keeps its click commands in its own ``commands`` module; this file only
-assembles them. ``python cli.py ...`` and the ``fragscope`` console script are the same.
+assembles them, and imports a package's commands only when that command runs (a cron
+``fragscope run`` does not load the analysis, report and database-tool code). ``python
+cli.py ...`` and the ``fragscope`` console script are the same.
 """
 
 from __future__ import annotations
 
-import click
+import importlib
 
-from analysis.commands import indicators_group
-from db.commands import db_group, explore_command
-from lab.commands import demo_command, lab_group
-from probes.commands import probes_group, run_command, runs_group
-from probes.dns.commands import dns_command
-from probes.naming.commands import name_command, naming_group
-from probes.transport.commands import transport_command
-from reports.commands import summarize_command
+import click
 
 CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
+# command name -> "module:attribute" of its click command, in the order --help lists them.
+COMMANDS: dict[str, str] = {
+    "db": "fragscope.db.commands:db_group",
+    "demo": "fragscope.lab.commands:demo_command",
+    "explore": "fragscope.db.commands:explore_command",
+    "indicators": "fragscope.analysis.commands:indicators_group",
+    "lab": "fragscope.lab.commands:lab_group",
+    "naming": "fragscope.probes.naming.commands:naming_group",
+    "probe": "fragscope.probes.commands:probes_group",
+    "run": "fragscope.probes.commands:run_command",
+    "runs": "fragscope.probes.commands:runs_group",
+    "summarize": "fragscope.reports.commands:summarize_command",
+}
+# Single-probe commands of each probe area, added under ``fragscope probe``.
+PROBE_COMMANDS: tuple[str, ...] = (
+    "fragscope.probes.dns.commands:dns_command",
+    "fragscope.probes.transport.commands:transport_command",
+    "fragscope.probes.naming.commands:name_command",
+)
 
-@click.group(context_settings=CONTEXT_SETTINGS)
+
+def _load(spec: str) -> click.Command:
+    module, _, attribute = spec.partition(":")
+    command = getattr(importlib.import_module(module), attribute)
+    assert isinstance(command, click.Command), spec
+    return command
+
+
+class LazyGroup(click.Group):
+    """A click group whose subcommands are imported when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        command = _load(COMMANDS[cmd_name])
+        if cmd_name == "probe" and isinstance(command, click.Group):
+            for spec in PROBE_COMMANDS:
+                sub = _load(spec)
+                command.commands.setdefault(sub.name or spec, sub)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(package_name="fragscope", prog_name="fragscope")
 def main() -> None:
     """Measure whether the Internet's naming and transport architecture is fragmenting.
@@ -29,22 +68,6 @@ def main() -> None:
     QUIC against TCP; stores every attempt in SQLite or PostgreSQL; computes
     fragmentation indicators and reports them.
     """
-
-
-main.add_command(db_group)
-main.add_command(explore_command)
-main.add_command(indicators_group)
-main.add_command(lab_group)
-main.add_command(demo_command)
-main.add_command(naming_group)
-main.add_command(run_command)
-main.add_command(summarize_command)
-main.add_command(probes_group)
-main.add_command(runs_group)
-
-probes_group.add_command(dns_command)
-probes_group.add_command(transport_command)
-probes_group.add_command(name_command)
 
 
 if __name__ == "__main__":

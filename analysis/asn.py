@@ -129,5 +129,7 @@ def load(path: str | Path) -> AsnMap:
 
 def load_lab() -> AsnMap:
     """The lab's mapping shipped in analysis/data/."""
-    text = resources.files("analysis.data").joinpath(LAB_MAPPING).read_text(encoding="utf-8")
+    text = (
+        resources.files("fragscope.analysis.data").joinpath(LAB_MAPPING).read_text(encoding="utf-8")
+    )
     return parse(text, source=LAB_MAPPING)

@@ -12,11 +12,11 @@ from typing import Any
 import click
 from sqlalchemy import Engine
 
-from analysis import asn, docs, scope
-from analysis.compute import Computation, compute, store
-from analysis.registry import REGISTRY
-from analysis.tables import present_tables
-from db.engine import make_engine
+from fragscope.analysis import asn, docs, scope
+from fragscope.analysis.compute import Computation, compute, store
+from fragscope.analysis.registry import REGISTRY
+from fragscope.analysis.tables import present_tables
+from fragscope.db.engine import make_engine
 
 DB_OPTION = click.option(
     "--db",
@@ -143,7 +143,7 @@ def explain_cmd(
     limit: int,
 ) -> None:
     """The observations behind CODE's value: targets, resolvers, rows."""
-    from analysis.explain import explain, render
+    from fragscope.analysis.explain import explain, render
 
     if code.upper() not in REGISTRY:
         _fail(f"CODE: unknown indicator {code!r} (known: {', '.join(REGISTRY)})")
@@ -164,7 +164,7 @@ def summary_cmd(
     output: str,
 ) -> None:
     """The Summary (canonical JSON, analysis/summary.schema.json) that reports render."""
-    from analysis.summary import build
+    from fragscope.analysis.summary import build
 
     engine, comp = _compute(db_url, run, round_name, asn_map, control_label)
     text = build(engine, comp, everyone=scope.all_runs(engine)).to_json()

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from analysis import stats
-from analysis.facts import Names, RunFacts
-from analysis.naming import DnsFacts
-from analysis.registry import PILLAR_MIN_COVERAGE, PILLARS
-from analysis.result import Estimate, bootstrap, from_interval, withheld
-from analysis.scope import RunInfo
+from fragscope.analysis import stats
+from fragscope.analysis.facts import Names, RunFacts
+from fragscope.analysis.naming import DnsFacts
+from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS
+from fragscope.analysis.result import Estimate, bootstrap, from_interval, withheld
+from fragscope.analysis.scope import RunInfo
 
 _CHANNEL_SHIFT = 60  # a key's channel sits above (target << 30 | address or test)
 _PART = 30

@@ -12,14 +12,14 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine, Table, delete, insert
 
-from analysis import comparison, facts, naming, result, stats, transport
-from analysis.asn import AsnMap
-from analysis.comparison import PairTest
-from analysis.registry import REGISTRY
-from analysis.result import Estimate
-from analysis.scope import DEFAULT_CONTROL, RunInfo, all_runs, control_for, previous_run
-from analysis.tables import gc_paused, present_tables
-from db.models import IndicatorValue
+from fragscope.analysis import comparison, facts, naming, result, stats, transport
+from fragscope.analysis.asn import AsnMap
+from fragscope.analysis.comparison import PairTest
+from fragscope.analysis.registry import REGISTRY
+from fragscope.analysis.result import Estimate
+from fragscope.analysis.scope import DEFAULT_CONTROL, RunInfo, all_runs, control_for, previous_run
+from fragscope.analysis.tables import gc_paused, present_tables
+from fragscope.db.models import IndicatorValue
 
 
 @dataclass

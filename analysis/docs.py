@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 
-from analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY
+from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY
 
 
 def markdown() -> str:

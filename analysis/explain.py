@@ -12,9 +12,9 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from analysis.compute import Computation
-from analysis.registry import REGISTRY
-from analysis.tables import light
+from fragscope.analysis.compute import Computation
+from fragscope.analysis.registry import REGISTRY
+from fragscope.analysis.tables import light
 
 _ROW_COLUMNS = ("id", "target", "endpoint", "failure", "failed_operation")
 

@@ -21,7 +21,7 @@ import numpy.typing as npt
 from sqlalchemy import Connection, Engine, and_, case, func, literal, select
 from sqlalchemy.sql.expression import ColumnElement, TableClause
 
-from analysis.tables import fetch_columns, light
+from fragscope.analysis.tables import fetch_columns, light
 
 QUIC_V1 = 0x00000001
 QUIC_V2 = 0x6B3343CF

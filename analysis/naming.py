@@ -16,12 +16,12 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, and_, case, func, or_, select
 
-from analysis import stats
-from analysis.asn import AsnMap
-from analysis.facts import norm_name
-from analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
-from analysis.scope import RunInfo
-from analysis.tables import light, stream_rows
+from fragscope.analysis import stats
+from fragscope.analysis.asn import AsnMap
+from fragscope.analysis.facts import norm_name
+from fragscope.analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
+from fragscope.analysis.scope import RunInfo
+from fragscope.analysis.tables import light, stream_rows
 
 SPECIAL_USE_SUFFIXES = ("onion", "invalid", "alt")  # RFC 7686, RFC 6761, RFC 9476
 

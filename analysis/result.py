@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from analysis import stats
-from analysis.registry import REGISTRY
+from fragscope.analysis import stats
+from fragscope.analysis.registry import REGISTRY
 
 WILSON_MAX_N = 30  # below this many unit-weight clusters the Wilson interval is used
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine, select
 
-from db.models import Run, Vantage
+from fragscope.db.models import Run, Vantage
 
 DEFAULT_CONTROL = "clean"
 

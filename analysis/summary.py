@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlalchemy import Engine, case, func, null, select
 
-from analysis import stats
-from analysis.compute import Computation, _jsonable
-from analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY
-from analysis.scope import RunInfo, control_for, previous_run
-from analysis.tables import light
-from db.models import IndicatorValue
+from fragscope.analysis import stats
+from fragscope.analysis.compute import Computation, _jsonable
+from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY
+from fragscope.analysis.scope import RunInfo, control_for, previous_run
+from fragscope.analysis.tables import light
+from fragscope.db.models import IndicatorValue
 
 SCHEMA_VERSION = "1.1.0"
 OBSERVED_LIMIT = 20
@@ -181,7 +181,7 @@ class Summary:
 
 def schema() -> dict[str, Any]:
     """The committed JSON schema of the Summary."""
-    text = resources.files("analysis").joinpath("summary.schema.json").read_text("utf-8")
+    text = resources.files("fragscope.analysis").joinpath("summary.schema.json").read_text("utf-8")
     return json.loads(text)  # type: ignore[no-any-return]
 
 

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from analysis import stats
-from analysis.asn import AsnMap
-from analysis.facts import LEGACY_KINDS, BoolArray, IntArray, RunFacts
-from analysis.registry import REGISTRY
-from analysis.result import (
+from fragscope.analysis import stats
+from fragscope.analysis.asn import AsnMap
+from fragscope.analysis.facts import LEGACY_KINDS, BoolArray, IntArray, RunFacts
+from fragscope.analysis.registry import REGISTRY
+from fragscope.analysis.result import (
     Estimate,
     bootstrap,
     from_interval,
@@ -25,7 +25,7 @@ from analysis.result import (
     missing_tables,
     withheld,
 )
-from analysis.scope import RunInfo
+from fragscope.analysis.scope import RunInfo
 
 FloatArray = stats.FloatArray
 StrArray = npt.NDArray[np.str_]

@@ -102,9 +102,9 @@ class NamingEndpoint:
 
 def panel() -> tuple[list[Resolver], list[NamingEndpoint]]:
     """The default campaign's dns.query resolvers and naming.resolve endpoints."""
-    from probes.dns.resolvers import parse_resolver
-    from probes.endpoints import parse_endpoint_url
-    from probes.engine.campaign import load_campaign
+    from fragscope.probes.dns.resolvers import parse_resolver
+    from fragscope.probes.endpoints import parse_endpoint_url
+    from fragscope.probes.engine.campaign import load_campaign
 
     campaign = load_campaign(DEFAULT_CAMPAIGN)
     by_label = {e.label: e for e in campaign.endpoints}

@@ -22,11 +22,11 @@ from pathlib import Path
 
 from eth_abi.abi import decode, encode
 
-from lab.chain import deploy_all, load_truth, start_chain, start_gateway
-from lab.chain.abi import dns_encode, namehash, selector
-from lab.chain.artifacts import compile_contracts
-from lab.chain.rpc import CallReverted, JsonRpc
-from lab.ports import free_port
+from fragscope.lab.chain import deploy_all, load_truth, start_chain, start_gateway
+from fragscope.lab.chain.abi import dns_encode, namehash, selector
+from fragscope.lab.chain.artifacts import compile_contracts
+from fragscope.lab.chain.rpc import CallReverted, JsonRpc
+from fragscope.lab.ports import free_port
 
 BUDGET_SECONDS = 20.0
 ROUNDS = 200

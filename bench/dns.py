@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab.ports import free_port
+from fragscope.lab.ports import free_port
 
 TARGET = 0.15
 ADDRESS = "127.66.250.1"
@@ -101,7 +101,7 @@ zone:
 
 
 def _stop(pidfile: Path) -> None:
-    from lab import process
+    from fragscope.lab import process
 
     nsd = process.adopt("nsd", process.pid_from_file(pidfile))
     if nsd is not None:
@@ -153,10 +153,10 @@ def fragscope_run(run: Path, n: int, *, workers: int = 2, tag: str = "0") -> dic
     migrated SQLite database; returns rates, CPU and what the database holds."""
     from sqlalchemy import text
 
-    from db import migrate
-    from db.engine import make_engine
-    from probes.engine.console import Reporter
-    from probes.engine.runs import RunOptions, execute
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
+    from fragscope.probes.engine.console import Reporter
+    from fragscope.probes.engine.runs import RunOptions, execute
 
     campaign = _campaign(run, n, tag=tag)
     db = run / f"bench-{tag}.sqlite"

@@ -50,10 +50,10 @@ def _cpu() -> float:
 
 def engine_end_to_end(directory: Path, n: int) -> tuple[float, float]:
     """(tasks/s wall, tasks per CPU-second) of execute() on an n-target campaign."""
-    from db import migrate
-    from db.engine import make_engine
-    from probes.engine.console import Reporter
-    from probes.engine.runs import RunOptions, execute
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
+    from fragscope.probes.engine.console import Reporter
+    from fragscope.probes.engine.runs import RunOptions, execute
 
     campaign = _campaign(directory, n)
     db = directory / "e2e.sqlite"
@@ -72,9 +72,9 @@ def engine_end_to_end(directory: Path, n: int) -> tuple[float, float]:
 
 def engine_without_storage(directory: Path, n: int) -> tuple[float, float]:
     """(tasks/s wall, tasks per CPU-second) of the engine with a sink that drops rows."""
-    from probes.engine.campaign import load_campaign
-    from probes.engine.runner import Engine
-    from probes.safety import NetworkPolicy
+    from fragscope.probes.engine.campaign import load_campaign
+    from fragscope.probes.engine.runner import Engine
+    from fragscope.probes.safety import NetworkPolicy
 
     class DropSink:
         async def put(self, rows: Sequence[object]) -> None:
@@ -99,11 +99,11 @@ def writer_floor(directory: Path, n: int, batch: int = 5000) -> tuple[float, flo
     """(tasks/s wall, tasks per CPU-second) of Writer alone on the engine's rows."""
     from sqlalchemy import text
 
-    from db import migrate
-    from db.engine import make_engine
-    from db.ids import row_id, target_id
-    from db.writer import Writer, spec_for
-    from probes.engine.rows import observation_builder, tuple_builder
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
+    from fragscope.db.ids import row_id, target_id
+    from fragscope.db.writer import Writer, spec_for
+    from fragscope.probes.engine.rows import observation_builder, tuple_builder
 
     engine = make_engine(str(directory / "floor.sqlite"))
     migrate.upgrade(engine)
@@ -185,8 +185,8 @@ def peak_rss_child(directory: Path, n: int) -> tuple[int, float]:
 
 
 def _rss_child(campaign: str) -> int:
-    from probes.engine.console import Reporter
-    from probes.engine.runs import RunOptions, execute
+    from fragscope.probes.engine.console import Reporter
+    from fragscope.probes.engine.runs import RunOptions, execute
 
     db = Path(campaign).parent / "rss.sqlite"
     opts = RunOptions(campaign=Path(campaign), db=str(db), auto_migrate=True)

@@ -244,9 +244,9 @@ def mix(rows: int, resolvers: int) -> dict[str, int]:
 
 
 def build(path: Path, rows: int) -> dict[str, Any]:
-    from db import migrate
-    from db.engine import make_engine
-    from db.ids import target_id, vantage_id
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
+    from fragscope.db.ids import target_id, vantage_id
 
     engine = make_engine(f"sqlite:///{path}")
     migrate.upgrade(engine)
@@ -373,9 +373,9 @@ print(json.dumps({"seconds": time.perf_counter() - t0, "cpu": time.process_time(
 _COMPUTE = """
 import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
-from analysis import asn, scope
-from analysis.compute import compute, store
-from db.engine import make_engine
+from fragscope.analysis import asn, scope
+from fragscope.analysis.compute import compute, store
+from fragscope.db.engine import make_engine
 engine = make_engine(sys.argv[1])
 runs = scope.select_runs(engine, round_name="bench")
 c = compute(engine, runs, mapping=asn.load_lab())

@@ -32,10 +32,10 @@ def table(rows: list) -> str:  # type: ignore[type-arg]
 
 
 def main() -> int:
-    from lab.commands import missing_prerequisites
-    from lab.lock import lab_lock
-    from lab.pki import make_pki
-    from lab.world import Lab
+    from fragscope.lab.commands import missing_prerequisites
+    from fragscope.lab.lock import lab_lock
+    from fragscope.lab.pki import make_pki
+    from fragscope.lab.world import Lab
 
     problems = missing_prerequisites()
     if problems:

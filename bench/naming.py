@@ -22,7 +22,7 @@ N_RESOLVE = 60
 def _pure_rates() -> tuple[float, float]:
     from eth_hash.auto import keccak
 
-    from probes.naming import ens
+    from fragscope.probes.naming import ens
 
     names = [f"name{i}.eth" for i in range(2000)]
     t = time.perf_counter()
@@ -37,11 +37,11 @@ def _pure_rates() -> tuple[float, float]:
 
 
 async def _measure(url: str, registry: str) -> tuple[float, float, int]:
-    from probes.base import Endpoint, Task
-    from probes.naming import ens
-    from probes.naming.jsonrpc import EthRpc
-    from probes.naming.probe import NamingConfig, NamingProbe
-    from probes.safety import NetworkPolicy
+    from fragscope.probes.base import Endpoint, Task
+    from fragscope.probes.naming import ens
+    from fragscope.probes.naming.jsonrpc import EthRpc
+    from fragscope.probes.naming.probe import NamingConfig, NamingProbe
+    from fragscope.probes.safety import NetworkPolicy
 
     policy = NetworkPolicy(allowed=None)
     probe = NamingProbe(NamingConfig(text_keys=("url", "description")), policy=policy)

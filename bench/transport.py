@@ -29,14 +29,14 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 
-from lab.pki import make_pki
-from lab.ports import free_port
-from lab.web import hosts, runner
-from probes.base import Task
-from probes.safety import NetworkPolicy
-from probes.transport.quic import QuicConfig, QuicProbe
-from probes.transport.quic_wire import build_initial
-from probes.transport.vn import VnConfig, VnProbe
+from fragscope.lab.pki import make_pki
+from fragscope.lab.ports import free_port
+from fragscope.lab.web import hosts, runner
+from fragscope.probes.base import Task
+from fragscope.probes.safety import NetworkPolicy
+from fragscope.probes.transport.quic import QuicConfig, QuicProbe
+from fragscope.probes.transport.quic_wire import build_initial
+from fragscope.probes.transport.vn import VnConfig, VnProbe
 
 ADDRESS = "127.77.10.1"
 QUIC_TARGET = 0.8

@@ -24,8 +24,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lab.vantages import model, runner
-from lab.vantages.layout import make_layout
+from fragscope.lab.vantages import model, runner
+from fragscope.lab.vantages.layout import make_layout
 
 UPSTREAM = "fsv-bench-up"
 HOST = "10.99.240.99"

@@ -23,11 +23,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from db import migrate
-from db.engine import SQLITE_PRAGMAS, make_engine
-from db.ids import row_id, vantage_id
-from db.vocab import Failure, Operation
-from db.writer import AsyncWriter, Row, Writer, spec_for
+from fragscope.db import migrate
+from fragscope.db.engine import SQLITE_PRAGMAS, make_engine
+from fragscope.db.ids import row_id, vantage_id
+from fragscope.db.vocab import Failure, Operation
+from fragscope.db.writer import AsyncWriter, Row, Writer, spec_for
 
 ROWS = int(os.environ.get("BENCH_WRITER_ROWS", "1000000"))
 BATCH = 50_000

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from db import migrate
-from db.engine import make_engine
+from fragscope.db import migrate
+from fragscope.db.engine import make_engine
 
 DB_OPTION = click.option(
     "--db",
@@ -53,7 +53,7 @@ def upgrade(db_url: str | None, revision: str) -> None:
 )
 def describe(output: str, metadata: str) -> None:
     """Write docs/schema.md and metadata.json from the models."""
-    from db.describe import metadata_json, schema_markdown
+    from fragscope.db.describe import metadata_json, schema_markdown
 
     for path in (output, metadata):
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -73,7 +73,7 @@ def index(db_url: str | None, drop: bool) -> None:
     The observation tables leave them out so that inserts stay fast; build them after a
     campaign, drop them before the next large one.
     """
-    from db import research_indexes
+    from fragscope.db import research_indexes
 
     engine = make_engine(db_url)
     if not migrate.is_at_head(engine):
@@ -106,8 +106,8 @@ def export(db_url: str | None, fmt: str, out_dir: str, run_id: str | None) -> No
     Observation tables (and their child tables) go to DIR/<table>/run=<uuid>/vantage=<id>/,
     the others to DIR/<table>.<ext>; DIR/manifest.json lists every file and its rows.
     """
-    from db.export import ExportError
-    from db.export import export as run_export
+    from fragscope.db.export import ExportError
+    from fragscope.db.export import export as run_export
 
     engine = make_engine(db_url)
     try:
@@ -130,8 +130,8 @@ def merge(sources: tuple[str, ...], into: str, run_ids: tuple[str, ...]) -> None
     two shard databases of one run, adds each row once. Sources must be at the latest
     schema (fragscope db upgrade); the --into database is created or upgraded.
     """
-    from db.merge import MergeError
-    from db.merge import merge as run_merge
+    from fragscope.db.merge import MergeError
+    from fragscope.db.merge import merge as run_merge
 
     try:
         report = run_merge(list(sources), into, run_ids=list(run_ids) or None)
@@ -157,8 +157,8 @@ def explore_command(db_url: str | None, port: int) -> None:
     import tempfile
     from pathlib import Path
 
-    from db.engine import is_sqlite, resolve_url, sqlite_path
-    from db.explore import ExploreError, serve
+    from fragscope.db.engine import is_sqlite, resolve_url, sqlite_path
+    from fragscope.db.explore import ExploreError, serve
 
     url = resolve_url(db_url)
     path = sqlite_path(url) if is_sqlite(url) else None

@@ -17,11 +17,11 @@ from enum import StrEnum
 
 from sqlalchemy import Column, Table, UniqueConstraint, text
 
-from db import models
-from db.envelope import ENVELOPE
-from db.models import Base
-from db.scope import is_observation
-from db.vocab import VOCABULARIES, Role, RunStatus
+from fragscope.db import models
+from fragscope.db.envelope import ENVELOPE
+from fragscope.db.models import Base
+from fragscope.db.scope import is_observation
+from fragscope.db.vocab import VOCABULARIES, Role, RunStatus
 
 DATABASE_NAME = "fragscope"
 
@@ -202,8 +202,8 @@ def _tidy_sql(sql: str) -> str:
 
 def database_views() -> dict[str, str]:
     """name -> CREATE VIEW text of every view the migrations create (SQLite dialect)."""
-    from db import migrate
-    from db.engine import make_engine
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
 
     engine = make_engine("sqlite://")
     try:
@@ -220,12 +220,12 @@ def database_views() -> dict[str, str]:
 def _view_docs() -> dict[str, str]:
     """Descriptions of views: ``VIEWS`` (name -> description) in db.models or any of the
     db.models_<area> modules that probe areas keep their tables in."""
-    import db
+    from fragscope import db
 
     docs: dict[str, str] = dict(getattr(models, "VIEWS", {}))
     for info in sorted(pkgutil.iter_modules(db.__path__), key=lambda m: m.name):
         if info.name.startswith("models_"):
-            module = importlib.import_module(f"db.{info.name}")
+            module = importlib.import_module(f"fragscope.db.{info.name}")
             docs.update(getattr(module, "VIEWS", {}))
     return docs
 

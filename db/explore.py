@@ -17,7 +17,7 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from db.describe import metadata_json
+from fragscope.db.describe import metadata_json
 
 LOOPBACK = "127.0.0.1"
 

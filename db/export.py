@@ -35,8 +35,8 @@ from sqlalchemy import (
     select,
 )
 
-from db import migrate
-from db.scope import Scope, scope_of, select_rows, tables_in_order
+from fragscope.db import migrate
+from fragscope.db.scope import Scope, scope_of, select_rows, tables_in_order
 
 FORMATS = ("csv", "jsonl", "parquet")
 CHUNK_ROWS = 10_000

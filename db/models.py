@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
-from db.vocab import Role, RunStatus
+from fragscope.db.vocab import Role, RunStatus
 
 # A naming convention makes constraint names stable across SQLite and PostgreSQL, which
 # Alembic's batch mode needs to alter SQLite tables.
@@ -338,4 +338,4 @@ class IndicatorValue(Base):
 
 # Probe areas keep their tables in modules of their own; importing them here puts every
 # table in Base.metadata, which the writer and Alembic read.
-from db import models_dns, models_naming, models_transport  # noqa: E402, F401
+from fragscope.db import models_dns, models_naming, models_transport  # noqa: E402, F401

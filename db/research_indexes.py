@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, inspect
 
-from db.models import Base
-from db.scope import is_observation
+from fragscope.db.models import Base
+from fragscope.db.scope import is_observation
 
 PREFIX = "rx_"
 """Names of research indexes start with this, so they are never mistaken for the schema's."""

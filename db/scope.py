@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Column, Select, Table, select
 
-from db.models import Base
+from fragscope.db.models import Base
 
 ENVELOPE_KEYS = ("run_id", "vantage_id", "task_key", "attempt")
 

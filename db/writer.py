@@ -27,8 +27,8 @@ from typing import Any
 
 from sqlalchemy import Engine, Table
 
-from db.models import Base
-from db.vocab import Failure, Operation
+from fragscope.db.models import Base
+from fragscope.db.vocab import Failure, Operation
 
 _FAILURES = frozenset(Failure)
 _OPERATIONS = frozenset(Operation)

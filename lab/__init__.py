@@ -4,8 +4,8 @@ Importing the package does no I/O; ``Lab.up()``/``down()`` need root.
 
 API (kept small on purpose)::
 
-    from lab.truth import load          # the planted facts (lab/truth.toml), typed
-    from lab.world import Lab, LabError
+    from fragscope.lab.truth import load          # the planted facts (lab/truth.toml), typed
+    from fragscope.lab.world import Lab, LabError
 
     truth = load()                      # Truth: .zones, .roots, .resolvers, .servers, ...
     lab = Lab("lab-run")                # run directory; Lab(dir, truth) for another truth

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 
 import click
 
-from lab.truth import TruthError
-from lab.vantages.commands import exec_command
+from fragscope.lab.truth import TruthError
+from fragscope.lab.vantages.commands import exec_command
 
 if TYPE_CHECKING:
-    from lab.world import Lab
+    from fragscope.lab.world import Lab
 
 DIR_OPTION = click.option(
     "--dir",
@@ -53,8 +53,8 @@ def missing_prerequisites() -> list[str]:
 
 def _lab(run_dir: Path, truth_path: Path | None) -> Lab:
     # Imported here so `fragscope --help` does not pay for dnspython and cryptography.
-    from lab import truth as truth_mod
-    from lab.world import Lab
+    from fragscope.lab import truth as truth_mod
+    from fragscope.lab.world import Lab
 
     try:
         return Lab(run_dir, truth_mod.load(truth_path))
@@ -87,7 +87,7 @@ def lab_group() -> None:
 )
 def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
     """Start the lab (first clearing what an earlier run left behind)."""
-    from lab.world import LabError
+    from fragscope.lab.world import LabError
 
     _require()
     lab = _lab(run_dir, truth_path)
@@ -97,7 +97,7 @@ def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
             f"unknown group(s) {', '.join(unknown)}; known: {', '.join(sorted(lab.truth.groups))}",
             param_hint="--only",
         )
-    from lab.part2 import missing
+    from fragscope.lab.part2 import missing
 
     wanted = lab.truth.group_closure(list(groups)) if groups else set(lab.truth.groups)
     problems = missing(lab.truth, wanted)
@@ -197,7 +197,7 @@ def demo_command(
     lossy and distant. Prints progress and the text summary, writes the HTML report and
     stops the lab also on failure or Ctrl-C. Installs nothing: `make demo` does.
     """
-    from lab.demo import Demo, DemoError, prerequisites
+    from fragscope.lab.demo import Demo, DemoError, prerequisites
 
     problems = prerequisites()
     if problems:

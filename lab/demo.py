@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from lab.lock import LAB_LOCK, LockTimeout, lab_lock
+from fragscope.lab.lock import LAB_LOCK, LockTimeout, lab_lock
 
 CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
 
@@ -100,7 +100,7 @@ class Demo:
         started = time.monotonic()
         self.workdir.mkdir(parents=True, exist_ok=True)
         with _lab_lock(self.lock_wait_s, self.echo), _terminate_as_interrupt():
-            from lab.world import Lab
+            from fragscope.lab.world import Lab
 
             lab = Lab(self.lab_dir)
             try:
@@ -119,7 +119,7 @@ class Demo:
         return 0
 
     def _groups(self, lab: object) -> list[str] | None:
-        from lab.part2 import chain_missing
+        from fragscope.lab.part2 import chain_missing
 
         truth = lab.truth  # type: ignore[attr-defined]
         if truth.chain is not None and (why := chain_missing()):

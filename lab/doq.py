@@ -1,8 +1,9 @@
 """A small DNS-over-QUIC (RFC 9250) server that forwards to a lab resolver. Network I/O.
 
-Run as ``python -m lab.doq --listen ADDR --port 853 --cert F --key F --upstream ADDR:PORT``
-inside the lab namespace. There is no default upstream: it must be a lab address (unlike
-aioquic's example server, which defaults to a public resolver). Each query arrives on its
+Run inside the lab namespace as
+``python -m fragscope.lab.doq --listen ADDR --port 853 --cert F --key F --upstream ADDR:PORT``.
+There is no default upstream: it must be a lab address (unlike aioquic's
+example server, which defaults to a public resolver). Each query arrives on its
 own bidirectional stream with a 2-octet length prefix (RFC 9250 section 4.2) and message
 ID 0 (section 4.2.1); it is forwarded over UDP, retried over TCP when truncated, and the
 answer goes back on the same stream, which is then closed (FIN).
@@ -24,7 +25,7 @@ from aioquic.asyncio.server import serve
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived
 
-LOG = logging.getLogger("lab.doq")
+LOG = logging.getLogger("fragscope.lab.doq")
 DOQ_PROTOCOL_ERROR = 0x2  # RFC 9250 section 4.3
 UPSTREAM_TIMEOUT_S = 5.0
 LAB_NETS = (ipaddress.ip_network("10.99.0.0/16"), ipaddress.ip_network("fd99::/16"))
@@ -127,7 +128,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m lab.doq", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m fragscope.lab.doq", description=__doc__)
     p.add_argument("--listen", required=True, help="address to bind (UDP)")
     p.add_argument("--port", type=int, default=853, help="UDP port (RFC 9250: 853)")
     p.add_argument("--cert", required=True, help="certificate chain (PEM)")

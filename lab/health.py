@@ -17,7 +17,7 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from lab.topology import in_lab
+from fragscope.lab.topology import in_lab
 
 PROTOCOLS = ("udp", "tcp", "tls", "https", "quic")
 

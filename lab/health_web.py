@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from aioquic.asyncio.client import connect
 from aioquic.quic.configuration import QuicConfiguration
 
-from lab.health import Result, Target
-from lab.topology import in_lab
+from fragscope.lab.health import Result, Target
+from fragscope.lab.topology import in_lab
 
 
 def lab_target(target: Target) -> tuple[str, int, float]:

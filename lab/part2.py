@@ -16,15 +16,15 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from lab.chain.artifacts import NODE_MODULES
-from lab.chain.service import CHAIN_ID, GANACHE_CLI, chain_service_argv
-from lab.health_web import GatewayCheck, QuicCheck, RpcCheck, TlsHttpCheck
-from lab.render import RunPaths
-from lab.services import Listener, Service
-from lab.truth import QUIC_VERSIONS, Truth
-from lab.truth import WebHost as WebFact
-from lab.web import hosts as web_hosts
-from lab.web.hosts import WebHost
+from fragscope.lab.chain.artifacts import NODE_MODULES
+from fragscope.lab.chain.service import CHAIN_ID, GANACHE_CLI, chain_service_argv
+from fragscope.lab.health_web import GatewayCheck, QuicCheck, RpcCheck, TlsHttpCheck
+from fragscope.lab.render import RunPaths
+from fragscope.lab.services import Listener, Service
+from fragscope.lab.truth import QUIC_VERSIONS, Truth
+from fragscope.lab.truth import WebHost as WebFact
+from fragscope.lab.web import hosts as web_hosts
+from fragscope.lab.web.hosts import WebHost
 
 # lab.* must be importable inside the namespace, installed or not (as for lab.doq).
 PYTHONPATH = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
@@ -106,7 +106,7 @@ def chain_services(truth: Truth, paths: RunPaths) -> list[Service]:
     gateway = (
         sys.executable,
         "-m",
-        "lab.chain.gateway",
+        "fragscope.lab.chain.gateway",
         "--host",
         c.gateway_address,
         "--port",
@@ -156,8 +156,8 @@ def missing(truth: Truth, groups: set[str]) -> list[str]:
 
 def deploy_chain(truth: Truth, paths: RunPaths) -> Path:
     """Deploy every contract and name on the lab's fresh ganache; returns chain.json's path."""
-    from lab.chain.deploy import deploy_all
-    from lab.chain.truth import load_truth
+    from fragscope.lab.chain.deploy import deploy_all
+    from fragscope.lab.chain.truth import load_truth
 
     c = truth.chain
     assert c is not None

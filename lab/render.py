@@ -14,12 +14,12 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from lab.truth import Resolver, Server, Truth, Zone, is_subdomain
+from fragscope.lab.truth import Resolver, Server, Truth, Zone, is_subdomain
 
 
 @cache
 def template(name: str) -> string.Template:
-    return string.Template(resources.files("lab").joinpath("templates", name).read_text())
+    return string.Template(resources.files("fragscope.lab").joinpath("templates", name).read_text())
 
 
 @dataclass(frozen=True)

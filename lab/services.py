@@ -11,9 +11,9 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lab.health import Check, DnsCheck
-from lab.render import RunPaths, server_processes
-from lab.truth import Resolver, Server, Truth, Zone
+from fragscope.lab.health import Check, DnsCheck
+from fragscope.lab.render import RunPaths, server_processes
+from fragscope.lab.truth import Resolver, Server, Truth, Zone
 
 
 @dataclass(frozen=True)
@@ -143,7 +143,7 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
             argv = (
                 sys.executable,
                 "-m",
-                "lab.doq",
+                "fragscope.lab.doq",
                 "--listen",
                 r.address,
                 "--port",

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from lab.chain.truth import Truth as ChainFacts
+    from fragscope.lab.chain.truth import Truth as ChainFacts
 
 DNSSEC_MODES = frozenset({"none", "nsec", "nsec3", "knot", "broken", "expired"})
 ZONE_KINDS = frozenset({"served", "lame", "dead"})
@@ -224,7 +224,7 @@ class Chain:
 
     def facts(self) -> ChainFacts:
         """The chain's names, records and contract addresses (lab/chain/truth.toml)."""
-        from lab.chain.truth import load_truth
+        from fragscope.lab.chain.truth import load_truth
 
         return load_truth(self.facts_path)
 
@@ -470,7 +470,7 @@ def _with_web_records(zones: tuple[Zone, ...], web: dict[str, WebHost]) -> tuple
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("lab").joinpath("truth.toml")))
+    return Path(str(resources.files("fragscope.lab").joinpath("truth.toml")))
 
 
 def load(path: Path | str | None = None) -> Truth:

@@ -23,16 +23,16 @@ import dns.query
 import dns.rdataclass
 import dns.rdatatype
 
-from lab import dnssec, process, render
-from lab.chain.artifacts import ArtifactError
-from lab.chain.deploy import DeployError
-from lab.chain.rpc import RpcError
-from lab.dnssec import SigningError
-from lab.health import Result, Target
-from lab.part2 import chain_services, deploy_chain, missing, web_services, write_web_files
-from lab.pki import make_pki
-from lab.services import Listener, Service, build
-from lab.topology import (
+from fragscope.lab import dnssec, process, render
+from fragscope.lab.chain.artifacts import ArtifactError
+from fragscope.lab.chain.deploy import DeployError
+from fragscope.lab.chain.rpc import RpcError
+from fragscope.lab.dnssec import SigningError
+from fragscope.lab.health import Result, Target
+from fragscope.lab.part2 import chain_services, deploy_chain, missing, web_services, write_web_files
+from fragscope.lab.pki import make_pki
+from fragscope.lab.services import Listener, Service, build
+from fragscope.lab.topology import (
     NAMESPACE,
     Topology,
     TopologyError,
@@ -40,11 +40,11 @@ from lab.topology import (
     lab_namespaces,
     unique,
 )
-from lab.truth import Truth, Zone, load
-from lab.vantages import facts as vantage_facts
-from lab.vantages import runner as vantage_runner
-from lab.vantages.model import VantageError
-from lab.vantages.runner import VantageBuildError
+from fragscope.lab.truth import Truth, Zone, load
+from fragscope.lab.vantages import facts as vantage_facts
+from fragscope.lab.vantages import runner as vantage_runner
+from fragscope.lab.vantages.model import VantageError
+from fragscope.lab.vantages.runner import VantageBuildError
 
 START_TIMEOUT_S = 15.0
 GENERATED = ("zones", "keys", "pki", "conf", "state", "logs", "pids.json", "web", "chain.json")

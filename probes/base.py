@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Protocol, runtime_checkable
 
-from db.vocab import Failure, Operation, Role
+from fragscope.db.vocab import Failure, Operation, Role
 
 
 class Clock(Protocol):

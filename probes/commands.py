@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from db.commands import DB_OPTION
+from fragscope.db.commands import DB_OPTION
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -96,10 +96,10 @@ def run_command(
     problems (unknown_failure rows), partial (--max-duration) or interrupted; 2 could
     not run (bad campaign, lock held, database not migrated).
     """
-    from probes.engine.campaign import CampaignError
-    from probes.engine.console import Reporter
-    from probes.engine.lock import LockHeld
-    from probes.engine.runs import RunOptions, UsageError, execute
+    from fragscope.probes.engine.campaign import CampaignError
+    from fragscope.probes.engine.console import Reporter
+    from fragscope.probes.engine.lock import LockHeld
+    from fragscope.probes.engine.runs import RunOptions, UsageError, execute
 
     reporter = Reporter(log_json=log_json, progress=progress)
     opts = RunOptions(
@@ -129,8 +129,8 @@ def run_command(
 def _open_db(db_url: str | None) -> Any:
     import os
 
-    from db import migrate
-    from db.engine import make_engine, resolve_url, sqlite_path
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine, resolve_url, sqlite_path
 
     url = resolve_url(db_url)
     path = sqlite_path(url)
@@ -153,7 +153,7 @@ def probe_list(as_json: bool) -> None:
     """List registered probes with their versions, tables and config help."""
     import json
 
-    from probes import registry
+    from fragscope.probes import registry
 
     out = []
     for name, cls in registry.all_probes().items():
@@ -235,7 +235,7 @@ def runs_list(db_url: str | None, limit: int) -> None:
 
 
 def _stale(beat: Any, now: dt.datetime) -> bool:
-    from probes.engine.runs import HEARTBEAT_S
+    from fragscope.probes.engine.runs import HEARTBEAT_S
 
     if beat is None:
         return True
@@ -251,8 +251,8 @@ def runs_show(db_url: str | None, run: str) -> None:
     """Details of one run (UUID, prefix or 'latest'): config, software, counts."""
     import json
 
-    from probes.engine import bookkeeping as bk
-    from probes.engine.runlookup import NoSuchRun, resolve_run
+    from fragscope.probes.engine import bookkeeping as bk
+    from fragscope.probes.engine.runlookup import NoSuchRun, resolve_run
 
     engine = _open_db(db_url)
     try:
@@ -294,7 +294,7 @@ def runs_prune(
     """Delete runs and every row they own (observations, ledger, targets)."""
     from sqlalchemy import delete, select
 
-    from db.models import Run
+    from fragscope.db.models import Run
 
     if not (run_ids or statuses or older_than is not None):
         _fail("say what to prune: --run, --status and/or --older-than")

@@ -12,7 +12,7 @@ import ssl
 import traceback
 from dataclasses import dataclass
 
-from db.vocab import Failure, Operation
+from fragscope.db.vocab import Failure, Operation
 
 
 class MeasurementError(Exception):

@@ -14,10 +14,18 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task, TaskParams
-from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import (
+    Clock,
+    Endpoint,
+    FollowUp,
+    Observation,
+    SystemClock,
+    Task,
+    TaskParams,
+)
+from fragscope.probes.registry import register
+from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,14 +15,14 @@ _PROBES: dict[str, type[Any]] = {}
 
 # Modules that register probes on import; each probe issue appends its module here.
 BUILTIN_PROBE_MODULES: tuple[str, ...] = (
-    "probes.null",
-    "probes.dns.query",
-    "probes.dns.iterative",
-    "probes.transport.tls",
-    "probes.transport.quic",
-    "probes.transport.vn",
-    "probes.transport.path",
-    "probes.naming.probe",
+    "fragscope.probes.null",
+    "fragscope.probes.dns.query",
+    "fragscope.probes.dns.iterative",
+    "fragscope.probes.transport.tls",
+    "fragscope.probes.transport.quic",
+    "fragscope.probes.transport.vn",
+    "fragscope.probes.transport.path",
+    "fragscope.probes.naming.probe",
 )
 
 

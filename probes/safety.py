@@ -15,8 +15,8 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -22,15 +22,15 @@ def renderer(fmt: str) -> Callable[..., str]:
     if fmt == "json":
         return _json
     if fmt == "text":
-        from reports.text import render as text
+        from fragscope.reports.text import render as text
 
         return text
     if fmt == "markdown":
-        from reports.markdown import render as markdown
+        from fragscope.reports.markdown import render as markdown
 
         return markdown
     if fmt == "html":
-        from reports.html import render as html
+        from fragscope.reports.html import render as html
 
         return html
     raise ValueError(f"unknown format {fmt!r} (known: {', '.join(FORMATS)})")

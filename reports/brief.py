@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from reports.view import Doc, View, ci, num
+from fragscope.reports.view import Doc, View, ci, num
 
 TOPICS = ("Fragmentation risk", "Security", "Stability", "Opportunities", "Challenges")
 

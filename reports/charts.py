@@ -18,7 +18,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from reports.view import Chart, View
+from fragscope.reports.view import Chart, View
 
 HASHSALT = "fragscope-reports"
 _STYLE: dict[str, Any] = {

@@ -17,13 +17,13 @@ from typing import NoReturn
 import click
 from sqlalchemy import Engine, select
 
-from analysis import asn, scope
-from analysis.compute import compute, store
-from analysis.summary import Summary, build
-from analysis.tables import present_tables
-from db.engine import make_engine
-from db.models import IndicatorValue
-from reports import FORMATS, render
+from fragscope.analysis import asn, scope
+from fragscope.analysis.compute import compute, store
+from fragscope.analysis.summary import Summary, build
+from fragscope.analysis.tables import present_tables
+from fragscope.db.engine import make_engine
+from fragscope.db.models import IndicatorValue
+from fragscope.reports import FORMATS, render
 
 
 class SummarizeError(ValueError):

@@ -11,8 +11,8 @@ import json
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from reports import brief
-from reports.view import HEADLINE_CODES, NAMING_CODES, TRANSPORT_CODES, Doc, View, ci, num
+from fragscope.reports import brief
+from fragscope.reports.view import HEADLINE_CODES, NAMING_CODES, TRANSPORT_CODES, Doc, View, ci, num
 
 
 @dataclass

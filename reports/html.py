@@ -8,8 +8,8 @@ from __future__ import annotations
 import jinja2
 from markupsafe import Markup
 
-from reports import charts, document
-from reports.view import Doc, build
+from fragscope.reports import charts, document
+from fragscope.reports.view import Doc, build
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("reports", "templates"),

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import re
 
-from reports import document
-from reports.document import Bullets, Para, Table
-from reports.view import Doc, build
+from fragscope.reports import document
+from fragscope.reports.document import Bullets, Para, Table
+from fragscope.reports.view import Doc, build
 
 # Inline markup needs one of these; a link needs "](" (or "![" for an image), and "<" is an
 # entity, so neither autolinks nor raw HTML can form. Line-start markup (#, -, >) cannot

@@ -11,9 +11,9 @@ import textwrap
 
 import click
 
-from reports import document
-from reports.document import Bullets, Para, Table
-from reports.view import Doc, build
+from fragscope.reports import document
+from fragscope.reports.document import Bullets, Para, Table
+from fragscope.reports.view import Doc, build
 
 WIDTH = 100
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")

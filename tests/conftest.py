@@ -29,12 +29,48 @@ pytest_plugins: list[str] = [
 ]
 
 
+# A test's markers follow from the fixtures it uses (directly or through other fixtures),
+# so a new test is classified for `make test-fast` without anyone remembering to mark it.
+FIXTURE_MARKERS: dict[str, str] = {
+    "lab": "lab",  # the whole lab of real servers in network namespaces (root)
+    "vantage_upstream": "lab",  # vantage namespaces, veths and nftables
+    "postgres_server": "postgres",
+    "engine_pg_url": "postgres",
+}
+
+
+# Session-scoped servers that bind fixed loopback addresses or ports. Under pytest-xdist
+# (`make test-fast` runs `-n 3 --dist loadgroup`) every test that uses one of them goes to
+# one worker, so each server starts once and never twice on the same address.
+SHARED_SERVERS = frozenset(
+    {
+        "dns_world",
+        "dns_views",
+        "chain_lab",
+        "ganache_chain",
+        "web_lab",
+        "hostile_peers",
+        "postgres_server",
+        "engine_pg_url",
+        "lab",
+        "vantage_upstream",
+    }
+)
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Tests that start the whole lab themselves (the demo) run first.
+    """Markers from fixtures; then the tests that start the whole lab themselves run first.
 
     The session's ``lab`` fixture holds the machine-wide lab lock from its first user to
     the end of the session, so a test that needs its own lab must run before that.
     """
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        for fixture, marker in FIXTURE_MARKERS.items():
+            if fixture in used:
+                item.add_marker(marker)
+        if used & SHARED_SERVERS or item.get_closest_marker("own_lab"):
+            item.add_marker(pytest.mark.xdist_group("shared-servers"))
     items.sort(key=lambda item: 0 if item.get_closest_marker("own_lab") else 1)
 
 
@@ -45,7 +81,7 @@ def _lab_range_unreachable() -> None:
     Tests that aim at 10.99.x without the lab up would otherwise send it off the machine.
     """
     if os.geteuid() == 0:
-        from lab.topology import install_safety_routes
+        from fragscope.lab.topology import install_safety_routes
 
         install_safety_routes()
 
@@ -57,8 +93,8 @@ def sqlite_url(tmp_path: Path) -> str:
 
 @pytest.fixture
 def migrated_engine(sqlite_url: str) -> Iterator[Engine]:
-    from db import migrate
-    from db.engine import make_engine
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
 
     engine = make_engine(sqlite_url)
     migrate.upgrade(engine)

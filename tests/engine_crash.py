@@ -13,11 +13,11 @@ import threading
 
 from sqlalchemy import event
 
-import db.engine
+import fragscope.db.engine as db_engine
 
 KILL_AT = int(os.environ.get("FRAGSCOPE_TEST_KILL_AT_COMMIT", "0"))
 _count = 0
-_original = db.engine.make_engine
+_original = db_engine.make_engine
 
 
 def _on_commit(_conn: object) -> None:
@@ -35,9 +35,9 @@ def _make_engine(*args: object, **kwargs: object) -> object:
     return engine
 
 
-db.engine.make_engine = _make_engine  # type: ignore[assignment]
+db_engine.make_engine = _make_engine  # type: ignore[assignment]
 
 if __name__ == "__main__":
-    import cli
+    from fragscope import cli
 
     cli.main()

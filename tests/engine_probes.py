@@ -13,12 +13,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
-from probes.endpoints import parse_endpoint_url
-from probes.errors import MeasurementError, classify
-from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from fragscope.probes.endpoints import parse_endpoint_url
+from fragscope.probes.errors import MeasurementError, classify
+from fragscope.probes.registry import register
+from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,9 +9,9 @@ from pathlib import Path
 
 from bench import _synthetic as synthetic
 from bench import indicators
-from probes.engine.campaign import load_campaign
-from probes.engine.runner import Engine
-from probes.safety import NetworkPolicy
+from fragscope.probes.engine.campaign import load_campaign
+from fragscope.probes.engine.runner import Engine
+from fragscope.probes.safety import NetworkPolicy
 
 
 def _planned() -> tuple[collections.Counter[str], collections.Counter[tuple[str, str]]]:
@@ -52,9 +52,9 @@ def test_row_mix_is_the_default_campaigns_plan() -> None:
 
 
 def test_small_bench_database_gives_every_dns_and_naming_indicator(tmp_path: Path) -> None:
-    from analysis import asn, scope
-    from analysis.compute import compute
-    from db.engine import make_engine
+    from fragscope.analysis import asn, scope
+    from fragscope.analysis.compute import compute
+    from fragscope.db.engine import make_engine
 
     path = tmp_path / "bench.sqlite"
     built = indicators.build(path, 60_000)

@@ -14,17 +14,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from probes import registry
+from fragscope.probes.engine import campaign as campaign_mod
 
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN = ROOT / "campaigns" / "default.toml"
-NEEDED = ("dns.query", "naming.resolve", "transport.tls", "transport.quic", "transport.quic_vn")
-
-campaign_mod = pytest.importorskip("probes.engine.campaign", reason="needs the engine (issue 3)")
-missing = [p for p in NEEDED if p not in registry.all_probes()]
-pytestmark = pytest.mark.skipif(
-    bool(missing), reason=f"probes not merged yet: {', '.join(missing)}"
-)
 
 
 def _entries(path: Path) -> list[str]:
@@ -74,7 +67,7 @@ def test_shipped_lists_have_source_and_date() -> None:
 def test_dry_run_plans_everything_and_opens_no_socket(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    from cli import main
+    from fragscope.cli import main
 
     opened: list[tuple[int, int]] = []
     real_socket = socket.socket

@@ -19,16 +19,12 @@ from pathlib import Path
 
 import pytest
 
-from lab.demo import prerequisites
-from probes import registry
+from fragscope.lab.demo import prerequisites
 
 ROOT = Path(__file__).resolve().parent.parent
-NEEDED = ("dns.query", "naming.resolve", "transport.tls", "transport.quic", "transport.quic_vn")
-missing = [p for p in NEEDED if p not in registry.all_probes()]
 
 pytestmark = [
     pytest.mark.skipif(bool(prerequisites()), reason="; ".join(prerequisites()) or "ok"),
-    pytest.mark.skipif(bool(missing), reason=f"probes not merged yet: {', '.join(missing)}"),
     pytest.mark.timeout(900),
     pytest.mark.own_lab,
 ]

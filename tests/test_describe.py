@@ -7,11 +7,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
-from db.describe import metadata_json, schema_markdown
-from db.envelope import ENVELOPE
-from db.models import Base, NullObservation
-from db.vocab import VOCABULARIES
+from fragscope.cli import main
+from fragscope.db.describe import metadata_json, schema_markdown
+from fragscope.db.envelope import ENVELOPE
+from fragscope.db.models import Base, NullObservation
+from fragscope.db.vocab import VOCABULARIES
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 STALE = "is stale: run `make schema-doc` (fragscope db describe) and commit the result"

@@ -7,8 +7,8 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.dns.canaries import ICANN_TLD_SAMPLE, OPENNIC_TLDS, CanaryConfig, canaries
-from probes.dns.names import normalize
+from fragscope.probes.dns.canaries import ICANN_TLD_SAMPLE, OPENNIC_TLDS, CanaryConfig, canaries
+from fragscope.probes.dns.names import normalize
 
 
 def test_sets_and_expectations() -> None:

@@ -8,8 +8,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from db.engine import make_engine
-from probes.dns.commands import dns_command
+from fragscope.db.engine import make_engine
+from fragscope.probes.dns.commands import dns_command
 from tests.dns.world import DnsWorld
 
 
@@ -78,10 +78,10 @@ def test_observation_rows_match_the_writer_spec() -> None:
     """The fast row builder puts every value in the column the writer's spec expects."""
     import datetime as dt
 
-    from db.ids import child_id, row_id
-    from db.writer import datetime_text, spec_for
-    from probes.base import Endpoint, Observation, Task
-    from probes.dns.rows import observation_rows
+    from fragscope.db.ids import child_id, row_id
+    from fragscope.db.writer import datetime_text, spec_for
+    from fragscope.probes.base import Endpoint, Observation, Task
+    from fragscope.probes.dns.rows import observation_rows
 
     obs = Observation(
         table="dns_observations",

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from probes.dns import codec
-from probes.dns.interpret import _common, interpret, interpret_general
-from probes.dns.names import InvalidName, normalize
-from probes.dns.resolvers import BadResolverURL, parse_resolver
-from probes.dns.svcb import parse_svcb
+from fragscope.probes.dns import codec
+from fragscope.probes.dns.interpret import _common, interpret, interpret_general
+from fragscope.probes.dns.names import InvalidName, normalize
+from fragscope.probes.dns.resolvers import BadResolverURL, parse_resolver
+from fragscope.probes.dns.svcb import parse_svcb
 from tests.dns.agree import dnspython_view, lean_view
 from tests.dns.svcb_vectors import VECTORS
 from tests.dns.world import ECH

@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
-from db.writer import Row, spec_for
-from probes.base import Observation, Task
-from probes.dns.query import DnsQueryProbe
-from probes.dns.rows import observation_rows
-from probes.engine.campaign import load_campaign
-from probes.engine.runner import Engine
-from probes.engine.runs import build_policy
+from fragscope.db.writer import Row, spec_for
+from fragscope.probes.base import Observation, Task
+from fragscope.probes.dns.query import DnsQueryProbe
+from fragscope.probes.dns.rows import observation_rows
+from fragscope.probes.engine.campaign import load_campaign
+from fragscope.probes.engine.runner import Engine
+from fragscope.probes.engine.runs import build_policy
 from tests.dns.world import DnsWorld
 
 RUN = "00000000-0000-4000-8000-000000000006"

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from db.vocab import Failure
-from probes.dns.query import DnsQueryConfig, DnsQueryProbe
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure
+from fragscope.probes.dns.query import DnsQueryConfig, DnsQueryProbe
+from fragscope.probes.safety import NetworkPolicy
 from tests.dns.hostile import HostileServer
 from tests.dns.run import run_query, task
 

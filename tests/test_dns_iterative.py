@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from db.vocab import Failure
-from probes.base import Observation, Task
-from probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure
+from fragscope.probes.base import Observation, Task
+from fragscope.probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
+from fragscope.probes.safety import NetworkPolicy
 from tests.dns.run import run_query, task
 from tests.dns.world import DnsWorld
 

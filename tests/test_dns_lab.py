@@ -8,13 +8,13 @@ import asyncio
 import dns.rdata
 import pytest
 
-from db.vocab import Failure, Role
-from lab.truth import Truth, load
-from lab.world import Lab
-from probes.base import Observation, Task
-from probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
-from probes.dns.query import DnsQueryConfig
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure, Role
+from fragscope.lab.truth import Truth, load
+from fragscope.lab.world import Lab
+from fragscope.probes.base import Observation, Task
+from fragscope.probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
+from fragscope.probes.dns.query import DnsQueryConfig
+from fragscope.probes.safety import NetworkPolicy
 from tests.dns.run import run_query, task
 
 pytestmark = pytest.mark.lab

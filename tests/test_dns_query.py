@@ -8,10 +8,10 @@ import dns.message
 import dns.query
 import pytest
 
-from db.vocab import Failure, Transport
-from probes.dns import codec
-from probes.dns.interpret import interpret, interpret_general
-from probes.dns.query import DnsQueryConfig
+from fragscope.db.vocab import Failure, Transport
+from fragscope.probes.dns import codec
+from fragscope.probes.dns.interpret import interpret, interpret_general
+from fragscope.probes.dns.query import DnsQueryConfig
 from tests.dns.agree import dnspython_view, lean_view
 from tests.dns.run import run_query, task
 from tests.dns.world import DnsWorld

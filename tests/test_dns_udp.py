@@ -6,9 +6,9 @@ import asyncio
 
 import pytest
 
-from probes.dns import codec, mmsg, udp
-from probes.dns.query import DnsQueryConfig
-from probes.dns.udp import UdpClient, UdpResult
+from fragscope.probes.dns import codec, mmsg, udp
+from fragscope.probes.dns.query import DnsQueryConfig
+from fragscope.probes.dns.udp import UdpClient, UdpResult
 from tests.dns.hostile import HostileServer
 from tests.dns.run import run_query, task
 
@@ -81,7 +81,7 @@ def test_port_unreachable_fails_every_query_in_flight(monkeypatch: pytest.Monkey
 
 
 def test_probe_survives_a_new_event_loop() -> None:
-    from probes.dns.query import DnsQueryProbe
+    from fragscope.probes.dns.query import DnsQueryProbe
 
     probe = DnsQueryProbe(DnsQueryConfig(timeout_s=2))
     with HostileServer("echo") as server:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from probes.dns.query import DnsQueryConfig
+from fragscope.probes.dns.query import DnsQueryConfig
 from tests.dns.addresses import BLOCKS, Block, claim
 from tests.dns.run import run_query, task
 from tests.dns.world import DnsWorld, start_world

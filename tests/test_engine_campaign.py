@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from probes.endpoints import EndpointURLError, parse_endpoint_url
-from probes.engine.campaign import CampaignError, load_campaign
-from probes.engine.targets import read_targets, validate
-from probes.engine.tomlpos import key_lines
+from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
+from fragscope.probes.engine.campaign import CampaignError, load_campaign
+from fragscope.probes.engine.targets import read_targets, validate
+from fragscope.probes.engine.tomlpos import key_lines
 from tests.fixtures.engine import REPO, run_cli, write_targets
 
 GOOD = """\
@@ -63,7 +63,7 @@ def test_good_campaign_loads(tmp_path: Path) -> None:
 
 
 def test_shipped_null_lab_campaign_loads() -> None:
-    from campaigns import find, shipped
+    from fragscope.campaigns import find, shipped
 
     assert "null-lab" in shipped()
     c = load_campaign(find("null-lab"))

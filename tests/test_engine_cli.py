@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import click
 import pytest
 from click.testing import CliRunner
 
-import cli
+from fragscope import cli
 from tests.fixtures.engine import null_campaign, query
 
 
 def _commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
     out = [prefix]
-    for name, cmd in sorted(group.commands.items()):
+    ctx = click.Context(group)
+    for name in sorted(group.list_commands(ctx)):
+        cmd = group.get_command(ctx, name)
+        assert cmd is not None, name
         if isinstance(cmd, click.Group):
             out += _commands(cmd, (*prefix, name))
         else:
@@ -31,8 +36,32 @@ def test_every_command_has_help(path: tuple[str, ...]) -> None:
     cmd: click.Command = cli.main
     for name in path:
         assert isinstance(cmd, click.Group)
-        cmd = cmd.commands[name]
+        found = cmd.get_command(click.Context(cmd), name)
+        assert found is not None, name
+        cmd = found
     assert (cmd.help or "").strip(), f"{' '.join(path)} has no help text"
+
+
+def test_every_command_is_listed() -> None:
+    """The lazy top-level group names every command, and each single-probe command too."""
+    paths = {" ".join(p) for p in _commands(cli.main)}
+    for top in ("db", "demo", "explore", "indicators", "lab", "naming", "run", "runs"):
+        assert top in paths
+    assert {"summarize", "probe list", "probe dns", "probe transport", "probe name"} <= paths
+
+
+def test_run_does_not_import_the_analysis_or_reports() -> None:
+    """A cron ``fragscope run`` loads only what running needs."""
+    code = (
+        "import sys; from fragscope import cli; "
+        "cli.main.get_command(None, 'run'); "
+        "print(sorted(m for m in sys.modules if m.startswith(('fragscope.analysis', "
+        "'fragscope.reports'))))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
+    assert out.strip() == "[]", out
 
 
 def test_version() -> None:
@@ -104,7 +133,7 @@ class _Tty:
 
 
 def test_reporter_on_a_terminal_draws_progress_and_human_lines() -> None:
-    from probes.engine.console import Reporter
+    from fragscope.probes.engine.console import Reporter
 
     tty = _Tty()
     rep = Reporter(stream=tty)  # type: ignore[arg-type]

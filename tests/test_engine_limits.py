@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from probes.engine.console import Reporter
-from probes.engine.ratelimit import TokenBucket
-from probes.engine.runs import RunOptions, execute
+from fragscope.probes.engine.console import Reporter
+from fragscope.probes.engine.ratelimit import TokenBucket
+from fragscope.probes.engine.runs import RunOptions, execute
 from tests.fixtures.engine import UdpListener, query, write_targets
 
 
@@ -263,7 +263,7 @@ def test_planning_bug_becomes_one_unknown_failure_row(tmp_path: Path) -> None:
 
 @pytest.mark.usefixtures("engine_probes")
 def test_concurrency_counts_tasks_in_batches_and_singles(tmp_path: Path) -> None:
-    from probes.base import Task
+    from fragscope.probes.base import Task
     from tests.engine_probes import BatchProbe
 
     peak = {"now": 0, "max": 0}

@@ -8,11 +8,11 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.ids import row_id, target_id
-from probes.engine.campaign import load_campaign
-from probes.engine.planner import Shard, task_key
-from probes.engine.runner import Engine
-from probes.safety import NetworkPolicy
+from fragscope.db.ids import row_id, target_id
+from fragscope.probes.engine.campaign import load_campaign
+from fragscope.probes.engine.planner import Shard, task_key
+from fragscope.probes.engine.runner import Engine
+from fragscope.probes.safety import NetworkPolicy
 from tests.fixtures.engine import null_campaign
 
 
@@ -69,7 +69,7 @@ def test_plan_keys_rows_and_ids(tmp_path: Path) -> None:
     targets = [v for spec, v in rows if getattr(spec, "name", "") == "targets"]
     followups = [v for spec, v in rows if getattr(spec, "name", "") == "task_followups"]
     assert len(obs) == 40 and len(targets) == 20 and len(followups) == 20
-    from db.writer import spec_for
+    from fragscope.db.writer import spec_for
 
     cols = spec_for("null_observations").columns
     for values in obs:

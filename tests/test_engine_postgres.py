@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from db.ids import stable_hash64
+from fragscope.db.ids import stable_hash64
 from tests.fixtures.engine import null_campaign, run_cli
 
 pytestmark = pytest.mark.postgres

@@ -6,9 +6,15 @@ import datetime as dt
 
 import pytest
 
-from db.vocab import Failure, Transport
-from db.writer import datetime_text, spec_for
-from probes.engine.rows import ENVELOPE, child_builder, observation_builder, plain, plain_row
+from fragscope.db.vocab import Failure, Transport
+from fragscope.db.writer import datetime_text, spec_for
+from fragscope.probes.engine.rows import (
+    ENVELOPE,
+    child_builder,
+    observation_builder,
+    plain,
+    plain_row,
+)
 
 ANSWER = {
     "section": "answer",

@@ -20,10 +20,10 @@ from pathlib import Path
 
 import pytest
 
-from db.engine import make_engine
-from db.explore import CANNED_QUERIES, explore_metadata
-from db.migrate import upgrade
-from lab.ports import free_port
+from fragscope.db.engine import make_engine
+from fragscope.db.explore import CANNED_QUERIES, explore_metadata
+from fragscope.db.migrate import upgrade
+from fragscope.lab.ports import free_port
 
 pytest.importorskip("datasette", reason="needs the explore extra (pip install -e '.[dev]')")
 

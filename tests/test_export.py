@@ -13,11 +13,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, Table, select, text
 
-import db.export
-from cli import main
-from db import migrate
-from db.engine import make_engine
-from db.export import ExportError, export
+import fragscope.db.export as db_export
+from fragscope.cli import main
+from fragscope.db import migrate
+from fragscope.db.engine import make_engine
+from fragscope.db.export import ExportError, export
 from tests.fixtures.storage import EVIDENCE, EXTENDED, write_sample_run
 
 RUN_A = "0a7c2f5e-1111-4a4a-8b8b-000000000001"
@@ -58,7 +58,7 @@ def _db_rows(engine: Engine, table: Table, where: Any = None) -> list[dict[str, 
 
 def _read(path: Path, fmt: str, table: Table) -> list[dict[str, Any]]:
     """Read one exported file back into Python values of the table's types."""
-    kinds = {c.name: db.export._kind(c) for c in table.columns}
+    kinds = {c.name: db_export._kind(c) for c in table.columns}
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -148,7 +148,7 @@ def test_parquet_streams_in_chunks(
 ) -> None:
     import pyarrow.parquet as pq
 
-    monkeypatch.setattr(db.export, "CHUNK_ROWS", 7)
+    monkeypatch.setattr(db_export, "CHUNK_ROWS", 7)
     files = export(populated, tmp_path, fmt="parquet", run_id=RUN_A)
     (path,) = [f for f in files if f.startswith("null_observations/")]
     meta = pq.ParquetFile(tmp_path / path).metadata

@@ -24,12 +24,18 @@ from eth_hash.auto import keccak
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from lab.chain import DeployError, chain_service_argv, deploy_all, gateway_service_argv, start_chain
-from lab.chain.abi import create_address, dns_decode, dns_encode, namehash, selector
-from lab.chain.artifacts import BUILD_CACHE, ArtifactError, compile_contracts
-from lab.chain.gateway import Answerer, GatewayError
-from lab.chain.rpc import CallReverted, JsonRpc, RpcError
-from lab.chain.truth import TruthError, load_truth
+from fragscope.lab.chain import (
+    DeployError,
+    chain_service_argv,
+    deploy_all,
+    gateway_service_argv,
+    start_chain,
+)
+from fragscope.lab.chain.abi import create_address, dns_decode, dns_encode, namehash, selector
+from fragscope.lab.chain.artifacts import BUILD_CACHE, ArtifactError, compile_contracts
+from fragscope.lab.chain.gateway import Answerer, GatewayError
+from fragscope.lab.chain.rpc import CallReverted, JsonRpc, RpcError
+from fragscope.lab.chain.truth import TruthError, load_truth
 from tests.fixtures.chain import ChainLab, free_port
 
 # Selectors as the research notes (PART 1, section 1.3) list them.

@@ -14,9 +14,9 @@ from typing import cast
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from lab.chain.rpc import JsonRpc
-from lab.world import Lab
+from fragscope.cli import main
+from fragscope.lab.chain.rpc import JsonRpc
+from fragscope.lab.world import Lab
 from tests.fixtures.chain import ChainLab
 
 # Imported so pytest collects them in this module, where `chain_lab` is the lab's chain.
@@ -82,7 +82,7 @@ def test_chain_runs_on_its_lab_addresses(lab: Lab) -> None:
 def test_up_without_node_modules_exits_2(
     lab: Lab, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    import lab.part2 as part2
+    import fragscope.lab.part2 as part2
 
     monkeypatch.setattr(part2, "GANACHE_CLI", part2.NODE_MODULES / "no-such-ganache.js")
     result = CliRunner().invoke(main, ["lab", "up", "--dir", str(lab.run_dir), "--only", "chain"])
@@ -93,7 +93,7 @@ def test_up_without_node_modules_exits_2(
 
 
 def test_up_without_caddy_or_node_exits_2(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    import lab.part2 as part2
+    import fragscope.lab.part2 as part2
 
     real = part2.shutil.which
     monkeypatch.setattr(

@@ -30,8 +30,8 @@ from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived, StreamReset
 
-from lab.truth import Resolver, Truth, load
-from lab.world import Lab
+from fragscope.lab.truth import Resolver, Truth, load
+from fragscope.lab.world import Lab
 
 pytestmark = pytest.mark.lab
 TRUTH: Truth = load()

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from lab import process, topology
-from lab.truth import default_path, load
-from lab.vantages import LAB_SUBNETS, lab_layout
-from lab.world import Lab, LabError
+from fragscope.cli import main
+from fragscope.lab import process, topology
+from fragscope.lab.truth import default_path, load
+from fragscope.lab.vantages import LAB_SUBNETS, lab_layout
+from fragscope.lab.world import Lab, LabError
 
 pytestmark = pytest.mark.lab
 

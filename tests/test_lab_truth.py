@@ -14,10 +14,10 @@ import dns.zone
 import pytest
 from click.testing import CliRunner
 
-from cli import main
-from lab import render
-from lab.dnssec import bogus_ds
-from lab.truth import TruthError, default_path, load
+from fragscope.cli import main
+from fragscope.lab import render
+from fragscope.lab.dnssec import bogus_ds
+from fragscope.lab.truth import TruthError, default_path, load
 
 TRUTH = load()
 
@@ -118,7 +118,7 @@ def test_rpz_zone_is_generated_from_the_policy() -> None:
 
 
 def test_prerequisites_reported_and_cli_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lab.commands as commands
+    import fragscope.lab.commands as commands
 
     monkeypatch.setattr(commands.os, "geteuid", lambda: 1000)
     monkeypatch.setattr(commands.shutil, "which", lambda name: None if name == "nsd" else name)
@@ -133,7 +133,7 @@ def test_prerequisites_reported_and_cli_exits_2(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_transit_link_plan_for_part_2() -> None:
-    from lab.topology import HOST4, SERVICE_NET4, VANTAGE_NET4, in_lab, transit_link
+    from fragscope.lab.topology import HOST4, SERVICE_NET4, VANTAGE_NET4, in_lab, transit_link
 
     first, second = transit_link(0), transit_link(1)
     assert (first.a4, first.b4, str(first.net4)) == ("10.99.128.1", "10.99.128.2", "10.99.128.0/30")

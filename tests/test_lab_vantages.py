@@ -11,10 +11,10 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
-from lab.vantages import LAB_SUBNETS, facts, lab_exec_argv, lab_layout
-from lab.vantages.runner import existing_namespaces, pid_file_path, resolv_conf_path
-from lab.world import Lab
+from fragscope.cli import main
+from fragscope.lab.vantages import LAB_SUBNETS, facts, lab_exec_argv, lab_layout
+from fragscope.lab.vantages.runner import existing_namespaces, pid_file_path, resolv_conf_path
+from fragscope.lab.world import Lab
 
 REPO = Path(__file__).resolve().parents[1]
 

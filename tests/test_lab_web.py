@@ -20,7 +20,7 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 from aioquic.quic.packet import pull_quic_header
 
-from lab.web.app import HOSTILE_STRING
+from fragscope.lab.web.app import HOSTILE_STRING
 from tests.fixtures.web_hosts import WebLab
 
 V1, V2 = 0x00000001, 0x6B3343CF

@@ -8,9 +8,9 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from lab.pki import make_pki
-from lab.web import hosts
-from probes.transport.certs import analyze_chain
+from fragscope.lab.pki import make_pki
+from fragscope.lab.web import hosts
+from fragscope.probes.transport.certs import analyze_chain
 
 
 def test_hypercorn_configs(tmp_path: Path) -> None:
@@ -28,7 +28,7 @@ def test_hypercorn_configs(tmp_path: Path) -> None:
     assert adv.udp == () and adv.advertises_h3
     assert tomllib.loads(adv.files["hypercorn.toml"])["quic_bind"] == []
     hostile = hosts.hypercorn_hostile("10.99.80.4", 443, cert, key, tmp_path)
-    assert hostile.argv[-1] == "lab.web.app:hostile_app"
+    assert hostile.argv[-1] == "fragscope.lab.web.app:hostile_app"
     assert tomllib.loads(hostile.files["hypercorn.toml"])["include_server_header"] is False
 
 

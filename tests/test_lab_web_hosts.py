@@ -19,8 +19,8 @@ import pytest
 from aioquic.asyncio import connect
 from aioquic.quic.configuration import QuicConfiguration
 
-from lab.truth import QUIC_VERSIONS, WebHost, load
-from lab.world import Lab
+from fragscope.lab.truth import QUIC_VERSIONS, WebHost, load
+from fragscope.lab.world import Lab
 
 pytestmark = pytest.mark.lab
 

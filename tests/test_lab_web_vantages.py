@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from lab.truth import load
-from lab.vantages import facts, lab_exec_argv
-from lab.vantages.model import Action
-from lab.world import Lab
+from fragscope.lab.truth import load
+from fragscope.lab.vantages import facts, lab_exec_argv
+from fragscope.lab.vantages.model import Action
+from fragscope.lab.world import Lab
 
 pytestmark = pytest.mark.lab
 
@@ -76,8 +76,8 @@ def test_from_distant_quic_and_tls_pay_the_planted_delay(lab: Lab) -> None:
 
 
 def test_only_vantages_brings_what_they_need_then_lab_restored(lab: Lab) -> None:
-    from lab import topology
-    from lab.vantages import LAB_SUBNETS, lab_layout
+    from fragscope.lab import topology
+    from fragscope.lab.vantages import LAB_SUBNETS, lab_layout
 
     try:
         Lab(lab.run_dir).up(["vantages"])

@@ -8,11 +8,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine, Table, func, select, text
 
-from cli import main
-from db import migrate
-from db.engine import make_engine
-from db.merge import MergeError, merge
-from db.models import Base
+from fragscope.cli import main
+from fragscope.db import migrate
+from fragscope.db.engine import make_engine
+from fragscope.db.merge import MergeError, merge
+from fragscope.db.models import Base
 from tests.fixtures.storage import EVIDENCE, EXTENDED, write_sample_run
 
 RUN_1 = "9d3e7a10-0001-4bbb-8ccc-0000000000a1"

@@ -10,8 +10,8 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy import Engine, text
 
-from db import migrate
-from db.engine import make_engine
+from fragscope.db import migrate
+from fragscope.db.engine import make_engine
 
 BEFORE = "0500_storage_speed"
 VANTAGE = "00000000-0000-4000-8000-00000000000a"

@@ -6,10 +6,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine, text
 
-from db import migrate
-from db.engine import make_engine
-from db.models import Base
-from db.vocab import VOCABULARIES
+from fragscope.db import migrate
+from fragscope.db.engine import make_engine
+from fragscope.db.models import Base
+from fragscope.db.vocab import VOCABULARIES
 
 
 def test_exactly_one_head() -> None:

@@ -8,8 +8,8 @@ import json
 from click.testing import CliRunner
 from sqlalchemy import Engine, text
 
-from cli import main
-from probes.naming.commands import name_command, naming_group
+from fragscope.cli import main
+from fragscope.probes.naming.commands import name_command, naming_group
 from tests.fixtures.naming import ALICE_ADDR, HOSTILE_TEXT, DnsViews, EnsWorld
 
 
@@ -118,8 +118,8 @@ def test_every_naming_command_has_help() -> None:
 
 
 def test_tasks_for_matches_endpoint_namespaces() -> None:
-    from probes.base import Endpoint
-    from probes.naming.probe import NamingProbe
+    from fragscope.probes.base import Endpoint
+    from fragscope.probes.naming.probe import NamingProbe
 
     probe = NamingProbe()
     ens_rpc = Endpoint(url="http://127.0.0.1:8545", namespace="ens")

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from probes.naming import contenthash, ens
-from probes.naming.normalize import InvalidName, normalize
+from fragscope.probes.naming import contenthash, ens
+from fragscope.probes.naming.normalize import InvalidName, normalize
 
 
 def test_namehash_eip137_vectors() -> None:

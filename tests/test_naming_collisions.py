@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from probes.naming.collisions import analyse, render_csv, render_json, render_text
-from probes.naming.commands import naming_group
-from probes.naming.namespaces import RegistryError, load_registry, shipped_registry
+from fragscope.probes.naming.collisions import analyse, render_csv, render_json, render_text
+from fragscope.probes.naming.commands import naming_group
+from fragscope.probes.naming.namespaces import RegistryError, load_registry, shipped_registry
 
 FIXTURE = Path(__file__).parent / "data" / "naming_registry"
 
@@ -130,11 +130,11 @@ def test_bad_registry_files_name_the_line(tmp_path: Path) -> None:
 
 
 def test_public_endpoints_are_data_and_never_local() -> None:
-    from probes.endpoints import parse_endpoint_url
-    from probes.naming.http import depends_on_icann_dns
-    from probes.naming.methods import METHODS
-    from probes.naming.public_endpoints import load_public_endpoints
-    from probes.safety import NetworkPolicy
+    from fragscope.probes.endpoints import parse_endpoint_url
+    from fragscope.probes.naming.http import depends_on_icann_dns
+    from fragscope.probes.naming.methods import METHODS
+    from fragscope.probes.naming.public_endpoints import load_public_endpoints
+    from fragscope.probes.safety import NetworkPolicy
 
     endpoints = load_public_endpoints()
     assert len(endpoints) >= 8

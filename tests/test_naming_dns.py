@@ -9,12 +9,12 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from db.vocab import Failure
-from probes.base import Endpoint, Observation, Task
-from probes.naming.fidelity import judge, pointer_key, pointers
-from probes.naming.probe import NamingConfig, NamingProbe
-from probes.naming.store import store
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure
+from fragscope.probes.base import Endpoint, Observation, Task
+from fragscope.probes.naming.fidelity import judge, pointer_key, pointers
+from fragscope.probes.naming.probe import NamingConfig, NamingProbe
+from fragscope.probes.naming.store import store
+from fragscope.probes.safety import NetworkPolicy
 from tests.fixtures.naming import DnsViews, EnsWorld
 
 
@@ -72,7 +72,7 @@ def test_dns_failures_are_rows() -> None:
 def test_pointer_keys_unify_cid_forms() -> None:
     v0 = "ipfs://QmRAQB6YaCyidP37UdDnjFY5vQuiBrcqdyoW1CuDgwxkD4"
     # The same content as CIDv1 dag-pb base32 (multibase 'b').
-    from probes.naming.contenthash import base32_lower
+    from fragscope.probes.naming.contenthash import base32_lower
 
     mh = bytes.fromhex("122029f2d17be6139079dc48696d1f582a8530eb9805b561eda517e22a892c7e3f1f")
     v1 = "ipfs://b" + base32_lower(b"\x01\x70" + mh)
@@ -104,7 +104,7 @@ def test_bridge_fidelity_against_chain_truth(
         probe="naming.resolve",
         version=1,
     )
-    from probes.naming.fidelity import update_run
+    from fragscope.probes.naming.fidelity import update_run
 
     counts = update_run(migrated_engine, run_id)
     assert counts == {"match": 1, "mismatch": 1, "no_truth": 1}
@@ -130,8 +130,8 @@ def test_ambiguity_of_colliding_names(
 ) -> None:
     from click.testing import CliRunner
 
-    from probes.naming.ambiguity import ambiguity, classify
-    from probes.naming.commands import naming_group
+    from fragscope.probes.naming.ambiguity import ambiguity, classify
+    from fragscope.probes.naming.commands import naming_group
 
     rows = []
     for name in ("www.shop", "www.libre"):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-import cli
-from analysis import scope
-from analysis.compute import compute
-from db.engine import make_engine
+from fragscope import cli
+from fragscope.analysis import scope
+from fragscope.analysis.compute import compute
+from fragscope.db.engine import make_engine
 from tests.fixtures.naming import DnsViews, EnsWorld
 
 NAMES = ["alice.eth", "bob.eth", "ghost.eth", "al_ice.eth"]

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from db.vocab import Failure
-from probes.base import Endpoint, Observation, Task
-from probes.naming.probe import NamingConfig, NamingProbe
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure
+from fragscope.probes.base import Endpoint, Observation, Task
+from fragscope.probes.naming.probe import NamingConfig, NamingProbe
+from fragscope.probes.safety import NetworkPolicy
 from tests.fixtures.naming import (
     ALICE_ADDR,
     ALICE_BTC,

@@ -14,11 +14,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from db.vocab import Failure
-from probes.base import Endpoint, Observation, Task
-from probes.naming import ens
-from probes.naming.probe import NamingConfig, NamingProbe
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure
+from fragscope.probes.base import Endpoint, Observation, Task
+from fragscope.probes.naming import ens
+from fragscope.probes.naming.probe import NamingConfig, NamingProbe
+from fragscope.probes.safety import NetworkPolicy
 
 Reply = tuple[int, dict[str, str], bytes]
 

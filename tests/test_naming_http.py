@@ -7,10 +7,10 @@ import asyncio
 
 import pytest
 
-from db.vocab import Failure
-from probes.errors import MeasurementError
-from probes.naming import http
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.naming import http
+from fragscope.probes.safety import NetworkPolicy
 
 
 async def _serve_once(reply: bytes) -> tuple[asyncio.AbstractServer, str]:

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine
 
-from lab.truth import Resolver, Truth, load
-from lab.world import Lab
-from probes.base import Endpoint, Observation, Task
-from probes.naming.ambiguity import ambiguity
-from probes.naming.probe import NamingConfig, NamingProbe
-from probes.naming.store import store
-from probes.safety import NetworkPolicy
+from fragscope.lab.truth import Resolver, Truth, load
+from fragscope.lab.world import Lab
+from fragscope.probes.base import Endpoint, Observation, Task
+from fragscope.probes.naming.ambiguity import ambiguity
+from fragscope.probes.naming.probe import NamingConfig, NamingProbe
+from fragscope.probes.naming.store import store
+from fragscope.probes.safety import NetworkPolicy
 
 pytestmark = pytest.mark.lab
 TRUTH: Truth = load()

@@ -8,11 +8,19 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from db import migrate
-from db.engine import make_engine
-from db.models import Base, IndicatorValue, NullObservation, Run, Target, TaskDone, Vantage
-from db.vocab import Failure
-from db.writer import VocabularyError, Writer, spec_for
+from fragscope.db import migrate
+from fragscope.db.engine import make_engine
+from fragscope.db.models import (
+    Base,
+    IndicatorValue,
+    NullObservation,
+    Run,
+    Target,
+    TaskDone,
+    Vantage,
+)
+from fragscope.db.vocab import Failure
+from fragscope.db.writer import VocabularyError, Writer, spec_for
 from tests.fixtures.storage import EVIDENCE, T0, sample_rows, write_sample_run
 
 RUN = "3f2b8c1e-5d4a-4c3b-9a8f-1e2d3c4b5a69"

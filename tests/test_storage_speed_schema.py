@@ -12,11 +12,11 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import Engine, inspect
 
-from cli import main
-from db import migrate, research_indexes
-from db.engine import make_engine
-from db.ids import child_id, row_id
-from db.writer import AsyncWriter, Row, Writer, spec_for
+from fragscope.cli import main
+from fragscope.db import migrate, research_indexes
+from fragscope.db.engine import make_engine
+from fragscope.db.ids import child_id, row_id
+from fragscope.db.writer import AsyncWriter, Row, Writer, spec_for
 from tests.fixtures.storage import sample_rows
 
 RUN = "0a0b0c0d-0000-4000-8000-000000000500"

@@ -12,9 +12,9 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from cli import main
-from db.engine import make_engine
-from db.migrate import current_revision, heads, is_at_head
+from fragscope.cli import main
+from fragscope.db.engine import make_engine
+from fragscope.db.migrate import current_revision, heads, is_at_head
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data" / "v1.sqlite"
 V1_TABLES = {

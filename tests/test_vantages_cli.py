@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from lab.vantages.commands import exec_command
+from fragscope.lab.vantages.commands import exec_command
 
 
 def test_exec_clean_runs_the_command_on_the_host(tmp_path: Path) -> None:
@@ -37,7 +37,7 @@ def test_exec_bad_usage_exits_2(args: list[str], message: str) -> None:
 
 def test_exec_at_a_vantage_that_is_not_up_exits_2(monkeypatch: pytest.MonkeyPatch) -> None:
     # Whether the session's lab is up must not matter: the command sees no namespaces.
-    monkeypatch.setattr("lab.vantages.commands.existing_namespaces", lambda: set())
+    monkeypatch.setattr("fragscope.lab.vantages.commands.existing_namespaces", lambda: set())
     result = CliRunner().invoke(exec_command, ["distant", "--", "true"])
     assert result.exit_code == 2
     assert "not up (no namespace fs-v-distant)" in result.output
@@ -50,7 +50,7 @@ def test_exec_has_help() -> None:
 
 
 def test_status_names_what_is_missing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from lab.vantages import model, runner
+    from fragscope.lab.vantages import model, runner
 
     monkeypatch.setattr(runner, "existing_namespaces", lambda: {"fs-v-distant", "fs-m-distant"})
     vantages = {"clean": model.clean(), "distant": model.distant(), "lossy": model.lossy()}

@@ -8,7 +8,7 @@ import sys
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lab.vantages.delay import DelayLine
+from fragscope.lab.vantages.delay import DelayLine
 
 arrivals = st.lists(
     st.tuples(st.floats(min_value=0, max_value=5, allow_nan=False), st.binary(max_size=8)),
@@ -57,7 +57,7 @@ def test_relay_rejects_bad_arguments() -> None:
     )
     for args in bad:
         done = subprocess.run(
-            [sys.executable, "-m", "lab.vantages.delay", *args],
+            [sys.executable, "-m", "fragscope.lab.vantages.delay", *args],
             capture_output=True, text=True, check=False,
         )  # fmt: skip
         assert done.returncode == 2, (args, done.stderr)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from lab import truth as lab_truth
-from lab.vantages import facts
-from lab.vantages.model import Action, Kind, VantageError
+from fragscope.lab import truth as lab_truth
+from fragscope.lab.vantages import facts
+from fragscope.lab.vantages.model import Action, Kind, VantageError
 
 
 def _planted_addresses() -> dict[str, str]:

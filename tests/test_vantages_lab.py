@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.vantages import model, plan, runner
-from lab.vantages.layout import make_layout
+from fragscope.lab.vantages import model, plan, runner
+from fragscope.lab.vantages.layout import make_layout
 from tests.fixtures.vantages import (
     HOST6_DROP,
     HOST6_OPEN,

@@ -9,10 +9,10 @@ import subprocess
 
 import pytest
 
-from lab import topology
-from lab.vantages import LAB_SUBNETS, lab_exec_argv, lab_layout, model, nft, plan
-from lab.vantages.layout import make_layout
-from lab.vantages.model import Action, Kind, Loss, VantageError, vantage_from_mapping
+from fragscope.lab import topology
+from fragscope.lab.vantages import LAB_SUBNETS, lab_exec_argv, lab_layout, model, nft, plan
+from fragscope.lab.vantages.layout import make_layout
+from fragscope.lab.vantages.model import Action, Kind, Loss, VantageError, vantage_from_mapping
 
 LAYOUT = make_layout("distant", upstream_ns="fsv-up", subnet="10.99.243.0/24", prefix="fsv-")
 
@@ -216,7 +216,7 @@ def test_distant_plan_routes_both_directions_into_the_tun() -> None:
     assert ("ip", "-n", "fsv-m-distant", "-4", "route", "add", "default", "dev", "dly0",
             "table", "100") in cmds  # fmt: skip
     assert plan.relay_argv(LAYOUT, 150, python="py") == [
-        "ip", "netns", "exec", "fsv-m-distant", "py", "-m", "lab.vantages.delay",
+        "ip", "netns", "exec", "fsv-m-distant", "py", "-m", "fragscope.lab.vantages.delay",
         "--dev", "dly0", "--delay-ms", "150", "--max-queue", str(plan.DEFAULT_MAX_QUEUE),
     ]  # fmt: skip
 

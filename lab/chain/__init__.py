@@ -11,7 +11,7 @@ own tests, a 10.99.x address inside the lab namespace later):
    returns a ``ChainProcess`` to ``.stop()`` by PID.
 2. The CCIP-read gateway: ``start_gateway(host, port)`` runs it in a thread of this process
    (``.url``, ``.fail_for(name)``, ``.stop()``); ``gateway_service_argv(host, port)`` is the
-   command to run it as its own process (``python -m lab.chain.gateway``).
+   command to run it as its own process (``python -m fragscope.lab.chain.gateway``).
 3. ``deploy_all(rpc_url, run_dir, gateway_url) -> ChainFacts``: compiles contracts/*.sol with
    solcjs (cached in node_modules/.cache, redone when the sources change), deploys the eight
    contracts at the addresses truth.toml records (deterministic; checked), registers every
@@ -23,10 +23,10 @@ name); ``load_truth()`` reads it. npm packages (ganache, solc, the ENS and UNS a
 installed by ``make npm`` (npm ci in this directory) and never fetched at run time.
 """
 
-from lab.chain.deploy import ChainFacts, DeployError, deploy_all
-from lab.chain.gateway import CcipGateway, gateway_service_argv, start_gateway
-from lab.chain.service import ChainProcess, chain_service_argv, rpc_url, start_chain
-from lab.chain.truth import Truth, TruthError, load_truth
+from fragscope.lab.chain.deploy import ChainFacts, DeployError, deploy_all
+from fragscope.lab.chain.gateway import CcipGateway, gateway_service_argv, start_gateway
+from fragscope.lab.chain.service import ChainProcess, chain_service_argv, rpc_url, start_chain
+from fragscope.lab.chain.truth import Truth, TruthError, load_truth
 
 __all__ = [
     "CcipGateway",

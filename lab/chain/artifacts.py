@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.chain.abi import encode
+from fragscope.lab.chain.abi import encode
 
 CHAIN_DIR = Path(__file__).resolve().parent
 NODE_MODULES = CHAIN_DIR / "node_modules"

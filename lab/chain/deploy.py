@@ -13,10 +13,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab.chain.abi import encode_call, labelhash, namehash
-from lab.chain.artifacts import Artifact, compile_contracts, npm_artifact
-from lab.chain.rpc import JsonRpc
-from lab.chain.truth import Records, Truth, load_truth
+from fragscope.lab.chain.abi import encode_call, labelhash, namehash
+from fragscope.lab.chain.artifacts import Artifact, compile_contracts, npm_artifact
+from fragscope.lab.chain.rpc import JsonRpc
+from fragscope.lab.chain.truth import Records, Truth, load_truth
 
 ZERO_ADDRESS = "0x" + "00" * 20
 

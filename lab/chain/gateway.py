@@ -8,7 +8,7 @@ bytes32 binding)} as OffchainResolver.sol documents. Errors are JSON {"message":
 4xx/5xx status, as the EIP specifies. Per-name behaviour (ok, http-500, bad-binding) comes
 from truth.toml and can be changed at run time with fail_for().
 
-Also runnable as a process: python -m lab.chain.gateway --host H --port P [--fail NAME].
+Also runnable as a process: python -m fragscope.lab.chain.gateway --host H --port P [--fail NAME].
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from lab.chain.abi import decode, dns_decode, encode, keccak, namehash, selector
-from lab.chain.truth import GATEWAY_MODES, TRUTH_PATH, Records, Truth, load_truth
+from fragscope.lab.chain.abi import decode, dns_decode, encode, keccak, namehash, selector
+from fragscope.lab.chain.truth import GATEWAY_MODES, TRUTH_PATH, Records, Truth, load_truth
 
 RESOLVE = selector("resolve(bytes,bytes)")
 ADDR = selector("addr(bytes32)")
@@ -232,7 +232,7 @@ def start_gateway(
 
 def gateway_service_argv(host: str, port: int, *, python: str = sys.executable) -> list[str]:
     """Command line that runs the gateway as its own process (for the lab's service table)."""
-    return [python, "-m", "lab.chain.gateway", "--host", host, "--port", str(port)]
+    return [python, "-m", "fragscope.lab.chain.gateway", "--host", host, "--port", str(port)]
 
 
 def main(argv: list[str] | None = None) -> int:

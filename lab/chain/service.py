@@ -11,8 +11,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.chain.artifacts import NODE_MODULES
-from lab.chain.rpc import JsonRpc, RpcError
+from fragscope.lab.chain.artifacts import NODE_MODULES
+from fragscope.lab.chain.rpc import JsonRpc, RpcError
 
 GANACHE_CLI = NODE_MODULES / "ganache" / "dist" / "node" / "cli.js"
 CHAIN_ID = 1337

@@ -66,9 +66,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from lab.vantages import plan
-from lab.vantages.layout import Layout, make_layout
-from lab.vantages.model import Action, Block, Kind, Loss, Vantage, VantageError
+from fragscope.lab.vantages import plan
+from fragscope.lab.vantages.layout import Layout, make_layout
+from fragscope.lab.vantages.model import Action, Block, Kind, Loss, Vantage, VantageError
 
 # The lab's vantage subnets (see the table above): name -> (IPv4, IPv6).
 LAB_SUBNETS: dict[str, tuple[str, str]] = {

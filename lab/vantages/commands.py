@@ -11,8 +11,8 @@ import subprocess
 
 import click
 
-from lab.vantages import VantageError, lab_exec_argv, lab_layout
-from lab.vantages.runner import existing_namespaces
+from fragscope.lab.vantages import VantageError, lab_exec_argv, lab_layout
+from fragscope.lab.vantages.runner import existing_namespaces
 
 
 @click.command(

@@ -2,7 +2,7 @@
 fixed time, then writes it back. Does I/O (a TUN device); run it as a process inside the
 middlebox namespace::
 
-    ip netns exec fs-m-distant python -m lab.vantages.delay --dev dly0 --delay-ms 150
+    ip netns exec fs-m-distant python -m fragscope.lab.vantages.delay --dev dly0 --delay-ms 150
 
 Why: the kernel here lacks netem (CONFIG_NET_SCH_NETEM), so delay is added in userspace.
 The middlebox's policy routing sends forwarded packets into the TUN (see plan.py); the
@@ -136,7 +136,9 @@ def run(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.vantages.delay", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m fragscope.lab.vantages.delay", description=__doc__
+    )
     parser.add_argument("--dev", required=True, help="TUN device to attach to")
     parser.add_argument("--delay-ms", type=float, required=True, help="one-way delay in ms")
     parser.add_argument(

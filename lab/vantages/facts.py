@@ -7,12 +7,12 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from lab.vantages import LAB_SUBNETS
-from lab.vantages.model import Kind, Vantage, VantageError, vantage_from_mapping
+from fragscope.lab.vantages import LAB_SUBNETS
+from fragscope.lab.vantages.model import Kind, Vantage, VantageError, vantage_from_mapping
 
 
 def default_path() -> Path:
-    return Path(str(resources.files("lab.vantages").joinpath("truth.toml")))
+    return Path(str(resources.files("fragscope.lab.vantages").joinpath("truth.toml")))
 
 
 def load(path: Path | str | None = None) -> dict[str, Vantage]:

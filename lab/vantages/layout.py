@@ -13,7 +13,7 @@ import ipaddress
 import re
 from dataclasses import dataclass
 
-from lab.vantages.model import VantageError
+from fragscope.lab.vantages.model import VantageError
 
 # Interface names (each lives in its own namespace, so only the upstream end must be
 # unique: it carries the vantage name).

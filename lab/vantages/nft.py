@@ -11,8 +11,8 @@ import ipaddress
 from importlib.resources import files
 from string import Template
 
-from lab.vantages.layout import DELAY_IF, MBOX_CLIENT_IF
-from lab.vantages.model import Action, Block, Vantage
+from fragscope.lab.vantages.layout import DELAY_IF, MBOX_CLIENT_IF
+from fragscope.lab.vantages.model import Action, Block, Vantage
 
 TABLE = "fragscope_vantage"
 
@@ -52,7 +52,9 @@ def rules(vantage: Vantage) -> list[str]:
 def render(vantage: Vantage) -> str:
     """The complete ruleset text for ``nft -f -``."""
     template = Template(
-        files("lab.vantages").joinpath("templates/middlebox.nft").read_text(encoding="utf-8")
+        files("fragscope.lab.vantages")
+        .joinpath("templates/middlebox.nft")
+        .read_text(encoding="utf-8")
     )
     body = "\n".join(f"\t\t{rule}" for rule in rules(vantage))
     return template.substitute(

@@ -21,8 +21,8 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from lab.vantages import nft
-from lab.vantages.layout import (
+from fragscope.lab.vantages import nft
+from fragscope.lab.vantages.layout import (
     CLIENT_IF,
     DELAY_IF,
     DELAY_TABLE,
@@ -30,9 +30,9 @@ from lab.vantages.layout import (
     MBOX_UPSTREAM_IF,
     Layout,
 )
-from lab.vantages.model import Vantage
+from fragscope.lab.vantages.model import Vantage
 
-RELAY_MODULE = "lab.vantages.delay"
+RELAY_MODULE = "fragscope.lab.vantages.delay"
 DEFAULT_MAX_QUEUE = 20_000  # packets held at most; ~30 MB at 1500 bytes
 
 

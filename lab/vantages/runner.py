@@ -18,10 +18,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.vantages import LAB_SUBNETS, lab_layout
-from lab.vantages.layout import Layout
-from lab.vantages.model import Vantage
-from lab.vantages.plan import (
+from fragscope.lab.vantages import LAB_SUBNETS, lab_layout
+from fragscope.lab.vantages.layout import Layout
+from fragscope.lab.vantages.model import Vantage
+from fragscope.lab.vantages.plan import (
     DEFAULT_MAX_QUEUE,
     RELAY_MODULE,
     Command,

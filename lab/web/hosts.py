@@ -14,10 +14,10 @@ from importlib import resources
 from pathlib import Path
 from string import Template
 
-from lab.web.app import HOSTILE_STRING
+from fragscope.lab.web.app import HOSTILE_STRING
 
 Addresses = str | Sequence[str]
-HOSTILE_APP = "lab.web.app:hostile_app"
+HOSTILE_APP = "fragscope.lab.web.app:hostile_app"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +78,7 @@ def _hypercorn(
     *,
     quic: bool,
     alt_svc: str | None,
-    app: str = "lab.web.app:app",
+    app: str = "fragscope.lab.web.app:app",
     server_header: bool = True,
 ) -> WebHost:
     addrs = _list(addresses)
@@ -155,7 +155,7 @@ def caddy(
     """Caddy (Debian package, quic-go): HTTP/3 and HTTPS, a second QUIC implementation."""
     addrs = _list(addresses)
     host_dir = run_dir / name
-    template = resources.files("lab.web").joinpath("templates/Caddyfile.tmpl").read_text()
+    template = resources.files("fragscope.lab.web").joinpath("templates/Caddyfile.tmpl").read_text()
     config = Template(template).substitute(
         port=port,
         binds=" ".join(addrs),
@@ -187,7 +187,15 @@ def aioquic_retry(
     address: str, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "retry"
 ) -> WebHost:
     """HTTP/3 only (aioquic's server) that answers every first Initial with a Retry."""
-    argv = (sys.executable, "-m", "lab.web.quic_retry", "--bind", address, "--port", str(port))
+    argv = (
+        sys.executable,
+        "-m",
+        "fragscope.lab.web.quic_retry",
+        "--bind",
+        address,
+        "--port",
+        str(port),
+    )
     return WebHost(
         name=name,
         argv=(*argv, "--cert", str(cert), "--key", str(key)),

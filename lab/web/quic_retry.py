@@ -2,7 +2,7 @@
 
 Does I/O (serves until SIGTERM). Hypercorn has no Retry option, and probes need a host
 that validates addresses with Retry (RFC 9000 section 8.1.2) to test their Retry column.
-Run as ``python -m lab.web.quic_retry --bind ADDR --port N --cert C --key K``.
+Run as ``python -m fragscope.lab.web.quic_retry --bind ADDR --port N --cert C --key K``.
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from lab.web.hosts import WebHost
+from fragscope.lab.web.hosts import WebHost
 
 # A 1200-byte long header with the reserved version 0x1a2a3a4a (RFC 9000 section 15):
 # any QUIC server answers it with Version Negotiation, which proves the UDP listener is up.

@@ -23,8 +23,8 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from db.vocab import Role
-from probes.dns.names import normalize
+from fragscope.db.vocab import Role
+from fragscope.probes.dns.names import normalize
 
 # A dated sample of ICANN root TLDs (from the root zone as of 2026-11): legacy gTLDs,
 # ccTLDs of every region, new gTLDs and an IDN ccTLD.

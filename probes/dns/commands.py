@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from db.vocab import Role
+from fragscope.db.vocab import Role
 
 
 def _fail(message: str) -> None:
@@ -93,10 +93,10 @@ def dns_command(
     wire: bool,
 ) -> None:
     """Ask resolvers (or iterate from the roots) for NAME and print every attempt."""
-    from probes.base import Endpoint
-    from probes.dns import codec
-    from probes.dns.names import InvalidName, normalize
-    from probes.dns.resolvers import BadResolverURL, parse_resolver
+    from fragscope.probes.base import Endpoint
+    from fragscope.probes.dns import codec
+    from fragscope.probes.dns.names import InvalidName, normalize
+    from fragscope.probes.dns.resolvers import BadResolverURL, parse_resolver
 
     try:
         normalize(name)
@@ -142,7 +142,7 @@ def dns_command(
     if sys.stdout.isatty():
         _print_table(pairs)
     else:
-        from probes.dns.rows import as_json
+        from fragscope.probes.dns.rows import as_json
 
         for task, obs in pairs:
             click.echo(
@@ -164,14 +164,14 @@ async def _measure(
     dnssec: bool,
     doh_method: str = "post",
 ) -> list[tuple[Any, Any]]:
-    from probes.base import FollowUp, Task
-    from probes.dns.query import DnsQueryConfig, DnsQueryProbe
-    from probes.safety import NetworkPolicy
+    from fragscope.probes.base import FollowUp, Task
+    from fragscope.probes.dns.query import DnsQueryConfig, DnsQueryProbe
+    from fragscope.probes.safety import NetworkPolicy
 
     policy = NetworkPolicy.from_env()
     pairs: list[tuple[Task, Any]] = []
     if iterative:
-        from probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
+        from fragscope.probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
 
         it = DnsIterativeProbe(
             DnsIterativeConfig(
@@ -235,9 +235,9 @@ async def _measure(
 
 
 def _store(pairs: list[tuple[Any, Any]], db_url: str | None, *, iterative: bool) -> None:
-    from db import migrate
-    from db.engine import make_engine
-    from probes.dns.rows import finish_run, sequence_counts, start_run, store_observations
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
+    from fragscope.probes.dns.rows import finish_run, sequence_counts, start_run, store_observations
 
     engine = make_engine(db_url)
     if migrate.current_revision(engine) is None:
@@ -246,7 +246,7 @@ def _store(pairs: list[tuple[Any, Any]], db_url: str | None, *, iterative: bool)
         _fail("the database is not at the latest schema: run `fragscope db upgrade` first")
     run_id, vantage = start_run(engine, campaign="probe dns")
     for probe_name in {t.probe for t, _ in pairs}:
-        from probes.registry import get
+        from fragscope.probes.registry import get
 
         cls = get(probe_name)
         store_observations(

@@ -7,10 +7,10 @@ import socket
 import struct
 from typing import Any
 
-from db.vocab import Failure, Operation
-from probes.dns import codec
-from probes.dns.codec import AA, AD, CD, RA, RD, TC, MalformedMessage, Response
-from probes.dns.svcb import parse_svcb
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.dns import codec
+from fragscope.probes.dns.codec import AA, AD, CD, RA, RD, TC, MalformedMessage, Response
+from fragscope.probes.dns.svcb import parse_svcb
 
 _RCODE_FAILURES = {
     2: Failure.DNS_SERVFAIL_ERROR,

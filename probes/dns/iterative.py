@@ -28,10 +28,10 @@ import dns.rdatatype
 import dns.rrset
 import dns.zonefile
 
-from db.vocab import Failure, Operation, Transport
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
-from probes.dns import codec
-from probes.dns.dnssec import (
+from fragscope.db.vocab import Failure, Operation, Transport
+from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from fragscope.probes.dns import codec
+from fragscope.probes.dns.dnssec import (
     DnssecError,
     Security,
     anchor_matches,
@@ -41,11 +41,11 @@ from probes.dns.dnssec import (
     validate_rrset,
     worst,
 )
-from probes.dns.interpret import interpret
-from probes.dns.names import InvalidName, normalize
-from probes.errors import MeasurementError
-from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
+from fragscope.probes.dns.interpret import interpret
+from fragscope.probes.dns.names import InvalidName, normalize
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.registry import register
+from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "dns_observations"
 IN = dns.rdataclass.IN

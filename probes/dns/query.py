@@ -19,24 +19,32 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, ClassVar
 
-from db.vocab import Failure, Operation, Transport
-from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task, TaskParams
-from probes.dns import codec
-from probes.dns.codec import QueryTemplate
-from probes.dns.interpret import interpret
-from probes.dns.names import DomainName, InvalidName, normalize
-from probes.dns.resolvers import BadResolverURL, ResolverURL, parse_resolver
-from probes.dns.transports import (
+from fragscope.db.vocab import Failure, Operation, Transport
+from fragscope.probes.base import (
+    Clock,
+    Endpoint,
+    FollowUp,
+    Observation,
+    SystemClock,
+    Task,
+    TaskParams,
+)
+from fragscope.probes.dns import codec
+from fragscope.probes.dns.codec import QueryTemplate
+from fragscope.probes.dns.interpret import interpret
+from fragscope.probes.dns.names import DomainName, InvalidName, normalize
+from fragscope.probes.dns.resolvers import BadResolverURL, ResolverURL, parse_resolver
+from fragscope.probes.dns.transports import (
     ExchangeError,
     doh_exchange,
     doq_exchange,
     ssl_context,
     stream_exchange,
 )
-from probes.dns.udp import Pending, UdpClient, UdpResult
-from probes.errors import MeasurementError
-from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
+from fragscope.probes.dns.udp import Pending, UdpClient, UdpResult
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.registry import register
+from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "dns_observations"
 

@@ -18,7 +18,7 @@ import ipaddress
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from db.vocab import Transport
+from fragscope.db.vocab import Transport
 
 _SCHEMES = {
     "udp": (Transport.UDP, 53),

@@ -18,11 +18,11 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from db.envelope import ENVELOPE
-from db.ids import child_id, row_id, vantage_id
-from db.vocab import RunStatus
-from db.writer import Row, TableSpec, Writer, datetime_text, spec_for
-from probes.base import Observation, Task
+from fragscope.db.envelope import ENVELOPE
+from fragscope.db.ids import child_id, row_id, vantage_id
+from fragscope.db.vocab import RunStatus
+from fragscope.db.writer import Row, TableSpec, Writer, datetime_text, spec_for
+from fragscope.probes.base import Observation, Task
 
 
 @cache
@@ -134,7 +134,7 @@ def start_run(engine: Engine, *, campaign: str, label: str = "cli") -> tuple[str
 def finish_run(engine: Engine, run_id: str, *, counts: dict[str, Any], exit_code: int) -> None:
     from sqlalchemy import update
 
-    from db.models import Run
+    from fragscope.db.models import Run
 
     with engine.begin() as conn:
         conn.execute(

@@ -10,7 +10,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 
-from probes.dns.codec import MalformedMessage, decode_name
+from fragscope.probes.dns.codec import MalformedMessage, decode_name
 
 KEY_MANDATORY, KEY_ALPN, KEY_NO_DEFAULT_ALPN, KEY_PORT = 0, 1, 2, 3
 KEY_IPV4HINT, KEY_ECH, KEY_IPV6HINT = 4, 5, 6

@@ -16,10 +16,10 @@ import ssl
 import struct
 import time
 
-from db.vocab import Failure, Operation
-from probes.dns.codec import QueryTemplate, question_matches
-from probes.dns.resolvers import ResolverURL
-from probes.errors import MeasurementError, classify
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.dns.codec import QueryTemplate, question_matches
+from fragscope.probes.dns.resolvers import ResolverURL
+from fragscope.probes.errors import MeasurementError, classify
 
 MAX_TCP_MESSAGE = 65535
 

@@ -28,10 +28,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from db.vocab import Failure, Operation
-from probes.dns import mmsg
-from probes.dns.codec import QueryTemplate, question_matches
-from probes.errors import MeasurementError
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.dns import mmsg
+from fragscope.probes.dns.codec import QueryTemplate, question_matches
+from fragscope.probes.errors import MeasurementError
 
 MAX_DATAGRAM = 65535
 _IDS_PER_SOCKET = 60000  # leave head room below 65536 so allocation stays O(1)
@@ -236,7 +236,7 @@ class _Socket:
                 del self.expired[qid]
 
     def fail_all(self, exc: OSError) -> None:
-        from probes.errors import classify
+        from fragscope.probes.errors import classify
 
         failure = classify(exc, Operation.DNS_ROUND_TRIP)
         for qid, pending in list(self.outstanding.items()):

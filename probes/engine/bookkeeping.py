@@ -17,9 +17,9 @@ from typing import Any
 
 from sqlalchemy import Engine, insert, select, text, update
 
-from db.ids import vantage_id
-from db.models import Run, TaskDone, TaskFollowUp, Vantage
-from db.vocab import RunStatus
+from fragscope.db.ids import vantage_id
+from fragscope.db.models import Run, TaskDone, TaskFollowUp, Vantage
+from fragscope.db.vocab import RunStatus
 
 SOFTWARE_PACKAGES = ("fragscope", "sqlalchemy", "alembic", "dnspython", "aioquic", "scapy")
 

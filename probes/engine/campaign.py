@@ -22,11 +22,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from db.vocab import Role
-from probes import registry
-from probes.base import Endpoint
-from probes.endpoints import EndpointURLError, parse_endpoint_url
-from probes.engine.tomlpos import PathPart, key_lines, line_of
+from fragscope.db.vocab import Role
+from fragscope.probes import registry
+from fragscope.probes.base import Endpoint
+from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
+from fragscope.probes.engine.tomlpos import PathPart, key_lines, line_of
 
 
 class CampaignError(Exception):

@@ -13,8 +13,8 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
-from probes.endpoints import EndpointURLError, parse_endpoint_url
-from probes.safety import NetworkPolicy
+from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
+from fragscope.probes.safety import NetworkPolicy
 
 HOSTS_FILE = Path("/etc/hosts")
 RESOLV_CONF = Path("/etc/resolv.conf")

@@ -18,8 +18,8 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
 
-from db.engine import sqlite_path
-from db.ids import stable_hash64
+from fragscope.db.engine import sqlite_path
+from fragscope.db.ids import stable_hash64
 
 POLL_S = 0.1
 

@@ -15,9 +15,9 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from probes.base import Endpoint, Task, TaskParams
-from probes.engine.campaign import Campaign, ProbeSettings, TargetSource
-from probes.engine.targets import TargetEntry, read_targets
+from fragscope.probes.base import Endpoint, Task, TaskParams
+from fragscope.probes.engine.campaign import Campaign, ProbeSettings, TargetSource
+from fragscope.probes.engine.targets import TargetEntry, read_targets
 
 FOLLOW_UP_SEP = ">"
 PLAN_ERROR = "_fragscope_plan_error"

@@ -14,8 +14,8 @@ from enum import Enum
 from functools import cache
 from typing import Any
 
-from db.envelope import ENVELOPE
-from db.writer import TableSpec, spec_for
+from fragscope.db.envelope import ENVELOPE
+from fragscope.db.writer import TableSpec, spec_for
 
 
 def plain(value: Any) -> Any:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, select
 
-from db.models import Run
+from fragscope.db.models import Run
 
 
 class NoSuchRun(LookupError):

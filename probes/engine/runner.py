@@ -23,13 +23,13 @@ from collections.abc import Collection, Iterable, Iterator
 from hashlib import blake2b as _blake2b
 from typing import Any
 
-from db.vocab import Failure, Operation
-from db.writer import Row, datetime_text, spec_for
-from probes import registry
-from probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
-from probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
-from probes.engine.destinations import Verdict, check_endpoint
-from probes.engine.planner import (
+from fragscope.db.vocab import Failure, Operation
+from fragscope.db.writer import Row, datetime_text, spec_for
+from fragscope.probes import registry
+from fragscope.probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
+from fragscope.probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
+from fragscope.probes.engine.destinations import Verdict, check_endpoint
+from fragscope.probes.engine.planner import (
     FOLLOW_UP_SEP,
     PLAN_ERROR,
     WHOLE,
@@ -38,9 +38,9 @@ from probes.engine.planner import (
     plan,
     root_of,
 )
-from probes.engine.ratelimit import TokenBucket
-from probes.engine.rows import child_builder, observation_builder, plain, tuple_builder
-from probes.engine.state import (
+from fragscope.probes.engine.ratelimit import TokenBucket
+from fragscope.probes.engine.rows import child_builder, observation_builder, plain, tuple_builder
+from fragscope.probes.engine.state import (
     EngineResult,
     ProbeRuntime,
     Sink,
@@ -48,8 +48,8 @@ from probes.engine.state import (
     endpoint_from_json,
     endpoint_json,
 )
-from probes.engine.targets import TargetEntry
-from probes.safety import NetworkPolicy
+from fragscope.probes.engine.targets import TargetEntry
+from fragscope.probes.safety import NetworkPolicy
 
 BATCH_GRACE_S = 1.0
 """Extra time a batch gets over its tasks' deadline (measure_many times out each itself)."""

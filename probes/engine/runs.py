@@ -25,19 +25,19 @@ from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
-from db import migrate
-from db.engine import make_engine, resolve_url, sqlite_path
-from db.vocab import RunStatus
-from db.writer import AsyncWriter, Writer
-from probes.engine import bookkeeping as bk
-from probes.engine.campaign import Campaign, load_campaign
-from probes.engine.console import Reporter
-from probes.engine.lock import run_lock
-from probes.engine.planner import Shard
-from probes.engine.runner import Engine as TaskEngine
-from probes.engine.state import EngineResult
-from probes.engine.targets import validate
-from probes.safety import NetworkPolicy
+from fragscope.db import migrate
+from fragscope.db.engine import make_engine, resolve_url, sqlite_path
+from fragscope.db.vocab import RunStatus
+from fragscope.db.writer import AsyncWriter, Writer
+from fragscope.probes.engine import bookkeeping as bk
+from fragscope.probes.engine.campaign import Campaign, load_campaign
+from fragscope.probes.engine.console import Reporter
+from fragscope.probes.engine.lock import run_lock
+from fragscope.probes.engine.planner import Shard
+from fragscope.probes.engine.runner import Engine as TaskEngine
+from fragscope.probes.engine.state import EngineResult
+from fragscope.probes.engine.targets import validate
+from fragscope.probes.safety import NetworkPolicy
 
 HEARTBEAT_S = 5.0
 PROGRESS_S = 0.5
@@ -95,7 +95,7 @@ def build_policy(campaign: Campaign) -> NetworkPolicy:
 
 def estimate_tasks(campaign: Campaign, counts: dict[str, int], *, shard_count: int) -> int:
     """Tasks the plan will hold (one TaskParams per cell; follow-ups not counted)."""
-    from probes import registry
+    from fragscope.probes import registry
 
     total = 0
     for source in campaign.targets:
@@ -118,7 +118,7 @@ def estimate_tasks(campaign: Campaign, counts: dict[str, int], *, shard_count: i
 
 def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: TextIO) -> int:
     """Print every task with its destination and the policy's verdict; send nothing."""
-    from db.writer import Row
+    from fragscope.db.writer import Row
 
     class _NoSink:
         async def put(self, rows: Sequence[Row]) -> None:  # pragma: no cover - never called
@@ -166,7 +166,7 @@ class _Prepared:
 
 def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) -> int:
     """Run a campaign; return the exit code. Raises CampaignError/UsageError before writing."""
-    from campaigns import find
+    from fragscope.campaigns import find
 
     campaign = load_campaign(find(opts.campaign))
     counts = {s.list_name: validate(s) for s in campaign.targets}
@@ -231,7 +231,7 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
         gc.set_threshold(*RUN_GC_THRESHOLD)
         try:
             if opts.workers > 1:
-                from probes.engine.workers import run_forked
+                from fragscope.probes.engine.workers import run_forked
 
                 result, unknown = run_forked(prepared, opts, reporter=reporter)
                 return _conclude(prepared, result, reporter=reporter, extra_unknown=unknown)

@@ -8,9 +8,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from db.vocab import Failure, Role
-from db.writer import Row
-from probes.base import Endpoint
+from fragscope.db.vocab import Failure, Role
+from fragscope.db.writer import Row
+from fragscope.probes.base import Endpoint
 
 
 class Sink(Protocol):

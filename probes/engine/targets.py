@@ -12,7 +12,7 @@ import re
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from probes.engine.campaign import CampaignError, TargetSource
+from fragscope.probes.engine.campaign import CampaignError, TargetSource
 
 MAX_NAME = 253  # RFC 1035 section 2.3.4 (presentation form without the final dot)
 _NOT_IN_NAME = re.compile(r"[\s,]")

@@ -22,15 +22,15 @@ from concurrent.futures import ThreadPoolExecutor
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from db.writer import Row, ThreadedWriter, Writer
-from probes.engine import bookkeeping as bk
-from probes.engine.planner import Shard
-from probes.engine.state import EngineResult, ProbeStats
+from fragscope.db.writer import Row, ThreadedWriter, Writer
+from fragscope.probes.engine import bookkeeping as bk
+from fragscope.probes.engine.planner import Shard
+from fragscope.probes.engine.state import EngineResult, ProbeStats
 
 if TYPE_CHECKING:
-    from probes.engine.campaign import Campaign
-    from probes.engine.console import Reporter
-    from probes.engine.runs import RunOptions, _Prepared
+    from fragscope.probes.engine.campaign import Campaign
+    from fragscope.probes.engine.console import Reporter
+    from fragscope.probes.engine.runs import RunOptions, _Prepared
 
 
 class PipeSink:
@@ -85,7 +85,7 @@ def worker_share(campaign: Campaign, workers: int) -> Campaign:
 
 
 def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
-    from probes.engine.runs import install_signals, make_task_engine
+    from fragscope.probes.engine.runs import install_signals, make_task_engine
 
     code = 0
     try:

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
-from probes.naming.namespaces import Registry
+from fragscope.probes.naming.namespaces import Registry
 
 ICANN = "icann"
 SPECIAL_USE = "special-use"

@@ -16,12 +16,12 @@ from typing import Any
 
 import click
 
-from probes.base import Endpoint, Task
-from probes.naming.collisions import analyse, render_csv, render_json, render_text
-from probes.naming.methods import METHODS
-from probes.naming.namespaces import RegistryError, load_registry, shipped_registry
-from probes.naming.probe import NamingConfig, NamingProbe, row_dict
-from probes.safety import NetworkPolicy
+from fragscope.probes.base import Endpoint, Task
+from fragscope.probes.naming.collisions import analyse, render_csv, render_json, render_text
+from fragscope.probes.naming.methods import METHODS
+from fragscope.probes.naming.namespaces import RegistryError, load_registry, shipped_registry
+from fragscope.probes.naming.probe import NamingConfig, NamingProbe, row_dict
+from fragscope.probes.safety import NetworkPolicy
 
 
 @click.group(name="naming")
@@ -87,8 +87,8 @@ def namespaces(registry_dir: str | None) -> None:
 @click.option("--run-id", required=True, help="The run whose bridge rows are judged.")
 def fidelity(db_url: str | None, run_id: str) -> None:
     """Judge bridge/gateway rows of a run against its on-chain rows (sets `fidelity`)."""
-    from db.engine import make_engine
-    from probes.naming.fidelity import update_run
+    from fragscope.db.engine import make_engine
+    from fragscope.probes.naming.fidelity import update_run
 
     counts = update_run(make_engine(db_url), run_id)
     click.echo(json.dumps(counts, sort_keys=True))
@@ -104,8 +104,8 @@ def ambiguity_command(db_url: str | None, run_id: str, fmt: str) -> None:
     """Names answered differently by different DNS endpoints of a run (RFC 2826)."""
     from dataclasses import asdict
 
-    from db.engine import make_engine
-    from probes.naming.ambiguity import ambiguity
+    from fragscope.db.engine import make_engine
+    from fragscope.probes.naming.ambiguity import ambiguity
 
     found = ambiguity(make_engine(db_url), run_id)
     if fmt == "json":
@@ -219,9 +219,9 @@ def name_command(
     else:
         _print_table(row)
     if store:
-        from db import migrate
-        from db.engine import make_engine
-        from probes.naming.store import store as store_rows
+        from fragscope.db import migrate
+        from fragscope.db.engine import make_engine
+        from fragscope.probes.naming.store import store as store_rows
 
         engine = make_engine(db_url)
         if not migrate.is_at_head(engine):

@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, text
 
-from probes.naming.contenthash import ContenthashError, read_uvarint
+from fragscope.probes.naming.contenthash import ContenthashError, read_uvarint
 
 TRUTH_METHODS = ("eth-rpc", "uns")
 BRIDGE_METHODS = ("dns", "http-gateway")

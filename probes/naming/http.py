@@ -17,9 +17,9 @@ import ssl
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.safety import NetworkPolicy
 
 USER_AGENT = "fragscope/0.1 (+measurement; naming probe)"
 MAX_BODY = 4 * 1024 * 1024
@@ -157,7 +157,7 @@ async def request(
             timeout,
         )
     except (OSError, TimeoutError, ssl.SSLError) as exc:
-        from probes.errors import classify
+        from fragscope.probes.errors import classify
 
         c = classify(exc, Operation.CONNECT)
         raise MeasurementError(c.failure, c.operation or Operation.CONNECT, c.detail) from exc
@@ -211,7 +211,7 @@ async def request(
             Failure.HTTP_ERROR, Operation.HTTP_REQUEST, f"malformed HTTP response: {exc}"
         ) from exc
     except (OSError, TimeoutError) as exc:
-        from probes.errors import classify
+        from fragscope.probes.errors import classify
 
         c = classify(exc, Operation.HTTP_REQUEST)
         raise MeasurementError(c.failure, c.operation or Operation.HTTP_REQUEST, c.detail) from exc

@@ -12,10 +12,10 @@ import json
 import re
 from typing import Any
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError
-from probes.naming import http
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.naming import http
+from fragscope.probes.safety import NetworkPolicy
 
 _HEX = re.compile(r"^0x[0-9a-fA-F]*$")
 

@@ -11,8 +11,8 @@ import re
 
 import dns.name
 
-from probes.naming.ens import InvalidName
-from probes.naming.ens import normalize as ens_normalize
+from fragscope.probes.naming.ens import InvalidName
+from fragscope.probes.naming.ens import normalize as ens_normalize
 
 _ONION_V3 = re.compile(r"^(?:[a-z0-9-]+\.)*[a-z2-7]{55}d\.onion$")
 

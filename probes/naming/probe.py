@@ -13,17 +13,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
-from probes.errors import MeasurementError, classify
-from probes.naming import http
-from probes.naming.methods import METHODS
-from probes.naming.methods.base import MethodResult, Request, Value, summary
-from probes.naming.methods.uns import DEFAULT_KEYS as UNS_DEFAULT_KEYS
-from probes.naming.namespaces import Registry, shipped_registry
-from probes.naming.normalize import InvalidName, normalize
-from probes.registry import register
-from probes.safety import ALLOW_ALL, NetworkPolicy
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from fragscope.probes.errors import MeasurementError, classify
+from fragscope.probes.naming import http
+from fragscope.probes.naming.methods import METHODS
+from fragscope.probes.naming.methods.base import MethodResult, Request, Value, summary
+from fragscope.probes.naming.methods.uns import DEFAULT_KEYS as UNS_DEFAULT_KEYS
+from fragscope.probes.naming.namespaces import Registry, shipped_registry
+from fragscope.probes.naming.normalize import InvalidName, normalize
+from fragscope.probes.registry import register
+from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "naming_observations"
 VALUES_TABLE = "naming_values"

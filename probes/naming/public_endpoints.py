@@ -10,7 +10,7 @@ import tomllib
 from dataclasses import dataclass
 from typing import Any
 
-from probes.naming.namespaces import DATA_DIR, RegistryError
+from fragscope.probes.naming.namespaces import DATA_DIR, RegistryError
 
 REQUIRED = ("url", "method", "namespaces", "operator", "source", "last_known_working", "status")
 

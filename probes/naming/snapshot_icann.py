@@ -3,7 +3,7 @@
 Reads one local file (no network): the ICANN section of the Public Suffix List that the
 installed ``publicsuffixlist`` wheel ships. Its top-level labels are the TLDs of the IANA
 root zone as of the PSL snapshot (the PSL's ICANN section lists every delegated TLD).
-Run ``python -m probes.naming.snapshot_icann`` after upgrading the package (a dev extra).
+Run ``python -m fragscope.probes.naming.snapshot_icann`` after upgrading the package (a dev extra).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import importlib.metadata
 import sys
 from pathlib import Path
 
-from probes.naming.namespaces import DATA_DIR
+from fragscope.probes.naming.namespaces import DATA_DIR
 
 NOT_IN_ROOT_ZONE = frozenset({"onion"})
 

@@ -15,10 +15,10 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine
 
-from db.ids import child_id, row_id, vantage_id
-from db.models import Run, Vantage
-from db.writer import Row, Writer, spec_for
-from probes.base import Observation
+from fragscope.db.ids import child_id, row_id, vantage_id
+from fragscope.db.models import Run, Vantage
+from fragscope.db.writer import Row, Writer, spec_for
+from fragscope.probes.base import Observation
 
 
 def _naive(value: dt.datetime) -> dt.datetime:

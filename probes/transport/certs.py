@@ -22,7 +22,7 @@ from cryptography import x509
 from cryptography.x509 import DNSName, IPAddress
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
-from db.vocab import Failure
+from fragscope.db.vocab import Failure
 
 
 @dataclass(slots=True)

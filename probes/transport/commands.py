@@ -16,14 +16,14 @@ from typing import Any
 
 import click
 
-from db.vocab import Failure
-from probes.base import Observation, Task
-from probes.safety import NetworkPolicy
-from probes.transport.path import PathConfig, PathProbe
-from probes.transport.quic import QuicConfig, QuicProbe
-from probes.transport.quic_wire import VERSION_1, VERSION_2
-from probes.transport.tls import TlsConfig, TlsProbe
-from probes.transport.vn import VnConfig, VnProbe
+from fragscope.db.vocab import Failure
+from fragscope.probes.base import Observation, Task
+from fragscope.probes.safety import NetworkPolicy
+from fragscope.probes.transport.path import PathConfig, PathProbe
+from fragscope.probes.transport.quic import QuicConfig, QuicProbe
+from fragscope.probes.transport.quic_wire import VERSION_1, VERSION_2
+from fragscope.probes.transport.tls import TlsConfig, TlsProbe
+from fragscope.probes.transport.vn import VnConfig, VnProbe
 
 
 def _addresses(host: str, ips: tuple[str, ...], port: int) -> list[str]:
@@ -141,10 +141,10 @@ def _store(
     config: dict[str, Any],
     started: dt.datetime,
 ) -> int:
-    from db import migrate
-    from db.engine import make_engine
-    from db.writer import Writer
-    from probes.transport.store import cli_run_rows, observation_rows
+    from fragscope.db import migrate
+    from fragscope.db.engine import make_engine
+    from fragscope.db.writer import Writer
+    from fragscope.probes.transport.store import cli_run_rows, observation_rows
 
     engine = make_engine(db_url)
     current = migrate.current_revision(engine)

@@ -8,9 +8,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.safety import NetworkPolicy
 
 USER_AGENT = "fragscope/0.1 (Internet fragmentation research; +https://example.invalid/fragscope)"
 

@@ -12,11 +12,11 @@ import errno
 from collections.abc import Iterable
 from typing import Any, ClassVar, Generic, Protocol, TypeVar
 
-from db.vocab import Failure, Operation
-from probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
-from probes.errors import Classified, classify
-from probes.safety import ALLOW_ALL, NetworkPolicy
-from probes.transport.common import Destination, PolicyCache, destination, fallback_fields
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
+from fragscope.probes.errors import Classified, classify
+from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
+from fragscope.probes.transport.common import Destination, PolicyCache, destination, fallback_fields
 
 # What an ICMP error on a connected UDP socket means (RFC 1122 section 4.1.3.3: the
 # kernel reports it as the errno of the next socket call).

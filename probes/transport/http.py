@@ -14,8 +14,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError
 
 MAX_HEADER_BYTES = 64 * 1024
 

@@ -23,13 +23,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
-from db.ids import stable_hash64
-from db.vocab import Failure, Operation, PathOutcome
-from probes.base import Endpoint, Observation, Task, TaskParams
-from probes.errors import MeasurementError
-from probes.registry import register
-from probes.transport.frame import TransportProbe
-from probes.transport.quic_wire import build_initial
+from fragscope.db.ids import stable_hash64
+from fragscope.db.vocab import Failure, Operation, PathOutcome
+from fragscope.probes.base import Endpoint, Observation, Task, TaskParams
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.registry import register
+from fragscope.probes.transport.frame import TransportProbe
+from fragscope.probes.transport.quic_wire import build_initial
 
 TESTS = ("udp443", "tcp_ecn", "tcp_exp_option")
 EXPERIMENTAL_OPTION_KIND = 253  # RFC 4727 / RFC 6994: experimental, shared with an ExID

@@ -27,15 +27,15 @@ from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEv
 from aioquic.tls import Group, pull_server_hello
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from db.vocab import Failure, Operation
-from probes.base import FollowUp, Observation, Task
-from probes.errors import MeasurementError
-from probes.registry import register
-from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination
-from probes.transport.frame import ICMP_FAILURES, TransportProbe
-from probes.transport.path import TESTS as PATH_TESTS  # scapy is imported lazily there
-from probes.transport.quic_wire import (
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import FollowUp, Observation, Task
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.registry import register
+from fragscope.probes.transport.certs import analyze_chain
+from fragscope.probes.transport.common import USER_AGENT, Deadline, Destination
+from fragscope.probes.transport.frame import ICMP_FAILURES, TransportProbe
+from fragscope.probes.transport.path import TESTS as PATH_TESTS  # scapy is imported lazily there
+from fragscope.probes.transport.quic_wire import (
     VERSION_1,
     VERSION_2,
     QuicWireError,

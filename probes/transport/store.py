@@ -15,9 +15,9 @@ import uuid
 from importlib import metadata
 from typing import Any
 
-from db.ids import child_id, row_id, vantage_id
-from db.writer import Row, spec_for
-from probes.base import Observation, Task
+from fragscope.db.ids import child_id, row_id, vantage_id
+from fragscope.db.writer import Row, spec_for
+from fragscope.probes.base import Observation, Task
 
 
 def observation_rows(

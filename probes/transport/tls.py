@@ -13,14 +13,14 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from db.vocab import Failure, Operation
-from probes.base import FollowUp, Observation, Task
-from probes.registry import register
-from probes.transport.altsvc import AltSvcError, parse_alt_svc
-from probes.transport.certs import analyze_chain
-from probes.transport.common import USER_AGENT, Deadline, Destination
-from probes.transport.frame import TransportProbe
-from probes.transport.http import HttpRequest, HttpResponse, h2_request, http1_request
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import FollowUp, Observation, Task
+from fragscope.probes.registry import register
+from fragscope.probes.transport.altsvc import AltSvcError, parse_alt_svc
+from fragscope.probes.transport.certs import analyze_chain
+from fragscope.probes.transport.common import USER_AGENT, Deadline, Destination
+from fragscope.probes.transport.frame import TransportProbe
+from fragscope.probes.transport.http import HttpRequest, HttpResponse, h2_request, http1_request
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,14 +15,14 @@ import socket
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from db.ids import stable_hash64
-from db.vocab import Failure, Operation
-from probes.base import Observation, Task
-from probes.errors import MeasurementError
-from probes.registry import register
-from probes.transport.common import Deadline
-from probes.transport.frame import ICMP_FAILURES, TransportProbe
-from probes.transport.quic_wire import (
+from fragscope.db.ids import stable_hash64
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import Observation, Task
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.registry import register
+from fragscope.probes.transport.common import Deadline
+from fragscope.probes.transport.frame import ICMP_FAILURES, TransportProbe
+from fragscope.probes.transport.quic_wire import (
     MIN_INITIAL_DATAGRAM,
     VERSION_1,
     VERSION_2,

@@ -16,11 +16,11 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from analysis.asn import AsnMap
-from lab import truth as lab_truth
-from lab.chain import truth as chain_truth
-from lab.vantages.model import Action, Vantage
-from probes.transport.quic_wire import classify_version
+from fragscope.analysis.asn import AsnMap
+from fragscope.lab import truth as lab_truth
+from fragscope.lab.chain import truth as chain_truth
+from fragscope.lab.vantages.model import Action, Vantage
+from fragscope.probes.transport.quic_wire import classify_version
 
 # T8's legacy versions (docs/indicators.md): gQUIC and IETF drafts.
 LEGACY_KINDS = frozenset({"gquic", "draft"})

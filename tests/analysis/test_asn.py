@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import asn
+from fragscope.analysis import asn
 
 SAMPLE = """; IP-ASN32-DAT file
 ; Original source:\thttp://archive.routeviews.org/bgpdata/2024.01/RIBS/rib.20240101.0000.bz2

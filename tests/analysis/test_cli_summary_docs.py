@@ -10,8 +10,8 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from analysis import asn, compute, docs, scope, summary
-from cli import main
+from fragscope.analysis import asn, compute, docs, scope, summary
+from fragscope.cli import main
 from tests.fixtures.analysis import World, add_dns_world
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -3,9 +3,9 @@ whatever its address; resolvers sharing a role stay keyed by address. No I/O."""
 
 from __future__ import annotations
 
-from analysis import comparison
-from analysis.facts import RunFacts
-from analysis.naming import DnsFacts, View
+from fragscope.analysis import comparison
+from fragscope.analysis.facts import RunFacts
+from fragscope.analysis.naming import DnsFacts, View
 
 
 def _dns(rows: list[tuple[str, str, str, str]]) -> DnsFacts:

@@ -11,9 +11,9 @@ import warnings
 import numpy as np
 import pytest
 
-from analysis import comparison, stats
-from analysis.result import Estimate
-from analysis.scope import RunInfo
+from fragscope.analysis import comparison, stats
+from fragscope.analysis.result import Estimate
+from fragscope.analysis.scope import RunInfo
 
 RUN = RunInfo(
     "00000000-0000-4000-8000-000000000001",

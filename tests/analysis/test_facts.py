@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from analysis import facts
-from analysis.tables import present_tables
-from db.writer import Row, Writer, spec_for
+from fragscope.analysis import facts
+from fragscope.analysis.tables import present_tables
+from fragscope.db.writer import Row, Writer, spec_for
 from tests.fixtures.analysis import T0, build_world, envelope, run_row, vantage_rows
 
 ANY_FLAGS = {

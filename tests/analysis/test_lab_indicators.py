@@ -57,20 +57,20 @@ import dns.query
 import dns.rcode
 import pytest
 
-from analysis import asn as asn_map
-from analysis import scope
-from analysis.compute import compute
-from analysis.result import Estimate
-from db.engine import make_engine
-from lab import process, render
-from lab import truth as lab_truth
-from lab.chain import truth as chain_truth
-from lab.vantages import facts as vantage_facts
-from lab.vantages import lab_exec_argv, lab_layout, nft
-from lab.vantages.model import Vantage
-from lab.world import Lab
-from probes.naming.namespaces import shipped_registry
-from probes.naming.probe import NamingProbe
+from fragscope.analysis import asn as asn_map
+from fragscope.analysis import scope
+from fragscope.analysis.compute import compute
+from fragscope.analysis.result import Estimate
+from fragscope.db.engine import make_engine
+from fragscope.lab import process, render
+from fragscope.lab import truth as lab_truth
+from fragscope.lab.chain import truth as chain_truth
+from fragscope.lab.vantages import facts as vantage_facts
+from fragscope.lab.vantages import lab_exec_argv, lab_layout, nft
+from fragscope.lab.vantages.model import Vantage
+from fragscope.lab.world import Lab
+from fragscope.probes.naming.namespaces import shipped_registry
+from fragscope.probes.naming.probe import NamingProbe
 from tests.analysis import lab_expectations as expect
 
 pytestmark = pytest.mark.timeout(400)

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from analysis import asn, compute, scope
-from analysis.result import Estimate
+from fragscope.analysis import asn, compute, scope
+from fragscope.analysis.result import Estimate
 from tests.fixtures.analysis import (
     DNS_PLANT,
     MANIP_RESOLVER,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import asn, compute, scope, summary
+from fragscope.analysis import asn, compute, scope, summary
 from tests.fixtures.analysis import STANDARD_PLANTS, add_dns_world, build_world
 
 
@@ -25,9 +25,5 @@ def _values(url: str) -> dict[tuple[str, str], tuple[object, ...]]:
 
 
 @pytest.mark.postgres
-def test_postgres_equals_sqlite(request: pytest.FixtureRequest, tmp_path: Path) -> None:
-    try:
-        pg_url = request.getfixturevalue("pg_url")
-    except pytest.FixtureLookupError:
-        pytest.skip("the PostgreSQL fixture (pg_url, tests/fixtures/postgres.py) is not merged")
+def test_postgres_equals_sqlite(pg_url: str, tmp_path: Path) -> None:
     assert _values(pg_url) == _values(f"sqlite:///{tmp_path / 'same.sqlite'}")

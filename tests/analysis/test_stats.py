@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analysis import stats
+from fragscope.analysis import stats
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from analysis import asn, compute, scope
+from fragscope.analysis import asn, compute, scope
 from tests.fixtures.analysis import STANDARD_PLANTS, Plant, World, build_world
 
 

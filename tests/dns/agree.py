@@ -5,7 +5,7 @@ from __future__ import annotations
 import dns.message
 import dns.rdatatype
 
-from probes.dns import codec
+from fragscope.probes.dns import codec
 
 
 def lean_view(wire: bytes) -> tuple[object, ...]:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 
-from db.vocab import Role
-from probes.base import Endpoint, Observation, Task
-from probes.dns.query import DnsQueryConfig, DnsQueryProbe
-from probes.safety import NetworkPolicy
+from fragscope.db.vocab import Role
+from fragscope.probes.base import Endpoint, Observation, Task
+from fragscope.probes.dns.query import DnsQueryConfig, DnsQueryProbe
+from fragscope.probes.safety import NetworkPolicy
 
 
 def task(

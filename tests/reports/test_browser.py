@@ -16,15 +16,18 @@ from typing import Any
 
 import pytest
 
-from reports import render
+from fragscope.reports import render
 from tests.fixtures.reports import HOSTILE
 
 CHROMIUM, DRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 
-pytestmark = pytest.mark.skipif(
-    not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
-    reason="needs Debian's chromium and chromium-driver (deps/apt.txt)",
-)
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not (Path(CHROMIUM).exists() and Path(DRIVER).exists()),
+        reason="needs Debian's chromium and chromium-driver (deps/apt.txt)",
+    ),
+]
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from analysis import summary
-from reports import FORMATS, render
+from fragscope.analysis import summary
+from fragscope.reports import FORMATS, render
 
 GOLDEN = Path(__file__).parent / "golden"
 EXT = {"text": "txt", "markdown": "md", "html": "html", "json": "json"}

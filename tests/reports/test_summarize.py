@@ -13,10 +13,10 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from analysis import summary
-from cli import main
-from reports import render
-from reports.text import clean
+from fragscope.analysis import summary
+from fragscope.cli import main
+from fragscope.reports import render
+from fragscope.reports.text import clean
 from tests.fixtures.analysis import STANDARD_PLANTS, build_world
 from tests.fixtures.reports import HOSTILE, add_hostile
 
@@ -127,8 +127,8 @@ def test_bad_input_exits_2(hostile_db: str, args: list[str], message: str) -> No
 def test_computes_and_stores_when_missing(hostile_db: str) -> None:
     from sqlalchemy import func, select
 
-    from db.engine import make_engine
-    from db.models import IndicatorValue
+    from fragscope.db.engine import make_engine
+    from fragscope.db.models import IndicatorValue
 
     assert _run("--db", hostile_db, "--round", "r1", "--format", "json").exit_code == 0
     engine = make_engine(hostile_db)
@@ -148,8 +148,8 @@ def test_markdown_renders_as_gfm(vantages_doc: dict[str, Any]) -> None:
     every table of the report, and the hostile strings stay text."""
     from markdown_it import MarkdownIt
 
-    from reports import document
-    from reports.view import build
+    from fragscope.reports import document
+    from fragscope.reports.view import build
 
     expected = sum(
         isinstance(b, document.Table)
@@ -195,10 +195,10 @@ def test_since_selects_every_run_and_reports_trends(tmp_path: Path) -> None:
 
 
 def test_run_by_unique_prefix(hostile_db: str) -> None:
-    from db.engine import make_engine
-    from db.ids import vantage_id
-    from db.writer import Writer
-    from reports.commands import _resolve_prefix
+    from fragscope.db.engine import make_engine
+    from fragscope.db.ids import vantage_id
+    from fragscope.db.writer import Writer
+    from fragscope.reports.commands import _resolve_prefix
     from tests.fixtures.analysis import T0, run_row
 
     engine = make_engine(hostile_db)

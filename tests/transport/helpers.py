@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from probes.base import Observation, Task
-from probes.safety import NetworkPolicy
+from fragscope.probes.base import Observation, Task
+from fragscope.probes.safety import NetworkPolicy
 from tests.fixtures.web_hosts import WebLab
 
 NAME = "www.example.test"

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.transport.altsvc import (
+from fragscope.probes.transport.altsvc import (
     DEFAULT_MAX_AGE,
     AltSvc,
     AltSvcEntry,

@@ -9,9 +9,9 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from db.engine import make_engine
-from lab.web.app import HOSTILE_STRING
-from probes.transport.commands import transport_command
+from fragscope.db.engine import make_engine
+from fragscope.lab.web.app import HOSTILE_STRING
+from fragscope.probes.transport.commands import transport_command
 from tests.fixtures.web_hosts import WebLab
 
 NAME = "www.example.test"

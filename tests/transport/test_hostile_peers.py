@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from db.vocab import Failure, Operation
-from probes.base import Observation
-from probes.transport.quic import QuicConfig, QuicProbe
-from probes.transport.tls import TlsConfig, TlsProbe
-from probes.transport.vn import VnConfig, VnProbe
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.base import Observation
+from fragscope.probes.transport.quic import QuicConfig, QuicProbe
+from fragscope.probes.transport.tls import TlsConfig, TlsProbe
+from fragscope.probes.transport.vn import VnConfig, VnProbe
 from tests.fixtures.hostile_peers import HostilePeers
 from tests.transport.helpers import measure, policy, task
 
@@ -104,7 +104,7 @@ def test_vn_probe_garbage_and_malformed(hostile_peers: HostilePeers) -> None:
 
 
 def test_garbage_task_params_are_invalid_input_rows() -> None:
-    from probes.transport.path import PathProbe
+    from fragscope.probes.transport.path import PathProbe
 
     probes = [TlsProbe(policy=policy()), QuicProbe(policy=policy()), VnProbe(policy=policy())]
     probes.append(PathProbe(policy=policy()))

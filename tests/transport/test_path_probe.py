@@ -6,9 +6,15 @@ import os
 
 import pytest
 
-from db.vocab import Failure, PathOutcome
-from probes.base import Observation
-from probes.transport.path import PathConfig, PathProbe, ab_outcome, ephemeral_range, source_port
+from fragscope.db.vocab import Failure, PathOutcome
+from fragscope.probes.base import Observation
+from fragscope.probes.transport.path import (
+    PathConfig,
+    PathProbe,
+    ab_outcome,
+    ephemeral_range,
+    source_port,
+)
 from tests.fixtures.hostile_peers import HostilePeers
 from tests.fixtures.web_hosts import WebLab
 from tests.transport.helpers import measure, policy, task

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from db.vocab import Failure, Operation
-from probes.transport.quic import QuicConfig, QuicProbe
-from probes.transport.quic_wire import VERSION_1, VERSION_2, VERSION_2_DRAFT
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.transport.quic import QuicConfig, QuicProbe
+from fragscope.probes.transport.quic_wire import VERSION_1, VERSION_2, VERSION_2_DRAFT
 from tests.fixtures.web_hosts import WebLab
 from tests.transport.helpers import NAME, lab_probe, measure, measure_host, policy, task
 
@@ -95,7 +95,7 @@ def test_policy_blocks_before_sending() -> None:
 
 
 def test_ipv6_only_host_tcp_and_quic(web_lab: WebLab) -> None:
-    from probes.transport.tls import TlsConfig, TlsProbe
+    from fragscope.probes.transport.tls import TlsConfig, TlsProbe
 
     address, port = web_lab.addr("h3v6", 6)
     t = task("transport.quic", NAME, address=address, port=port)

@@ -11,7 +11,7 @@ from aioquic.quic.packet import pull_quic_header
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from probes.transport.quic_wire import (
+from fragscope.probes.transport.quic_wire import (
     MIN_INITIAL_DATAGRAM,
     VERSION_1,
     VERSION_2,
@@ -209,7 +209,7 @@ def test_reserved_versions_are_grease(seed: int) -> None:
 
 
 def test_transport_parameters_wire_order_and_values() -> None:
-    from probes.transport.quic_wire import (
+    from fragscope.probes.transport.quic_wire import (
         TransportParameter,
         encode_transport_parameters,
         is_reserved_parameter,
@@ -247,7 +247,7 @@ def test_transport_parameters_wire_order_and_values() -> None:
     )
 )
 def test_transport_parameters_round_trip(items: list[tuple[int, bytes]]) -> None:
-    from probes.transport.quic_wire import (
+    from fragscope.probes.transport.quic_wire import (
         TransportParameter,
         encode_transport_parameters,
         parse_transport_parameters,

@@ -7,12 +7,12 @@ import datetime as dt
 
 from sqlalchemy import Engine, text
 
-from db.writer import Writer
-from probes.base import Task
-from probes.transport.quic import QuicConfig, QuicProbe
-from probes.transport.store import cli_run_rows, observation_rows
-from probes.transport.tls import TlsConfig, TlsProbe
-from probes.transport.vn import VnConfig, VnProbe
+from fragscope.db.writer import Writer
+from fragscope.probes.base import Task
+from fragscope.probes.transport.quic import QuicConfig, QuicProbe
+from fragscope.probes.transport.store import cli_run_rows, observation_rows
+from fragscope.probes.transport.tls import TlsConfig, TlsProbe
+from fragscope.probes.transport.vn import VnConfig, VnProbe
 from tests.fixtures.web_hosts import WebLab
 from tests.transport.helpers import policy, task
 

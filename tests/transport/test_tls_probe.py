@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from db.vocab import Failure, Operation
-from lab.web.app import HOSTILE_STRING
-from probes.transport.tls import TlsConfig, TlsProbe
+from fragscope.db.vocab import Failure, Operation
+from fragscope.lab.web.app import HOSTILE_STRING
+from fragscope.probes.transport.tls import TlsConfig, TlsProbe
 from tests.fixtures.web_hosts import WebLab
 from tests.transport.helpers import NAME, lab_probe, measure, measure_host, policy, task
 

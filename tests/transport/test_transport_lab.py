@@ -23,12 +23,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from db.engine import make_engine
-from lab.truth import WebHost, load
-from lab.vantages import facts, lab_exec_argv
-from lab.vantages.model import Action
-from lab.world import Lab
-from probes.transport.quic_wire import VersionKind
+from fragscope.db.engine import make_engine
+from fragscope.lab.truth import WebHost, load
+from fragscope.lab.vantages import facts, lab_exec_argv
+from fragscope.lab.vantages.model import Action
+from fragscope.lab.world import Lab
+from fragscope.probes.transport.quic_wire import VersionKind
 
 pytestmark = pytest.mark.lab
 

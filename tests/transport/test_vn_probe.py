@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from db.vocab import Failure
-from probes.base import Observation
-from probes.transport.quic_wire import VERSION_1, VERSION_2, VERSION_2_DRAFT, is_reserved_version
-from probes.transport.vn import VnConfig, VnProbe
+from fragscope.db.vocab import Failure
+from fragscope.probes.base import Observation
+from fragscope.probes.transport.quic_wire import (
+    VERSION_1,
+    VERSION_2,
+    VERSION_2_DRAFT,
+    is_reserved_version,
+)
+from fragscope.probes.transport.vn import VnConfig, VnProbe
 from tests.fixtures.web_hosts import WebLab
 from tests.transport.helpers import NAME, measure, measure_host, policy, task
 

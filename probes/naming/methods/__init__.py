@@ -6,12 +6,12 @@ coroutine that measures it.
 
 from __future__ import annotations
 
-from probes.naming.methods.base import MethodFn
-from probes.naming.methods.dns import resolve_dns
-from probes.naming.methods.ens import resolve_ens
-from probes.naming.methods.gateway import resolve_gateway
-from probes.naming.methods.namecoin import resolve_namecoin
-from probes.naming.methods.uns import resolve_uns
+from fragscope.probes.naming.methods.base import MethodFn
+from fragscope.probes.naming.methods.dns import resolve_dns
+from fragscope.probes.naming.methods.ens import resolve_ens
+from fragscope.probes.naming.methods.gateway import resolve_gateway
+from fragscope.probes.naming.methods.namecoin import resolve_namecoin
+from fragscope.probes.naming.methods.uns import resolve_uns
 
 METHODS: dict[str, MethodFn] = {
     "dns": resolve_dns,

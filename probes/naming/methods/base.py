@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from probes.safety import NetworkPolicy
+from fragscope.probes.safety import NetworkPolicy
 
 RESOLVED = "resolved"
 NO_RECORDS = "no_records"

@@ -19,9 +19,16 @@ import dns.message
 import dns.rcode
 import dns.rdatatype
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError, classify
-from probes.naming.methods.base import NO_RECORDS, NOT_FOUND, RESOLVED, MethodResult, Request, Value
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError, classify
+from fragscope.probes.naming.methods.base import (
+    NO_RECORDS,
+    NOT_FOUND,
+    RESOLVED,
+    MethodResult,
+    Request,
+    Value,
+)
 
 DEFAULT_QTYPES = ("A", "AAAA", "TXT")
 _PORTS = {"udp": 53, "tcp": 53, "tls": 853, "quic": 853, "https": 443}

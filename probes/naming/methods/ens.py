@@ -24,11 +24,11 @@ from typing import Any
 
 from eth_abi.abi import encode as abi_encode
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError
-from probes.naming import contenthash, ens, http
-from probes.naming.jsonrpc import EthRpc, Revert, RpcError
-from probes.naming.methods.base import (
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.naming import contenthash, ens, http
+from fragscope.probes.naming.jsonrpc import EthRpc, Revert, RpcError
+from fragscope.probes.naming.methods.base import (
     NO_RECORDS,
     NOT_FOUND,
     RESOLVED,

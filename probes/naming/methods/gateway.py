@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import hashlib
 
-from probes.naming import http
-from probes.naming.methods.base import NOT_FOUND, RESOLVED, MethodResult, Request, Value
+from fragscope.probes.naming import http
+from fragscope.probes.naming.methods.base import NOT_FOUND, RESOLVED, MethodResult, Request, Value
 
 KEPT_HEADERS = ("x-ipfs-path", "x-content-path", "etag", "location", "content-type", "server")
 

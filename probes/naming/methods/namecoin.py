@@ -12,10 +12,10 @@ import base64
 import json
 from typing import Any
 
-from db.vocab import Failure, Operation
-from probes.errors import MeasurementError
-from probes.naming import http
-from probes.naming.methods.base import NOT_FOUND, RESOLVED, MethodResult, Request, Value
+from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.errors import MeasurementError
+from fragscope.probes.naming import http
+from fragscope.probes.naming.methods.base import NOT_FOUND, RESOLVED, MethodResult, Request, Value
 
 NAME_NOT_FOUND = -4  # Namecoin Core's RPC_WALLET_ERROR code for "name not found"
 

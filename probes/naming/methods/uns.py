@@ -12,10 +12,17 @@ from __future__ import annotations
 import tomllib
 from functools import cache
 
-from probes.naming import ens
-from probes.naming.jsonrpc import EthRpc, Revert, RpcError
-from probes.naming.methods.base import NO_RECORDS, NOT_FOUND, RESOLVED, MethodResult, Request, Value
-from probes.naming.namespaces import DATA_DIR
+from fragscope.probes.naming import ens
+from fragscope.probes.naming.jsonrpc import EthRpc, Revert, RpcError
+from fragscope.probes.naming.methods.base import (
+    NO_RECORDS,
+    NOT_FOUND,
+    RESOLVED,
+    MethodResult,
+    Request,
+    Value,
+)
+from fragscope.probes.naming.namespaces import DATA_DIR
 
 OWNER_OF = ens.Call("ownerOf(uint256)", ("address",))
 
