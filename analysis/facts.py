@@ -1,6 +1,6 @@
 """Per-(run, target, address) facts reduced in SQL from the transport tables. Reads the database.
 
-One GROUP BY per table and run (DESIGN section 5: heavy lifting in the database); every
+One GROUP BY per table and run (docs/architecture.md §5: heavy lifting in the database); every
 transport indicator then works from these small per-pair facts, so each row is read once
 however many indicators read it. A pair is ``ok`` on a channel when any of its attempts succeeded.
 

@@ -1,6 +1,6 @@
 """Which runs an indicator computation covers, and each run's control run. Reads the database.
 
-A run is one campaign at one vantage (DESIGN section 4); a round groups the runs of several
+A run is one campaign at one vantage (docs/architecture.md §4); a round groups the runs of several
 vantages measured together. The control run of a run is the run of the same round at the
 control vantage (default label ``clean``), or the run itself at that vantage.
 """

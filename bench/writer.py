@@ -4,7 +4,7 @@ Both insert the same 1,000,000 envelope rows (null_observations) in transactions
 rows (the size the engine's AsyncWriter reaches under load: it coalesces the hand-overs
 that queue while a commit runs), into two migrated fragscope databases (same schema,
 foreign keys, indexes and PRAGMAs). The stdlib path is the floor for any Python writer
-(DESIGN section 8); the target is >= 150,000 rows/s for the Writer (issue 2). A third line
+(docs/architecture.md §8); the target is >= 150,000 rows/s for the Writer (issue 2). A third line
 feeds the same rows to the AsyncWriter in hand-overs of 1,000 rows, as the engine does,
 and reports the transactions it made. Rows are built before timing, for all; building
 them with TableSpec.row is timed separately; TableSpec.row hands timestamps over in their

@@ -163,7 +163,7 @@ def _constraints(table: Table) -> list[str]:
 
 
 def _ordered_columns(table: Table) -> list[Column[object]]:
-    # The envelope first, in DESIGN order, then the table's own columns.
+    # The envelope first, in the order of docs/architecture.md §4, then the table's own columns.
     if not is_observation(table):
         return list(table.columns)
     own = [c for c in table.columns if c.name not in ENVELOPE]

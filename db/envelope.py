@@ -1,6 +1,6 @@
 """The envelope: the columns every observation table shares, in their documented order. No I/O.
 
-db.models.ObservationMixin declares them (DESIGN section 4); this order is the one the
+db.models.ObservationMixin declares them (docs/architecture.md §4); this order is the one the
 schema reference lists them in and the row builders take them in.
 """
 

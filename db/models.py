@@ -226,7 +226,7 @@ class TaskFollowUp(Base):
 
 
 class ObservationMixin:
-    """The envelope every observation table shares (DESIGN section 4).
+    """The envelope every observation table shares (docs/architecture.md §4).
 
     ``id`` is assigned by the client as a 64-bit hash of ``(run_id, task_key, attempt)``
     (:func:`db.ids.row_id`), so child rows can go into the same batch as their parent, and

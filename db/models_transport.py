@@ -1,6 +1,6 @@
 """Tables of the transport probes: TLS over TCP, QUIC, Version Negotiation, path tests. No I/O.
 
-Each discovery channel has its own table (DESIGN section 4, issue 8): Alt-Svc comes from
+Each discovery channel has its own table (docs/architecture.md §4, issue 8): Alt-Svc comes from
 ``tls_observations``, handshakes from ``quic_observations``, VN answers from
 ``quic_vn_observations``; HTTPS-record alpn stays in the DNS probe's rows. The view
 ``quic_adoption`` (migration 0200_transport) joins them per target and address.

@@ -1,4 +1,4 @@
-"""The closed vocabularies every observation is written in (DESIGN section 3). No I/O.
+"""The closed vocabularies every observation is written in (docs/architecture.md §3). No I/O.
 
 Failures follow OONI's names where OONI has one, so fragscope rows can be compared with
 OONI's. Each vocabulary is also a lookup table in the database (see db.models), filled by

@@ -54,7 +54,7 @@ class Task:
     """One unit of work: a probe, a target, maybe an endpoint, and the probe's params.
 
     ``key`` is deterministic (same campaign and targets -> same keys), which is what makes
-    resume, sharding and idempotent inserts work (DESIGN section 7).
+    resume, sharding and idempotent inserts work (docs/architecture.md §7).
     """
 
     key: str

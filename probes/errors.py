@@ -1,4 +1,4 @@
-"""Mapping exceptions to the failure vocabulary (DESIGN section 3). No I/O.
+"""Mapping exceptions to the failure vocabulary (docs/architecture.md §3). No I/O.
 
 Transports raise :class:`MeasurementError` when they know what failed; everything else
 goes through :func:`classify`, the one place where exception types meet the vocabulary.

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-# Traffic may go only to loopback and the lab's own namespace networks (DESIGN section 6).
+# Traffic may go only to loopback and the lab's own namespace networks (docs/architecture.md §6).
 os.environ["FRAGSCOPE_ALLOWED_NETS"] = "127.0.0.0/8,::1/128,10.99.0.0/16,fd99::/16"
 
 pytest_plugins: list[str] = [
@@ -76,7 +76,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session", autouse=True)
 def _lab_range_unreachable() -> None:
-    """No packet for the lab's ranges may leave by the default route (DESIGN section 6).
+    """No packet for the lab's ranges may leave by the default route (docs/architecture.md §6).
 
     Tests that aim at 10.99.x without the lab up would otherwise send it off the machine.
     """

@@ -28,7 +28,7 @@ class VantageError(ValueError):
 
 
 class Kind(StrEnum):
-    """The lab's vantage kinds (DESIGN section 6)."""
+    """The lab's vantage kinds (docs/architecture.md §6)."""
 
     CLEAN = "clean"
     CENSORED = "censored"

@@ -1,5 +1,5 @@
 """DNS probes: a lean Do53 codec and fast path, dnspython for DoT/DoH/DoQ, iteration, DNSSEC.
 
-Layers (DESIGN section 3): ``names`` and ``codec`` and ``svcb`` are pure; ``transports`` and
+Layers (docs/architecture.md §3): ``names`` and ``codec`` and ``svcb`` are pure; ``transports`` and
 ``udp`` do the I/O; ``query`` and ``iterative`` are the probes.
 """

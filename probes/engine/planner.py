@@ -4,7 +4,7 @@ Tasks are yielded one at a time (repetition x target x probe x endpoint x TaskPa
 memory does not grow with the target list. A task key is
 ``probe|target|endpoint|suffix|repetition``; a follow-up's key is its parent's key plus
 ``>suffix``, so the key of every task is a function of the campaign and the targets
-alone, which makes resume, sharding and idempotent inserts work (DESIGN section 7).
+alone, which makes resume, sharding and idempotent inserts work (docs/architecture.md §7).
 """
 
 from __future__ import annotations

@@ -86,7 +86,7 @@ class TransportProbe(Generic[ConfigT]):
         return dest
 
     def fail(self, obs: Observation, exc: BaseException, operation: Operation) -> Classified:
-        """Record ``exc`` as ``obs``'s failure: every failure becomes data (DESIGN section 3)."""
+        """Record ``exc`` as ``obs``'s failure (docs/architecture.md §3: failures are data)."""
         c = classify(exc, operation)
         obs.failure, obs.failed_operation, obs.failure_detail = (
             c.failure,

@@ -136,7 +136,7 @@ class PathProbe(TransportProbe[PathConfig]):
                 )
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # every failure becomes data (DESIGN section 3)
+        except Exception as exc:  # every failure becomes data (docs/architecture.md §3)
             self.fail(obs, exc, op)
         return self.finish(task, obs, t0)
 

@@ -193,7 +193,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
                 Failure.QUIC_HANDSHAKE_TIMEOUT,
                 Failure.GENERIC_TIMEOUT_ERROR,
             )
-        except Exception as exc:  # every failure becomes data (DESIGN section 3)
+        except Exception as exc:  # every failure becomes data (docs/architecture.md §3)
             self.fail(obs, exc, operation)
         finally:
             if protocol is not None:

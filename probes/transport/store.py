@@ -2,7 +2,7 @@
 
 No I/O here (the writer does it). The engine (branch engine) owns the general version of
 :func:`observation_rows`; this one lets ``fragscope probe transport --store`` work on its
-own and fills exactly the same envelope (DESIGN section 4).
+own and fills exactly the same envelope (docs/architecture.md §4).
 """
 
 from __future__ import annotations

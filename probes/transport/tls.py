@@ -102,7 +102,7 @@ class TlsProbe(TransportProbe[TlsConfig]):
                 await self._request(dest, reader, writer, deadline, fields)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # every failure becomes data (DESIGN section 3)
+        except Exception as exc:  # every failure becomes data (docs/architecture.md §3)
             c = self.fail(obs, exc, operation)
             if isinstance(exc, TimeoutError):
                 obs.failure_detail = f"{operation} exceeded its deadline"

@@ -160,7 +160,7 @@ class VnProbe(TransportProbe[VnConfig]):
                 raise MeasurementError(Failure.QUIC_BAD_REPLY, op, problem)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # every failure becomes data (DESIGN section 3)
+        except Exception as exc:  # every failure becomes data (docs/architecture.md §3)
             c = self.fail(obs, exc, op)
             obs.retryable = c.failure is Failure.QUIC_NO_REPLY
         finally:
