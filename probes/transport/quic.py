@@ -5,7 +5,10 @@ Initial, handshake timeout, CONNECTION_CLOSE, version mismatch), the negotiated 
 ALPN, cipher, Retry, Version Negotiation, the server's transport parameters in wire order,
 the certificate verdict, then the HTTP/3 status and server header. aioquic has no
 deadlines of its own: every wait here has one, and the connection is abandoned without
-waiting for the close to drain (that idles ~120 ms per connection).
+waiting for the close to drain (that idles ~120 ms per connection). What aioquic's public
+API does not give (version, Retry, cipher, chain, raw transport parameters, key-share
+group) is read through probes.transport.aioquic_compat, which refuses an untested aioquic.
+Follow-ups (the path tests after silence) are declared in probes.engine.chains.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Records connect and handshake times, TLS version, cipher, ALPN offered and chosen, the
 certificate chain and fragscope's verdict on it (the handshake itself does not verify, so a
 bad certificate does not stop the request, like zgrab2), then the HTTP status, Server and
-Alt-Svc (RFC 7838): the Alt-Svc channel of QUIC discovery.
+Alt-Svc (RFC 7838): the Alt-Svc channel of QUIC discovery. Following an h3 alternative
+with a QUIC handshake (``quic_follow_up``) is declared in probes.engine.chains.
 """
 
 from __future__ import annotations
