@@ -95,8 +95,7 @@ async def bare_handshake(port: int, ca: str) -> bool:
     except TimeoutError:
         return False
     finally:
-        proto._quic.close()
-        proto.transmit()
+        proto.close()  # CONNECTION_CLOSE, then transmit
         transport.close()  # no draining, like the probe
 
 

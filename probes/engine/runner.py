@@ -773,6 +773,10 @@ class Engine:
                 ),
             )
         )
+        if rt.chains:
+            config = getattr(rt.instance, "config", None)
+            for chain in rt.chains:
+                obs.follow_ups.extend(chain.follow_ups(config, task, obs))
         for fu in obs.follow_ups:
             self._follow_up(task, fu, rows=rows)
         stats = rt.stats

@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from fragscope.db.vocab import Failure, Role
 from fragscope.db.writer import Row
 from fragscope.probes.base import Endpoint
+from fragscope.probes.engine.chains import Chain, chains_from
 
 
 class Sink(Protocol):
@@ -68,6 +69,7 @@ class ProbeRuntime:
 
     __slots__ = (
         "batch_size",
+        "chains",
         "deadline",
         "instance",
         "name",
@@ -90,6 +92,8 @@ class ProbeRuntime:
         # The probe promises Enum-free fields and child rows: the row builders skip the
         # per-value Enum scan (probes.engine.rows).
         self.plain_fields: bool = bool(getattr(cls, "plain_fields", False))
+        # The follow-up chains this probe's results feed (probes.engine.chains).
+        self.chains: tuple[Chain, ...] = chains_from(cls.name)
 
 
 def endpoint_json(endpoint: Endpoint | None) -> dict[str, Any] | None:

@@ -5,7 +5,10 @@ Initial, handshake timeout, CONNECTION_CLOSE, version mismatch), the negotiated 
 ALPN, cipher, Retry, Version Negotiation, the server's transport parameters in wire order,
 the certificate verdict, then the HTTP/3 status and server header. aioquic has no
 deadlines of its own: every wait here has one, and the connection is abandoned without
-waiting for the close to drain (that idles ~120 ms per connection).
+waiting for the close to drain (that idles ~120 ms per connection). What aioquic's public
+API does not give (version, Retry, cipher, chain, raw transport parameters, key-share
+group) is read through probes.transport.aioquic_compat, which refuses an untested aioquic.
+Follow-ups (the path tests after silence) are declared in probes.engine.chains.
 """
 
 from __future__ import annotations
@@ -17,24 +20,21 @@ import ssl
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
-from aioquic._buffer import Buffer
 from aioquic.asyncio.protocol import QuicConnectionProtocol
 from aioquic.h3.connection import H3Connection
 from aioquic.h3.events import HeadersReceived
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
-from aioquic.tls import Group, pull_server_hello
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from fragscope.db.vocab import Failure, Operation
-from fragscope.probes.base import FollowUp, Observation, Task
+from fragscope.probes.base import Observation, Task
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
+from fragscope.probes.transport import aioquic_compat as compat
 from fragscope.probes.transport.certs import analyze_chain
 from fragscope.probes.transport.common import USER_AGENT, Deadline, Destination
 from fragscope.probes.transport.frame import ICMP_FAILURES, TransportProbe
-from fragscope.probes.transport.path import TESTS as PATH_TESTS  # scapy is imported lazily there
 from fragscope.probes.transport.quic_wire import (
     VERSION_1,
     VERSION_2,
@@ -44,9 +44,6 @@ from fragscope.probes.transport.quic_wire import (
     version_information,
     version_label,
 )
-
-QUIC_TRANSPORT_PARAMETERS_EXT = 0x39  # RFC 9001 section 8.2
-NO_COMMON_VERSION = "Could not find a common protocol version"  # aioquic's close reason
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,17 +71,22 @@ class QuicConfig:
     path_follow_up: bool = field(
         default=False,
         metadata={
-            "help": "when nothing or only ICMP came back, spawn path.udp443 tasks "
+            "help": "when nothing or only ICMP came back, follow up with the path tests "
             "(needs root) to classify the UDP path on the same address"
         },
     )
 
 
 class _ProbeProtocol(QuicConnectionProtocol):
-    """Counts datagrams, keeps the VN packet and ICMP errors, turns events into futures."""
+    """Counts datagrams, keeps the VN packet and ICMP errors, turns events into futures.
+
+    ``connection`` is the QuicConnection it was built with, so the probe never reaches
+    for the base class's private ``_quic``.
+    """
 
     def __init__(self, quic: QuicConnection, **kwargs: Any) -> None:
         super().__init__(quic, **kwargs)
+        self.connection = quic
         loop = asyncio.get_running_loop()
         self.handshake: asyncio.Future[HandshakeCompleted] = loop.create_future()
         self.terminated: asyncio.Future[ConnectionTerminated] = loop.create_future()
@@ -147,6 +149,9 @@ class QuicProbe(TransportProbe[QuicConfig]):
     table: ClassVar[str] = "quic_observations"
     config_class: ClassVar[type[QuicConfig]] = QuicConfig
 
+    def prepare(self) -> None:
+        compat.require_supported()  # an untested aioquic fails here, before any traffic
+
     def _configuration(self, sni: str | None) -> QuicConfiguration:
         cfg = QuicConfiguration(
             is_client=True,
@@ -180,7 +185,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
             if self.config.http:
                 operation = Operation.HTTP_REQUEST
                 await self._request(protocol, dest, deadline, fields)
-        except asyncio.CancelledError:
+        except (asyncio.CancelledError, compat.AioquicUnsupported):
             raise
         except _Stop as stop:
             obs.failure, obs.failed_operation, obs.failure_detail = (
@@ -202,8 +207,6 @@ class QuicProbe(TransportProbe[QuicConfig]):
                 self._abandon(protocol, transport)
         self.finish(task, obs, t0)
         finish_children(obs)
-        if self.config.path_follow_up:
-            obs.follow_ups.extend(path_follow_ups(task, obs))
         return obs
 
     async def _open(self, dest: Destination) -> tuple[asyncio.DatagramTransport, _ProbeProtocol]:
@@ -242,7 +245,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
         peer = transport.get_extra_info("peername")
         t = self.clock.monotonic()
         protocol.connect(peer, transmit=True)
-        _spy_key_share(protocol, fields)
+        compat.watch_server_hello(protocol.connection, lambda group: fields.update(tls_group=group))
         fields["stage"] = "initial_sent"
         outcome = await self._wait(
             protocol, protocol.handshake, deadline.budget(t, self.config.handshake_timeout_s)
@@ -260,7 +263,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
             raise _Stop(failure, op, f"ICMP error on the UDP socket: {exc}")
         if outcome == "closed":
             close = _record_close(protocol, fields)
-            if close.reason_phrase == NO_COMMON_VERSION:
+            if compat.is_no_common_version(close):
                 raise _Stop(
                     Failure.QUIC_INCOMPATIBLE_VERSION, op, "Version Negotiation: no common version"
                 )
@@ -280,29 +283,23 @@ class QuicProbe(TransportProbe[QuicConfig]):
     def _after_handshake(
         self, protocol: _ProbeProtocol, dest: Destination, fields: dict[str, Any]
     ) -> None:
-        quic = protocol._quic
+        quic = protocol.connection
         event = protocol.handshake.result()
         fields["alpn"] = event.alpn_protocol
-        version = quic._version or 0
+        version = compat.negotiated_version(quic) or 0
         fields["quic_version"] = version
         fields["quic_version_label"] = version_label(version)
-        fields["retry"] = quic._retry_count > 0
-        tls = quic.tls
-        schedule = tls.key_schedule
-        if schedule is not None:
-            fields["cipher"] = schedule.cipher_suite.name
-        chain = []
-        if tls._peer_certificate is not None:
-            chain = [tls._peer_certificate, *tls._peer_certificate_chain]
+        fields["retry"] = compat.retried(quic)
+        cipher = compat.cipher_suite_name(quic)
+        if cipher is not None:
+            fields["cipher"] = cipher
         facts = analyze_chain(
-            [c.public_bytes(Encoding.DER) for c in chain],
-            dest.sni or dest.address,
-            ca_file=self.config.ca_file,
+            compat.peer_chain_der(quic), dest.sni or dest.address, ca_file=self.config.ca_file
         )
         fields.update(facts.columns())
-        for ext_type, value in tls.received_extensions or []:
-            if ext_type == QUIC_TRANSPORT_PARAMETERS_EXT:
-                fields["_transport_params"] = value
+        params = compat.transport_parameters_blob(quic)
+        if params is not None:
+            fields["_transport_params"] = params
 
     async def _request(
         self,
@@ -315,7 +312,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
             raise MeasurementError(
                 Failure.HTTP_ERROR, Operation.HTTP_REQUEST, f"ALPN {fields.get('alpn')!r}, not h3"
             )
-        quic = protocol._quic
+        quic = protocol.connection
         protocol.h3 = H3Connection(quic)
         stream = quic.get_next_available_stream_id()
         protocol.request_stream = stream
@@ -361,7 +358,6 @@ class QuicProbe(TransportProbe[QuicConfig]):
         fields["stage"] = "http_done"
 
     def _record_versions(self, protocol: _ProbeProtocol, fields: dict[str, Any]) -> None:
-        quic = protocol._quic
         fields["version_negotiation"] = protocol.vn_packet is not None
         if protocol.vn_packet is not None:
             try:
@@ -370,7 +366,7 @@ class QuicProbe(TransportProbe[QuicConfig]):
             except QuicWireError:
                 pass
         if fields.get("stage") in ("handshake_done", "http_done"):
-            fields["retry"] = quic._retry_count > 0
+            fields["retry"] = compat.retried(protocol.connection)
 
     def _abandon(
         self, protocol: _ProbeProtocol | None, transport: asyncio.DatagramTransport
@@ -378,66 +374,10 @@ class QuicProbe(TransportProbe[QuicConfig]):
         # Send CONNECTION_CLOSE once and drop the socket: no draining period (RFC 9000
         # section 10.2 lets an endpoint that sent a close discard its state early).
         if protocol is not None:
-            try:
-                protocol._quic.close(error_code=0, reason_phrase="")
-                protocol.transmit()
-            except Exception:
-                pass
+            # Best effort: the row is complete and the socket closes anyway.
+            with contextlib.suppress(Exception):
+                protocol.close(error_code=0, reason_phrase="")  # close, then transmit
         transport.close()
-
-
-# Failures where the UDP path itself is in doubt (PATHspider: is it the path or the host?).
-PATH_SUSPECT = frozenset(
-    {
-        Failure.QUIC_NO_REPLY,
-        Failure.QUIC_HANDSHAKE_TIMEOUT,
-        Failure.CONNECTION_REFUSED,
-        Failure.HOST_UNREACHABLE,
-        Failure.NETWORK_UNREACHABLE,
-    }
-)
-
-
-def path_follow_ups(task: Task, obs: Observation) -> list[FollowUp]:
-    """path.udp443 tasks for a QUIC attempt that drew silence or ICMP (issue 8)."""
-    if obs.failure not in PATH_SUSPECT or obs.failed_operation != Operation.QUIC_HANDSHAKE:
-        return []
-    f = obs.fields
-    return [
-        FollowUp(
-            probe="path.udp443",
-            target=task.target,
-            key_suffix=f"path/{f['address']}/{f['port']}/{test}",
-            params={"address": f["address"], "port": f["port"], "test": test},
-        )
-        for test in PATH_TESTS
-    ]
-
-
-def _spy_key_share(protocol: _ProbeProtocol, fields: dict[str, Any]) -> None:
-    """Record the ServerHello's key-share group (aioquic keeps no trace of it).
-
-    Private API: wraps the TLS context's ServerHello handler on this one connection and
-    reads the group (RFC 8446 section 4.2.8) before aioquic processes the message.
-    """
-    tls = getattr(protocol._quic, "tls", None)
-    original = getattr(tls, "_client_handle_hello", None)
-    if tls is None or original is None:
-        return
-
-    def spy(input_buf: Buffer, output_buf: Buffer) -> None:
-        try:
-            hello = pull_server_hello(Buffer(data=input_buf.data_slice(0, input_buf.capacity)))
-            if hello.key_share is not None:
-                group = hello.key_share[0]
-                fields["tls_group"] = (
-                    Group(group).name if group in Group._value2member_map_ else f"0x{group:04x}"
-                )
-        except Exception:
-            pass
-        original(input_buf, output_buf)
-
-    tls._client_handle_hello = spy
 
 
 def transport_param_rows(blob: bytes) -> tuple[list[dict[str, Any]], str | None]:

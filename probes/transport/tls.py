@@ -3,7 +3,8 @@
 Records connect and handshake times, TLS version, cipher, ALPN offered and chosen, the
 certificate chain and fragscope's verdict on it (the handshake itself does not verify, so a
 bad certificate does not stop the request, like zgrab2), then the HTTP status, Server and
-Alt-Svc (RFC 7838): the Alt-Svc channel of QUIC discovery.
+Alt-Svc (RFC 7838): the Alt-Svc channel of QUIC discovery. Following an h3 alternative
+with a QUIC handshake (``quic_follow_up``) is declared in probes.engine.chains.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fragscope.db.vocab import Failure, Operation
-from fragscope.probes.base import FollowUp, Observation, Task
+from fragscope.probes.base import Observation, Task
 from fragscope.probes.registry import register
 from fragscope.probes.transport.altsvc import AltSvcError, parse_alt_svc
 from fragscope.probes.transport.certs import analyze_chain
@@ -42,8 +43,8 @@ class TlsConfig:
     quic_follow_up: str = field(
         default="never",
         metadata={
-            "help": "spawn a transport.quic task on the same address: never, advertised "
-            "(when Alt-Svc offers h3 on this host) or always"
+            "help": "follow up with a QUIC handshake on the same address: never, "
+            "advertised (when Alt-Svc offers h3 on this host) or always"
         },
     )
 
@@ -110,9 +111,7 @@ class TlsProbe(TransportProbe[TlsConfig]):
         finally:
             if writer is not None:
                 writer.transport.abort()  # no close_notify dance: the measurement is done
-        self.finish(task, obs, t0)
-        obs.follow_ups.extend(quic_follow_ups(self.config.quic_follow_up, task, fields))
-        return obs
+        return self.finish(task, obs, t0)
 
     async def _connect(
         self, dest: Destination, deadline: Deadline, fields: dict[str, Any]
@@ -163,33 +162,6 @@ class TlsProbe(TransportProbe[TlsConfig]):
             response = await send(reader, writer, request)
         fields["http_ms"] = (self.clock.monotonic() - t) * 1000
         fields.update(response_columns(response))
-
-
-def quic_follow_ups(mode: str, task: Task, fields: dict[str, Any]) -> list[FollowUp]:
-    """transport.quic tasks on the same address, so TCP and QUIC are compared on one IP.
-
-    ``advertised`` follows each h3 alternative on the same host (empty or equal host in
-    Alt-Svc, RFC 7838 section 2) to its port; ``always`` probes the TCP port as well.
-    """
-    if mode == "never" or "address" not in fields:
-        return []
-    base = {"address": fields["address"], "sni": fields.get("sni")}
-    ports: list[int] = []
-    if mode == "always":
-        ports.append(int(fields["port"]))
-    for alt in fields.get("alt_svc") or []:
-        same_host = alt["host"] in ("", fields.get("sni"))
-        if same_host and (alt["alpn"] == "h3" or alt["alpn"].startswith("h3-")):
-            ports.append(int(alt["port"]))
-    return [
-        FollowUp(
-            probe="transport.quic",
-            target=task.target,
-            key_suffix=f"quic/{fields['address']}/{port}",
-            params={**base, "port": port},
-        )
-        for port in dict.fromkeys(ports)
-    ]
 
 
 def response_columns(response: HttpResponse) -> dict[str, Any]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.engine.chains import follow_ups
 from fragscope.probes.transport.quic import QuicConfig, QuicProbe
 from fragscope.probes.transport.quic_wire import VERSION_1, VERSION_2, VERSION_2_DRAFT
 from tests.fixtures.web_hosts import WebLab
@@ -108,14 +109,16 @@ def test_ipv6_only_host_tcp_and_quic(web_lab: WebLab) -> None:
 
 def test_path_follow_ups_only_when_the_path_is_in_doubt(web_lab: WebLab) -> None:
     address, port = web_lab.addr("advertised")  # ICMP port unreachable
-    obs = measure(
-        probe(web_lab, path_follow_up=True),
-        task("transport.quic", NAME, address=address, port=port),
-    )
-    assert [f.params["test"] for f in obs.follow_ups] == ["udp443", "tcp_ecn", "tcp_exp_option"]
-    assert all(f.probe == "path.udp443" and f.params["address"] == address for f in obs.follow_ups)
-    obs = measure_host(probe(web_lab, path_follow_up=True), web_lab, "h3")
-    assert obs.ok and obs.follow_ups == []
+    quic = probe(web_lab, path_follow_up=True)
+    t = task("transport.quic", NAME, address=address, port=port)
+    obs = measure(quic, t)
+    assert obs.follow_ups == []  # the probe names no other probe: the chain table does
+    spawned = follow_ups(quic.name, quic.config, t, obs)
+    assert [f.params["test"] for f in spawned] == ["udp443", "tcp_ecn", "tcp_exp_option"]
+    assert all(f.probe == "path.udp443" and f.params["address"] == address for f in spawned)
+    assert follow_ups(quic.name, probe(web_lab).config, t, obs) == []  # path_follow_up off
+    obs = measure_host(quic, web_lab, "h3")
+    assert obs.ok and follow_ups(quic.name, quic.config, t, obs) == []
 
 
 def test_retry_is_recorded(web_lab: WebLab) -> None:

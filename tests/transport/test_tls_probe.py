@@ -6,6 +6,7 @@ import pytest
 
 from fragscope.db.vocab import Failure, Operation
 from fragscope.lab.web.app import HOSTILE_STRING
+from fragscope.probes.engine.chains import follow_ups
 from fragscope.probes.transport.tls import TlsConfig, TlsProbe
 from tests.fixtures.web_hosts import WebLab
 from tests.transport.helpers import NAME, lab_probe, measure, measure_host, policy, task
@@ -107,11 +108,15 @@ def test_invalid_address(address: str) -> None:
 )
 def test_quic_follow_ups(web_lab: WebLab, mode: str, host: str, expected: int) -> None:
     address, port = web_lab.addr(host)
-    obs = measure(
-        probe(web_lab, quic_follow_up=mode), task("transport.tls", NAME, address=address, port=port)
+    tls, t = (
+        probe(web_lab, quic_follow_up=mode),
+        task("transport.tls", NAME, address=address, port=port),
     )
-    assert len(obs.follow_ups) == expected
-    for f in obs.follow_ups:
+    obs = measure(tls, t)
+    assert obs.follow_ups == []  # the probe names no other probe: the chain table does
+    spawned = follow_ups(tls.name, tls.config, t, obs)
+    assert len(spawned) == expected
+    for f in spawned:
         assert f.probe == "transport.quic" and f.target == NAME
         assert f.params == {"address": address, "port": port, "sni": NAME}
 
