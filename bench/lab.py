@@ -33,8 +33,8 @@ def table(rows: list) -> str:  # type: ignore[type-arg]
 
 def main() -> int:
     from fragscope.lab.commands import missing_prerequisites
-    from fragscope.lab.lock import lab_lock
-    from fragscope.lab.pki import make_pki
+    from fragscope.lab.core.lock import lab_lock
+    from fragscope.lab.core.pki import make_pki
     from fragscope.lab.world import Lab
 
     problems = missing_prerequisites()

@@ -15,13 +15,13 @@ API (kept small on purpose)::
     lab.ca_file                         # Path of the lab CA (trust it for DoT/DoH/DoQ)
     lab.down()                          # stop by PID; remove namespace, veth, routes
 
-Where things are: ``truth.resolvers["icann"]`` is the validating Unbound (``.address``,
+Where things are: ``truth.dns.resolvers["icann"]`` is the validating Unbound (``.address``,
 ``.address6``, ``.udp``/``.tcp`` 53, ``.tls`` 853, ``.https`` 443 + ``.doh_url``);
-``truth.resolvers["doq"]`` the DoQ endpoint (``.quic`` 853); ``"alt"``, ``"hns"`` the
+``truth.dns.resolvers["doq"]`` the DoQ endpoint (``.quic`` 853); ``"alt"``, ``"hns"`` the
 resolvers of the OpenNIC-like and Handshake-like roots; ``"manip"`` the manipulating
 resolver, whose ``.policy`` lists the rewritten and NXDOMAINed names. TLS clients use
-``truth.tls_hostname`` as the server name. ``truth.expected(name, rdtype, view)`` is the
-honest answer in a view; ``truth.zone(name, view)`` has ``.dnssec`` (nsec, nsec3, knot,
+``truth.tls_hostname`` as the server name. ``truth.dns.expected(name, rdtype, view)`` is the
+honest answer in a view; ``truth.dns.zone(name, view)`` has ``.dnssec`` (nsec, nsec3, knot,
 broken, expired, none) and ``.kind`` (served, lame, dead).
 
 Part 2: ``truth.web["www"]`` etc. are the web hosts (``.name``, ``.addresses``, ``.port``,

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from fragscope.lab.lock import LAB_LOCK, LockTimeout, lab_lock
+from fragscope.lab.core.lock import LAB_LOCK, LockTimeout, lab_lock
 
 CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
 
@@ -119,7 +119,7 @@ class Demo:
         return 0
 
     def _groups(self, lab: object) -> list[str] | None:
-        from fragscope.lab.part2 import chain_missing
+        from fragscope.lab.chain.component import chain_missing
 
         truth = lab.truth  # type: ignore[attr-defined]
         if truth.chain is not None and (why := chain_missing()):

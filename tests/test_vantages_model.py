@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from fragscope.lab import topology
+from fragscope.lab.core import topology
 from fragscope.lab.vantages import LAB_SUBNETS, lab_exec_argv, lab_layout, model, nft, plan
 from fragscope.lab.vantages.layout import make_layout
 from fragscope.lab.vantages.model import Action, Kind, Loss, VantageError, vantage_from_mapping

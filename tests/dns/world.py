@@ -29,8 +29,8 @@ import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from fragscope.lab import process
-from fragscope.lab.pki import Pki, make_pki
+from fragscope.lab.core import process
+from fragscope.lab.core.pki import Pki, make_pki
 from tests.dns.addresses import HOSTS, Block, Claim, claim
 from tests.dns.svcb_vectors import VECTORS
 

@@ -30,6 +30,8 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from fragscope.lab.core.guard import LAB_NETS, in_lab
+
 PREFIX = "fs-"
 NAMESPACE = "fs-net"
 HOST_VETH = "fs-h0"
@@ -40,7 +42,6 @@ SERVICE_NET4 = ipaddress.ip_network("10.99.0.0/17")
 SERVICE_NET6 = ipaddress.ip_network("fd99::/48")
 VANTAGE_NET4 = ipaddress.IPv4Network("10.99.128.0/18")
 VANTAGE_NET6 = ipaddress.IPv6Network("fd99:8000::/33")
-LAB_NETS = (ipaddress.ip_network("10.99.0.0/16"), ipaddress.ip_network("fd99::/16"))
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,6 @@ def transit_link(n: int) -> Link:
 
 class TopologyError(RuntimeError):
     """An `ip` command failed; the message has the command and its stderr."""
-
-
-def in_lab(address: str) -> bool:
-    """True when ``address`` is inside the lab's own networks (safe to contact)."""
-    ip = ipaddress.ip_address(address)
-    return any(ip in net for net in LAB_NETS)
 
 
 def ip(*args: str, check: bool = True, stdin: str | None = None) -> str:
