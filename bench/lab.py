@@ -41,7 +41,7 @@ def main() -> int:
     if problems:
         print(f"bench.lab: skipped ({'; '.join(problems)})")
         return 0
-    # The lab is machine-wide (lab.lock): wait for a test session's or demo's lab to end.
+    # The lab is machine-wide (lab.core.lock): wait for a test session's or demo's lab to end.
     with lab_lock(None), tempfile.TemporaryDirectory(prefix="fragscope-bench-lab-") as tmp:
         # Peer: generate everything without starting anything.
         prep = Lab(Path(tmp) / "prep")

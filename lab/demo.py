@@ -180,7 +180,7 @@ class Demo:
 
 @contextlib.contextmanager
 def _lab_lock(wait_s: float, echo: Callable[[str], None]) -> Iterator[None]:
-    # The lab is machine-wide (lab.lock): a demo and a test session never tear down each
+    # The lab is machine-wide (lab.core.lock): a demo and a test session never tear down each
     # other's lab.
     def told() -> None:
         echo(f"==> waiting for the lab lock {LAB_LOCK} (a test session or demo)")

@@ -469,7 +469,7 @@ def test_whoami_through_doq_sees_the_upstream_egress(lab: Lab) -> None:
     assert rdatas(r, "A") == {TRUTH.whoami_answer(DOQ.key)} == {ICANN.egress}
 
 
-# -- the lab's own DoQ server (lab/doq.py), spoken to with a raw aioquic client ---------------
+# -- the lab's own DoQ server (lab/dns/doq.py), spoken to with a raw aioquic client ---------------
 class _RawDoq(QuicConnectionProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -524,7 +524,7 @@ def test_large_answer_truncated_over_udp_and_complete_over_doq(lab: Lab) -> None
     assert udp.flags & dns.flags.TC
     out = dig(TRUTH.dns.servers["sld"].address, name, "TXT", "+noedns", "+ignore", "+norec")
     assert "tc" in flags_of(out)
-    # The DoQ server got TC from Unbound over UDP and retried over TCP (lab/doq.py).
+    # The DoQ server got TC from Unbound over UDP and retried over TCP (lab/dns/doq.py).
     assert DOQ.quic is not None
     r = dns.query.quic(
         q,

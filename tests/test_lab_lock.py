@@ -1,4 +1,4 @@
-"""lab.lock: one holder at a time, a bounded wait that says who to blame, free again after."""
+"""lab.core.lock: one holder at a time, a bounded wait that says who to blame, free again after."""
 
 from __future__ import annotations
 

@@ -133,7 +133,8 @@ def test_prerequisites_reported_and_cli_exits_2(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_transit_link_plan_for_part_2() -> None:
-    from fragscope.lab.core.topology import HOST4, SERVICE_NET4, VANTAGE_NET4, in_lab, transit_link
+    from fragscope.lab.core.guard import in_lab
+    from fragscope.lab.core.topology import HOST4, SERVICE_NET4, VANTAGE_NET4, transit_link
 
     first, second = transit_link(0), transit_link(1)
     assert (first.a4, first.b4, str(first.net4)) == ("10.99.128.1", "10.99.128.2", "10.99.128.0/30")

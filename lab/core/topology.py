@@ -169,7 +169,7 @@ class Topology:
         """Remove every fs-* namespace, the host veth and lab routes (idempotent).
 
         Processes still inside a lab namespace must have been stopped before (see
-        lab.process.kill_namespace_leftovers): deleting a namespace does not kill them.
+        lab.core.process.kill_namespace_leftovers): deleting a namespace does not kill them.
         """
         for ns in lab_namespaces():
             ip("netns", "del", ns, check=False)

@@ -83,7 +83,7 @@ def answer(t: lab_truth.Truth, resolver: str, name: str, qtype: str) -> Answer:
     view = r.root or "icann"
     p = r.policy
     if p is not None:
-        # The RPZ (lab/render.py rpz_zone): exact names first, then .onion, then the
+        # The RPZ (lab/dns/render.py rpz_zone): exact names first, then .onion, then the
         # wildcard for every TLD the root does not delegate. Local data is A only, so other
         # types get NODATA; it is never signed, so AD is never set (RFC 4035 section 3.2.3).
         if name in p.nxdomain:
