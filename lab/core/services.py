@@ -24,7 +24,7 @@ class Listener:
 
     address: str
     port: int
-    protocol: str  # udp | tcp | tls | https | quic (part 2 may add others)
+    protocol: str  # udp | tcp | tls | https | quic | http
     check: Check | None = None
 
 

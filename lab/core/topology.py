@@ -13,7 +13,7 @@ lab; the host reaches it through explicit routes via the veth, never via its def
     fd99::/48         IPv6 service addresses (fd99::53:1 is the validating resolver)
     10.99.255.0/30    host <-> fs-net transit: fs-h0 10.99.255.1 (host) / fs-n0 10.99.255.2
     fd99:ffff::/64    the same link in IPv6: fd99:ffff::1 (host) / fd99:ffff::2
-    10.99.128.0/18    reserved for part 2: vantage and middlebox namespaces (fs-v-*, fs-m-*),
+    10.99.128.0/18    vantage and middlebox namespaces (fs-v-*, fs-m-*),
                       one /30 per link from 10.99.128.0 upwards (vantage<->middlebox, then
                       middlebox<->fs-net; see transit_link); fs-net routes each vantage /30
                       back via its middlebox. IPv6 links likewise from fd99:8000::/33 (/64).

@@ -26,7 +26,10 @@ QUIC_VERSIONS = {
 
 @dataclass(frozen=True)
 class WebHost:
-    """A web host of the lab (part 2): where it listens and what it speaks and advertises."""
+    """A web host of the lab (its planted facts): where it listens, what it speaks and advertises.
+
+    How to run it is lab.web.hosts.WebServer, built from this by lab.web.component.
+    """
 
     key: str
     group: str
