@@ -22,11 +22,11 @@ from pathlib import Path
 
 from eth_abi.abi import decode, encode
 
-from fragscope.lab.chain import deploy_all, load_truth, start_chain, start_gateway
+from fragscope.lab.chain import deploy_all, load_plan, start_chain, start_gateway
 from fragscope.lab.chain.abi import dns_encode, namehash, selector
 from fragscope.lab.chain.artifacts import compile_contracts
 from fragscope.lab.chain.rpc import CallReverted, JsonRpc
-from fragscope.lab.ports import free_port
+from fragscope.lab.core.ports import free_port
 
 BUDGET_SECONDS = 20.0
 ROUNDS = 200
@@ -40,7 +40,7 @@ def _rate(fn: Callable[[], object], rounds: int) -> float:
 
 
 def main() -> int:
-    truth = load_truth()
+    truth = load_plan()
     run_dir = Path(tempfile.mkdtemp(prefix="fragscope-bench-chain-"))
     result: dict[str, float | int | str | bool] = {}
     build = run_dir / "build"

@@ -27,7 +27,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from fragscope.lab.ports import free_port
+from fragscope.lab.core.ports import free_port
 
 TARGET = 0.15
 ADDRESS = "127.66.250.1"
@@ -101,7 +101,7 @@ zone:
 
 
 def _stop(pidfile: Path) -> None:
-    from fragscope.lab import process
+    from fragscope.lab.core import process
 
     nsd = process.adopt("nsd", process.pid_from_file(pidfile))
     if nsd is not None:

@@ -33,15 +33,15 @@ def table(rows: list) -> str:  # type: ignore[type-arg]
 
 def main() -> int:
     from fragscope.lab.commands import missing_prerequisites
-    from fragscope.lab.lock import lab_lock
-    from fragscope.lab.pki import make_pki
+    from fragscope.lab.core.lock import lab_lock
+    from fragscope.lab.core.pki import make_pki
     from fragscope.lab.world import Lab
 
     problems = missing_prerequisites()
     if problems:
         print(f"bench.lab: skipped ({'; '.join(problems)})")
         return 0
-    # The lab is machine-wide (lab.lock): wait for a test session's or demo's lab to end.
+    # The lab is machine-wide (lab.core.lock): wait for a test session's or demo's lab to end.
     with lab_lock(None), tempfile.TemporaryDirectory(prefix="fragscope-bench-lab-") as tmp:
         # Peer: generate everything without starting anything.
         prep = Lab(Path(tmp) / "prep")

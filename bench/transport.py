@@ -29,8 +29,8 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 
-from fragscope.lab.pki import make_pki
-from fragscope.lab.ports import free_port
+from fragscope.lab.core.pki import make_pki
+from fragscope.lab.core.ports import free_port
 from fragscope.lab.web import hosts, runner
 from fragscope.probes.base import Task
 from fragscope.probes.safety import NetworkPolicy

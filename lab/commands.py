@@ -97,10 +97,8 @@ def up(run_dir: Path, truth_path: Path | None, groups: tuple[str, ...]) -> None:
             f"unknown group(s) {', '.join(unknown)}; known: {', '.join(sorted(lab.truth.groups))}",
             param_hint="--only",
         )
-    from fragscope.lab.part2 import missing
-
     wanted = lab.truth.group_closure(list(groups)) if groups else set(lab.truth.groups)
-    problems = missing(lab.truth, wanted)
+    problems = lab.missing(wanted)
     if problems:  # missing software or `make npm` not run: a setup problem, exit 2
         click.echo(f"fragscope lab up: {'; '.join(problems)}", err=True)
         sys.exit(2)

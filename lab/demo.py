@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
-from fragscope.lab.lock import LAB_LOCK, LockTimeout, lab_lock
+from fragscope.lab.core.lock import LAB_LOCK, LockTimeout, lab_lock
 
 CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
 
@@ -119,7 +119,7 @@ class Demo:
         return 0
 
     def _groups(self, lab: object) -> list[str] | None:
-        from fragscope.lab.part2 import chain_missing
+        from fragscope.lab.chain.component import chain_missing
 
         truth = lab.truth  # type: ignore[attr-defined]
         if truth.chain is not None and (why := chain_missing()):
@@ -180,7 +180,7 @@ class Demo:
 
 @contextlib.contextmanager
 def _lab_lock(wait_s: float, echo: Callable[[str], None]) -> Iterator[None]:
-    # The lab is machine-wide (lab.lock): a demo and a test session never tear down each
+    # The lab is machine-wide (lab.core.lock): a demo and a test session never tear down each
     # other's lab.
     def told() -> None:
         echo(f"==> waiting for the lab lock {LAB_LOCK} (a test session or demo)")

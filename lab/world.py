@@ -1,10 +1,12 @@
 """Bring the lab up, report its status, take it down. Does I/O: files, processes, network.
 
-`Lab(run_dir).up()` clears what an earlier (possibly crashed) run left, renders the PKI,
-zones and configurations, signs zones, creates the namespace, starts every daemon and waits
-until each answers its health query. `Lab(run_dir).down()` stops them by recorded PID and
-removes the namespace, the veth and the routes. `fragscope lab ...` and the pytest fixture
-both use this class.
+`Lab(run_dir).up()` clears what an earlier (possibly crashed) run left, makes the PKI, lets
+every component write its files, creates the namespace, starts every daemon phase by
+phase and waits until each answers its health query, then lets the components finish
+(deploy the chain, build the vantages). `Lab(run_dir).down()` stops the daemons by recorded
+PID and removes the namespace, the veth and the routes. `fragscope lab ...` and the pytest
+fixture both use this class. The components are :data:`COMPONENTS` (lab.core.component
+says what each provides); adding one is a subpackage and an entry there.
 """
 
 from __future__ import annotations
@@ -12,27 +14,16 @@ from __future__ import annotations
 import os
 import shutil
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-import dns.dnssec
-import dns.exception
-import dns.message
-import dns.name
-import dns.query
-import dns.rdataclass
-import dns.rdatatype
-
-from fragscope.lab import dnssec, process, render
-from fragscope.lab.chain.artifacts import ArtifactError
-from fragscope.lab.chain.deploy import DeployError
-from fragscope.lab.chain.rpc import RpcError
-from fragscope.lab.dnssec import SigningError
-from fragscope.lab.health import Result, Target
-from fragscope.lab.part2 import chain_services, deploy_chain, missing, web_services, write_web_files
-from fragscope.lab.pki import make_pki
-from fragscope.lab.services import Listener, Service, build
-from fragscope.lab.topology import (
+from fragscope.lab.chain.component import ChainComponent
+from fragscope.lab.core import process
+from fragscope.lab.core.component import Component, LabError, Site, StatusRow
+from fragscope.lab.core.health import Result, Target
+from fragscope.lab.core.paths import RunPaths
+from fragscope.lab.core.pki import make_pki
+from fragscope.lab.core.services import Listener, Service
+from fragscope.lab.core.topology import (
     NAMESPACE,
     Topology,
     TopologyError,
@@ -40,30 +31,23 @@ from fragscope.lab.topology import (
     lab_namespaces,
     unique,
 )
-from fragscope.lab.truth import Truth, Zone, load
-from fragscope.lab.vantages import facts as vantage_facts
-from fragscope.lab.vantages import runner as vantage_runner
-from fragscope.lab.vantages.model import VantageError
-from fragscope.lab.vantages.runner import VantageBuildError
+from fragscope.lab.dns.component import DnsComponent
+from fragscope.lab.dns.dnssec import SigningError
+from fragscope.lab.truth import Truth, load
+from fragscope.lab.vantages.component import VantagesComponent
+from fragscope.lab.web.component import WebComponent
 
+__all__ = ["COMPONENTS", "GENERATED", "Lab", "LabError", "StatusRow", "log_tail"]
+
+# In start order: the web hosts' names live in the DNS zones, the vantages need both.
+COMPONENTS: tuple[type[Component], ...] = (
+    DnsComponent,
+    WebComponent,
+    ChainComponent,
+    VantagesComponent,
+)
 START_TIMEOUT_S = 15.0
 GENERATED = ("zones", "keys", "pki", "conf", "state", "logs", "pids.json", "web", "chain.json")
-
-
-class LabError(RuntimeError):
-    """The lab could not be brought up; the message says which service and shows its log."""
-
-
-@dataclass(frozen=True)
-class StatusRow:
-    group: str
-    service: str
-    software: str
-    address: str
-    port: int
-    protocol: str
-    running: bool
-    health: str  # "ok", or why the check failed, or "down"
 
 
 def log_tail(path: Path, lines: int = 15) -> str:
@@ -85,20 +69,18 @@ class Lab:
     ) -> None:
         self.run_dir = Path(run_dir).resolve()
         self.truth = truth or load()
-        self.paths = render.RunPaths(self.run_dir)
-        # Part 2 (web hosts, vantages, chain) passes its own Service records here.
-        self.services: list[Service] = (
-            build(self.truth, self.paths)
-            + web_services(self.truth, self.paths)
-            + chain_services(self.truth, self.paths)
-            + list(extra_services or [])
-        )
+        self.paths = RunPaths(self.run_dir)
+        self.site = Site(self.truth, self.paths)
+        self.components: list[Component] = [make() for make in COMPONENTS]
+        self.services: list[Service] = [
+            s for c in self.components for s in c.services(self.site)
+        ] + list(extra_services or [])
         self.up_seconds: float | None = None  # wall time of the last up()
 
     @property
     def vantage_dir(self) -> Path:
         """Where the vantages' relay PID files and logs go."""
-        return self.run_dir / "vantages"
+        return self.paths.vantages
 
     @property
     def ca_file(self) -> Path:
@@ -110,14 +92,17 @@ class Lab:
         name = self.truth.chain.chain_json if self.truth.chain else "chain.json"
         return self.run_dir / name
 
+    def missing(self, groups: set[str]) -> list[str]:
+        """What keeps ``groups`` from starting here (missing programs, `make npm` not run)."""
+        return [p for c in self.components for p in c.missing(self.truth, groups)]
+
     # -- up -------------------------------------------------------------------------------
     def up(self, only: list[str] | None = None, *, timeout: float = START_TIMEOUT_S) -> float:
         """Start the lab (``only`` these groups and what they need); returns the seconds taken."""
         t0 = time.monotonic()
         groups = self.truth.group_closure(only) if only else set(self.truth.groups)
         wanted = [s for s in self.services if s.group in groups]
-        with_chain = self.truth.chain is not None and self.truth.chain.group in groups
-        problems = missing(self.truth, groups)
+        problems = self.missing(groups)
         if problems:
             raise LabError("; ".join(problems))
         self.down()
@@ -128,42 +113,25 @@ class Lab:
                 dns_names=list(self.truth.cert_dns_names),
                 ip_addresses=list(self.truth.cert_ip_addresses),
             )
-            ds: dict[tuple[str, str], list[str]] = {}
-            deferred = self._write_zones(ds, defer_knot_parents=True)
-            self._write_configs()
-            write_web_files(self.truth, self.paths, groups)
-            dead = tuple(s.address for s in self.truth.servers.values() if s.software == "none")
-            Topology(self._addresses(), unreachable=dead).up()
+            for c in self.components:
+                c.prepare(self.site, groups)
+            addresses = unique(a for c in self.components for a in c.addresses(self.truth))
+            dead = tuple(a for c in self.components for a in c.unreachable(self.truth))
+            Topology(addresses, unreachable=dead).up()
         except (SigningError, TopologyError, OSError) as exc:
             self.down()
             raise LabError(f"preparing the lab in {self.run_dir}: {exc}") from exc
         running: list[process.Running] = []
         try:
-            phase0 = [s for s in wanted if s.phase == 0]
-            running += self._start(phase0)
-            self._wait(phase0, running, timeout=timeout)
-            if deferred and "icann" in groups:
-                self._knot_ds(ds)
-                self._write_zones(ds, only_zones=deferred)
-            for phase in sorted({s.phase for s in wanted} - {0}):
+            # Phase 0 always runs (maybe empty): the DNS root waits for it to be signed.
+            for phase in sorted({0} | {s.phase for s in wanted}):
                 batch = [s for s in wanted if s.phase == phase]
                 running += self._start(batch)
                 self._wait(batch, running, timeout=timeout)
-            if with_chain:
-                deploy_chain(self.truth, self.paths)
-            if "vantages" in groups:  # needs web and manip (censored's resolver)
-                vantage_runner.up_lab(
-                    vantage_facts.load(), run_dir=self.vantage_dir, upstream_ns=NAMESPACE
-                )
-        except (SigningError, dns.exception.DNSException) as exc:
-            self.down()
-            raise LabError(f"signing the ICANN-like root with Knot's DS: {exc}") from exc
-        except (ArtifactError, DeployError, RpcError, OSError) as exc:
-            self.down()
-            raise LabError(f"deploying the chain's contracts and names: {exc}") from exc
-        except (VantageBuildError, VantageError) as exc:
-            self.down()
-            raise LabError(f"building the vantages: {exc}") from exc
+                for c in self.components:
+                    c.after_phase(self.site, phase, groups)
+            for c in self.components:
+                c.after_start(self.site, groups)
         except BaseException:
             self.down()
             raise
@@ -180,101 +148,6 @@ class Lab:
                 p.unlink()
         for d in (self.paths.zones, self.paths.keys, self.paths.conf, self.paths.logs):
             d.mkdir(parents=True)
-
-    def _addresses(self) -> tuple[str, ...]:
-        addrs = [s.address for s in self.truth.servers.values() if s.software != "none"]
-        for r in self.truth.resolvers.values():
-            addrs += [a for a in (r.address, r.address6, r.egress) if a]
-        for h in self.truth.web.values():
-            addrs += list(h.addresses)
-        if self.truth.chain is not None:
-            addrs += [self.truth.chain.rpc_address, self.truth.chain.gateway_address]
-        return unique(addrs)
-
-    def _write_zones(
-        self,
-        ds: dict[tuple[str, str], list[str]],
-        *,
-        defer_knot_parents: bool = False,
-        only_zones: list[Zone] | None = None,
-    ) -> list[Zone]:
-        """Write (and sign) zones deepest first, so every child's DS is known to its parent.
-
-        A zone whose child Knot signs must wait for Knot's keys; those are returned.
-        """
-        zones = only_zones if only_zones is not None else list(self.truth.zones)
-        zones.sort(key=lambda z: -len(z.name.strip(".").split(".")) if z.name != "." else 1)
-        deferred: list[Zone] = []
-        for z in zones:
-            if not z.is_served:
-                continue
-            children = render.children_of(self.truth, z)
-            waits = [c for c in children if c.dnssec == "knot" and (c.view, c.name) not in ds]
-            if defer_knot_parents and waits:
-                deferred.append(z)
-                continue
-            for c in children:
-                if c.dnssec == "broken":
-                    ds[(c.view, c.name)] = [dnssec.bogus_ds(c.name)]
-            path = self.paths.zones / render.zone_file(z)
-            path.write_text(render.render_zone(self.truth, z, ds=ds))
-            if z.dnssec in {"nsec", "nsec3", "expired"}:
-                signed = dnssec.sign(
-                    z.name,
-                    path,
-                    keys_dir=self.paths.keys,
-                    denial="nsec3" if z.dnssec == "nsec3" else "nsec",
-                    expired=z.dnssec == "expired",
-                )
-                ds[(z.view, z.name)] = list(signed.ds)
-                if z.name == "." and z.view == "icann":
-                    self.paths.root_anchor.write_text(signed.ksk_dnskey + "\n")
-        return deferred
-
-    def _knot_ds(self, ds: dict[tuple[str, str], list[str]]) -> None:
-        """Ask Knot for the KSK of each zone it signed and derive the DS (RFC 4509, SHA-256)."""
-        for z in self.truth.zones:
-            if z.dnssec != "knot":
-                continue
-            server = self.truth.servers[z.servers[0]]
-            q = dns.message.make_query(z.name, "DNSKEY")
-            r = dns.query.udp(q, server.address, port=53, timeout=2)
-            keys = r.find_rrset(
-                r.answer, dns.name.from_text(z.name), dns.rdataclass.IN, dns.rdatatype.DNSKEY
-            )
-            ksks = [k for k in keys if k.flags & 0x0001]  # SEP bit: the KSK (RFC 4034 2.1.1)
-            ds[(z.view, z.name)] = [dns.dnssec.make_ds(z.name, k, "SHA256").to_text() for k in ksks]
-
-    def _write_configs(self) -> None:
-        t, p = self.truth, self.paths
-        p.conf.mkdir(parents=True, exist_ok=True)
-        for name, servers in render.server_processes(t).items():
-            software = servers[0].software
-            svc = f"{software}-{name}"
-            zones = [
-                z for z in t.zones if z.is_served and set(z.servers) & {s.key for s in servers}
-            ]
-            addrs = [s.address for s in servers]
-            p.state(svc).mkdir(parents=True, exist_ok=True)
-            if software == "nsd":
-                text = render.nsd_conf(svc, addresses=addrs, zones=zones, paths=p)
-            else:
-                (p.state(svc) / "db").mkdir(parents=True, exist_ok=True)
-                text = render.knot_conf(svc, addresses=addrs, zones=zones, paths=p)
-            (p.conf / f"{svc}.conf").write_text(text)
-        for view in t.roots:
-            (p.conf / f"{view}.hints").write_text(render.root_hints(t, view))
-        for r in t.resolvers.values():
-            if r.software != "unbound":
-                continue
-            svc = f"unbound-{r.key}"
-            p.state(svc).mkdir(parents=True, exist_ok=True)
-            if r.policy is not None:
-                (p.zones / f"rpz.{r.key}.zone").write_text(render.rpz_zone(t, r))
-            text = render.unbound_conf(
-                t, r, paths=p, tls_key=p.pki / "server.key", tls_pem=p.pki / "fullchain.pem"
-            )
-            (p.conf / f"{svc}.conf").write_text(text)
 
     def _start(self, services: list[Service]) -> list[process.Running]:
         running = [
@@ -371,28 +244,15 @@ class Lab:
                         health=health,
                     )
                 )
-        # The vantages: the address is the client's (what servers see), protocol "path".
-        for v in vantage_runner.status_lab(
-            vantage_facts.load(), run_dir=self.vantage_dir, upstream_ns=NAMESPACE
-        ):
-            rows.append(
-                StatusRow(
-                    group="vantages",
-                    service=v.name,
-                    software=v.mechanism,
-                    address=v.client,
-                    port=0,
-                    protocol="path",
-                    running=network_up and v.running,
-                    health=v.health if network_up else "down",
-                )
-            )
+        for c in self.components:
+            rows += c.status(self.site, network_up=network_up)
         return rows
 
     def down(self) -> list[str]:
-        """Stop the recorded daemons, then anything left in lab namespaces; remove the network."""
-        vantage_runner.down_lab(run_dir=self.vantage_dir, upstream_ns=NAMESPACE)
-        notes = process.stop_all(process.load(self.paths.pids))
+        """Undo the components' extras, stop the recorded daemons, then anything left in lab
+        namespaces; remove the network."""
+        notes = [n for c in reversed(self.components) for n in c.down(self.site)]
+        notes += process.stop_all(process.load(self.paths.pids))
         for ns in lab_namespaces():
             pids = process.kill_namespace_leftovers(ns)
             if pids:

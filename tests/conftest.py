@@ -81,7 +81,7 @@ def _lab_range_unreachable() -> None:
     Tests that aim at 10.99.x without the lab up would otherwise send it off the machine.
     """
     if os.geteuid() == 0:
-        from fragscope.lab.topology import install_safety_routes
+        from fragscope.lab.core.topology import install_safety_routes
 
         install_safety_routes()
 

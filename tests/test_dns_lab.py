@@ -19,9 +19,9 @@ from tests.dns.run import run_query, task
 
 pytestmark = pytest.mark.lab
 TRUTH: Truth = load()
-ICANN = TRUTH.resolvers["icann"]
-MANIP = TRUTH.resolvers["manip"]
-DOQ = TRUTH.resolvers["doq"]
+ICANN = TRUTH.dns.resolvers["icann"]
+MANIP = TRUTH.dns.resolvers["manip"]
+DOQ = TRUTH.dns.resolvers["doq"]
 
 
 def urls() -> dict[str, str]:
@@ -56,10 +56,10 @@ def test_every_transport_against_the_lab_resolver(lab: Lab, transport: str) -> N
     )
     assert obs.failure is None, obs.failure_detail
     assert obs.fields["flag_ad"]
-    assert _values(obs, "A") == TRUTH.expected("www.example.test.", "A", "icann")
+    assert _values(obs, "A") == TRUTH.dns.expected("www.example.test.", "A", "icann")
 
 
-EXAMPLE = TRUTH.zone("example.test.")
+EXAMPLE = TRUTH.dns.zone("example.test.")
 RECORDS = sorted({(EXAMPLE.fqdn(o), t) for o, t, _ in EXAMPLE.records if t != "CNAME"})
 
 
@@ -68,7 +68,7 @@ def test_every_planted_record_type(lab: Lab) -> None:
     for (name, rtype), obs in zip(RECORDS, run_query(tasks), strict=True):
         assert obs.failure is None, (name, rtype, obs.failure_detail)
         assert obs.fields["flag_ad"], (name, rtype)
-        want = _canon(rtype, TRUTH.expected(name, rtype, "icann"))
+        want = _canon(rtype, TRUTH.dns.expected(name, rtype, "icann"))
         if rtype == "TXT" and name.startswith("big."):
             # Over UDP with EDNS 1232 the big TXT set fits; compare as strings.
             assert len(_values(obs, "TXT")) == len(want)
@@ -83,7 +83,7 @@ def test_https_svcb_params_from_the_lab(lab: Lab) -> None:
     assert row["svc_ipv4hint"] == "10.99.80.1" and row["svc_ipv6hint"] == "fd99::80:1"
 
 
-VECTORS = TRUTH.zone("svcb-vectors.test.")
+VECTORS = TRUTH.dns.zone("svcb-vectors.test.")
 
 
 def test_rfc9460_vectors_served_by_the_lab(lab: Lab) -> None:
@@ -106,7 +106,7 @@ def test_broken_dnssec_servfail_with_ede(lab: Lab, zone: str) -> None:
     # expired.test (EDE 7, not the cached EDE 6), so its cache is left untouched here.
     [obs] = run_query([task(f"www.{zone}", f"udp://{MANIP.address}")])
     assert obs.failure == Failure.DNS_SERVFAIL_ERROR
-    assert obs.fields["ede_code"] in TRUTH.zone(zone).expected_ede
+    assert obs.fields["ede_code"] in TRUTH.dns.zone(zone).expected_ede
 
 
 def iterate(lab: Lab, name: str, qtype: str = "A") -> Observation:
@@ -176,8 +176,8 @@ def test_manipulating_resolver_visible_against_control(lab: Lab) -> None:
 
 @pytest.mark.parametrize("key", ["icann", "manip", "doq"])
 def test_whoami_per_resolver(lab: Lab, key: str) -> None:
-    whoami = next(z for z in TRUTH.zones if z.whoami).name
-    r = TRUTH.resolvers[key]
+    whoami = next(z for z in TRUTH.dns.zones if z.whoami).name
+    r = TRUTH.dns.resolvers[key]
     url = f"quic://{r.address}:{r.quic}#{TRUTH.tls_hostname}" if r.quic else f"udp://{r.address}"
     [obs] = run_query(
         [task(whoami, url, "A", purpose="whoami")],

@@ -23,7 +23,7 @@ import pytest
 from fragscope.db.engine import make_engine
 from fragscope.db.explore import CANNED_QUERIES, explore_metadata
 from fragscope.db.migrate import upgrade
-from fragscope.lab.ports import free_port
+from fragscope.lab.core.ports import free_port
 
 pytest.importorskip("datasette", reason="needs the explore extra (pip install -e '.[dev]')")
 

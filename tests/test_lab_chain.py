@@ -35,7 +35,8 @@ from fragscope.lab.chain.abi import create_address, dns_decode, dns_encode, name
 from fragscope.lab.chain.artifacts import BUILD_CACHE, ArtifactError, compile_contracts
 from fragscope.lab.chain.gateway import Answerer, GatewayError
 from fragscope.lab.chain.rpc import CallReverted, JsonRpc, RpcError
-from fragscope.lab.chain.truth import TruthError, load_truth
+from fragscope.lab.chain.schema import load_plan
+from fragscope.lab.truth import TruthError
 from tests.fixtures.chain import ChainLab, free_port
 
 # Selectors as the research notes (PART 1, section 1.3) list them.
@@ -51,7 +52,7 @@ OFFCHAIN_LOOKUP = bytes.fromhex("556f1830")
 ZERO = "0x" + "00" * 20
 BTC, ETH = 0, 60
 
-TRUTH = load_truth()
+TRUTH = load_plan()
 ENS_WITH_RECORDS = [n for n in TRUTH.ens_names if n.resolver == "public_resolver"]
 
 
@@ -599,10 +600,10 @@ def test_truth_errors_name_the_key(tmp_path: Path) -> None:
     bad = tmp_path / "truth.toml"
     bad.write_text(text.replace('gateway = "http-500"', 'gateway = "sometimes"'))
     with pytest.raises(TruthError, match=r"ens\.offchain\.names\[2\]\.gateway"):
-        load_truth(bad)
+        load_plan(bad)
     bad.write_text(text.replace("chain_id = 1337", 'chain_id = "1337"'))
     with pytest.raises(TruthError, match=r"chain\.chain_id"):
-        load_truth(bad)
+        load_plan(bad)
 
 
 def test_rpc_errors_are_raised_not_crashes(chain_lab: ChainLab) -> None:

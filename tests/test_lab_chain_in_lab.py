@@ -56,7 +56,7 @@ def chain_lab(lab: Lab) -> Iterator[ChainLab]:
         chain=SimpleNamespace(url=c.rpc_url),
         gateway=SimpleNamespace(url=c.gateway_url),
         facts=SimpleNamespace(**facts),
-        truth=c.facts(),
+        truth=c.plan,
         rpc=JsonRpc(c.rpc_url),
         run_dir=lab.run_dir,
     )
@@ -70,7 +70,7 @@ def test_chain_runs_on_its_lab_addresses(lab: Lab) -> None:
     # The naming probe reads these: where to call, and which registry/reader to ask.
     assert facts["rpc_url"] == c.rpc_url == "http://10.99.90.1:8545"
     assert facts["gateway_url"] == c.gateway_url
-    assert facts["addresses"]["ens_registry"] == c.facts().addresses["ens_registry"]
+    assert facts["addresses"]["ens_registry"] == c.plan.addresses["ens_registry"]
     assert {"uns_registry", "proxy_reader"} <= set(facts["addresses"])
     rows = [r for r in lab.status() if r.group == c.group]
     assert {(r.service, r.address, r.port, r.health) for r in rows} == {
@@ -82,9 +82,11 @@ def test_chain_runs_on_its_lab_addresses(lab: Lab) -> None:
 def test_up_without_node_modules_exits_2(
     lab: Lab, monkeypatch: pytest.MonkeyPatch, tmp_path: object
 ) -> None:
-    import fragscope.lab.part2 as part2
+    import fragscope.lab.chain.component as chain_component
 
-    monkeypatch.setattr(part2, "GANACHE_CLI", part2.NODE_MODULES / "no-such-ganache.js")
+    monkeypatch.setattr(
+        chain_component, "GANACHE_CLI", chain_component.NODE_MODULES / "no-such-ganache.js"
+    )
     result = CliRunner().invoke(main, ["lab", "up", "--dir", str(lab.run_dir), "--only", "chain"])
     assert result.exit_code == 2
     assert "make npm" in result.output
@@ -93,12 +95,10 @@ def test_up_without_node_modules_exits_2(
 
 
 def test_up_without_caddy_or_node_exits_2(lab: Lab, monkeypatch: pytest.MonkeyPatch) -> None:
-    import fragscope.lab.part2 as part2
+    import shutil
 
-    real = part2.shutil.which
-    monkeypatch.setattr(
-        part2.shutil, "which", lambda p: None if p in {"caddy", "node"} else real(p)
-    )
+    real = shutil.which
+    monkeypatch.setattr(shutil, "which", lambda p: None if p in {"caddy", "node"} else real(p))
     result = CliRunner().invoke(main, ["lab", "up", "--dir", str(lab.run_dir)])
     assert result.exit_code == 2
     assert "caddy is not installed" in result.output and "node is not installed" in result.output

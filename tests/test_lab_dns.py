@@ -35,9 +35,9 @@ from fragscope.lab.world import Lab
 
 pytestmark = pytest.mark.lab
 TRUTH: Truth = load()
-ICANN = TRUTH.resolvers["icann"]
-MANIP = TRUTH.resolvers["manip"]
-DOQ = TRUTH.resolvers["doq"]
+ICANN = TRUTH.dns.resolvers["icann"]
+MANIP = TRUTH.dns.resolvers["manip"]
+DOQ = TRUTH.dns.resolvers["doq"]
 
 
 # -- clients --------------------------------------------------------------------------------
@@ -100,11 +100,11 @@ def random_label(n: int = 12) -> str:
 
 
 def a_of(zone_name: str, owner: str, view: str = "icann") -> str:
-    return TRUTH.zone(zone_name, view).rdatas(f"{owner}.{zone_name}", "A")[0]
+    return TRUTH.dns.zone(zone_name, view).rdatas(f"{owner}.{zone_name}", "A")[0]
 
 
 # -- the ICANN-like hierarchy and DNSSEC ------------------------------------------------------
-SIGNED = [z for z in TRUTH.zones_in("icann") if z.validates and z.is_served and z.name != "."]
+SIGNED = [z for z in TRUTH.dns.zones_in("icann") if z.validates and z.is_served and z.name != "."]
 
 
 @pytest.mark.parametrize("zone", SIGNED, ids=lambda z: z.name)
@@ -119,13 +119,13 @@ def test_signed_zone_validates_with_ad(lab: Lab, zone) -> None:  # type: ignore[
 def test_signed_a_record_has_ad_and_planted_address(lab: Lab) -> None:
     msg = ask(ICANN, "www.example.test.")
     assert msg.flags & dns.flags.AD
-    assert rdatas(msg, "A") == set(TRUTH.expected("www.example.test.", "A", "icann"))
+    assert rdatas(msg, "A") == set(TRUTH.dns.expected("www.example.test.", "A", "icann"))
     assert any(rr.rdtype == dns.rdatatype.RRSIG for rr in msg.answer)
 
 
 def test_root_and_tld_are_signed_by_their_own_signers(lab: Lab) -> None:
-    root = TRUTH.servers["icann-root"].address
-    tld = TRUTH.servers["tld"].address
+    root = TRUTH.dns.servers["icann-root"].address
+    tld = TRUTH.dns.servers["tld"].address
     for server, zone in ((root, "."), (tld, "test.")):
         msg = ask(server, zone, "DNSKEY", rd=False)
         keys = [rd for rr in msg.answer if rr.rdtype == dns.rdatatype.DNSKEY for rd in rr]
@@ -142,74 +142,76 @@ def test_root_and_tld_are_signed_by_their_own_signers(lab: Lab) -> None:
 
 def test_unsigned_tld_is_insecure(lab: Lab) -> None:
     msg = ask(ICANN, "host.lab.")
-    assert rdatas(msg, "A") == set(TRUTH.expected("host.lab.", "A", "icann"))
+    assert rdatas(msg, "A") == set(TRUTH.dns.expected("host.lab.", "A", "icann"))
     assert not msg.flags & dns.flags.AD
 
 
 def test_broken_dnssec_servfail_with_ede(lab: Lab) -> None:
     name = "www.broken.test."
-    assert TRUTH.zone("broken.test.").dnssec == "broken"
+    assert TRUTH.dns.zone("broken.test.").dnssec == "broken"
     out = dig(ICANN.address, name, "A", "+dnssec")
     assert status_of(out) == "SERVFAIL"
     assert re.search(r"EDE: (9|6|10)\b", out), out  # DNSKEY Missing / Bogus / RRSIGs Missing
     msg = ask(ICANN, name)
-    assert msg.rcode() == dns.rcode.SERVFAIL and ede_codes(msg) & TRUTH.zone(name[4:]).expected_ede
+    assert (
+        msg.rcode() == dns.rcode.SERVFAIL and ede_codes(msg) & TRUTH.dns.zone(name[4:]).expected_ede
+    )
     # With CD (checking disabled, RFC 4035 3.2.2) the unvalidated data comes through.
     cd = dig(ICANN.address, name, "A", "+cd", "+short").split()
     assert cd == [a_of("broken.test.", "www")]
 
 
 def test_expired_signature_servfail_with_ede_7(lab: Lab) -> None:
-    assert TRUTH.zone("expired.test.").dnssec == "expired"
+    assert TRUTH.dns.zone("expired.test.").dnssec == "expired"
     out = dig(ICANN.address, "www.expired.test.", "A", "+dnssec")
     assert status_of(out) == "SERVFAIL"
     assert "EDE: 7 (Signature Expired)" in out
     again = ede_codes(ask(ICANN, "www.expired.test."))
-    assert again and again <= TRUTH.zone("expired.test.").expected_ede
+    assert again and again <= TRUTH.dns.zone("expired.test.").expected_ede
     # The authoritative server really serves signatures that ended in the past.
-    msg = ask(TRUTH.servers["sld"].address, "www.expired.test.", rd=False)
+    msg = ask(TRUTH.dns.servers["sld"].address, "www.expired.test.", rd=False)
     sigs = [rd for rr in msg.answer if rr.rdtype == dns.rdatatype.RRSIG for rd in rr]
     assert sigs and all(s.expiration < 1700000000 for s in sigs)
 
 
 @pytest.mark.parametrize("zone", ["lame.test.", "dead.test."])
 def test_lame_and_dead_delegations_servfail(lab: Lab, zone: str) -> None:
-    assert TRUTH.zone(zone).kind in {"lame", "dead"}
+    assert TRUTH.dns.zone(zone).kind in {"lame", "dead"}
     out = dig(ICANN.address, f"www.{zone}", "A")
     assert status_of(out) == "SERVFAIL"
     # The delegation exists in the parent: the failure is the child's servers.
-    ref = ask(TRUTH.servers["tld"].address, f"www.{zone}", rd=False)
+    ref = ask(TRUTH.dns.servers["tld"].address, f"www.{zone}", rd=False)
     assert any(rr.rdtype == dns.rdatatype.NS for rr in ref.authority)
 
 
 def test_lame_server_refuses_the_zone(lab: Lab) -> None:
-    msg = ask(TRUTH.servers["sld"].address, "www.lame.test.", rd=False)
+    msg = ask(TRUTH.dns.servers["sld"].address, "www.lame.test.", rd=False)
     assert msg.rcode() == dns.rcode.REFUSED
 
 
 @pytest.mark.parametrize(("zone", "denial"), [("nsec.test.", "NSEC"), ("example.test.", "NSEC3")])
 def test_denial_of_existence_proofs(lab: Lab, zone: str, denial: str) -> None:
-    assert TRUTH.zone(zone).dnssec == denial.lower()
+    assert TRUTH.dns.zone(zone).dnssec == denial.lower()
     name = f"{random_label()}.{zone}"
     msg = ask(ICANN, name)
     assert msg.rcode() == dns.rcode.NXDOMAIN
     assert msg.flags & dns.flags.AD
     types = {dns.rdatatype.to_text(rr.rdtype) for rr in msg.authority}
     assert denial in types, types
-    out = dig(TRUTH.servers["sld"].address, name, "A", "+dnssec", "+norec")
+    out = dig(TRUTH.dns.servers["sld"].address, name, "A", "+dnssec", "+norec")
     assert status_of(out) == "NXDOMAIN"
     assert re.search(rf"\sIN\s+{denial}\s", out), out
 
 
 # -- the signed SLD's record types -------------------------------------------------------------
-EXAMPLE = TRUTH.zone("example.test.")
+EXAMPLE = TRUTH.dns.zone("example.test.")
 EXAMPLE_RRSETS = sorted({(EXAMPLE.fqdn(o), t) for o, t, _ in EXAMPLE.records})
 
 
 @pytest.mark.parametrize(("name", "rdtype"), EXAMPLE_RRSETS, ids=lambda x: str(x))
 def test_example_records_served_as_planted(lab: Lab, name: str, rdtype: str) -> None:
     want = {dns.rdata.from_text("IN", rdtype, r, origin=None) for r in EXAMPLE.rdatas(name, rdtype)}
-    msg = ask(TRUTH.servers["sld"].address, name, rdtype, rd=False)
+    msg = ask(TRUTH.dns.servers["sld"].address, name, rdtype, rd=False)
     got = {rd for rr in msg.answer if rr.rdtype == dns.rdatatype.from_text(rdtype) for rd in rr}
     assert got == want
 
@@ -218,7 +220,7 @@ def test_cname_chain_through_resolver(lab: Lab) -> None:
     msg = ask(ICANN, "alias1.example.test.")
     cnames = [rr for rr in msg.answer if rr.rdtype == dns.rdatatype.CNAME]
     assert len(cnames) == 3
-    assert rdatas(msg, "A") == set(TRUTH.expected("www.example.test.", "A", "icann"))
+    assert rdatas(msg, "A") == set(TRUTH.dns.expected("www.example.test.", "A", "icann"))
     assert msg.flags & dns.flags.AD
 
 
@@ -235,13 +237,13 @@ def test_https_record_parameters(lab: Lab) -> None:
     assert 'alpn="h3,h2" port=8443 ipv4hint=10.99.80.1 ipv6hint=fd99::80:1' in out
 
 
-VECTORS = TRUTH.zone("svcb-vectors.test.")
+VECTORS = TRUTH.dns.zone("svcb-vectors.test.")
 
 
 @pytest.mark.parametrize("record", VECTORS.records, ids=lambda r: r[0])
 def test_rfc9460_appendix_d_vectors(lab: Lab, record: tuple[str, str, str]) -> None:
     owner, rdtype, text = record
-    msg = ask(TRUTH.servers["sld"].address, VECTORS.fqdn(owner), rdtype, rd=False)
+    msg = ask(TRUTH.dns.servers["sld"].address, VECTORS.fqdn(owner), rdtype, rd=False)
     (got,) = [rd for rr in msg.answer for rd in rr]
     assert got.to_wire() == dns.rdata.from_text("IN", rdtype, text).to_wire()
 
@@ -249,42 +251,43 @@ def test_rfc9460_appendix_d_vectors(lab: Lab, record: tuple[str, str, str]) -> N
 # -- alternative roots ------------------------------------------------------------------------
 @pytest.mark.parametrize(
     ("view", "tld"),
-    [(v, t) for v in ("alt", "hns") for t in TRUTH.roots[v].tlds],
+    [(v, t) for v in ("alt", "hns") for t in TRUTH.dns.roots[v].tlds],
 )
 def test_alternative_root_tlds(lab: Lab, view: str, tld: str) -> None:
-    zone = TRUTH.zone(f"{tld}.", view)
+    zone = TRUTH.dns.zone(f"{tld}.", view)
     owner, _, addr = next(r for r in zone.records if r[1] == "A")
     name = zone.fqdn(owner)
-    resolver = TRUTH.resolver_for_view(view)
+    resolver = TRUTH.dns.resolver_for_view(view)
     assert dig_short(resolver.address, name) == {addr}
     assert rdatas(ask(resolver, name), "A") == {addr}
     # The root of that view delegates the TLD (a referral, RD off).
-    root = TRUTH.servers[f"{view}-root"].address
+    root = TRUTH.dns.servers[f"{view}-root"].address
     ref = ask(root, name, rd=False, dnssec=False)
     assert any(
         rr.rdtype == dns.rdatatype.NS and rr.name.to_text() == f"{tld}." for rr in ref.authority
     )
-    if tld not in TRUTH.roots[view].collides_with_icann:
+    if tld not in TRUTH.dns.roots[view].collides_with_icann:
         # Not in the ICANN-like root: the validating resolver proves it does not exist.
         msg = ask(ICANN, name)
         assert msg.rcode() == dns.rcode.NXDOMAIN and msg.flags & dns.flags.AD
 
 
 @pytest.mark.parametrize(
-    ("view", "tld"), [(v, t) for v in ("alt", "hns") for t in TRUTH.roots[v].collides_with_icann]
+    ("view", "tld"),
+    [(v, t) for v in ("alt", "hns") for t in TRUTH.dns.roots[v].collides_with_icann],
 )
 def test_colliding_tld_answers_differ(lab: Lab, view: str, tld: str) -> None:
-    alt_zone = TRUTH.zone(f"{tld}.", view)
+    alt_zone = TRUTH.dns.zone(f"{tld}.", view)
     owner, _, alt_addr = next(r for r in alt_zone.records if r[1] == "A")
     name = alt_zone.fqdn(owner)
-    icann_addrs = set(TRUTH.expected(name, "A", "icann"))
+    icann_addrs = set(TRUTH.dns.expected(name, "A", "icann"))
     assert icann_addrs and icann_addrs != {alt_addr}
-    assert dig_short(TRUTH.resolver_for_view(view).address, name) == {alt_addr}
+    assert dig_short(TRUTH.dns.resolver_for_view(view).address, name) == {alt_addr}
     assert dig_short(ICANN.address, name) == icann_addrs
 
 
 def test_colliding_test_tld_txt_views(lab: Lab) -> None:
-    alt = TRUTH.resolver_for_view("alt")
+    alt = TRUTH.dns.resolver_for_view("alt")
     assert rdatas(ask(alt, "example.test.", "TXT"), "TXT") == {'"alt-root-view"'}
     assert rdatas(ask(ICANN, "example.test.", "TXT"), "TXT") == {'"icann-view"'}
 
@@ -297,7 +300,7 @@ POLICY = MANIP.policy
 @pytest.mark.parametrize(("name", "addr"), sorted(POLICY.rewrite.items()))
 def test_manipulating_resolver_rewrites(lab: Lab, name: str, addr: str) -> None:
     assert dig_short(MANIP.address, name) == {addr}
-    honest = set(TRUTH.expected(name, "A", "icann"))
+    honest = set(TRUTH.dns.expected(name, "A", "icann"))
     assert honest and addr not in honest
     assert rdatas(ask(ICANN, name), "A") == honest
 
@@ -310,7 +313,7 @@ def test_manipulating_resolver_nxdomains(lab: Lab, name: str) -> None:
 
 def test_manipulating_resolver_nxdomains_existing_names(lab: Lab) -> None:
     # At least one blocked name really exists: the honest resolver answers it.
-    existing = [n for n in POLICY.nxdomain if TRUTH.expected(n, "A", "icann")]
+    existing = [n for n in POLICY.nxdomain if TRUTH.dns.expected(n, "A", "icann")]
     assert existing
     for name in existing:
         assert ask(ICANN, name).rcode() == dns.rcode.NOERROR
@@ -332,7 +335,7 @@ def test_manipulating_resolver_passes_other_names_through(lab: Lab) -> None:
     for name in ("mail.example.test.", "www.nsec.test."):
         if name in POLICY.rewrite or name in POLICY.nxdomain:
             continue
-        assert rdatas(ask(MANIP, name), "A") == set(TRUTH.expected(name, "A", "icann"))
+        assert rdatas(ask(MANIP, name), "A") == set(TRUTH.dns.expected(name, "A", "icann"))
     msg = ask(MANIP, f"{random_label()}.example.test.")
     assert msg.rcode() == dns.rcode.NXDOMAIN  # the wildcard does not reach delegated TLDs
 
@@ -413,10 +416,10 @@ def test_doq_rejects_unknown_ca(lab: Lab) -> None:
 def test_resolver_over_ipv6(lab: Lab) -> None:
     assert ICANN.address6
     assert dig_short(ICANN.address6, WWW) == {a_of("example.test.", "www")}
-    assert dig_short(ICANN.address6, WWW, "AAAA") == set(TRUTH.expected(WWW, "AAAA", "icann"))
+    assert dig_short(ICANN.address6, WWW, "AAAA") == set(TRUTH.dns.expected(WWW, "AAAA", "icann"))
 
 
-PLAIN = [r for r in TRUTH.resolvers.values() if r.udp]
+PLAIN = [r for r in TRUTH.dns.resolvers.values() if r.udp]
 
 
 @pytest.mark.parametrize("tcp", [False, True], ids=["udp", "tcp"])
@@ -428,27 +431,27 @@ def test_do53_udp_and_tcp(lab: Lab, resolver: Resolver, tcp: bool) -> None:
         want = {addr}
     else:
         assert resolver.root
-        zone = next(z for z in TRUTH.zones_in(resolver.root) if z.name != "." and z.records)
+        zone = next(z for z in TRUTH.dns.zones_in(resolver.root) if z.name != "." and z.records)
         owner, _, _ = next(r for r in zone.records if r[1] == "A")
         name = zone.fqdn(owner)
-        want = set(TRUTH.expected(name, "A", resolver.root))
+        want = set(TRUTH.dns.expected(name, "A", resolver.root))
     assert rdatas(ask(resolver, name, tcp=tcp), "A") == want
     assert dig_short(resolver.address, name) == want
 
 
 # -- whoami ----------------------------------------------------------------------------------------
-WHOAMI = next(z for z in TRUTH.zones if z.whoami)
+WHOAMI = next(z for z in TRUTH.dns.zones if z.whoami)
 
 
 def test_whoami_direct_sees_the_host(lab: Lab) -> None:
-    server = TRUTH.servers[WHOAMI.servers[0]].address
+    server = TRUTH.dns.servers[WHOAMI.servers[0]].address
     assert dig_short(server, WHOAMI.name) == {TRUTH.whoami_answer()}
     assert rdatas(ask(server, WHOAMI.name, rd=False), "A") == {TRUTH.host_address}
 
 
-@pytest.mark.parametrize("key", [k for k, r in TRUTH.resolvers.items() if r.root == "icann"])
+@pytest.mark.parametrize("key", [k for k, r in TRUTH.dns.resolvers.items() if r.root == "icann"])
 def test_whoami_through_resolver_sees_its_egress(lab: Lab, key: str) -> None:
-    r = TRUTH.resolvers[key]
+    r = TRUTH.dns.resolvers[key]
     assert r.egress and TRUTH.whoami_answer(key) == r.egress
     assert dig_short(r.address, WHOAMI.name) == {r.egress}
 
@@ -466,7 +469,7 @@ def test_whoami_through_doq_sees_the_upstream_egress(lab: Lab) -> None:
     assert rdatas(r, "A") == {TRUTH.whoami_answer(DOQ.key)} == {ICANN.egress}
 
 
-# -- the lab's own DoQ server (lab/doq.py), spoken to with a raw aioquic client ---------------
+# -- the lab's own DoQ server (lab/dns/doq.py), spoken to with a raw aioquic client ---------------
 class _RawDoq(QuicConnectionProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -515,13 +518,13 @@ def test_doq_malformed_frame_resets_stream(lab: Lab) -> None:
 
 def test_large_answer_truncated_over_udp_and_complete_over_doq(lab: Lab) -> None:
     name = "big.example.test."
-    want = set(TRUTH.expected(name, "TXT", "icann"))
+    want = set(TRUTH.dns.expected(name, "TXT", "icann"))
     q = dns.message.make_query(name, "TXT", use_edns=False)  # 512-octet UDP limit
     udp = dns.query.udp(q, ICANN.address, port=53, timeout=10)
     assert udp.flags & dns.flags.TC
-    out = dig(TRUTH.servers["sld"].address, name, "TXT", "+noedns", "+ignore", "+norec")
+    out = dig(TRUTH.dns.servers["sld"].address, name, "TXT", "+noedns", "+ignore", "+norec")
     assert "tc" in flags_of(out)
-    # The DoQ server got TC from Unbound over UDP and retried over TCP (lab/doq.py).
+    # The DoQ server got TC from Unbound over UDP and retried over TCP (lab/dns/doq.py).
     assert DOQ.quic is not None
     r = dns.query.quic(
         q,

@@ -13,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from fragscope.cli import main
-from fragscope.lab import process, topology
+from fragscope.lab.core import process, topology
 from fragscope.lab.truth import default_path, load
 from fragscope.lab.vantages import LAB_SUBNETS, lab_layout
 from fragscope.lab.world import Lab, LabError

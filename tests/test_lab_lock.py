@@ -1,4 +1,4 @@
-"""lab.lock: one holder at a time, a bounded wait that says who to blame, free again after."""
+"""lab.core.lock: one holder at a time, a bounded wait that says who to blame, free again after."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from fragscope.lab.lock import LockTimeout, lab_lock
+from fragscope.lab.core.lock import LockTimeout, lab_lock
 
 
 def test_second_holder_times_out_then_gets_the_lock(tmp_path: Path) -> None:

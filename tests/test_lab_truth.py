@@ -15,8 +15,8 @@ import pytest
 from click.testing import CliRunner
 
 from fragscope.cli import main
-from fragscope.lab import render
-from fragscope.lab.dnssec import bogus_ds
+from fragscope.lab.dns import render
+from fragscope.lab.dns.dnssec import bogus_ds
 from fragscope.lab.truth import TruthError, default_path, load
 
 TRUTH = load()
@@ -31,11 +31,11 @@ def _variant(tmp_path: Path, old: str, new: str) -> Path:
 
 
 def test_packaged_truth_loads_and_is_consistent() -> None:
-    assert TRUTH.roots["alt"].collides_with_icann == ("test",)
-    assert TRUTH.roots["hns"].collides_with_icann == ("lab",)
-    assert {z.dnssec for z in TRUTH.zones} >= {"nsec", "nsec3", "knot", "broken", "expired"}
-    assert {z.kind for z in TRUTH.zones} == {"served", "lame", "dead"}
-    assert TRUTH.resolvers["icann"].doh_url == "https://10.99.53.1/dns-query"
+    assert TRUTH.dns.roots["alt"].collides_with_icann == ("test",)
+    assert TRUTH.dns.roots["hns"].collides_with_icann == ("lab",)
+    assert {z.dnssec for z in TRUTH.dns.zones} >= {"nsec", "nsec3", "knot", "broken", "expired"}
+    assert {z.kind for z in TRUTH.dns.zones} == {"served", "lame", "dead"}
+    assert TRUTH.dns.resolvers["icann"].doh_url == "https://10.99.53.1/dns-query"
     assert TRUTH.group_closure(["manip"]) == {"manip", "icann"}
 
 
@@ -85,7 +85,7 @@ def test_cli_lab_help() -> None:
 def test_rendered_zones_parse_and_carry_delegations() -> None:
     ds = {("icann", "test."): ["1 13 2 " + "AB" * 32]}
     ds[("icann", "broken.test.")] = [bogus_ds("broken.test.")]
-    for z in TRUTH.zones:
+    for z in TRUTH.dns.zones:
         if not z.is_served:
             continue
         text = render.render_zone(TRUTH, z, ds=ds)
@@ -93,16 +93,16 @@ def test_rendered_zones_parse_and_carry_delegations() -> None:
         for child in render.children_of(TRUTH, z):
             node = zone.get_node(child.name)
             assert node is not None and node.get_rdataset(1, dns.rdatatype.NS), child.name
-    root = render.render_zone(TRUTH, TRUTH.zone("."), ds=ds)
+    root = render.render_zone(TRUTH, TRUTH.dns.zone("."), ds=ds)
     assert "test. IN DS 1 13 2" in root and "ns1.nic.test. IN A 10.99.1.1" in root
-    tld = render.render_zone(TRUTH, TRUTH.zone("test."), ds=ds)
+    tld = render.render_zone(TRUTH, TRUTH.dns.zone("test."), ds=ds)
     assert f"broken.test. IN DS {bogus_ds('broken.test.')}" in tld
     assert "ns1.dead.test. IN A 10.99.2.99" in tld  # glue of the dead server
     assert "lame.test. IN NS ns1.example.test." in tld
 
 
 def test_rpz_zone_is_generated_from_the_policy() -> None:
-    manip = TRUTH.resolvers["manip"]
+    manip = TRUTH.dns.resolvers["manip"]
     assert manip.policy is not None
     text = render.rpz_zone(TRUTH, manip)
     zone = dns.zone.from_text(text, origin="rpz.manip.lab.", relativize=False)
@@ -113,7 +113,7 @@ def test_rpz_zone_is_generated_from_the_policy() -> None:
         assert zone.find_rdataset(name.rstrip(".") + ".rpz.manip.lab.", "CNAME")[
             0
         ].target.is_absolute()
-    for tld in TRUTH.roots["icann"].tlds:
+    for tld in TRUTH.dns.roots["icann"].tlds:
         assert f"*.{tld} IN CNAME rpz-passthru." in text
 
 
@@ -133,7 +133,8 @@ def test_prerequisites_reported_and_cli_exits_2(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_transit_link_plan_for_part_2() -> None:
-    from fragscope.lab.topology import HOST4, SERVICE_NET4, VANTAGE_NET4, in_lab, transit_link
+    from fragscope.lab.core.guard import in_lab
+    from fragscope.lab.core.topology import HOST4, SERVICE_NET4, VANTAGE_NET4, transit_link
 
     first, second = transit_link(0), transit_link(1)
     assert (first.a4, first.b4, str(first.net4)) == ("10.99.128.1", "10.99.128.2", "10.99.128.0/30")
@@ -149,14 +150,14 @@ def test_transit_link_plan_for_part_2() -> None:
 # -- part 2: web hosts and chain -----------------------------------------------------------
 def test_web_hosts_generate_their_zone_records() -> None:
     www = TRUTH.web["www"]
-    assert TRUTH.expected("www.example.test.", "A", "icann") == ["10.99.80.1"]
-    assert TRUTH.expected("www.example.test.", "AAAA", "icann") == ["fd99::80:1"]
-    assert TRUTH.expected("www.example.test.", "HTTPS", "icann") == [www.https_rdata()]
-    assert TRUTH.expected("v6only.example.test.", "A", "icann") == []
-    noudp = TRUTH.expected("noudp.example.test.", "HTTPS", "icann")
+    assert TRUTH.dns.expected("www.example.test.", "A", "icann") == ["10.99.80.1"]
+    assert TRUTH.dns.expected("www.example.test.", "AAAA", "icann") == ["fd99::80:1"]
+    assert TRUTH.dns.expected("www.example.test.", "HTTPS", "icann") == [www.https_rdata()]
+    assert TRUTH.dns.expected("v6only.example.test.", "A", "icann") == []
+    noudp = TRUTH.dns.expected("noudp.example.test.", "HTTPS", "icann")
     assert noudp == ['1 . alpn="h3,h2" port=443 ipv4hint=10.99.80.8']
     # The rendered zone holds them too (what NSD serves).
-    text = render.render_zone(TRUTH, TRUTH.zone("example.test."), ds={})
+    text = render.render_zone(TRUTH, TRUTH.dns.zone("example.test."), ds={})
     assert "caddy" in text and "fd99::80:7" in text
 
 

@@ -60,7 +60,7 @@ def test_censored_dns_goes_to_the_manipulating_resolver(lab: Lab) -> None:
         f"nameserver {facts.load()['censored'].resolver}"
         in resolv_conf_path(lab_layout("censored")).read_text()
     )
-    policy = lab.truth.resolvers["manip"].policy
+    policy = lab.truth.dns.resolvers["manip"].policy
     assert policy is not None
     rewritten = policy.rewrite["www.example.test."]
     censored = at("censored", "dig", "+short", "+tries=2", "+time=3", "www.example.test", "A")
@@ -83,7 +83,7 @@ def test_censored_drops_and_rejects_udp443_as_planted(lab: Lab) -> None:
 
 
 def test_distant_adds_300ms_to_a_dns_round_trip(lab: Lab) -> None:
-    resolver = lab.truth.resolvers["icann"].address
+    resolver = lab.truth.dns.resolvers["icann"].address
     times = []
     for vantage in ("censored", "distant"):
         done = at(vantage, "dig", f"@{resolver}", "+tries=1", "+time=3", "example.test", "SOA")
@@ -96,7 +96,7 @@ def test_distant_adds_300ms_to_a_dns_round_trip(lab: Lab) -> None:
 
 def test_lossy_loses_exactly_3_of_10_dns_queries(lab: Lab) -> None:
     # Ten single-try queries are ten client packets: exactly three meet the numgen rule.
-    resolver = lab.truth.resolvers["icann"].address
+    resolver = lab.truth.dns.resolvers["icann"].address
     query = ("dig", f"@{resolver}", "+tries=1", "+time=1", "+short", "example.test", "SOA")
     answered = 0
     for _ in range(10):

@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from fragscope.lab.pki import make_pki
+from fragscope.lab.core.pki import make_pki
 from fragscope.lab.web import hosts
 from fragscope.probes.transport.certs import analyze_chain
 

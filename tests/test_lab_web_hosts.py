@@ -29,7 +29,7 @@ HOSTS = list(TRUTH.web.values())
 UDP_HOSTS = [h for h in HOSTS if h.has_udp]
 NO_UDP_HOSTS = [h for h in HOSTS if not h.has_udp]
 TCP_HOSTS = [h for h in HOSTS if h.has_tcp]
-ICANN = TRUTH.resolvers["icann"]
+ICANN = TRUTH.dns.resolvers["icann"]
 
 
 def endpoints(hosts: list[WebHost]) -> list[tuple[WebHost, str]]:

@@ -76,7 +76,7 @@ def test_from_distant_quic_and_tls_pay_the_planted_delay(lab: Lab) -> None:
 
 
 def test_only_vantages_brings_what_they_need_then_lab_restored(lab: Lab) -> None:
-    from fragscope.lab import topology
+    from fragscope.lab.core import topology
     from fragscope.lab.vantages import LAB_SUBNETS, lab_layout
 
     try:

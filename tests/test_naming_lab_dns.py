@@ -23,7 +23,7 @@ from fragscope.probes.safety import NetworkPolicy
 
 pytestmark = pytest.mark.lab
 TRUTH: Truth = load()
-ICANN = TRUTH.resolvers["icann"]
+ICANN = TRUTH.dns.resolvers["icann"]
 NAMESPACE_OF_VIEW = {"icann": "icann", "alt": "opennic", "hns": "handshake"}
 
 
@@ -60,7 +60,7 @@ def a_names(view: str) -> list[str]:
     return sorted(
         {
             z.fqdn(owner).rstrip(".")
-            for z in TRUTH.zones_in(view)
+            for z in TRUTH.dns.zones_in(view)
             if z.is_served
             for owner, rdtype, _rdata in z.records
             if rdtype.upper() == "A"
@@ -70,15 +70,15 @@ def a_names(view: str) -> list[str]:
 
 @pytest.mark.parametrize("view", ["alt", "hns"])
 def test_alternative_roots_resolve_their_tlds(lab: Lab, view: str) -> None:
-    resolver = TRUTH.resolver_for_view(view)
+    resolver = TRUTH.dns.resolver_for_view(view)
     names = a_names(view)
     assert names
     for name in names:
         obs = resolve(lab, name, udp(resolver), namespace=NAMESPACE_OF_VIEW[view])
         assert obs.failure is None, (name, obs.failure_detail)
-        assert a_answers(obs) == set(TRUTH.expected(name, "A", view)), name
+        assert a_answers(obs) == set(TRUTH.dns.expected(name, "A", view)), name
         tld = name.rsplit(".", 1)[-1]
-        if tld not in TRUTH.roots["icann"].tlds:
+        if tld not in TRUTH.dns.roots["icann"].tlds:
             # Not in the ICANN-like root: the ICANN-view resolver says it does not exist.
             via_icann = resolve(lab, name, udp(ICANN), namespace=NAMESPACE_OF_VIEW[view])
             assert via_icann.failure is None and via_icann.fields["outcome"] == "not_found"
@@ -88,15 +88,15 @@ def test_colliding_tlds_are_ambiguous(lab: Lab, migrated_engine: Engine) -> None
     rows = []
     expected = {}
     for view in ("alt", "hns"):
-        for tld in TRUTH.roots[view].collides_with_icann:
+        for tld in TRUTH.dns.roots[view].collides_with_icann:
             for name in a_names(view):
                 if not name.endswith("." + tld):
                     continue
                 for v in ("icann", view):
-                    url = udp(TRUTH.resolver_for_view(v))
+                    url = udp(TRUTH.dns.resolver_for_view(v))
                     rows.append((f"{v}:{name}", resolve(lab, name, url, namespace="icann")))
-                icann_answer = set(TRUTH.expected(name, "A", "icann"))
-                view_answer = set(TRUTH.expected(name, "A", view))
+                icann_answer = set(TRUTH.dns.expected(name, "A", "icann"))
+                view_answer = set(TRUTH.dns.expected(name, "A", view))
                 assert view_answer and icann_answer != view_answer
                 expected[name] = "conflicting" if icann_answer else "partial"
     assert expected, "the truth file plants colliding TLDs"
@@ -109,7 +109,7 @@ def test_colliding_tlds_are_ambiguous(lab: Lab, migrated_engine: Engine) -> None
 def test_every_transport_of_the_icann_resolver(lab: Lab, transport: str) -> None:
     name = "www.example.test"
     if transport == "quic":
-        doq = TRUTH.resolvers["doq"]
+        doq = TRUTH.dns.resolvers["doq"]
         url = f"quic://{doq.address}:{doq.quic}"
     elif transport == "https":
         assert ICANN.doh_url
@@ -118,12 +118,12 @@ def test_every_transport_of_the_icann_resolver(lab: Lab, transport: str) -> None
         url = f"{transport}://{ICANN.address}:{getattr(ICANN, transport)}"
     obs = resolve(lab, name, url, namespace="icann")
     assert obs.failure is None, (transport, obs.failure_detail)
-    assert a_answers(obs) == set(TRUTH.expected(name, "A", "icann"))
+    assert a_answers(obs) == set(TRUTH.dns.expected(name, "A", "icann"))
     assert obs.fields["depends_on_icann_dns"] is False
 
 
 def test_manipulating_resolver_answers_for_onion(lab: Lab) -> None:
-    manip = TRUTH.resolvers["manip"]
+    manip = TRUTH.dns.resolvers["manip"]
     assert manip.policy is not None
     onion = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
     leaked = resolve(lab, onion, udp(manip), namespace="onion")

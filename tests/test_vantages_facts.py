@@ -15,7 +15,7 @@ from fragscope.lab.vantages.model import Action, Kind, VantageError
 def _planted_addresses() -> dict[str, str]:
     """address -> owner name, over every A/AAAA record of the ICANN-like view."""
     out = {}
-    for zone in lab_truth.load().zones:
+    for zone in lab_truth.load().dns.zones:
         for owner, rtype, rdata in zone.records:
             if rtype in ("A", "AAAA") and zone.view == "icann":
                 name = zone.name if owner == "@" else f"{owner}.{zone.name}"
@@ -25,11 +25,11 @@ def _planted_addresses() -> dict[str, str]:
 
 def test_vantage_facts_name_the_labs_resolvers_and_hosts() -> None:
     lab = lab_truth.load()
-    vantages = facts.load()
+    vantages = lab.vantages
     assert set(vantages) == {"clean", "censored", "lossy", "distant"}
-    assert str(vantages["censored"].resolver) == lab.resolvers["manip"].address
+    assert str(vantages["censored"].resolver) == lab.dns.resolvers["manip"].address
     for name in ("clean", "lossy", "distant"):
-        assert str(vantages[name].resolver) == lab.resolvers["icann"].address
+        assert str(vantages[name].resolver) == lab.dns.resolvers["icann"].address
     planted = _planted_addresses()
     blocks = {str(b.address): b.action for b in vantages["censored"].blocks}
     assert {planted[a] for a, act in blocks.items() if act is Action.DROP} == {"www.example.test."}

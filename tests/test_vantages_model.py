@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from fragscope.lab import topology
+from fragscope.lab.core import topology
 from fragscope.lab.vantages import LAB_SUBNETS, lab_exec_argv, lab_layout, model, nft, plan
 from fragscope.lab.vantages.layout import make_layout
 from fragscope.lab.vantages.model import Action, Kind, Loss, VantageError, vantage_from_mapping
@@ -114,7 +114,7 @@ def test_lab_subnets_are_disjoint_and_outside_the_test_block() -> None:
 
 @pytest.mark.parametrize(("i", "name"), list(enumerate(LAB_SUBNETS)))
 def test_lab_layout_is_the_labs_transit_link_plan(i: int, name: str) -> None:
-    # lab.topology.transit_link: vantage i uses links 2i (client<->middlebox) and 2i+1
+    # lab.core.topology.transit_link: vantage i uses links 2i (client<->middlebox) and 2i+1
     # (middlebox<->fs-net); side a, nearer the client, takes the first address.
     layout = lab_layout(name)
     assert (layout.client_ns, layout.mbox_ns, layout.upstream_ns) == (

@@ -19,26 +19,25 @@ own tests, a 10.99.x address inside the lab namespace later):
    deployer's nonce must be 0).
 
 The planted facts are in ``truth.toml`` (names -> records, addresses, gateway behaviour per
-name); ``load_truth()`` reads it. npm packages (ganache, solc, the ENS and UNS artifacts) are
+name); ``load_plan()`` reads it. npm packages (ganache, solc, the ENS and UNS artifacts) are
 installed by ``make npm`` (npm ci in this directory) and never fetched at run time.
 """
 
 from fragscope.lab.chain.deploy import ChainFacts, DeployError, deploy_all
 from fragscope.lab.chain.gateway import CcipGateway, gateway_service_argv, start_gateway
+from fragscope.lab.chain.schema import ChainPlan, load_plan
 from fragscope.lab.chain.service import ChainProcess, chain_service_argv, rpc_url, start_chain
-from fragscope.lab.chain.truth import Truth, TruthError, load_truth
 
 __all__ = [
     "CcipGateway",
     "ChainFacts",
+    "ChainPlan",
     "ChainProcess",
     "DeployError",
-    "Truth",
-    "TruthError",
     "chain_service_argv",
     "deploy_all",
     "gateway_service_argv",
-    "load_truth",
+    "load_plan",
     "rpc_url",
     "start_chain",
     "start_gateway",

@@ -16,7 +16,7 @@ from typing import Any
 from fragscope.lab.chain.abi import encode_call, labelhash, namehash
 from fragscope.lab.chain.artifacts import Artifact, compile_contracts, npm_artifact
 from fragscope.lab.chain.rpc import JsonRpc
-from fragscope.lab.chain.truth import Records, Truth, load_truth
+from fragscope.lab.chain.schema import ChainPlan, Records, load_plan
 
 ZERO_ADDRESS = "0x" + "00" * 20
 
@@ -71,14 +71,14 @@ def deploy_all(
     run_dir: Path,
     gateway_url: str,
     *,
-    truth: Truth | None = None,
+    truth: ChainPlan | None = None,
     build_dir: Path | None = None,
 ) -> ChainFacts:
     """Deploy and register everything on the (fresh) chain at rpc_url; the OffchainResolver
     points clients at gateway_url. Compiles the lab's contracts into build_dir (default: the
     shared cache artifacts.BUILD_CACHE, reused while the sources do not change). Writes
     run_dir/chain.json."""
-    truth = truth or load_truth()
+    truth = truth or load_plan()
     run_dir.mkdir(parents=True, exist_ok=True)
     rpc = JsonRpc(rpc_url)
 
@@ -135,7 +135,7 @@ def deploy_all(
     return facts
 
 
-def _check_fresh_chain(rpc: JsonRpc, truth: Truth) -> tuple[str, str]:
+def _check_fresh_chain(rpc: JsonRpc, truth: ChainPlan) -> tuple[str, str]:
     chain_id = int(rpc.call("eth_chainId"), 16)
     if chain_id != truth.chain_id:
         raise DeployError(f"chain id is {chain_id}, truth.toml expects {truth.chain_id}")
@@ -153,14 +153,14 @@ def _check_fresh_chain(rpc: JsonRpc, truth: Truth) -> tuple[str, str]:
     return str(rpc.call("web3_clientVersion")), str(accounts[0])
 
 
-def _check_addresses(created: dict[str, str], truth: Truth) -> None:
+def _check_addresses(created: dict[str, str], truth: ChainPlan) -> None:
     for key, address in created.items():
         expected = truth.addresses.get(key)
         if expected is None or expected.lower() != address.lower():
             raise DeployError(f"{key} deployed at {address}, truth.toml says {expected}")
 
 
-def _plant_ens(d: _Deployer, truth: Truth, addresses: dict[str, str]) -> None:
+def _plant_ens(d: _Deployer, truth: ChainPlan, addresses: dict[str, str]) -> None:
     registry = addresses["ens_registry"]
     owned: set[str] = {""}
 
@@ -210,7 +210,7 @@ def _record_calls(name: str, records: Records) -> list[bytes]:
     return calls
 
 
-def _plant_uns(d: _Deployer, truth: Truth, addresses: dict[str, str]) -> None:
+def _plant_uns(d: _Deployer, truth: ChainPlan, addresses: dict[str, str]) -> None:
     registry = addresses[truth.uns_registry]
     for tld in truth.uns_tlds:
         d.send(registry, "mintTLD(uint256,string)", int.from_bytes(namehash(tld), "big"), tld)
@@ -241,7 +241,7 @@ def _records_json(records: Records) -> dict[str, Any]:
     return out
 
 
-def _ens_facts(truth: Truth) -> dict[str, Any]:
+def _ens_facts(truth: ChainPlan) -> dict[str, Any]:
     return {
         "names": {
             n.name: {"resolver": n.resolver, "node": "0x" + namehash(n.name).hex()}
@@ -265,7 +265,7 @@ def _ens_facts(truth: Truth) -> dict[str, Any]:
     }
 
 
-def _uns_facts(truth: Truth) -> dict[str, Any]:
+def _uns_facts(truth: ChainPlan) -> dict[str, Any]:
     return {
         "registry": truth.uns_registry,
         "reader": truth.uns_reader,

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from fragscope.lab.chain.abi import decode, dns_decode, encode, keccak, namehash, selector
-from fragscope.lab.chain.truth import GATEWAY_MODES, TRUTH_PATH, Records, Truth, load_truth
+from fragscope.lab.chain.schema import GATEWAY_MODES, TRUTH_PATH, ChainPlan, Records, load_plan
 
 RESOLVE = selector("resolve(bytes,bytes)")
 ADDR = selector("addr(bytes32)")
@@ -48,7 +48,7 @@ class GatewayError(Exception):
 class Answerer:
     """The gateway's logic without the HTTP server (pure apart from the request log)."""
 
-    truth: Truth
+    truth: ChainPlan
     modes: dict[str, str] = field(default_factory=dict)
     requests: list[tuple[str, str, int]] = field(default_factory=list)  # (sender, name, status)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -192,7 +192,7 @@ class _Server(ThreadingHTTPServer):
 class CcipGateway:
     """The gateway serving on host:port in a background thread; ``port=0`` picks a free port."""
 
-    def __init__(self, truth: Truth, *, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(self, truth: ChainPlan, *, host: str = "127.0.0.1", port: int = 0) -> None:
         self.answerer = Answerer(truth)
         self._server = _Server((host, port), _Handler)
         self._server.answerer = self.answerer
@@ -224,10 +224,10 @@ class CcipGateway:
 
 
 def start_gateway(
-    host: str = "127.0.0.1", port: int = 0, *, truth: Truth | None = None
+    host: str = "127.0.0.1", port: int = 0, *, truth: ChainPlan | None = None
 ) -> CcipGateway:
     """Start the gateway in this process; call .stop() to end it."""
-    return CcipGateway(truth or load_truth(), host=host, port=port).start()
+    return CcipGateway(truth or load_plan(), host=host, port=port).start()
 
 
 def gateway_service_argv(host: str, port: int, *, python: str = sys.executable) -> list[str]:
@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         help="answer HTTP 500 for NAME (repeatable)",
     )
     args = parser.parse_args(argv)
-    gateway = CcipGateway(load_truth(args.truth), host=args.host, port=args.port)
+    gateway = CcipGateway(load_plan(args.truth), host=args.host, port=args.port)
     for name in args.fail:
         gateway.fail_for(name)
     stop = threading.Event()

@@ -13,9 +13,9 @@ Topology of one non-clean vantage (plan.py draws it in detail)::
 
 Subnet plan (inside the lab's 10.99.0.0/16 and fd99::/16)
 ---------------------------------------------------------
-The lab (lab/topology.py) reserves 10.99.128.0/18 and fd99:8000::/33 for vantage links.
+The lab (lab/core/topology.py) reserves 10.99.128.0/18 and fd99:8000::/33 for vantage links.
 Vantage number i (censored 0, lossy 1, distant 2) takes one /29 there, which
-:func:`layout.make_layout` splits into two /30 links, exactly lab.topology's
+:func:`layout.make_layout` splits into two /30 links, exactly lab.core.topology's
 ``transit_link(2i)`` and ``transit_link(2i + 1)``: the lower /30 joins client and
 middlebox (client .1, middlebox .2), the upper /30 joins middlebox and upstream
 (middlebox .1, fs-net .2; or the ``upstream_address`` given). IPv6 likewise: a /63 split

@@ -1,5 +1,5 @@
-"""The lab's vantages as planted facts: lab/vantages/truth.toml, typed. No I/O beyond
-reading that file."""
+"""The vantages section of the lab's truth: lab/vantages/truth.toml, typed. No I/O beyond
+reading that file (lab.truth loads it with the rest; :func:`load` reads it alone)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ def default_path() -> Path:
 
 
 def load(path: Path | str | None = None) -> dict[str, Vantage]:
-    """Every vantage in the file, by name; raises VantageError naming the bad entry."""
+    """Every vantage in the file, by name; raises VantageError (a TruthError) naming the
+    bad entry."""
     path = Path(path) if path is not None else default_path()
     try:
         raw = tomllib.loads(path.read_text(encoding="utf-8"))

@@ -3,7 +3,7 @@
 One vantage takes one IPv4 subnet (and optionally one IPv6 subnet) and splits it in two
 halves: the lower half is the client's LAN, the upper half the transit link to the
 upstream namespace. On each link the side nearer the client takes the first host (client
-``.1``, middlebox ``.2``; then middlebox ``.1``, upstream ``.2``), as lab.topology's
+``.1``, middlebox ``.2``; then middlebox ``.1``, upstream ``.2``), as lab.core.topology's
 ``transit_link`` plan says, unless the caller names the upstream address.
 """
 

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from fragscope.lab.core.schema import TruthError
+
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Interface names are built from the vantage name (see layout.py) and Linux caps them at
@@ -23,8 +25,9 @@ Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
 
 
-class VantageError(ValueError):
-    """A vantage description is invalid; the message names the vantage and the field."""
+class VantageError(TruthError):
+    """A vantage description is invalid or a vantage unknown; the message names the vantage
+    and the field. A TruthError: the vantages are the truth's vantages section."""
 
 
 class Kind(StrEnum):

@@ -1,5 +1,5 @@
 """The lab's web hosts as data: argv, environment and config files to start each. No I/O
-except :meth:`WebHost.write_files`, which writes the host's config into its run directory.
+except :meth:`WebServer.write_files`, which writes the host's config into its run directory.
 
 Every builder takes (address or addresses, port, cert, key, run_dir), so the lab's service
 list can include the hosts; :mod:`lab.web.runner` starts them for tests and benchmarks.
@@ -21,8 +21,8 @@ HOSTILE_APP = "fragscope.lab.web.app:hostile_app"
 
 
 @dataclass(frozen=True, slots=True)
-class WebHost:
-    """How to run one web host and where it listens."""
+class WebServer:
+    """How to run one web host and where it listens (its planted facts: lab.web.schema.WebHost)."""
 
     name: str
     argv: tuple[str, ...]
@@ -80,7 +80,7 @@ def _hypercorn(
     alt_svc: str | None,
     app: str = "fragscope.lab.web.app:app",
     server_header: bool = True,
-) -> WebHost:
+) -> WebServer:
     addrs = _list(addresses)
     binds = [_hostport(a, port) for a in addrs]
     host_dir = run_dir / name
@@ -99,7 +99,7 @@ def _hypercorn(
         # tracker), so the PID the lab records is the server and SIGTERM stops it.
         "workers = 0",
     ]
-    return WebHost(
+    return WebServer(
         name=name,
         argv=(sys.executable, "-m", "hypercorn", "--config", str(host_dir / "hypercorn.toml"), app),
         run_dir=host_dir,
@@ -114,7 +114,7 @@ def _hypercorn(
 
 def hypercorn_h3(
     addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "h3"
-) -> WebHost:
+) -> WebServer:
     """HTTP/3 (QUIC v1 and v2, aioquic) and HTTPS over TCP, one ``Alt-Svc: h3`` header."""
     h3 = _h3_alt_svc(port)
     return _hypercorn(name, addresses, port, cert, key, run_dir, quic=True, alt_svc=h3)
@@ -122,7 +122,7 @@ def hypercorn_h3(
 
 def hypercorn_tcp_only(
     addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "tcponly"
-) -> WebHost:
+) -> WebServer:
     """HTTPS over TCP only, no Alt-Svc."""
     return _hypercorn(name, addresses, port, cert, key, run_dir, quic=False, alt_svc=None)
 
@@ -135,7 +135,7 @@ def hypercorn_advertised_no_udp(
     run_dir: Path,
     *,
     name: str = "advertised",
-) -> WebHost:
+) -> WebServer:
     """Advertises h3 in Alt-Svc but has no UDP listener (advertised-not-served)."""
     h3 = _h3_alt_svc(port)
     return _hypercorn(name, addresses, port, cert, key, run_dir, quic=False, alt_svc=h3)
@@ -143,7 +143,7 @@ def hypercorn_advertised_no_udp(
 
 def hypercorn_hostile(
     addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "hostile"
-) -> WebHost:
+) -> WebServer:
     """HTTPS over TCP whose Server header and page carry ``<script>alert(1)</script>``."""
     where = (name, addresses, port, cert, key, run_dir)
     return _hypercorn(*where, quic=False, alt_svc=None, app=HOSTILE_APP, server_header=False)
@@ -151,7 +151,7 @@ def hypercorn_hostile(
 
 def caddy(
     addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "caddy"
-) -> WebHost:
+) -> WebServer:
     """Caddy (Debian package, quic-go): HTTP/3 and HTTPS, a second QUIC implementation."""
     addrs = _list(addresses)
     host_dir = run_dir / name
@@ -163,7 +163,7 @@ def caddy(
         key=key,
         storage=host_dir / "data",
     )
-    return WebHost(
+    return WebServer(
         name=name,
         argv=("caddy", "run", "--config", str(host_dir / "Caddyfile"), "--adapter", "caddyfile"),
         run_dir=host_dir,
@@ -185,7 +185,7 @@ def caddy(
 
 def aioquic_retry(
     address: str, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "retry"
-) -> WebHost:
+) -> WebServer:
     """HTTP/3 only (aioquic's server) that answers every first Initial with a Retry."""
     argv = (
         sys.executable,
@@ -196,7 +196,7 @@ def aioquic_retry(
         "--port",
         str(port),
     )
-    return WebHost(
+    return WebServer(
         name=name,
         argv=(*argv, "--cert", str(cert), "--key", str(key)),
         run_dir=run_dir / name,

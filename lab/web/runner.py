@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from fragscope.lab.web.hosts import WebHost
+from fragscope.lab.web.hosts import WebServer
 
 # A 1200-byte long header with the reserved version 0x1a2a3a4a (RFC 9000 section 15):
 # any QUIC server answers it with Version Negotiation, which proves the UDP listener is up.
@@ -29,7 +29,7 @@ class HostStartError(RuntimeError):
 
 @dataclass
 class RunningHost:
-    host: WebHost
+    host: WebServer
     process: subprocess.Popen[bytes]
 
     @property
@@ -37,7 +37,7 @@ class RunningHost:
         return self.process.pid
 
 
-def start(host: WebHost) -> RunningHost:
+def start(host: WebServer) -> RunningHost:
     """Write the host's files and start it (not waiting for readiness)."""
     host.write_files()
     argv, extra_env = host.argv, dict(host.env)

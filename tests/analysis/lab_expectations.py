@@ -18,7 +18,6 @@ from dataclasses import dataclass
 
 from fragscope.analysis.asn import AsnMap
 from fragscope.lab import truth as lab_truth
-from fragscope.lab.chain import truth as chain_truth
 from fragscope.lab.vantages.model import Action, Vantage
 from fragscope.probes.transport.quic_wire import classify_version
 
@@ -63,9 +62,9 @@ def _exists(zone: lab_truth.Zone, name: str) -> bool:
 
 def _data(t: lab_truth.Truth, view: str, name: str, qtype: str) -> Answer:
     """An honest resolver of ``view``: iterate from the root (no validation applied yet)."""
-    if name != "." and _tld(name) not in t.roots[view].tlds:
+    if name != "." and _tld(name) not in t.dns.roots[view].tlds:
         return NXDOMAIN  # the root does not delegate the TLD
-    zone = t.authority(name, view)
+    zone = t.dns.authority(name, view)
     if not zone.is_served:
         return SERVFAIL  # lame or dead delegation
     if qtype == "SOA" and name == zone.name:
@@ -80,11 +79,11 @@ def _data(t: lab_truth.Truth, view: str, name: str, qtype: str) -> Answer:
 def answer(t: lab_truth.Truth, resolver: str, name: str, qtype: str) -> Answer:
     """What lab resolver ``resolver`` (a key of [resolvers]) answers, from the truth."""
     name = lab_truth.absolute(name)
-    r = t.resolvers[resolver]
+    r = t.dns.resolvers[resolver]
     view = r.root or "icann"
     p = r.policy
     if p is not None:
-        # The RPZ (lab/render.py rpz_zone): exact names first, then .onion, then the
+        # The RPZ (lab/dns/render.py rpz_zone): exact names first, then .onion, then the
         # wildcard for every TLD the root does not delegate. Local data is A only, so other
         # types get NODATA; it is never signed, so AD is never set (RFC 4035 section 3.2.3).
         if name in p.nxdomain:
@@ -92,14 +91,14 @@ def answer(t: lab_truth.Truth, resolver: str, name: str, qtype: str) -> Answer:
         planted = p.rewrite.get(name)
         if planted is None and _tld(name) == "onion":
             planted = p.onion_answer
-        elif planted is None and _tld(name) not in t.roots[view].tlds:
+        elif planted is None and _tld(name) not in t.dns.roots[view].tlds:
             planted = p.wildcard_answer
         if planted is not None:
             a = qtype == "A"
             return Answer("NOERROR", frozenset({planted} if a else ()), answered=a)
     found = _data(t, view, name, qtype)
     if found.rcode == "NOERROR" and r.validating and name != ".":
-        zone = t.authority(name, view)
+        zone = t.dns.authority(name, view)
         if zone.has_ds and not zone.validates:
             return SERVFAIL  # bogus: DS in the parent, no valid signatures (RFC 4035 5.5)
         return Answer(found.rcode, found.addresses, found.answered, ad=zone.validates)
@@ -107,7 +106,7 @@ def answer(t: lab_truth.Truth, resolver: str, name: str, qtype: str) -> Answer:
 
 
 def resolver_key(t: lab_truth.Truth, address: str) -> str:
-    for key, r in t.resolvers.items():
+    for key, r in t.dns.resolvers.items():
         if address in (r.address, r.address6):
             return key
     raise KeyError(address)
@@ -219,7 +218,7 @@ def dnssec_names(t: lab_truth.Truth, names: Iterable[str]) -> tuple[set[str], se
     """(bogus, secure) among ``names``: how an iterative validator classes them."""
     bogus, secure = set(), set()
     for name in names:
-        zone = t.authority(name, "icann")
+        zone = t.dns.authority(name, "icann")
         if zone.has_ds and not zone.validates:
             bogus.add(name)
         elif zone.validates and _data(t, "icann", lab_truth.absolute(name), "A").answered:
@@ -393,7 +392,7 @@ def dns_outcome(t: lab_truth.Truth, resolver: str, name: str) -> str:
     return {"NOERROR": EXISTS, "NXDOMAIN": ABSENT}.get(rcode, FAILED)
 
 
-def chain_outcomes(c: chain_truth.Truth, *, gateway_up: bool = True) -> dict[str, str]:
+def chain_outcomes(c: lab_truth.ChainPlan, *, gateway_up: bool = True) -> dict[str, str]:
     """Every planted ENS and UNS name (lab/chain/truth.toml) -> what an eth_call lookup
     gets: a name with a resolver (or under the wildcard) exists, one without does not; an
     EIP-3668 name exists when the CCIP-read gateway answers it correctly and fails when the

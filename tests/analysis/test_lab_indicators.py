@@ -62,10 +62,9 @@ from fragscope.analysis import scope
 from fragscope.analysis.compute import compute
 from fragscope.analysis.result import Estimate
 from fragscope.db.engine import make_engine
-from fragscope.lab import process, render
 from fragscope.lab import truth as lab_truth
-from fragscope.lab.chain import truth as chain_truth
-from fragscope.lab.vantages import facts as vantage_facts
+from fragscope.lab.core import process
+from fragscope.lab.dns import render
 from fragscope.lab.vantages import lab_exec_argv, lab_layout, nft
 from fragscope.lab.vantages.model import Vantage
 from fragscope.lab.world import Lab
@@ -106,11 +105,11 @@ class Plan:
 
 
 def _icann_a(t: lab_truth.Truth, name: str) -> set[str]:
-    return set(t.expected(name, "A", "icann"))
+    return set(t.dns.expected(name, "A", "icann"))
 
 
 def make_plan(t: lab_truth.Truth) -> Plan:
-    policy = t.resolvers["manip"].policy
+    policy = t.dns.resolvers["manip"].policy
     assert policy is not None
     planted = [*policy.rewrite, *policy.nxdomain]
     # Only names the control can answer: a planted NXDOMAIN for a name that does not exist
@@ -119,12 +118,12 @@ def make_plan(t: lab_truth.Truth) -> Plan:
     # dns.iterative classifies the names in zones with a DS in their parent: the asked
     # names of signed zones (secure, N6's AD test) and one A owner of each bogus zone
     # (broken and expired signatures, N6's SERVFAIL test).
-    dnssec = {n for n in names if t.authority(n, "icann").has_ds}
-    for z in t.zones_in("icann"):
+    dnssec = {n for n in names if t.dns.authority(n, "icann").has_ds}
+    for z in t.dns.zones_in("icann"):
         owners = sorted(z.fqdn(o) for o, typ, _ in z.records if typ == "A")
         if z.has_ds and not z.validates and owners:
             dnssec.add(owners[0])
-    tlds = tuple(sorted({tld + "." for r in t.roots.values() for tld in r.tlds}))
+    tlds = tuple(sorted({tld + "." for r in t.dns.roots.values() for tld in r.tlds}))
     pins = []
     for host in sorted(t.web.values(), key=lambda h: h.key):
         # One address per host (the engine keys a task by probe|name|endpoint): IPv4 when
@@ -133,8 +132,8 @@ def make_plan(t: lab_truth.Truth) -> Plan:
     # N3/N4: one name per served zone (with an A record) of every root, asked of every
     # root's resolver, so each root shows which TLDs it has; and every planted chain name.
     alt_dns = set()
-    for view in t.roots:
-        for z in t.zones_in(view):
+    for view in t.dns.roots:
+        for z in t.dns.zones_in(view):
             owners = sorted(z.fqdn(o) for o, typ, _ in z.records if typ == "A")
             if z.is_served and owners:
                 alt_dns.add(owners[0])
@@ -155,9 +154,9 @@ def on_chain(name: str) -> bool:
     return NamingProbe().namespace_of(name) in ("ens", "unstoppable")
 
 
-def chain_facts(t: lab_truth.Truth) -> chain_truth.Truth:
+def chain_facts(t: lab_truth.Truth) -> lab_truth.ChainPlan:
     assert t.chain is not None, "the lab truth plants a chain"
-    return t.chain.facts()
+    return t.chain.plan
 
 
 # -- naming.resolve's endpoints: (label, endpoint namespace, method, URL, options) ---------
@@ -185,9 +184,9 @@ def naming_endpoints(t: lab_truth.Truth, plan: Plan) -> list[NamingEndpoint]:
     assert not set(dns_ns) & set(chain_ns.values()), dns_ns
     out = []
     for view, ns in expect.NAMESPACE_OF_VIEW.items():
-        key = expect.resolver_key(t, t.resolver_for_view(view).address)
+        key = expect.resolver_key(t, t.dns.resolver_for_view(view).address)
         options = {"method": "dns", "qtypes": ["A"], "namespaces": dns_ns}
-        url = f"udp://{t.resolvers[key].address}"
+        url = f"udp://{t.dns.resolvers[key].address}"
         out.append(NamingEndpoint(f"root-{view}", ns, "dns", url, options, plan.alt_dns, key))
     c, facts = t.chain, chain_facts(t)
     assert c is not None
@@ -239,7 +238,7 @@ def needs_icann_dns(url: str) -> bool:
 
 
 def dns_plan(t: lab_truth.Truth, plan: Plan, v: Vantage, names: tuple[str, ...]) -> expect.DnsPlan:
-    control = t.resolvers["icann"]
+    control = t.dns.resolvers["icann"]
     return expect.DnsPlan(
         names=names,
         qtypes=QTYPES,
@@ -300,7 +299,7 @@ def special_use_tlds() -> frozenset[str]:
 def expected_n1(t: lab_truth.Truth, plan: Plan, resolver_address: str) -> float:
     """RAD over the planted and plain names only: the share of names whose answers share
     no address and differ in rcode class (the rewrites and NXDOMAINs of the RPZ)."""
-    manip = t.resolvers["manip"]
+    manip = t.dns.resolvers["manip"]
     if resolver_address != manip.address:
         return 0.0  # the validating ICANN-like resolver: the control's own view
     policy = manip.policy
@@ -348,8 +347,8 @@ def expected_t1(t: lab_truth.Truth, plan: Plan, v: Vantage) -> float:
 
 def campaign_text(lab: Lab, vantage: str, targets_dir: Path, round_name: str) -> str:
     t = lab.truth
-    own = str(vantage_facts.load()[vantage].resolver)
-    control6 = t.resolvers["icann"].address6
+    own = str(lab_truth.load().vantages[vantage].resolver)
+    control6 = t.dns.resolvers["icann"].address6
     naming = naming_endpoints(t, make_plan(t))
     return f"""
 name = "truth-{vantage}"
@@ -587,7 +586,7 @@ def test_n1_moves_by_exactly_the_planted_rewrites(lab_round: Round) -> None:
     # DNSSEC names, whose divergence the model-based derivation covers): the two
     # derivations agree, and the computed value equals both.
     t, plan = lab_round.truth, lab_round.plan
-    vantages = vantage_facts.load()
+    vantages = lab_truth.load().vantages
     exp_clean = expected_n1(t, plan, str(vantages["clean"].resolver))
     exp_censored = expected_n1(t, plan, str(vantages["censored"].resolver))
     assert exp_clean == 0.0 and exp_censored > 0  # the derivation itself is not vacuous
@@ -600,7 +599,7 @@ def test_n1_moves_by_exactly_the_planted_rewrites(lab_round: Round) -> None:
 
 def test_t2_equals_the_planted_udp443_blocking(lab_round: Round) -> None:
     t, plan = lab_round.truth, lab_round.plan
-    vantages = vantage_facts.load()
+    vantages = lab_truth.load().vantages
     exp = expected_t2(t, plan, vantages["censored"])
     assert 0 < exp < 1
     _exact(lab_round.by_label["censored"]["T2"], exp)
@@ -612,7 +611,7 @@ def test_t2_equals_the_planted_udp443_blocking(lab_round: Round) -> None:
 
 def test_t1_equals_the_advertised_but_unreachable_share(lab_round: Round) -> None:
     t, plan = lab_round.truth, lab_round.plan
-    vantages = vantage_facts.load()
+    vantages = lab_truth.load().vantages
     for label in ("clean", "censored"):
         _exact(lab_round.by_label[label]["T1"], expected_t1(t, plan, vantages[label]))
     assert lab_round.by_label["censored"]["T1"].value > lab_round.by_label["clean"]["T1"].value
@@ -625,7 +624,9 @@ EXACT += ("T7", "T8", "T9", "O1", "C2")
 @pytest.mark.parametrize("label", ["clean", "censored"])
 @pytest.mark.parametrize("code", EXACT)
 def test_indicator_equals_its_derivation(lab_round: Round, code: str, label: str) -> None:
-    expected, n = expected_all(lab_round.truth, lab_round.plan, label, vantage_facts.load())[code]
+    expected, n = expected_all(lab_round.truth, lab_round.plan, label, lab_truth.load().vantages)[
+        code
+    ]
     e = lab_round.by_label[label][code]
     if expected is None:
         # T9 from the control itself: neither TCP nor QUIC fails, the ratio is undefined.
@@ -658,13 +659,13 @@ def test_n3_n4_per_namespace_and_method(lab_round: Round, label: str) -> None:
     """N3's ACR_n and colliding labels, N4's ANR per namespace x method, AGF and APD
     equal the derivation; the colliding labels are the truth's planted collisions."""
     t, plan = lab_round.truth, lab_round.plan
-    lookups = naming_lookups(t, plan, vantage_facts.load()[label])
+    lookups = naming_lookups(t, plan, lab_truth.load().vantages[label])
     _acr, _n, acr_by_ns = expect.n3(lookups, special_use_tlds())
     _u, _n, anr = expect.n4(lookups)
     n3, n4 = lab_round.by_label[label]["N3"], lab_round.by_label[label]["N4"]
     got_acr = {ns: d["acr"] for ns, d in n3.params["namespaces"].items()}
     assert got_acr == pytest.approx(acr_by_ns), n3.params
-    planted = {tld for r in t.roots.values() for tld in r.collides_with_icann}
+    planted = {tld for r in t.dns.roots.values() for tld in r.collides_with_icann}
     assert set(n3.params["colliding"]) == planted, (n3.params, planted)
     assert n3.params["unattributed_lookups"] == 0
     assert {k: d["anr"] for k, d in n4.params["anr"].items()} == pytest.approx(anr), n4.params
@@ -692,7 +693,7 @@ def test_loss_only_lowers_anr(lab_round: Round) -> None:
 
 def test_derivations_are_not_vacuous(lab_round: Round) -> None:
     # The plants make censored differ from clean on every indicator it should.
-    vantages = vantage_facts.load()
+    vantages = lab_truth.load().vantages
     clean = expected_all(lab_round.truth, lab_round.plan, "clean", vantages)
     censored = expected_all(lab_round.truth, lab_round.plan, "censored", vantages)
     moved = {c for c in EXACT if clean[c][0] != censored[c][0]}
@@ -746,11 +747,13 @@ def rpz_without(lab: Lab, name: str) -> Iterator[lab_truth.Truth]:
     regenerated from a perturbed in-memory copy of the truth and Unbound reloaded; the
     original zone file is put back and reloaded in the finally."""
     t = lab.truth
-    manip = t.resolvers["manip"]
+    manip = t.dns.resolvers["manip"]
     assert manip.policy is not None and name in manip.policy.rewrite
     rewrite = {k: v for k, v in manip.policy.rewrite.items() if k != name}
     changed = dataclasses.replace(manip, policy=dataclasses.replace(manip.policy, rewrite=rewrite))
-    perturbed = dataclasses.replace(t, resolvers={**t.resolvers, "manip": changed})
+    perturbed = dataclasses.replace(
+        t, dns=dataclasses.replace(t.dns, resolvers={**t.dns.resolvers, "manip": changed})
+    )
     zone_file = lab.paths.zones / "rpz.manip.zone"
     original = zone_file.read_text()
     assert original == render.rpz_zone(t, manip)  # the lab runs what the truth says
@@ -782,7 +785,7 @@ def unblocked(host: lab_truth.WebHost) -> Iterator[dict[str, Vantage]]:
     """The censored vantage without its rules for ``host``'s addresses: its middlebox
     table is replaced atomically (one nft transaction) by the ruleset rendered from the
     perturbed vantage, and by the original one in the finally."""
-    vantages = vantage_facts.load()
+    vantages = lab_truth.load().vantages
     v = vantages["censored"]
     blocks = tuple(b for b in v.blocks if str(b.address) not in host.addresses)
     assert len(blocks) < len(v.blocks), host
@@ -815,7 +818,7 @@ def assert_moves_as_predicted(
 ) -> set[str]:
     """Every exact indicator equals the perturbed truth's value; those whose prediction
     did not change did not move. Returns the codes that moved."""
-    before_exp = expected_all(base.truth, base.plan, "censored", vantage_facts.load())
+    before_exp = expected_all(base.truth, base.plan, "censored", lab_truth.load().vantages)
     before = base.by_label["censored"]
     moved = set()
     for code in EXACT:
@@ -839,13 +842,13 @@ def assert_moves_as_predicted(
 def test_removing_one_planted_rewrite_moves_only_the_naming_indicators(
     lab: Lab, lab_round: Round
 ) -> None:
-    policy = lab_round.truth.resolvers["manip"].policy
+    policy = lab_round.truth.dns.resolvers["manip"].policy
     assert policy is not None
     # The first planted rewrite the round asks for.
     name = next(n for n in sorted(policy.rewrite) if n in lab_round.plan.names)
     with rpz_without(lab, name) as perturbed:
         after = rerun_censored(lab, lab_round, "rpz")
-    predicted = expected_all(perturbed, lab_round.plan, "censored", vantage_facts.load())
+    predicted = expected_all(perturbed, lab_round.plan, "censored", lab_truth.load().vantages)
     moved = assert_moves_as_predicted(lab_round, after, predicted)
     # A rewrite is an address change: the names it touches stop diverging (N1, N5) and
     # the composite follows; the transport side stays put. C1 is not compared: it is not
@@ -877,7 +880,7 @@ def test_stopping_the_ccip_gateway_moves_only_n4(lab: Lab, lab_round: Round) -> 
     every alternative-namespace lookup; N3 (eth still found), APD (the path still works)
     and every other indicator stay."""
     t, plan = lab_round.truth, lab_round.plan
-    vantages = vantage_facts.load()
+    vantages = lab_truth.load().vantages
     with service_stopped(lab, "ccip-gateway"):
         after = rerun_censored(lab, lab_round, "gateway")
     predicted = expected_all(t, plan, "censored", vantages, gateway_up=False)
@@ -898,7 +901,7 @@ def test_stopping_the_ccip_gateway_moves_only_n4(lab: Lab, lab_round: Round) -> 
 def test_removing_one_blocked_host_moves_only_the_transport_indicators(
     lab: Lab, lab_round: Round
 ) -> None:
-    vantages = vantage_facts.load()
+    vantages = lab_truth.load().vantages
     dropped = {str(b.address) for b in vantages["censored"].blocks if b.action.value == "drop"}
     # The first web host whose pinned address the censored vantage drops on UDP/443.
     pinned = dict(lab_round.plan.pins)

@@ -29,8 +29,8 @@ import dns.rdatatype
 import dns.zone
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from fragscope.lab import process
-from fragscope.lab.pki import Pki, make_pki
+from fragscope.lab.core import process
+from fragscope.lab.core.pki import Pki, make_pki
 from tests.dns.addresses import HOSTS, Block, Claim, claim
 from tests.dns.svcb_vectors import VECTORS
 
@@ -321,7 +321,7 @@ class Process:
     popen: subprocess.Popen[bytes] | None = None
 
     def running(self) -> process.Running | None:
-        """The daemon as lab.process knows it, None when it has not started or has gone."""
+        """The daemon as lab.core.process knows it, None when it has not started or has gone."""
         if self.popen is not None:
             return process.adopt(self.name, self.popen.pid)
         return process.adopt(self.name, self.pidfile and process.pid_from_file(self.pidfile))
@@ -362,7 +362,7 @@ class DnsWorld:
         }
 
     def stop(self) -> None:
-        # lab.process signals every daemon first, then waits: NSD takes 2-3 s to exit.
+        # lab.core.process signals every daemon first, then waits: NSD takes 2-3 s to exit.
         running = [r for proc in reversed(self.processes) if (r := proc.running()) is not None]
         process.stop_all(running, grace=10)
         for proc in self.processes:

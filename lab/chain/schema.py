@@ -1,7 +1,8 @@
-"""Load lab/chain/truth.toml, the chain's planted facts, into typed records (reads one file).
+"""The chain section of the lab's truth, typed: where the chain runs (truth.toml's
+``[chain]``) and what is planted on it (lab/chain/truth.toml). Reads that one file.
 
-A malformed file raises TruthError naming the offending key, so a bad edit is caught before
-anything is deployed.
+A malformed file raises lab.core.schema.TruthError naming the offending key, so a bad edit
+is caught before anything is deployed.
 """
 
 from __future__ import annotations
@@ -11,12 +12,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fragscope.lab.core.schema import TruthError, check_ip, companion_file, get_field
+
 TRUTH_PATH = Path(__file__).with_name("truth.toml")
 GATEWAY_MODES = ("ok", "http-500", "bad-binding")
-
-
-class TruthError(ValueError):
-    """truth.toml is missing a key or holds a value of the wrong shape."""
 
 
 @dataclass(frozen=True)
@@ -33,7 +32,7 @@ class Records:
 @dataclass(frozen=True)
 class EnsName:
     name: str
-    resolver: str | None  # a key of Truth.addresses, None = registered without resolver
+    resolver: str | None  # a key of ChainPlan.addresses, None = registered without resolver
     records: Records
 
 
@@ -51,7 +50,9 @@ class UnsName:
 
 
 @dataclass(frozen=True)
-class Truth:
+class ChainPlan:
+    """Everything deploy plants on the chain: accounts, contract addresses, names, records."""
+
     chain_id: int
     hardfork: str
     deployer: str
@@ -75,7 +76,8 @@ class Truth:
         return next((n for n in self.offchain_names if n.name == name), None)
 
 
-def load_truth(path: Path = TRUTH_PATH) -> Truth:
+def load_plan(path: Path = TRUTH_PATH) -> ChainPlan:
+    """Parse and cross-check lab/chain/truth.toml (or the file at ``path``)."""
     with path.open("rb") as fh:
         data = tomllib.load(fh)
     chain = _table(data, "chain")
@@ -84,7 +86,7 @@ def load_truth(path: Path = TRUTH_PATH) -> Truth:
     offchain = _table(ens, "offchain", where="ens")
     uns = _table(data, "uns")
     addresses = {k: _str(v, f"addresses.{k}") for k, v in _table(data, "addresses").items()}
-    truth = Truth(
+    truth = ChainPlan(
         chain_id=_int(chain.get("chain_id"), "chain.chain_id"),
         hardfork=_str(chain.get("hardfork"), "chain.hardfork"),
         deployer=_str(chain.get("deployer"), "chain.deployer"),
@@ -203,3 +205,44 @@ def _hex(value: Any, where: str) -> bytes:
         return bytes.fromhex(text[2:])
     except ValueError:
         raise TruthError(f"{where} must be 0x-prefixed hex, not {text!r}") from None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """The chain section: where the chain runs and (``plan``, from ``facts_path``) what is
+    planted on it."""
+
+    group: str
+    rpc_address: str
+    rpc_port: int
+    gateway_address: str
+    gateway_port: int
+    facts_path: Path
+    plan: ChainPlan
+    chain_json: str = "chain.json"
+
+    @property
+    def rpc_url(self) -> str:
+        return f"http://{self.rpc_address}:{self.rpc_port}"
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://{self.gateway_address}:{self.gateway_port}"
+
+
+def parse(t: dict[str, Any], source: Path) -> Chain:
+    """truth.toml's ``[chain]`` table; ``facts`` is found next to ``source``, else here."""
+    where = "chain"
+    facts_path = companion_file(
+        get_field(t, "facts", where), source, TRUTH_PATH.parent.parent, "chain.facts"
+    )
+    return Chain(
+        group=get_field(t, "group", where),
+        rpc_address=check_ip(get_field(t, "rpc_address", where), "chain.rpc_address"),
+        rpc_port=int(get_field(t, "rpc_port", where)),
+        gateway_address=check_ip(get_field(t, "gateway_address", where), "chain.gateway_address"),
+        gateway_port=int(get_field(t, "gateway_port", where)),
+        facts_path=facts_path,
+        plan=load_plan(facts_path),
+        chain_json=t.get("chain_json", "chain.json"),
+    )

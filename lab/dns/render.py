@@ -1,4 +1,4 @@
-"""Render the lab's zones and daemon configurations from truth.toml and lab/templates/.
+"""Render the lab's zones and daemon configurations from truth.toml and lab/dns/templates/.
 
 Pure text generation (no I/O except reading the packaged templates); lab.world writes the
 results into the run directory. Delegations (NS, glue, DS) are derived from the zone list,
@@ -9,58 +9,19 @@ from __future__ import annotations
 
 import ipaddress
 import string
-from dataclasses import dataclass
 from functools import cache
 from importlib import resources
 from pathlib import Path
 
+from fragscope.lab.core.paths import RunPaths
 from fragscope.lab.truth import Resolver, Server, Truth, Zone, is_subdomain
 
 
 @cache
 def template(name: str) -> string.Template:
-    return string.Template(resources.files("fragscope.lab").joinpath("templates", name).read_text())
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    """Where everything lives under a run directory."""
-
-    root: Path
-
-    @property
-    def zones(self) -> Path:
-        return self.root / "zones"
-
-    @property
-    def keys(self) -> Path:
-        return self.root / "keys"
-
-    @property
-    def pki(self) -> Path:
-        return self.root / "pki"
-
-    @property
-    def conf(self) -> Path:
-        return self.root / "conf"
-
-    @property
-    def logs(self) -> Path:
-        return self.root / "logs"
-
-    @property
-    def pids(self) -> Path:
-        return self.root / "pids.json"
-
-    @property
-    def root_anchor(self) -> Path:
-        return self.keys / "root.anchor"
-
-    def state(self, service: str) -> Path:
-        return self.root / "state" / service
-
-    def log(self, service: str) -> Path:
-        return self.logs / f"{service}.log"
+    return string.Template(
+        resources.files("fragscope.lab.dns").joinpath("templates", name).read_text()
+    )
 
 
 def zone_file(zone: Zone) -> str:
@@ -80,7 +41,7 @@ def parent_of(truth: Truth, zone: Zone) -> Zone | None:
         return None
     enclosing = [
         z
-        for z in truth.zones_in(zone.view)
+        for z in truth.dns.zones_in(zone.view)
         if z.name != zone.name and is_subdomain(zone.name, z.name) and z.is_served
     ]
     return (
@@ -91,15 +52,15 @@ def parent_of(truth: Truth, zone: Zone) -> Zone | None:
 
 
 def children_of(truth: Truth, zone: Zone) -> list[Zone]:
-    return [z for z in truth.zones_in(zone.view) if parent_of(truth, z) == zone]
+    return [z for z in truth.dns.zones_in(zone.view) if parent_of(truth, z) == zone]
 
 
 def ns_names(truth: Truth, zone: Zone) -> list[str]:
-    return [n for s in zone.servers for n in truth.servers[s].ns]
+    return [n for s in zone.servers for n in truth.dns.servers[s].ns]
 
 
 def _a_records(truth: Truth, name: str) -> list[str]:
-    s = truth.server_of_ns(name)
+    s = truth.dns.server_of_ns(name)
     rtype = "A" if ipaddress.ip_address(s.address).version == 4 else "AAAA"
     return [f"{name} IN {rtype} {s.address}"]
 
@@ -172,7 +133,7 @@ def knot_conf(name: str, *, addresses: list[str], zones: list[Zone], paths: RunP
 
 
 def root_hints(truth: Truth, view: str) -> str:
-    root = next(z for z in truth.zones_in(view) if z.name == ".")
+    root = next(z for z in truth.dns.zones_in(view) if z.name == ".")
     lines = []
     for n in ns_names(truth, root):
         lines.append(f".  3600000 IN NS {n}")
@@ -200,7 +161,7 @@ def rpz_zone(truth: Truth, resolver: Resolver) -> str:
     lines.append(f"* IN A {p.wildcard_answer}")
     lines.append("; ...except the TLDs the root really delegates: passed through")
     view = resolver.root or "icann"
-    for tld in truth.roots[view].tlds:
+    for tld in truth.dns.roots[view].tlds:
         lines += [f"{tld} IN CNAME rpz-passthru.", f"*.{tld} IN CNAME rpz-passthru."]
     return "\n".join(lines) + "\n"
 
@@ -266,7 +227,7 @@ def unbound_conf(
 def server_processes(truth: Truth) -> dict[str, list[Server]]:
     """Authoritative processes: a process key -> the servers (addresses) it holds."""
     procs: dict[str, list[Server]] = {}
-    for s in truth.servers.values():
+    for s in truth.dns.servers.values():
         if s.software == "none":
             continue
         procs.setdefault(s.same_process_as or s.key, []).append(s)

@@ -1,37 +1,21 @@
-"""Health checks of the lab's part-2 services: real TLS and QUIC handshakes, JSON-RPC, HTTP.
+"""Health checks of the web hosts: real TLS and QUIC handshakes. Network I/O (lab only).
 
-Does network I/O (lab addresses only). Like lab.health's DnsCheck, each check passes only
-on a correct answer: a TLS handshake verified against the lab CA plus an HTTP 200, a QUIC
-handshake completed in the planted version (RFC 9000 / RFC 9369), ganache's chain id, the
-CCIP-read gateway's JSON error for a path it does not serve.
+Like lab.dns.health's DnsCheck, each check passes only on a correct answer: a TLS handshake
+verified against the lab CA plus an HTTP 200, a QUIC handshake completed in the planted
+version (RFC 9000 / RFC 9369).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import socket
 import ssl
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
 from aioquic.asyncio.client import connect
 from aioquic.quic.configuration import QuicConfiguration
 
-from fragscope.lab.health import Result, Target
-from fragscope.lab.topology import in_lab
-
-
-def lab_target(target: Target) -> tuple[str, int, float]:
-    """``target``'s address, port and timeout; refuses (ValueError) any non-lab address."""
-    if not in_lab(target.address):
-        raise ValueError(f"refusing to contact {target.address}: not a lab address")
-    return target.address, target.port, target.timeout
-
-
-def _host(address: str) -> str:
-    return f"[{address}]" if ":" in address else address
+from fragscope.lab.core.health import Result, Target, lab_target
 
 
 @dataclass(frozen=True)
@@ -113,55 +97,3 @@ async def quic_handshake(
         await client.ping()
         in_use = client._quic._version
         return -1 if in_use is None else int(in_use)
-
-
-@dataclass(frozen=True)
-class RpcCheck:
-    """JSON-RPC ``eth_chainId`` over HTTP answers ``chain_id``."""
-
-    chain_id: int
-
-    def describe(self) -> str:
-        return f"eth_chainId -> {self.chain_id}"
-
-    def run(self, target: Target) -> Result:
-        address, port, timeout = lab_target(target)
-        body = json.dumps({"jsonrpc": "2.0", "id": 1, "method": "eth_chainId", "params": []})
-        req = urllib.request.Request(
-            f"http://{_host(address)}:{port}",
-            body.encode(),
-            {"content-type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(req, timeout=timeout) as resp:
-                answer = json.loads(resp.read())
-        except (OSError, ValueError) as exc:
-            return Result(False, f"{type(exc).__name__}: {exc}")
-        got = answer.get("result") if isinstance(answer, dict) else None
-        if not isinstance(got, str) or int(got, 16) != self.chain_id:
-            return Result(False, f"eth_chainId answered {got!r}, want {self.chain_id}")
-        return Result(True, "ok")
-
-
-@dataclass(frozen=True)
-class GatewayCheck:
-    """The CCIP-read gateway answers ``GET /`` with its JSON 404 (it serves /{sender}/{data})."""
-
-    def describe(self) -> str:
-        return "GET / -> 404 JSON {message}"
-
-    def run(self, target: Target) -> Result:
-        address, port, timeout = lab_target(target)
-        try:
-            with urllib.request.urlopen(f"http://{_host(address)}:{port}/", timeout=timeout):
-                return Result(False, "GET / answered 2xx, want 404")
-        except urllib.error.HTTPError as err:
-            try:
-                body = json.loads(err.read())
-            except ValueError:
-                return Result(False, f"HTTP {err.code} without JSON")
-            if err.code == 404 and isinstance(body, dict) and "message" in body:
-                return Result(True, "ok")
-            return Result(False, f"HTTP {err.code} {body!r:.60}")
-        except OSError as exc:
-            return Result(False, f"{type(exc).__name__}: {exc}")

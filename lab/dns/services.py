@@ -1,61 +1,24 @@
-"""The lab's services as data: what runs, where it listens, how its health is checked.
+"""The DNS component's services: NSD, Knot, Unbound and the DoQ forwarder as Service records.
 
-No I/O. `build(truth, paths)` turns truth.toml into Service records; lab.world starts and
-stops them. Part 2 adds services by appending more Service records (any daemon that runs
-in the foreground and can be checked with a real query fits).
+No I/O. ``dns_services(truth, paths)`` turns the truth's dns section into Service records,
+each listener with a DNS query only the planted data answers (lab.dns.health).
 """
 
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from fragscope.lab.health import Check, DnsCheck
-from fragscope.lab.render import RunPaths, server_processes
+from fragscope.lab.core.paths import RunPaths
+from fragscope.lab.core.services import PYTHONPATH, Listener, Service
+from fragscope.lab.dns.health import DnsCheck
+from fragscope.lab.dns.render import server_processes
 from fragscope.lab.truth import Resolver, Server, Truth, Zone
-
-
-@dataclass(frozen=True)
-class Listener:
-    """One address/port/protocol of a service and the query that proves it works."""
-
-    address: str
-    port: int
-    protocol: str  # udp | tcp | tls | https | quic (part 2 may add others)
-    check: Check | None = None
-
-
-@dataclass(frozen=True)
-class Service:
-    """A daemon of the lab: started with ``argv`` inside the lab namespace."""
-
-    name: str
-    group: str
-    software: str
-    argv: tuple[str, ...]
-    listeners: tuple[Listener, ...]
-    log: Path
-    pidfile: Path | None = None  # the daemon's own pidfile (ours is the run's pids.json)
-    phase: int = 1  # phase 0 runs first: its data (Knot's DS) is needed to sign the root
-    env: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def address(self) -> str:
-        return self.listeners[0].address
-
-    @property
-    def port(self) -> int:
-        return self.listeners[0].port
-
-    @property
-    def protocol(self) -> str:
-        return self.listeners[0].protocol
 
 
 def _auth_check(truth: Truth, server: Server) -> DnsCheck:
     """A query only this server answers correctly: its first zone's planted data."""
-    zones: list[Zone] = [z for z in truth.zones if server.key in z.servers and z.is_served]
+    zones: list[Zone] = [z for z in truth.dns.zones if server.key in z.servers and z.is_served]
     z = zones[0]
     if z.whoami:
         # The querier is the host (health checks run there): mod-whoami must say so.
@@ -71,13 +34,13 @@ def _auth_check(truth: Truth, server: Server) -> DnsCheck:
 def resolver_check(truth: Truth, r: Resolver) -> DnsCheck:
     """A recursive query whose answer comes only from the planted data of ``r``'s root."""
     if r.upstream is not None:
-        return resolver_check(truth, truth.resolvers[r.upstream])
+        return resolver_check(truth, truth.dns.resolvers[r.upstream])
     if r.policy is not None and r.policy.rewrite:
         name, addr = next(iter(r.policy.rewrite.items()))
         return DnsCheck(name, "A", answers=frozenset({addr}))
     assert r.root is not None
     # Prefer a signed zone for a validating resolver, so the check also proves AD.
-    zones = sorted(truth.zones_in(r.root), key=lambda z: not (r.validating and z.validates))
+    zones = sorted(truth.dns.zones_in(r.root), key=lambda z: not (r.validating and z.validates))
     for z in zones:
         if z.name == "." or not z.is_served or z.dnssec in {"broken", "expired"}:
             continue
@@ -92,7 +55,7 @@ def resolver_check(truth: Truth, r: Resolver) -> DnsCheck:
     raise ValueError(f"resolver {r.key}: its root has no zone with an A record to check")
 
 
-def build(truth: Truth, paths: RunPaths) -> list[Service]:
+def dns_services(truth: Truth, paths: RunPaths) -> list[Service]:
     """Every service of the lab, authoritative servers first."""
     out: list[Service] = []
     for name, servers in server_processes(truth).items():
@@ -122,7 +85,7 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
                 phase=0 if software == "knot" else 1,
             )
         )
-    for r in truth.resolvers.values():
+    for r in truth.dns.resolvers.values():
         check = resolver_check(truth, r)
         listeners = []
         addresses = [r.address] + ([r.address6] if r.address6 else [])
@@ -138,12 +101,12 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
             env: dict[str, str] = {}
         elif r.software == "fragscope-doq":
             assert r.upstream is not None and r.quic is not None
-            up = truth.resolvers[r.upstream]
+            up = truth.dns.resolvers[r.upstream]
             name = r.key if "doq" in r.key else f"doq-{r.key}"
             argv = (
                 sys.executable,
                 "-m",
-                "fragscope.lab.doq",
+                "fragscope.lab.dns.doq",
                 "--listen",
                 r.address,
                 "--port",
@@ -156,8 +119,7 @@ def build(truth: Truth, paths: RunPaths) -> list[Service]:
                 f"{up.address}:{up.udp}",
             )
             pidfile = None
-            # The lab package must be importable inside the namespace, installed or not.
-            env = {"PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+            env = dict(PYTHONPATH)
         else:
             raise ValueError(f"resolvers.{r.key}.software: unknown {r.software!r}")
         out.append(

@@ -1,15 +1,13 @@
-"""Health checks: one real DNS query with an expected answer. Does network I/O (lab only).
+"""DNS health checks: one real DNS query with an expected answer. Does network I/O (lab only).
 
 A check is satisfied only by the planted answer (rcode, rdata, and the AD flag where the
-zone is signed), so "healthy" means the daemon serves the right data, not just that a
-port is open. Queries go over the listener's own transport: UDP, TCP, DoT, DoH or DoQ.
+zone is signed). Queries go over the listener's own transport: UDP, TCP, DoT, DoH or DoQ.
 """
 
 from __future__ import annotations
 
 import ssl
 from dataclasses import dataclass
-from typing import Protocol
 
 import dns.flags
 import dns.message
@@ -17,35 +15,10 @@ import dns.query
 import dns.rcode
 import dns.rdatatype
 
-from fragscope.lab.topology import in_lab
+from fragscope.lab.core.guard import require_lab_address
+from fragscope.lab.core.health import Result, Target
 
 PROTOCOLS = ("udp", "tcp", "tls", "https", "quic")
-
-
-@dataclass(frozen=True)
-class Result:
-    ok: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Target:
-    """Where a check connects and how: one listener of a service, seen from the host."""
-
-    address: str
-    port: int
-    protocol: str
-    ca_file: str | None = None
-    tls_hostname: str | None = None
-    timeout: float = 2.0
-
-
-class Check(Protocol):
-    """What a Listener's health check provides (DnsCheck here, lab.health_web's checks)."""
-
-    def describe(self) -> str: ...
-
-    def run(self, target: Target) -> Result: ...
 
 
 @dataclass(frozen=True)
@@ -79,8 +52,7 @@ def query(
     """One query over ``target.protocol``; raises dnspython's exceptions on failure."""
     address, port, protocol = target.address, target.port, target.protocol
     ca_file, tls_hostname, timeout = target.ca_file, target.tls_hostname, target.timeout
-    if not in_lab(address) and not address.startswith("127."):
-        raise ValueError(f"refusing to query {address}: not a lab address")
+    require_lab_address(address, "query")
     q = dns.message.make_query(qname, rdtype, want_dnssec=dnssec_ok)
     if protocol == "udp":
         return dns.query.udp(q, address, port=port, timeout=timeout)

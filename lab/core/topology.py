@@ -13,7 +13,7 @@ lab; the host reaches it through explicit routes via the veth, never via its def
     fd99::/48         IPv6 service addresses (fd99::53:1 is the validating resolver)
     10.99.255.0/30    host <-> fs-net transit: fs-h0 10.99.255.1 (host) / fs-n0 10.99.255.2
     fd99:ffff::/64    the same link in IPv6: fd99:ffff::1 (host) / fd99:ffff::2
-    10.99.128.0/18    reserved for part 2: vantage and middlebox namespaces (fs-v-*, fs-m-*),
+    10.99.128.0/18    vantage and middlebox namespaces (fs-v-*, fs-m-*),
                       one /30 per link from 10.99.128.0 upwards (vantage<->middlebox, then
                       middlebox<->fs-net; see transit_link); fs-net routes each vantage /30
                       back via its middlebox. IPv6 links likewise from fd99:8000::/33 (/64).
@@ -30,6 +30,8 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from fragscope.lab.core.guard import LAB_NETS, in_lab
+
 PREFIX = "fs-"
 NAMESPACE = "fs-net"
 HOST_VETH = "fs-h0"
@@ -40,7 +42,6 @@ SERVICE_NET4 = ipaddress.ip_network("10.99.0.0/17")
 SERVICE_NET6 = ipaddress.ip_network("fd99::/48")
 VANTAGE_NET4 = ipaddress.IPv4Network("10.99.128.0/18")
 VANTAGE_NET6 = ipaddress.IPv6Network("fd99:8000::/33")
-LAB_NETS = (ipaddress.ip_network("10.99.0.0/16"), ipaddress.ip_network("fd99::/16"))
 
 
 @dataclass(frozen=True)
@@ -76,12 +77,6 @@ def transit_link(n: int) -> Link:
 
 class TopologyError(RuntimeError):
     """An `ip` command failed; the message has the command and its stderr."""
-
-
-def in_lab(address: str) -> bool:
-    """True when ``address`` is inside the lab's own networks (safe to contact)."""
-    ip = ipaddress.ip_address(address)
-    return any(ip in net for net in LAB_NETS)
 
 
 def ip(*args: str, check: bool = True, stdin: str | None = None) -> str:
@@ -174,7 +169,7 @@ class Topology:
         """Remove every fs-* namespace, the host veth and lab routes (idempotent).
 
         Processes still inside a lab namespace must have been stopped before (see
-        lab.process.kill_namespace_leftovers): deleting a namespace does not kill them.
+        lab.core.process.kill_namespace_leftovers): deleting a namespace does not kill them.
         """
         for ns in lab_namespaces():
             ip("netns", "del", ns, check=False)

@@ -1,7 +1,7 @@
 """A small DNS-over-QUIC (RFC 9250) server that forwards to a lab resolver. Network I/O.
 
 Run inside the lab namespace as
-``python -m fragscope.lab.doq --listen ADDR --port 853 --cert F --key F --upstream ADDR:PORT``.
+``python -m fragscope.lab.dns.doq --listen ADDR --port 853 --cert F --key F --upstream ADDR:PORT``.
 There is no default upstream: it must be a lab address (unlike aioquic's
 example server, which defaults to a public resolver). Each query arrives on its
 own bidirectional stream with a 2-octet length prefix (RFC 9250 section 4.2) and message
@@ -14,7 +14,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import ipaddress
 import logging
 import os
 import struct
@@ -25,10 +24,11 @@ from aioquic.asyncio.server import serve
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.events import QuicEvent, StreamDataReceived
 
-LOG = logging.getLogger("fragscope.lab.doq")
+from fragscope.lab.core.guard import require_lab_address
+
+LOG = logging.getLogger("fragscope.lab.dns.doq")
 DOQ_PROTOCOL_ERROR = 0x2  # RFC 9250 section 4.3
 UPSTREAM_TIMEOUT_S = 5.0
-LAB_NETS = (ipaddress.ip_network("10.99.0.0/16"), ipaddress.ip_network("fd99::/16"))
 
 
 class _UdpExchange(asyncio.DatagramProtocol):
@@ -112,9 +112,10 @@ class DoqProtocol(QuicConnectionProtocol):
 def parse_upstream(text: str) -> tuple[str, int]:
     host, _, port = text.rpartition(":")
     host = host.strip("[]")
-    ip = ipaddress.ip_address(host)
-    if not any(ip in net for net in LAB_NETS):
-        raise SystemExit(f"--upstream {text}: only lab addresses (10.99.0.0/16, fd99::/16)")
+    try:
+        require_lab_address(host, "forward to")
+    except ValueError as exc:
+        raise SystemExit(f"--upstream {text}: {exc}") from None
     return host, int(port)
 
 
@@ -128,7 +129,7 @@ async def main_async(args: argparse.Namespace) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m fragscope.lab.doq", description=__doc__)
+    p = argparse.ArgumentParser(prog="python -m fragscope.lab.dns.doq", description=__doc__)
     p.add_argument("--listen", required=True, help="address to bind (UDP)")
     p.add_argument("--port", type=int, default=853, help="UDP port (RFC 9250: 853)")
     p.add_argument("--cert", required=True, help="certificate chain (PEM)")

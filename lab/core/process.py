@@ -17,7 +17,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from fragscope.lab.topology import namespace_pids
+from fragscope.lab.core.topology import namespace_pids
 
 GRACE_S = 6.0  # NSD and Hypercorn take seconds to exit on SIGTERM
 

@@ -1,0 +1,94 @@
+"""The web component: the web hosts of truth.toml's ``[web.*]`` as lab Service records.
+
+No I/O except :meth:`WebComponent.prepare` (config files into the run directory). Each
+host is built by lab.web.hosts from its planted facts (lab.web.schema.WebHost) and uses
+the lab PKI's certificate (its ``*.example.test`` SAN covers every host name).
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+from fragscope.lab.core.component import Component, Site
+from fragscope.lab.core.paths import RunPaths
+from fragscope.lab.core.services import PYTHONPATH, Listener, Service
+from fragscope.lab.truth import QUIC_VERSIONS, Truth, WebHost
+from fragscope.lab.web import hosts as web_hosts
+from fragscope.lab.web.health import QuicCheck, TlsHttpCheck
+from fragscope.lab.web.hosts import WebServer
+
+
+def _retry_host(
+    addresses: list[str], port: int, cert: Path, key: Path, run_dir: Path, *, name: str
+) -> WebServer:
+    # lab.web's Retry server binds one address (lab.web.schema requires exactly one).
+    return web_hosts.aioquic_retry(addresses[0], port, cert, key, run_dir, name=name)
+
+
+BUILDERS: dict[str, Callable[..., WebServer]] = {
+    "h3": web_hosts.hypercorn_h3,
+    "caddy": web_hosts.caddy,
+    "tcponly": web_hosts.hypercorn_tcp_only,
+    "advertised": web_hosts.hypercorn_advertised_no_udp,
+    "hostile": web_hosts.hypercorn_hostile,
+    "retry": _retry_host,
+}
+
+
+def web_server(fact: WebHost, paths: RunPaths) -> WebServer:
+    """How to run the host ``fact`` (argv, config files, listeners)."""
+    return BUILDERS[fact.kind](
+        list(fact.addresses),
+        fact.port,
+        paths.pki / "fullchain.pem",
+        paths.pki / "server.key",
+        paths.web,
+        name=fact.key,
+    )
+
+
+class WebComponent(Component):
+    name = "web"
+
+    def missing(self, truth: Truth, groups: set[str]) -> list[str]:
+        programs = {"caddy" for h in truth.web.values() if h.group in groups and h.kind == "caddy"}
+        return [
+            f"{p} is not installed (deps/apt.txt)" for p in sorted(programs) if not shutil.which(p)
+        ]
+
+    def addresses(self, truth: Truth) -> list[str]:
+        return [a for h in truth.web.values() for a in h.addresses]
+
+    def services(self, site: Site) -> list[Service]:
+        out = []
+        for fact in site.truth.web.values():
+            host = web_server(fact, site.paths)
+            tls = TlsHttpCheck(fact.name.rstrip("."))
+            listeners = [Listener(a, p, "https", tls) for a, p in host.tcp]
+            if fact.quic_versions:
+                # The health check proves the first planted version; tests prove every one.
+                quic = QuicCheck(fact.name.rstrip("."), QUIC_VERSIONS[fact.quic_versions[0]])
+                listeners += [Listener(a, p, "quic", quic) for a, p in host.udp]
+            out.append(
+                Service(
+                    name=f"web-{fact.key}",
+                    group=fact.group,
+                    software=host.software,
+                    argv=host.argv,
+                    listeners=tuple(listeners),
+                    log=site.paths.log(f"web-{fact.key}"),
+                    env={**PYTHONPATH, **host.env},
+                )
+            )
+        return out
+
+    def prepare(self, site: Site, groups: set[str]) -> None:
+        for fact in site.truth.web.values():
+            if fact.group in groups:
+                host = web_server(fact, site.paths)
+                host.write_files()
+                # Caddy wants its XDG/HOME directories to exist.
+                for d in host.env.values():
+                    Path(d).mkdir(parents=True, exist_ok=True)
