@@ -52,7 +52,7 @@ LOADERS: dict[Facts, Loader] = {
     Facts.DNS: naming.load_dns,
     Facts.NAMING: naming.load_naming,
 }
-# Fact sets derived from loaded ones: the control run's, and the outcome tables (C1).
+# Fact sets derived from loaded ones: the control run's, and the per-key outcome tables.
 DERIVED: dict[Facts, tuple[Facts, ...]] = {
     Facts.CONTROL_TRANSPORT: (Facts.TRANSPORT,),
     Facts.OUTCOMES: (Facts.TRANSPORT, Facts.DNS),

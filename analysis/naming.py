@@ -22,9 +22,7 @@ from fragscope.analysis.facts import norm_name
 from fragscope.analysis.registry import Context, Facts, indicator
 from fragscope.analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
 from fragscope.analysis.tables import light, stream_rows
-
-SPECIAL_USE_SUFFIXES = ("onion", "invalid", "alt")  # RFC 7686, RFC 6761, RFC 9476
-
+from fragscope.db import special_use
 
 _NO_ADDRESSES: frozenset[str] = frozenset()
 
@@ -363,7 +361,7 @@ def n3(ctx: Context) -> Estimate:
         if lk.namespace is not None and lk.existing:
             tlds[lk.namespace].add(_tld(lk.name))
     icann = tlds.pop(ICANN, set())
-    reference = icann | SPECIAL_USE_TLDS
+    reference = icann | special_use.LABELS  # T_special: the special-use labels
     keys = sorted(f"{ns}:{t}" for ns, labels in tlds.items() for t in labels)
     colliding = [k for k in keys if k.split(":", 1)[1] in reference]
     per_ns = {
@@ -609,7 +607,9 @@ def n7(ctx: Context) -> Estimate:
 
 
 def is_canary(name: str, canaries: set[str]) -> bool:
-    return name in canaries or _tld(name) in SPECIAL_USE_SUFFIXES
+    """N8's test set: the run's canaries and every name under a never-resolving
+    special-use label (db/special_use.py), canary or not."""
+    return name in canaries or _tld(name) in special_use.NEVER_RESOLVING
 
 
 @indicator(
@@ -650,10 +650,6 @@ def n8(ctx: Context) -> Estimate:
 # -- naming_observations (alternative naming systems) ------------------------------------
 
 ICANN = "icann"
-# The IANA Special-Use Domain Names registry's single labels (RFC 6761 section 6: test,
-# localhost, invalid, example; RFC 6762 section 3: local; RFC 7686: onion; RFC 9476: alt):
-# part of N3's reference set, the T_special of INDICATORS.md.
-SPECIAL_USE_TLDS = frozenset({"test", "localhost", "invalid", "example", "local", "onion", "alt"})
 ANSWERED = ("resolved", "no_records", "not_found")  # the endpoint gave an answer (N4)
 EXISTING = ("resolved", "no_records")  # the name, hence its TLD, exists at the endpoint (N3)
 
