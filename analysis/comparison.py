@@ -1,5 +1,6 @@
 """Comparison indicators: C1 (divergence to the control) and the composite C2. No I/O.
 
+Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 Also the paired cross-vantage tests (paired bootstrap on common targets, Holm over pairs).
 """
 
@@ -207,10 +208,7 @@ def _sorted_codes(
     inputs=("tls_observations", "quic_observations", "quic_vn_observations"),
     min_n=5,
     pillar=registry.DESCRIPTIVE,
-    needs=(
-        Facts.OUTCOMES,
-        Facts.CONTROL_OUTCOMES,
-    ),
+    needs=(Facts.OUTCOMES, Facts.CONTROL_OUTCOMES),
     needs_control=True,
     headline=2,
 )

@@ -2,7 +2,8 @@
 
 SQL reduces rows to one record per (run, name, type, resolver, rcode, address) with
 DISTINCT-style GROUP BY; Python turns those into per-name sums for the bootstrap. Reads the
-database in :func:`load`; the indicator functions do no I/O.
+database in :func:`load_dns` and :func:`load_naming`; the indicator functions do no I/O.
+Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 """
 
 from __future__ import annotations
@@ -311,23 +312,6 @@ def n2(ctx: Context) -> Estimate:
     return from_ratio("N2", run, num, [rows[n][2] for n in names], params=params)
 
 
-def _answer_class(
-    view: View, mapping: AsnMap | None, memo: dict[AbstractSet[str], str]
-) -> str | None:
-    if view.rcode == "NXDOMAIN":
-        return "NXDOMAIN"
-    if view.rcode != "NOERROR":
-        return None  # SERVFAIL, REFUSED: no view of the namespace
-    # The resolvers of a name mostly return the same addresses: each set is classed once.
-    key = frozenset(view.addresses)
-    found = memo.get(key)
-    if found is None:
-        asns = _asns(key, mapping) if key else None
-        by_as = "as:" + ",".join(map(str, sorted(asns))) if asns else None
-        found = memo[key] = by_as or "ip:" + ",".join(sorted(key))
-    return found
-
-
 @indicator(
     code="N3",
     title="Alt-Namespace Collision Rate (ACR)",
@@ -466,6 +450,23 @@ def n4(ctx: Context) -> Estimate:
     return from_ratio(
         "N4", run, [failed[x] for x in keys], [tasks[x] for x in keys], params=params, keys=keys
     )
+
+
+def _answer_class(
+    view: View, mapping: AsnMap | None, memo: dict[AbstractSet[str], str]
+) -> str | None:
+    if view.rcode == "NXDOMAIN":
+        return "NXDOMAIN"
+    if view.rcode != "NOERROR":
+        return None  # SERVFAIL, REFUSED: no view of the namespace
+    # The resolvers of a name mostly return the same addresses: each set is classed once.
+    key = frozenset(view.addresses)
+    found = memo.get(key)
+    if found is None:
+        asns = _asns(key, mapping) if key else None
+        by_as = "as:" + ",".join(map(str, sorted(asns))) if asns else None
+        found = memo[key] = by_as or "ip:" + ",".join(sorted(key))
+    return found
 
 
 @indicator(

@@ -1,5 +1,6 @@
 """Transport indicators T1-T9 from per-pair facts (analysis.facts). No I/O.
 
+Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 Clusters are targets: every value is a function of per-target sums, bootstrapped with
 analysis.stats.sum_bootstrap. Indicators that need the control vantage (T2, T9) are
 withheld when the round has no control run.
@@ -59,10 +60,7 @@ def _t1_rows(f: RunFacts) -> tuple[FloatArray, IntArray]:
     inputs=("tls_observations", "quic_observations"),
     min_n=3,
     pillar=registry.TRANSPORT,
-    needs=(
-        Facts.TRANSPORT,
-        Facts.CONTROL_TRANSPORT,
-    ),
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
     headline=6,
     brief="Opportunities",
     brief_rank=2,
@@ -106,10 +104,7 @@ def _keys(f: RunFacts, targets: IntArray) -> StrArray:
     inputs=("tls_observations", "quic_observations"),
     min_n=3,
     pillar=registry.TRANSPORT,
-    needs=(
-        Facts.TRANSPORT,
-        Facts.CONTROL_TRANSPORT,
-    ),
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
     needs_control=True,
     headline=7,
     brief="Stability",
@@ -180,10 +175,7 @@ def _share(values: BoolArray) -> float | None:
     inputs=("tls_observations", "quic_observations"),
     min_n=3,
     pillar=registry.TRANSPORT,
-    needs=(
-        Facts.TRANSPORT,
-        Facts.CONTROL_TRANSPORT,
-    ),
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
     headline=8,
     brief="Opportunities",
     brief_rank=1,
@@ -449,10 +441,7 @@ def t8(ctx: Context) -> Estimate:
     inputs=("tls_observations", "quic_observations"),
     min_n=3,
     pillar=registry.DESCRIPTIVE,
-    needs=(
-        Facts.TRANSPORT,
-        Facts.CONTROL_TRANSPORT,
-    ),
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
     needs_control=True,
     brief="Stability",
     brief_rank=2,
