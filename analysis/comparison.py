@@ -1,5 +1,6 @@
 """Comparison indicators: C1 (divergence to the control) and the composite C2. No I/O.
 
+Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 Also the paired cross-vantage tests (paired bootstrap on common targets, Holm over pairs).
 """
 
@@ -13,10 +14,10 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fragscope.analysis import stats
+from fragscope.analysis import registry, stats
 from fragscope.analysis.facts import Names, RunFacts
 from fragscope.analysis.naming import DnsFacts
-from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS
+from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, Context, Facts, indicator
 from fragscope.analysis.result import Estimate, bootstrap, from_interval, withheld
 from fragscope.analysis.scope import RunInfo
 
@@ -191,12 +192,29 @@ def _sorted_codes(
     return [names[i] for i in order], rank[codes]
 
 
-def c1(
-    run: RunInfo,
-    mine: OutcomeTable,
-    control_run: RunInfo | None,
-    control: OutcomeTable | None,
-) -> Estimate:
+@indicator(
+    code="C1",
+    title="Cross-Vantage Divergence (CVD) to the control",
+    question="How different are this vantage's outcomes from the control vantage's?",
+    unit="Jensen-Shannon divergence (bits)",
+    formula="Outcome o(key) per (table, target, address or resolver) = ok or its failure "
+    "class (transport), the rcode or failure (DNS), reply/outcome class (VN, path); a "
+    "resolver is keyed by its role when it is the run's only resolver of that role (each "
+    "vantage's own test resolver meets the control's), else by its address; "
+    "P_v = distribution of o over keys common with the control; CVD = JSD(P_v || P_c) "
+    "with log base 2. params: DIS = mean over common keys of 1[o_v != o_c].",
+    reasoning="Restricting to common keys removes target-list differences.",
+    version=1,
+    inputs=("tls_observations", "quic_observations", "quic_vn_observations"),
+    min_n=5,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.OUTCOMES, Facts.CONTROL_OUTCOMES),
+    needs_control=True,
+    headline=2,
+)
+def c1(ctx: Context) -> Estimate:
+    run, control_run = ctx.run, ctx.control_run
+    mine, control = ctx.outcomes, ctx.control_outcomes
     if control_run is None or control is None:
         return withheld("C1", run, "no control run in this run's round")
     result = divergence(mine, control, run=run)
@@ -231,7 +249,7 @@ def _mean_present(rows: stats.FloatArray) -> stats.FloatArray:
     return np.asarray(np.where(count > 0, total / np.maximum(count, 1), np.nan), np.float64)
 
 
-def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
+def composite(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
     """AFI: mean of pillar means (equal weights), members' replicates combined index-wise."""
     pillar_values: dict[str, float] = {}
     pillar_reps: list[np.ndarray] = []
@@ -272,6 +290,30 @@ def c2(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
     est = from_interval("C2", run, interval, params=params)
     est.n = len(pillar_values)
     return est
+
+
+@indicator(
+    code="C2",
+    title="Architectural Fragmentation Index (AFI)",
+    question="Taken together, how fragmented is the Internet seen from this vantage?",
+    unit="index",
+    formula="Pillars Naming = {N1, N2, N5, N8, N6}, Concentration = {N7, N7.spd, N4.apd}, "
+    "Transport = {T1, T2, T3, T4, T5}; P_p = mean of the members present if >= 60% are "
+    "present; AFI = mean of the pillars present (w = 1/3 each, renormalised). CI from the "
+    "members' bootstrap replicates combined index-wise (targets resampled jointly through "
+    "the run's shared draws). params: the geometric variant and the AFI's 2.5-97.5% range "
+    "under Dirichlet(1,..,1) pillar weights (1000 draws).",
+    reasoning="OECD/JRC practice; members are already in [0,1].",
+    version=1,
+    inputs=(),
+    min_n=1,
+    pillar=registry.COMPOSITE,
+    needs=(Facts.ESTIMATES,),
+    headline=1,
+)
+def c2(ctx: Context) -> Estimate:
+    """C2 over the run's other indicators (their queued intervals settled first)."""
+    return composite(ctx.run, ctx.estimates)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,21 +1,26 @@
 """Compute every registered indicator for a set of runs and store them. Reads and writes
 the database (indicator_values).
 
-The families load their facts once for all runs in scope (plus control and previous runs
-needed for comparisons), so each observation table is scanned once per computation.
+Walks the registry (analysis/registry.py): the fact sets the indicators declare are loaded
+once for all runs in scope (plus control and previous runs needed for comparisons), so
+each observation table is scanned once per computation; then each indicator's function
+gets one :class:`~fragscope.analysis.registry.Context` per run. No indicator is named here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import Any
 
 from sqlalchemy import Engine, Table, delete, insert
 
-from fragscope.analysis import comparison, facts, naming, result, stats, transport
+from fragscope.analysis import comparison, facts, naming, result, stats
 from fragscope.analysis.asn import AsnMap
 from fragscope.analysis.comparison import PairTest
-from fragscope.analysis.registry import REGISTRY
+from fragscope.analysis.registry import REGISTRY, Context, Facts, Indicator, Later
 from fragscope.analysis.result import Estimate
 from fragscope.analysis.scope import DEFAULT_CONTROL, RunInfo, all_runs, control_for, previous_run
 from fragscope.analysis.tables import gc_paused, present_tables
@@ -39,6 +44,32 @@ class Computation:
         return {e.code: e for e in self.estimates if e.run_id == run_id}
 
 
+# How the SQL backend supplies each loaded fact set: run ids -> that set per run. Another
+# backend supplies the same objects for the same Facts.
+Loader = Callable[[Engine, Iterable[str], set[str]], dict[str, Any]]
+LOADERS: dict[Facts, Loader] = {
+    Facts.TRANSPORT: facts.load,
+    Facts.DNS: naming.load_dns,
+    Facts.NAMING: naming.load_naming,
+}
+# Fact sets derived from loaded ones: the control run's, and the per-key outcome tables.
+DERIVED: dict[Facts, tuple[Facts, ...]] = {
+    Facts.CONTROL_TRANSPORT: (Facts.TRANSPORT,),
+    Facts.OUTCOMES: (Facts.TRANSPORT, Facts.DNS),
+    Facts.CONTROL_OUTCOMES: (Facts.TRANSPORT, Facts.DNS),
+    Facts.ESTIMATES: (),
+}
+
+
+def loaded_facts(indicators: Iterable[Indicator]) -> list[Facts]:
+    """The fact sets to load for ``indicators``, in :data:`LOADERS` order."""
+    wanted: set[Facts] = set()
+    for ind in indicators:
+        for need in ind.needs:
+            wanted |= set(DERIVED.get(need, (need,)))
+    return [f for f in LOADERS if f in wanted]
+
+
 def compute(
     engine: Engine,
     runs: list[RunInfo],
@@ -46,7 +77,10 @@ def compute(
     mapping: AsnMap | None = None,
     control_label: str = DEFAULT_CONTROL,
 ) -> Computation:
-    """Every indicator of the registry for every run in ``runs`` (nothing is stored)."""
+    """Every indicator of the registry for every run in ``runs`` (nothing is stored).
+
+    Indicators run in catalogue order; those that read other indicators' estimates
+    (composites) run last, after the run's queued bootstrap intervals are settled."""
     present = present_tables(engine)
     everyone = all_runs(engine)
     controls = {r.id: control_for(r, everyone, control_label=control_label) for r in runs}
@@ -54,10 +88,13 @@ def compute(
     needed = {r.id for r in runs}
     needed |= {c.id for c in controls.values() if c is not None}
     needed |= {p.id for p in previous.values() if p is not None}
+    indicators = list(REGISTRY.values())
     with gc_paused():
-        tf = facts.load(engine, needed, present)
-        dns = naming.load_dns(engine, needed, present)
-        nf = naming.load_naming(engine, needed, present)
+        loaded = {
+            which: LOADERS[which](engine, needed, present) for which in loaded_facts(indicators)
+        }
+    tf = loaded.get(Facts.TRANSPORT, {})
+    dns = loaded.get(Facts.DNS, {})
     outcome_cache: dict[str, comparison.OutcomeTable] = {}
     labels = comparison.Labels()
 
@@ -74,55 +111,41 @@ def compute(
             outcome_cache[run_id] = found
         return found
 
+    plain = [i for i in indicators if Facts.ESTIMATES not in i.needs]
+    composites = [i for i in indicators if Facts.ESTIMATES in i.needs]
     estimates: list[Estimate] = []
     baselines: dict[str, float] = {}
     for run in runs:
-        f = tf[run.id]
         c_run = controls[run.id]
-        c = tf[c_run.id] if c_run is not None else None
-        d = dns[run.id]
-        universe = f.target_names() | {n for n, _ in d.views}
+        universe = {n for n, _ in dns[run.id].views} if run.id in dns else set()
+        if run.id in tf:
+            universe = tf[run.id].target_names() | universe
         result.use_resampler(run.id, stats.Resampler(sorted(universe), seed=stats.seed_for(run.id)))
-        per_run = [
-            naming.n1(run, d, mapping, present),
-            naming.n2(run, d, present),
-            naming.n3(run, nf[run.id], present),
-            naming.n4(run, nf[run.id], present),
-            naming.n5(run, d, mapping, present),
-            naming.n6(run, d, present),
-            naming.n7(run, d, mapping, present),
-            naming.n8(run, d, present),
-            transport.t1(run, f, c, present),
-            transport.t2(run, f, c, present),
-            transport.t3(run, f, present),
-            transport.t4(run, f, c, present),
-            transport.t5(run, f, present),
-            transport.t6(run, f, present),
-            transport.t7(run, f, mapping, present),
-            transport.t8(run, f, present),
-            transport.t9(run, f, c, present),
-            transport.o1(run, f, present),
-        ]
-        mine = outcomes(run.id)
-        per_run.append(
-            comparison.c1(run, mine, c_run, outcomes(c_run.id) if c_run is not None else None)
-        )
-        # The composite combines its members' replicates: their queued intervals first.
+        mine = outcomes(run.id) if Facts.TRANSPORT in loaded else None
+        per_run: list[Estimate] = []
+        found: dict[Facts, Any] = {which: loaded[which][run.id] for which in loaded}
+        found[Facts.CONTROL_TRANSPORT] = tf[c_run.id] if c_run is not None and tf else None
+        found[Facts.OUTCOMES] = mine
+        found[Facts.CONTROL_OUTCOMES] = Later(partial(_control_outcomes, outcomes, c_run))
+        found[Facts.ESTIMATES] = {}
+        ctx = Context(run, present, mapping, c_run, found)
+        _walk(plain, ctx, per_run)
+        # The composites combine their members' replicates: their queued intervals first.
         result.settle(run.id)
-        by_code = {e.code: e for e in per_run}
-        per_run.append(comparison.c2(run, by_code))
+        found[Facts.ESTIMATES] = {e.code: e for e in per_run}
+        _walk(composites, ctx, per_run)
         result.use_resampler(run.id, None)
         estimates.extend(per_run)
         prev = previous[run.id]
-        if prev is not None:
+        if prev is not None and mine is not None:
             # The same-vantage repeat: how far two runs of one vantage differ by noise alone.
             res = comparison.divergence(mine, outcomes(prev.id), run=run)
             if res is not None:
                 baselines[run.id] = res[0].value
-        del mine
+        del mine, found, ctx
         if run.id not in keep:
             # Facts of a run nobody refers to again are dropped: memory stays ~one run's.
-            del tf[run.id]
+            tf.pop(run.id, None)
     return Computation(
         runs=runs,
         estimates=estimates,
@@ -133,6 +156,19 @@ def compute(
         mapping_source=mapping.source if mapping else None,
         present=present,
     )
+
+
+def _control_outcomes(
+    outcomes: Callable[[str], comparison.OutcomeTable], control: RunInfo | None
+) -> comparison.OutcomeTable | None:
+    return outcomes(control.id) if control is not None else None
+
+
+def _walk(group: list[Indicator], ctx: Context, out: list[Estimate]) -> None:
+    """Each indicator of ``group`` over one run, seeing only the facts it declared."""
+    for ind in group:
+        assert ind.compute is not None  # the decorator always sets it
+        out.append(ind.compute(replace(ctx, code=ind.code, needs=frozenset(ind.needs))))
 
 
 def store(engine: Engine, computation: Computation, *, now: dt.datetime | None = None) -> int:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 
 from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY
 
@@ -12,8 +11,10 @@ def markdown() -> str:
     out = [
         "# Indicators",
         "",
-        "Generated from `analysis/registry.py` by `fragscope indicators list --format markdown`"
-        " (`make indicators-doc`); a test fails when this file is out of sync.",
+        "Generated from the indicator registry (the `@indicator` entries of "
+        "`analysis/naming.py`, `analysis/transport.py` and `analysis/comparison.py`) by "
+        "`fragscope indicators list --format markdown` (`make indicators-doc`); a test fails "
+        "when this file is out of sync.",
         "",
         "Every value is oriented so that higher = more fragmented, concentrated or impaired, "
         "lies in [0, 1], and is stored in `indicator_values` with its sample size `n` (the "
@@ -70,4 +71,4 @@ def text() -> str:
 
 
 def as_json() -> str:
-    return json.dumps([asdict(i) for i in REGISTRY.values()], indent=2, ensure_ascii=False)
+    return json.dumps([i.catalogue() for i in REGISTRY.values()], indent=2, ensure_ascii=False)

@@ -2,7 +2,8 @@
 
 SQL reduces rows to one record per (run, name, type, resolver, rcode, address) with
 DISTINCT-style GROUP BY; Python turns those into per-name sums for the bootstrap. Reads the
-database in :func:`load`; the indicator functions do no I/O.
+database in :func:`load_dns` and :func:`load_naming`; the indicator functions do no I/O.
+Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 """
 
 from __future__ import annotations
@@ -16,15 +17,13 @@ from typing import Any
 import numpy as np
 from sqlalchemy import Engine, and_, case, func, or_, select
 
-from fragscope.analysis import stats
+from fragscope.analysis import registry, stats
 from fragscope.analysis.asn import AsnMap
 from fragscope.analysis.facts import norm_name
+from fragscope.analysis.registry import Context, Facts, indicator
 from fragscope.analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
-from fragscope.analysis.scope import RunInfo
 from fragscope.analysis.tables import light, stream_rows
-
-SPECIAL_USE_SUFFIXES = ("onion", "invalid", "alt")  # RFC 7686, RFC 6761, RFC 9476
-
+from fragscope.db import special_use
 
 _NO_ADDRESSES: frozenset[str] = frozenset()
 
@@ -202,7 +201,33 @@ def _dns_missing(code: str, present: set[str]) -> str | None:
     return missing_tables(code, present)
 
 
-def n1(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
+@indicator(
+    code="N1",
+    title="Resolver Answer Divergence (RAD)",
+    question="Do this vantage's resolvers answer A/AAAA queries differently from the "
+    "control resolver (manipulation, split horizon, national roots)?",
+    unit="share of (name, test resolver) pairs",
+    formula="RAD = 1 - (1/|P|) * sum_{(d,r) in P} cons(d,r), P = (name, test resolver) "
+    "pairs of dns.query A/AAAA rows that the control resolver of the same run also "
+    "answered; cons = 1 iff both rcodes are equal and in {NXDOMAIN, SERVFAIL}, or both "
+    "are NOERROR without addresses, or the address sets intersect, or their origin-ASN "
+    "sets intersect.",
+    reasoning="The binary consistency rule (not the continuous Jaccard variant) because "
+    "it does not flag CDNs that answer different addresses in the same AS; the ASN test "
+    "is skipped (addresses only) when no mapping is given, which is recorded in params.",
+    version=1,
+    inputs=("dns_observations", "dns_answers"),
+    min_n=5,
+    pillar=registry.NAMING,
+    needs=(Facts.DNS,),
+    needs_control=True,
+    params_doc={"asn_used": "whether the IP-to-ASN test took part", "mapping_date": "date"},
+    headline=3,
+    brief="Security",
+    brief_rank=1,
+)
+def n1(ctx: Context) -> Estimate:
+    run, d, mapping, present = ctx.run, ctx.dns, ctx.mapping, ctx.present
     if reason := _dns_missing("N1", present):
         return withheld("N1", run, reason)
     num: Counter[str] = Counter()
@@ -237,7 +262,29 @@ def n1(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> 
     )
 
 
-def n2(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="N2",
+    title="Root-Zone View Divergence (RZD)",
+    question="Does this vantage's resolver see the same set of top-level domains as the "
+    "control resolver (alternative roots, blocked TLDs)?",
+    unit="share of (TLD, test resolver) pairs",
+    formula="For single-label SOA/NS queries t: exists_r(t) = NOERROR with an answer "
+    "record. RZD = |{(t,r) : exists_r(t) != exists_c(t)}| / |{(t,r)}| over test "
+    "resolvers r and the control c of the same run; RZD+ (extra TLDs) and RZD- "
+    "(missing TLDs) are kept in params.",
+    reasoning="The control resolver's view stands in for the dated IANA list, so the "
+    "same formula works in the lab and on the Internet; RZD is then exactly the "
+    "|T|-weighted mix of RZD+ and RZD- of the catalogue.",
+    version=1,
+    inputs=("dns_observations", "dns_answers"),
+    min_n=3,
+    pillar=registry.NAMING,
+    needs=(Facts.DNS,),
+    needs_control=True,
+    headline=4,
+)
+def n2(ctx: Context) -> Estimate:
+    run, d, present = ctx.run, ctx.dns, ctx.present
     if reason := _dns_missing("N2", present):
         return withheld("N2", run, reason)
     rows: dict[str, list[float]] = {}
@@ -265,6 +312,146 @@ def n2(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
     return from_ratio("N2", run, num, [rows[n][2] for n in names], params=params)
 
 
+@indicator(
+    code="N3",
+    title="Alt-Namespace Collision Rate (ACR)",
+    question="Which share of the TLDs that alternative namespaces serve also exist in the "
+    "ICANN namespace or are special-use names?",
+    unit="share of (alternative namespace, TLD) pairs",
+    formula="T_n = last labels of the names that an endpoint of alternative namespace n "
+    "(naming_observations.endpoint_namespace, the root or chain that answered) found "
+    "(outcome resolved or no_records) in the run; T_ref = the same for the run's ICANN "
+    "endpoints, united with the IANA special-use labels (RFC 6761, 6762, 7686, 9476). "
+    "ACR = sum_n |T_n ∩ T_ref| / sum_n |T_n| over the (n, TLD) pairs; params: ACR_n, "
+    "the colliding labels and the pairwise Jaccard |T_n ∩ T_m| / |T_n ∪ T_m|.",
+    reasoning="Structural, not vantage-dependent: reported descriptively outside C2. "
+    "T_IANA is what the run's ICANN endpoints answer (the names asked decide which TLDs "
+    "are seen), since analysis reads only the database; version 2 keys each row by "
+    "the endpoint's namespace, not the name's (version 1's registry guess).",
+    version=2,
+    inputs=("naming_observations",),
+    min_n=1,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.NAMING,),
+    brief="Challenges",
+    brief_rank=4,
+)
+def n3(ctx: Context) -> Estimate:
+    run, f, present = ctx.run, ctx.naming, ctx.present
+    if reason := missing_tables("N3", present):
+        return withheld("N3", run, reason)
+    tlds: dict[str, set[str]] = defaultdict(set)
+    for lk in f.lookups:
+        if lk.namespace is not None and lk.existing:
+            tlds[lk.namespace].add(_tld(lk.name))
+    icann = tlds.pop(ICANN, set())
+    reference = icann | special_use.LABELS  # T_special: the special-use labels
+    keys = sorted(f"{ns}:{t}" for ns, labels in tlds.items() for t in labels)
+    colliding = [k for k in keys if k.split(":", 1)[1] in reference]
+    per_ns = {
+        ns: {
+            "tlds": len(labels),
+            "colliding": len(labels & reference),  # the labels: top-level "colliding"
+            "acr": len(labels & reference) / len(labels),
+        }
+        for ns, labels in sorted(tlds.items())
+    }
+    pairs = {
+        f"{a}|{b}": len(tlds[a] & tlds[b]) / len(tlds[a] | tlds[b])
+        for a in sorted(tlds)
+        for b in sorted(tlds)
+        if a < b
+    }
+    params: dict[str, Any] = {
+        "alt_tlds": len(keys),
+        "colliding": sorted({k.split(":", 1)[1] for k in colliding}),
+        "icann_tlds": sorted(icann),
+        "namespaces": per_ns,
+        "jaccard": pairs,
+        "unattributed_lookups": _unattributed(f),
+    }
+    if not keys:
+        return withheld("N3", run, "no alternative-namespace endpoint found a name", **params)
+    hit = set(colliding)
+    return from_ratio(
+        "N3",
+        run,
+        [1.0 if k in hit else 0.0 for k in keys],
+        [1.0] * len(keys),
+        params=params,
+        keys=keys,
+    )
+
+
+@indicator(
+    code="N4",
+    title="Alt-Namespace Unreachability (1 - ANR)",
+    question="Which share of alternative-namespace lookups got no answer at all?",
+    unit="share of lookups",
+    formula="1 - ANR, ANR = successes / attempts over the lookups at endpoints of "
+    "alternative namespaces (endpoint_namespace other than icann); a lookup is one task, "
+    "a success when any of its attempts got an answer (outcome resolved, no_records or "
+    "not_found). params: anr[n/m] = ANR_{n,m} per namespace and method (the run is the "
+    "vantage); AGF = match / (match + mismatch) of the bridge and gateway lookups judged "
+    "against the on-chain answer (fidelity), also per n/m; APD = 1 - k_indep / k over "
+    "the working (namespace, method, endpoint) paths, k_indep those not needing an "
+    "ICANN-DNS host name lookup, also per namespace.",
+    reasoning="Descriptive (the catalogue keeps ANR outside the score); APD is the "
+    "concentration pillar's member, taken from params. Version 2 keys lookups by the "
+    "endpoint's namespace and folds retries into one lookup.",
+    version=2,
+    inputs=("naming_observations",),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.NAMING,),
+    brief="Opportunities",
+    brief_rank=3,
+)
+def n4(ctx: Context) -> Estimate:
+    run, f, present = ctx.run, ctx.naming, ctx.present
+    if reason := missing_tables("N4", present):
+        return withheld("N4", run, reason)
+    failed: Counter[str] = Counter()
+    tasks: Counter[str] = Counter()
+    per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tasks, ok, match, mismatch
+    paths: dict[tuple[str, str, str | None], bool] = {}  # working path -> needs ICANN DNS
+    for lk in f.lookups:
+        if lk.namespace is None or lk.namespace == ICANN:
+            continue
+        key = f"{lk.namespace}:{lk.name}"
+        tasks[key] += lk.tasks
+        failed[key] += lk.tasks - lk.answered
+        row = per[f"{lk.namespace}/{lk.method}"]
+        for i, count in enumerate((lk.tasks, lk.answered, lk.match, lk.mismatch)):
+            row[i] += count
+        if lk.answered:
+            path = (lk.namespace, lk.method, lk.endpoint)
+            paths[path] = paths.get(path, False) or lk.icann_dns
+    by_ns: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # paths, independent paths
+    for (ns, _m, _url), needs_icann in paths.items():
+        by_ns[ns][0] += 1
+        by_ns[ns][1] += 0 if needs_icann else 1
+    match = sum(r[2] for r in per.values())
+    judged = match + sum(r[3] for r in per.values())
+    k = sum(v[0] for v in by_ns.values())
+    params: dict[str, Any] = {
+        "anr": {
+            nm: {"attempts": r[0], "successes": r[1], "anr": _share(r[1], r[0])}
+            for nm, r in sorted(per.items())
+        },
+        "agf": _share(match, judged),
+        "agf_by_method": {nm: _share(r[2], r[2] + r[3]) for nm, r in sorted(per.items())},
+        "apd": 1 - sum(v[1] for v in by_ns.values()) / k if k else None,
+        "apd_by_namespace": {ns: 1 - v[1] / v[0] for ns, v in sorted(by_ns.items())},
+        "working_paths": k,
+        "unattributed_lookups": _unattributed(f),
+    }
+    keys = sorted(tasks)
+    return from_ratio(
+        "N4", run, [failed[x] for x in keys], [tasks[x] for x in keys], params=params, keys=keys
+    )
+
+
 def _answer_class(
     view: View, mapping: AsnMap | None, memo: dict[AbstractSet[str], str]
 ) -> str | None:
@@ -282,7 +469,25 @@ def _answer_class(
     return found
 
 
-def n5(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
+@indicator(
+    code="N5",
+    title="Namespace Ambiguity Exposure (NAE)",
+    question="For how many names do resolvers of different roots give different "
+    "destinations (the RFC 2826 event)?",
+    unit="share of names",
+    formula="Over every resolver of the run (all roles and namespaces), map each answer "
+    "to a class (its ASN set if mapped, else its address set; NXDOMAIN its own class). "
+    "amb(d) = 1 iff >= 2 distinct non-NXDOMAIN classes, or NXDOMAIN at one resolver and "
+    "an answer at another. NAE = mean_d amb(d).",
+    reasoning="One panel = all resolvers of the run; the split by cause stays in params.",
+    version=1,
+    inputs=("dns_observations", "dns_answers"),
+    min_n=3,
+    pillar=registry.NAMING,
+    needs=(Facts.DNS,),
+)
+def n5(ctx: Context) -> Estimate:
+    run, d, mapping, present = ctx.run, ctx.dns, ctx.mapping, ctx.present
     if reason := _dns_missing("N5", present):
         return withheld("N5", run, reason)
     amb: dict[str, bool] = {}
@@ -307,7 +512,27 @@ def n5(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> 
     )
 
 
-def n6(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="N6",
+    title="DNSSEC non-validation (1 - DVR)",
+    question="Which share of resolvers fail to validate DNSSEC?",
+    unit="share of resolvers",
+    formula="val(r) = 1 iff r answers SERVFAIL for every name dns.iterative classified "
+    "bogus in the run and sets AD=1 on every NOERROR answer for names classified "
+    "secure; 1 - DVR = 1 - mean_r val(r) (w_r = 1).",
+    reasoning="The run's own iterative validation supplies the bogus/secure test names, "
+    "so no hard-coded domain (dnssec-failed.org) is needed and >= 2 names are used "
+    "when present.",
+    version=1,
+    inputs=("dns_observations",),
+    min_n=1,
+    pillar=registry.NAMING,
+    needs=(Facts.DNS,),
+    brief="Security",
+    brief_rank=2,
+)
+def n6(ctx: Context) -> Estimate:
+    run, d, present = ctx.run, ctx.dns, ctx.present
     if reason := _dns_missing("N6", present):
         return withheld("N6", run, reason)
     bogus = {n for n, v in d.verdicts.items() if v == {"bogus"}}
@@ -334,7 +559,26 @@ def n6(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
     return from_ratio("N6", run, nonval, [1.0] * len(nonval), params=params)
 
 
-def n7(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
+@indicator(
+    code="N7",
+    title="Resolver concentration (normalised HHI)",
+    question="How concentrated are the egress resolvers' operators (origin AS)?",
+    unit="normalised HHI",
+    formula="s_i = share of whoami answers whose egress address maps to AS i; HHI = "
+    "sum (100 s_i)^2; HHI* = (HHI/10^4 - 1/N) / (1 - 1/N), N = number of ASes "
+    "(HHI* = 1 when N = 1). params: HHI, CR1, CR3.",
+    reasoning="Egress AS is what the mapping gives; AS-to-organisation merging is left to "
+    "a later version. SPD (single-provider dependence) needs NS records and is not in "
+    "version 1.",
+    version=1,
+    inputs=("dns_observations",),
+    min_n=1,
+    pillar=registry.CONCENTRATION,
+    needs=(Facts.DNS,),
+    needs_asn=True,
+)
+def n7(ctx: Context) -> Estimate:
+    run, d, mapping, present = ctx.run, ctx.dns, ctx.mapping, ctx.present
     if reason := _dns_missing("N7", present):
         return withheld("N7", run, reason)
     if mapping is None:
@@ -364,10 +608,32 @@ def n7(run: RunInfo, d: DnsFacts, mapping: AsnMap | None, present: set[str]) -> 
 
 
 def is_canary(name: str, canaries: set[str]) -> bool:
-    return name in canaries or _tld(name) in SPECIAL_USE_SUFFIXES
+    """N8's test set: the run's canaries and every name under a never-resolving
+    special-use label (db/special_use.py), canary or not."""
+    return name in canaries or _tld(name) in special_use.NEVER_RESOLVING
 
 
-def n8(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="N8",
+    title="NXDOMAIN & Special-Use Integrity (NXI)",
+    question="Do resolvers answer names that must not exist (random labels, .onion, "
+    ".invalid, .alt)?",
+    unit="share of (canary, resolver) tests",
+    formula="NXI = violations / tests over dns.query rows whose target is a canary "
+    "(targets.role = canary) or ends in .onion, .invalid or .alt (RFC 7686, RFC 6761, "
+    "RFC 9476); a violation = the resolver answered with an rcode other than NXDOMAIN.",
+    reasoning="Timeouts are neither violations nor tests: they say nothing about rewriting.",
+    version=1,
+    inputs=("dns_observations", "targets"),
+    min_n=3,
+    pillar=registry.NAMING,
+    needs=(Facts.DNS,),
+    headline=5,
+    brief="Security",
+    brief_rank=3,
+)
+def n8(ctx: Context) -> Estimate:
+    run, d, present = ctx.run, ctx.dns, ctx.present
     if reason := _dns_missing("N8", present):
         return withheld("N8", run, reason)
     num: Counter[str] = Counter()
@@ -385,10 +651,6 @@ def n8(run: RunInfo, d: DnsFacts, present: set[str]) -> Estimate:
 # -- naming_observations (alternative naming systems) ------------------------------------
 
 ICANN = "icann"
-# The IANA Special-Use Domain Names registry's single labels (RFC 6761 section 6: test,
-# localhost, invalid, example; RFC 6762 section 3: local; RFC 7686: onion; RFC 9476: alt):
-# part of N3's reference set, the T_special of INDICATORS.md.
-SPECIAL_USE_TLDS = frozenset({"test", "localhost", "invalid", "example", "local", "onion", "alt"})
 ANSWERED = ("resolved", "no_records", "not_found")  # the endpoint gave an answer (N4)
 EXISTING = ("resolved", "no_records")  # the name, hence its TLD, exists at the endpoint (N3)
 
@@ -503,95 +765,5 @@ def _unattributed(f: NamingFacts) -> int:
     return sum(lk.tasks for lk in f.lookups if lk.namespace is None)
 
 
-def n3(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
-    if reason := missing_tables("N3", present):
-        return withheld("N3", run, reason)
-    tlds: dict[str, set[str]] = defaultdict(set)
-    for lk in f.lookups:
-        if lk.namespace is not None and lk.existing:
-            tlds[lk.namespace].add(_tld(lk.name))
-    icann = tlds.pop(ICANN, set())
-    reference = icann | SPECIAL_USE_TLDS
-    keys = sorted(f"{ns}:{t}" for ns, labels in tlds.items() for t in labels)
-    colliding = [k for k in keys if k.split(":", 1)[1] in reference]
-    per_ns = {
-        ns: {
-            "tlds": len(labels),
-            "colliding": len(labels & reference),  # the labels: top-level "colliding"
-            "acr": len(labels & reference) / len(labels),
-        }
-        for ns, labels in sorted(tlds.items())
-    }
-    pairs = {
-        f"{a}|{b}": len(tlds[a] & tlds[b]) / len(tlds[a] | tlds[b])
-        for a in sorted(tlds)
-        for b in sorted(tlds)
-        if a < b
-    }
-    params: dict[str, Any] = {
-        "alt_tlds": len(keys),
-        "colliding": sorted({k.split(":", 1)[1] for k in colliding}),
-        "icann_tlds": sorted(icann),
-        "namespaces": per_ns,
-        "jaccard": pairs,
-        "unattributed_lookups": _unattributed(f),
-    }
-    if not keys:
-        return withheld("N3", run, "no alternative-namespace endpoint found a name", **params)
-    hit = set(colliding)
-    return from_ratio(
-        "N3",
-        run,
-        [1.0 if k in hit else 0.0 for k in keys],
-        [1.0] * len(keys),
-        params=params,
-        keys=keys,
-    )
-
-
 def _share(part: int, whole: int) -> float | None:
     return part / whole if whole else None
-
-
-def n4(run: RunInfo, f: NamingFacts, present: set[str]) -> Estimate:
-    if reason := missing_tables("N4", present):
-        return withheld("N4", run, reason)
-    failed: Counter[str] = Counter()
-    tasks: Counter[str] = Counter()
-    per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tasks, ok, match, mismatch
-    paths: dict[tuple[str, str, str | None], bool] = {}  # working path -> needs ICANN DNS
-    for lk in f.lookups:
-        if lk.namespace is None or lk.namespace == ICANN:
-            continue
-        key = f"{lk.namespace}:{lk.name}"
-        tasks[key] += lk.tasks
-        failed[key] += lk.tasks - lk.answered
-        row = per[f"{lk.namespace}/{lk.method}"]
-        for i, count in enumerate((lk.tasks, lk.answered, lk.match, lk.mismatch)):
-            row[i] += count
-        if lk.answered:
-            path = (lk.namespace, lk.method, lk.endpoint)
-            paths[path] = paths.get(path, False) or lk.icann_dns
-    by_ns: dict[str, list[int]] = defaultdict(lambda: [0, 0])  # paths, independent paths
-    for (ns, _m, _url), needs_icann in paths.items():
-        by_ns[ns][0] += 1
-        by_ns[ns][1] += 0 if needs_icann else 1
-    match = sum(r[2] for r in per.values())
-    judged = match + sum(r[3] for r in per.values())
-    k = sum(v[0] for v in by_ns.values())
-    params: dict[str, Any] = {
-        "anr": {
-            nm: {"attempts": r[0], "successes": r[1], "anr": _share(r[1], r[0])}
-            for nm, r in sorted(per.items())
-        },
-        "agf": _share(match, judged),
-        "agf_by_method": {nm: _share(r[2], r[2] + r[3]) for nm, r in sorted(per.items())},
-        "apd": 1 - sum(v[1] for v in by_ns.values()) / k if k else None,
-        "apd_by_namespace": {ns: 1 - v[1] / v[0] for ns, v in sorted(by_ns.items())},
-        "working_paths": k,
-        "unattributed_lookups": _unattributed(f),
-    }
-    keys = sorted(tasks)
-    return from_ratio(
-        "N4", run, [failed[x] for x in keys], [tasks[x] for x in keys], params=params, keys=keys
-    )

@@ -19,7 +19,7 @@ from sqlalchemy import Engine, case, func, null, select
 
 from fragscope.analysis import stats
 from fragscope.analysis.compute import Computation, _jsonable
-from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY
+from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY, code_pattern
 from fragscope.analysis.scope import RunInfo, control_for, previous_run
 from fragscope.analysis.tables import light
 from fragscope.db.models import IndicatorValue
@@ -180,9 +180,13 @@ class Summary:
 
 
 def schema() -> dict[str, Any]:
-    """The committed JSON schema of the Summary."""
+    """The JSON schema of the Summary: the committed file, with the indicator code pattern
+    taken from the registry (so a new indicator needs no schema edit)."""
     text = resources.files("fragscope.analysis").joinpath("summary.schema.json").read_text("utf-8")
-    return json.loads(text)  # type: ignore[no-any-return]
+    doc: dict[str, Any] = json.loads(text)
+    code = doc["properties"]["indicators"]["items"]["properties"]["code"]
+    code["pattern"] = code_pattern()
+    return doc
 
 
 def _f(x: float | None) -> float | None:

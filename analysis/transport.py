@@ -1,5 +1,6 @@
 """Transport indicators T1-T9 from per-pair facts (analysis.facts). No I/O.
 
+Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 Clusters are targets: every value is a function of per-target sums, bootstrapped with
 analysis.stats.sum_bootstrap. Indicators that need the control vantage (T2, T9) are
 withheld when the round has no control run.
@@ -13,10 +14,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from fragscope.analysis import stats
-from fragscope.analysis.asn import AsnMap
+from fragscope.analysis import registry, stats
 from fragscope.analysis.facts import LEGACY_KINDS, BoolArray, IntArray, RunFacts
-from fragscope.analysis.registry import REGISTRY
+from fragscope.analysis.registry import REGISTRY, Context, Facts, indicator
 from fragscope.analysis.result import (
     Estimate,
     bootstrap,
@@ -25,7 +25,6 @@ from fragscope.analysis.result import (
     missing_tables,
     withheld,
 )
-from fragscope.analysis.scope import RunInfo
 
 FloatArray = stats.FloatArray
 StrArray = npt.NDArray[np.str_]
@@ -46,7 +45,28 @@ def _t1_rows(f: RunFacts) -> tuple[FloatArray, IntArray]:
     return (~fl.quic_ok[sel]).astype(np.float64), fl.targets[sel]
 
 
-def t1(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -> Estimate:
+@indicator(
+    code="T1",
+    title="QUIC Advertised-vs-Reachable Gap (QARG)",
+    question="Of the targets that advertise HTTP/3, how many cannot be reached over QUIC "
+    "from this vantage?",
+    unit="share of advertising targets",
+    formula="Adv = targets with Alt-Svc h3 on a TLS response (tls_observations.alt_svc_h3) "
+    "or h3 in an HTTPS RR alpn; QARG = 1 - |{d in Adv : a QUIC handshake to any of its "
+    "addresses completed}| / |Adv|.",
+    reasoning="QARG (not the control differential) because it is defined at every vantage; "
+    "the differential against the control is kept in params when a control run exists.",
+    version=1,
+    inputs=("tls_observations", "quic_observations"),
+    min_n=3,
+    pillar=registry.TRANSPORT,
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
+    headline=6,
+    brief="Opportunities",
+    brief_rank=2,
+)
+def t1(ctx: Context) -> Estimate:
+    run, f, control, present = ctx.run, ctx.transport, ctx.control_transport, ctx.present
     if reason := missing_tables("T1", present):
         return withheld("T1", run, reason)
     num, targets = _t1_rows(f)
@@ -69,7 +89,29 @@ def _keys(f: RunFacts, targets: IntArray) -> StrArray:
     return f.names.target_array[targets]
 
 
-def t2(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -> Estimate:
+@indicator(
+    code="T2",
+    title="UDP/443 Blocking Rate (UBR)",
+    question="On the same addresses, does QUIC time out here while TLS works here and "
+    "QUIC works from the control vantage?",
+    unit="share of (target, address) pairs",
+    formula="UBR = |{(d,ip) : TLS_ok_v ∧ QUIC_timeout_v ∧ QUIC_ok_c}| / |{(d,ip) : "
+    "TLS_ok_v ∧ QUIC_ok_c}|, same IP for TCP and QUIC (Elmenhorst et al. 2021); "
+    "QUIC_timeout = no handshake and nothing or no completion came back.",
+    reasoning="As in the catalogue; the control vantage is the round's run at the "
+    "control label (default clean).",
+    version=1,
+    inputs=("tls_observations", "quic_observations"),
+    min_n=3,
+    pillar=registry.TRANSPORT,
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
+    needs_control=True,
+    headline=7,
+    brief="Stability",
+    brief_rank=1,
+)
+def t2(ctx: Context) -> Estimate:
+    run, f, control, present = ctx.run, ctx.transport, ctx.control_transport, ctx.present
     if reason := missing_tables("T2", present):
         return withheld("T2", run, reason)
     if control is None:
@@ -88,7 +130,25 @@ def t2(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
     )
 
 
-def t3(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="T3",
+    title="Non-Standard QUIC Version Share (NSV)",
+    question="Which share of QUIC servers support neither QUIC v1 nor v2?",
+    unit="share of QUIC servers",
+    formula="QUIC servers = (d,ip) that sent a Version Negotiation or completed a "
+    "handshake; NSV = share whose VN list and negotiated version contain neither v1 "
+    "(0x00000001) nor v2 (0x6b3343cf).",
+    reasoning="NSV is the bounded share; the entropy H over version sets is T8's params.",
+    version=1,
+    inputs=("quic_vn_observations", "quic_observations"),
+    min_n=3,
+    pillar=registry.TRANSPORT,
+    needs=(Facts.TRANSPORT,),
+    brief="Challenges",
+    brief_rank=2,
+)
+def t3(ctx: Context) -> Estimate:
+    run, f, present = ctx.run, ctx.transport, ctx.present
     if "quic_vn_observations" not in present and "quic_observations" not in present:
         return withheld("T3", run, "input table quic_vn_observations not present")
     sel = f.vn_reply | f.quic_ok
@@ -101,7 +161,27 @@ def _share(values: BoolArray) -> float | None:
     return int(values.sum()) / len(values) if len(values) else None
 
 
-def t4(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -> Estimate:
+@indicator(
+    code="T4",
+    title="Secure-Transport Modernity Gap (STM)",
+    question="How far are reachable targets from TLS 1.3, h2 and h3?",
+    unit="share (mean gap)",
+    formula="Over targets with a completed TLS handshake: STM = 1 - mean(TLS13, H2, H3), "
+    "TLS13 = share negotiating TLSv1.3, H2 = share choosing ALPN h2, H3 = share with a "
+    "completed QUIC handshake. params: the three shares and DG = TLS13_c - TLS13_v.",
+    reasoning="H3 is measured on the same reachable set so the mean is of three shares of "
+    "one denominator and the per-target gap is bootstrappable.",
+    version=1,
+    inputs=("tls_observations", "quic_observations"),
+    min_n=3,
+    pillar=registry.TRANSPORT,
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
+    headline=8,
+    brief="Opportunities",
+    brief_rank=1,
+)
+def t4(ctx: Context) -> Estimate:
+    run, f, control, present = ctx.run, ctx.transport, ctx.control_transport, ctx.present
     if reason := missing_tables("T4", present):
         return withheld("T4", run, reason)
     fl = f.flags()
@@ -126,7 +206,27 @@ def t4(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
     )
 
 
-def t5(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="T5",
+    title="IPv6 Fragmentation (V6F)",
+    question="How many targets cannot be reached over IPv6 from this vantage?",
+    unit="share of targets",
+    formula="V6F = 1 - AAAA_share * P6, AAAA_share = share of targets with an IPv6 "
+    "address probed by transport.tls, P6 = share of those with an IPv6 TCP connect "
+    "that succeeded; equivalently 1 - share of targets with working IPv6.",
+    reasoning="Addresses probed stand in for AAAA answers so the figure needs only the "
+    "transport rows; params flag whether the vantage reached any IPv6 address.",
+    version=1,
+    inputs=("tls_observations",),
+    min_n=3,
+    pillar=registry.TRANSPORT,
+    needs=(Facts.TRANSPORT,),
+    headline=9,
+    brief="Challenges",
+    brief_rank=1,
+)
+def t5(ctx: Context) -> Estimate:
+    run, f, present = ctx.run, ctx.transport, ctx.present
     if reason := missing_tables("T5", present):
         return withheld("T5", run, reason)
     fl = f.flags()
@@ -154,7 +254,23 @@ def _jaccard_rows(inter: np.ndarray, union: np.ndarray) -> np.ndarray:
     return np.where(union > 0, inter / np.where(union > 0, union, 1), np.nan)
 
 
-def t6(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="T6",
+    title="Discovery-channel divergence",
+    question="Do Alt-Svc, HTTPS records and QUIC answers name the same hosts?",
+    unit="1 - Jaccard",
+    formula="1 - mean over pairs of the Jaccard similarity between {Alt-Svc h3}, "
+    "{HTTPS RR alpn h3} and {targets answering a QUIC handshake or VN}; pairs whose "
+    "union is empty are skipped. params: advertised-not-served, served-not-advertised.",
+    reasoning="Without dns tables only the Alt-Svc/QUIC pair is used (params say so).",
+    version=1,
+    inputs=("tls_observations", "quic_observations", "quic_vn_observations"),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.TRANSPORT,),
+)
+def t6(ctx: Context) -> Estimate:
+    run, f, present = ctx.run, ctx.transport, ctx.present
     if reason := missing_tables("T6", present):
         return withheld("T6", run, reason)
     # The HTTPS-RR channel takes part only when the run saw h3 in any HTTPS record;
@@ -219,7 +335,24 @@ def _counts_by_first_seen(values: IntArray, seen: IntArray | None = None) -> Flo
     return np.asarray(counts[np.argsort(first, kind="stable")], dtype=np.float64)
 
 
-def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> Estimate:
+@indicator(
+    code="T7",
+    title="HTTP/3 supply concentration",
+    question="How concentrated in few ASes are the targets that serve HTTP/3?",
+    unit="normalised HHI",
+    formula="HHI* of h3-capable targets (completed QUIC handshake) by the origin AS of the "
+    "address; params: HHI, top-1 and top-3 share, and the same HHI* for TCP-only HTTPS "
+    "targets as a baseline.",
+    reasoning="Normalised HHI keeps the [0,1] orientation of the catalogue.",
+    version=1,
+    inputs=("quic_observations", "tls_observations"),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.TRANSPORT,),
+    needs_asn=True,
+)
+def t7(ctx: Context) -> Estimate:
+    run, f, mapping, present = ctx.run, ctx.transport, ctx.mapping, ctx.present
     if reason := missing_tables("T7", present):
         return withheld("T7", run, reason)
     if mapping is None:
@@ -251,7 +384,26 @@ def t7(run: RunInfo, f: RunFacts, mapping: AsnMap | None, present: set[str]) -> 
     return from_interval("T7", run, interval, params=params)
 
 
-def t8(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="T8",
+    title="QUIC version hygiene",
+    question="Which share of Version Negotiation responders still offer pre-standard or "
+    "draft versions?",
+    unit="share of VN responders",
+    formula="Share of (d,ip) whose VN list holds a gQUIC (Q0xx) or IETF draft (0xff0000xx) "
+    "version; params: v1-only, v2, GREASE shares and entropy over version sets "
+    "(log2, normalised by log2 K).",
+    reasoning="Legacy versions are the hygiene risk; the other shares are descriptive.",
+    version=1,
+    inputs=("quic_vn_observations", "quic_vn_versions"),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.TRANSPORT,),
+    brief="Challenges",
+    brief_rank=3,
+)
+def t8(ctx: Context) -> Estimate:
+    run, f, present = ctx.run, ctx.transport, ctx.present
     if reason := missing_tables("T8", present):
         return withheld("T8", run, reason)
     sel = f.vn_reply
@@ -275,7 +427,27 @@ def t8(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
     return from_ratio("T8", run, num, den, params=params, keys=_keys(f, targets))
 
 
-def t9(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -> Estimate:
+@indicator(
+    code="T9",
+    title="Censorship asymmetry",
+    question="On the same addresses, is interference aimed at TCP rather than QUIC?",
+    unit="f_tcp / (f_tcp + f_quic)",
+    direction="0.5 = symmetric; higher = TCP-centric interference",
+    formula="Over (d,ip) where TLS and QUIC both worked from the control: f_tcp = share "
+    "whose TLS failed here, f_quic = share whose QUIC failed here; value = f_tcp / "
+    "(f_tcp + f_quic); params.raw_ratio = f_tcp / f_quic.",
+    reasoning="The mapping to [0,1] is fixed by issue 9; NULL when neither failed.",
+    version=1,
+    inputs=("tls_observations", "quic_observations"),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
+    needs_control=True,
+    brief="Stability",
+    brief_rank=2,
+)
+def t9(ctx: Context) -> Estimate:
+    run, f, control, present = ctx.run, ctx.transport, ctx.control_transport, ctx.present
     if reason := missing_tables("T9", present):
         return withheld("T9", run, reason)
     if control is None:
@@ -305,8 +477,27 @@ def t9(run: RunInfo, f: RunFacts, control: RunFacts | None, present: set[str]) -
     return from_interval("T9", run, interval, params=params)
 
 
-def o1(run: RunInfo, f: RunFacts, present: set[str]) -> Estimate:
+@indicator(
+    code="O1",
+    title="Extension Tolerance / Ossification (EXT)",
+    question="Do paths drop TCP SYNs that carry ECN setup or an experimental option?",
+    unit="share of baseline successes",
+    formula="EXT = broken / (works + broken) over path_observations tests tcp_ecn and "
+    "tcp_exp_option (PATHspider classes: the baseline SYN answered, the experimental "
+    "one not).",
+    reasoning="Baseline failures (offline, transient) are outside the denominator, as in "
+    "the catalogue's failures_ext / successes_base.",
+    version=1,
+    inputs=("path_observations",),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.TRANSPORT,),
+    brief="Stability",
+    brief_rank=3,
+)
+def o1(ctx: Context) -> Estimate:
     """O1: PATHspider classes of the TCP SYN A/B tests (path.udp443 probe)."""
+    run, f, present = ctx.run, ctx.transport, ctx.present
     if reason := missing_tables("O1", present):
         return withheld("O1", run, reason)
     words = f.names

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from fragscope.analysis import registry
 from fragscope.reports.view import Doc, View, ci, num
 
 TOPICS = ("Fragmentation risk", "Security", "Stability", "Opportunities", "Challenges")
@@ -46,9 +47,10 @@ def _present(view: View, codes: tuple[str, ...]) -> list[tuple[Doc, list[Doc]]]:
     return out
 
 
-def _by_vantage(
-    view: View, topic: str, codes: tuple[str, ...], what: str, missing: str
-) -> list[Statement]:
+def _by_vantage(view: View, topic: str, what: str, kind: str) -> list[Statement]:
+    """Per vantage, the topic's indicators (the registry's ``brief`` entries) quoted."""
+    codes = registry.brief_codes(topic)
+    missing = f"no {kind} indicator ({', '.join(codes)}) could be computed."
     out = []
     for run, found in _present(view, codes):
         if found:
@@ -99,9 +101,8 @@ def statements(view: View) -> list[Statement]:
     out += _by_vantage(
         view,
         TOPICS[1],
-        ("N1", "N6", "N8"),
         "resolver answer divergence, DNSSEC non-validation and NXDOMAIN integrity:",
-        "no resolver-integrity indicator (N1, N6, N8) could be computed.",
+        "resolver-integrity",
     )
     # Stability: distance to the control, flagged changes, path interference.
     for c in view.comparisons("control"):
@@ -131,23 +132,20 @@ def statements(view: View) -> list[Statement]:
     out += _by_vantage(
         view,
         TOPICS[2],
-        ("T2", "T9", "O1"),
         "UDP/443 blocking, censorship asymmetry and path ossification:",
-        "no path-interference indicator (T2, T9, O1) could be computed.",
+        "path-interference",
     )
     out += _by_vantage(
         view,
         TOPICS[3],
-        ("T4", "T1", "N4"),
         "modern transport and alternative-namespace reach (lower is better):",
-        "no adoption indicator (T4, T1, N4) could be computed.",
+        "adoption",
     )
     out += _by_vantage(
         view,
         TOPICS[4],
-        ("T5", "T3", "T8", "N3"),
         "IPv6 gaps, QUIC version hygiene and namespace collisions:",
-        "no deployment-challenge indicator (T5, T3, T8, N3) could be computed.",
+        "deployment-challenge",
     )
     withheld = view.doc["withheld"]
     if withheld:

@@ -1,5 +1,6 @@
 """The view of a Summary shared by every renderer: lookups, formatting, and which charts
-the html report draws. Pure: it reads the Summary's JSON form only, computes no statistic.
+the html report draws. Pure: it reads the Summary's JSON form (and the indicator registry's
+groups) only, computes no statistic.
 """
 
 from __future__ import annotations
@@ -7,11 +8,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from fragscope.analysis import registry
+
 Doc = dict[str, Any]
 
-NAMING_CODES = ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8")
-TRANSPORT_CODES = ("T1", "T2", "T3", "T4", "T5", "T6", "T7", "T8", "T9", "O1")
-HEADLINE_CODES = ("C2", "C1", "N1", "N2", "N8", "T1", "T2", "T4", "T5")
+# The report's groups come from the indicator registry: the naming and transport sections
+# show the indicators of those pillar modules, the headline table those with a headline place.
+NAMING_CODES = registry.in_module("naming")
+TRANSPORT_CODES = registry.in_module("transport")
+HEADLINE_CODES = registry.headline_codes()
 
 
 def num(x: float | None, digits: int = 3) -> str:

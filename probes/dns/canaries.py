@@ -23,6 +23,7 @@ import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
+from fragscope.db import special_use
 from fragscope.db.vocab import Role
 from fragscope.probes.dns.names import normalize
 
@@ -41,7 +42,8 @@ OPENNIC_TLDS: tuple[str, ...] = (
     "oss", "oz", "parody", "pirate",
 )  # fmt: skip
 
-SPECIAL_USE_TLDS: tuple[str, ...] = ("onion", "invalid", "test", "alt")
+# Special-use TLDs whose random names an honest public resolver answers NXDOMAIN.
+SPECIAL_USE_TLDS: tuple[str, ...] = special_use.CANARY_LABELS
 
 DEFAULT_BROKEN = ("dnssec-failed.org", "brokendnssec.net")
 DEFAULT_SIGNED = ("ietf.org", "isc.org")

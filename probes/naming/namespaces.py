@@ -1,7 +1,8 @@
 """The namespace registry: namespaces, their dated TLD lists and access methods, as data.
 
 Reads TOML and text files shipped in ``probes/naming/data`` (or any directory with the
-same layout, e.g. a test fixture). File I/O only, at load time.
+same layout, e.g. a test fixture); the special-use namespace's labels come from
+db/special_use.py. File I/O only, at load time.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ import tomllib
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
+
+from fragscope.db import special_use
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -107,6 +110,19 @@ def _str_list(value: object, where: str) -> tuple[str, ...]:
     return tuple(value)
 
 
+def _tlds(data_dir: Path, table: dict[str, object], where: str) -> TldList:
+    """A namespace's TLD list: its ``tld_list`` file, or with ``tlds = "special-use"`` the
+    special-use labels every package reads (db/special_use.py)."""
+    builtin, path = table.get("tlds"), table.get("tld_list")
+    if builtin == "special-use" and path is None:
+        return TldList(special_use.LABELS, special_use.SOURCE, special_use.DATE)
+    if builtin is not None:
+        raise RegistryError(f'{where}.tlds: only "special-use" (without tld_list) is known')
+    if not isinstance(path, str):
+        raise RegistryError(f"{where}.tld_list: missing or not a string")
+    return read_tld_list(data_dir / path)
+
+
 def load_registry(data_dir: Path | None = None) -> Registry:
     """Load ``namespaces.toml`` and its TLD lists from ``data_dir`` (the shipped data)."""
     data_dir = data_dir or DATA_DIR
@@ -121,14 +137,14 @@ def load_registry(data_dir: Path | None = None) -> Registry:
     namespaces: dict[str, Namespace] = {}
     for name, table in tables.items():
         where = f"{path}: namespace.{name}"
-        for key in ("title", "tld_list", "normalization"):
+        for key in ("title", "normalization"):
             if not isinstance(table.get(key), str):
                 raise RegistryError(f"{where}.{key}: missing or not a string")
         namespaces[name] = Namespace(
             name=name,
             title=table["title"],
             kind=str(table.get("kind", "")),
-            tlds=read_tld_list(data_dir / table["tld_list"]),
+            tlds=_tlds(data_dir, table, where),
             methods=_str_list(table.get("methods", []), f"{where}.methods"),
             normalization=table["normalization"],
             reachable_via=_str_list(table.get("reachable_via", []), f"{where}.reachable_via"),

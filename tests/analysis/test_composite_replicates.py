@@ -40,7 +40,7 @@ def test_a_replicate_without_any_transport_member_takes_the_naming_pillar_alone(
         transport[c] = _member(c, 0.6, reps)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        e = comparison.c2(RUN, {**naming, **transport})
+        e = comparison.composite(RUN, {**naming, **transport})
     assert e.value == pytest.approx(0.4)
     assert e.replicates is not None
     assert e.replicates[0] == pytest.approx(0.2)  # the naming pillar only
@@ -56,7 +56,7 @@ def test_a_replicate_without_any_member_is_nan_and_left_out_of_the_interval() ->
         members[c] = _member(c, 0.5, reps)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        e = comparison.c2(RUN, members)
+        e = comparison.composite(RUN, members)
     assert e.replicates is not None
     assert np.isnan(e.replicates[:3]).all() and not np.isnan(e.replicates[3:]).any()
     assert e.ci_low is not None and e.ci_high is not None

@@ -292,7 +292,7 @@ def expected_all(
 
 def special_use_tlds() -> frozenset[str]:
     """The IANA special-use registry's single labels, as the probe's dated list ships them
-    (probes/naming/data/tlds/special-use.txt): N3's T_special."""
+    (db/special_use.py via the namespace registry): N3's T_special."""
     return shipped_registry()["special-use"].tlds.labels
 
 
