@@ -99,7 +99,8 @@ def run_command(
     from fragscope.probes.engine.campaign import CampaignError
     from fragscope.probes.engine.console import Reporter
     from fragscope.probes.engine.lock import LockHeld
-    from fragscope.probes.engine.runs import RunOptions, UsageError, execute
+    from fragscope.probes.engine.prepared_run import RunOptions
+    from fragscope.probes.engine.runs import UsageError, execute
 
     reporter = Reporter(log_json=log_json, progress=progress)
     opts = RunOptions(

@@ -10,13 +10,13 @@ from pathlib import Path
 from bench import _synthetic as synthetic
 from bench import indicators
 from fragscope.probes.engine.campaign import load_campaign
-from fragscope.probes.engine.runner import Engine
+from fragscope.probes.engine.shard_runner import ShardRunner
 from fragscope.probes.safety import NetworkPolicy
 
 
 def _planned() -> tuple[collections.Counter[str], collections.Counter[tuple[str, str]]]:
     campaign = load_campaign(synthetic.DEFAULT_CAMPAIGN)
-    engine = Engine(
+    engine = ShardRunner(
         campaign,
         run_id="00000000-0000-4000-8000-000000000000",
         vantage_id="plan-only",

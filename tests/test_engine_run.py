@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from fragscope.probes.engine.console import Reporter
-from fragscope.probes.engine.runs import RunOptions, execute
+from fragscope.probes.engine.prepared_run import RunOptions
+from fragscope.probes.engine.runs import execute
 from tests.fixtures.engine import (
     REPO,
     done_keys,
