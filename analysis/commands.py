@@ -16,7 +16,7 @@ from fragscope.analysis import asn, docs, scope
 from fragscope.analysis.compute import Computation, compute, store
 from fragscope.analysis.registry import REGISTRY
 from fragscope.analysis.tables import present_tables
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 
 DB_OPTION = click.option(
     "--db",

@@ -51,7 +51,7 @@ def _cpu() -> float:
 def engine_end_to_end(directory: Path, n: int) -> tuple[float, float]:
     """(tasks/s wall, tasks per CPU-second) of execute() on an n-target campaign."""
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.engine.console import Reporter
     from fragscope.probes.engine.prepared_run import RunOptions
     from fragscope.probes.engine.runs import execute
@@ -101,7 +101,7 @@ def writer_floor(directory: Path, n: int, batch: int = 5000) -> tuple[float, flo
     from sqlalchemy import text
 
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.db.ids import row_id, target_id
     from fragscope.db.writer import Writer, spec_for
     from fragscope.probes.engine.rows import observation_builder, tuple_builder

@@ -8,7 +8,7 @@ import sys
 import click
 
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 
 DB_OPTION = click.option(
     "--db",
@@ -157,7 +157,7 @@ def explore_command(db_url: str | None, port: int) -> None:
     import tempfile
     from pathlib import Path
 
-    from fragscope.db.engine import is_sqlite, resolve_url, sqlite_path
+    from fragscope.db.connection import is_sqlite, resolve_url, sqlite_path
     from fragscope.db.explore import ExploreError, serve
 
     url = resolve_url(db_url)

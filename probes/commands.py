@@ -131,7 +131,7 @@ def _open_db(db_url: str | None) -> Any:
     import os
 
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine, resolve_url, sqlite_path
+    from fragscope.db.connection import make_engine, resolve_url, sqlite_path
 
     url = resolve_url(db_url)
     path = sqlite_path(url)

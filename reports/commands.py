@@ -21,7 +21,7 @@ from fragscope.analysis import asn, scope
 from fragscope.analysis.compute import compute, store
 from fragscope.analysis.summary import Summary, build
 from fragscope.analysis.tables import present_tables
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.models import IndicatorValue
 from fragscope.reports import FORMATS, render
 

@@ -54,7 +54,7 @@ def test_row_mix_is_the_default_campaigns_plan() -> None:
 def test_small_bench_database_gives_every_dns_and_naming_indicator(tmp_path: Path) -> None:
     from fragscope.analysis import asn, scope
     from fragscope.analysis.compute import compute
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
 
     path = tmp_path / "bench.sqlite"
     built = indicators.build(path, 60_000)

@@ -13,7 +13,7 @@ from pathlib import Path
 from click.testing import CliRunner
 
 from fragscope.cli import main
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.migrate import current_revision, heads, is_at_head
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data" / "v1.sqlite"

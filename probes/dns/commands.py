@@ -236,7 +236,7 @@ async def _measure(
 
 def _store(pairs: list[tuple[Any, Any]], db_url: str | None, *, iterative: bool) -> None:
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.dns.rows import finish_run, sequence_counts, start_run, store_observations
 
     engine = make_engine(db_url)

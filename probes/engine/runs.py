@@ -24,7 +24,7 @@ from typing import Any, TextIO
 from sqlalchemy import Engine
 
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine, resolve_url, sqlite_path
+from fragscope.db.connection import make_engine, resolve_url, sqlite_path
 from fragscope.db.vocab import RunStatus
 from fragscope.db.writer import AsyncWriter, Writer
 from fragscope.probes.engine import bookkeeping as bk

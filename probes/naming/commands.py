@@ -87,7 +87,7 @@ def namespaces(registry_dir: str | None) -> None:
 @click.option("--run-id", required=True, help="The run whose bridge rows are judged.")
 def fidelity(db_url: str | None, run_id: str) -> None:
     """Judge bridge/gateway rows of a run against its on-chain rows (sets `fidelity`)."""
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.naming.fidelity import update_run
 
     counts = update_run(make_engine(db_url), run_id)
@@ -104,7 +104,7 @@ def ambiguity_command(db_url: str | None, run_id: str, fmt: str) -> None:
     """Names answered differently by different DNS endpoints of a run (RFC 2826)."""
     from dataclasses import asdict
 
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.naming.ambiguity import ambiguity
 
     found = ambiguity(make_engine(db_url), run_id)
@@ -220,7 +220,7 @@ def name_command(
         _print_table(row)
     if store:
         from fragscope.db import migrate
-        from fragscope.db.engine import make_engine
+        from fragscope.db.connection import make_engine
         from fragscope.probes.naming.store import store as store_rows
 
         engine = make_engine(db_url)

@@ -142,7 +142,7 @@ def _store(
     started: dt.datetime,
 ) -> int:
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.db.writer import Writer
     from fragscope.probes.transport.store import cli_run_rows, observation_rows
 
