@@ -8,15 +8,8 @@ import sys
 import click
 
 from fragscope.db import migrate
+from fragscope.db.cli_option import DB_OPTION
 from fragscope.db.connection import make_engine
-
-DB_OPTION = click.option(
-    "--db",
-    "db_url",
-    envvar="FRAGSCOPE_DB",
-    default=None,
-    help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
-)
 
 
 @click.group(name="db")

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from fragscope.db.commands import DB_OPTION
+from fragscope.db.cli_option import DB_OPTION
 
 
 def _fail(message: str, code: int = 2) -> None:
