@@ -12,8 +12,9 @@ sink in one call, so they land in one writer transaction: a kill -9 never leaves
 without the other.
 
 Its parts live in modules of their own: scheduling (slots, buckets, deadlines, back-off)
-in probes.engine.scheduling, rows in probes.engine.row_encoding, the ledger of finished
-tasks in probes.engine.ledger, the hand-over to the sink in probes.engine.handover.
+in probes.engine.scheduling, policy verdicts in probes.engine.destinations, rows in
+probes.engine.row_encoding, the ledger of finished tasks in probes.engine.ledger, the
+hand-over to the sink in probes.engine.handover.
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from fragscope.db.writer import Row
 from fragscope.probes import registry
 from fragscope.probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
 from fragscope.probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
-from fragscope.probes.engine.destinations import Verdict, check_endpoint
+from fragscope.probes.engine.destinations import DestinationGate, Verdict
 from fragscope.probes.engine.handover import RowHandOver
 from fragscope.probes.engine.ledger import TaskLedger
 from fragscope.probes.engine.planner import (
@@ -109,8 +110,7 @@ class ShardRunner:
         self._batches: dict[tuple[str, str | None], list[Task]] = {}
         self._out = RowHandOver(sink, flush_rows=flush_rows)
         self._plan: Iterator[Task] | None = None
-        self._verdicts: dict[str, Verdict] = {}
-        self._address_ok: dict[str, bool] = {}
+        self._gate = DestinationGate(policy)
         self._buckets = EndpointBuckets(limits)
         self._slots = ConcurrencySlots(self.concurrency)
         self._more = asyncio.Event()
@@ -163,34 +163,6 @@ class ShardRunner:
         rt = self._runtimes.get(name)
         return rt if rt is not None else self._make_runtime(name, None)
 
-    def _verdict(self, url: str) -> Verdict:
-        v = self._verdicts.get(url)
-        if v is None:
-            v = self._verdicts[url] = check_endpoint(url, self.policy)
-        return v
-
-    def _blocked(self, task: Task) -> str | None:
-        """Why the policy refuses ``task`` (endpoint or pinned address), or None."""
-        ep = task.endpoint
-        if ep is not None:
-            reason = self._verdict(ep.url).blocked
-            if reason is not None:
-                return reason
-        params = task.params
-        if params:
-            if PLAN_ERROR in params:
-                return None
-            address = params.get("address")
-            if address is not None:
-                ok = self._address_ok.get(address)
-                if ok is None:
-                    ok = self.policy.allows(address)
-                    if len(self._address_ok) < 100_000:
-                        self._address_ok[address] = ok
-                if not ok:
-                    return f"{address} is outside the allowed networks or on the blocklist"
-        return None
-
     # -- control ----------------------------------------------------------------------
 
     def stop(self, *, hard: bool = False, reason: str = "signal") -> None:
@@ -236,11 +208,11 @@ class ShardRunner:
 
     def blocked_reason(self, task: Task) -> str | None:
         """Why the policy refuses ``task``, or None (``run --dry-run`` shows it)."""
-        return self._blocked(task)
+        return self._gate.blocked(task)
 
     def verdicts(self) -> dict[str, Verdict]:
         """Policy verdicts of the panel endpoints (resolving them if needed)."""
-        return {e.url: self._verdict(e.url) for e in self.campaign.endpoints}
+        return {e.url: self._gate.endpoint(e.url) for e in self.campaign.endpoints}
 
     # -- planning ---------------------------------------------------------------------
 
@@ -435,7 +407,7 @@ class ShardRunner:
                 rt, task, Failure.UNKNOWN_FAILURE, operation=None, detail=task.params[PLAN_ERROR]
             )
             return
-        blocked = self._blocked(task)
+        blocked = self._gate.blocked(task)
         if blocked is not None:
             await self._record_unsent(
                 rt, task, Failure.BLOCKED_BY_POLICY, operation=Operation.CONNECT, detail=blocked
@@ -463,7 +435,7 @@ class ShardRunner:
         rows_by: dict[str, list[Row]] = {}
         pending: list[Task] = []
         for task in tasks:
-            blocked = self._blocked(task)
+            blocked = self._gate.blocked(task)
             if blocked is None:
                 pending.append(task)
             else:
