@@ -16,15 +16,8 @@ from fragscope.analysis import asn, docs, scope
 from fragscope.analysis.compute import Computation, compute, store
 from fragscope.analysis.registry import REGISTRY
 from fragscope.analysis.tables import present_tables
-from fragscope.db.engine import make_engine
-
-DB_OPTION = click.option(
-    "--db",
-    "db_url",
-    envvar="FRAGSCOPE_DB",
-    default=None,
-    help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
-)
+from fragscope.db.cli_option import DB_OPTION
+from fragscope.db.connection import make_engine
 
 
 def _scope_options(fn: Any) -> Any:

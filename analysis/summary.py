@@ -23,19 +23,16 @@ from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY, 
 from fragscope.analysis.scope import RunInfo, control_for, previous_run
 from fragscope.analysis.tables import light
 from fragscope.db.models import IndicatorValue
+from fragscope.db.scope import observation_tables
 
 SCHEMA_VERSION = "1.1.0"
 OBSERVED_LIMIT = 20
 """At most this many distinct observed strings per (run, kind), most frequent first."""
-OBSERVATION_TABLES = (
-    "dns_observations",
-    "naming_observations",
-    "tls_observations",
-    "quic_observations",
-    "quic_vn_observations",
-    "path_observations",
-    "null_observations",
+OBSERVATION_TABLES = tuple(
+    sorted(observation_tables(), key=lambda name: name == "null_observations")
 )
+"""Every observation table, from the metadata; the engine's own test probe (engine.null)
+last, after the measurement probes' tables, in the coverage section."""
 
 
 @dataclass

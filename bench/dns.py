@@ -154,9 +154,10 @@ def fragscope_run(run: Path, n: int, *, workers: int = 2, tag: str = "0") -> dic
     from sqlalchemy import text
 
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.engine.console import Reporter
-    from fragscope.probes.engine.runs import RunOptions, execute
+    from fragscope.probes.engine.prepared_run import RunOptions
+    from fragscope.probes.engine.runs import execute
 
     campaign = _campaign(run, n, tag=tag)
     db = run / f"bench-{tag}.sqlite"

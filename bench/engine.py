@@ -51,9 +51,10 @@ def _cpu() -> float:
 def engine_end_to_end(directory: Path, n: int) -> tuple[float, float]:
     """(tasks/s wall, tasks per CPU-second) of execute() on an n-target campaign."""
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.engine.console import Reporter
-    from fragscope.probes.engine.runs import RunOptions, execute
+    from fragscope.probes.engine.prepared_run import RunOptions
+    from fragscope.probes.engine.runs import execute
 
     campaign = _campaign(directory, n)
     db = directory / "e2e.sqlite"
@@ -73,7 +74,7 @@ def engine_end_to_end(directory: Path, n: int) -> tuple[float, float]:
 def engine_without_storage(directory: Path, n: int) -> tuple[float, float]:
     """(tasks/s wall, tasks per CPU-second) of the engine with a sink that drops rows."""
     from fragscope.probes.engine.campaign import load_campaign
-    from fragscope.probes.engine.runner import Engine
+    from fragscope.probes.engine.shard_runner import ShardRunner
     from fragscope.probes.safety import NetworkPolicy
 
     class DropSink:
@@ -81,7 +82,7 @@ def engine_without_storage(directory: Path, n: int) -> tuple[float, float]:
             return None
 
     campaign = load_campaign(_campaign(directory, n))
-    eng = Engine(
+    eng = ShardRunner(
         campaign,
         run_id="00000000-0000-4000-8000-000000000000",
         vantage_id="bench",
@@ -100,7 +101,7 @@ def writer_floor(directory: Path, n: int, batch: int = 5000) -> tuple[float, flo
     from sqlalchemy import text
 
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.db.ids import row_id, target_id
     from fragscope.db.writer import Writer, spec_for
     from fragscope.probes.engine.rows import observation_builder, tuple_builder
@@ -186,7 +187,8 @@ def peak_rss_child(directory: Path, n: int) -> tuple[int, float]:
 
 def _rss_child(campaign: str) -> int:
     from fragscope.probes.engine.console import Reporter
-    from fragscope.probes.engine.runs import RunOptions, execute
+    from fragscope.probes.engine.prepared_run import RunOptions
+    from fragscope.probes.engine.runs import execute
 
     db = Path(campaign).parent / "rss.sqlite"
     opts = RunOptions(campaign=Path(campaign), db=str(db), auto_migrate=True)

@@ -245,7 +245,7 @@ def mix(rows: int, resolvers: int) -> dict[str, int]:
 
 def build(path: Path, rows: int) -> dict[str, Any]:
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.db.ids import target_id, vantage_id
 
     engine = make_engine(f"sqlite:///{path}")
@@ -375,7 +375,7 @@ import json, sys, time
 t0, c0 = time.perf_counter(), time.process_time()
 from fragscope.analysis import asn, scope
 from fragscope.analysis.compute import compute, store
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 engine = make_engine(sys.argv[1])
 runs = scope.select_runs(engine, round_name="bench")
 c = compute(engine, runs, mapping=asn.load_lab())

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fragscope.db import migrate
-from fragscope.db.engine import SQLITE_PRAGMAS, make_engine
+from fragscope.db.connection import SQLITE_PRAGMAS, make_engine
 from fragscope.db.ids import row_id, vantage_id
 from fragscope.db.vocab import Failure, Operation
 from fragscope.db.writer import AsyncWriter, Row, Writer, spec_for

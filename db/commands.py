@@ -8,15 +8,8 @@ import sys
 import click
 
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine
-
-DB_OPTION = click.option(
-    "--db",
-    "db_url",
-    envvar="FRAGSCOPE_DB",
-    default=None,
-    help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
-)
+from fragscope.db.cli_option import DB_OPTION
+from fragscope.db.connection import make_engine
 
 
 @click.group(name="db")
@@ -157,7 +150,7 @@ def explore_command(db_url: str | None, port: int) -> None:
     import tempfile
     from pathlib import Path
 
-    from fragscope.db.engine import is_sqlite, resolve_url, sqlite_path
+    from fragscope.db.connection import is_sqlite, resolve_url, sqlite_path
     from fragscope.db.explore import ExploreError, serve
 
     url = resolve_url(db_url)

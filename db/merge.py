@@ -19,7 +19,7 @@ from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine, resolve_url, sqlite_path
+from fragscope.db.connection import make_engine, resolve_url, sqlite_path
 from fragscope.db.scope import select_rows, tables_in_order
 
 CHUNK_ROWS = 5_000

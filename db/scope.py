@@ -56,6 +56,12 @@ def is_observation(table: Table) -> bool:
     return all(k in table.c for k in ENVELOPE_KEYS)
 
 
+def observation_tables() -> tuple[str, ...]:
+    """Names of every observation table (with the envelope), in the models' definition
+    order: ``null_observations`` (db.models.core) first, then the probe areas' tables."""
+    return tuple(t.name for t in Base.metadata.tables.values() if is_observation(t))
+
+
 def scope_of(table: Table) -> Scope | None:
     """The run scope of ``table`` (``runs`` is scoped by its own id), or None when its rows
     are shared by all runs (vantages, vocabularies)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from fragscope.db.commands import DB_OPTION
+from fragscope.db.cli_option import DB_OPTION
 
 
 def _fail(message: str, code: int = 2) -> None:
@@ -99,7 +99,8 @@ def run_command(
     from fragscope.probes.engine.campaign import CampaignError
     from fragscope.probes.engine.console import Reporter
     from fragscope.probes.engine.lock import LockHeld
-    from fragscope.probes.engine.runs import RunOptions, UsageError, execute
+    from fragscope.probes.engine.prepared_run import RunOptions
+    from fragscope.probes.engine.runs import UsageError, execute
 
     reporter = Reporter(log_json=log_json, progress=progress)
     opts = RunOptions(
@@ -130,7 +131,7 @@ def _open_db(db_url: str | None) -> Any:
     import os
 
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine, resolve_url, sqlite_path
+    from fragscope.db.connection import make_engine, resolve_url, sqlite_path
 
     url = resolve_url(db_url)
     path = sqlite_path(url)

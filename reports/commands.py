@@ -21,7 +21,8 @@ from fragscope.analysis import asn, scope
 from fragscope.analysis.compute import compute, store
 from fragscope.analysis.summary import Summary, build
 from fragscope.analysis.tables import present_tables
-from fragscope.db.engine import make_engine
+from fragscope.db.cli_option import DB_OPTION
+from fragscope.db.connection import make_engine
 from fragscope.db.models import IndicatorValue
 from fragscope.reports import FORMATS, render
 
@@ -127,13 +128,7 @@ def open_engine(db_url: str | None) -> Engine:
 
 
 @click.command(name="summarize")
-@click.option(
-    "--db",
-    "db_url",
-    envvar="FRAGSCOPE_DB",
-    default=None,
-    help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
-)
+@DB_OPTION
 @click.option(
     "--run", default="latest", show_default=True, help="A run id (or a unique prefix), or latest."
 )

@@ -94,7 +94,7 @@ def sqlite_url(tmp_path: Path) -> str:
 @pytest.fixture
 def migrated_engine(sqlite_url: str) -> Iterator[Engine]:
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
 
     engine = make_engine(sqlite_url)
     migrate.upgrade(engine)

@@ -13,11 +13,11 @@ import threading
 
 from sqlalchemy import event
 
-import fragscope.db.engine as db_engine
+import fragscope.db.connection as db_connection
 
 KILL_AT = int(os.environ.get("FRAGSCOPE_TEST_KILL_AT_COMMIT", "0"))
 _count = 0
-_original = db_engine.make_engine
+_original = db_connection.make_engine
 
 
 def _on_commit(_conn: object) -> None:
@@ -35,7 +35,7 @@ def _make_engine(*args: object, **kwargs: object) -> object:
     return engine
 
 
-db_engine.make_engine = _make_engine  # type: ignore[assignment]
+db_connection.make_engine = _make_engine  # type: ignore[assignment]
 
 if __name__ == "__main__":
     from fragscope import cli

@@ -10,13 +10,13 @@ from pathlib import Path
 from bench import _synthetic as synthetic
 from bench import indicators
 from fragscope.probes.engine.campaign import load_campaign
-from fragscope.probes.engine.runner import Engine
+from fragscope.probes.engine.shard_runner import ShardRunner
 from fragscope.probes.safety import NetworkPolicy
 
 
 def _planned() -> tuple[collections.Counter[str], collections.Counter[tuple[str, str]]]:
     campaign = load_campaign(synthetic.DEFAULT_CAMPAIGN)
-    engine = Engine(
+    engine = ShardRunner(
         campaign,
         run_id="00000000-0000-4000-8000-000000000000",
         vantage_id="plan-only",
@@ -54,7 +54,7 @@ def test_row_mix_is_the_default_campaigns_plan() -> None:
 def test_small_bench_database_gives_every_dns_and_naming_indicator(tmp_path: Path) -> None:
     from fragscope.analysis import asn, scope
     from fragscope.analysis.compute import compute
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
 
     path = tmp_path / "bench.sqlite"
     built = indicators.build(path, 60_000)

@@ -8,7 +8,7 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.probes.dns.commands import dns_command
 from tests.dns.world import DnsWorld
 

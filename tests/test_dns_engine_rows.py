@@ -20,8 +20,8 @@ from fragscope.probes.base import Observation, Task
 from fragscope.probes.dns.query import DnsQueryProbe
 from fragscope.probes.dns.rows import observation_rows
 from fragscope.probes.engine.campaign import load_campaign
-from fragscope.probes.engine.runner import Engine
 from fragscope.probes.engine.runs import build_policy
+from fragscope.probes.engine.shard_runner import ShardRunner
 from tests.dns.world import DnsWorld
 
 RUN = "00000000-0000-4000-8000-000000000006"
@@ -57,7 +57,7 @@ def test_engine_rows_equal_reference_rows(
             stored.extend(rows)
 
     c = load_campaign(campaign)
-    eng = Engine(c, run_id=RUN, vantage_id="v", sink=Keep(), policy=build_policy(c))
+    eng = ShardRunner(c, run_id=RUN, vantage_id="v", sink=Keep(), policy=build_policy(c))
     result = asyncio.run(eng.run())
     assert result.tasks == 3 * 5 * 2 == len(seen)
     expected: dict[str, list[tuple[Any, ...]]] = {"dns_observations": [], "dns_answers": []}

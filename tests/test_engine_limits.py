@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 
 from fragscope.probes.engine.console import Reporter
+from fragscope.probes.engine.prepared_run import RunOptions
 from fragscope.probes.engine.ratelimit import TokenBucket
-from fragscope.probes.engine.runs import RunOptions, execute
+from fragscope.probes.engine.runs import execute
 from tests.fixtures.engine import UdpListener, query, write_targets
 
 

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from fragscope.db.ids import row_id, target_id
 from fragscope.probes.engine.campaign import load_campaign
 from fragscope.probes.engine.planner import Shard, task_key
-from fragscope.probes.engine.runner import Engine
+from fragscope.probes.engine.shard_runner import ShardRunner
 from fragscope.probes.safety import NetworkPolicy
 from tests.fixtures.engine import null_campaign
 
@@ -50,9 +50,9 @@ def _engine_rows(tmp_path: Path) -> tuple[list[str], list[tuple[object, tuple[ob
     campaign = load_campaign(null_campaign(tmp_path, targets=20, follow_ups=1, fail_every=0))
     sink = _Collect()
     run = "11111111-2222-4333-8444-555555555555"
-    eng = Engine(campaign, run_id=run, vantage_id="v", sink=sink, policy=NetworkPolicy())
+    eng = ShardRunner(campaign, run_id=run, vantage_id="v", sink=sink, policy=NetworkPolicy())
     keys = [t.key for t in eng.tasks()]
-    eng2 = Engine(campaign, run_id=run, vantage_id="v", sink=sink, policy=NetworkPolicy())
+    eng2 = ShardRunner(campaign, run_id=run, vantage_id="v", sink=sink, policy=NetworkPolicy())
     asyncio.run(eng2.run())
     return keys, sink.rows
 
@@ -92,7 +92,7 @@ def test_a_name_pinned_to_two_addresses_is_two_tasks(tmp_path: Path) -> None:
         "1,www.example.test,10.99.80.1\n2,www.example.test,fd99::80:1\n"
     )
     campaign = load_campaign(path)
-    eng = Engine(campaign, run_id="r", vantage_id="v", sink=_Collect(), policy=NetworkPolicy())
+    eng = ShardRunner(campaign, run_id="r", vantage_id="v", sink=_Collect(), policy=NetworkPolicy())
     tasks = list(eng.tasks())
     assert [t.key for t in tasks] == [
         task_key(
@@ -116,7 +116,7 @@ def test_workers_are_dealt_every_root_task_once(tmp_path: Path) -> None:
     policy = NetworkPolicy()
 
     def keys(shard: Shard) -> list[str]:
-        eng = Engine(
+        eng = ShardRunner(
             campaign, run_id="r", vantage_id="v", sink=_Collect(), policy=policy, shard=shard
         )
         return [t.key for t in eng.tasks()]

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from fragscope.probes.engine.console import Reporter
-from fragscope.probes.engine.runs import RunOptions, execute
+from fragscope.probes.engine.prepared_run import RunOptions
+from fragscope.probes.engine.runs import execute
 from tests.fixtures.engine import (
     REPO,
     done_keys,
@@ -175,7 +176,7 @@ def test_max_duration_gives_partial_and_exit_1_then_resume_finishes(tmp_path: Pa
 
 def test_lock_second_run_exits_2_other_shard_proceeds_waiter_waits(tmp_path: Path) -> None:
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.engine.lock import run_lock
 
     campaign = null_campaign(tmp_path, targets=100, follow_ups=0)
@@ -321,7 +322,7 @@ def test_database_not_at_head_is_refused(tmp_path: Path) -> None:
     campaign = null_campaign(tmp_path, targets=5)
     db = tmp_path / "old.sqlite"
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
 
     engine = make_engine(str(db))
     migrate.upgrade(engine, "0001")

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.explore import CANNED_QUERIES, explore_metadata
 from fragscope.db.migrate import upgrade
 from fragscope.lab.core.ports import free_port

@@ -16,7 +16,7 @@ from sqlalchemy import Engine, Table, select, text
 import fragscope.db.export as db_export
 from fragscope.cli import main
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.export import ExportError, export
 from tests.fixtures.storage import EVIDENCE, EXTENDED, write_sample_run
 

@@ -10,7 +10,7 @@ from sqlalchemy import Engine, Table, func, select, text
 
 from fragscope.cli import main
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.merge import MergeError, merge
 from fragscope.db.models import Base
 from tests.fixtures.storage import EVIDENCE, EXTENDED, write_sample_run

@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine, text
 
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 
 BEFORE = "0500_storage_speed"
 VANTAGE = "00000000-0000-4000-8000-00000000000a"

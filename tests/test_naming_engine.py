@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from fragscope import cli
 from fragscope.analysis import scope
 from fragscope.analysis.compute import compute
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from tests.fixtures.naming import DnsViews, EnsWorld
 
 NAMES = ["alice.eth", "bob.eth", "ghost.eth", "al_ice.eth"]

@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.models import (
     Base,
     IndicatorValue,

@@ -14,7 +14,7 @@ from sqlalchemy import Engine, inspect
 
 from fragscope.cli import main
 from fragscope.db import migrate, research_indexes
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.ids import child_id, row_id
 from fragscope.db.writer import AsyncWriter, Row, Writer, spec_for
 from tests.fixtures.storage import sample_rows

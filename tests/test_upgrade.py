@@ -1,7 +1,8 @@
-"""Upgrades: a database written by the first released schema migrates to head unchanged.
+"""Upgrades: databases written by earlier fragscope versions migrate to head unchanged.
 
-tests/fixtures/data/v1.sqlite was written at revision "0001" (by make_v1.py beside it);
-`fragscope db upgrade` must bring it to head without losing or changing a row.
+tests/fixtures/data/v1.sqlite was written at revision "0001" (by make_v1.py beside it),
+a4946a4.sqlite by main at commit a4946a4 at its head (make_a4946a4.py); `fragscope db
+upgrade` must bring each to head without losing or changing a row.
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from click.testing import CliRunner
 
 from fragscope.cli import main
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.db.migrate import current_revision, heads, is_at_head
+from fragscope.db.models import Base
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data" / "v1.sqlite"
 V1_TABLES = {
@@ -93,3 +97,49 @@ def test_upgrade_twice_is_a_no_op(tmp_path: Path) -> None:
     once = _snapshot(db)
     assert runner.invoke(main, ["db", "upgrade", "--db", str(db)]).exit_code == 0
     assert _snapshot(db) == once
+
+
+MAIN_A4946A4 = Path(__file__).parent / "fixtures" / "data" / "a4946a4.sqlite"
+"""A database as main at a4946a4 wrote it at its head (make_a4946a4.py beside it): before
+the models became a package and the migration files were renamed."""
+
+
+def _all_rows(path: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, in a fixed order."""
+    con = sqlite3.connect(path)
+    try:
+        tables = [
+            r[0]
+            for r in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+                " AND name != 'alembic_version' ORDER BY name"
+            )
+        ]
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"'), key=repr) for t in tables}
+    finally:
+        con.close()
+
+
+def test_database_of_main_a4946a4_upgrades_and_keeps_its_rows(tmp_path: Path) -> None:
+    db = tmp_path / "main.sqlite"
+    shutil.copyfile(MAIN_A4946A4, db)
+    before = _all_rows(db)
+    assert set(before) == set(Base.metadata.tables)  # the fixture has every table...
+    assert all(before.values())  # ...and rows in each
+    result = CliRunner().invoke(main, ["db", "upgrade", "--db", str(db)])
+    assert result.exit_code == 0, result.output
+    engine = make_engine(str(db))
+    try:
+        assert is_at_head(engine), (current_revision(engine), heads())
+        with engine.connect() as conn:
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+            assert conn.exec_driver_sql("PRAGMA foreign_key_check").all() == []
+    finally:
+        engine.dispose()
+    after = _all_rows(db)
+    for table, rows in before.items():
+        if table.startswith("vocab_"):
+            assert set(rows) <= set(after[table]), table
+        else:
+            assert after[table] == rows, table

@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from fragscope.db.cli_option import DB_OPTION
 from fragscope.db.vocab import Role
 
 
@@ -68,13 +69,7 @@ def _fail(message: str) -> None:
 @click.option("--timeout", default=3.0, show_default=True, type=click.FloatRange(min=0.01))
 @click.option("--no-dnssec", is_flag=True, help="Do not set the DO bit.")
 @click.option("--store", is_flag=True, help="Also store the observations in the database.")
-@click.option(
-    "--db",
-    "db_url",
-    envvar="FRAGSCOPE_DB",
-    default=None,
-    help="SQLAlchemy URL or SQLite path (default: FRAGSCOPE_DB, else ./fragscope.sqlite).",
-)
+@DB_OPTION
 @click.option("--wire", is_flag=True, help="Include the raw response (hex) in JSON output.")
 def dns_command(
     name: str,
@@ -236,7 +231,7 @@ async def _measure(
 
 def _store(pairs: list[tuple[Any, Any]], db_url: str | None, *, iterative: bool) -> None:
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.dns.rows import finish_run, sequence_counts, start_run, store_observations
 
     engine = make_engine(db_url)

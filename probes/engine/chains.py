@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from fragscope.db.models_transport import PATH_TESTS
+from fragscope.db.models.transport import PATH_TESTS
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes.base import FollowUp, Observation, Task
 

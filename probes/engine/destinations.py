@@ -4,7 +4,8 @@ The engine checks every address of an endpoint before a task is started: an IP l
 is checked as is; a host name is looked up in /etc/hosts, and through getaddrinfo only
 when the system's resolvers are themselves inside the allowlist (a lookup is traffic
 too: in the test suite the host's resolver is outside it). A refused endpoint turns each
-of its tasks into a ``blocked_by_policy`` row; nothing is sent.
+of its tasks into a ``blocked_by_policy`` row; nothing is sent. :class:`DestinationGate`
+keeps those verdicts (and those on pinned addresses) for a run.
 """
 
 from __future__ import annotations
@@ -13,7 +14,9 @@ import socket
 from dataclasses import dataclass
 from pathlib import Path
 
+from fragscope.probes.base import Task
 from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
+from fragscope.probes.engine.planner import PLAN_ERROR
 from fragscope.probes.safety import NetworkPolicy
 
 HOSTS_FILE = Path("/etc/hosts")
@@ -91,3 +94,42 @@ def check_endpoint(url: str, policy: NetworkPolicy) -> Verdict:
             f"{url}: {', '.join(refused)} outside the allowed networks or on the blocklist",
         )
     return Verdict(addresses, None)
+
+
+class DestinationGate:
+    """The policy's verdicts on a run's destinations: endpoint URLs and pinned addresses,
+    each judged once (the shard runner asks before every task)."""
+
+    def __init__(self, policy: NetworkPolicy) -> None:
+        self.policy = policy
+        self._verdicts: dict[str, Verdict] = {}
+        self._address_ok: dict[str, bool] = {}
+
+    def endpoint(self, url: str) -> Verdict:
+        """The verdict on an endpoint URL (its addresses resolved once)."""
+        v = self._verdicts.get(url)
+        if v is None:
+            v = self._verdicts[url] = check_endpoint(url, self.policy)
+        return v
+
+    def blocked(self, task: Task) -> str | None:
+        """Why the policy refuses ``task`` (endpoint or pinned address), or None."""
+        ep = task.endpoint
+        if ep is not None:
+            reason = self.endpoint(ep.url).blocked
+            if reason is not None:
+                return reason
+        params = task.params
+        if params:
+            if PLAN_ERROR in params:
+                return None
+            address = params.get("address")
+            if address is not None:
+                ok = self._address_ok.get(address)
+                if ok is None:
+                    ok = self.policy.allows(address)
+                    if len(self._address_ok) < 100_000:
+                        self._address_ok[address] = ok
+                if not ok:
+                    return f"{address} is outside the allowed networks or on the blocklist"
+        return None

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Engine, text
 
-from fragscope.db.engine import sqlite_path
+from fragscope.db.connection import sqlite_path
 from fragscope.db.ids import stable_hash64
 
 POLL_S = 0.1

@@ -18,15 +18,13 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any, TextIO
 
 from sqlalchemy import Engine
 
 from fragscope.db import migrate
-from fragscope.db.engine import make_engine, resolve_url, sqlite_path
+from fragscope.db.connection import make_engine, resolve_url, sqlite_path
 from fragscope.db.vocab import RunStatus
 from fragscope.db.writer import AsyncWriter, Writer
 from fragscope.probes.engine import bookkeeping as bk
@@ -34,7 +32,13 @@ from fragscope.probes.engine.campaign import Campaign, load_campaign
 from fragscope.probes.engine.console import Reporter
 from fragscope.probes.engine.lock import run_lock
 from fragscope.probes.engine.planner import Shard
-from fragscope.probes.engine.runner import Engine as TaskEngine
+from fragscope.probes.engine.prepared_run import (
+    PreparedRun,
+    RunOptions,
+    install_signals,
+    shard_runner_for,
+)
+from fragscope.probes.engine.shard_runner import ShardRunner
 from fragscope.probes.engine.state import EngineResult
 from fragscope.probes.engine.targets import validate
 from fragscope.probes.safety import NetworkPolicy
@@ -48,25 +52,6 @@ RUN_GC_THRESHOLD = (100_000, 50, 1000)
 
 class UsageError(Exception):
     """The run could not start (bad input, lock held, database not migrated): exit 2."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    campaign: Path
-    db: str | None = None
-    vantage: str | None = None
-    round: str | None = None
-    run_id: str | None = None
-    resume: str | None = None
-    """None = a new run; "latest" = the latest unfinished run; else a run UUID."""
-    shard: str = "0/1"
-    workers: int = 1
-    dry_run: bool = False
-    auto_migrate: bool = False
-    lock_wait: float = 0.0
-    max_duration: float | None = None
-    progress: bool | None = None
-    log_json: bool = False
 
 
 def parse_shard(spec: str) -> tuple[int, int]:
@@ -124,7 +109,7 @@ def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: Tex
         async def put(self, rows: Sequence[Row]) -> None:  # pragma: no cover - never called
             raise AssertionError("dry run writes nothing")
 
-    eng = TaskEngine(
+    eng = ShardRunner(
         campaign,
         run_id="00000000-0000-0000-0000-000000000000",
         vantage_id="dry-run",
@@ -148,20 +133,6 @@ def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: Tex
         n += 1
     out.write(f"# {n} tasks planned, nothing sent\n")
     return 0
-
-
-@dataclass
-class _Prepared:
-    campaign: Campaign
-    engine: Engine
-    run_id: str
-    vantage_id: str
-    vantage_label: str
-    shard: Shard
-    skip: set[str]
-    pending: list[dict[str, Any]]
-    policy: NetworkPolicy
-    total: int
 
 
 def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) -> int:
@@ -261,7 +232,7 @@ def _prepare(
     shard: tuple[int, int],
     policy: NetworkPolicy,
     reporter: Reporter,
-) -> _Prepared:
+) -> PreparedRun:
     vantage_label = opts.vantage or campaign.vantage
     vid = bk.ensure_vantage(engine, vantage_label)
     existing = None
@@ -318,7 +289,7 @@ def _prepare(
         tasks_done_before=len(skip),
         tasks_estimated=total,
     )
-    return _Prepared(
+    return PreparedRun(
         campaign=campaign,
         engine=engine,
         run_id=run_id,
@@ -332,37 +303,9 @@ def _prepare(
     )
 
 
-def make_task_engine(
-    p: _Prepared,
-    opts: RunOptions,
-    sink: Any,
-    *,
-    write_targets: bool = True,
-    shard: Shard | None = None,
-) -> TaskEngine:
-    eng = TaskEngine(
-        p.campaign,
-        run_id=p.run_id,
-        vantage_id=p.vantage_id,
-        sink=sink,
-        policy=p.policy,
-        shard=shard or p.shard,
-        skip=p.skip,
-        write_targets=write_targets,
-        max_duration=opts.max_duration,
-    )
-    eng.add_pending(p.pending)
-    return eng
-
-
-def install_signals(loop: asyncio.AbstractEventLoop, on_signal: Callable[[int], None]) -> None:
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
-
-
-async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> EngineResult:
+async def _run_async(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> EngineResult:
     writer = AsyncWriter(Writer(p.engine))
-    eng = make_task_engine(p, opts, writer)
+    eng = shard_runner_for(p, opts, writer)
     loop = asyncio.get_running_loop()
     signals_seen: list[int] = []
     main_task = asyncio.current_task()
@@ -418,7 +361,9 @@ async def _run_async(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> E
     return result
 
 
-async def _tick(p: _Prepared, eng: TaskEngine, *, writer: AsyncWriter, reporter: Reporter) -> None:
+async def _tick(
+    p: PreparedRun, eng: ShardRunner, *, writer: AsyncWriter, reporter: Reporter
+) -> None:
     loop = asyncio.get_running_loop()
     t0 = last_beat = last_log = time.monotonic()
     while True:
@@ -435,7 +380,7 @@ async def _tick(p: _Prepared, eng: TaskEngine, *, writer: AsyncWriter, reporter:
 
 
 def _conclude(
-    p: _Prepared, result: EngineResult, *, reporter: Reporter, extra_unknown: int = 0
+    p: PreparedRun, result: EngineResult, *, reporter: Reporter, extra_unknown: int = 0
 ) -> int:
     unknown = result.unknown_failures + extra_unknown
     if result.stopped == "signal":

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import collections
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -49,19 +48,6 @@ class EngineResult:
     @property
     def unknown_failures(self) -> int:
         return sum(s.failures.get(Failure.UNKNOWN_FAILURE.value, 0) for s in self.stats.values())
-
-
-class WorkerSlot:
-    """A worker's deadline state (see Engine._measure)."""
-
-    __slots__ = ("deadline_at", "expired", "handle", "measuring", "owner")
-
-    def __init__(self, owner: asyncio.Task[None]) -> None:
-        self.owner = owner
-        self.deadline_at = 0.0
-        self.measuring = False
-        self.expired = False
-        self.handle: asyncio.TimerHandle | None = None
 
 
 class ProbeRuntime:

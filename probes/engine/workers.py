@@ -25,12 +25,17 @@ from typing import TYPE_CHECKING, Any
 from fragscope.db.writer import Row, ThreadedWriter, Writer
 from fragscope.probes.engine import bookkeeping as bk
 from fragscope.probes.engine.planner import Shard
+from fragscope.probes.engine.prepared_run import (
+    PreparedRun,
+    RunOptions,
+    install_signals,
+    shard_runner_for,
+)
 from fragscope.probes.engine.state import EngineResult, ProbeStats
 
 if TYPE_CHECKING:
     from fragscope.probes.engine.campaign import Campaign
     from fragscope.probes.engine.console import Reporter
-    from fragscope.probes.engine.runs import RunOptions, _Prepared
 
 
 class PipeSink:
@@ -84,15 +89,13 @@ def worker_share(campaign: Campaign, workers: int) -> Campaign:
     )
 
 
-def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
-    from fragscope.probes.engine.runs import install_signals, make_task_engine
-
+def _child(p: PreparedRun, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
     code = 0
     try:
         p = dataclasses.replace(p, campaign=worker_share(p.campaign, workers))
         shard = Shard(p.shard.index, p.shard.count, p.shard.seed, worker, workers)
         sink = PipeSink(conn)
-        eng = make_task_engine(p, opts, sink, write_targets=worker == 0, shard=shard)
+        eng = shard_runner_for(p, opts, sink, write_targets=worker == 0, shard=shard)
 
         async def main() -> EngineResult:
             install_signals(asyncio.get_running_loop(), lambda _sig: eng.stop(reason="signal"))
@@ -111,7 +114,7 @@ def _child(p: _Prepared, opts: RunOptions, worker: int, workers: int, conn: Conn
         os._exit(code)
 
 
-def run_forked(p: _Prepared, opts: RunOptions, *, reporter: Reporter) -> tuple[EngineResult, int]:
+def run_forked(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> tuple[EngineResult, int]:
     """Run the shard in ``opts.workers`` children; return the merged result and the number
     of children that failed (counted as internal problems: exit 1)."""
     workers = opts.workers

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from fragscope.db.cli_option import DB_OPTION
 from fragscope.probes.base import Endpoint, Task
 from fragscope.probes.naming.collisions import analyse, render_csv, render_json, render_text
 from fragscope.probes.naming.methods import METHODS
@@ -83,11 +84,11 @@ def namespaces(registry_dir: str | None) -> None:
 
 
 @naming_group.command()
-@click.option("--db", "db_url", default=None, help="Database URL or SQLite path.")
+@DB_OPTION
 @click.option("--run-id", required=True, help="The run whose bridge rows are judged.")
 def fidelity(db_url: str | None, run_id: str) -> None:
     """Judge bridge/gateway rows of a run against its on-chain rows (sets `fidelity`)."""
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.naming.fidelity import update_run
 
     counts = update_run(make_engine(db_url), run_id)
@@ -95,7 +96,7 @@ def fidelity(db_url: str | None, run_id: str) -> None:
 
 
 @naming_group.command(name="ambiguity")
-@click.option("--db", "db_url", default=None, help="Database URL or SQLite path.")
+@DB_OPTION
 @click.option("--run-id", required=True, help="The run whose DNS rows are compared.")
 @click.option(
     "--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True
@@ -104,7 +105,7 @@ def ambiguity_command(db_url: str | None, run_id: str, fmt: str) -> None:
     """Names answered differently by different DNS endpoints of a run (RFC 2826)."""
     from dataclasses import asdict
 
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.probes.naming.ambiguity import ambiguity
 
     found = ambiguity(make_engine(db_url), run_id)
@@ -162,7 +163,7 @@ def _options(pairs: tuple[str, ...]) -> dict[str, Any]:
 @click.option("--text-key", "text_keys", multiple=True, help="ENS text keys to read.")
 @click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds per request.")
 @click.option("--store", is_flag=True, help="Also store the rows (an ad-hoc run).")
-@click.option("--db", "db_url", default=None, help="Database URL or SQLite path for --store.")
+@DB_OPTION
 @click.option("--json", "as_json", is_flag=True, help="JSON lines even on a terminal.")
 def name_command(
     name: str,
@@ -220,7 +221,7 @@ def name_command(
         _print_table(row)
     if store:
         from fragscope.db import migrate
-        from fragscope.db.engine import make_engine
+        from fragscope.db.connection import make_engine
         from fragscope.probes.naming.store import store as store_rows
 
         engine = make_engine(db_url)

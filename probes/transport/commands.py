@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from fragscope.db.cli_option import DB_OPTION
 from fragscope.db.vocab import Failure
 from fragscope.probes.base import Observation, Task
 from fragscope.probes.safety import NetworkPolicy
@@ -142,7 +143,7 @@ def _store(
     started: dt.datetime,
 ) -> int:
     from fragscope.db import migrate
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.db.writer import Writer
     from fragscope.probes.transport.store import cli_run_rows, observation_rows
 
@@ -215,13 +216,7 @@ def _store(
     help="Extra attempts for a retryable failure (no reply, timeout); each is a row.",
 )
 @click.option("--store", is_flag=True, help="Also store the rows in the database.")
-@click.option(
-    "--db",
-    "db_url",
-    envvar="FRAGSCOPE_DB",
-    default=None,
-    help="SQLAlchemy URL or SQLite path (with --store).",
-)
+@DB_OPTION
 @click.option(
     "--json/--table",
     "as_json",

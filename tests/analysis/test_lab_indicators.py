@@ -61,7 +61,7 @@ from fragscope.analysis import asn as asn_map
 from fragscope.analysis import scope
 from fragscope.analysis.compute import compute
 from fragscope.analysis.result import Estimate
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.lab import truth as lab_truth
 from fragscope.lab.core import process
 from fragscope.lab.dns import render

@@ -127,7 +127,7 @@ def test_bad_input_exits_2(hostile_db: str, args: list[str], message: str) -> No
 def test_computes_and_stores_when_missing(hostile_db: str) -> None:
     from sqlalchemy import func, select
 
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.db.models import IndicatorValue
 
     assert _run("--db", hostile_db, "--round", "r1", "--format", "json").exit_code == 0
@@ -195,7 +195,7 @@ def test_since_selects_every_run_and_reports_trends(tmp_path: Path) -> None:
 
 
 def test_run_by_unique_prefix(hostile_db: str) -> None:
-    from fragscope.db.engine import make_engine
+    from fragscope.db.connection import make_engine
     from fragscope.db.ids import vantage_id
     from fragscope.db.writer import Writer
     from fragscope.reports.commands import _resolve_prefix

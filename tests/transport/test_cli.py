@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.lab.web.app import HOSTILE_STRING
 from fragscope.probes.transport.commands import transport_command
 from tests.fixtures.web_hosts import WebLab

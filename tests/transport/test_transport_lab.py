@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 
-from fragscope.db.engine import make_engine
+from fragscope.db.connection import make_engine
 from fragscope.lab.truth import WebHost, load
 from fragscope.lab.vantages import facts, lab_exec_argv
 from fragscope.lab.vantages.model import Action

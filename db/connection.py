@@ -1,4 +1,5 @@
-"""Engine factory: any SQLAlchemy URL, SQLite PRAGMAs on every connection. Does I/O.
+"""Database connections: make_engine (a SQLAlchemy Engine for any URL, SQLite PRAGMAs on
+every connection) and where the URL comes from. Does I/O.
 
 The URL comes from ``--db``, else ``FRAGSCOPE_DB``, else ``./fragscope.sqlite``. A plain
 path is accepted as a SQLite file.

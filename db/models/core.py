@@ -1,9 +1,9 @@
-"""SQLAlchemy 2.x models: the schema's single source of truth. No I/O.
+"""The shared tables and the helpers every observation table uses. No I/O.
 
-Every table and column carries ``doc=`` (rendered into docs/schema.md by
-``fragscope db describe``). Observation tables share the envelope in
-:class:`ObservationMixin`; each probe issue adds its own table with the mixin, its child
-tables with :func:`child_of`, a migration and views.
+Vocabularies, vantages, runs, targets, the task ledger and indicator values; the
+observation envelope (:class:`ObservationMixin`, :func:`envelope_args`) and child tables
+(:func:`child_of`). The probe areas' tables live in the sibling modules of this package
+(db.models), which import this one; this one imports none of them.
 """
 
 from __future__ import annotations
@@ -334,8 +334,3 @@ class IndicatorValue(Base):
     )
     reason: Mapped[str | None] = mapped_column(Text, doc="why the value is NULL, if it is")
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")
-
-
-# Probe areas keep their tables in modules of their own; importing them here puts every
-# table in Base.metadata, which the writer and Alembic read.
-from fragscope.db import models_dns, models_naming, models_transport  # noqa: E402, F401

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fragscope.db.models import Base, ObservationMixin, child_of, envelope_args
+from fragscope.db.models.core import Base, ObservationMixin, child_of, envelope_args
 
 
 class NamingObservation(ObservationMixin, Base):

@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fragscope.db.models import Base, ObservationMixin, child_of, envelope_args
+from fragscope.db.models.core import Base, ObservationMixin, child_of, envelope_args
 
 QUIC_STAGES = ("not_sent", "initial_sent", "server_replied", "handshake_done", "http_done")
 VN_REPLIES = ("vn", "other", "malformed", "none", "icmp")
