@@ -272,8 +272,8 @@ def composite(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
     params["geometric"] = float(
         np.prod([(v + eps) ** (1 / len(pillar_values)) for v in pillar_values.values()])
     )
-    # Weight sensitivity (INDICATORS.md step 5): w ~ Dirichlet(1, ..., 1), M = 1000 draws,
-    # seeded from the run id; the 2.5-97.5% range of the AFI under random weights.
+    # Weight sensitivity (docs/indicators.md, Method step 5): w ~ Dirichlet(1, ..., 1),
+    # M = 1000 draws seeded from the run id; the 2.5-97.5% range of the AFI under them.
     rng = np.random.default_rng(stats.seed_for(run.id, "C2-weights"))
     weights = rng.dirichlet(np.ones(len(pillar_values)), size=1000)
     draws = weights @ np.array(list(pillar_values.values()))

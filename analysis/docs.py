@@ -39,6 +39,25 @@ def markdown() -> str:
         f"A pillar counts when at least {PILLAR_MIN_COVERAGE:.0%} of its members are present; "
         "`X.param` names a member taken from indicator X's params.",
         "",
+        "## Method",
+        "",
+        "The steps the code cites as *docs/indicators.md, Method step N*:",
+        "",
+        "1. **Pillars.** Each member of a pillar is an indicator oriented to [0, 1].",
+        "2. **Normalisation.** None is needed: every indicator is a share or an index in "
+        "[0, 1], so values compare across runs without sample-dependent rescaling.",
+        "3. **Aggregation.** A pillar is the mean of its present members; C2 is the mean of "
+        "the pillars that count, and its params keep the geometric mean as a robustness "
+        "check.",
+        "4. **Clusters.** Targets are the clusters. SQL reduces rows to per-target sums; one "
+        "multinomial resample of the targets per bootstrap replicate serves every indicator "
+        "of the run, so targets are resampled jointly, which the composite's interval needs.",
+        "5. **Weight sensitivity.** C2's params give the 2.5-97.5 % range of the index under "
+        "pillar weights drawn from Dirichlet(1, ..., 1), 1,000 draws seeded from the run id.",
+        "6. **Comparisons.** Cross-vantage pair tests use the targets both runs measured, with "
+        "Holm-adjusted p-values.",
+        "7. **Trends.** A value moved between two runs when their 95 % intervals do not overlap.",
+        "",
     ]
     for i in REGISTRY.values():
         out += [

@@ -183,7 +183,7 @@ def _asns(addresses: AbstractSet[str], mapping: AsnMap | None) -> set[int] | Non
 
 
 def consistent(test: View, control: View, mapping: AsnMap | None) -> bool:
-    """cons(d, r) of N1 (INDICATORS.md): same failure rcode, both empty, or a shared IP/AS."""
+    """cons(d, r) of N1 (docs/indicators.md): same failure rcode, both empty, or a shared IP/AS."""
     rt, rc = test.rcode, control.rcode
     if rt == rc and rt in ("NXDOMAIN", "SERVFAIL"):
         return True

@@ -1,6 +1,6 @@
 """Statistics for the indicators: cluster bootstrap, Wilson, JSD, paired bootstrap, Holm. No I/O.
 
-Targets are the clusters (INDICATORS.md "Composite index" step 4): SQL reduces rows to
+Targets are the clusters (docs/indicators.md, Method step 4): SQL reduces rows to
 per-target aggregates and these functions resample those aggregates with replacement.
 Random streams are seeded from the run id, so a recomputation gives the same interval.
 """
@@ -170,8 +170,8 @@ class Resampler:
     Row j of the (B, N) weight matrix counts how often each target was drawn in replicate j
     (an exact multinomial resample of N targets). Every indicator whose clusters are
     targets of the universe takes its replicates from the same matrix, so the targets are
-    resampled jointly across indicators (what the composite's interval needs, INDICATORS.md
-    step 4), and each replicate costs one matrix product instead of a resample per indicator.
+    resampled jointly across indicators (what the composite's interval needs, docs/indicators.md,
+    Method step 4), and each replicate costs one matrix product instead of a resample per indicator.
     An indicator over a subset of the targets gets the subset's draws (domain estimation).
     """
 
@@ -493,5 +493,5 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def intervals_disjoint(a: tuple[float, float], b: tuple[float, float]) -> bool:
-    """The trend flag: two 95% intervals that do not overlap (INDICATORS.md step 7)."""
+    """The trend flag: two 95% intervals that do not overlap (docs/indicators.md, Method step 7)."""
     return a[1] < b[0] or b[1] < a[0]

@@ -80,7 +80,7 @@ def t1(ctx: Context) -> Estimate:
         # same minimum-n rule as T1 itself.
         c_num, _ = _t1_rows(control)
         if len(c_num) >= REGISTRY["T1"].min_n:
-            # ΔQ = QRR_c - QRR_v = QARG_v - QARG_c (INDICATORS.md T1).
+            # ΔQ = QRR_c - QRR_v = QARG_v - QARG_c (docs/indicators.md, T1).
             est.params["delta_q_vs_control"] = est.value - float(c_num.sum()) / len(c_num)
     return est
 

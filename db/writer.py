@@ -3,7 +3,7 @@
 The hot path hands tuples (in the model's column order) to the DBAPI's executemany, as
 ``INSERT ... ON CONFLICT DO NOTHING`` (SQLite >= 3.24 and PostgreSQL), inside one
 transaction per batch, each table's rows in primary-key order. SQLAlchemy Core with dicts
-costs ~4x more per row here (shared/research/performance-calibration.md section 4); the
+costs ~4x more per row here (docs/architecture.md §8); the
 models stay the single source of truth because the column lists and SQL are derived from
 them.
 """

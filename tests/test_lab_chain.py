@@ -39,7 +39,7 @@ from fragscope.lab.chain.schema import load_plan
 from fragscope.lab.truth import TruthError
 from tests.fixtures.chain import ChainLab, free_port
 
-# Selectors as the research notes (PART 1, section 1.3) list them.
+# Selectors as EIP-137, ENSIP-10 and EIP-3668 define them (sources [S3]-[S7], docs/sources.md).
 RESOLVER = bytes.fromhex("0178b8bf")
 OWNER = bytes.fromhex("02571be3")
 SUPPORTS_INTERFACE = bytes.fromhex("01ffc9a7")

@@ -91,7 +91,7 @@ def test_shipped_registry_report() -> None:
     assert "onion" not in reg["icann"].tlds.labels
     report = analyse(reg)
     pairs = {(p.a, p.b): p for p in report.pairs}
-    # Documented collisions (research note take-away 4): .coin Emercoin/UD (UD retired
+    # Documented collisions (docs/sources.md [S13], [S15]): .coin Emercoin/UD (UD retired
     # it, so the shipped UD list no longer has it), .wallet Handshake/UD.
     assert "wallet" in pairs[("handshake", "unstoppable")].labels
     per = {n.namespace: n for n in report.namespaces}

@@ -1,7 +1,7 @@
 """Lean DNS wire codec for the hot path: query templates and struct-based parsing. No I/O.
 
-dnspython's ``from_wire`` costs ~290 us a message here (research/performance-calibration.md
-section 3); this parser reads the header, checks the echoed question, walks every section
+dnspython's ``from_wire`` costs ~290 us a message here (docs/architecture.md
+§8); this parser reads the header, checks the echoed question, walks every section
 and extracts the EDNS OPT record with its Extended DNS Errors in a few microseconds, and
 keeps offsets so rdata is rendered only when needed. dnspython remains the full decoder for
 rare types (``rdata_text`` falls back to it) and for everything off the hot path.

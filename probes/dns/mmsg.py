@@ -1,8 +1,8 @@
 """Batched datagram I/O on Linux: sendmmsg(2) and recvmmsg(2) through ctypes. Does I/O.
 
 One system call moves up to ``BATCH`` datagrams on a connected UDP socket, which is what
-took the lean prototype from ~70k to ~100k queries/s (research/performance-calibration.md
-section 3). Where libc lacks the calls, :data:`AVAILABLE` is False and callers fall back
+took the lean prototype from ~70k to ~100k queries/s (docs/architecture.md
+§8). Where libc lacks the calls, :data:`AVAILABLE` is False and callers fall back
 to one send/recv per datagram.
 """
 

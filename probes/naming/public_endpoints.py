@@ -1,4 +1,4 @@
-"""The public naming endpoints known from the research notes, as data. File I/O only.
+"""The public naming endpoints known from the sources in docs/sources.md, as data. File I/O only.
 
 For the real-Internet campaign: the engine or the campaign writer turns the entries into
 Endpoints; nothing here contacts them.

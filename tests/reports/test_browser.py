@@ -1,5 +1,5 @@
 """The html report in a real browser: Debian's chromium, headless (--no-sandbox as root),
-driven through chromium-driver by selenium (shared/lab-recipes section 13).
+driven through chromium-driver by selenium.
 
 Checked: no console message at all, no http(s)/ws(s) request (the new-tab page's chrome://
 requests are not the report's), the SVG count equals what the JSON implies, the headline
