@@ -22,36 +22,31 @@ _blake2b = hashlib.blake2b
 _from_bytes = int.from_bytes
 
 
+def _hash64(text: str) -> int:
+    """The signed 64-bit BLAKE2b of ``text``: every id below is this of its parts' join."""
+    return _from_bytes(_blake2b(text.encode(), digest_size=8).digest(), "big", signed=True)
+
+
 def stable_hash64(*parts: object) -> int:
     """A signed 64-bit integer from the parts (BLAKE2b), fit for a BIGINT primary key."""
-    digest = hashlib.blake2b("\x1f".join(map(str, parts)).encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
+    return _hash64("\x1f".join(map(str, parts)))
 
 
+# The fast forms: f"{x}" is str(x) for str and int, so each equals stable_hash64 of its
+# parts without the join over str() of each part (the engine calls them once per row).
 def row_id(run_id: str, task_key: str, attempt: int) -> int:
     """The id of an observation row: ``stable_hash64(run_id, task_key, attempt)``."""
-    # f"{x}" is str(x) for str and int, so this is the same hash as stable_hash64's.
-    return _from_bytes(
-        _blake2b(f"{run_id}\x1f{task_key}\x1f{attempt}".encode(), digest_size=8).digest(),
-        "big",
-        signed=True,
-    )
+    return _hash64(f"{run_id}\x1f{task_key}\x1f{attempt}")
 
 
 def child_id(parent_id: int, index: int) -> int:
     """The id of the index-th child row of a parent row: ``stable_hash64(parent_id, index)``."""
-    return _from_bytes(
-        _blake2b(f"{parent_id}\x1f{index}".encode(), digest_size=8).digest(), "big", signed=True
-    )
+    return _hash64(f"{parent_id}\x1f{index}")
 
 
 def target_id(run_id: str, list_name: str, name: str) -> int:
     """The id of a target row: ``stable_hash64("target", run_id, list_name, name)``."""
-    return _from_bytes(
-        _blake2b(f"target\x1f{run_id}\x1f{list_name}\x1f{name}".encode(), digest_size=8).digest(),
-        "big",
-        signed=True,
-    )
+    return _hash64(f"target\x1f{run_id}\x1f{list_name}\x1f{name}")
 
 
 def vantage_id(label: str, hostname: str) -> str:

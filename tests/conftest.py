@@ -44,16 +44,13 @@ FIXTURE_MARKERS: dict[str, str] = {
 # one worker, so each server starts once and never twice on the same address.
 SHARED_SERVERS = frozenset(
     {
+        *FIXTURE_MARKERS,
         "dns_world",
         "dns_views",
         "chain_lab",
         "ganache_chain",
         "web_lab",
         "hostile_peers",
-        "postgres_server",
-        "engine_pg_url",
-        "lab",
-        "vantage_upstream",
     }
 )
 
