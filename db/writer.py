@@ -19,13 +19,14 @@ import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from operator import itemgetter
 from typing import Any
 
 from sqlalchemy import Engine, Table
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from fragscope.db.models import Base
 from fragscope.db.vocab import Failure, Operation
@@ -61,6 +62,8 @@ class TableSpec:
     columns: tuple[str, ...]
     column_set: frozenset[str] = frozenset()
     primary_key: Callable[[tuple[Any, ...]], Any] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """Column -> the value a row that leaves the column out gets (the model's default)."""
 
     @classmethod
     def of(cls, table: Table) -> TableSpec:
@@ -76,7 +79,11 @@ class TableSpec:
         if key_names and set(key_names) <= set(columns):
             primary_key = itemgetter(*(columns.index(name) for name in key_names))
         return cls(
-            table=table, columns=columns, column_set=frozenset(columns), primary_key=primary_key
+            table=table,
+            columns=columns,
+            column_set=frozenset(columns),
+            primary_key=primary_key,
+            defaults=column_defaults(table),
         )
 
     @property
@@ -101,7 +108,27 @@ class TableSpec:
                 f"{self.name}.failed_operation: {operation!r} is not in the vocabulary"
             )
         get = values.get
-        return tuple([_plain(get(c)) for c in self.columns])
+        defaults = self.defaults
+        return tuple([_plain(get(c, defaults.get(c))) for c in self.columns])
+
+
+def column_defaults(table: Table) -> dict[str, Any]:
+    """The model's defaults of ``table``'s columns, as values a row tuple can hold.
+
+    The writer's INSERT names every column, so a column the row leaves out is bound as
+    NULL and neither SQLAlchemy's default nor the server's applies: a NOT NULL column
+    with a default (``dns_observations.purpose``) must get its value from the row builder,
+    or every row that omits it (the engine's failure rows, issue 18) is refused.
+    """
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if isinstance(default, ScalarElementColumnDefault):
+            found[column.name] = default.arg
+        elif isinstance(default, CallableColumnDefault):
+            # list / dict for JSON columns; SQLAlchemy wraps them to take a context.
+            found[column.name] = default.arg(None)  # type: ignore[arg-type]
+    return found
 
 
 def _plain(value: Any) -> Any:
