@@ -44,8 +44,10 @@ class DnsObservation(ObservationMixin, Base):
     purpose: Mapped[str] = mapped_column(
         String(16),
         **defaults_to("query"),
-        doc="query (a target), whoami (the resolver's egress address) or tc_fallback "
-        "(the TCP retry of a truncated UDP answer)",
+        doc="query (a target), whoami (the resolver's egress address), tc_fallback "
+        "(the TCP retry of a truncated UDP answer) or stray (a datagram from the resolver "
+        "that answers no query: wrong ID, a question not asked, garbage; one row per "
+        "distinct datagram, never another query's evidence)",
     )
     transport: Mapped[str | None] = mapped_column(
         ForeignKey("vocab_transport.name"), doc="udp, tcp, tls (DoT), https (DoH), quic (DoQ)"
