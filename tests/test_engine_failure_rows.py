@@ -1,22 +1,26 @@
 """Every failure row the engine makes itself is stored, for every registered probe (issue 18).
 
 The engine writes a row without the probe for a task it refuses (an endpoint outside the
-allowlist, an endpoint host it may not resolve, a pinned address outside the allowlist)
-and for an attempt it ends (its deadline). Those rows carry only the envelope; a NOT
-NULL column with only an ORM default (``dns_observations.purpose``) refused them, and the
-batch took the rows of the good endpoints down with it. Each probe runs here against
-real sockets on loopback: a silent UDP socket and a TCP listener that never accepts
-(the deadline), a closed port (a failure the probe types itself: the good endpoint).
+allowlist, an endpoint host it may not resolve, a pinned address outside the allowlist),
+for an attempt it ends (its deadline) and for one a probe's own CancelledError ends (a
+planted fault). Those rows carry only the envelope; a NOT NULL column with only an ORM
+default (``dns_observations.purpose``) refused them, and the batch took the rows of the
+good endpoints down with it. Each probe runs here against real sockets on loopback: a
+silent UDP socket and a TCP listener that never accepts (the deadline), a closed port (a
+failure the probe types itself: the good endpoint); an invalid name gets the probe's
+own row (``invalid_input`` where the probe checks names).
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import socket
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -25,9 +29,12 @@ from sqlalchemy import Engine
 from fragscope import cli
 from fragscope.db.models import Base
 from fragscope.probes import registry
+from fragscope.probes.base import Task
 
 OUTSIDE = "192.0.2.1"
 """TEST-NET-1 (RFC 5737): outside the test suite's allowlist, so never contacted."""
+CANCELLED = "cancelled"
+"""The target (or endpoint label) whose measurement a planted CancelledError ends."""
 SILENT_ROOT = "127.0.77.53"
 """dns.iterative asks its root hints on port 53: a silent socket of its own there."""
 
@@ -96,6 +103,8 @@ def _campaign(tmp_path: Path, probe: str, silent: Silent) -> dict[str, str]:
     expected: dict[str, str] = {}
     targets = [f"1,pinned.geek,{OUTSIDE}"]  # a pinned address outside the allowlist
     expected[f"|pinned.geek@{OUTSIDE}|"] = "blocked_by_policy"
+    targets.append("8,bad..geek,127.0.0.2")  # an invalid name: the probe's own row
+    expected["|bad..geek@127.0.0.2|"] = "*"
     endpoints = ""
     if uses_endpoints:
         targets.append("2,name.geek,")
@@ -105,6 +114,7 @@ def _campaign(tmp_path: Path, probe: str, silent: Silent) -> dict[str, str]:
             "unresolvable": "udp://nowhere.invalid:53",  # may not be resolved
             "silent": f"udp://{silent.address}:{silent.port}",  # the engine deadline
             "closed": f"udp://127.0.0.1:{_closed_port()}",  # the good endpoint
+            CANCELLED: f"udp://127.0.0.1:{_closed_port()}",  # cancelled inside the probe
         }
         for label, url in panel.items():
             endpoints += f'[[endpoints]]\nurl = "{url}"\nlabel = "{label}"{options}\n'
@@ -112,6 +122,7 @@ def _campaign(tmp_path: Path, probe: str, silent: Silent) -> dict[str, str]:
         expected["|name.geek|unresolvable|"] = "blocked_by_policy"
         expected["|name.geek|silent|"] = "generic_timeout_error"
         expected["|name.geek|closed|"] = "*"
+        expected[f"|name.geek|{CANCELLED}|"] = "unknown_failure"
     elif probe == "dns.iterative":
         (tmp_path / "hints.zone").write_text(
             f". 3600000 NS a.root.test.\na.root.test. 3600000 A {SILENT_ROOT}\n"
@@ -126,6 +137,9 @@ def _campaign(tmp_path: Path, probe: str, silent: Silent) -> dict[str, str]:
         targets.append("3,closed.geek,127.0.0.2")  # nothing listens there: the probe's row
         expected[f"|silent.geek@{silent.address}|"] = "generic_timeout_error"
         expected["|closed.geek@127.0.0.2|"] = "*"
+    if not uses_endpoints:
+        targets.append(f"4,{CANCELLED}.geek,127.0.0.2")
+        expected[f"|{CANCELLED}.geek@127.0.0.2|"] = "unknown_failure"
     (tmp_path / "targets.csv").write_text("\n".join(targets) + "\n")
     config = PROBE_CONFIG[probe].format(port=silent.port)
     (tmp_path / "c.toml").write_text(
@@ -136,11 +150,39 @@ def _campaign(tmp_path: Path, probe: str, silent: Silent) -> dict[str, str]:
     return expected
 
 
+def _cancelled(task: Task) -> bool:
+    ep = task.endpoint
+    return task.target.startswith(CANCELLED) or (ep is not None and ep.label == CANCELLED)
+
+
+def _plant_cancellation(cls: type[Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A planted fault: the probe raises CancelledError for the CANCELLED target or
+    endpoint, as a library inside it might, without the engine cancelling anything."""
+    measure = cls.measure
+
+    async def cancelled_measure(self: Any, task: Task) -> Any:
+        if _cancelled(task):
+            raise asyncio.CancelledError("planted")
+        return await measure(self, task)
+
+    monkeypatch.setattr(cls, "measure", cancelled_measure)
+    measure_many = getattr(cls, "measure_many", None)
+    if measure_many is not None:
+
+        async def cancelled_many(self: Any, tasks: list[Task]) -> Any:
+            if any(_cancelled(t) for t in tasks):
+                raise asyncio.CancelledError("planted")
+            return await measure_many(self, tasks)
+
+        monkeypatch.setattr(cls, "measure_many", cancelled_many)
+
+
 @pytest.mark.parametrize("probe", sorted(PROBE_CONFIG))
 def test_engine_failure_rows_are_stored(
     probe: str, silent: Silent, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     expected = _campaign(tmp_path, probe, silent)
+    _plant_cancellation(registry.get(probe), monkeypatch)
     monkeypatch.chdir(tmp_path)
     db = tmp_path / "db.sqlite"
     argv = ["run", "--campaign", str(tmp_path / "c.toml"), "--db", str(db), "--auto-migrate"]
@@ -148,7 +190,7 @@ def test_engine_failure_rows_are_stored(
         if probe == "dns.iterative":
             root.bind((SILENT_ROOT, 53))
         result = CliRunner().invoke(cli.main, argv)
-    assert result.exit_code in (0, 1), result.output  # 1: a probe's unknown_failure row
+    assert result.exit_code in (0, 1), result.output
     conn = sqlite3.connect(db)
     try:
         table = registry.get(probe).table
@@ -158,6 +200,7 @@ def test_engine_failure_rows_are_stored(
     finally:
         conn.close()
     assert status == "finished", result.output
+    assert result.exit_code == 1  # the planted cancellation is an unknown_failure row
     assert done == len(rows) >= len(expected), rows
     for fragment, failure in expected.items():
         found = [r for r in rows if fragment in r[0]]
