@@ -26,6 +26,7 @@ class Failure(StrEnum):
     DNS_NO_ANSWER = "dns_no_answer"
     DNS_BOGUS_ANSWER = "dns_bogus_answer"
     DNS_SERVER_MISBEHAVING = "dns_server_misbehaving"
+    DNS_CNAME_LOOP = "dns_cname_loop"
     SSL_INVALID_HOSTNAME = "ssl_invalid_hostname"
     SSL_UNKNOWN_AUTHORITY = "ssl_unknown_authority"
     SSL_INVALID_CERTIFICATE = "ssl_invalid_certificate"
@@ -58,6 +59,8 @@ FAILURE_DOCS: dict[Failure, str] = {
     Failure.DNS_NO_ANSWER: "NOERROR without records of the asked type (NODATA, RFC 2308)",
     Failure.DNS_BOGUS_ANSWER: "an answer that cannot be right (bogon addresses, failed validation)",
     Failure.DNS_SERVER_MISBEHAVING: "garbage, mismatched or malformed replies",
+    Failure.DNS_CNAME_LOOP: "the answer's CNAME chain comes back to a name it has already "
+    "passed (RFC 1034 section 3.6.2); the asked type is never answered",
     Failure.SSL_INVALID_HOSTNAME: "the certificate does not match the name asked for",
     Failure.SSL_UNKNOWN_AUTHORITY: "the certificate chain ends at an untrusted authority",
     Failure.SSL_INVALID_CERTIFICATE: "expired, not yet valid or otherwise invalid certificate",

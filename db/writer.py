@@ -13,19 +13,22 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import logging
 import queue
 import sqlite3
 import threading
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Engine, Table
+from sqlalchemy import Connection, Engine, Table
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.sql.schema import CallableColumnDefault, ScalarElementColumnDefault
 
 from fragscope.db.models import Base
 from fragscope.db.vocab import Failure, Operation
@@ -53,6 +56,17 @@ class VocabularyError(ValueError):
     """A row names a failure or operation outside the closed vocabulary."""
 
 
+class StorageError(RuntimeError):
+    """The database refused rows of a batch. Every row it would take is committed; the
+    message is one line naming the table (and column, when the database says it); the
+    database's own report, with the statement, goes to the debug log."""
+
+
+_log = logging.getLogger(__name__)
+LEDGER_TABLES = ("tasks_done", "task_followups")
+"""A task's ledger rows: committed only if every observation row of the task is."""
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class TableSpec:
     """How to write one table: its column order and a tuple builder checked against it."""
@@ -61,6 +75,8 @@ class TableSpec:
     columns: tuple[str, ...]
     column_set: frozenset[str] = frozenset()
     primary_key: Callable[[tuple[Any, ...]], Any] | None = None
+    defaults: dict[str, Any] = field(default_factory=dict)
+    """Column -> the value a row that leaves the column out gets (the model's default)."""
 
     @classmethod
     def of(cls, table: Table) -> TableSpec:
@@ -76,7 +92,11 @@ class TableSpec:
         if key_names and set(key_names) <= set(columns):
             primary_key = itemgetter(*(columns.index(name) for name in key_names))
         return cls(
-            table=table, columns=columns, column_set=frozenset(columns), primary_key=primary_key
+            table=table,
+            columns=columns,
+            column_set=frozenset(columns),
+            primary_key=primary_key,
+            defaults=column_defaults(table),
         )
 
     @property
@@ -101,7 +121,27 @@ class TableSpec:
                 f"{self.name}.failed_operation: {operation!r} is not in the vocabulary"
             )
         get = values.get
-        return tuple([_plain(get(c)) for c in self.columns])
+        defaults = self.defaults
+        return tuple([_plain(get(c, defaults.get(c))) for c in self.columns])
+
+
+def column_defaults(table: Table) -> dict[str, Any]:
+    """The model's defaults of ``table``'s columns, as values a row tuple can hold.
+
+    The writer's INSERT names every column, so a column the row leaves out is bound as
+    NULL and neither SQLAlchemy's default nor the server's applies: a NOT NULL column
+    with a default (``dns_observations.purpose``) must get its value from the row builder,
+    or every row that omits it (the engine's failure rows, issue 18) is refused.
+    """
+    found: dict[str, Any] = {}
+    for column in table.columns:
+        default = column.default
+        if isinstance(default, ScalarElementColumnDefault):
+            found[column.name] = default.arg
+        elif isinstance(default, CallableColumnDefault):
+            # list / dict for JSON columns; SQLAlchemy wraps them to take a context.
+            found[column.name] = default.arg(None)  # type: ignore[arg-type]
+    return found
 
 
 def _plain(value: Any) -> Any:
@@ -162,22 +202,132 @@ class Writer:
             return 0
         order = _table_order()
         last = len(order)  # tables outside fragscope's metadata (benchmarks, tests) go last
+        specs = sorted(by_table, key=lambda s: order.get(s.name, last))
         count = 0
-        with self.engine.begin() as conn:
-            if self._is_pg:
-                _pg_json_dumpers(conn.connection.driver_connection)
-            for spec in sorted(by_table, key=lambda s: order.get(s.name, last)):
-                batch = by_table[spec]
-                if spec.primary_key is not None:
-                    # Client-assigned keys are hashes, so rows arrive in random key order
-                    # and each insert would descend to a cold leaf of the key's B-tree.
-                    # In key order, consecutive inserts land on the same few pages: the
-                    # classic sorted bulk load (bench/writer.py); nothing stored changes.
-                    batch = sorted(batch, key=spec.primary_key)
-                conn.exec_driver_sql(_insert_sql(spec, self._placeholder), batch)
-                count += len(batch)
+        try:
+            with self.engine.begin() as conn:
+                if self._is_pg:
+                    _pg_json_dumpers(conn.connection.driver_connection)
+                for spec in specs:
+                    batch = by_table[spec]
+                    if spec.primary_key is not None:
+                        # Client-assigned keys are hashes, so rows arrive in random key
+                        # order and each insert would descend to a cold leaf of the key's
+                        # B-tree. In key order, consecutive inserts land on the same few
+                        # pages: the classic sorted bulk load (bench/writer.py); nothing
+                        # stored changes.
+                        batch = sorted(batch, key=spec.primary_key)
+                    conn.exec_driver_sql(_insert_sql(spec, self._placeholder), batch)
+                    count += len(batch)
+        except DBAPIError as exc:
+            _log.debug("the database refused a batch; storing it row by row", exc_info=True)
+            return self._salvage(specs, by_table, first=exc)
         self.rows_written += count
         return count
+
+    def _salvage(
+        self,
+        specs: list[TableSpec],
+        by_table: dict[TableSpec, list[tuple[Any, ...]]],
+        *,
+        first: DBAPIError,
+    ) -> int:
+        """A refused batch, again row by row: store every row the database takes, then
+        raise :class:`StorageError` for the rest (issue 18: one bad row used to take its
+        whole batch, and with it every row measured since the last commit).
+
+        A task whose observation (or child) row is refused loses its ledger rows too, so
+        ``--resume`` measures it again; children of a refused row are not offered.
+        """
+        refused_keys: set[str] = set()
+        refused_ids: set[Any] = set()
+        refused = stored = 0
+        where = _table_of(first, specs)
+        reason: DBAPIError = first
+        ordered = [s for s in specs if s.name not in LEDGER_TABLES]
+        ordered += [s for s in specs if s.name in LEDGER_TABLES]
+        try:
+            with self.engine.begin() as conn:
+                if self._is_pg:
+                    _pg_json_dumpers(conn.connection.driver_connection)
+                for spec in ordered:
+                    sql = _insert_sql(spec, self._placeholder)
+                    skip = _dependent_on(spec, refused_keys, refused_ids)
+                    own_key = _column_getter(spec, "task_key")
+                    own_id = _column_getter(spec, "id")
+                    for values in by_table[spec]:
+                        if skip(values):
+                            refused += 1
+                            continue
+                        try:
+                            self._insert_one(conn, sql, values)
+                            stored += 1
+                        except DBAPIError as exc:
+                            _log.debug("row refused by %s", spec.name, exc_info=True)
+                            refused += 1
+                            if reason is first:
+                                reason, where = exc, spec.name
+                            if own_key is not None and spec.name not in LEDGER_TABLES:
+                                refused_keys.add(own_key(values))
+                            if own_id is not None:
+                                refused_ids.add(own_id(values))
+        except DBAPIError as exc:
+            # The commit itself failed (a full disk): nothing of this batch is stored.
+            _log.debug("the database refused the salvaged batch", exc_info=True)
+            refused, stored = refused + stored, 0
+            reason = exc
+        self.rows_written += stored
+        if not refused:
+            return stored
+        raise StorageError(
+            f"the database refused {refused} rows of {where}: {_first_line(reason)} "
+            f"({stored} rows of the batch stored; refused tasks are left for --resume)"
+        ) from reason
+
+    def _insert_one(self, conn: Connection, sql: str, values: tuple[Any, ...]) -> None:
+        if self._is_pg:
+            # PostgreSQL aborts the whole transaction on an error; a savepoint keeps it.
+            with conn.begin_nested():
+                conn.exec_driver_sql(sql, values)
+        else:
+            # SQLite undoes the failed statement only (statement-level atomicity).
+            conn.exec_driver_sql(sql, values)
+
+
+def _first_line(exc: DBAPIError) -> str:
+    """The database's own message, without SQLAlchemy's statement and parameters."""
+    text = str(exc.orig) if exc.orig is not None else str(exc)
+    return text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+
+
+def _table_of(exc: DBAPIError, specs: list[TableSpec]) -> str:
+    """The table an error's statement inserted into, if one of ``specs``."""
+    statement = exc.statement or ""
+    for spec in specs:
+        if statement.startswith(f'INSERT INTO "{spec.name}"'):
+            return spec.name
+    return ", ".join(s.name for s in specs)
+
+
+def _column_getter(spec: TableSpec, column: str) -> Callable[[tuple[Any, ...]], Any] | None:
+    return itemgetter(spec.columns.index(column)) if column in spec.column_set else None
+
+
+def _dependent_on(
+    spec: TableSpec, refused_keys: set[str], refused_ids: set[Any]
+) -> Callable[[tuple[Any, ...]], bool]:
+    """Whether a row of ``spec`` belongs to a refused row: a child of a refused
+    observation, or the ledger row of a task with a refused row."""
+    if spec.name == "tasks_done":
+        key = itemgetter(spec.columns.index("task_key"))
+        return lambda values: key(values) in refused_keys
+    if spec.name == "task_followups":
+        parent = itemgetter(spec.columns.index("parent_key"))
+        return lambda values: parent(values) in refused_keys
+    if "observation_id" in spec.column_set:
+        oid = itemgetter(spec.columns.index("observation_id"))
+        return lambda values: oid(values) in refused_ids
+    return lambda _values: False
 
 
 def _pg_json_dumpers(raw: Any) -> None:
@@ -211,6 +361,10 @@ class AsyncWriter:
         self._buffer: list[Row] = []
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="fragscope-writer")
         self._pending: asyncio.Future[int] | None = None
+        self.error: StorageError | None = None
+        """The first batch the database refused in part; later batches are still written."""
+        self.on_error: Callable[[StorageError], None] | None = None
+        """Called once, with that error (the engine stops taking new tasks)."""
 
     async def put(self, rows: Sequence[Row]) -> None:
         self._buffer.extend(rows)
@@ -221,11 +375,23 @@ class AsyncWriter:
             return  # the next transaction takes these too
         await self._submit()
 
+    async def _settle(self) -> None:
+        """Wait for the transaction in flight; a refused batch is remembered, not raised,
+        so the rows measured after it still reach the database."""
+        pending, self._pending = self._pending, None
+        if pending is None:
+            return
+        try:
+            await pending
+        except StorageError as exc:
+            if self.error is None:
+                self.error = exc
+                if self.on_error is not None:
+                    self.on_error(exc)
+
     async def _submit(self) -> None:
-        if self._pending is not None:
-            # One transaction in flight at a time: back-pressure on the producers.
-            await self._pending
-            self._pending = None
+        # One transaction in flight at a time: back-pressure on the producers.
+        await self._settle()
         if self._buffer:
             batch, self._buffer = self._buffer, []
             loop = asyncio.get_running_loop()
@@ -234,9 +400,7 @@ class AsyncWriter:
 
     async def flush(self) -> None:
         await self._submit()
-        if self._pending is not None:
-            await self._pending
-            self._pending = None
+        await self._settle()
 
     async def close(self) -> None:
         await self.flush()
@@ -276,14 +440,17 @@ class ThreadedWriter:
         self._queue.put(("call", (fn, args)))
 
     def _check(self) -> None:
-        if self.error is not None:
+        # A refused batch (StorageError) does not stop the writer: later rows are still
+        # written, and close() raises it. Anything else ends the run at once.
+        if self.error is not None and not isinstance(self.error, StorageError):
             raise self.error
 
     def close(self) -> None:
         """Write what is queued, stop the thread; raise what a write raised."""
         self._queue.put(None)
         self._thread.join()
-        self._check()
+        if self.error is not None:
+            raise self.error
 
     def _run(self) -> None:
         stop = False
@@ -308,11 +475,14 @@ class ThreadedWriter:
                             group.extend(values)
                 else:
                     calls.append(item[1])
-            if self.error is not None:
+            if self.error is not None and not isinstance(self.error, StorageError):
                 continue  # keep draining so the parent never blocks on a full queue
             try:
                 if merged:
-                    self.writer.write_tables({spec_for(t): v for t, v in merged.items()})
+                    try:
+                        self.writer.write_tables({spec_for(t): v for t, v in merged.items()})
+                    except StorageError as exc:
+                        self.error = self.error or exc  # the rows it could take are stored
                 for fn, args in calls:
                     fn(*args)
             except BaseException as exc:

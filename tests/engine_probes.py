@@ -164,3 +164,23 @@ class BadPlanProbe(_Base):
 
     async def measure(self, task: Task) -> Observation:
         return self._obs(task)
+
+
+@register
+class RefusedRowProbe(_Base):
+    """Writes path_observations rows; for targets containing 'refuse' a ``test`` value
+    the table's CHECK constraint refuses: a real storage error, raised by the database."""
+
+    name: ClassVar[str] = "test.refused_row"
+    config_class: ClassVar[type] = CrashConfig
+    table: ClassVar[str] = "path_observations"
+
+    async def measure(self, task: Task) -> Observation:
+        obs = self._obs(task)
+        obs.fields.update(
+            test="bogus" if "refuse" in task.target else "udp443",
+            address="127.0.0.1",
+            port=443,
+            ip_version=4,
+        )
+        return obs

@@ -8,6 +8,7 @@ import os
 import pytest
 
 from fragscope.db.vocab import Failure
+from fragscope.probes.base import Observation, Task
 from fragscope.probes.dns.query import DnsQueryConfig, DnsQueryProbe
 from fragscope.probes.safety import NetworkPolicy
 from tests.dns.hostile import HostileServer
@@ -23,22 +24,45 @@ def _open_fds() -> int:
 @pytest.mark.parametrize(
     ("mode", "detail"),
     [
-        ("garbage", ""),
+        ("garbage", "query ID"),  # random flags: no QR bit, or a question not asked
         ("short", "no header"),
         ("wrong_id", "unknown query ID"),
         ("mismatch", "does not echo the question"),
-        ("truncated", "malformed"),
-        ("oversized", "exceeds"),
     ],
 )
-def test_udp_misbehaviour_is_server_misbehaving(mode: str, detail: str) -> None:
+def test_udp_reply_to_no_query_is_a_stray_row(mode: str, detail: str) -> None:
+    """A datagram that is not the answer to the query (RFC 5452 section 9.1) is a stray
+    row with its own bytes; the query itself still times out, with no wire."""
+
+    async def go() -> tuple[list[Observation], list[tuple[Task, Observation]]]:
+        probe = DnsQueryProbe(FAST, policy=NetworkPolicy.from_env())
+        try:
+            with HostileServer(mode) as server:
+                out = await probe.measure_many([task("x.example.", server.url)])
+            return out, probe.drain_late()
+        finally:
+            await probe.close()
+
     before = _open_fds()
+    [obs], extra = asyncio.run(go())
+    assert obs.failure == Failure.GENERIC_TIMEOUT_ERROR, (obs.failure, obs.failure_detail)
+    assert "raw_wire" not in obs.fields
+    [(stray_task, stray)] = extra
+    assert "|stray|" in stray_task.key and stray.fields["purpose"] == "stray"
+    assert stray.failure == Failure.DNS_SERVER_MISBEHAVING
+    assert detail in (stray.failure_detail or "")
+    assert stray.fields.get("raw_wire")  # the evidence is kept, as its own row
+    assert _open_fds() <= before
+
+
+@pytest.mark.parametrize(("mode", "detail"), [("truncated", "malformed"), ("oversized", "exceeds")])
+def test_udp_bad_answer_is_server_misbehaving(mode: str, detail: str) -> None:
+    """A reply that echoes the question is the query's answer, however broken."""
     with HostileServer(mode) as server:
         [obs] = run_query([task("x.example.", server.url)], FAST)
     assert obs.failure == Failure.DNS_SERVER_MISBEHAVING, (obs.failure, obs.failure_detail)
-    assert detail in obs.failure_detail
-    assert obs.fields.get("raw_wire")  # the evidence is kept
-    assert _open_fds() <= before
+    assert detail in (obs.failure_detail or "")
+    assert obs.fields.get("raw_wire")
 
 
 def test_silent_server_times_out() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 from sqlalchemy import Engine, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from fragscope.db import migrate
@@ -20,7 +19,7 @@ from fragscope.db.models import (
     Vantage,
 )
 from fragscope.db.vocab import Failure
-from fragscope.db.writer import VocabularyError, Writer, spec_for
+from fragscope.db.writer import StorageError, VocabularyError, Writer, spec_for
 from tests.fixtures.storage import EVIDENCE, T0, sample_rows, write_sample_run
 
 RUN = "3f2b8c1e-5d4a-4c3b-9a8f-1e2d3c4b5a69"
@@ -128,9 +127,11 @@ def test_database_refuses_values_outside_the_vocabulary(engine: Engine) -> None:
                 for c, v in zip(spec.columns, values, strict=True)
             )
         bad.append((s, values))
-    with pytest.raises(IntegrityError):
+    with pytest.raises(StorageError, match=r"(?i)foreign key"):
         Writer(engine).write(bad)
-    assert _counts(engine)["runs"] == 0  # the whole batch rolled back
+    # Only the refused row is missing: the rest of the batch is stored (issue 18).
+    assert _counts(engine)["runs"] == 1
+    assert _counts(engine)["null_observations"] == 0
 
 
 def test_sqlite_connections_get_the_pragmas(sqlite_url: str) -> None:

@@ -24,6 +24,9 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
+    text,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column
 
@@ -45,6 +48,31 @@ UUID_LEN = 36  # canonical text form, readable in sqlite3 and DuckDB alike
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def defaults_to(value: Any) -> dict[str, Any]:
+    """``mapped_column`` keywords giving a column ``value`` as its default on both sides.
+
+    The ORM default serves SQLAlchemy's inserts; the server default serves every other
+    writer (a raw INSERT, ``sqlite3``, a research script) that leaves the column out. The
+    engine's writer names every column, so its row builders fill these defaults in
+    themselves (db.writer.column_defaults); without either, a NOT NULL column such as
+    ``dns_observations.purpose`` refused the engine's failure rows (issue 18).
+    A list or dict (a JSON column) gets a fresh one per row on the ORM side.
+    """
+    server: Any
+    if isinstance(value, bool):
+        server = true() if value else false()
+    elif isinstance(value, int):
+        server = text(str(value))
+    elif isinstance(value, str):
+        server = text("'" + value.replace("'", "''") + "'")
+    elif isinstance(value, (list, dict)) and not value:
+        server = text("'[]'" if isinstance(value, list) else "'{}'")
+        return {"default": type(value), "server_default": server}
+    else:
+        raise TypeError(f"no server default for {value!r}")
+    return {"default": value, "server_default": server}
 
 
 def _enum_check(column: str, values: type[Role] | type[RunStatus]) -> CheckConstraint:
@@ -97,7 +125,7 @@ class Vantage(Base):
     )
     hostname: Mapped[str] = mapped_column(String(255), doc="the host the runs ran on")
     egress_addresses: Mapped[list[Any]] = mapped_column(
-        default=list, doc="JSON list of egress addresses seen by whoami services"
+        **defaults_to([]), doc="JSON list of egress addresses seen by whoami services"
     )
     asn: Mapped[int | None] = mapped_column(
         Integer, doc="origin ASN of the egress address, if known"
@@ -143,7 +171,7 @@ class Run(Base):
     )
     exit_code: Mapped[int | None] = mapped_column(Integer, doc="the process exit code")
     counts: Mapped[dict[str, Any]] = mapped_column(
-        default=dict, doc="JSON: per-probe counts of tasks, successes and failures"
+        **defaults_to({}), doc="JSON: per-probe counts of tasks, successes and failures"
     )
 
 
@@ -165,9 +193,13 @@ class Target(Base):
     )
     rank: Mapped[int | None] = mapped_column(Integer, doc="rank in the list (Tranco), if any")
     namespace: Mapped[str] = mapped_column(
-        String(32), default="icann", doc="the naming system (icann, opennic, handshake, ens, ...)"
+        String(32),
+        **defaults_to("icann"),
+        doc="the naming system (icann, opennic, handshake, ens, ...)",
     )
-    role: Mapped[str] = mapped_column(String(16), default="test", doc="test, control or canary")
+    role: Mapped[str] = mapped_column(
+        String(16), **defaults_to("test"), doc="test, control or canary"
+    )
     pinned_addresses: Mapped[list[Any] | None] = mapped_column(
         doc="JSON list of addresses the list pins, so vantages test the same IPs"
     )
@@ -193,7 +225,7 @@ class TaskDone(Base):
     failure: Mapped[str | None] = mapped_column(
         ForeignKey("vocab_failure.name"), doc="the last attempt's failure, NULL on success"
     )
-    shard: Mapped[int] = mapped_column(Integer, default=0, doc="the shard that ran it")
+    shard: Mapped[int] = mapped_column(Integer, **defaults_to(0), doc="the shard that ran it")
     finished_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")
 
 
@@ -221,7 +253,7 @@ class TaskFollowUp(Base):
     endpoint: Mapped[dict[str, Any] | None] = mapped_column(
         doc="JSON of the endpoint (url, operator, role, namespace, label, rate), if any"
     )
-    params: Mapped[dict[str, Any]] = mapped_column(default=dict, doc="JSON task parameters")
+    params: Mapped[dict[str, Any]] = mapped_column(**defaults_to({}), doc="JSON task parameters")
     repetition: Mapped[int] = mapped_column(Integer, doc="the repetition of the root task")
 
 
@@ -239,6 +271,11 @@ class ObservationMixin:
     unique index on the text triple, ``target``): each cost every insert a random B-tree
     insertion and made the writer 4-10x slower (issue 2, bench/writer.py). ``run_id`` is
     indexed: its entries arrive in rowid order, so that index only appends.
+
+    A row the engine makes itself (blocked_by_policy, its deadline, a probe's crash)
+    carries this envelope alone, so every probe column of an observation table is
+    nullable or has a default (:func:`defaults_to`); tests/test_engine_failure_rows.py
+    stores such rows for every registered probe.
     """
 
     id: Mapped[int] = mapped_column(
@@ -330,7 +367,7 @@ class IndicatorValue(Base):
     ci_low: Mapped[float | None] = mapped_column(Float, doc="lower end of the 95% interval")
     ci_high: Mapped[float | None] = mapped_column(Float, doc="upper end of the 95% interval")
     params: Mapped[dict[str, Any]] = mapped_column(
-        default=dict, doc="JSON: parameters and raw components (mapping date, raw ratios)"
+        **defaults_to({}), doc="JSON: parameters and raw components (mapping date, raw ratios)"
     )
     reason: Mapped[str | None] = mapped_column(Text, doc="why the value is NULL, if it is")
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")

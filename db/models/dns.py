@@ -13,7 +13,13 @@ from typing import Any
 from sqlalchemy import BigInteger, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fragscope.db.models.core import Base, ObservationMixin, child_of, envelope_args
+from fragscope.db.models.core import (
+    Base,
+    ObservationMixin,
+    child_of,
+    defaults_to,
+    envelope_args,
+)
 
 
 class DnsObservation(ObservationMixin, Base):
@@ -37,9 +43,11 @@ class DnsObservation(ObservationMixin, Base):
     )
     purpose: Mapped[str] = mapped_column(
         String(16),
-        default="query",
-        doc="query (a target), whoami (the resolver's egress address) or tc_fallback "
-        "(the TCP retry of a truncated UDP answer)",
+        **defaults_to("query"),
+        doc="query (a target), whoami (the resolver's egress address), tc_fallback "
+        "(the TCP retry of a truncated UDP answer) or stray (a datagram from the resolver "
+        "that answers no query: wrong ID, a question not asked, garbage; one row per "
+        "distinct datagram, never another query's evidence)",
     )
     transport: Mapped[str | None] = mapped_column(
         ForeignKey("vocab_transport.name"), doc="udp, tcp, tls (DoT), https (DoH), quic (DoQ)"
@@ -93,12 +101,13 @@ class DnsObservation(ObservationMixin, Base):
         LargeBinary, doc="the response message as received (for DoH/DoQ the HTTP/stream payload)"
     )
     late: Mapped[bool] = mapped_column(
-        default=False,
+        **defaults_to(False),
         doc="true: a response that came after its query had timed out (or a duplicate); "
         "never matched to a newer query",
     )
     duplicate: Mapped[bool] = mapped_column(
-        default=False, doc="true: a second response to an already answered query (injection?)"
+        **defaults_to(False),
+        doc="true: a second response to an already answered query (injection?)",
     )
     whoami_address: Mapped[str | None] = mapped_column(
         String(64), doc="for purpose=whoami: the egress address the whoami service reported"

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from fragscope.db.models.core import Base, ObservationMixin, child_of, envelope_args
+from fragscope.db.models.core import Base, ObservationMixin, child_of, defaults_to, envelope_args
 
 
 class NamingObservation(ObservationMixin, Base):
@@ -24,16 +24,18 @@ class NamingObservation(ObservationMixin, Base):
         Index("ix_naming_observations_ns_name", "namespace", "name_normalized"),
     )
 
-    namespace: Mapped[str] = mapped_column(
+    namespace: Mapped[str | None] = mapped_column(
         String(32), doc="the naming system (icann, opennic, handshake, ens, unstoppable, ...)"
     )
-    name: Mapped[str] = mapped_column(Text, doc="the name exactly as given (verbatim, hostile too)")
+    name: Mapped[str | None] = mapped_column(
+        Text, doc="the name exactly as given (verbatim, hostile too)"
+    )
     name_normalized: Mapped[str | None] = mapped_column(
         String(255),
         doc="the name after the namespace's normalisation (ENSIP-15, IDNA); NULL "
         "when it is invalid",
     )
-    method: Mapped[str] = mapped_column(
+    method: Mapped[str | None] = mapped_column(
         String(32), doc="access method: dns, eth-rpc, uns, http-gateway, namecoin-rpc"
     )
     endpoint_namespace: Mapped[str | None] = mapped_column(
@@ -52,7 +54,7 @@ class NamingObservation(ObservationMixin, Base):
         String(16),
         doc="resolved, no_records or not_found when the endpoint answered; NULL on failure",
     )
-    n_values: Mapped[int] = mapped_column(Integer, default=0, doc="rows in naming_values")
+    n_values: Mapped[int] = mapped_column(Integer, **defaults_to(0), doc="rows in naming_values")
     values_summary: Mapped[dict[str, Any] | None] = mapped_column(
         doc="JSON: kind -> values (or key -> value), a compact copy of naming_values"
     )

@@ -41,11 +41,11 @@ def _in(column: str, values: tuple[str, ...]) -> CheckConstraint:
 class _AddressMixin:
     """Where a transport probe sent its packets: one IP literal, one port, one family."""
 
-    address: Mapped[str] = mapped_column(
+    address: Mapped[str | None] = mapped_column(
         String(64), index=True, doc="the IP address probed (IPv4 or IPv6 literal)"
     )
-    port: Mapped[int] = mapped_column(Integer, doc="the TCP or UDP port probed")
-    ip_version: Mapped[int] = mapped_column(Integer, doc="4 or 6")
+    port: Mapped[int | None] = mapped_column(Integer, doc="the TCP or UDP port probed")
+    ip_version: Mapped[int | None] = mapped_column(Integer, doc="4 or 6")
 
 
 def _cert_failure() -> Mapped[str | None]:
@@ -141,12 +141,12 @@ class QuicObservation(_AddressMixin, _CertMixin, ObservationMixin, Base):
     )
 
     sni: Mapped[str | None] = mapped_column(String(255), doc="the TLS server_name sent")
-    stage: Mapped[str] = mapped_column(
+    stage: Mapped[str | None] = mapped_column(
         String(16),
         doc="how far it got: not_sent, initial_sent (nothing came back), server_replied "
         "(handshake incomplete), handshake_done, http_done",
     )
-    offered_versions: Mapped[list[Any]] = mapped_column(
+    offered_versions: Mapped[list[Any] | None] = mapped_column(
         doc="JSON list of QUIC versions offered, first = the Initial's version"
     )
     alpn_offered: Mapped[str | None] = mapped_column(String(64), doc="ALPN ids offered")
@@ -216,11 +216,11 @@ class QuicVnObservation(_AddressMixin, ObservationMixin, Base):
         _in("reply", VN_REPLIES),
     )
 
-    sent_version: Mapped[int] = mapped_column(BigInteger, doc="the reserved version sent")
-    datagram_size: Mapped[int] = mapped_column(Integer, doc="bytes sent (>= 1200)")
-    dcid: Mapped[str] = mapped_column(String(40), doc="DCID sent, hex")
-    scid: Mapped[str] = mapped_column(String(40), doc="SCID sent, hex")
-    reply: Mapped[str] = mapped_column(
+    sent_version: Mapped[int | None] = mapped_column(BigInteger, doc="the reserved version sent")
+    datagram_size: Mapped[int | None] = mapped_column(Integer, doc="bytes sent (>= 1200)")
+    dcid: Mapped[str | None] = mapped_column(String(40), doc="DCID sent, hex")
+    scid: Mapped[str | None] = mapped_column(String(40), doc="SCID sent, hex")
+    reply: Mapped[str | None] = mapped_column(
         String(16),
         doc="vn (a parsable VN packet), other (some other datagram), malformed, none, "
         "icmp (an ICMP error surfaced on the connected socket)",
@@ -273,7 +273,7 @@ class PathObservation(_AddressMixin, ObservationMixin, Base):
         _in("test", PATH_TESTS),
     )
 
-    test: Mapped[str] = mapped_column(String(16), doc="udp443, tcp_ecn or tcp_exp_option")
+    test: Mapped[str | None] = mapped_column(String(16), doc="udp443, tcp_ecn or tcp_exp_option")
     outcome: Mapped[str | None] = mapped_column(
         ForeignKey("vocab_path_outcome.name"),
         doc="dropped/rejected/answered (udp443); works/broken/transient/offline (tcp_*)",

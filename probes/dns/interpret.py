@@ -88,8 +88,16 @@ def record_rows(resp: Response, wire: bytes) -> list[dict[str, Any]]:
     return rows
 
 
-def outcome_failure(resp: Response, qtype: int) -> tuple[Failure | None, str | None]:
-    """The failure the rcode or an empty answer means (OONI's dns_* names), if any."""
+def outcome_failure(
+    resp: Response, qtype: int, wire: bytes = b""
+) -> tuple[Failure | None, str | None]:
+    """The failure the rcode or an empty answer means (OONI's dns_* names), if any.
+
+    A CNAME is followed through the answer section from the question name (RFC 1034
+    section 3.6.2): the answer counts only if the chain reaches a record of the asked
+    type. A chain that comes back to a name it has passed is ``dns_cname_loop``; one that
+    ends without the asked type is ``dns_no_answer``. The records stay stored either way.
+    """
     failure = _RCODE_FAILURES.get(resp.rcode)
     if failure is not None:
         return failure, codec.rcode_text(resp.rcode)
@@ -97,10 +105,59 @@ def outcome_failure(resp: Response, qtype: int) -> tuple[Failure | None, str | N
         return Failure.DNS_SERVER_MISBEHAVING, f"rcode {codec.rcode_text(resp.rcode)}"
     if resp.flags & TC:
         return None, None
-    for rec in resp.records:
-        if rec.section == 0 and (rec.rtype == qtype or rec.rtype == CNAME or qtype == 255):
+    answers = [rec for rec in resp.records if rec.section == 0]
+    if qtype in (255, CNAME):  # ANY, or the CNAME itself asked for: any answer is one
+        if answers:
             return None, None
-    return Failure.DNS_NO_ANSWER, "NOERROR without records of the asked type (NODATA)"
+        return _NODATA
+    cnames = {_folded(r.name): r for r in answers if r.rtype == CNAME}
+    if cnames and resp.question_name is not None:
+        return _follow_chain(resp, qtype, wire, answers, cnames)
+    if any(rec.rtype == qtype for rec in answers):
+        return None, None
+    return _NODATA
+
+
+_NODATA = (Failure.DNS_NO_ANSWER, "NOERROR without records of the asked type (NODATA)")
+
+
+def _folded(name: str) -> str:
+    # DNS names compare case-insensitively (RFC 4343); the root dot is optional in text.
+    return name.lower().rstrip(".")
+
+
+def _follow_chain(
+    resp: Response,
+    qtype: int,
+    wire: bytes,
+    answers: list[codec.Record],
+    cnames: dict[str, codec.Record],
+) -> tuple[Failure | None, str | None]:
+    """Walk the CNAME chain from the question name; see :func:`outcome_failure`."""
+    assert resp.question_name is not None
+    owners = {_folded(r.name) for r in answers if r.rtype == qtype}
+    name = _folded(resp.question_name)
+    passed: list[str] = []
+    while True:
+        if name in owners:
+            return None, None
+        rec = cnames.get(name)
+        if rec is None:
+            break
+        passed.append(name)
+        name = _folded(codec.rdata_text(wire, rec, resp.names))
+        if name in passed:
+            chain = " -> ".join([*passed, name])
+            return Failure.DNS_CNAME_LOOP, f"CNAME loop: {chain}"
+    if not passed:
+        # The question name owns no CNAME: records of the asked type owned by other names
+        # count as before (this is no chain to judge).
+        return (None, None) if owners else _NODATA
+    chain = " -> ".join([*passed, name])
+    return (
+        Failure.DNS_NO_ANSWER,
+        f"CNAME chain {chain} ends without records of type {codec.type_text(qtype)}",
+    )
 
 
 def whoami_address(resp: Response, wire: bytes) -> str | None:
@@ -232,5 +289,5 @@ def interpret_general(
         )
     if purpose == "whoami":
         fields["whoami_address"] = whoami_address(resp, wire)
-    failure, detail = outcome_failure(resp, qtype)
+    failure, detail = outcome_failure(resp, qtype, wire)
     return fields, rows, failure, (Operation.RESOLVE if failure else None), detail

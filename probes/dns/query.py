@@ -4,14 +4,18 @@ A task is (target name, resolver URL, qtype). Do53 over UDP takes the lean path
 (``probes.dns.udp``) and offers the engine a batch path (``measure_many``); TCP, DoT, DoH
 and DoQ use ``probes.dns.transports``. A truncated UDP answer spawns a TCP follow-up, so
 both attempts are rows (purpose ``tc_fallback`` on the second). Responses that arrive late
-or twice are kept as rows of their own (``late``/``duplicate``), collected with
-:meth:`DnsQueryProbe.drain_late`.
+or twice are kept as rows of their own (``late``/``duplicate``), and so is a datagram that
+matches no query at all (purpose ``stray``: a wrong ID, a question not asked, garbage),
+once per distinct datagram and resolver; none of them changes another query's row. They
+are collected with :meth:`DnsQueryProbe.drain_late`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
+import hashlib
 import ssl
 import traceback
 from collections.abc import Iterable
@@ -31,7 +35,7 @@ from fragscope.probes.base import (
 )
 from fragscope.probes.dns import codec
 from fragscope.probes.dns.codec import QueryTemplate
-from fragscope.probes.dns.interpret import interpret
+from fragscope.probes.dns.interpret import interpret, interpret_general
 from fragscope.probes.dns.names import DomainName, InvalidName, normalize
 from fragscope.probes.dns.resolvers import BadResolverURL, ResolverURL, parse_resolver
 from fragscope.probes.dns.transports import (
@@ -47,6 +51,9 @@ from fragscope.probes.registry import register
 from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "dns_observations"
+STRAY_ROWS_PER_SERVER = 1000
+"""Stray datagrams recorded per resolver address and port in one run; a server that
+answers every query with fresh garbage must not grow the run without bound."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +197,7 @@ class DnsQueryProbe:
         self._udp: dict[tuple[str, int], UdpClient] = {}
         self._tls: ssl.SSLContext | None = None
         self._late: list[tuple[Task, Observation]] = []
+        self._strays: dict[tuple[str, int], set[str]] = {}
         self._static: dict[tuple[Any, ...], Any] = {}
         self._by_identity: dict[tuple[str, int, int], tuple[Any, Any, Any]] = {}
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
@@ -245,7 +253,8 @@ class DnsQueryProbe:
             except Exception as exc:
                 results[index] = self._crash(task, exc)
         for requests in batches.values():
-            client = self._udp_client(requests[0][2].resolver)
+            first: _Prepared = requests[0][2]
+            client = self._udp_client(first.resolver, first.task.endpoint)
             client.send_many(requests, timeout=self.config.timeout_s)
         if others:
             outs = await asyncio.gather(*(self._measure_stream(p) for _, p in others))
@@ -414,7 +423,9 @@ class DnsQueryProbe:
         obs.fields["duplicate"] = False
         return obs
 
-    def _udp_client(self, resolver: ResolverURL) -> UdpClient:
+    def _udp_client(self, resolver: ResolverURL, endpoint: Endpoint | None) -> UdpClient:
+        """The UDP client of a resolver address and port; its strays are recorded for
+        ``endpoint`` (the first panel endpoint that used it)."""
         key = (resolver.address, resolver.port)
         client = self._udp.get(key)
         # A probe may outlive an event loop (one asyncio.run per CLI call or test): its
@@ -427,6 +438,7 @@ class DnsQueryProbe:
                 resolver.port,
                 late_grace=self.config.late_grace_s,
                 on_late=self._on_late,
+                on_stray=functools.partial(self._on_stray, endpoint, resolver),
             )
             self._udp[key] = client
         return client
@@ -600,8 +612,68 @@ class DnsQueryProbe:
         obs.duration_ms = (received - pending.result.sent_at) * 1000
         self._late.append((late_task, obs))
 
+    def _on_stray(
+        self,
+        endpoint: Endpoint | None,
+        resolver: ResolverURL,
+        wire: bytes,
+        received: float,
+        why: str,
+    ) -> None:
+        """A datagram from the resolver that matches no query: a row of its own (purpose
+        ``stray``), once per distinct datagram, keyed by its digest."""
+        seen = self._strays.setdefault((resolver.address, resolver.port), set())
+        digest = hashlib.blake2b(wire, digest_size=8).hexdigest()
+        if digest in seen or len(seen) >= STRAY_ROWS_PER_SERVER:
+            return
+        seen.add(digest)
+        try:
+            resp = codec.parse(wire)
+            qname, qtype = resp.question_name or "", resp.question_type or 0
+        except codec.MalformedMessage:
+            qname, qtype = "", 0
+        where = (endpoint.label or endpoint.url) if endpoint is not None else resolver.url
+        task = Task(
+            key=f"{self.name}|stray|{where}|{digest}",
+            probe=self.name,
+            target=qname,
+            endpoint=endpoint,
+        )
+        obs = Observation(
+            table=TABLE,
+            target=qname,
+            endpoint=endpoint.url if endpoint is not None else resolver.url,
+            started_at=self.clock.now(),
+        )
+        fields, rows, _failure, _operation, _detail = interpret_general(wire, qtype)
+        obs.fields.update(fields)
+        obs.fields.update(
+            purpose="stray",
+            qname=qname or None,
+            qtype=codec.type_text(qtype) if qtype else None,
+            transport=str(Transport.UDP),
+            resolver_address=resolver.address,
+            resolver_port=resolver.port,
+            late=False,
+            duplicate=False,
+        )
+        if len(wire) >= 2:
+            obs.fields["query_id"] = (wire[0] << 8) | wire[1]
+        if endpoint is not None:
+            obs.fields["resolver_role"] = str(endpoint.role)
+            obs.fields["resolver_operator"] = endpoint.operator
+            obs.fields["resolver_namespace"] = endpoint.namespace
+        if self.config.keep_wire:
+            obs.fields["raw_wire"] = wire
+        obs.children = [("dns_answers", row) for row in rows]
+        obs.failure = Failure.DNS_SERVER_MISBEHAVING
+        obs.failed_operation = Operation.DNS_ROUND_TRIP
+        obs.failure_detail = f"stray datagram: {why}"
+        self._late.append((task, obs))
+
     def drain_late(self) -> list[tuple[Task, Observation]]:
-        """Rows for late and duplicate responses seen so far (each with its own task key)."""
+        """Rows for late, duplicate and stray responses seen so far (each with its own
+        task key)."""
         late, self._late = self._late, []
         return late
 

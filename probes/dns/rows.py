@@ -30,10 +30,15 @@ def _observation_builder(
     table: str,
 ) -> tuple[TableSpec, Callable[[dict[str, Any]], tuple[Any, ...]], dict[str, Any], frozenset[str]]:
     """(spec, getter, defaults, own columns): ``getter({**defaults, **values})`` is the row
-    tuple in column order, built by one C call (operator.itemgetter)."""
+    tuple in column order, built by one C call (operator.itemgetter). A column the values
+    leave out gets the model's default (db.writer.column_defaults), else NULL."""
     spec = spec_for(table)
     own = frozenset(c for c in spec.columns if c not in ENVELOPE)
-    return spec, operator.itemgetter(*spec.columns), dict.fromkeys(spec.columns), own
+    return spec, operator.itemgetter(*spec.columns), _defaults(spec), own
+
+
+def _defaults(spec: TableSpec) -> dict[str, Any]:
+    return {**dict.fromkeys(spec.columns), **spec.defaults}
 
 
 @cache
@@ -42,7 +47,7 @@ def _child_builder(
 ) -> tuple[TableSpec, Callable[[dict[str, Any]], tuple[Any, ...]], dict[str, Any], frozenset[str]]:
     spec = spec_for(table)
     own = frozenset(c for c in spec.columns if c not in ("id", "observation_id"))
-    return spec, operator.itemgetter(*spec.columns), dict.fromkeys(spec.columns), own
+    return spec, operator.itemgetter(*spec.columns), _defaults(spec), own
 
 
 def observation_rows(

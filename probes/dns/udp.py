@@ -9,8 +9,11 @@ rules the issue asks for:
 - a response that arrives after its query timed out is reported to ``on_late`` as late,
   never matched to a newer query; a second response to an answered query is reported as a
   duplicate (OONI's dnsping records these as an injection signal);
-- datagrams that match no query (wrong ID, garbage) are remembered, so a query that then
-  times out is classified ``dns_server_misbehaving`` rather than a plain timeout.
+- a datagram that matches no query (wrong ID, a question that is not the one asked, no
+  QR bit, too short or malformed to tell) is reported to ``on_stray`` and nothing else:
+  it never changes the outcome of a query in flight, whose genuine answer may still
+  come, and never becomes its wire (issue 18: one off-path datagram used to turn every
+  concurrent timeout into ``dns_server_misbehaving`` carrying that datagram).
 
 The socket is read by ``loop.add_reader`` and drained in one callback (one epoll wake-up
 for many datagrams), which is what makes the stdlib loop fast enough (calibration 3).
@@ -52,7 +55,7 @@ class UdpResult:
 class Pending:
     """One query in flight; ``callback(result)`` is called exactly once."""
 
-    __slots__ = ("bad", "callback", "context", "deadline", "qid", "result", "template")
+    __slots__ = ("callback", "context", "deadline", "qid", "result", "template")
 
     def __init__(
         self,
@@ -69,7 +72,6 @@ class Pending:
         self.callback = callback
         self.context = context
         self.result = UdpResult(qid, sent_at)
-        self.bad: tuple[bytes, str] | None = None
 
 
 def _spent(_result: UdpResult) -> None:
@@ -78,6 +80,8 @@ def _spent(_result: UdpResult) -> None:
 
 LateHandler = Callable[[Pending, bytes, float, str], None]
 """on_late(pending, wire, received_at, kind) with kind "late" or "duplicate"."""
+StrayHandler = Callable[[bytes, float, str], None]
+"""on_stray(wire, received_at, why): a datagram from the server that matches no query."""
 
 
 class _IdSource:
@@ -120,7 +124,6 @@ class _Socket:
         self.order: collections.deque[Pending] = collections.deque()
         self.expiry_order: collections.deque[tuple[int, float]] = collections.deque()
         self.ids = _IdSource()
-        self.last_stray: tuple[float, bytes, str] | None = None
         client.loop.add_reader(sock.fileno(), self.on_readable)
 
     @property
@@ -171,16 +174,16 @@ class _Socket:
             self.on_datagram(data, now())
 
     def on_datagram(self, data: bytes, received: float) -> None:
+        stray = self.client.stray
         if len(data) < 12:
-            self.last_stray = (received, data, f"datagram of {len(data)} octets (no header)")
+            stray(data, received, f"datagram of {len(data)} octets (no header)")
             return
         qid = (data[0] << 8) | data[1]
         pending = self.outstanding.get(qid)
         if pending is not None:
             if not data[2] & 0x80:
-                pending.bad = (data, "QR bit not set in a reply")
-                return
-            if question_matches(data, pending.template):
+                stray(data, received, f"datagram with query ID {qid} but no QR bit")
+            elif question_matches(data, pending.template):
                 del self.outstanding[qid]
                 self.answered[qid] = pending
                 result = pending.result
@@ -191,8 +194,9 @@ class _Socket:
                 # the caller's callback would otherwise pin (its whole batch).
                 pending.callback = _spent
             else:
-                # Keep waiting for the genuine answer (it may still come), but remember.
-                pending.bad = (data, "response does not echo the question")
+                # RFC 5452 section 9.1: accept only a response that echoes the question.
+                # The query keeps waiting for its genuine answer.
+                stray(data, received, f"response to query ID {qid} that does not echo the question")
             return
         entry = self.expired.get(qid)
         if entry is not None and question_matches(data, entry[0].template):
@@ -202,7 +206,7 @@ class _Socket:
         if answered is not None and question_matches(data, answered.template):
             self.client.report(answered, data, received, "duplicate")
             return
-        self.last_stray = (received, data, f"response with unknown query ID {qid}")
+        stray(data, received, f"response with unknown query ID {qid}")
 
     def sweep(self, now: float) -> None:
         order = self.order
@@ -212,18 +216,8 @@ class _Socket:
                 continue
             del self.outstanding[pending.qid]
             result = pending.result
-            stray = self.last_stray
-            if pending.bad is not None:
-                result.wire = pending.bad[0]
-                result.failure = Failure.DNS_SERVER_MISBEHAVING
-                result.detail = pending.bad[1]
-            elif stray is not None and stray[0] >= result.sent_at:
-                result.wire = stray[1]
-                result.failure = Failure.DNS_SERVER_MISBEHAVING
-                result.detail = f"no matching response; the server sent a {stray[2]}"
-            else:
-                result.failure = Failure.GENERIC_TIMEOUT_ERROR
-                result.detail = "no response before the deadline"
+            result.failure = Failure.GENERIC_TIMEOUT_ERROR
+            result.detail = "no response before the deadline"
             release = now + self.client.late_grace
             self.expired[pending.qid] = (pending, release)
             self.expiry_order.append((pending.qid, release))
@@ -256,12 +250,14 @@ class UdpClient:
         *,
         late_grace: float = 3.0,
         on_late: LateHandler | None = None,
+        on_stray: StrayHandler | None = None,
         sweep_interval: float = 0.02,
     ) -> None:
         self.address = address
         self.port = port
         self.late_grace = late_grace
         self.on_late = on_late
+        self.on_stray = on_stray
         self.sweep_interval = sweep_interval
         self.loop = asyncio.get_running_loop()
         self.sockets: list[_Socket] = []
@@ -355,6 +351,10 @@ class UdpClient:
     def report(self, pending: Pending, wire: bytes, received: float, kind: str) -> None:
         if self.on_late is not None:
             self.on_late(pending, wire, received, kind)
+
+    def stray(self, wire: bytes, received: float, why: str) -> None:
+        if self.on_stray is not None:
+            self.on_stray(wire, received, why)
 
     def _sweep(self) -> None:
         self._sweeper = None

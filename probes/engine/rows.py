@@ -40,19 +40,28 @@ def plain_row(row: tuple[Any, ...]) -> tuple[Any, ...]:
 def tuple_builder(spec: TableSpec, names: Sequence[str]) -> Callable[..., tuple[Any, ...]]:
     """A function of ``names`` (positional) returning the row tuple in column order.
 
-    Columns not in ``names`` are NULL. The function is generated once per table, which
-    keeps per-row cost to one call and one tuple.
+    Columns not in ``names`` get the model's default (``TableSpec.defaults``), else NULL.
+    The function is generated once per table, which keeps per-row cost to one call and one
+    tuple.
     """
     unknown = set(names) - set(spec.columns)
     if unknown:
         raise KeyError(f"{spec.name}: unknown columns {sorted(unknown)}")
     args = ", ".join(f"_{n}" for n in names)
-    values = ", ".join(f"_{c}" if c in names else "None" for c in spec.columns)
+    values = ", ".join(
+        f"_{c}" if c in names else (f"_d[{c!r}]" if c in spec.defaults else "None")
+        for c in spec.columns
+    )
     src = f"def build({args}):\n    return ({values},)\n"
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"_d": spec.defaults}
     exec(src, namespace)  # generated from the model's column names only
     fn: Callable[..., tuple[Any, ...]] = namespace["build"]
     return fn
+
+
+def _defaults(spec: TableSpec, columns: Sequence[str]) -> dict[str, Any]:
+    """The value of each of ``columns`` when a row leaves it out: the model's default."""
+    return {c: spec.defaults.get(c) for c in columns}
 
 
 @cache
@@ -74,7 +83,9 @@ def observation_builder(
     own = [c for c in spec.columns if c not in ENVELOPE]
     args = ", ".join(f"_{n}" for n in ENVELOPE)
     # The probe's fields are read by one C call (itemgetter over the fields merged onto
-    # all-NULL defaults), not a dict.get per column; absent fields are NULL. The caller
+    # the defaults), not a dict.get per column; absent fields get the model's default
+    # (NULL where it has none: a NOT NULL column such as dns_observations.purpose must
+    # not be NULL in a failure row the engine makes without the probe, issue 18). The caller
     # has checked that every key is a column, so a dict of as many keys as there are
     # columns has them all and needs no merge.
     position = {c: i for i, c in enumerate(own)}
@@ -93,7 +104,7 @@ def observation_builder(
     namespace: dict[str, Any] = {
         "_plain_row": plain_row,
         "_get": operator.itemgetter(*own) if own else None,
-        "_defaults": dict.fromkeys(own),
+        "_defaults": _defaults(spec, own),
     }
     exec(src, namespace)  # generated from the model's column names only
     return spec, namespace["build"], frozenset(own)
@@ -133,7 +144,7 @@ def child_builder(
     namespace: dict[str, Any] = {
         "_plain_row": plain_row,
         "_get": operator.itemgetter(*rest),
-        "_defaults": dict.fromkeys(rest),
+        "_defaults": _defaults(spec, rest),
     }
     exec(src, namespace)  # generated from the model's column names only
     return spec, namespace["build"], own

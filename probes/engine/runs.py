@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
+import logging
 import os
 import signal
 import sys
@@ -26,7 +27,7 @@ from sqlalchemy import Engine
 from fragscope.db import migrate
 from fragscope.db.connection import make_engine, resolve_url, sqlite_path
 from fragscope.db.vocab import RunStatus
-from fragscope.db.writer import AsyncWriter, Writer
+from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
 from fragscope.probes.engine.campaign import Campaign, load_campaign
 from fragscope.probes.engine.console import Reporter
@@ -208,6 +209,15 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
                 return _conclude(prepared, result, reporter=reporter, extra_unknown=unknown)
             result = asyncio.run(_run_async(prepared, opts, reporter=reporter))
             return _conclude(prepared, result, reporter=reporter)
+        except StorageError as exc:
+            # The rows the database would take are stored; the one-line reason names the
+            # table (and column); the database's report with the statement is in the
+            # debug log (db.writer), never on the operator's terminal.
+            logging.getLogger(__name__).debug("storage error", exc_info=exc)
+            reporter.error(f"run {prepared.run_id} failed: {exc}")
+            with contextlib.suppress(Exception):
+                bk.finish_run(engine, prepared.run_id, status=RunStatus.FAILED, exit_code=1)
+            return 1
         except Exception as exc:
             # The engine itself broke (the database went away, a bug): record what we can.
             reporter.error(
@@ -306,6 +316,8 @@ def _prepare(
 async def _run_async(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> EngineResult:
     writer = AsyncWriter(Writer(p.engine))
     eng = shard_runner_for(p, opts, writer)
+    # A batch the database refused: stop taking tasks, store what is in flight, fail.
+    writer.on_error = lambda _exc: eng.stop(reason="storage")
     loop = asyncio.get_running_loop()
     signals_seen: list[int] = []
     main_task = asyncio.current_task()
@@ -358,6 +370,8 @@ async def _run_async(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) ->
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     await writer.close()
+    if writer.error is not None:
+        raise writer.error
     return result
 
 

@@ -6,7 +6,8 @@ a batch of tasks for probes with ``measure_many``) from the planner's stream, so
 asyncio.Task is created per task. Per-endpoint token buckets pace the traffic, a
 deadline bounds every attempt (a deadline hit is a ``generic_timeout_error`` row),
 retryable failures are retried with exponential backoff and stored as attempts 0..N, and
-an unexpected exception in a probe becomes an ``unknown_failure`` row with the traceback.
+an unexpected exception in a probe (a CancelledError that neither the deadline nor a stop
+sent, too) becomes an ``unknown_failure`` row with the traceback.
 A task's observation rows, its follow-ups and its ``tasks_done`` ledger row go to the
 sink in one call, so they land in one writer transaction: a kill -9 never leaves one
 without the other.
@@ -360,21 +361,33 @@ class ShardRunner:
             clock=self.clock,
         )
 
+    def _cancelled_inside(
+        self, task: Task, exc: asyncio.CancelledError, *, t0: float
+    ) -> Observation:
+        """A CancelledError that neither the engine's deadline nor a stop sent: something
+        inside the probe cancelled it. A bug, stored as ``unknown_failure`` with the
+        traceback, instead of ending the worker and the run as if interrupted."""
+        tb = "".join(traceback.format_exception(exc))
+        detail = f"cancelled inside the probe, not by the engine:\n{tb}"
+        return self._failure(task, Failure.UNKNOWN_FAILURE, operation=None, detail=detail, t0=t0)
+
     async def _measure(self, rt: ProbeRuntime, task: Task, *, slot: WorkerDeadline) -> Observation:
         """One attempt under the task's deadline (scheduling.WorkerDeadline)."""
         t0 = slot.start(task.deadline_s)
         try:
             obs: Observation = await rt.instance.measure(task)
-        except asyncio.CancelledError:
-            if not slot.withdraw_expiry():
-                raise
-            return self._failure(
-                task,
-                Failure.GENERIC_TIMEOUT_ERROR,
-                operation=None,
-                detail=f"engine deadline of {task.deadline_s:g} s exceeded",
-                t0=t0,
-            )
+        except asyncio.CancelledError as exc:
+            if slot.withdraw_expiry():
+                return self._failure(
+                    task,
+                    Failure.GENERIC_TIMEOUT_ERROR,
+                    operation=None,
+                    detail=f"engine deadline of {task.deadline_s:g} s exceeded",
+                    t0=t0,
+                )
+            if slot.owner.cancelling():
+                raise  # the run is being stopped hard: the task is left for --resume
+            return self._cancelled_inside(task, exc, t0=t0)
         except Exception as exc:
             tb = "".join(traceback.format_exception(exc))
             return self._failure(task, Failure.UNKNOWN_FAILURE, operation=None, detail=tb, t0=t0)
@@ -464,6 +477,11 @@ class ShardRunner:
                     )
                     for t in pending
                 ]
+            except asyncio.CancelledError as exc:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise  # the run is being stopped hard: the tasks are left for --resume
+                results = [self._cancelled_inside(t, exc, t0=t0) for t in pending]
             except Exception as exc:
                 tb = "".join(traceback.format_exception(exc))
                 results = [

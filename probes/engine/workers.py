@@ -170,6 +170,10 @@ def run_forked(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> tuple
                 elif msg[0] == "error":
                     failed += 1
                     reporter.error(f"worker process failed:\n{msg[1]}")
+            if writer.error is not None and not stopping:
+                # The database refused rows: the children drain what they measure (its
+                # rows are still stored) and stop; close() below raises the error.
+                forward(signal.SIGTERM, None)
             now = time.monotonic()
             reporter.update_progress(done, done / (now - t0) if now > t0 else 0.0)
             if now - last_beat >= 5.0:

@@ -30,8 +30,7 @@ VALUES_TABLE = "naming_values"
 ENGINE_MARGIN_S = 0.25
 """A resolution ends this long before the task's deadline. The engine cancels a task at
 its deadline and stores a bare failure row, without the naming fields (namespace, name and
-method are NOT NULL): the insert would fail and end the run. The probe's own timeout row,
-which has them, must come first."""
+method NULL). The probe's own timeout row, which has them, comes first."""
 
 
 @dataclass(frozen=True, slots=True)

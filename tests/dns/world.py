@@ -4,11 +4,12 @@ Addresses are a 127.N/16 block claimed per world (port 53, as delegations cannot
 tests/dns/addresses.py), so two test sessions at once do not collide, nor with the lab's
 namespaces (10.99/16) or the recipes' 127.53.x. Zones are built and
 signed with dnspython (lab-recipes section 3): a signed root and ``test.``, the signed
-``example.test.`` (HTTPS/SVCB, the RFC 9460 Appendix D vectors, CNAME chain, a TXT set too
-big for UDP), ``broken.test.`` (DS in the parent, zone unsigned: bogus), ``expired.test.``
-(signatures expired: bogus), unsigned ``lab.`` (insecure) and ``oob.test.`` whose only NS
-is out of bailiwick. Unbound validates with the root key, serves Do53, DoT and DoH, and
-an aioquic DoQ front end (tests/dns/doq_server.py) forwards to it.
+``example.test.`` (HTTPS/SVCB, the RFC 9460 Appendix D vectors, CNAME chain, a CNAME
+loop, a chain to a name without AAAA, a TXT set too big for UDP), ``broken.test.`` (DS
+in the parent, zone unsigned: bogus), ``expired.test.`` (signatures expired: bogus),
+unsigned ``lab.`` (insecure) and ``oob.test.`` whose only NS is out of bailiwick.
+Unbound validates with the root key, serves Do53, DoT and DoH, and an aioquic DoQ front
+end (tests/dns/doq_server.py) forwards to it.
 """
 
 from __future__ import annotations
@@ -81,6 +82,9 @@ mail A 127.80.0.25
 @ CAA 0 issue "ca.test"
 alias CNAME alias2
 alias2 CNAME www
+loop1 CNAME loop2
+loop2 CNAME loop1
+notype CNAME mail
 {_big_txt()}
 {_vectors()}
 """
