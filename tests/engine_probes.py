@@ -164,3 +164,11 @@ class BadPlanProbe(_Base):
 
     async def measure(self, task: Task) -> Observation:
         return self._obs(task)
+
+
+@register
+class WideBatchProbe(BatchProbe):
+    """test.batch with dns.query's batch size (64): the engine's volume tests."""
+
+    name: ClassVar[str] = "test.batch64"
+    batch_size: ClassVar[int] = 64

@@ -1,5 +1,6 @@
 """Helpers of the fault-injection suite: DNS campaigns against real servers, the processes
-of one run, its stored attempts. Reads /proc and SQLite files; starts no process itself."""
+of one run, its plan and its stored attempts. Reads /proc and SQLite files; runs the CLI
+(``run --dry-run``, which sends nothing)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from fragscope.probes.engine.lock import pid_alive
-from tests.fixtures.engine import query
+from tests.fixtures.engine import query, run_cli
 
 
 def dns_campaign(
@@ -89,3 +90,10 @@ def stored_attempts(db: Path, table: str = "dns_observations") -> Counter[tuple[
     return Counter(
         (str(k), int(str(a))) for k, a in query(db, f"SELECT task_key, attempt FROM {table}")
     )
+
+
+def planned_keys(campaign: Path) -> set[str]:
+    """The task keys of the campaign's plan (``run --dry-run``)."""
+    r = run_cli("run", "--campaign", str(campaign), "--dry-run", timeout=300)
+    assert r.returncode == 0, r.stderr
+    return {line.split("\t")[0] for line in r.stdout.splitlines() if not line.startswith("#")}
