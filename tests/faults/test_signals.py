@@ -13,11 +13,12 @@ import pytest
 
 from fragscope.lab.world import Lab
 from tests.faults.runs import stored_attempts
-from tests.faults.test_kill_points import NAMES, lab_campaign
+from tests.faults.test_kill_points import lab_campaign
 from tests.fixtures.engine import done_keys, popen_cli, query, wait_for_rows
 
 pytestmark = [pytest.mark.slow, pytest.mark.lab]
 
+NAMES = [f"s{i}.example.test" for i in range(400)]
 STOP_BOUND_S = 15.0
 """max(2 x timeout_s, 5 s) = 6 s promised; a liveness bound with slack for a busy machine."""
 
@@ -26,7 +27,9 @@ STOP_BOUND_S = 15.0
 def test_sigterm_gives_interrupted_exit_1_and_stores_everything_measured(
     lab: Lab, tmp_path: Path, workers: int
 ) -> None:
-    campaign = lab_campaign(tmp_path, lab, rate=10)  # 300 tasks: 15 s at full length
+    # 800 tasks at 20/s, concurrency 256: 40 s at full length. Before the fix the workers
+    # held every task in batches when the signal came, and drained them for 40 s.
+    campaign = lab_campaign(tmp_path, lab, rate=10, names=NAMES, concurrency=256)
     db = tmp_path / "db.sqlite"
     proc = popen_cli("run", "--campaign", str(campaign), "--db", str(db), "--auto-migrate",
                      "--log-json", "--workers", str(workers))  # fmt: skip
