@@ -206,8 +206,12 @@ def runs_group() -> None:
 @DB_OPTION
 @click.option("--limit", default=20, show_default=True, type=click.IntRange(min=1))
 def runs_list(db_url: str | None, limit: int) -> None:
-    """The latest runs, with status (a running run with a stale heartbeat is marked)."""
+    """The latest runs, with status (a running run with a stale heartbeat is marked, and a
+    run lock still held by the orphans of a dead run is reported)."""
     from sqlalchemy import text
+
+    from fragscope.db.connection import resolve_url, sqlite_path
+    from fragscope.probes.engine.lock import lock_files
 
     engine = _open_db(db_url)
     with engine.connect() as conn:
@@ -225,6 +229,8 @@ def runs_list(db_url: str | None, limit: int) -> None:
         return
     now = dt.datetime.now(dt.UTC).replace(tzinfo=None)
     click.echo(f"{'run':36}  {'campaign':16}  {'vantage':10}  {'status':18}  {'tasks':>8}  started")
+    db_file = sqlite_path(resolve_url(db_url))
+    stale_locks = [lf for lf in lock_files(db_file) if lf.stale] if db_file else []
     for rid, campaign, vantage, _round, status, started, beat, tasks in rows:
         status_text = status
         if status == "running" and _stale(beat, now):
@@ -232,6 +238,14 @@ def runs_list(db_url: str | None, limit: int) -> None:
         click.echo(
             f"{rid:36}  {campaign[:16]:16}  {(vantage or '-')[:10]:10}  {status_text:18}  "
             f"{tasks:>8}  {str(started)[:19]}"
+        )
+    for lf in stale_locks:
+        campaign, _, rest = lf.name.partition("\x1f")
+        vantage, _, shard = rest.partition("\x1f")
+        click.echo(
+            f"stale lock: campaign {campaign!r}, vantage {vantage!r}, shard {shard} is held by "
+            f"processes {', '.join(map(str, lf.holders))} left behind by dead run process "
+            f"{lf.holder} ({lf.path}); `fragscope run --resume` takes it over"
         )
 
 

@@ -184,3 +184,11 @@ class RefusedRowProbe(_Base):
             ip_version=4,
         )
         return obs
+
+
+@register
+class WideBatchProbe(BatchProbe):
+    """test.batch with dns.query's batch size (64): the engine's volume tests."""
+
+    name: ClassVar[str] = "test.batch64"
+    batch_size: ClassVar[int] = 64

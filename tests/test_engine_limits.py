@@ -299,3 +299,32 @@ burst = 8
     finally:
         BatchProbe.measure_many = original  # type: ignore[method-assign]
     assert 8 <= peak["max"] <= 10
+
+
+@pytest.mark.usefixtures("engine_probes")
+def test_no_task_waits_in_memory_so_a_stop_ends_at_once(tmp_path: Path) -> None:
+    """Tasks leave the plan only with a slot and a rate token (issue 18, finding 8): at
+    concurrency 2048 and 40 tasks/s, 2,000 tasks used to be pulled into 250 batches at
+    once and to drain at the rate limit for 50 s after --max-duration."""
+    campaign = _campaign(
+        tmp_path,
+        """[[endpoints]]
+url = "udp://127.0.0.1:1"
+
+[probes."test.batch"]
+
+[limits]
+concurrency = 2048
+rate = 40
+burst = 8
+""",
+        targets=2000,
+    )
+    db = tmp_path / "db.sqlite"
+    started = time.monotonic()
+    assert _run(campaign, db, max_duration=1.0) == 1
+    elapsed = time.monotonic() - started
+    assert elapsed < 10.0  # 1 s, the stop, and creating the database (liveness, with slack)
+    done = query(db, "SELECT COUNT(*) FROM tasks_done")[0][0]
+    assert 0 < done <= 8 + 40 * elapsed  # the burst, then the rate
+    assert query(db, "SELECT status FROM runs")[0][0] == "partial"

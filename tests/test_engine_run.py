@@ -28,22 +28,10 @@ from tests.fixtures.engine import (
     popen_cli,
     query,
     run_cli,
+    wait_for_rows,
 )
 
 pytestmark = pytest.mark.slow
-
-
-def _wait_for_rows(db: Path, *, more_than: int = 0, timeout: float = 60) -> int:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            n = len(done_keys(db)) if db.exists() else 0
-        except Exception:  # the schema is not there yet
-            n = 0
-        if n > more_than:
-            return n
-        time.sleep(0.02)
-    raise AssertionError(f"no more than {more_than} rows in {db} after {timeout} s")
 
 
 def _run(campaign: Path, db: Path, **kw: object) -> int:
@@ -126,7 +114,7 @@ def test_kill_9_at_three_points_then_resume(tmp_path: Path) -> None:
     assert 0 < after_2 < len(expected)
     # 3: from outside, at an arbitrary moment while tasks run.
     proc = popen_cli(*args, "--resume", run_id)
-    _wait_for_rows(db, more_than=after_2)
+    wait_for_rows(db, more_than=after_2)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     after_3 = len(done_keys(db))
@@ -213,7 +201,7 @@ def test_lock_between_two_real_runs(tmp_path: Path) -> None:
     db = tmp_path / "db.sqlite"
     first = popen_cli("run", "--campaign", str(slow), "--db", str(db), "--auto-migrate")
     try:
-        _wait_for_rows(db)
+        wait_for_rows(db)
         second = run_cli("run", "--campaign", str(slow), "--db", str(db), "--lock-wait", "0")
         if first.poll() is None:  # only meaningful while the first still runs
             assert second.returncode == 2 and "holds the lock" in second.stderr
@@ -289,7 +277,7 @@ def test_sigterm_drains_and_marks_interrupted(tmp_path: Path) -> None:
     campaign = null_campaign(tmp_path, targets=400, delay_s=0.05, concurrency=4, follow_ups=0)
     db = tmp_path / "db.sqlite"
     proc = popen_cli("run", "--campaign", str(campaign), "--db", str(db), "--auto-migrate")
-    _wait_for_rows(db)
+    wait_for_rows(db)
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=60) == 1
     assert query(db, "SELECT status, exit_code FROM runs")[0] == ("interrupted", 1)

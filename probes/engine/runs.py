@@ -31,7 +31,7 @@ from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
 from fragscope.probes.engine.campaign import Campaign, load_campaign
 from fragscope.probes.engine.console import Reporter
-from fragscope.probes.engine.lock import run_lock
+from fragscope.probes.engine.lock import run_lock, wait_for_writer
 from fragscope.probes.engine.planner import Shard
 from fragscope.probes.engine.prepared_run import (
     PreparedRun,
@@ -163,6 +163,8 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
             f"database {db_file} does not exist: create it with `fragscope db upgrade --db "
             f"{db_file}` or pass --auto-migrate"
         )
+    if db_file is not None:
+        wait_for_writer(db_file, wait=opts.lock_wait)
     engine = make_engine(url)
     if not migrate.is_at_head(engine):
         if not opts.auto_migrate:
@@ -180,6 +182,7 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
         vantage=vantage_label,
         shard=f"{index}/{count}",
         wait=opts.lock_wait,
+        on_takeover=lambda message: reporter.event("lock_taken_over", message),
     ):
         prepared = _prepare(
             opts,
@@ -397,9 +400,11 @@ def _conclude(
     p: PreparedRun, result: EngineResult, *, reporter: Reporter, extra_unknown: int = 0
 ) -> int:
     unknown = result.unknown_failures + extra_unknown
-    if result.stopped == "signal":
+    # A stop that came when every task had started (and then finished) leaves a complete
+    # run: its status says so, whatever stopped it.
+    if result.stopped == "signal" and not result.complete:
         status, code = RunStatus.INTERRUPTED, 1
-    elif result.stopped == "max_duration":
+    elif result.stopped == "max_duration" and not result.complete:
         status, code = RunStatus.PARTIAL, 1
     else:
         status, code = RunStatus.FINISHED, 1 if unknown else 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import time
 
 from fragscope.probes.base import Endpoint
@@ -140,6 +141,50 @@ class WorkerDeadline:
             self.owner.cancel()
         else:
             self.handle = self.loop.call_at(self.deadline_at, self._check)
+
+
+async def take_slots_unless_stopped(
+    slots: ConcurrencySlots, n: int, stopped: asyncio.Event
+) -> bool:
+    """Take ``n`` slots, or give up as soon as ``stopped`` is set; True if taken.
+
+    A stop must not wait for a slot to free up (that can take a whole attempt's deadline
+    per batch ahead in line): the task was not started, so it is left for --resume.
+    """
+    if slots.try_take(n):
+        return True
+    if stopped.is_set():
+        return False
+    taking = asyncio.ensure_future(slots.take(n))
+    stopping = asyncio.ensure_future(stopped.wait())
+    try:
+        await asyncio.wait((taking, stopping), return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopping.cancel()
+        if not taking.done():
+            taking.cancel()  # ConcurrencySlots.take gives back slots granted meanwhile
+    if taking.cancelled():
+        with contextlib.suppress(asyncio.CancelledError):
+            await taking
+        return False
+    return True
+
+
+async def take_tokens_unless_stopped(bucket: TokenBucket, n: int, stopped: asyncio.Event) -> bool:
+    """Take ``n`` tokens from ``bucket``, or give up as soon as ``stopped`` is set; True if
+    taken. (TokenBucket.take sleeps until the tokens are there, which at a low rate and
+    a large batch outlasts any stop budget.)"""
+    if n > bucket.burst:
+        raise ValueError(f"cannot take {n} tokens at once from a bucket of {bucket.burst}")
+    while True:
+        if stopped.is_set():
+            return False
+        wait = bucket.try_take(n)
+        if wait <= 0:
+            return True
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(wait):
+                await stopped.wait()
 
 
 def retry_delay(backoff: float, attempt: int) -> float:

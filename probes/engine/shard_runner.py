@@ -8,6 +8,13 @@ deadline bounds every attempt (a deadline hit is a ``generic_timeout_error`` row
 retryable failures are retried with exponential backoff and stored as attempts 0..N, and
 an unexpected exception in a probe (a CancelledError that neither the deadline nor a stop
 sent, too) becomes an ``unknown_failure`` row with the traceback.
+
+A task is taken from the plan only when it can start: one worker at a time holds the
+dispatch gate, takes the next unit, and waits there for its concurrency slots and its
+endpoint's rate tokens (the other workers wait for the gate empty-handed). So nothing
+queues in memory behind the rate limit, and a stop (--max-duration, SIGTERM, SIGINT)
+costs at most the attempts in flight: the unit at the gate is dropped unstarted, retries
+are not begun, and whatever did not start is left to --resume (docs/operations.md, "Stops").
 A task's observation rows, its follow-ups and its ``tasks_done`` ledger row go to the
 sink in one call, so they land in one writer transaction: a kill -9 never leaves one
 without the other.
@@ -22,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import logging
 import time
 import traceback
@@ -50,6 +58,8 @@ from fragscope.probes.engine.scheduling import (
     EndpointBuckets,
     WorkerDeadline,
     retry_delay,
+    take_slots_unless_stopped,
+    take_tokens_unless_stopped,
 )
 from fragscope.probes.engine.state import EngineResult, ProbeRuntime, Sink, endpoint_from_json
 from fragscope.probes.engine.targets import TargetEntry
@@ -115,7 +125,16 @@ class ShardRunner:
         self._buckets = EndpointBuckets(limits)
         self._slots = ConcurrencySlots(self.concurrency)
         self._more = asyncio.Event()
+        self._dispatch = asyncio.Lock()
+        """The dispatch gate: its holder is the only worker holding a unit not started."""
+        self._stop_event = asyncio.Event()
         self._busy = 0
+        self._started = 0
+        """Tasks that passed the gate (each ends in _finished unless a hard stop cancels it)."""
+        self._dropped = 0
+        """Tasks taken from the plan but not started because a stop came (left to --resume)."""
+        self._plan_cut = False
+        """Planning ended early because of a stop (the plan was not exhausted)."""
         self._stopping = False
         self._hard_stop = False
         self._stopped: str | None = None
@@ -174,6 +193,7 @@ class ShardRunner:
         if hard:
             self._hard_stop = True
         self._more.set()
+        self._stop_event.set()
 
     def _should_stop(self) -> bool:
         if self._stopping:
@@ -182,6 +202,25 @@ class ShardRunner:
             self.stop(reason="max_duration")
             return True
         return False
+
+    def _plan_should_stop(self) -> bool:
+        if self._should_stop():
+            self._plan_cut = True
+            return True
+        return False
+
+    @property
+    def complete(self) -> bool:
+        """Every task of the plan and every follow-up finished (so far as this engine
+        knows: a stop that came after the last task started leaves it complete)."""
+        return (
+            self._plan is None
+            and not self._plan_cut
+            and not self._batches
+            and not self._followups
+            and self._dropped == 0
+            and self._started == self.done
+        )
 
     def add_pending(self, rows: Iterable[dict[str, Any]]) -> int:
         """Queue stored follow-ups (task_followups rows) that have not finished (resume).
@@ -230,7 +269,7 @@ class ShardRunner:
             shard=self.shard,
             skip=self.skip,
             on_target=self._on_target,
-            stop=self._should_stop,
+            stop=self._plan_should_stop,
         )
 
     def _next_unit(self, plan_iter: Iterator[Task] | None) -> Task | list[Task] | None:
@@ -271,11 +310,22 @@ class ShardRunner:
         if self.max_duration is not None:
             self._deadline_at = time.monotonic() + self.max_duration
         self._plan = self.tasks()
+        # A timer, not only the checks between tasks: a worker waiting at the gate for a
+        # slot or a token must hear of the deadline when it passes.
+        expiry = (
+            self._loop.call_later(
+                self.max_duration, functools.partial(self.stop, reason="max_duration")
+            )
+            if self.max_duration is not None
+            else None
+        )
         workers = [asyncio.create_task(self._worker()) for _ in range(self.concurrency)]
         flusher = asyncio.create_task(self._out.flush_periodically())
         try:
             await asyncio.gather(*workers)
         finally:
+            if expiry is not None:
+                expiry.cancel()
             flusher.cancel()
             for w in workers:
                 w.cancel()
@@ -311,7 +361,7 @@ class ShardRunner:
     def result(self) -> EngineResult:
         """Counts so far, per probe, and why the engine stopped early (if it did)."""
         stats = {name: rt.stats for name, rt in self._runtimes.items()}
-        return EngineResult(stats=stats, stopped=self._stopped)
+        return EngineResult(stats=stats, stopped=self._stopped, complete=self.complete)
 
     async def _worker(self) -> None:
         current = asyncio.current_task()
@@ -320,7 +370,8 @@ class ShardRunner:
         slots = self._slots
         since_yield = 0
         while True:
-            unit = self._next_unit(self._plan)
+            async with self._dispatch:
+                unit = await self._take_unit()
             if unit is None:
                 if self._busy == 0 and (self._stopping or not self._followups):
                     self._more.set()
@@ -329,10 +380,7 @@ class ShardRunner:
                 await self._more.wait()
                 continue
             self._busy += 1
-            # Concurrency counts tasks in flight: a batch takes one slot per task.
             n = len(unit) if isinstance(unit, list) else 1
-            if not slots.try_take(n):
-                await slots.take(n)
             try:
                 if isinstance(unit, list):
                     await self._run_batch(unit)
@@ -347,6 +395,44 @@ class ShardRunner:
             if since_yield >= YIELD_EVERY:
                 since_yield = 0
                 await asyncio.sleep(0)
+
+    async def _take_unit(self) -> Task | list[Task] | None:
+        """The next unit, with its slots and first attempt's tokens taken; None if there
+        is none now or a stop came while it waited (it is then dropped, unstarted)."""
+        unit = self._next_unit(self._plan)
+        if unit is None:
+            return None
+        tasks = unit if isinstance(unit, list) else [unit]
+        # Concurrency counts tasks in flight: a batch takes one slot per task.
+        n = len(tasks)
+        slots = self._slots
+        try:
+            if not slots.try_take(n) and not await take_slots_unless_stopped(
+                slots, n, self._stop_event
+            ):
+                self._dropped += n
+                return None
+            ep = tasks[0].endpoint
+            if ep is not None:
+                # Tokens for the tasks that will send: a task refused by the policy, or a
+                # planning error, is recorded without a packet and without waiting.
+                sending = sum(1 for t in tasks if self._sends(t))
+                if sending and not await take_tokens_unless_stopped(
+                    self._buckets.for_endpoint(ep), sending, self._stop_event
+                ):
+                    slots.release(n)
+                    self._dropped += n
+                    return None
+        except asyncio.CancelledError:
+            self._dropped += n  # a hard stop: the run is not complete
+            raise
+        self._started += n
+        return unit
+
+    def _sends(self, task: Task) -> bool:
+        if task.params and PLAN_ERROR in task.params:
+            return False
+        return self._gate.blocked(task) is None
 
     def _failure(
         self, task: Task, failure: Failure, *, operation: Operation | None, detail: str, t0: float
@@ -430,12 +516,15 @@ class ShardRunner:
         rows: list[Row] = []
         attempt = 0
         while True:
-            if bucket is not None and bucket.try_take(1) > 0:
+            # The first attempt's token was taken at the gate (_take_unit).
+            if attempt and bucket is not None and bucket.try_take(1) > 0:
                 await bucket.take(1)
             obs = await self._measure(rt, task, slot=slot)
             obs = self._encoder.observation(rt, task, attempt=attempt, obs=obs, rows=rows)
-            if obs.retryable and attempt < rt.retries and not self._hard_stop:
+            if obs.retryable and attempt < rt.retries and not self._stopping:
                 await asyncio.sleep(retry_delay(self.backoff, attempt))
+                if self._stopping:
+                    break  # a stop during the back-off: the attempts made are the task's
                 attempt += 1
                 continue
             break
@@ -456,8 +545,10 @@ class ShardRunner:
                     rt, task, Failure.BLOCKED_BY_POLICY, operation=Operation.CONNECT, detail=blocked
                 )
         attempt = 0
+        last: dict[str, Observation] = {}
         while pending:
-            if bucket is not None:
+            # The first attempt's tokens were taken at the gate (_take_unit).
+            if attempt and bucket is not None:
                 await bucket.take(len(pending))
             t0 = time.monotonic()
             budget = max(t.deadline_s for t in pending) + BATCH_GRACE_S
@@ -489,7 +580,8 @@ class ShardRunner:
                     for t in pending
                 ]
             retry: list[Task] = []
-            may_retry = attempt < rt.retries and not self._hard_stop
+            # A stop begins no retry: the bound on a stop is the attempts in flight.
+            may_retry = attempt < rt.retries and not self._stopping
             rows_for = self._encoder.observation
             finished = self._finished
             for task, obs in zip(pending, results, strict=True):
@@ -501,6 +593,7 @@ class ShardRunner:
                 obs = rows_for(rt, task, attempt=attempt, obs=obs, rows=rows)
                 if may_retry and obs.retryable:
                     rows_by[task.key] = rows
+                    last[task.key] = obs
                     retry.append(task)
                 else:
                     finished(rt, task, attempt=attempt, obs=obs, rows=rows)
@@ -508,6 +601,12 @@ class ShardRunner:
             await self._out.flush_if_full()
             if retry:
                 await asyncio.sleep(retry_delay(self.backoff, attempt))
+                if self._stopping:
+                    # A stop during the back-off: the attempts made are the tasks'.
+                    for task in retry:
+                        rows = rows_by.pop(task.key)
+                        finished(rt, task, attempt=attempt, obs=last.pop(task.key), rows=rows)
+                    retry = []
             pending = retry
             attempt += 1
 

@@ -39,7 +39,10 @@ class ProbeStats:
 class EngineResult:
     stats: dict[str, ProbeStats]
     stopped: str | None
-    """None when the plan ran out; "max_duration" or "signal" when stopped early."""
+    """None when the plan ran out; "max_duration" or "signal" when a stop came."""
+    complete: bool = True
+    """Every planned task (and follow-up) finished: a stop that came after the last task
+    started leaves a complete run, which is finished, not partial or interrupted."""
 
     @property
     def tasks(self) -> int:

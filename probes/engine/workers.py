@@ -5,12 +5,21 @@ of the campaign's rate, burst and concurrency (:func:`worker_share`), and sends 
 batches over a pipe; the parent is the single writer (SQLite has one writer
 anyway) and keeps the heartbeat. A child's batch holds whole tasks, so the ledger and the
 observations still share a transaction.
+
+Children die with their parent, whatever kills it (kill -9, the OOM killer): a child
+without its writer can store nothing, and one that lingers holds the vantage's sockets
+and rate budget for ever. Two ways, for the two ways a parent can vanish
+(:func:`die_with_parent`): the kernel's parent-death signal, and the end of a lifeline
+pipe whose only writer is the parent. A child also closes every inherited descriptor that
+is not its own (the other children's pipes, the run lock: probes.engine.lock), so no pipe
+stays open and no lock stays held through it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import dataclasses
 import multiprocessing
 import os
@@ -65,6 +74,39 @@ class PipeSink:
         self._pool.shutdown(wait=True)
 
 
+PR_SET_PDEATHSIG = 1
+"""prctl(2) option (linux/prctl.h): the signal a process gets when its parent dies."""
+PARENT_GONE_EXIT = 3
+"""A child's exit status when it ended itself because the parent was gone."""
+
+
+def die_with_parent(parent: int) -> None:
+    """Have the kernel SIGKILL this process when ``parent`` dies (prctl(2),
+    PR_SET_PDEATHSIG; Linux), and exit now if it is already gone.
+
+    SIGKILL, not SIGTERM: a child that drained its tasks would have no writer to hand
+    them to. The check after prctl closes the race with a parent that died before it.
+    """
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if os.getppid() != parent:
+        os._exit(PARENT_GONE_EXIT)
+
+
+def watch_lifeline(loop: asyncio.AbstractEventLoop, fd: int) -> None:
+    """Exit when the lifeline pipe ends: its write end is the parent's alone, so EOF
+    means the parent is gone (the second way, where no parent-death signal exists)."""
+
+    def gone() -> None:
+        with contextlib.suppress(OSError):
+            if os.read(fd, 1):
+                return
+        os._exit(PARENT_GONE_EXIT)
+
+    loop.add_reader(fd, gone)
+
+
 def worker_share(campaign: Campaign, workers: int) -> Campaign:
     """The campaign as one of ``workers`` processes runs it: each gets 1/K of every
     endpoint's rate, of the burst and of the concurrency, so that together they keep the
@@ -89,21 +131,39 @@ def worker_share(campaign: Campaign, workers: int) -> Campaign:
     )
 
 
-def _child(p: PreparedRun, opts: RunOptions, worker: int, workers: int, conn: Connection) -> None:
+def _child(
+    p: PreparedRun,
+    opts: RunOptions,
+    worker: int,
+    workers: int,
+    conn: Connection,
+    parent: int,
+    lifeline: tuple[int, int],
+    foreign: list[Connection],
+) -> None:
     code = 0
     try:
+        die_with_parent(parent)
+        # Our copies of the other children's pipe ends would keep those pipes open (a
+        # sender then blocks for ever instead of failing when the parent is gone).
+        for other in foreign:
+            other.close()
+        os.close(lifeline[1])  # the write end is the parent's alone
         p = dataclasses.replace(p, campaign=worker_share(p.campaign, workers))
         shard = Shard(p.shard.index, p.shard.count, p.shard.seed, worker, workers)
         sink = PipeSink(conn)
         eng = shard_runner_for(p, opts, sink, write_targets=worker == 0, shard=shard)
 
         async def main() -> EngineResult:
-            install_signals(asyncio.get_running_loop(), lambda _sig: eng.stop(reason="signal"))
+            loop = asyncio.get_running_loop()
+            watch_lifeline(loop, lifeline[0])
+            install_signals(loop, lambda _sig: eng.stop(reason="signal"))
             return await eng.run()
 
         result = asyncio.run(main())
         sink.close()
-        conn.send(("done", {n: s.as_dict() for n, s in result.stats.items()}, result.stopped))
+        stats = {n: s.as_dict() for n, s in result.stats.items()}
+        conn.send(("done", stats, result.stopped, result.complete))
     except BaseException:
         code = 1
         with contextlib.suppress(OSError):
@@ -122,13 +182,20 @@ def run_forked(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> tuple
     ctx = multiprocessing.get_context("fork")
     conns: list[Connection] = []
     procs = []
+    parent = os.getpid()
+    lifeline = os.pipe()
     for w in range(workers):
         recv, send = ctx.Pipe(duplex=False)
-        proc = ctx.Process(target=_child, args=(p, opts, w, workers, send), name=f"fragscope-w{w}")
+        proc = ctx.Process(
+            target=_child,
+            args=(p, opts, w, workers, send, parent, lifeline, [*conns, recv]),
+            name=f"fragscope-w{w}",
+        )
         proc.start()
         send.close()
         conns.append(recv)
         procs.append(proc)
+    os.close(lifeline[0])
 
     stopping: list[int] = []
 
@@ -142,6 +209,7 @@ def run_forked(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> tuple
     writer = ThreadedWriter(Writer(p.engine))
     stats: dict[str, ProbeStats] = {}
     stopped: str | None = None
+    complete = 0
     failed = 0
     done = 0
     alive = set(conns)
@@ -167,6 +235,7 @@ def run_forked(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> tuple
                         st.attempts += d["attempts"]
                         st.failures.update(d["failures"])
                     stopped = stopped or msg[2]
+                    complete += bool(msg[3])
                 elif msg[0] == "error":
                     failed += 1
                     reporter.error(f"worker process failed:\n{msg[1]}")
@@ -184,9 +253,11 @@ def run_forked(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> tuple
         for proc in procs:
             proc.join()
         writer.close()
+        os.close(lifeline[1])
         for s, handler in old.items():
             signal.signal(s, handler)
     failed = max(failed, sum(1 for proc in procs if proc.exitcode != 0))
     if stopping and stopped is None:
         stopped = "signal"
-    return EngineResult(stats=stats, stopped=stopped), failed
+    # Complete only if every child said it did all of its slice.
+    return EngineResult(stats=stats, stopped=stopped, complete=complete == workers), failed

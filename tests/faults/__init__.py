@@ -1,2 +1,3 @@
-"""Fault injection: the run under a full disk, kills, signals, locks and damaged files
-(issue 18). Every test here is marked slow and runs in ``make test``."""
+"""The fault-injection suite (issue 18): kill -9, signals, locks, full disks, damaged files.
+
+Every test here is marked slow and runs in `make test`."""
