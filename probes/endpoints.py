@@ -74,8 +74,13 @@ def parse_endpoint_url(url: str) -> EndpointURL:
         raise EndpointURLError(f"{url!r}: no host")
     if parts.username or parts.password:
         raise EndpointURLError(f"{url!r}: credentials do not belong in an endpoint URL")
-    if not _is_ip(host) and not _HOSTNAME.match(host):
-        raise EndpointURLError(f"{url!r}: {host!r} is neither an IP address nor a host name")
+    if not _is_ip(host):
+        if not _HOSTNAME.match(host):
+            raise EndpointURLError(f"{url!r}: {host!r} is neither an IP address nor a host name")
+        if host.rstrip(".").rpartition(".")[2].isdigit():
+            # RFC 3696 section 2: a top-level label is never all digits, so 127.81.0.999
+            # or 1.2.3 is a broken IP literal, not a name to look up.
+            raise EndpointURLError(f"{url!r}: {host!r} is not a valid IP address")
     if port == 0:
         raise EndpointURLError(f"{url!r}: port 0")
     path = parts.path

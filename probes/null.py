@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import ClassVar
 
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import (
     Clock,
     Endpoint,
@@ -30,14 +31,22 @@ from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 @dataclass(frozen=True, slots=True)
 class NullConfig:
-    delay_s: float = field(default=0.0, metadata={"help": "seconds each task sleeps"})
+    delay_s: float = field(
+        default=0.0, metadata={"help": "seconds each task sleeps", **rules.COUNT}
+    )
     fail_every: int = field(
         default=0,
-        metadata={"help": "every N-th target (by CRC32) fails with a timeout; 0 = never"},
+        metadata={
+            "help": "every N-th target (by CRC32) fails with a timeout; 0 = never",
+            **rules.COUNT,
+        },
     )
     follow_ups: int = field(
         default=0,
-        metadata={"help": "follow-up tasks each planned (not follow-up) task spawns"},
+        metadata={
+            "help": "follow-up tasks each planned (not follow-up) task spawns",
+            **rules.COUNT,
+        },
     )
 
     def __post_init__(self) -> None:

@@ -66,6 +66,16 @@ def type_code(text: str) -> int:
         raise ValueError(f"unknown DNS record type {text!r}") from None
 
 
+def unknown_type_names(texts: tuple[str, ...]) -> str | None:
+    """What is wrong with a list of record type names (a config ``check``), or None."""
+    for text in texts:
+        try:
+            type_code(text)
+        except ValueError as exc:
+            return str(exc)
+    return None
+
+
 def rcode_text(rcode: int) -> str:
     name = RCODE_NAMES.get(rcode)  # not .get(rcode, f"..."): that formats on every call
     return name if name is not None else f"RCODE{rcode}"

@@ -29,6 +29,7 @@ import dns.rrset
 import dns.zonefile
 
 from fragscope.db.vocab import Failure, Operation, Transport
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
 from fragscope.probes.dns import codec
 from fragscope.probes.dns.dnssec import (
@@ -64,19 +65,34 @@ NS, DS, DNSKEY, RRSIG, NSEC, NSEC3, CNAME, A, AAAA = (
 
 @dataclass(frozen=True, slots=True)
 class DnsIterativeConfig:
-    qtypes: tuple[str, ...] = field(default=("A",), metadata={"help": "record types asked"})
+    qtypes: tuple[str, ...] = field(
+        default=("A",),
+        metadata={"help": "record types asked", rules.CHECK: codec.unknown_type_names},
+    )
     root_hints: str | None = field(
         default=None,
-        metadata={"help": "root hints file (NS + A/AAAA lines); required, never the real roots"},
+        metadata={
+            "help": "root hints file (NS + A/AAAA lines); required, never the real roots",
+            rules.FILE: True,
+        },
     )
     trust_anchor: str | None = field(
         default=None,
-        metadata={"help": "file of root DNSKEY or DS lines; without it results are indeterminate"},
+        metadata={
+            "help": "file of root DNSKEY or DS lines; without it results are indeterminate",
+            rules.FILE: True,
+        },
     )
-    timeout_s: float = field(default=2.0, metadata={"help": "seconds per query"})
-    max_steps: int = field(default=60, metadata={"help": "queries per resolution, all depths"})
-    max_depth: int = field(default=3, metadata={"help": "nesting of out-of-bailiwick NS lookups"})
-    max_cnames: int = field(default=8, metadata={"help": "CNAMEs followed per resolution"})
+    timeout_s: float = field(default=2.0, metadata={"help": "seconds per query", **rules.SECONDS})
+    max_steps: int = field(
+        default=60, metadata={"help": "queries per resolution, all depths", rules.MINIMUM: 1}
+    )
+    max_depth: int = field(
+        default=3, metadata={"help": "nesting of out-of-bailiwick NS lookups", **rules.COUNT}
+    )
+    max_cnames: int = field(
+        default=8, metadata={"help": "CNAMEs followed per resolution", **rules.COUNT}
+    )
 
 
 class ResolutionError(Exception):

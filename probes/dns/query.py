@@ -24,6 +24,7 @@ from functools import lru_cache
 from typing import Any, ClassVar
 
 from fragscope.db.vocab import Failure, Operation, Transport
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import (
     Clock,
     Endpoint,
@@ -60,25 +61,39 @@ answers every query with fresh garbage must not grow the run without bound."""
 class DnsQueryConfig:
     qtypes: tuple[str, ...] = field(
         default=("A", "AAAA", "HTTPS"),
-        metadata={"help": "record types asked for each target (mnemonics or TYPEnnn)"},
+        metadata={
+            "help": "record types asked for each target (mnemonics or TYPEnnn)",
+            rules.CHECK: codec.unknown_type_names,
+        },
     )
-    timeout_s: float = field(default=3.0, metadata={"help": "seconds to wait for a response"})
+    timeout_s: float = field(
+        default=3.0, metadata={"help": "seconds to wait for a response", **rules.SECONDS}
+    )
     dnssec_ok: bool = field(default=True, metadata={"help": "set the EDNS0 DO bit (RFC 3225)"})
     edns_size: int = field(
         default=codec.DEFAULT_EDNS_SIZE,
-        metadata={"help": "advertised UDP payload size; 0 sends no EDNS0 at all"},
+        # RFC 6891 section 6.2.3: the payload size is a 16-bit field.
+        metadata={
+            "help": "advertised UDP payload size; 0 sends no EDNS0 at all",
+            **rules.COUNT,
+            rules.MAXIMUM: 65535,
+        },
     )
     recursion_desired: bool = field(default=True, metadata={"help": "set RD in queries"})
     checking_disabled: bool = field(default=False, metadata={"help": "set CD in queries"})
     ca_file: str | None = field(
         default=None,
-        metadata={"help": "CA bundle that authenticates DoT/DoH/DoQ resolvers (default: system)"},
+        metadata={
+            "help": "CA bundle that authenticates DoT/DoH/DoQ resolvers (default: system)",
+            rules.FILE: True,
+        },
     )
     doh_method: str = field(
         default="post",
         metadata={
             "help": "DoH request method, post or get (RFC 8484 section 4.1); an endpoint's "
-            "options.doh_method overrides it"
+            "options.doh_method overrides it",
+            **rules.one_of("post", "get"),
         },
     )
     tcp_fallback: bool = field(
@@ -94,7 +109,10 @@ class DnsQueryConfig:
     keep_wire: bool = field(default=True, metadata={"help": "store each response's raw wire"})
     late_grace_s: float = field(
         default=3.0,
-        metadata={"help": "seconds a timed-out query ID stays reserved to catch late answers"},
+        metadata={
+            "help": "seconds a timed-out query ID stays reserved to catch late answers",
+            **rules.COUNT,
+        },
     )
 
 

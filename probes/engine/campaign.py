@@ -13,6 +13,7 @@ import enum
 import hashlib
 import ipaddress
 import json
+import math
 import re
 import tomllib
 import types
@@ -23,9 +24,10 @@ from pathlib import Path
 from typing import Any
 
 from fragscope.db.vocab import Role
-from fragscope.probes import registry
+from fragscope.probes import config_rules, registry
 from fragscope.probes.base import Endpoint
 from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
+from fragscope.probes.engine import labels
 from fragscope.probes.engine.tomlpos import PathPart, key_lines, line_of
 
 
@@ -81,6 +83,8 @@ LIMIT_HELP: dict[str, str] = {
 @dataclass(frozen=True, slots=True)
 class Safety:
     allowed: tuple[str, ...] = ()
+    allow_whole_family: bool = False
+    """The operator acknowledged that ``allowed`` spans all of IPv4 or all of IPv6."""
     blocklist: Path | None = None
     blocked: tuple[str, ...] = ()
     """The networks of the blocklist file (ZMap format: one network per line, # comments)."""
@@ -120,6 +124,8 @@ class Campaign:
     description: str | None = None
     snapshot: dict[str, Any] = field(default_factory=dict)
     """JSON-ready copy of the file as loaded, with its SHA-256 (stored on the run)."""
+    warnings: tuple[str, ...] = ()
+    """What the operator should hear before the run starts (`fragscope run` prints them)."""
 
 
 class _Checker:
@@ -128,6 +134,7 @@ class _Checker:
     def __init__(self, path: Path, source: str) -> None:
         self.path = path
         self.lines = key_lines(source)
+        self.base = path.resolve().parent
 
     def fail(self, key_path: Sequence[PathPart], message: str) -> typing.NoReturn:
         raise CampaignError(self.path, line_of(self.lines, key_path), _dotted(key_path), message)
@@ -179,9 +186,40 @@ class _Checker:
                 [*at, key],
                 f"expected {'an integer' if integer else 'a number'}, got {_kind(value)}",
             )
+        if not math.isfinite(value):
+            self.fail([*at, key], f"must be a finite number, got {value}")
         if value < minimum or (exclusive and value == minimum):
             self.fail([*at, key], f"must be {'>' if exclusive else '>='} {minimum}, got {value}")
         return value
+
+    def label(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        *,
+        at: Sequence[PathPart],
+        limit: int = labels.DEFAULT_LIMIT,
+        required: bool = False,
+    ) -> str | None:
+        """A string that is stored or printed as a label: it fits ``limit`` characters
+        (its column's length) and holds no control characters."""
+        value = self.string(table, key, at=at, required=required)
+        if value is not None:
+            problem = labels.label_problem(value, limit=limit)
+            if problem is not None:
+                self.fail([*at, key], problem)
+        return value
+
+    def file(self, value: str, key_path: Sequence[PathPart], what: str) -> Path:
+        """The file ``value`` names, which must exist: see :func:`locate`."""
+        found, tried = locate(value, self.base)
+        if found is None:
+            self.fail(
+                key_path,
+                f"{what} {labels.shown(value)} does not exist "
+                f"(looked for {' and '.join(repr(str(t)) for t in tried)})",
+            )
+        return found
 
     def strings(
         self, table: Mapping[str, Any], key: str, *, at: Sequence[PathPart]
@@ -192,6 +230,21 @@ class _Checker:
         if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
             self.fail([*at, key], f"expected a list of strings, got {_kind(value)}")
         return tuple(value)
+
+
+def locate(value: str, base: Path) -> tuple[Path | None, list[Path]]:
+    """The file a campaign names, and the places looked at.
+
+    A relative path is looked up next to the campaign file first, then in the working
+    directory (docs/campaigns.md, "Paths"): target lists ship next to their campaign,
+    while a lab's CA (``lab-run/pki/ca.pem``) lives where ``fragscope lab up`` ran.
+    """
+    path = Path(value).expanduser()
+    tried = [path] if path.is_absolute() else [base / path, Path.cwd() / path]
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate.resolve(), tried
+    return None, tried
 
 
 def _dotted(path: Sequence[PathPart]) -> str:
@@ -232,6 +285,9 @@ TOP_KEYS = frozenset(
 )
 TARGET_KEYS = frozenset({"list", "file", "format", "namespace", "role", "limit"})
 ENDPOINT_KEYS = frozenset({"url", "label", "operator", "role", "namespace", "rate", "options"})
+SAFETY_KEYS = frozenset({"allowed", "allow_whole_family", "blocklist"})
+FILE_OPTIONS = frozenset({"ca_file"})
+"""Endpoint ``options`` that name a file (the naming probe's CA bundle)."""
 
 
 def load_campaign(path: str | Path) -> Campaign:
@@ -252,20 +308,19 @@ def load_campaign(path: str | Path) -> Campaign:
         line = getattr(exc, "lineno", None) or (int(match[1]) if match else None)
         raise CampaignError(path, line, "", f"TOML syntax error: {exc}") from None
     chk = _Checker(path, source)
-    base = path.resolve().parent
     chk.known(data, TOP_KEYS, at=[])
 
-    name = chk.string(data, "name", at=[], required=True)
+    name = chk.label(data, "name", at=[], required=True, limit=labels.CAMPAIGN_LIMIT)
     assert name is not None
-    vantage = chk.string(data, "vantage", at=[]) or "default"
-    round_ = chk.string(data, "round", at=[])
+    vantage = chk.label(data, "vantage", at=[], limit=labels.VANTAGE_LIMIT) or "default"
+    round_ = chk.label(data, "round", at=[], limit=labels.ROUND_LIMIT)
     description = chk.string(data, "description", at=[])
     repeat = chk.number(data, "repeat", at=[], integer=True, minimum=1)
 
-    targets = _targets(chk, data.get("targets"), base=base)
+    targets = _targets(chk, data.get("targets"))
     endpoints = _endpoints(chk, data.get("endpoints", []))
     limits = _limits(chk, data.get("limits", {}))
-    safety = _safety(chk, data.get("safety", {}), base=base)
+    safety, warnings = _safety(chk, data.get("safety", {}))
     politeness = _politeness(chk, data.get("politeness", {}))
     probes = _probes(
         chk,
@@ -291,10 +346,11 @@ def load_campaign(path: str | Path) -> Campaign:
         politeness=politeness,
         description=description,
         snapshot=snapshot,
+        warnings=warnings,
     )
 
 
-def _targets(chk: _Checker, value: Any, *, base: Path) -> tuple[TargetSource, ...]:
+def _targets(chk: _Checker, value: Any) -> tuple[TargetSource, ...]:
     if value is None:
         chk.fail([], "missing [[targets]]: at least one target list is needed")
     if not isinstance(value, list) or not value:
@@ -307,10 +363,8 @@ def _targets(chk: _Checker, value: Any, *, base: Path) -> tuple[TargetSource, ..
         chk.known(table, TARGET_KEYS, at=at)
         file = chk.string(table, "file", at=at, required=True)
         assert file is not None
-        file_path = (base / file).resolve()
-        if not file_path.is_file():
-            chk.fail([*at, "file"], f"target file {str(file_path)!r} does not exist")
-        list_name = chk.string(table, "list", at=at) or file_path.stem
+        file_path = chk.file(file, [*at, "file"], "target file")
+        list_name = chk.label(table, "list", at=at, limit=labels.LIST_LIMIT) or file_path.stem
         if list_name in seen:
             chk.fail([*at, "list"], f"list name {list_name!r} used twice")
         seen.add(list_name)
@@ -326,7 +380,8 @@ def _targets(chk: _Checker, value: Any, *, base: Path) -> tuple[TargetSource, ..
                 list_name=list_name,
                 path=file_path,
                 format=fmt,
-                namespace=chk.string(table, "namespace", at=at) or "icann",
+                namespace=chk.label(table, "namespace", at=at, limit=labels.NAMESPACE_LIMIT)
+                or "icann",
                 role=role,
                 limit=limit,
             )
@@ -348,7 +403,7 @@ def _endpoints(chk: _Checker, value: Any) -> tuple[Endpoint, ...]:
     if not isinstance(value, list):
         chk.fail(["endpoints"], "expected [[endpoints]] tables")
     out: list[Endpoint] = []
-    labels: set[str] = set()
+    seen: set[str] = set()
     for i, item in enumerate(value):
         at: list[PathPart] = ["endpoints", i]
         table = chk.table(item, at)
@@ -359,24 +414,30 @@ def _endpoints(chk: _Checker, value: Any) -> tuple[Endpoint, ...]:
             parse_endpoint_url(url)
         except EndpointURLError as exc:
             chk.fail([*at, "url"], f"bad URL: {exc}")
-        label = chk.string(table, "label", at=at)
+        label = chk.label(table, "label", at=at)
         key = label or url
-        if key in labels:
+        if key in seen:
             chk.fail([*at, "label" if label else "url"], f"endpoint {key!r} listed twice")
-        labels.add(key)
+        seen.add(key)
         rate = chk.number(table, "rate", at=at, minimum=0, exclusive=True)
         options = table.get("options", {})
         if not isinstance(options, dict):
             chk.fail([*at, "options"], f"expected a table, got {_kind(options)}")
+        options = dict(options)
+        for key in FILE_OPTIONS & options.keys():
+            if not isinstance(options[key], str):
+                chk.fail([*at, "options", key], f"expected a path, got {_kind(options[key])}")
+            options[key] = str(chk.file(options[key], [*at, "options", key], key))
         out.append(
             Endpoint(
                 url=url,
-                operator=chk.string(table, "operator", at=at),
+                operator=chk.label(table, "operator", at=at, limit=labels.OPERATOR_LIMIT),
                 role=_role(chk, table, at=at),
-                namespace=chk.string(table, "namespace", at=at) or "icann",
+                namespace=chk.label(table, "namespace", at=at, limit=labels.NAMESPACE_LIMIT)
+                or "icann",
                 label=label,
                 rate=float(rate) if rate is not None else None,
-                options=types.MappingProxyType(dict(options)),
+                options=types.MappingProxyType(options),
             )
         )
     return tuple(out)
@@ -403,25 +464,64 @@ def _limits(chk: _Checker, value: Any) -> Limits:
     )
 
 
-def _safety(chk: _Checker, value: Any, *, base: Path) -> Safety:
+def _safety(chk: _Checker, value: Any) -> tuple[Safety, tuple[str, ...]]:
+    """The safety settings and the warnings they call for."""
     at: list[PathPart] = ["safety"]
     table = chk.table(value, at)
-    chk.known(table, {"allowed", "blocklist"}, at=at)
+    chk.known(table, SAFETY_KEYS, at=at)
     allowed = chk.strings(table, "allowed", at=at) or ()
+    networks: list[ipaddress.IPv4Network | ipaddress.IPv6Network] = []
     for net in allowed:
         try:
-            ipaddress.ip_network(net, strict=False)
+            networks.append(ipaddress.ip_network(net, strict=False))
         except ValueError:
             chk.fail([*at, "allowed"], f"{net!r} is not a network (e.g. 10.99.0.0/16)")
+    acknowledged = table.get("allow_whole_family", False)
+    if not isinstance(acknowledged, bool):
+        chk.fail([*at, "allow_whole_family"], f"expected true or false, got {_kind(acknowledged)}")
+    warnings: list[str] = []
+    whole = whole_families(networks)
+    if whole and not acknowledged:
+        chk.fail(
+            [*at, "allowed"],
+            f"allows every {' and every '.join(whole)} address; "
+            "if that is meant, also set allow_whole_family = true",
+        )
+    if whole:
+        warnings.append(
+            f"{chk.path}: safety.allowed allows every {' and every '.join(whole)} address "
+            "(allow_whole_family = true): only the blocklist limits where probes go"
+        )
     blocklist = chk.string(table, "blocklist", at=at)
     blocked: tuple[str, ...] = ()
     blocklist_path = None
     if blocklist is not None:
-        blocklist_path = (base / blocklist).resolve()
-        if not blocklist_path.is_file():
-            chk.fail([*at, "blocklist"], f"blocklist file {str(blocklist_path)!r} does not exist")
+        blocklist_path = chk.file(blocklist, [*at, "blocklist"], "blocklist file")
         blocked = read_blocklist(blocklist_path)
-    return Safety(allowed=allowed, blocklist=blocklist_path, blocked=blocked)
+    safety = Safety(
+        allowed=allowed,
+        allow_whole_family=acknowledged,
+        blocklist=blocklist_path,
+        blocked=blocked,
+    )
+    return safety, tuple(warnings)
+
+
+def whole_families(
+    networks: Sequence[ipaddress.IPv4Network | ipaddress.IPv6Network],
+) -> list[str]:
+    """The address families (``IPv4``, ``IPv6``) that ``networks`` cover entirely.
+
+    Adjacent networks count together (0.0.0.0/1 and 128.0.0.0/1 are all of IPv4).
+    """
+    v4 = ipaddress.collapse_addresses(n for n in networks if isinstance(n, ipaddress.IPv4Network))
+    v6 = ipaddress.collapse_addresses(n for n in networks if isinstance(n, ipaddress.IPv6Network))
+    out = []
+    if any(n.prefixlen == 0 for n in v4):
+        out.append("IPv4")
+    if any(n.prefixlen == 0 for n in v6):
+        out.append("IPv6")
+    return out
 
 
 def read_blocklist(path: Path) -> tuple[str, ...]:
@@ -445,9 +545,10 @@ def _politeness(chk: _Checker, value: Any) -> Politeness:
     at: list[PathPart] = ["politeness"]
     table = chk.table(value, at)
     chk.known(table, {"contact", "user_agent"}, at=at)
+    # Both are sent on the wire (an HTTP header, a DNS TXT): a newline would inject lines.
     return Politeness(
-        contact=chk.string(table, "contact", at=at),
-        user_agent=chk.string(table, "user_agent", at=at),
+        contact=chk.label(table, "contact", at=at, limit=labels.TEXT_LIMIT),
+        user_agent=chk.label(table, "user_agent", at=at, limit=labels.TEXT_LIMIT),
     )
 
 
@@ -493,7 +594,10 @@ def _probes(
             if key in config_fields and key not in values and getattr(politeness, key):
                 values[key] = getattr(politeness, key)
         config = build_config(
-            cls.config_class, values, fail=lambda key, msg, at=at: chk.fail([*at, *key], msg)
+            cls.config_class,
+            values,
+            fail=lambda key, msg, at=at: chk.fail([*at, *key], msg),
+            locate_file=lambda key, value, at=at: str(chk.file(value, [*at, key], key)),
         )
         out.append(
             ProbeSettings(
@@ -508,17 +612,35 @@ def _probes(
     return tuple(out)
 
 
-def build_config(config_class: type[Any], values: Mapping[str, Any], *, fail: Any) -> Any:
-    """Instantiate a probe's config dataclass from TOML values, checking each field's type.
+def build_config(
+    config_class: type[Any],
+    values: Mapping[str, Any],
+    *,
+    fail: Any,
+    locate_file: Any = None,
+) -> Any:
+    """Instantiate a probe's config dataclass from TOML values, checking each field's type
+    and the rules its metadata declares (probes/config_rules.py).
 
-    ``fail(key_path, message)`` is called (and must raise) for a bad value.
+    ``fail(key_path, message)`` is called (and must raise) for a bad value;
+    ``locate_file(key, value)`` returns the absolute path of a file field's value (and
+    fails when there is none).
     """
     hints = typing.get_type_hints(config_class)
+    fields = {f.name: f for f in dataclasses.fields(config_class)}
     converted: dict[str, Any] = {}
     for key, value in values.items():
         ok, result = _coerce(hints.get(key, Any), value)
         if not ok:
             fail([key], f"expected {_type_name(hints.get(key, Any))}, got {_kind(value)}")
+        if key in fields:
+            problem = config_rules.violation(fields[key], result)
+            if problem is not None:
+                fail([key], problem)
+            if config_rules.is_file_field(fields[key]) and result is not None:
+                if locate_file is None:
+                    fail([key], "a file setting needs a campaign file to be relative to")
+                result = locate_file(key, result)
         converted[key] = result
     try:
         return config_class(**converted)

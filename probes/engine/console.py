@@ -47,10 +47,17 @@ class Reporter:
 
     def error(self, message: str, **fields: Any) -> None:
         """Errors are shown everywhere: JSON with --log-json, else a plain line."""
+        self._always("error", message, **fields)
+
+    def warning(self, message: str, **fields: Any) -> None:
+        """Warnings are shown everywhere too: they are what an operator must not miss."""
+        self._always("warning", message, **fields)
+
+    def _always(self, kind: str, message: str, **fields: Any) -> None:
         if self.log_json:
-            self.event("error", message, **fields)
+            self.event(kind, message, **fields)
         else:
-            self.stream.write(f"fragscope: error: {message}\n")
+            self.stream.write(f"fragscope: {kind}: {message}\n")
             self.stream.flush()
 
     def start_progress(self, total: int | None, description: str) -> None:

@@ -23,7 +23,9 @@ def resolve_run(engine: Engine, run: str) -> str:
             if rid is None:
                 raise NoSuchRun("the database holds no run")
             return str(rid)
-        rows = conn.execute(select(Run.id).where(Run.id.like(f"{run}%"))).scalars().all()
+        # A prefix is literal text: autoescape keeps % and _ from acting as LIKE wildcards.
+        query = select(Run.id).where(Run.id.startswith(run, autoescape=True))
+        rows = conn.execute(query).scalars().all()
     if len(rows) == 1:
         return str(rows[0])
     raise NoSuchRun(f"no run {run!r}" if not rows else f"run prefix {run!r} is ambiguous")

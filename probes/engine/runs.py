@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import gc
 import logging
 import os
@@ -31,6 +32,7 @@ from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
 from fragscope.probes.engine.campaign import Campaign, load_campaign
 from fragscope.probes.engine.console import Reporter
+from fragscope.probes.engine.labels import ROUND_LIMIT, VANTAGE_LIMIT, label_problem
 from fragscope.probes.engine.lock import run_lock, wait_for_writer
 from fragscope.probes.engine.planner import Shard
 from fragscope.probes.engine.prepared_run import (
@@ -71,6 +73,20 @@ def _check_uuid(value: str, option: str) -> str:
         return str(uuid.UUID(value))
     except ValueError:
         raise UsageError(f"{option} {value!r} is not a UUID") from None
+
+
+def _label_option(value: str | None, option: str, *, limit: int) -> str | None:
+    """A label given on the command line, checked like the campaign's (None = not given).
+
+    An empty value is an error, not "use the campaign's": a script that passes
+    ``--vantage "$VANTAGE"`` with the variable unset must not file its rows elsewhere.
+    """
+    if value is None:
+        return None
+    problem = label_problem(value, limit=limit)
+    if problem is not None:
+        raise UsageError(f"{option}: {problem}")
+    return value
 
 
 def build_policy(campaign: Campaign) -> NetworkPolicy:
@@ -142,6 +158,13 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
 
     campaign = load_campaign(find(opts.campaign))
     counts = {s.list_name: validate(s) for s in campaign.targets}
+    opts = dataclasses.replace(
+        opts,
+        vantage=_label_option(opts.vantage, "--vantage", limit=VANTAGE_LIMIT) or campaign.vantage,
+        round=_label_option(opts.round, "--round", limit=ROUND_LIMIT) or campaign.round,
+    )
+    for warning in campaign.warnings:
+        reporter.warning(warning)
     index, count = parse_shard(opts.shard)
     if opts.workers < 1:
         raise UsageError("--workers must be >= 1")

@@ -2,21 +2,39 @@
 
 Nothing here holds a list in memory: :func:`read_targets` yields one entry at a time, so
 a campaign over 10^6 names plans in constant memory. :func:`validate` reads a list once
-before a run starts, so a bad line stops the run (exit 2) before anything is written.
+before a run starts, so a bad line stops the run (exit 2) before anything is written; it
+reports up to :data:`MAX_REPORTED` bad lines at once, each with its line number.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from fragscope.probes.engine.campaign import CampaignError, TargetSource
+from fragscope.probes.engine.labels import shown
 
 MAX_NAME = 253  # RFC 1035 section 2.3.4 (presentation form without the final dot)
 _NOT_IN_NAME = re.compile(r"[\s,]")
 _NAME_OK = re.compile(r"[^\s,#]{1,253}")
+MAX_REPORTED = 20
+"""Bad lines of a target list one validation reports (the rest are counted)."""
+
+
+class TargetListErrors(CampaignError):
+    """Bad lines of one target list; ``str()`` has one ``file:line: message`` line each."""
+
+    def __init__(self, errors: Sequence[CampaignError], *, total: int) -> None:
+        first = errors[0]
+        super().__init__(first.file, first.line, first.key, first.message)
+        self.errors = tuple(errors)
+        self.total = total
+        lines = [str(e) for e in errors]
+        if total > len(errors):
+            lines.append(f"{first.file}: {total - len(errors)} more bad lines not shown")
+        self.args = ("\n".join(lines),)
 
 
 class TargetEntry(NamedTuple):
@@ -35,22 +53,31 @@ def _parse_line(source: TargetSource, text: str) -> TargetEntry | str:
         try:
             rank: int | None = int(rank_text)
         except ValueError:
-            return f"rank {rank_text!r} is not an integer"
+            return f"rank {shown(rank_text)} is not an integer"
         address = cols[2] if len(cols) == 3 and cols[2] else None
     else:
         name, rank, address = text, None, None
     if not name or len(name) > MAX_NAME or _NOT_IN_NAME.search(name):
-        return f"{name!r} is not a name"
+        return f"{shown(name)} is not a name"
     if address is not None:
         try:
             address = str(ipaddress.ip_address(address))
         except ValueError:
-            return f"address {address!r} is not an IP address"
+            return f"address {shown(address)} is not an IP address"
     return TargetEntry(name, rank, address)
 
 
 def read_targets(source: TargetSource) -> Iterator[TargetEntry]:
-    """Yield the list's entries in file order (up to ``source.limit``).
+    """Yield the list's entries in file order (up to ``source.limit``); raise
+    :class:`CampaignError` at the first bad line."""
+    for number, entry in _numbered_entries(source):
+        if isinstance(entry, str):
+            raise CampaignError(source.path, number, "", entry)
+        yield entry
+
+
+def _numbered_entries(source: TargetSource) -> Iterator[tuple[int, TargetEntry | str]]:
+    """(line number, entry or what is wrong with the line), up to ``source.limit`` entries.
 
     The common line shapes (``rank,name`` and a bare name) take a fast path; everything
     else, including every malformed line, goes through :func:`_parse_line`.
@@ -74,20 +101,34 @@ def read_targets(source: TargetSource) -> Iterator[TargetEntry]:
             if entry is None:
                 parsed = _parse_line(source, text)
                 if isinstance(parsed, str):
-                    raise CampaignError(source.path, number, "", parsed)
+                    yield number, parsed
+                    continue
                 entry = parsed
-            yield entry
+            yield number, entry
             count += 1
             if limit is not None and count >= limit:
                 return
 
 
 def validate(source: TargetSource) -> int:
-    """Check every line of the list (raising :class:`CampaignError`); return the entry count."""
+    """Check every line of the list; return the entry count.
+
+    Raises :class:`TargetListErrors` naming up to :data:`MAX_REPORTED` bad lines (and
+    counting the rest), so one run shows what to fix.
+    """
     count = 0
+    errors: list[CampaignError] = []
+    bad = 0
     try:
-        for _entry in read_targets(source):
-            count += 1
+        for number, entry in _numbered_entries(source):
+            if isinstance(entry, str):
+                bad += 1
+                if len(errors) < MAX_REPORTED:
+                    errors.append(CampaignError(source.path, number, "", entry))
+            else:
+                count += 1
     except UnicodeDecodeError:
         raise CampaignError(source.path, None, "", "not UTF-8 text") from None
+    if errors:
+        raise TargetListErrors(errors, total=bad)
     return count

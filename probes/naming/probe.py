@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Task, TaskParams
 from fragscope.probes.errors import MeasurementError, classify
 from fragscope.probes.naming import http
@@ -43,14 +44,16 @@ class NamingConfig:
         default=(0,),
         metadata={
             "help": "SLIP-44 coin types read with addr(bytes32,uint256) (ENSIP-9); "
-            "ETH (60) is always read with addr(bytes32)"
+            "ETH (60) is always read with addr(bytes32)",
+            **rules.COUNT,
         },
     )
     uns_keys: tuple[str, ...] = field(
         default=UNS_DEFAULT_KEYS, metadata={"help": "UNS record keys read with getMany"}
     )
     timeout_s: float = field(
-        default=10.0, metadata={"help": "seconds for each network request of a resolution"}
+        default=10.0,
+        metadata={"help": "seconds for each network request of a resolution", **rules.SECONDS},
     )
 
 

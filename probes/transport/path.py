@@ -25,6 +25,7 @@ from typing import Any, ClassVar
 
 from fragscope.db.ids import stable_hash64
 from fragscope.db.vocab import Failure, Operation, PathOutcome
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import Endpoint, Observation, Task, TaskParams
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
@@ -65,11 +66,18 @@ def ab_outcome(baseline_ok: bool, experiment_ok: bool) -> PathOutcome:
 
 @dataclass(frozen=True, slots=True)
 class PathConfig:
-    port: int = field(default=443, metadata={"help": "destination port (UDP and TCP)"})
-    timeout_s: float = field(default=2.0, metadata={"help": "seconds to wait for each reply"})
+    port: int = field(
+        default=443, metadata={"help": "destination port (UDP and TCP)", **rules.PORT}
+    )
+    timeout_s: float = field(
+        default=2.0, metadata={"help": "seconds to wait for each reply", **rules.SECONDS}
+    )
     tries: int = field(
         default=3,
-        metadata={"help": "packets sent per probe before it counts as unanswered"},
+        metadata={
+            "help": "packets sent per probe before it counts as unanswered",
+            rules.MINIMUM: 1,
+        },
     )
     tests: tuple[str, ...] = field(
         default=TESTS, metadata={"help": "which of udp443, tcp_ecn, tcp_exp_option to run"}

@@ -28,6 +28,7 @@ from aioquic.quic.connection import QuicConnection
 from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEvent
 
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import Observation, Task
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
@@ -48,9 +49,15 @@ from fragscope.probes.transport.quic_wire import (
 
 @dataclass(frozen=True, slots=True)
 class QuicConfig:
-    port: int = field(default=443, metadata={"help": "UDP port when the task names none"})
+    port: int = field(
+        default=443, metadata={"help": "UDP port when the task names none", **rules.PORT}
+    )
     ca_file: str | None = field(
-        default=None, metadata={"help": "extra trust anchors (PEM) for the certificate verdict"}
+        default=None,
+        metadata={
+            "help": "extra trust anchors (PEM) for the certificate verdict",
+            rules.FILE: True,
+        },
     )
     versions: tuple[int, ...] = field(
         default=(VERSION_1, VERSION_2),
@@ -60,8 +67,12 @@ class QuicConfig:
         default=None, metadata={"help": "version of the first Initial (default: the first offered)"}
     )
     alpn: tuple[str, ...] = field(default=("h3",), metadata={"help": "ALPN ids offered"})
-    handshake_timeout_s: float = field(default=5.0, metadata={"help": "handshake deadline"})
-    http_timeout_s: float = field(default=5.0, metadata={"help": "HTTP/3 response deadline"})
+    handshake_timeout_s: float = field(
+        default=5.0, metadata={"help": "handshake deadline", **rules.SECONDS}
+    )
+    http_timeout_s: float = field(
+        default=5.0, metadata={"help": "HTTP/3 response deadline", **rules.SECONDS}
+    )
     http: bool = field(
         default=True, metadata={"help": "send one HTTP/3 request after the handshake"}
     )

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import Observation, Task
 from fragscope.probes.registry import register
 from fragscope.probes.transport.altsvc import AltSvcError, parse_alt_svc
@@ -26,16 +27,28 @@ from fragscope.probes.transport.http import HttpRequest, HttpResponse, h2_reques
 
 @dataclass(frozen=True, slots=True)
 class TlsConfig:
-    port: int = field(default=443, metadata={"help": "TCP port when the task names none"})
+    port: int = field(
+        default=443, metadata={"help": "TCP port when the task names none", **rules.PORT}
+    )
     ca_file: str | None = field(
-        default=None, metadata={"help": "extra trust anchors (PEM) for the certificate verdict"}
+        default=None,
+        metadata={
+            "help": "extra trust anchors (PEM) for the certificate verdict",
+            rules.FILE: True,
+        },
     )
     alpn: tuple[str, ...] = field(
         default=("h2", "http/1.1"), metadata={"help": "ALPN ids offered, in preference order"}
     )
-    connect_timeout_s: float = field(default=5.0, metadata={"help": "TCP connect deadline"})
-    handshake_timeout_s: float = field(default=5.0, metadata={"help": "TLS handshake deadline"})
-    http_timeout_s: float = field(default=5.0, metadata={"help": "HTTP response deadline"})
+    connect_timeout_s: float = field(
+        default=5.0, metadata={"help": "TCP connect deadline", **rules.SECONDS}
+    )
+    handshake_timeout_s: float = field(
+        default=5.0, metadata={"help": "TLS handshake deadline", **rules.SECONDS}
+    )
+    http_timeout_s: float = field(
+        default=5.0, metadata={"help": "HTTP response deadline", **rules.SECONDS}
+    )
     http_method: str = field(default="GET", metadata={"help": "GET or HEAD"})
     http_path: str = field(default="/", metadata={"help": "request path"})
     http: bool = field(default=True, metadata={"help": "send the HTTP request after TLS"})

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from fragscope.db.ids import stable_hash64
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes import config_rules as rules
 from fragscope.probes.base import Observation, Task
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
@@ -39,7 +40,9 @@ MAX_DATAGRAM = 65535
 
 @dataclass(frozen=True, slots=True)
 class VnConfig:
-    port: int = field(default=443, metadata={"help": "UDP port when the task names none"})
+    port: int = field(
+        default=443, metadata={"help": "UDP port when the task names none", **rules.PORT}
+    )
     version: int | None = field(
         default=None,
         metadata={
@@ -48,10 +51,19 @@ class VnConfig:
         },
     )
     datagram_size: int = field(
-        default=MIN_INITIAL_DATAGRAM, metadata={"help": "bytes per datagram (>= 1200)"}
+        default=MIN_INITIAL_DATAGRAM,
+        # RFC 9000 section 14.1: a client pads Initial datagrams to at least 1200 bytes;
+        # 65527 is the largest UDP payload over IPv4 (RFC 768, a 16-bit length).
+        metadata={
+            "help": "bytes per datagram (>= 1200)",
+            rules.MINIMUM: 1200,
+            rules.MAXIMUM: 65527,
+        },
     )
     cid_length: int = field(default=8, metadata={"help": "DCID and SCID length (0..20)"})
-    timeout_s: float = field(default=2.0, metadata={"help": "seconds to wait for a reply"})
+    timeout_s: float = field(
+        default=2.0, metadata={"help": "seconds to wait for a reply", **rules.SECONDS}
+    )
 
     def __post_init__(self) -> None:
         if self.version is not None and not is_reserved_version(self.version):
