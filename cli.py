@@ -9,7 +9,6 @@ cli.py ...`` and the ``fragscope`` console script are the same.
 from __future__ import annotations
 
 import importlib
-import sys
 from typing import Any
 
 import click
@@ -66,14 +65,15 @@ class LazyGroup(click.Group):
         # command met it and wherever: db.guard says what is wrong.
         try:
             return super().invoke(ctx)
+        except click.ClickException:
+            raise
         except Exception as exc:
             from fragscope.db.guard import explain_failure
 
             unusable = explain_failure(exc)
             if unusable is None:
                 raise
-            click.echo(f"fragscope: error: {unusable}", err=True)
-            sys.exit(2)
+            raise unusable from None
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)

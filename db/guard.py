@@ -14,7 +14,7 @@ Every command that takes ``--db`` opens its database through :func:`open_databas
 - ``run`` asks for ``PRAGMA quick_check`` first, so it never appends to a damaged file.
 
 :func:`explain_failure` gives the same one line for a SQLite error raised later, when a
-command reads a damaged page (cli.py maps both to exit 2).
+command reads a damaged page (cli.py raises it in the original's place).
 """
 
 from __future__ import annotations
@@ -22,7 +22,9 @@ from __future__ import annotations
 import os
 import sqlite3
 import struct
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Any
+
+import click
 
 from fragscope.db import migrate
 from fragscope.db.connection import make_engine, resolve_url, sqlite_path
@@ -38,8 +40,17 @@ UNUSABLE_CODES = ("SQLITE_CORRUPT", "SQLITE_NOTADB", "SQLITE_READONLY", "SQLITE_
 QUICK_CHECK_SHOWN = 3
 
 
-class DatabaseUnusable(Exception):
-    """The database cannot be used by this command; the message says why and what to do."""
+class DatabaseUnusable(click.ClickException):
+    """The database cannot be used by this command; the message says why and what to do.
+
+    A ClickException, so any command that meets it, however invoked, prints the one line
+    and exits 2, "could not run" (docs/operations.md).
+    """
+
+    exit_code = 2
+
+    def show(self, file: IO[Any] | None = None) -> None:
+        click.echo(f"fragscope: error: {self.format_message()}", err=True, file=file)
 
 
 def open_database(

@@ -61,18 +61,24 @@ COMMANDS: dict[str, Command] = {
         ("runs", "prune", "--db", "{db}", "--status", "failed", "--yes"), writes=True
     ),
     "probe dns": Command(
-        ("probe", "dns", "a.test", "--resolver", "udp://127.0.0.1:{port}", "--timeout", "0.2")
-        + ("--store", "--db", "{db}"),
+        (
+            *("probe", "dns", "a.test", "--resolver", "udp://127.0.0.1:{port}"),
+            *("--timeout", "0.2", "--store", "--db", "{db}"),
+        ),
         writes=True,
     ),
     "probe transport": Command(
-        ("probe", "transport", "127.0.0.1", "--ip", "127.0.0.1", "--port", "{port}")
-        + ("--no-quic", "--timeout", "0.2", "--store", "--db", "{db}"),
+        (
+            *("probe", "transport", "127.0.0.1", "--ip", "127.0.0.1", "--port", "{port}"),
+            *("--no-quic", "--timeout", "0.2", "--store", "--db", "{db}"),
+        ),
         writes=True,
     ),
     "probe name": Command(
-        ("probe", "name", "alice.eth", "--endpoint", "http://127.0.0.1:{port}/")
-        + ("--timeout", "0.2", "--store", "--db", "{db}"),
+        (
+            *("probe", "name", "alice.eth", "--endpoint", "http://127.0.0.1:{port}/"),
+            *("--timeout", "0.2", "--store", "--db", "{db}"),
+        ),
         writes=True,
     ),
     "naming fidelity": Command(
@@ -109,7 +115,9 @@ COMMANDS: dict[str, Command] = {
 }
 
 
-def _walk(group: click.Group, ctx: click.Context, prefix: str) -> Iterator[tuple[str, click.Command]]:
+def _walk(
+    group: click.Group, ctx: click.Context, prefix: str
+) -> Iterator[tuple[str, click.Command]]:
     for name in group.list_commands(ctx):
         command = group.get_command(ctx, name)
         assert command is not None

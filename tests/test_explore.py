@@ -78,9 +78,7 @@ def test_explore_serves_a_table_page_on_loopback(lab_db: Path, tmp_path: Path) -
                 time.sleep(0.2)
         # Served immutable (issue 18): no statement can change the file.
         status, body = _get(f"{base}/-/databases.json")
-        assert [(d["name"], d["is_mutable"]) for d in json.loads(body)] == [
-            ("measurements", False)
-        ]
+        assert [(d["name"], d["is_mutable"]) for d in json.loads(body)] == [("measurements", False)]
         status, html = _get(f"{base}/measurements/null_observations")
         assert status == 200
         assert "broken.test" in html and "generic_timeout_error" in html

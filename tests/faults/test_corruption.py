@@ -1,5 +1,6 @@
 """Fault injection, corruption (issue 18): a truncated database file gives one clear line
-and exit 2 from each kind of command (measure, list, report, migrate), never a traceback, and is left as it was.
+and exit 2 from each kind of command (measure, list, report, migrate), never a traceback,
+and is left as it was.
 
 A real database (a null campaign run by the real command) is cut at four places: inside
 SQLite's 100-byte header, after the first page, in the middle, and one page short. The
