@@ -30,6 +30,7 @@ from click.testing import CliRunner, Result
 from fragscope.cli import main
 from fragscope.db import migrate
 from fragscope.db.connection import make_engine
+from fragscope.lab.core.ports import free_port
 from tests.fixtures.engine import null_campaign, run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data" / "v1.sqlite"
@@ -202,6 +203,8 @@ def _stamp(db: Path, revision: str) -> None:
 
 
 def _digest(db: Path) -> str:
+    if db.is_dir():
+        return repr(sorted((p.name, p.read_bytes()) for p in db.iterdir()))
     return hashlib.sha256(db.read_bytes()).hexdigest()
 
 
@@ -245,9 +248,15 @@ def _truncated(db: Path, head_db: Path) -> None:
     db.write_bytes(data[: len(data) // 2])
 
 
+def _a_directory(db: Path, head_db: Path) -> None:
+    db.mkdir()
+    (db / "inside").write_bytes(b"not for sqlite")
+
+
 BROKEN: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "not a database": (_not_a_database, "is not a SQLite database"),
     "truncated": (_truncated, "is truncated"),
+    "unopenable": (_a_directory, "is a directory"),
 }
 
 
@@ -361,3 +370,11 @@ def test_run_refuses_a_damaged_file_and_leaves_it_untouched(tmp_path: Path) -> N
     assert f"{db} is damaged" in result.stderr
     assert _digest(db) == before
     assert not Path(f"{db}-wal").exists() or Path(f"{db}-wal").stat().st_size == 0
+
+
+def test_an_unreachable_postgresql_server_gets_one_line() -> None:
+    # A loopback port nothing listens on: the connection is refused at once.
+    url = f"postgresql://fragscope:secret@127.0.0.1:{free_port()}/fragscope"
+    result = CliRunner().invoke(main, ["runs", "list", "--db", url])
+    _one_line_exit_2(result, "cannot open the database")
+    assert "secret" not in result.output
