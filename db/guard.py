@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import struct
+import urllib.parse
 from typing import IO, TYPE_CHECKING, Any
 
 import click
@@ -76,10 +77,7 @@ def open_database(
     path = sqlite_path(url)
     if path is not None:
         _check_file(path, writes=writes, creates=creates, advice=advice)
-        if immutable:
-            # https://www.sqlite.org/uri.html#uriimmutable: no locks, no -wal or -shm files.
-            url = f"sqlite:///file:{path}?immutable=1&uri=true"
-    engine = make_engine(url)
+    engine = _immutable_engine(path) if immutable and path else make_engine(url)
     label = path or engine_label(engine)
     try:
         with engine.connect() as conn:
@@ -243,6 +241,15 @@ def _existing_ancestor(directory: str) -> str:
     while directory and not os.path.exists(directory):
         directory = os.path.dirname(directory)
     return directory or "."
+
+
+def _immutable_engine(path: str) -> Engine:
+    """An Engine that reads ``path`` and never writes, not even beside it
+    (https://www.sqlite.org/uri.html#uriimmutable: no locks, no -wal or -shm files)."""
+    from sqlalchemy import create_engine
+
+    uri = f"file:{urllib.parse.quote(path)}?immutable=1"
+    return create_engine("sqlite://", creator=lambda: sqlite3.connect(uri, uri=True))
 
 
 def _has_tables(conn: Connection) -> bool:

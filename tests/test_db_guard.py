@@ -378,3 +378,24 @@ def test_an_unreachable_postgresql_server_gets_one_line() -> None:
     result = CliRunner().invoke(main, ["runs", "list", "--db", url])
     _one_line_exit_2(result, "cannot open the database")
     assert "secret" not in result.output
+
+
+def test_explore_checks_the_file_immutable(
+    head_db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """explore's check reads through SQLite's immutable flag, as datasette -i does: it works
+    in a read-only directory and creates nothing, beside the file or anywhere else."""
+    from fragscope.db.guard import open_database
+
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "m.sqlite"
+    shutil.copyfile(head_db, db)
+    monkeypatch.chdir(tmp_path)
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with permissions_enforced():
+            open_database(str(db), immutable=True).dispose()
+    finally:
+        folder.chmod(0o755)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["m.sqlite", "ro"]
