@@ -9,6 +9,7 @@ cli.py ...`` and the ``fragscope`` console script are the same.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 import click
 
@@ -57,6 +58,22 @@ class LazyGroup(click.Group):
                 sub = _load(spec)
                 command.commands.setdefault(sub.name or spec, sub)
         return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        # A database a command cannot use (missing, damaged, read-only, another schema)
+        # ends in one line and exit 2, "could not run" (docs/operations.md), whichever
+        # command met it and wherever: db.guard says what is wrong.
+        try:
+            return super().invoke(ctx)
+        except click.ClickException:
+            raise
+        except Exception as exc:
+            from fragscope.db.guard import explain_failure
+
+            unusable = explain_failure(exc)
+            if unusable is None:
+                raise
+            raise unusable from None
 
 
 @click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)

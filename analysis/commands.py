@@ -15,9 +15,8 @@ from sqlalchemy import Engine
 from fragscope.analysis import asn, docs, scope
 from fragscope.analysis.compute import Computation, compute, store
 from fragscope.analysis.registry import REGISTRY
-from fragscope.analysis.tables import present_tables
 from fragscope.db.cli_option import DB_OPTION
-from fragscope.db.connection import make_engine
+from fragscope.db.guard import open_database
 
 
 def _scope_options(fn: Any) -> Any:
@@ -47,20 +46,16 @@ def _fail(message: str) -> None:
     sys.exit(2)
 
 
-def _engine(db_url: str | None) -> Engine:
-    engine = make_engine(db_url)
-    if "indicator_values" not in present_tables(engine):
-        _fail(
-            f"{engine.url.render_as_string(hide_password=True)} is not a migrated fragscope "
-            "database: run `fragscope db upgrade` (and a campaign) first"
-        )
-    return engine
-
-
 def _compute(
-    db_url: str | None, run: str, round_name: str | None, asn_map: str | None, control: str
+    db_url: str | None,
+    run: str,
+    round_name: str | None,
+    asn_map: str | None,
+    control: str,
+    *,
+    writes: bool = False,
 ) -> tuple[Engine, Computation]:
-    engine = _engine(db_url)
+    engine = open_database(db_url, writes=writes)
     mapping = None
     try:
         if asn_map == "lab":
@@ -111,7 +106,7 @@ def compute_cmd(
     no_store: bool,
 ) -> None:
     """Compute every indicator for a run (default: the latest) or a round, and store them."""
-    engine, comp = _compute(db_url, run, round_name, asn_map, control_label)
+    engine, comp = _compute(db_url, run, round_name, asn_map, control_label, writes=not no_store)
     labels = {r.id: r.vantage_label for r in comp.runs}
     for e in comp.estimates:
         ci = f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]" if e.value is not None else ""

@@ -9,7 +9,7 @@ import click
 
 from fragscope.db import migrate
 from fragscope.db.cli_option import DB_OPTION
-from fragscope.db.connection import make_engine
+from fragscope.db.guard import open_database
 
 
 @click.group(name="db")
@@ -22,7 +22,7 @@ def db_group() -> None:
 @click.option("--revision", default="head", show_default=True, help="Target revision.")
 def upgrade(db_url: str | None, revision: str) -> None:
     """Create the database or migrate it to the latest schema."""
-    engine = make_engine(db_url)
+    engine = open_database(db_url, writes=True, creates=True, accepts_older=True)
     before = migrate.current_revision(engine)
     migrate.upgrade(engine, revision)
     after = migrate.current_revision(engine)
@@ -68,9 +68,7 @@ def index(db_url: str | None, drop: bool) -> None:
     """
     from fragscope.db import research_indexes
 
-    engine = make_engine(db_url)
-    if not migrate.is_at_head(engine):
-        raise click.UsageError("--db: the database is not at the latest schema; run db upgrade")
+    engine = open_database(db_url, writes=True)
     names = research_indexes.drop(engine) if drop else research_indexes.create(engine)
     verb = "dropped" if drop else "created"
     click.echo(f"{verb} {len(names)} index(es)" + "".join(f"\n  {n}" for n in names))
@@ -102,7 +100,7 @@ def export(db_url: str | None, fmt: str, out_dir: str, run_id: str | None) -> No
     from fragscope.db.export import ExportError
     from fragscope.db.export import export as run_export
 
-    engine = make_engine(db_url)
+    engine = open_database(db_url)
     try:
         files = run_export(engine, out_dir, fmt=fmt, run_id=run_id)
     except ExportError as exc:
@@ -160,6 +158,8 @@ def explore_command(db_url: str | None, port: int) -> None:
             "--db: datasette reads SQLite files; copy a PostgreSQL database into one with "
             "`fragscope db merge POSTGRES_URL --into FILE.sqlite` first"
         )
+    # Immutable, like datasette's view of it (db.explore): even a read-only directory works.
+    open_database(path, immutable=True).dispose()
     click.echo(f"serving {path} on http://127.0.0.1:{port}/ (Ctrl-C stops)", err=True)
     try:
         with tempfile.TemporaryDirectory(prefix="fragscope-explore-") as tmp:

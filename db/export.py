@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 
 from fragscope.db import migrate
+from fragscope.db.guard import engine_label, require_schema
 from fragscope.db.scope import Scope, scope_of, select_rows, tables_in_order
 
 FORMATS = ("csv", "jsonl", "parquet")
@@ -255,11 +256,7 @@ def export(
     if fmt not in FORMATS:
         raise ExportError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     revision = migrate.current_revision(engine)
-    if revision not in migrate.heads():
-        raise ExportError(
-            f"--db: the database is at revision {revision}, not at head "
-            f"{', '.join(migrate.heads())}: run `fragscope db upgrade` first"
-        )
+    require_schema(revision, engine_label(engine))
     out = Path(out_dir)
     run_ids = [run_id] if run_id else None
     files: dict[str, int] = {}

@@ -19,7 +19,8 @@ from sqlalchemy import Engine, Table, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from fragscope.db import migrate
-from fragscope.db.connection import make_engine, resolve_url, sqlite_path
+from fragscope.db.connection import resolve_url, sqlite_path
+from fragscope.db.guard import DatabaseUnusable, open_database
 from fragscope.db.scope import select_rows, tables_in_order
 
 CHUNK_ROWS = 5_000
@@ -46,18 +47,6 @@ class MergeReport:
 
 def _label(url: str) -> str:
     return sqlite_path(url) or url
-
-
-def _check_source(engine: Engine, label: str) -> None:
-    revision = migrate.current_revision(engine)
-    heads = migrate.heads()
-    if revision is None:
-        raise MergeError(f"{label}: not a fragscope database (no schema revision)")
-    if revision not in heads:
-        raise MergeError(
-            f"{label}: schema revision {revision} is not the head ({', '.join(heads)}); "
-            f"run `fragscope db upgrade --db {label}` first"
-        )
 
 
 def _has_autoincrement_id(table: Table) -> bool:
@@ -132,12 +121,17 @@ def merge(
             raise MergeError(f"{path}: no such database file")
         if _label(url) == target_label:
             raise MergeError(f"{target_label}: a source cannot also be the --into database")
-    engines = [make_engine(url) for url in source_urls]
-    dest = make_engine(target_url)
+    engines: list[Engine] = []
+    try:
+        # Sources must be at this fragscope's schema; the target is created or upgraded.
+        engines.extend(open_database(url) for url in source_urls)
+        dest = open_database(target_url, writes=True, creates=True, accepts_older=True)
+    except DatabaseUnusable:
+        for engine in engines:
+            engine.dispose()
+        raise
     report = MergeReport()
     try:
-        for engine, url in zip(engines, source_urls, strict=True):
-            _check_source(engine, _label(url))
         migrate.upgrade(dest)
         dialect = dest.dialect.name
         for engine, url in zip(engines, source_urls, strict=True):

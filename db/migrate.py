@@ -1,7 +1,8 @@
 """Schema migrations through Alembic, configured in code (no alembic.ini). Does I/O.
 
-``fragscope db upgrade`` and ``run --auto-migrate`` call :func:`upgrade`; ``run`` refuses a
-database that :func:`is_at_head` says is behind.
+``fragscope db upgrade`` and ``run --auto-migrate`` call :func:`upgrade`; every command
+checks a database's revision against :func:`heads` and :func:`known_revisions` through
+db.guard before it uses the database.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 
@@ -28,9 +29,21 @@ def heads() -> tuple[str, ...]:
     return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
 
+def known_revisions() -> frozenset[str]:
+    """Every revision of this code's migrations; a database at another one was written by
+    a newer fragscope."""
+    return frozenset(
+        s.revision for s in ScriptDirectory.from_config(alembic_config()).walk_revisions()
+    )
+
+
+def revision_of(conn: Connection) -> str | None:
+    return MigrationContext.configure(conn).get_current_revision()
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as conn:
-        return MigrationContext.configure(conn).get_current_revision()
+        return revision_of(conn)
 
 
 def is_at_head(engine: Engine) -> bool:

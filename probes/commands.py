@@ -94,8 +94,10 @@ def run_command(
 
     Exit codes: 0 the run finished (network failures are data); 1 finished with internal
     problems (unknown_failure rows), partial (--max-duration) or interrupted; 2 could
-    not run (bad campaign, lock held, database not migrated).
+    not run (bad campaign, lock held, database missing, damaged, read-only or not at
+    this fragscope's schema).
     """
+    from fragscope.db.guard import DatabaseUnusable
     from fragscope.probes.engine.campaign import CampaignError
     from fragscope.probes.engine.console import Reporter
     from fragscope.probes.engine.lock import LockHeld
@@ -121,26 +123,16 @@ def run_command(
     )
     try:
         code = execute(opts, reporter=reporter)
-    except (CampaignError, UsageError, LockHeld) as exc:
+    except (CampaignError, UsageError, LockHeld, DatabaseUnusable) as exc:
         reporter.error(str(exc))
         sys.exit(2)
     sys.exit(code)
 
 
-def _open_db(db_url: str | None) -> Any:
-    import os
+def _open_db(db_url: str | None, *, writes: bool = False) -> Any:
+    from fragscope.db.guard import open_database
 
-    from fragscope.db import migrate
-    from fragscope.db.connection import make_engine, resolve_url, sqlite_path
-
-    url = resolve_url(db_url)
-    path = sqlite_path(url)
-    if path is not None and not os.path.exists(path):
-        _fail(f"database {path} does not exist")
-    engine = make_engine(url)
-    if not migrate.is_at_head(engine):
-        _fail("database is not at the latest schema: run `fragscope db upgrade`")
-    return engine
+    return open_database(db_url, writes=writes)
 
 
 @click.group(name="probe")
@@ -313,7 +305,7 @@ def runs_prune(
 
     if not (run_ids or statuses or older_than is not None):
         _fail("say what to prune: --run, --status and/or --older-than")
-    engine = _open_db(db_url)
+    engine = _open_db(db_url, writes=yes)
     query = select(Run.id, Run.status, Run.started_at)
     if run_ids:
         query = query.where(Run.id.in_(run_ids))

@@ -20,9 +20,8 @@ from sqlalchemy import Engine, select
 from fragscope.analysis import asn, scope
 from fragscope.analysis.compute import compute, store
 from fragscope.analysis.summary import Summary, build
-from fragscope.analysis.tables import present_tables
 from fragscope.db.cli_option import DB_OPTION
-from fragscope.db.connection import make_engine
+from fragscope.db.guard import open_database
 from fragscope.db.models import IndicatorValue
 from fragscope.reports import FORMATS, render
 
@@ -118,13 +117,8 @@ def summarize(
 
 
 def open_engine(db_url: str | None) -> Engine:
-    engine = make_engine(db_url)
-    if "indicator_values" not in present_tables(engine):
-        raise SummarizeError(
-            f"{engine.url.render_as_string(hide_password=True)} is not a migrated fragscope "
-            "database: run `fragscope db upgrade` (and a campaign) first"
-        )
-    return engine
+    # Writes: indicator values not stored yet are stored for the next report.
+    return open_database(db_url, writes=True)
 
 
 @click.command(name="summarize")

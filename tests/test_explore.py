@@ -76,6 +76,9 @@ def test_explore_serves_a_table_page_on_loopback(lab_db: Path, tmp_path: Path) -
                 assert proc.poll() is None, proc.stdout.read().decode() if proc.stdout else ""
                 assert time.monotonic() < deadline, "datasette did not start"
                 time.sleep(0.2)
+        # Served immutable (issue 18): no statement can change the file.
+        status, body = _get(f"{base}/-/databases.json")
+        assert [(d["name"], d["is_mutable"]) for d in json.loads(body)] == [("measurements", False)]
         status, html = _get(f"{base}/measurements/null_observations")
         assert status == 200
         assert "broken.test" in html and "generic_timeout_error" in html

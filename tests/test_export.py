@@ -177,7 +177,7 @@ def test_export_refuses_bad_input(populated: Engine, sqlite_url: str, tmp_path: 
     )
     assert result.exit_code == 2 and "--run: no run no-such-run" in result.output
     with populated.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0500_storage_speed'"))
     result = runner.invoke(
         main, ["db", "export", "--db", sqlite_url, "--format", "csv", "--out", str(tmp_path)]
     )

@@ -95,12 +95,12 @@ def test_merge_refuses_sources_not_at_head(sources: tuple[Path, Path], tmp_path:
     a, _b = sources
     engine = make_engine(str(a))
     with engine.begin() as conn:
-        conn.execute(text("UPDATE alembic_version SET version_num = '0000_older'"))
+        conn.execute(text("UPDATE alembic_version SET version_num = '0500_storage_speed'"))
     engine.dispose()
     into = tmp_path / "all.sqlite"
     result = CliRunner().invoke(main, ["db", "merge", str(a), "--into", str(into)])
     assert result.exit_code == 2
-    assert "0000_older is not the head" in result.output
+    assert "schema revision 0500_storage_speed, older than" in result.output
     assert f"fragscope db upgrade --db {a}" in result.output
     assert not into.exists()
 

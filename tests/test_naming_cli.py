@@ -99,7 +99,7 @@ def test_probe_name_refuses_unmigrated_database(ens_world: EnsWorld, tmp_path) -
             f"sqlite:///{tmp_path / 'empty.sqlite'}",
         ],
     )
-    assert result.exit_code == 1 and "db upgrade" in result.output
+    assert result.exit_code == 2 and "db upgrade" in result.output
 
 
 def test_every_naming_command_has_help() -> None:

@@ -10,12 +10,15 @@ import asyncio
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from fragscope.db.cli_option import DB_OPTION
 from fragscope.db.vocab import Role
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _fail(message: str) -> None:
@@ -118,6 +121,10 @@ def dns_command(
     elif not endpoints:
         _fail("give at least one --resolver URL (or --iterative --root-hints FILE)")
 
+    from fragscope.db.guard import open_to_store
+
+    # Before measuring: a database that cannot take the rows is refused first.
+    engine = open_to_store(db_url) if store else None
     pairs = asyncio.run(
         _measure(
             name,
@@ -132,8 +139,8 @@ def dns_command(
             doh_method=doh_method,
         )
     )
-    if store:
-        _store(pairs, db_url, iterative=iterative)
+    if engine is not None:
+        _store(pairs, engine)
     if sys.stdout.isatty():
         _print_table(pairs)
     else:
@@ -229,16 +236,9 @@ async def _measure(
     return pairs
 
 
-def _store(pairs: list[tuple[Any, Any]], db_url: str | None, *, iterative: bool) -> None:
-    from fragscope.db import migrate
-    from fragscope.db.connection import make_engine
+def _store(pairs: list[tuple[Any, Any]], engine: Engine) -> None:
     from fragscope.probes.dns.rows import finish_run, sequence_counts, start_run, store_observations
 
-    engine = make_engine(db_url)
-    if migrate.current_revision(engine) is None:
-        migrate.upgrade(engine)
-    elif not migrate.is_at_head(engine):
-        _fail("the database is not at the latest schema: run `fragscope db upgrade` first")
     run_id, vantage = start_run(engine, campaign="probe dns")
     for probe_name in {t.probe for t, _ in pairs}:
         from fragscope.probes.registry import get

@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import gc
 import logging
-import os
 import signal
 import sys
 import time
@@ -26,7 +25,8 @@ from typing import Any, TextIO
 from sqlalchemy import Engine
 
 from fragscope.db import migrate
-from fragscope.db.connection import make_engine, resolve_url, sqlite_path
+from fragscope.db.connection import sqlite_path
+from fragscope.db.guard import open_database
 from fragscope.db.vocab import RunStatus
 from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
@@ -179,24 +179,19 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
         # sys.stdout is looked up now, not at import: the caller may have replaced it.
         return dry_run(campaign, Shard(index, count, 0), policy=policy, out=out or sys.stdout)
 
-    url = resolve_url(opts.db)
-    db_file = sqlite_path(url)
-    if db_file is not None and not os.path.exists(db_file) and not opts.auto_migrate:
-        raise UsageError(
-            f"database {db_file} does not exist: create it with `fragscope db upgrade --db "
-            f"{db_file}` or pass --auto-migrate"
-        )
+    # quick_check before anything is appended: a damaged file is refused, not extended.
+    engine = open_database(
+        opts.db,
+        writes=True,
+        creates=opts.auto_migrate,
+        accepts_older=opts.auto_migrate,
+        check_integrity=True,
+        advice=" (or pass --auto-migrate)",
+    )
+    db_file = sqlite_path(engine.url.render_as_string(hide_password=False))
     if db_file is not None:
         wait_for_writer(db_file, wait=opts.lock_wait)
-    engine = make_engine(url)
     if not migrate.is_at_head(engine):
-        if not opts.auto_migrate:
-            raise UsageError(
-                f"database {engine.url.render_as_string(hide_password=True)} is not at the "
-                f"latest schema (at {migrate.current_revision(engine)}, head "
-                f"{', '.join(migrate.heads())}): "
-                "run `fragscope db upgrade` or pass --auto-migrate"
-            )
         migrate.upgrade(engine)
     vantage_label = opts.vantage or campaign.vantage
     with run_lock(

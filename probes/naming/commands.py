@@ -88,10 +88,10 @@ def namespaces(registry_dir: str | None) -> None:
 @click.option("--run-id", required=True, help="The run whose bridge rows are judged.")
 def fidelity(db_url: str | None, run_id: str) -> None:
     """Judge bridge/gateway rows of a run against its on-chain rows (sets `fidelity`)."""
-    from fragscope.db.connection import make_engine
+    from fragscope.db.guard import open_database
     from fragscope.probes.naming.fidelity import update_run
 
-    counts = update_run(make_engine(db_url), run_id)
+    counts = update_run(open_database(db_url, writes=True), run_id)
     click.echo(json.dumps(counts, sort_keys=True))
 
 
@@ -105,10 +105,10 @@ def ambiguity_command(db_url: str | None, run_id: str, fmt: str) -> None:
     """Names answered differently by different DNS endpoints of a run (RFC 2826)."""
     from dataclasses import asdict
 
-    from fragscope.db.connection import make_engine
+    from fragscope.db.guard import open_database
     from fragscope.probes.naming.ambiguity import ambiguity
 
-    found = ambiguity(make_engine(db_url), run_id)
+    found = ambiguity(open_database(db_url), run_id)
     if fmt == "json":
         click.echo(json.dumps([asdict(a) for a in found], indent=2, ensure_ascii=False))
         return
@@ -213,22 +213,21 @@ def name_command(
         params={"namespace": ns},
         deadline_s=timeout * 6,
     )
+    engine = None
+    if store:
+        from fragscope.db.guard import open_database
+
+        # Checked before measuring: a database that cannot take the row is refused first.
+        engine = open_database(db_url, writes=True)
     obs = asyncio.run(probe.measure(task))
     row = row_dict(obs)
     if as_json or not sys.stdout.isatty():
         click.echo(json.dumps(row, default=str, ensure_ascii=False))
     else:
         _print_table(row)
-    if store:
-        from fragscope.db import migrate
-        from fragscope.db.connection import make_engine
+    if engine is not None:
         from fragscope.probes.naming.store import store as store_rows
 
-        engine = make_engine(db_url)
-        if not migrate.is_at_head(engine):
-            raise click.ClickException(
-                "the database is not at the schema head: run `fragscope db upgrade` first"
-            )
         run_id = store_rows(engine, [(task.key, obs)], probe=probe.name, version=probe.version)
         click.echo(f"stored in run {run_id}", err=True)
     if obs.failure == "invalid_input":

@@ -12,7 +12,7 @@ import ipaddress
 import json
 import socket
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -25,6 +25,9 @@ from fragscope.probes.transport.quic import QuicConfig, QuicProbe
 from fragscope.probes.transport.quic_wire import VERSION_1, VERSION_2
 from fragscope.probes.transport.tls import TlsConfig, TlsProbe
 from fragscope.probes.transport.vn import VnConfig, VnProbe
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 
 def _addresses(host: str, ips: tuple[str, ...], port: int) -> list[str]:
@@ -136,26 +139,15 @@ async def _run(jobs: list[tuple[Any, Task]], retries: int = 0) -> list[list[Obse
 
 
 def _store(
-    db_url: str | None,
+    engine: Engine,
     jobs: list[tuple[Any, Task]],
     results: list[list[Observation]],
     config: dict[str, Any],
     started: dt.datetime,
 ) -> int:
-    from fragscope.db import migrate
-    from fragscope.db.connection import make_engine
     from fragscope.db.writer import Writer
     from fragscope.probes.transport.store import cli_run_rows, observation_rows
 
-    engine = make_engine(db_url)
-    current = migrate.current_revision(engine)
-    if current is None:
-        migrate.upgrade(engine)
-    elif not migrate.is_at_head(engine):
-        raise click.UsageError(
-            f"--db: the database is at revision {current}, not at head {migrate.heads()}: "
-            "run `fragscope db upgrade` first"
-        )
     run_id, vid, rows = cli_run_rows(
         label="cli", config=config, started_at=started, finished_at=dt.datetime.now(dt.UTC)
     )
@@ -295,6 +287,10 @@ def transport_command(
                         ),
                     )
                 )
+    from fragscope.db.guard import open_to_store
+
+    # Before measuring: a database that cannot take the rows is refused first.
+    engine = open_to_store(db_url) if store else None
     results = asyncio.run(_run(jobs, retries))
     records = [
         {"attempt": attempt, **observation_record(p.name, o)}
@@ -308,7 +304,7 @@ def transport_command(
             click.echo(json.dumps(r, ensure_ascii=False, sort_keys=False))
     else:
         _print_table(records)
-    if store:
+    if engine is not None:
         config = {
             "host": host,
             "addresses": addresses,
@@ -319,7 +315,7 @@ def transport_command(
             "vn": vn,
             "path": path_tests,
         }
-        n = _store(db_url, jobs, results, config, started)
+        n = _store(engine, jobs, results, config, started)
         click.echo(f"stored {n} rows", err=True)
     if any(o.failure == Failure.UNKNOWN_FAILURE for attempts in results for o in attempts):
         sys.exit(1)

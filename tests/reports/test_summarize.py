@@ -101,7 +101,7 @@ def test_sections_present(vantages_doc: dict[str, Any]) -> None:
 
 def test_empty_and_unmigrated_databases_exit_2(tmp_path: Path, migrated_engine: object) -> None:
     res = _run("--db", str(tmp_path / "blank.sqlite"))
-    assert res.exit_code == 2 and "not a migrated fragscope database" in res.output
+    assert res.exit_code == 2 and "does not exist" in res.output and "db upgrade" in res.output
     res = _run("--db", str(tmp_path / "fragscope.sqlite"))
     assert res.exit_code == 2 and "no runs" in res.output
 
