@@ -1,8 +1,11 @@
-"""Naming indicators N1-N8 from dns_observations/dns_answers and naming_observations.
+"""Naming indicators N1-N8 from dns_observations/dns_answers, dns_iterative_steps and
+naming_observations/naming_values.
 
-SQL reduces rows to one record per (run, name, type, resolver, rcode, address) with
-DISTINCT-style GROUP BY; Python turns those into per-name sums for the bootstrap. Reads the
-database in :func:`load_dns` and :func:`load_naming`; the indicator functions do no I/O.
+SQL reduces rows to one record per (run, name, type, resolver endpoint, rcode, address)
+with DISTINCT-style GROUP BY; a resolver endpoint is (address, port, transport, role), so a
+test endpoint never merges with a control that shares its address; Python turns those
+into per-name sums for the bootstrap. Reads the database in :func:`load_dns` and
+:func:`load_naming`; the indicator functions do no I/O.
 Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 """
 
@@ -31,7 +34,7 @@ _NO_ADDRESSES: frozenset[str] = frozenset()
 class Endpoint(NamedTuple):
     """One resolver service as the campaign named it: the same address may serve a test
     endpoint (Do53, DoT) and the control (DoH), so a view is never keyed by address alone
-    (docs/indicators.md, "Resolver endpoints")."""
+    (docs/indicators.md, N1)."""
 
     address: str
     port: int | None
@@ -587,8 +590,9 @@ def _answer_class(
     "mapped, else its address set; NXDOMAIN its own class; a root's not_found is "
     "NXDOMAIN). amb(d) = 1 iff >= 2 distinct non-NXDOMAIN classes, or NXDOMAIN at one "
     "resolver and an answer at another. NAE = mean_d amb(d). params: the ambiguous names "
-    "split by cause: resolvers (the dns.query resolvers already disagree) or roots (only "
-    "the alternative roots' answers make the name ambiguous).",
+    "split by cause: resolvers (the dns.query resolvers already disagree), else "
+    "roots_conflicting (with the roots' answers, >= 2 destinations) or roots_partial "
+    "(a root has no such name).",
     reasoning="One panel = all resolvers of the run; the split by cause stays in params. "
     "Version 2 adds the alternative roots' answers (version 1 read dns.query alone, so "
     "a name two roots give different destinations counted only if a dns.query resolver "
@@ -599,7 +603,7 @@ def _answer_class(
     pillar=registry.NAMING,
     needs=(Facts.DNS, Facts.NAMING),
     params_doc={
-        "causes": "ambiguous names per cause: resolvers, roots",
+        "causes": "ambiguous names per cause: resolvers, roots_conflicting, roots_partial",
         "root_views": "(name, type) views from naming.resolve's root endpoints",
     },
 )
@@ -616,16 +620,15 @@ def n5(ctx: Context) -> Estimate:
         if qtype not in ("A", "AAAA"):
             continue
         resolvers = list(d.views.get(key, {}).values())
-        everyone = resolvers + list(roots.get(key, {}).values())
+        kind = _ambiguity(resolvers + list(roots.get(key, {}).values()), mapping, memo)
         amb.setdefault(name, False)
-        if not _ambiguous(everyone, mapping, memo):
+        if kind is None:
             continue
         amb[name] = True
-        # The first cause found for a name stands unless a later type shows the resolvers'.
-        if _ambiguous(resolvers, mapping, memo):
-            causes[name] = "resolvers"
-        else:
-            causes.setdefault(name, "roots")
+        # The strongest cause over the name's types: the dns.query resolvers already
+        # disagree, else the roots give two destinations, else one root has no such name.
+        cause = "resolvers" if _ambiguity(resolvers, mapping, memo) else f"roots_{kind}"
+        causes[name] = min(causes.get(name, cause), cause, key=_CAUSES.index)
     names = sorted(amb)
     split = Counter(causes.values())
     return from_ratio(
@@ -635,21 +638,27 @@ def n5(ctx: Context) -> Estimate:
         [1.0] * len(names),
         params={
             "asn_used": mapping is not None,
-            "causes": {"resolvers": split["resolvers"], "roots": split["roots"]},
+            "causes": {c: split[c] for c in _CAUSES},
             "root_views": sum(len(v) for v in roots.values()),
         },
     )
 
 
-def _ambiguous(
+_CAUSES = ("resolvers", "roots_conflicting", "roots_partial")  # N5's causes, strongest first
+
+
+def _ambiguity(
     views: list[View], mapping: AsnMap | None, memo: dict[AbstractSet[str], str]
-) -> bool:
-    """amb(d) of N5 over ``views`` of one (name, type)."""
+) -> str | None:
+    """amb(d) of N5 over ``views`` of one (name, type): ``conflicting`` (>= 2 answer
+    classes), ``partial`` (NXDOMAIN beside an answer) or None (not ambiguous)."""
     if len(views) < 2:
-        return False
+        return None
     classes = {c for v in views if (c := _answer_class(v, mapping, memo))}
     answered = classes - {"NXDOMAIN"}
-    return len(answered) >= 2 or ("NXDOMAIN" in classes and bool(answered))
+    if len(answered) >= 2:
+        return "conflicting"
+    return "partial" if "NXDOMAIN" in classes and answered else None
 
 
 @indicator(

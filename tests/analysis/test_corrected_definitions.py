@@ -247,8 +247,9 @@ def _naming_world(tmp_path: Path, lookups: list[tuple[str, str, str | None, list
 
 def test_n5_includes_the_alternative_roots_answers(tmp_path: Path) -> None:
     """The dns.query resolvers agree on all 5 names. An alternative root answers a with
-    another address (ambiguous, cause: roots), b with the true one (not ambiguous) and
-    says c does not exist (NXDOMAIN beside an answer: ambiguous). NAE = 2/5 (v1: 0)."""
+    another address (ambiguous: roots_conflicting), b with the true one (not ambiguous)
+    and says c does not exist (NXDOMAIN beside an answer: roots_partial). NAE = 2/5 (v1:
+    0, the roots' answers unread)."""
     w = _naming_world(
         tmp_path,
         [
@@ -260,7 +261,7 @@ def test_n5_includes_the_alternative_roots_answers(tmp_path: Path) -> None:
     try:
         n5 = _values(w, "censored")["N5"]
         assert n5.value == pytest.approx(2 / 5) and n5.n == len(NAMES)
-        assert n5.params["causes"] == {"resolvers": 0, "roots": 2}
+        assert n5.params["causes"] == {"resolvers": 0, "roots_conflicting": 1, "roots_partial": 1}
     finally:
         w.engine.dispose()
 

@@ -83,7 +83,7 @@ PLAIN_NAMES = ("mail.example.test.", "mail.nsec.test.", "caddy.example.test.")
 # N8's canaries: one name under each special-use TLD that must never resolve (RFC 7686
 # .onion with a v3-length label, RFC 6761 .invalid, RFC 9476 .alt).
 CANARIES = ("a" * 56 + ".onion.", "fscanary.invalid.", "fscanary.alt.")
-QTYPES = ("A", "SOA")  # A for N1/N5/N6/N8; SOA of single labels for N2
+QTYPES = ("A", "AAAA", "SOA")  # A/AAAA for N1/N5/N6/N8 and T5's AAAA_share; SOA for N2
 WHOAMI = "whoami.lab."
 
 
@@ -271,7 +271,7 @@ def expected_all(
         "N3": (acr, n_pairs),
         "N4": (unreach, n_names),
         "N4.apd": (expect.apd(lookups, needs_icann_dns), 0),
-        "N5": expect.n5(t, everything, asn),
+        "N5": expect.n5(t, everything, asn, root_names(t, plan)),
         "N6": expect.n6(t, everything, plan.dnssec),
         "N7": expect.n7(t, everything, asn),
         "N8": expect.n8(t, everything),
@@ -279,15 +279,47 @@ def expected_all(
         "T2": (expected_t2(t, plan, v), len(tls_and_quic)),
         "T3": expect.t3(ps, v),
         "T4": expect.t4(ps, v),
-        "T5": expect.t5(ps, v),
+        "T5": expect.t5(ps, v, aaaa_names(t, everything)),
         "T6": expect.t6(ps, v),
         "T7": expect.t7(ps, v, asn),
         "T8": expect.t8(ps, v),
         "T9": expect.t9(ps, v, control),
         "O1": expect.o1(ps, v),
     }
+    out["N7.spd"] = (expect.spd(delegations(t)), 0)
     out["C2"] = (expect.c2({c: val for c, (val, _n) in out.items()}), 0)
     return out
+
+
+def delegations(t: lab_truth.Truth) -> dict[str, list[str]]:
+    """The ICANN-like zones below the root, each with its NS host names: dns.iterative's
+    referrals come from these (which of them a round reaches does not matter while every
+    lab zone has a single NS host, asserted here)."""
+    out = {z.name: render.ns_names(t, z) for z in t.dns.zones_in("icann") if z.name != "."}
+    assert all(len(ns) == 1 for ns in out.values()), out
+    return out
+
+
+def root_names(t: lab_truth.Truth, plan: Plan) -> dict[str, list[str]]:
+    """N5's root answers: name -> the root resolvers naming.resolve asks it of."""
+    out: dict[str, list[str]] = {}
+    for ep in naming_endpoints(t, plan):
+        if ep.resolver is not None:
+            for name in ep.names:
+                out.setdefault(lab_truth.absolute(name), []).append(ep.resolver)
+    return out
+
+
+def aaaa_names(t: lab_truth.Truth, everything: expect.DnsPlan) -> set[str]:
+    """T5's AAAA answers: the names asked whose AAAA query some resolver answers with an
+    address."""
+    return {
+        n.rstrip(".")
+        for n in everything.names
+        if any(
+            expect.answer(t, r, n, "AAAA").addresses for r in (everything.test, everything.control)
+        )
+    }
 
 
 def special_use_tlds() -> frozenset[str]:
@@ -652,6 +684,13 @@ def test_indicator_equals_its_derivation(lab_round: Round, code: str, label: str
         assert e.n == n, (code, e.n, n, e.params)
         bound = ci_bound(n)
     assert width <= bound + 1e-12, (code, label, e.ci_low, e.ci_high, bound)
+
+
+@pytest.mark.parametrize("label", ["clean", "censored"])
+def test_n7_spd_equals_its_derivation(lab_round: Round, label: str) -> None:
+    n7 = lab_round.by_label[label]["N7"]
+    assert n7.params["spd"] == expect.spd(delegations(lab_round.truth)), n7.params
+    assert n7.params["spd_zones"] > 0
 
 
 @pytest.mark.parametrize("label", ["clean", "censored"])

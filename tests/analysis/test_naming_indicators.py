@@ -56,7 +56,7 @@ def test_naming_values_exact(dns_world: World) -> None:
     # N5: the 11 dns.query names and 3 only a root endpoint of naming.resolve answered
     # (www.geek, www.test, x.forever; one view each, so never ambiguous).
     assert v["N5"].value == pytest.approx(4 / 14)
-    assert v["N5"].params["causes"] == {"resolvers": 4, "roots": 0}
+    assert v["N5"].params["causes"] == {"resolvers": 4, "roots_conflicting": 0, "roots_partial": 0}
     assert v["N6"].value == pytest.approx(1 / 2)  # the manipulating resolver does not validate
     assert v["N7"].value == pytest.approx(0.25)  # shares 3/4 and 1/4 -> HHI* 0.25
     assert v["N7"].params["hhi"] == pytest.approx(6250)
