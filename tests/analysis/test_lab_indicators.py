@@ -624,7 +624,8 @@ def test_n1_moves_by_exactly_the_planted_rewrites(lab_round: Round) -> None:
     assert exp_clean == 0.0 and exp_censored > 0  # the derivation itself is not vacuous
     asn = asn_map.load_lab()
     for label, exp in (("clean", exp_clean), ("censored", exp_censored)):
-        own = dns_plan(t, plan, vantages[label], plan.names)
+        # expected_n1 reads A answers (the RPZ's local data is A only): A alone here.
+        own = dataclasses.replace(dns_plan(t, plan, vantages[label], plan.names), qtypes=("A",))
         assert expect.n1(t, own, asn) == (pytest.approx(exp), len(plan.names))
     assert exp_censored - exp_clean > 0
 
@@ -671,6 +672,13 @@ def test_indicator_equals_its_derivation(lab_round: Round, code: str, label: str
         # wider than the widest member interval of the run.
         members = [m for m in lab_round.by_label[label].values() if m.code in EXACT[:-1]]
         bound = max(m.ci_high - m.ci_low for m in members if m.value is not None)  # type: ignore[operator]
+    elif code == "T5":
+        assert e.n == n, (code, e.n, n, e.params)
+        # 1 - AAAA_share * P6 over the 7 web hosts, 3 with AAAA: the run's shared resampler
+        # (N ~ 40 keys drawn from all targets and names of the run) often draws no AAAA
+        # host, a replicate whose V6F is 1, so the upper percentile is 1: at this n the
+        # design bounds the interval only by the range itself.
+        bound = 1.0
     elif code == "T6":
         assert e.n == n, (code, e.n, n, e.params)
         # 1 - Jaccard of two channels over the 7 web targets, only 2 or 3 of which agree
@@ -889,11 +897,13 @@ def test_removing_one_planted_rewrite_moves_only_the_naming_indicators(
         after = rerun_censored(lab, lab_round, "rpz")
     predicted = expected_all(perturbed, lab_round.plan, "censored", lab_truth.load().vantages)
     moved = assert_moves_as_predicted(lab_round, after, predicted)
-    # A rewrite is an address change: the names it touches stop diverging (N1, N5) and
-    # the composite follows; the transport side stays put. C1 is not compared: it is not
-    # derivable (its path.udp443 keys depend on the kernel's ICMP rate limit, `rejected`
+    # A rewrite is an address change: the names it touches stop diverging (N1) and the
+    # composite follows; the transport side stays put. N5 moves only as the derivation
+    # says (checked above): since version 2 it also reads the roots' answers, and a name
+    # the colliding alternative root answers otherwise stays ambiguous without the
+    # rewrite. C1 is not compared: it is not derivable (its path.udp443 keys depend on the kernel's ICMP rate limit, `rejected`
     # one run and `dropped` the next), only bounded (test_c1_ranks_censored_...).
-    assert {"N1", "N5", "C2"} <= moved and not {c for c in moved if c.startswith("T")}, moved
+    assert {"N1", "C2"} <= moved and not {c for c in moved if c.startswith("T")}, moved
     assert after["C1"].value is not None and 0.0 <= after["C1"].value <= 1.0
 
 
