@@ -901,8 +901,9 @@ def test_removing_one_planted_rewrite_moves_only_the_naming_indicators(
     # composite follows; the transport side stays put. N5 moves only as the derivation
     # says (checked above): since version 2 it also reads the roots' answers, and a name
     # the colliding alternative root answers otherwise stays ambiguous without the
-    # rewrite. C1 is not compared: it is not derivable (its path.udp443 keys depend on the kernel's ICMP rate limit, `rejected`
-    # one run and `dropped` the next), only bounded (test_c1_ranks_censored_...).
+    # rewrite. C1 is not compared: it is not derivable (its path.udp443 keys depend on
+    # the kernel's ICMP rate limit, `rejected` one run and `dropped` the next), only
+    # bounded (test_c1_ranks_censored_...).
     assert {"N1", "C2"} <= moved and not {c for c in moved if c.startswith("T")}, moved
     assert after["C1"].value is not None and 0.0 <= after["C1"].value <= 1.0
 
