@@ -15,8 +15,9 @@ import numpy as np
 import numpy.typing as npt
 
 from fragscope.analysis import registry, stats
+from fragscope.analysis.asn import AsnMap
 from fragscope.analysis.facts import Names, RunFacts
-from fragscope.analysis.naming import DnsFacts
+from fragscope.analysis.naming import DnsFacts, Endpoint, View, consistent
 from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, Context, Facts, indicator
 from fragscope.analysis.result import Estimate, bootstrap, from_interval, withheld
 from fragscope.analysis.scope import RunInfo
@@ -90,8 +91,14 @@ _CHANNELS = ("tls", "quic", "vn", "path")
 _PATH, _DNS = 3, 4
 
 
-def outcomes(f: RunFacts, d: DnsFacts | None, labels: Labels | None = None) -> OutcomeTable:
-    """Every key's (cluster, outcome class) over every channel a run measured."""
+def outcomes(
+    f: RunFacts,
+    d: DnsFacts | None,
+    labels: Labels | None = None,
+    mapping: AsnMap | None = None,
+) -> OutcomeTable:
+    """Every key's (cluster, outcome class) over every channel a run measured; a DNS key's
+    class is its N1 answer class (:func:`dns_class`, IP-to-ASN test with ``mapping``)."""
     labels = labels if labels is not None else Labels()
     clusters = labels.targets(f.names)
     words = f.names.words
@@ -119,11 +126,16 @@ def outcomes(f: RunFacts, d: DnsFacts | None, labels: Labels | None = None) -> O
         slots = _resolver_slots(d)
         dk, dc, do = [], [], []
         for (name, qtype), views in d.views.items():
+            controls = [v for e, v in views.items() if e.role == "control"]
+            if not controls:
+                continue  # no reference in this run: the answers cannot be classed
             for resolver, v in views.items():
+                if resolver.role != "test":
+                    continue  # the control against itself is always consistent
                 key = ("dns", name, qtype, slots[resolver])
                 dk.append(labels.dns_keys.setdefault(key, len(labels.dns_keys)))
                 dc.append(labels.code(name))
-                do.append(labels.code(f"dns:{v.rcode}"))
+                do.append(labels.code(f"dns:{dns_class(v, controls, mapping)}"))
         keys.append((_DNS << _CHANNEL_SHIFT) | np.array(dk, dtype=np.int64))
         cl.append(np.array(dc, dtype=np.int64))
         out.append(np.array(do, dtype=np.int64))
@@ -136,23 +148,33 @@ def outcomes(f: RunFacts, d: DnsFacts | None, labels: Labels | None = None) -> O
     return OutcomeTable(labels, f.names, all_keys[order], cat(cl), cat(out))
 
 
-def _resolver_slots(d: DnsFacts) -> dict[str, str]:
-    """Resolver address -> the key part that pairs it with another run's resolver.
+def dns_class(view: View, controls: list[View], mapping: AsnMap | None) -> str:
+    """A test endpoint's answer as N1 judges it against the run's control endpoints:
+    ``consistent`` (cons = 1 with one of them), ``rewrite`` (NOERROR, inconsistent), or
+    its rcode (NXDOMAIN beside a control's answer, SERVFAIL, REFUSED, ...)."""
+    if any(consistent(view, c, mapping) for c in controls):
+        return "consistent"
+    return "rewrite" if view.rcode == "NOERROR" else view.rcode
+
+
+def _resolver_slots(d: DnsFacts) -> dict[Endpoint, str]:
+    """Resolver endpoint -> the key part that pairs it with another run's endpoint.
 
     Each vantage asks its own local resolver (role ``test``), whose address differs from
     vantage to vantage; keyed by address, a vantage's own resolver would never meet the
-    control's, and C1 would be blind to the most common interference (a manipulating
-    local resolver). So a role held by exactly one resolver in the run is the key
-    ("role:test"); resolvers sharing a role are keyed by address as before."""
-    by_role: dict[str | None, set[str]] = {}
+    control run's, and C1 would be blind to the most common interference (a manipulating
+    local resolver). So the slot is (role, transport): an endpoint alone in its slot in
+    the run is keyed by the slot ("test/udp"), endpoints sharing a slot also by address
+    and port (several public resolvers over Do53)."""
+    by_slot: dict[tuple[str | None, str | None], set[Endpoint]] = {}
     for views in d.views.values():
-        for resolver, v in views.items():
-            by_role.setdefault(v.role, set()).add(resolver)
-    slots: dict[str, str] = {}
-    for role, resolvers in by_role.items():
+        for resolver in views:
+            by_slot.setdefault((resolver.role, resolver.transport), set()).add(resolver)
+    slots: dict[Endpoint, str] = {}
+    for (role, transport), resolvers in by_slot.items():
         for resolver in resolvers:
             unique = role is not None and len(resolvers) == 1
-            slots[resolver] = f"role:{role}" if unique else resolver
+            slots[resolver] = f"{role}/{transport}" if unique else resolver.label
     return slots
 
 
@@ -197,14 +219,22 @@ def _sorted_codes(
     title="Cross-Vantage Divergence (CVD) to the control",
     question="How different are this vantage's outcomes from the control vantage's?",
     unit="Jensen-Shannon divergence (bits)",
-    formula="Outcome o(key) per (table, target, address or resolver) = ok or its failure "
-    "class (transport), the rcode or failure (DNS), reply/outcome class (VN, path); a "
-    "resolver is keyed by its role when it is the run's only resolver of that role (each "
-    "vantage's own test resolver meets the control's), else by its address; "
-    "P_v = distribution of o over keys common with the control; CVD = JSD(P_v || P_c) "
-    "with log base 2. params: DIS = mean over common keys of 1[o_v != o_c].",
-    reasoning="Restricting to common keys removes target-list differences.",
-    version=1,
+    formula="Outcome o(key) per (table, target, address or resolver slot) = ok or its "
+    "failure class (transport), reply/outcome class (VN, path), and for DNS the answer "
+    "class of N1 of each test resolver endpoint against the run's control endpoints "
+    "(consistent, rewrite, or the rcode: NXDOMAIN, SERVFAIL, ...; names the run's control "
+    "did not answer are left out); a DNS key is (name, type, slot), the slot being "
+    "(role, transport) when the endpoint is the run's only one there (each vantage's own "
+    "resolver meets the control run's on every transport), else (role, transport, "
+    "address, port); P_v = distribution of o over keys common with the control run; "
+    "CVD = JSD(P_v || P_c) with log base 2. params: DIS = mean over common keys of "
+    "1[o_v != o_c].",
+    reasoning="Restricting to common keys removes target-list differences. Version 2 "
+    "classes DNS answers as N1 does (version 1 compared rcodes, so a rewrite was "
+    "invisible) and keys resolvers by (role, transport) slot (version 1 keyed them by "
+    "role only when the role was unique, so a vantage's own resolver never met the "
+    "control run's).",
+    version=2,
     inputs=("tls_observations", "quic_observations", "quic_vn_observations"),
     min_n=5,
     pillar=registry.DESCRIPTIVE,

@@ -106,7 +106,7 @@ def compute(
         if run_id in outcome_cache:
             return outcome_cache[run_id]
         d = dns[run_id] if "dns_observations" in present else None
-        found = comparison.outcomes(tf[run_id], d, labels)
+        found = comparison.outcomes(tf[run_id], d, labels, mapping)
         if run_id in control_ids:
             outcome_cache[run_id] = found
         return found

@@ -1,8 +1,11 @@
-"""Naming indicators N1-N8 from dns_observations/dns_answers and naming_observations.
+"""Naming indicators N1-N8 from dns_observations/dns_answers, dns_iterative_steps and
+naming_observations/naming_values.
 
-SQL reduces rows to one record per (run, name, type, resolver, rcode, address) with
-DISTINCT-style GROUP BY; Python turns those into per-name sums for the bootstrap. Reads the
-database in :func:`load_dns` and :func:`load_naming`; the indicator functions do no I/O.
+SQL reduces rows to one record per (run, name, type, resolver endpoint, rcode, address)
+with DISTINCT-style GROUP BY; a resolver endpoint is (address, port, transport, role), so a
+test endpoint never merges with a control that shares its address; Python turns those
+into per-name sums for the bootstrap. Reads the database in :func:`load_dns` and
+:func:`load_naming`; the indicator functions do no I/O.
 Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 """
 
@@ -12,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from sqlalchemy import Engine, and_, case, func, or_, select
@@ -28,9 +31,25 @@ from fragscope.db import special_use
 _NO_ADDRESSES: frozenset[str] = frozenset()
 
 
+class Endpoint(NamedTuple):
+    """One resolver service as the campaign named it: the same address may serve a test
+    endpoint (Do53, DoT) and the control (DoH), so a view is never keyed by address alone
+    (docs/indicators.md, N1)."""
+
+    address: str
+    port: int | None
+    transport: str | None
+    role: str | None
+
+    @property
+    def label(self) -> str:
+        """A stable text key (clusters, sorting): role/transport address:port."""
+        return f"{self.role}/{self.transport} {self.address}:{self.port}"
+
+
 @dataclass(slots=True)
 class View:
-    """What one resolver said about one (name, type) in one run (attempts merged).
+    """What one resolver endpoint said about one (name, type) in one run (attempts merged).
 
     A run holds millions of views, so a view is small: its rcode is merged as rows arrive
     (:meth:`add_rcode`) rather than kept as a set, and a view without addresses shares one
@@ -51,12 +70,16 @@ class View:
 
 @dataclass
 class DnsFacts:
-    """views[(name, qtype)][resolver] plus whoami egress counts and iterative verdicts."""
+    """views[(name, qtype)][endpoint] plus whoami egress counts and iterative verdicts."""
 
-    views: dict[tuple[str, str], dict[str, View]] = field(default_factory=dict)
+    views: dict[tuple[str, str], dict[Endpoint, View]] = field(default_factory=dict)
     whoami: Counter[str] = field(default_factory=Counter)
     verdicts: dict[str, set[str]] = field(default_factory=dict)
     canaries: set[str] = field(default_factory=set)
+    # dns.iterative's referrals: delegated zone -> its NS names, and NS name -> the
+    # addresses the resolutions asked it at (N7's SPD).
+    delegations: dict[str, frozenset[str]] = field(default_factory=dict)
+    ns_addresses: dict[str, set[str]] = field(default_factory=dict)
 
 
 def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str, DnsFacts]:
@@ -73,7 +96,9 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
         "qname",
         "qtype",
         "resolver_address",
+        "resolver_port",
         "resolver_role",
+        "transport",
         "rcode_name",
         "flag_ad",
         "answer_count",
@@ -98,6 +123,8 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
             o.c.qname,
             o.c.qtype,
             o.c.resolver_address,
+            o.c.resolver_port,
+            o.c.transport,
             o.c.resolver_role,
             o.c.rcode_name,
             a.c.value,
@@ -107,10 +134,10 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
         )
         stmt = (
             select(
-                *group[:6],
+                *group[:8],
                 func.max(case((o.c.flag_ad, 1), else_=0)),
                 func.max(o.c.answer_count),
-                *group[6:],
+                *group[8:],
                 func.count(),
             )
             .join_from(
@@ -128,19 +155,21 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
             .where(o.c.run_id.in_(ids), or_(query, egress.is_not(None), verdict.is_not(None)))
             .group_by(*group)
         )
-        # One row per (name, type, resolver, rcode, address): the same names, resolvers
+        # One row per (name, type, endpoint, rcode, address): the same names, endpoints
         # and addresses recur across resolvers and runs, so each is normalised once and
-        # stored as one shared string (a run has millions of views; memory, CPU).
+        # stored as one shared object (a run has millions of views; memory, CPU).
         keys: dict[tuple[str, str], tuple[str, str]] = {}
+        endpoints: dict[tuple[Any, ...], Endpoint] = {}
         strings: dict[str, str] = {}
         shared = strings.setdefault  # str -> the one str object kept for it
         for row in stream_rows(conn, stmt):
-            run_id, qname, qtype, resolver, role, rcode, ad, ancount, value = row[:9]
-            if not row[11]:  # a whoami answer or an iterative verdict
-                if row[9] is not None:
-                    out[run_id].whoami[row[9]] += row[12]
-                if row[10] is not None:
-                    out[run_id].verdicts.setdefault(norm_name(qname), set()).add(row[10])
+            run_id, qname, qtype, address, port, transport, role, rcode, ad, ancount = row[:10]
+            value = row[10]
+            if not row[13]:  # a whoami answer or an iterative verdict
+                if row[11] is not None:
+                    out[run_id].whoami[row[11]] += row[14]
+                if row[12] is not None:
+                    out[run_id].verdicts.setdefault(norm_name(qname), set()).add(row[12])
                 continue
             key = keys.get((qname, qtype))
             if key is None:
@@ -148,10 +177,15 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
             views = out[run_id].views.get(key)
             if views is None:
                 views = out[run_id].views[key] = {}
+            resolver = endpoints.get((address, port, transport, role))
+            if resolver is None:
+                resolver = endpoints[(address, port, transport, role)] = Endpoint(
+                    address, port, transport, role
+                )
             view = views.get(resolver)
             rcode = shared(rcode, rcode)
             if view is None:
-                view = views[shared(resolver, resolver)] = View(role, rcode)
+                view = views[resolver] = View(role, rcode)
             else:
                 view.add_rcode(rcode)
             if rcode == "NOERROR":
@@ -167,12 +201,66 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
             # In address order, as a GROUP BY on the address alone returned them: N7's
             # HHI sums the shares in this order (the same float to the last bit).
             facts.whoami = Counter(dict(sorted(facts.whoami.items())))
+        if "dns_iterative_steps" in present:
+            _load_delegations(conn, o, ids, out)
         if "targets" in present:
             t = light("targets", "run_id", "name", "role")
             stmt = select(t.c.run_id, t.c.name).where(t.c.run_id.in_(ids), t.c.role == "canary")
             for run_id, name in stream_rows(conn, stmt):
                 out[run_id].canaries.add(norm_name(name))
     return out
+
+
+def _load_delegations(conn: Any, o: Any, ids: list[str], out: dict[str, DnsFacts]) -> None:
+    """Each run's delegations (referral zone -> NS names) and the NS names' addresses,
+    from the steps of its dns.iterative resolutions."""
+    s = light(
+        "dns_iterative_steps",
+        "observation_id",
+        "zone",
+        "server_name",
+        "server_address",
+        "referral_zone",
+        "referral_ns",
+    )
+    stmt = (
+        select(
+            o.c.run_id, s.c.zone, s.c.server_name, s.c.server_address, s.c.referral_zone,
+            s.c.referral_ns,
+        )
+        .join_from(s, o, o.c.id == s.c.observation_id)
+        .where(o.c.run_id.in_(ids))
+        .distinct()
+    )  # fmt: skip
+    for run_id, _zone, server, address, child, ns in stream_rows(conn, stmt):
+        facts = out[run_id]
+        if server and address:
+            facts.ns_addresses.setdefault(norm_name(server), set()).add(address)
+        if child and ns:
+            names = frozenset(norm_name(n) for n in ns.split(",") if n)
+            facts.delegations[norm_name(child)] = (
+                facts.delegations.get(norm_name(child), names) | names
+            )
+
+
+def single_provider_share(d: DnsFacts, mapping: AsnMap | None) -> tuple[float | None, int]:
+    """SPD of N7: (share of delegated zones whose NS set one provider serves, zones).
+
+    A zone's providers are its NS hosts' origin ASes when a mapping is given and every NS
+    host was asked at mapped addresses; otherwise the NS host names' parent domains
+    (ns1.provider.example -> provider.example), so a zone is never judged on half its
+    NS set."""
+    single = 0
+    for ns in d.delegations.values():
+        providers: set[Any] | None = None
+        if mapping is not None and all(d.ns_addresses.get(n) for n in ns):
+            found = {mapping.lookup(a) for n in ns for a in d.ns_addresses[n]}
+            providers = None if None in found else found
+        if providers is None:
+            providers = {n.split(".", 1)[-1] for n in ns}
+        single += len(providers) == 1
+    zones = len(d.delegations)
+    return (single / zones if zones else None), zones
 
 
 def _asns(addresses: AbstractSet[str], mapping: AsnMap | None) -> set[int] | None:
@@ -197,8 +285,13 @@ def consistent(test: View, control: View, mapping: AsnMap | None) -> bool:
     return bool(at and ac and at & ac)
 
 
+# Inputs that add evidence to a DNS indicator (N5's root answers, N7's referrals): a
+# database without them still gives the indicator from dns_observations.
+_EXTRA_DNS_INPUTS = ("naming_observations", "naming_values", "dns_iterative_steps")
+
+
 def _dns_missing(code: str, present: set[str]) -> str | None:
-    return missing_tables(code, present)
+    return missing_tables(code, present, _EXTRA_DNS_INPUTS)
 
 
 @indicator(
@@ -206,16 +299,20 @@ def _dns_missing(code: str, present: set[str]) -> str | None:
     title="Resolver Answer Divergence (RAD)",
     question="Do this vantage's resolvers answer A/AAAA queries differently from the "
     "control resolver (manipulation, split horizon, national roots)?",
-    unit="share of (name, test resolver) pairs",
-    formula="RAD = 1 - (1/|P|) * sum_{(d,r) in P} cons(d,r), P = (name, test resolver) "
-    "pairs of dns.query A/AAAA rows that the control resolver of the same run also "
-    "answered; cons = 1 iff both rcodes are equal and in {NXDOMAIN, SERVFAIL}, or both "
-    "are NOERROR without addresses, or the address sets intersect, or their origin-ASN "
-    "sets intersect.",
+    unit="share of (name, test resolver endpoint) pairs",
+    formula="RAD = 1 - (1/|P|) * sum_{(d,r) in P} cons(d,r), P = (name, test resolver "
+    "endpoint) pairs of dns.query A/AAAA rows that a control endpoint of the same run also "
+    "answered; an endpoint is (address, port, transport, role), so a test endpoint never "
+    "merges with a control on the same address; cons = 1 iff both rcodes are equal and "
+    "in {NXDOMAIN, SERVFAIL}, or both are NOERROR without addresses, or the address sets "
+    "intersect, or their origin-ASN sets intersect (any control endpoint of the run).",
     reasoning="The binary consistency rule (not the continuous Jaccard variant) because "
     "it does not flag CDNs that answer different addresses in the same AS; the ASN test "
-    "is skipped (addresses only) when no mapping is given, which is recorded in params.",
-    version=1,
+    "is skipped (addresses only) when no mapping is given, which is recorded in params. "
+    "Version 2 keys views by endpoint: version 1 keyed them by address, so test "
+    "endpoints sharing the control's address (Do53 and DoT beside a DoH control) became "
+    "the control.",
+    version=2,
     inputs=("dns_observations", "dns_answers"),
     min_n=5,
     pillar=registry.NAMING,
@@ -267,15 +364,16 @@ def n1(ctx: Context) -> Estimate:
     title="Root-Zone View Divergence (RZD)",
     question="Does this vantage's resolver see the same set of top-level domains as the "
     "control resolver (alternative roots, blocked TLDs)?",
-    unit="share of (TLD, test resolver) pairs",
+    unit="share of (TLD, test resolver endpoint) pairs",
     formula="For single-label SOA/NS queries t: exists_r(t) = NOERROR with an answer "
     "record. RZD = |{(t,r) : exists_r(t) != exists_c(t)}| / |{(t,r)}| over test "
-    "resolvers r and the control c of the same run; RZD+ (extra TLDs) and RZD- "
-    "(missing TLDs) are kept in params.",
+    "resolver endpoints r (address, port, transport, role) and the control c of the same "
+    "run; RZD+ (extra TLDs) and RZD- (missing TLDs) are kept in params.",
     reasoning="The control resolver's view stands in for the dated IANA list, so the "
     "same formula works in the lab and on the Internet; RZD is then exactly the "
-    "|T|-weighted mix of RZD+ and RZD- of the catalogue.",
-    version=1,
+    "|T|-weighted mix of RZD+ and RZD- of the catalogue. Version 2 keys resolvers by "
+    "endpoint, as N1 does (version 1 merged a test endpoint into a control on its address).",
+    version=2,
     inputs=("dns_observations", "dns_answers"),
     min_n=3,
     pillar=registry.NAMING,
@@ -322,13 +420,18 @@ def n2(ctx: Context) -> Estimate:
     "(naming_observations.endpoint_namespace, the root or chain that answered) found "
     "(outcome resolved or no_records) in the run; T_ref = the same for the run's ICANN "
     "endpoints, united with the IANA special-use labels (RFC 6761, 6762, 7686, 9476). "
-    "ACR = sum_n |T_n ∩ T_ref| / sum_n |T_n| over the (n, TLD) pairs; params: ACR_n, "
-    "the colliding labels and the pairwise Jaccard |T_n ∩ T_m| / |T_n ∪ T_m|.",
+    "A pair (n, t) with t outside T_ref is undetermined when an ICANN lookup of a name "
+    "under t got no answer at all (every attempt lost): it is left out of both sums. "
+    "ACR = sum_n |T_n ∩ T_ref| / sum_n |T_n| over the determined (n, TLD) pairs; "
+    "params: ACR_n, the colliding labels, the undetermined pairs and the pairwise "
+    "Jaccard |T_n ∩ T_m| / |T_n ∪ T_m|.",
     reasoning="Structural, not vantage-dependent: reported descriptively outside C2. "
     "T_IANA is what the run's ICANN endpoints answer (the names asked decide which TLDs "
     "are seen), since analysis reads only the database; version 2 keys each row by "
-    "the endpoint's namespace, not the name's (version 1's registry guess).",
-    version=2,
+    "the endpoint's namespace, not the name's (version 1's registry guess). Version 3 "
+    "leaves out the pairs whose ICANN lookups were lost: a lost lookup is not 'no "
+    "collision', so loss no longer shrinks ACR (it only lowers n).",
+    version=3,
     inputs=("naming_observations",),
     min_n=1,
     pillar=registry.DESCRIPTIVE,
@@ -346,6 +449,11 @@ def n3(ctx: Context) -> Estimate:
             tlds[lk.namespace].add(_tld(lk.name))
     icann = tlds.pop(ICANN, set())
     reference = icann | special_use.LABELS  # T_special: the special-use labels
+    lost = {_tld(lk.name) for lk in f.lookups if lk.namespace == ICANN and not lk.answered}
+    unknown = lost - reference  # T_IANA membership not measured: neither hit nor miss
+    undetermined = sorted(f"{ns}:{t}" for ns, labels in tlds.items() for t in labels & unknown)
+    found = dict(tlds)  # the Jaccard compares what the namespaces found, ICANN aside
+    tlds = {ns: labels - unknown for ns, labels in found.items() if labels - unknown}
     keys = sorted(f"{ns}:{t}" for ns, labels in tlds.items() for t in labels)
     colliding = [k for k in keys if k.split(":", 1)[1] in reference]
     per_ns = {
@@ -357,15 +465,16 @@ def n3(ctx: Context) -> Estimate:
         for ns, labels in sorted(tlds.items())
     }
     pairs = {
-        f"{a}|{b}": len(tlds[a] & tlds[b]) / len(tlds[a] | tlds[b])
-        for a in sorted(tlds)
-        for b in sorted(tlds)
+        f"{a}|{b}": len(found[a] & found[b]) / len(found[a] | found[b])
+        for a in sorted(found)
+        for b in sorted(found)
         if a < b
     }
     params: dict[str, Any] = {
         "alt_tlds": len(keys),
         "colliding": sorted({k.split(":", 1)[1] for k in colliding}),
         "icann_tlds": sorted(icann),
+        "undetermined": undetermined,
         "namespaces": per_ns,
         "jaccard": pairs,
         "unattributed_lookups": _unattributed(f),
@@ -475,55 +584,97 @@ def _answer_class(
     question="For how many names do resolvers of different roots give different "
     "destinations (the RFC 2826 event)?",
     unit="share of names",
-    formula="Over every resolver of the run (all roles and namespaces), map each answer "
-    "to a class (its ASN set if mapped, else its address set; NXDOMAIN its own class). "
-    "amb(d) = 1 iff >= 2 distinct non-NXDOMAIN classes, or NXDOMAIN at one resolver and "
-    "an answer at another. NAE = mean_d amb(d).",
-    reasoning="One panel = all resolvers of the run; the split by cause stays in params.",
-    version=1,
-    inputs=("dns_observations", "dns_answers"),
+    formula="Over every resolver of the run: every dns.query endpoint (all roles and "
+    "namespaces) and every root endpoint naming.resolve asked with method dns (the "
+    "alternative roots' A answers), map each A/AAAA answer to a class (its ASN set if "
+    "mapped, else its address set; NXDOMAIN its own class; a root's not_found is "
+    "NXDOMAIN). amb(d) = 1 iff >= 2 distinct non-NXDOMAIN classes, or NXDOMAIN at one "
+    "resolver and an answer at another. NAE = mean_d amb(d). params: the ambiguous names "
+    "split by cause: resolvers (the dns.query resolvers already disagree), else "
+    "roots_conflicting (with the roots' answers, >= 2 destinations) or roots_partial "
+    "(a root has no such name).",
+    reasoning="One panel = all resolvers of the run; the split by cause stays in params. "
+    "Version 2 adds the alternative roots' answers (version 1 read dns.query alone, so "
+    "a name two roots give different destinations counted only if a dns.query resolver "
+    "sat on each root) and keys resolvers by endpoint.",
+    version=2,
+    inputs=("dns_observations", "dns_answers", "naming_observations", "naming_values"),
     min_n=3,
     pillar=registry.NAMING,
-    needs=(Facts.DNS,),
+    needs=(Facts.DNS, Facts.NAMING),
+    params_doc={
+        "causes": "ambiguous names per cause: resolvers, roots_conflicting, roots_partial",
+        "root_views": "(name, type) views from naming.resolve's root endpoints",
+    },
 )
 def n5(ctx: Context) -> Estimate:
     run, d, mapping, present = ctx.run, ctx.dns, ctx.mapping, ctx.present
     if reason := _dns_missing("N5", present):
         return withheld("N5", run, reason)
+    roots = ctx.naming.root_views
     amb: dict[str, bool] = {}
+    causes: dict[str, str] = {}
     memo: dict[AbstractSet[str], str] = {}
-    for (name, qtype), views in d.views.items():
+    for key in sorted({*d.views, *roots}):
+        name, qtype = key
         if qtype not in ("A", "AAAA"):
             continue
-        classes = {c for v in views.values() if (c := _answer_class(v, mapping, memo))}
-        answered = classes - {"NXDOMAIN"}
-        if len(views) < 2 or not classes:
-            amb.setdefault(name, False)
+        resolvers = list(d.views.get(key, {}).values())
+        kind = _ambiguity(resolvers + list(roots.get(key, {}).values()), mapping, memo)
+        amb.setdefault(name, False)
+        if kind is None:
             continue
-        hit = len(answered) >= 2 or ("NXDOMAIN" in classes and bool(answered))
-        amb[name] = amb.get(name, False) or hit
+        amb[name] = True
+        # The strongest cause over the name's types: the dns.query resolvers already
+        # disagree, else the roots give two destinations, else one root has no such name.
+        cause = "resolvers" if _ambiguity(resolvers, mapping, memo) else f"roots_{kind}"
+        causes[name] = min(causes.get(name, cause), cause, key=_CAUSES.index)
     names = sorted(amb)
+    split = Counter(causes.values())
     return from_ratio(
         "N5",
         run,
         [1.0 if amb[n] else 0.0 for n in names],
         [1.0] * len(names),
-        params={"asn_used": mapping is not None},
+        params={
+            "asn_used": mapping is not None,
+            "causes": {c: split[c] for c in _CAUSES},
+            "root_views": sum(len(v) for v in roots.values()),
+        },
     )
+
+
+_CAUSES = ("resolvers", "roots_conflicting", "roots_partial")  # N5's causes, strongest first
+
+
+def _ambiguity(
+    views: list[View], mapping: AsnMap | None, memo: dict[AbstractSet[str], str]
+) -> str | None:
+    """amb(d) of N5 over ``views`` of one (name, type): ``conflicting`` (>= 2 answer
+    classes), ``partial`` (NXDOMAIN beside an answer) or None (not ambiguous)."""
+    if len(views) < 2:
+        return None
+    classes = {c for v in views if (c := _answer_class(v, mapping, memo))}
+    answered = classes - {"NXDOMAIN"}
+    if len(answered) >= 2:
+        return "conflicting"
+    return "partial" if "NXDOMAIN" in classes and answered else None
 
 
 @indicator(
     code="N6",
     title="DNSSEC non-validation (1 - DVR)",
     question="Which share of resolvers fail to validate DNSSEC?",
-    unit="share of resolvers",
+    unit="share of resolver endpoints",
     formula="val(r) = 1 iff r answers SERVFAIL for every name dns.iterative classified "
     "bogus in the run and sets AD=1 on every NOERROR answer for names classified "
-    "secure; 1 - DVR = 1 - mean_r val(r) (w_r = 1).",
+    "secure; 1 - DVR = 1 - mean_r val(r) (w_r = 1) over the run's non-control resolver "
+    "endpoints r (address, port, transport, role).",
     reasoning="The run's own iterative validation supplies the bogus/secure test names, "
     "so no hard-coded domain (dnssec-failed.org) is needed and >= 2 names are used "
-    "when present.",
-    version=1,
+    "when present. Version 2 keys resolvers by endpoint, as N1 does (version 1 merged "
+    "a test endpoint into a control on its address, which then left the panel).",
+    version=2,
     inputs=("dns_observations",),
     min_n=1,
     pillar=registry.NAMING,
@@ -542,7 +693,7 @@ def n6(ctx: Context) -> Estimate:
         return withheld(
             "N6", run, "no dns.iterative bogus and secure test names in the run", **params
         )
-    per_resolver: dict[str, list[bool]] = defaultdict(list)
+    per_resolver: dict[Endpoint, list[bool]] = defaultdict(list)
     for (name, _qtype), views in d.views.items():
         if name not in bogus and name not in secure:
             continue  # the DNSSEC canaries are a handful among millions of views
@@ -553,8 +704,8 @@ def n6(ctx: Context) -> Estimate:
                 per_resolver[resolver].append(v.rcode == "SERVFAIL")
             elif name in secure and v.rcode == "NOERROR":
                 per_resolver[resolver].append(v.ad)
-    resolvers = sorted(per_resolver)
-    # Clusters are resolvers here: val(r) is a property of the resolver.
+    resolvers = sorted(per_resolver, key=lambda e: e.label)
+    # Clusters are resolver endpoints here: val(r) is a property of the resolver.
     nonval = [0.0 if all(per_resolver[r]) else 1.0 for r in resolvers]
     return from_ratio("N6", run, nonval, [1.0] * len(nonval), params=params)
 
@@ -566,23 +717,31 @@ def n6(ctx: Context) -> Estimate:
     unit="normalised HHI",
     formula="s_i = share of whoami answers whose egress address maps to AS i; HHI = "
     "sum (100 s_i)^2; HHI* = (HHI/10^4 - 1/N) / (1 - 1/N), N = number of ASes "
-    "(HHI* = 1 when N = 1). params: HHI, CR1, CR3.",
+    "(HHI* = 1 when N = 1). params: HHI, CR1, CR3, and SPD (single-provider "
+    "dependence, C2's N7.spd) = share of the zones delegated in the run's dns.iterative "
+    "referrals whose NS set one provider serves: one origin AS of the addresses the NS "
+    "hosts were asked at when every NS host was asked at mapped addresses, else one "
+    "parent domain of the NS host names.",
     reasoning="Egress AS is what the mapping gives; AS-to-organisation merging is left to "
-    "a later version. SPD (single-provider dependence) needs NS records and is not in "
-    "version 1.",
-    version=1,
-    inputs=("dns_observations",),
+    "a later version. Version 2 adds SPD from the referrals dns.iterative already "
+    "records (the NS names of each delegation and the addresses it asked), so no extra "
+    "NS queries are needed; SPD is kept even when the HHI is withheld.",
+    version=2,
+    inputs=("dns_observations", "dns_iterative_steps"),
     min_n=1,
     pillar=registry.CONCENTRATION,
     needs=(Facts.DNS,),
     needs_asn=True,
+    params_doc={"spd": "single-provider dependence (C2's N7.spd)", "spd_zones": "zones"},
 )
 def n7(ctx: Context) -> Estimate:
     run, d, mapping, present = ctx.run, ctx.dns, ctx.mapping, ctx.present
     if reason := _dns_missing("N7", present):
         return withheld("N7", run, reason)
+    spd, zones = single_provider_share(d, mapping)
+    params: dict[str, Any] = {"spd": spd, "spd_zones": zones}
     if mapping is None:
-        return withheld("N7", run, "no IP-to-ASN mapping given (--asn-map)")
+        return withheld("N7", run, "no IP-to-ASN mapping given (--asn-map)", **params)
     counts: Counter[int] = Counter()
     unmapped = 0
     for addr, count in d.whoami.items():
@@ -591,7 +750,7 @@ def n7(ctx: Context) -> Estimate:
             unmapped += count
         else:
             counts[asn] += count
-    params: dict[str, Any] = {"mapping_date": mapping.date, "unmapped_queries": unmapped}
+    params.update(mapping_date=mapping.date, unmapped_queries=unmapped)
     if not counts:
         return withheld("N7", run, "no whoami answer with a mapped egress address", **params)
     raw, _ = stats.hhi(list(counts.values()))
@@ -618,12 +777,15 @@ def is_canary(name: str, canaries: set[str]) -> bool:
     title="NXDOMAIN & Special-Use Integrity (NXI)",
     question="Do resolvers answer names that must not exist (random labels, .onion, "
     ".invalid, .alt)?",
-    unit="share of (canary, resolver) tests",
-    formula="NXI = violations / tests over dns.query rows whose target is a canary "
-    "(targets.role = canary) or ends in .onion, .invalid or .alt (RFC 7686, RFC 6761, "
-    "RFC 9476); a violation = the resolver answered with an rcode other than NXDOMAIN.",
-    reasoning="Timeouts are neither violations nor tests: they say nothing about rewriting.",
-    version=1,
+    unit="share of (canary, test resolver endpoint) tests",
+    formula="NXI = violations / tests over the (canary, test resolver endpoint) views of "
+    "dns.query, a canary being a target with targets.role = canary or a name ending in "
+    ".onion, .invalid or .alt (RFC 7686, RFC 6761, RFC 9476); a violation = the endpoint "
+    "answered with an rcode other than NXDOMAIN. The control resolver is not tested.",
+    reasoning="Timeouts are neither violations nor tests: they say nothing about rewriting. "
+    "Version 2 leaves the control out of the denominator: it is the reference, and with "
+    "it counted a resolver that violates on every canary scored 0.5, not 1.",
+    version=2,
     inputs=("dns_observations", "targets"),
     min_n=3,
     pillar=registry.NAMING,
@@ -642,6 +804,8 @@ def n8(ctx: Context) -> Estimate:
         if not is_canary(name, d.canaries):
             continue
         for v in views.values():
+            if v.role != "test":
+                continue  # the control is the reference, not a resolver under test
             den[name] += 1
             num[name] += 0 if v.rcode == "NXDOMAIN" else 1
     names = sorted(den)
@@ -676,7 +840,11 @@ class Lookups:
 
 @dataclass
 class NamingFacts:
+    """The run's lookups, and the DNS answers of its naming.resolve root endpoints as
+    views: root_views[(name, qtype)][endpoint namespace + URL] (N5)."""
+
     lookups: list[Lookups] = field(default_factory=list)
+    root_views: dict[tuple[str, str], dict[str, View]] = field(default_factory=dict)
 
 
 def load_naming(
@@ -753,7 +921,55 @@ def load_naming(
                     mismatch,
                 )
             )
+        if "naming_values" in present:
+            _load_root_views(conn, ids, out)
     return out
+
+
+# naming.resolve's outcome of a dns lookup as the rcode a dns.query row would carry.
+_OUTCOME_RCODE = {"resolved": "NOERROR", "no_records": "NOERROR", "not_found": "NXDOMAIN"}
+
+
+def _load_root_views(conn: Any, ids: list[str], out: dict[str, NamingFacts]) -> None:
+    """The answered dns lookups of naming.resolve (the roots' resolvers) as A views: a
+    name not found is NXDOMAIN, a found name NOERROR with the addresses of its a values
+    (none: NODATA), attempts merged as in load_dns. A only: the method always asks A,
+    while AAAA is an endpoint option, so a missing aaaa value proves nothing."""
+    n = light(
+        "naming_observations",
+        "id",
+        "run_id",
+        "method",
+        "endpoint_namespace",
+        "endpoint",
+        "name_normalized",
+        "outcome",
+    )
+    v = light("naming_values", "observation_id", "kind", "value")
+    stmt = (
+        select(
+            n.c.run_id, n.c.endpoint_namespace, n.c.endpoint, n.c.name_normalized, n.c.outcome,
+            v.c.value,
+        )
+        .join_from(
+            n, v, and_(v.c.observation_id == n.c.id, v.c.kind == "a"), isouter=True
+        )
+        .where(
+            n.c.run_id.in_(ids),
+            n.c.method == "dns",
+            n.c.outcome.in_(list(_OUTCOME_RCODE)),
+            n.c.name_normalized.is_not(None),
+        )
+        .distinct()
+    )  # fmt: skip
+    for run_id, ns, url, name, outcome, value in stream_rows(conn, stmt):
+        views = out[run_id].root_views.setdefault((norm_name(name), "A"), {})
+        rcode = _OUTCOME_RCODE[outcome]
+        view = views.setdefault(f"{ns} {url}", View(None, rcode))
+        view.add_rcode(rcode)
+        if rcode == "NOERROR" and value is not None:
+            view.answered = True
+            view.addresses = {*view.addresses, value}
 
 
 def _tld(name: str) -> str:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -109,9 +109,10 @@ def withheld(code: str, run: Any, reason: str, **params: Any) -> Estimate:
     return Estimate(code, run.id, run.vantage_id, None, params=params, reason=reason)
 
 
-def missing_tables(code: str, present: set[str]) -> str | None:
-    """The reason to withhold when an input table of ``code`` is not in the database."""
-    absent = [t for t in REGISTRY[code].inputs if t not in present]
+def missing_tables(code: str, present: set[str], optional: Collection[str] = ()) -> str | None:
+    """The reason to withhold when an input table of ``code`` is not in the database;
+    ``optional`` inputs only add evidence, so their absence withholds nothing."""
+    absent = [t for t in REGISTRY[code].inputs if t not in present and t not in optional]
     if absent:
         return f"input table {', '.join(absent)} not present"
     return None

@@ -15,7 +15,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fragscope.analysis import registry, stats
-from fragscope.analysis.facts import LEGACY_KINDS, BoolArray, IntArray, RunFacts
+from fragscope.analysis.facts import LEGACY_KINDS, BoolArray, IntArray, RunFacts, norm_name
 from fragscope.analysis.registry import REGISTRY, Context, Facts, indicator
 from fragscope.analysis.result import (
     Estimate,
@@ -211,43 +211,78 @@ def t4(ctx: Context) -> Estimate:
     title="IPv6 Fragmentation (V6F)",
     question="How many targets cannot be reached over IPv6 from this vantage?",
     unit="share of targets",
-    formula="V6F = 1 - AAAA_share * P6, AAAA_share = share of targets with an IPv6 "
-    "address probed by transport.tls, P6 = share of those with an IPv6 TCP connect "
-    "that succeeded; equivalently 1 - share of targets with working IPv6.",
-    reasoning="Addresses probed stand in for AAAA answers so the figure needs only the "
-    "transport rows; params flag whether the vantage reached any IPv6 address.",
-    version=1,
-    inputs=("tls_observations",),
+    formula="V6F = 1 - AAAA_share * P6 over the targets transport.tls probed: AAAA_share "
+    "= share of them with an AAAA answer (a NOERROR AAAA view with an address from any "
+    "dns.query resolver endpoint of the run, or an IPv6 address probed by transport.tls "
+    "for the name), P6 = share of those AAAA targets probed over IPv6 whose IPv6 TCP "
+    "connect succeeded. No AAAA target: V6F = 1; AAAA targets none of which was probed "
+    "over IPv6: withheld (P6 unmeasured).",
+    reasoning="The catalogue's product form: AAAA_share is what DNS publishes, P6 what "
+    "the vantage reaches. Version 2 takes AAAA_share from AAAA answers (version 1 counted "
+    "only the probed address, so a dual-stack host pinned to IPv4 had no AAAA), and "
+    "campaigns/lab-web.csv pins each dual-stack host once per family; params keep both "
+    "factors and whether the vantage reached any IPv6 address.",
+    version=2,
+    inputs=("tls_observations", "dns_observations", "dns_answers"),
     min_n=3,
     pillar=registry.TRANSPORT,
-    needs=(Facts.TRANSPORT,),
+    needs=(Facts.TRANSPORT, Facts.DNS),
     headline=9,
     brief="Challenges",
     brief_rank=1,
+    params_doc={
+        "aaaa_share": "AAAA_share",
+        "p6": "P6",
+        "aaaa_unprobed": "AAAA targets never probed over IPv6 (outside P6)",
+    },
 )
 def t5(ctx: Context) -> Estimate:
     run, f, present = ctx.run, ctx.transport, ctx.present
-    if reason := missing_tables("T5", present):
+    if reason := missing_tables("T5", present, ("dns_observations", "dns_answers")):
         return withheld("T5", run, reason)
     fl = f.flags()
     sel = fl.tls_tried
-    ok = fl.v6_ok[sel]
-    with_v6 = int(fl.v6_tried[sel].sum())
-    v6_ok = int(ok.sum())
-    n = int(sel.sum())
-    params = {
-        "aaaa_share": with_v6 / n if n else None,
-        "p6": v6_ok / with_v6 if with_v6 else None,
-        "vantage_has_v6": v6_ok > 0,
-    }
-    return from_ratio(
-        "T5",
-        run,
-        (~ok).astype(np.float64),
-        np.ones(n),
-        params=params,
-        keys=_keys(f, fl.targets[sel]),
+    targets = fl.targets[sel]
+    probed6 = fl.v6_tried[sel]
+    answered6 = _aaaa_names(ctx) if "dns_answers" in present else set()
+    names = f.names.targets
+    aaaa = probed6 | np.array(
+        [norm_name(names[t]) in answered6 for t in targets.tolist()], dtype=np.bool_
     )
+    # Columns per target: 1, has AAAA, AAAA and probed over IPv6, IPv6 connect worked.
+    cols = np.column_stack(
+        [np.ones(len(targets)), aaaa, aaaa & probed6, aaaa & fl.v6_ok[sel]]
+    ).astype(np.float64)
+    totals = cols.sum(axis=0)
+    n = int(totals[0])
+    params = {
+        "aaaa_share": totals[1] / n if n else None,
+        "p6": totals[3] / totals[2] if totals[2] else None,
+        "aaaa_unprobed": int(totals[1] - totals[2]),
+        "vantage_has_v6": bool(totals[3] > 0),
+    }
+    if n < REGISTRY["T5"].min_n:
+        return withheld("T5", run, f"n = {n} < minimum {REGISTRY['T5'].min_n} clusters", **params)
+    if totals[1] and not totals[2]:
+        return withheld("T5", run, "no target with an AAAA answer was probed over IPv6", **params)
+
+    def statistic(s: stats.FloatArray) -> stats.FloatArray:
+        # A replicate without AAAA targets has V6F = 1; one without probed ones, P6 = 0.
+        share = s[:, 1] / s[:, 0]
+        p6 = np.divide(s[:, 3], s[:, 2], out=np.zeros(len(s)), where=s[:, 2] > 0)
+        return np.asarray(1 - share * p6, dtype=np.float64)
+
+    interval = bootstrap(run, "T5", _keys(f, targets), cols, statistic)
+    return from_interval("T5", run, interval, params=params)
+
+
+def _aaaa_names(ctx: Context) -> set[str]:
+    """Names with a NOERROR AAAA view holding an address at any resolver endpoint."""
+    return {
+        name
+        for (name, qtype), views in ctx.dns.views.items()
+        if qtype == "AAAA" and any(v.rcode == "NOERROR" and v.addresses for v in views.values())
+    }
 
 
 def _jaccard_rows(inter: np.ndarray, union: np.ndarray) -> np.ndarray:

@@ -169,18 +169,35 @@ def _answer_class(a: Answer, asn: AsnMap | None) -> str | None:
     return "ip:" + ",".join(sorted(a.addresses))
 
 
-def n5(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap | None) -> tuple[float, int]:
-    """(NAE, n names): names with >= 2 answer classes, or NXDOMAIN beside an answer."""
+def n5(
+    t: lab_truth.Truth,
+    plan: DnsPlan,
+    asn: AsnMap | None,
+    roots: Mapping[str, Iterable[str]] | None = None,
+) -> tuple[float, int]:
+    """(NAE, n names): names with >= 2 answer classes, or NXDOMAIN beside an answer, over
+    the dns.query resolvers and the root resolvers naming.resolve asks (``roots``: name ->
+    resolver keys; A only, and a root's answer counts when the lookup got one: NOERROR
+    or NXDOMAIN)."""
+    roots = roots or {}
+    names = {lab_truth.absolute(n) for n in (*plan.names, *roots)}
+    asked = {lab_truth.absolute(n) for n in plan.names}
     amb = 0
-    for name in plan.names:
+    for name in names:
         hit = False
         for q in _address_qtypes(plan):
-            answers = [answer(t, r, name, q) for r in (plan.test, plan.control)]
+            resolvers = (plan.test, plan.control) if name in asked else ()
+            answers = [answer(t, r, name, q) for r in resolvers]
+            if q == "A":
+                at_roots = [answer(t, r, name, "A") for r in roots.get(name, ())]
+                answers += [a for a in at_roots if a.rcode in ("NOERROR", "NXDOMAIN")]
             classes = {c for a in answers if (c := _answer_class(a, asn))}
             answered = classes - {"NXDOMAIN"}
-            hit |= len(answered) >= 2 or ("NXDOMAIN" in classes and bool(answered))
+            hit |= len(answers) >= 2 and (
+                len(answered) >= 2 or ("NXDOMAIN" in classes and bool(answered))
+            )
         amb += hit
-    return amb / len(plan.names), len(plan.names)
+    return amb / len(names), len(names)
 
 
 def single_labels(plan: DnsPlan) -> list[str]:
@@ -203,13 +220,11 @@ def is_special_use(name: str) -> bool:
 
 
 def n8(t: lab_truth.Truth, plan: DnsPlan) -> tuple[float, int]:
-    """(NXI, n canaries): (canary, qtype, resolver) tests not answered NXDOMAIN."""
+    """(NXI, n canaries): (canary, qtype) tests of the test resolver not answered NXDOMAIN
+    (the control is the reference, not a resolver under test)."""
     canaries = [n for n in plan.names if is_special_use(n)]
     tests = [
-        answer(t, r, name, q).rcode != "NXDOMAIN"
-        for name in canaries
-        for q in plan.qtypes
-        for r in (plan.test, plan.control)
+        answer(t, plan.test, name, q).rcode != "NXDOMAIN" for name in canaries for q in plan.qtypes
     ]
     return sum(tests) / len(tests), len(canaries)
 
@@ -259,6 +274,14 @@ def n7(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap) -> tuple[float, int]:
     through each resolver of the run (lab/truth.toml `egress`)."""
     asns = Counter(asn.lookup(t.whoami_answer(r)) for r in (plan.test, plan.control))
     return hhi_star(asns.values()), sum(asns.values())
+
+
+def spd(delegations: Mapping[str, Iterable[str]]) -> float:
+    """N7's SPD: the share of delegated zones whose NS host names share one parent domain
+    (every lab NS host is asked at a lab address the mapping gives one AS, and one NS host
+    is one parent domain, so both of the analysis' provider rules agree here)."""
+    single = [len({n.split(".", 1)[1] for n in ns}) == 1 for ns in delegations.values()]
+    return sum(single) / len(single)
 
 
 # -- per-indicator derivations (transport) ------------------------------------------------
@@ -322,10 +345,23 @@ def t4(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     return sum(gaps) / len(gaps), len(gaps)
 
 
-def t5(ps: list[Pin], v: Vantage) -> tuple[float, int]:
-    """(V6F, n targets): targets without a working IPv6 TCP connect (one pin per host, so
-    only the hosts pinned on IPv6 can count as working)."""
-    return _share([not (ipaddress.ip_address(p.address).version == 6 and tcp_ok(p, v)) for p in ps])
+def t5(ps: list[Pin], v: Vantage, aaaa: Iterable[str]) -> tuple[float, int]:
+    """(V6F, n targets) = 1 - AAAA_share * P6: AAAA_share = hosts with an AAAA answer (names
+    in ``aaaa``) or pinned on IPv6; P6 = those pinned on IPv6 whose TCP connect works, over
+    those pinned on IPv6."""
+    names = set(aaaa)
+    hosts: dict[str, list[Pin]] = {}
+    for p in ps:
+        hosts.setdefault(p.host.name.rstrip("."), []).append(p)
+    v6 = {
+        h: [p for p in pl if ipaddress.ip_address(p.address).version == 6]
+        for h, pl in hosts.items()
+    }
+    with_aaaa = [h for h in hosts if h in names or v6[h]]
+    probed = [h for h in with_aaaa if v6[h]]
+    working = [h for h in probed if any(tcp_ok(p, v) for p in v6[h])]
+    p6 = len(working) / len(probed) if probed else 0.0
+    return 1 - len(with_aaaa) / len(hosts) * p6, len(hosts)
 
 
 def t6(ps: list[Pin], v: Vantage) -> tuple[float, int]:
