@@ -15,6 +15,7 @@ from fragscope.probes.naming.fidelity import judge, pointer_key, pointers
 from fragscope.probes.naming.probe import NamingConfig, NamingProbe
 from fragscope.probes.naming.store import store
 from fragscope.probes.safety import NetworkPolicy
+from tests.dns.hostile import HostileServer
 from tests.fixtures.naming import DnsViews, EnsWorld
 
 
@@ -166,3 +167,13 @@ def test_handshake_like_root(dns_views: DnsViews) -> None:
     assert hns.fields["namespace"] == "handshake" and hns.fields["method"] == "dns"
     icann = resolve("www.minihns", dns_views.icann, namespace="handshake")
     assert icann.failure is None and icann.fields["outcome"] == "not_found"
+
+
+def test_a_lost_udp_query_is_retransmitted_within_the_timeout() -> None:
+    # The dns method asks A, AAAA and TXT; the server drops the first datagram of each.
+    # One lost packet must not fail the lookup (it did: lossy N4 was 1 - 0.7^3).
+    with HostileServer("lossy") as server:
+        obs = resolve("www.example", server.url, namespace="icann")
+    assert obs.failure is None, obs.failure_detail
+    assert obs.fields["outcome"] == "resolved"
+    assert server.queries == 6  # each of the three questions sent twice
