@@ -57,6 +57,12 @@ def markdown() -> str:
         "6. **Comparisons.** Cross-vantage pair tests use the targets both runs measured, with "
         "Holm-adjusted p-values.",
         "7. **Trends.** A value moved between two runs when their 95 % intervals do not overlap.",
+        "8. **Loss is not censorship.** A task counts as failed only when all its attempts "
+        "failed (campaigns retry timeouts; the naming dns method retransmits each UDP query). "
+        "Each vantage also probes an always-allowed control host on the same path (a target "
+        "of role control); a transport failure within 10 s of a failure of that control on "
+        "the same channel is left out of T2 and T9 and counted in their "
+        "params.path_control_discarded (analysis/pathcontrol.py).",
         "",
     ]
     for i in REGISTRY.values():

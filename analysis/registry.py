@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from fragscope.analysis.comparison import OutcomeTable
     from fragscope.analysis.facts import RunFacts
     from fragscope.analysis.naming import DnsFacts, NamingFacts
+    from fragscope.analysis.pathcontrol import PathControl
     from fragscope.analysis.result import Estimate
     from fragscope.analysis.scope import RunInfo
 
@@ -57,6 +58,7 @@ class Facts(StrEnum):
     OUTCOMES = "outcomes"  # the run's outcome per key over every channel (OutcomeTable)
     CONTROL_OUTCOMES = "control_outcomes"  # the same for the round's control run, if any
     ESTIMATES = "estimates"  # the run's other indicator values (for composites)
+    PATH_CONTROL = "path_control"  # failures the same-path control explains (PathControl)
 
 
 class Later:
@@ -116,6 +118,10 @@ class Context:
     @property
     def control_outcomes(self) -> OutcomeTable | None:
         return self._get(Facts.CONTROL_OUTCOMES)  # type: ignore[no-any-return]
+
+    @property
+    def path_control(self) -> PathControl:
+        return self._get(Facts.PATH_CONTROL)  # type: ignore[no-any-return]
 
     @property
     def estimates(self) -> dict[str, Estimate]:

@@ -99,12 +99,14 @@ def _keys(f: RunFacts, targets: IntArray) -> StrArray:
     "TLS_ok_v ∧ QUIC_ok_c}|, same IP for TCP and QUIC (Elmenhorst et al. 2021); "
     "QUIC_timeout = no handshake and nothing or no completion came back.",
     reasoning="As in the catalogue; the control vantage is the round's run at the "
-    "control label (default clean).",
-    version=1,
+    "control label (default clean). Version 2: a pair whose QUIC failure the same-path "
+    "control explains (analysis.pathcontrol) is left out, counted in "
+    "params.path_control_discarded.",
+    version=2,
     inputs=("tls_observations", "quic_observations"),
     min_n=3,
     pillar=registry.TRANSPORT,
-    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT, Facts.PATH_CONTROL),
     needs_control=True,
     headline=7,
     brief="Stability",
@@ -117,17 +119,17 @@ def t2(ctx: Context) -> Estimate:
     if control is None:
         return withheld("T2", run, "no control run in this run's round")
     (c_quic_ok,) = f.matched(control, "quic_ok")
-    sel = f.tls_ok & c_quic_ok & f.quic_tried
+    eligible = f.tls_ok & c_quic_ok & f.quic_tried
+    explained = eligible & ~f.quic_ok & ctx.path_control.discarded(f, "quic")
+    sel = eligible & ~explained
     blocked = (f.quic_timeout & ~f.quic_ok)[sel]
     targets, (num, den) = _per_target(f.t[sel], blocked.astype(np.float64), np.ones(len(blocked)))
-    return from_ratio(
-        "T2",
-        run,
-        num,
-        den,
-        params={"pairs": int(sel.sum()), "blocked_pairs": int(blocked.sum())},
-        keys=_keys(f, targets),
-    )
+    params = {
+        "pairs": int(sel.sum()),
+        "blocked_pairs": int(blocked.sum()),
+        "path_control_discarded": int(explained.sum()),
+    }
+    return from_ratio("T2", run, num, den, params=params, keys=_keys(f, targets))
 
 
 @indicator(
@@ -471,12 +473,14 @@ def t8(ctx: Context) -> Estimate:
     formula="Over (d,ip) where TLS and QUIC both worked from the control: f_tcp = share "
     "whose TLS failed here, f_quic = share whose QUIC failed here; value = f_tcp / "
     "(f_tcp + f_quic); params.raw_ratio = f_tcp / f_quic.",
-    reasoning="The mapping to [0,1] is fixed by issue 9; NULL when neither failed.",
-    version=1,
+    reasoning="The mapping to [0,1] is fixed by issue 9; NULL when neither failed. "
+    "Version 2: a failure the same-path control explains (analysis.pathcontrol) counts as "
+    "no failure, counted in params.path_control_discarded.",
+    version=2,
     inputs=("tls_observations", "quic_observations"),
     min_n=3,
     pillar=registry.DESCRIPTIVE,
-    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT),
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT, Facts.PATH_CONTROL),
     needs_control=True,
     brief="Stability",
     brief_rank=2,
@@ -491,10 +495,14 @@ def t9(ctx: Context) -> Estimate:
     sel = c_tls_ok & c_quic_ok & f.tls_tried & f.quic_tried
     if not sel.any():
         return withheld("T9", run, "n = 0 < minimum 3 clusters")
+    pc = ctx.path_control
+    tls_failed = ~f.tls_ok & ~pc.discarded(f, "tls")
+    quic_failed = ~f.quic_ok & ~pc.discarded(f, "quic")
+    discarded = int(((~f.tls_ok & ~tls_failed) | (~f.quic_ok & ~quic_failed))[sel].sum())
     targets, sums = _per_target(
         f.t[sel],
-        (~f.tls_ok[sel]).astype(np.float64),
-        (~f.quic_ok[sel]).astype(np.float64),
+        tls_failed[sel].astype(np.float64),
+        quic_failed[sel].astype(np.float64),
         np.ones(int(sel.sum())),
     )
     cols = np.column_stack(sums)
@@ -503,6 +511,7 @@ def t9(ctx: Context) -> Estimate:
         "f_tcp": f_tcp,
         "f_quic": f_quic,
         "raw_ratio": f_tcp / f_quic if f_quic > 0 else None,
+        "path_control_discarded": discarded,
     }
     if f_tcp + f_quic == 0:
         return withheld("T9", run, "no interference observed (f_tcp = f_quic = 0)", **params)

@@ -103,3 +103,20 @@ def test_lossy_loses_exactly_3_of_10_dns_queries(lab: Lab) -> None:
         done = at("lossy", *query)
         answered += done.returncode == 0 and bool(done.stdout.strip())
     assert answered == 7
+
+
+def test_distant_dot_and_doh_survive_concurrent_queries(lab: Lab) -> None:
+    # A campaign opens many DoT/DoH connections at once. With few TCP handlers Unbound
+    # shortens every connection's timeout to 200 ms, less than distant's 300 ms round trip,
+    # so it closed each connection before the query arrived (docs/lab.md, "Unbound and
+    # slow paths"). Sixteen concurrent queries per transport must all be answered.
+    icann = lab.truth.dns.resolvers["icann"]
+    for transport in ("dot", "doh"):
+        done = at(
+            "distant", sys.executable, "-m", "tests.fixtures.dnsburst", transport,
+            icann.address, "--name", lab.truth.tls_hostname, "--ca", str(lab.ca_file),
+            "--count", "16",
+        )  # fmt: skip
+        assert done.returncode == 0, done.stderr
+        result = json.loads(done.stdout)
+        assert result["ok"] == 16, result

@@ -15,13 +15,21 @@ from fragscope.probes.naming.fidelity import judge, pointer_key, pointers
 from fragscope.probes.naming.probe import NamingConfig, NamingProbe
 from fragscope.probes.naming.store import store
 from fragscope.probes.safety import NetworkPolicy
+from tests.dns.hostile import HostileServer
 from tests.fixtures.naming import DnsViews, EnsWorld
 
 
 def resolve(
-    name: str, url: str, *, namespace: str | None = None, method: str = "dns", **options: Any
+    name: str,
+    url: str,
+    *,
+    namespace: str | None = None,
+    method: str = "dns",
+    timeout_s: float = 2.0,
+    **options: Any,
 ) -> Observation:
-    probe = NamingProbe(NamingConfig(timeout_s=2.0, text_keys=()), policy=NetworkPolicy.from_env())
+    config = NamingConfig(timeout_s=timeout_s, text_keys=())
+    probe = NamingProbe(config, policy=NetworkPolicy.from_env())
     ns = namespace or probe.namespace_of(name)
     ep = Endpoint(url=url, operator="lab", namespace=ns, options={"method": method, **options})
     task = Task(
@@ -166,3 +174,14 @@ def test_handshake_like_root(dns_views: DnsViews) -> None:
     assert hns.fields["namespace"] == "handshake" and hns.fields["method"] == "dns"
     icann = resolve("www.minihns", dns_views.icann, namespace="handshake")
     assert icann.failure is None and icann.fields["outcome"] == "not_found"
+
+
+def test_a_lost_udp_query_is_retransmitted_within_the_timeout() -> None:
+    # The dns method asks A, AAAA and TXT; the server drops the first datagram of each.
+    # One lost packet must not fail the lookup (it did: lossy N4 was 1 - 0.7^3).
+    with HostileServer("lossy") as server:
+        # 1 s per try: a busy machine (the suite runs in parallel) must not fail it.
+        obs = resolve("www.example", server.url, namespace="icann", timeout_s=3.0)
+    assert obs.failure is None, obs.failure_detail
+    assert obs.fields["outcome"] == "resolved"
+    assert server.queries == 6  # each of the three questions sent twice

@@ -526,8 +526,13 @@ def write_targets(plan: Plan, work: Path) -> None:
 
 
 def run_vantage(lab: Lab, vantage: str, db: Path, work: Path, round_name: str = ROUND) -> None:
-    toml = work / f"{round_name}-{vantage}.toml"
-    toml.write_text(campaign_text(lab, vantage, work, round_name))
+    text = campaign_text(lab, vantage, work, round_name)
+    run_vantage_campaign(vantage, text, db, work / f"{round_name}-{vantage}.toml")
+
+
+def run_vantage_campaign(vantage: str, text: str, db: Path, toml: Path) -> None:
+    """Write the campaign ``text`` to ``toml`` and run it from ``vantage`` into ``db``."""
+    toml.write_text(text)
     argv = [
         sys.executable,
         "-c",

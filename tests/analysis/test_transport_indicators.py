@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from fragscope.analysis import asn, compute, scope
+from fragscope.analysis.registry import REGISTRY
 from tests.fixtures.analysis import STANDARD_PLANTS, Plant, World, build_world
 
 
@@ -141,7 +142,7 @@ def test_store_replaces_values(world: World) -> None:
             (world.runs["censored"],),
         ).one()
     assert n == len(c.estimates)
-    assert tuple(row) == (0.5, 8, 1, None)
+    assert tuple(row) == (0.5, 8, REGISTRY["T2"].version, None)
 
 
 def test_pair_tests_holm(world: World) -> None:

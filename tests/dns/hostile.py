@@ -4,7 +4,8 @@
 ``stop()`` closes its sockets and joins the thread. Modes: garbage, short, wrong_id,
 mismatch, truncated, oversized, duplicate, late, silent, drip (TCP: one octet every 0.2 s),
 cut (TCP: announces more than it sends, then closes), whoami (answers TXT with the
-client's address).
+client's address), lossy (UDP: drops the first datagram of every question, answers its
+retransmission).
 """
 
 from __future__ import annotations
@@ -64,6 +65,7 @@ class HostileServer:
         self._thread = threading.Thread(target=self._run, name=f"hostile-{mode}", daemon=True)
         self._timers: list[threading.Timer] = []
         self.queries = 0
+        self._questions_seen: set[tuple[str, int]] = set()
         self._stopping = threading.Event()
 
     def start(self) -> HostileServer:
@@ -133,6 +135,12 @@ class HostileServer:
             r.authority.append(dns.rrset.from_text(".", 60, "IN", "NS", "a.root.hostile."))
             r.additional.append(dns.rrset.from_text("a.root.hostile.", 60, "IN", "A", self.address))
             send(r.to_wire(), peer)
+        elif mode == "lossy":
+            question = dns.message.from_wire(query).question[0]
+            key = (question.name.to_text(), question.rdtype)
+            if key in self._questions_seen:
+                send(_answer(query), peer)
+            self._questions_seen.add(key)
         elif mode in ("silent", "drip", "cut"):
             pass
         else:

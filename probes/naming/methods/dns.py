@@ -15,6 +15,7 @@ import ssl
 from urllib.parse import urlsplit
 
 import dns.asyncquery
+import dns.exception
 import dns.message
 import dns.rcode
 import dns.rdatatype
@@ -31,6 +32,10 @@ from fragscope.probes.naming.methods.base import (
 )
 
 DEFAULT_QTYPES = ("A", "AAAA", "TXT")
+# A lookup asks several questions, so one lost datagram must not fail it: each UDP query
+# is retransmitted, as a stub resolver does (RFC 1123 section 6.1.3.3), within the same
+# overall timeout (each try waits timeout / UDP_TRIES). Streams retransmit in the kernel.
+UDP_TRIES = 3
 _PORTS = {"udp": 53, "tcp": 53, "tls": 853, "quic": 853, "https": 443}
 
 
@@ -53,6 +58,20 @@ def _tls_context(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
+async def _udp_retransmitting(
+    q: dns.message.Message, host: str, port: int, *, timeout: float
+) -> dns.message.Message:
+    """``q`` over UDP, sent up to :data:`UDP_TRIES` times until a reply comes; raises
+    dnspython's Timeout when none does within ``timeout`` in all."""
+    per_try = timeout / UDP_TRIES
+    for _ in range(UDP_TRIES - 1):
+        try:
+            return await dns.asyncquery.udp(q, host, port=port, timeout=per_try)
+        except dns.exception.Timeout:
+            continue  # lost on the way there or back: send it again
+    return await dns.asyncquery.udp(q, host, port=port, timeout=per_try)
+
+
 async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.message.Message:
     """One query over the transport the URL names; failures raise MeasurementError."""
     parts = urlsplit(url)
@@ -73,7 +92,7 @@ async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.messag
         verify = str(req.options["ca_file"])
     try:
         if scheme == "udp":
-            return await dns.asyncquery.udp(q, host, port=port, timeout=req.timeout)
+            return await _udp_retransmitting(q, host, port, timeout=req.timeout)
         if scheme == "tcp":
             return await dns.asyncquery.tcp(q, host, port=port, timeout=req.timeout)
         if scheme == "tls":
