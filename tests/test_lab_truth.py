@@ -170,8 +170,31 @@ def test_web_hosts_generate_their_zone_records() -> None:
         ('name = "hostile.example.test."', 'name = "hostile.nowhere."', r"web.hostile.name"),
         ('name = "tcponly.example.test."', 'name = "mail.example.test."', r"web.tcponly"),
         ('rpc_address = "10.99.90.1"', 'rpc_address = "ganache"', r"chain.rpc_address"),
+        ("asn = 64690", 'asn = "AS64690"', r"web.news.asn.*not an AS number"),
+        ("egress_asn = 64656", "egress_asn = 0", r"resolvers.manip.egress_asn"),
     ],
 )
 def test_bad_part2_truth_names_the_field(tmp_path: Path, old: str, new: str, message: str) -> None:
     with pytest.raises(TruthError, match=message):
         load(_variant(tmp_path, old, new))
+
+
+# -- issue 19: the planted ASes agree with the lab's IP-to-ASN mapping ----------------------
+def test_planted_ases_are_the_lab_mappings() -> None:
+    """Every AS the truth plants (a resolver's egress, a web host) is what the lab's
+    mapping (analysis/data/lab-*.ipasn, which `indicators compute` uses in the lab) gives
+    its addresses; and there are at least two of each, so N7 and T7 can leave 1."""
+    from fragscope.analysis import asn
+
+    mapping = asn.load_lab()
+    egress = {r.key: r.egress_asn for r in TRUTH.dns.resolvers.values() if r.egress_asn}
+    for key, planted in egress.items():
+        assert mapping.lookup(TRUTH.dns.resolvers[key].egress or "") == planted, key
+    web = {h.key: h.asn for h in TRUTH.web.values() if h.asn}
+    for key, planted in web.items():
+        assert {mapping.lookup(a) for a in TRUTH.web[key].addresses} == {planted}, key
+    assert len(set(egress.values())) >= 2 and len(set(web.values())) >= 2, (egress, web)
+    # The vantages' own resolvers (censored: manip; the rest: icann) egress from different ASes.
+    own = {str(v.resolver) for v in TRUTH.vantages.values()}
+    by_address = {r.address: r for r in TRUTH.dns.resolvers.values()}
+    assert len({by_address[a].egress_asn for a in own}) >= 2

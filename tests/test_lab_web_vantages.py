@@ -15,7 +15,7 @@ import pytest
 
 from fragscope.lab.truth import load
 from fragscope.lab.vantages import facts, lab_exec_argv
-from fragscope.lab.vantages.model import Action
+from fragscope.lab.vantages.model import Action, Protocol
 from fragscope.lab.world import Lab
 
 pytestmark = pytest.mark.lab
@@ -56,11 +56,30 @@ def test_from_censored_quic_times_out_and_tcp_works(lab: Lab, address: str) -> N
 
 
 def test_from_censored_other_quic_hosts_are_reachable(lab: Lab) -> None:
-    blocked = {str(b.address) for b in VANTAGES["censored"].blocks}
-    open_hosts = [a for a, h in WEB_BY_ADDRESS.items() if h.has_udp and a not in blocked]
+    # Every host speaking QUIC v1 (the probe's version; not the draft-29-only host) whose
+    # UDP/443 the censored vantage leaves alone, the TCP-reset host included.
+    blocked = {str(b.address) for b in VANTAGES["censored"].blocks if b.protocol is Protocol.UDP}
+    open_hosts = [
+        a for a, h in WEB_BY_ADDRESS.items() if "v1" in h.quic_versions and a not in blocked
+    ]
     assert open_hosts
     for address in open_hosts:
         assert probe(lab, "censored", "quic", address)["ok"] is True, address
+
+
+RESET = [str(b.address) for b in VANTAGES["censored"].blocks if b.action is Action.RESET]
+
+
+@pytest.mark.parametrize("address", RESET)
+def test_from_censored_tcp443_is_reset_and_quic_works(lab: Lab, address: str) -> None:
+    # Issue 19 (T9): interference aimed at TCP. The host serves both from the host itself.
+    assert probe(lab, "clean", "tls", address)["ok"] is True
+    assert probe(lab, "censored", "tls", address) == {
+        "ok": False,
+        "error": "ConnectionRefusedError",
+        "ms": None,
+    }
+    assert probe(lab, "censored", "quic", address)["ok"] is True
 
 
 def test_from_distant_quic_and_tls_pay_the_planted_delay(lab: Lab) -> None:

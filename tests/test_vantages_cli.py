@@ -24,7 +24,10 @@ def test_exec_passes_the_commands_exit_code() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["moon", "--", "true"], "'moon': unknown; known: clean, censored, lossy, distant"),
+        (
+            ["moon", "--", "true"],
+            "'moon': unknown; known: clean, altroot, censored, lossy, distant",
+        ),
         (["clean"], "no COMMAND given"),
         (["clean", "--", "/nonexistent/fragscope-cmd"], "command not found"),
     ],

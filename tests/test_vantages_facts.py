@@ -26,15 +26,23 @@ def _planted_addresses() -> dict[str, str]:
 def test_vantage_facts_name_the_labs_resolvers_and_hosts() -> None:
     lab = lab_truth.load()
     vantages = lab.vantages
-    assert set(vantages) == {"clean", "censored", "lossy", "distant"}
+    assert set(vantages) == {"clean", "censored", "lossy", "distant", "altroot"}
     assert str(vantages["censored"].resolver) == lab.dns.resolvers["manip"].address
     for name in ("clean", "lossy", "distant"):
         assert str(vantages[name].resolver) == lab.dns.resolvers["icann"].address
+    # The alternative-root vantage: the host, asking the resolver that iterates the
+    # OpenNIC-like root.
+    assert vantages["altroot"].kind is Kind.CLEAN
+    assert str(vantages["altroot"].resolver) == lab.dns.resolver_for_view("alt").address
     planted = _planted_addresses()
-    blocks = {str(b.address): b.action for b in vantages["censored"].blocks}
-    assert {planted[a] for a, act in blocks.items() if act is Action.DROP} == {"www.example.test."}
-    assert {planted[a] for a, act in blocks.items() if act is not Action.DROP} == {
-        "blocked.example.test."
+    by_action: dict[Action, set[str]] = {}
+    for b in vantages["censored"].blocks:
+        by_action.setdefault(b.action, set()).add(planted[str(b.address)])
+    assert by_action == {
+        Action.DROP: {"www.example.test."},
+        Action.REJECT_ADMIN: {"blocked.example.test."},
+        Action.RESET: {"news.example.test."},
+        Action.DROP_ECN_SETUP: {"tcponly.example.test."},
     }
     assert vantages["distant"].delay_ms == 150
     assert vantages["lossy"].loss is not None and vantages["lossy"].kind is Kind.LOSSY
@@ -44,7 +52,11 @@ def test_vantage_facts_name_the_labs_resolvers_and_hosts() -> None:
     ("text", "message"),
     [
         ("[vantages.far]\nkind = 'distant'\n", "'far' has no lab subnet"),
+        ("[vantages.home]\nkind = 'clean'\n", "'home' of kind clean is not a host vantage"),
         ("[vantages.censored]\ndrop = ['x']\n", "field 'drop'"),
+        ("[vantages.censored]\ntcp_reset = ['x']\n", "field 'tcp_reset'"),
+        ("[vantages.censored]\ndrop_ecn_setup = 3\n", "field 'drop_ecn_setup'"),
+        ("[vantages.censored]\nreject_with = 'reset'\n", "field 'reject_with'"),
         ("vantages = 3\n", "no [vantages.NAME] tables"),
         ("[vantages\n", "Expected"),
     ],

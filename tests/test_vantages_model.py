@@ -151,6 +151,23 @@ def test_rendered_rules() -> None:
     assert nft.rules(model.distant()) == []
 
 
+def test_rendered_tcp_interference_rules() -> None:
+    # TCP/443 reset (T9's TCP-side censorship) and ECN-setup SYNs dropped (O1's ossified
+    # path): both TCP only; the ECN rule matches SYN+ECE+CWR without ACK (RFC 3168
+    # section 6.1.1), so the plain SYN passes.
+    v = model.censored(
+        drop=[], reject=[], tcp_reset=["10.99.240.12"], drop_ecn_setup=["fd99:240::13"]
+    )
+    assert nft.rules(v) == [
+        'iifname "vm-c" ip daddr 10.99.240.12 tcp dport 443 counter reject with tcp reset '
+        'comment "reset tcp/443"',
+        'iifname "vm-c" ip6 daddr fd99:240::13 tcp dport 443 tcp flags & (syn | ack | ecn | '
+        'cwr) == syn | ecn | cwr counter drop comment "drop-ecn-setup tcp/443"',
+    ]
+    with pytest.raises(VantageError, match="'reset' is TCP only"):
+        model.Vantage("x", Kind.CENSORED, blocks=(model.Block(v.blocks[0].address, Action.RESET),))
+
+
 @pytest.mark.skipif(shutil.which("unshare") is None or shutil.which("nft") is None,
                     reason="needs unshare (util-linux) and nft (nftables)")  # fmt: skip
 @pytest.mark.parametrize(
@@ -159,8 +176,11 @@ def test_rendered_rules() -> None:
         model.censored(drop=["10.99.240.10", "fd99:240::10"], reject=["10.99.240.11"]),
         model.censored(drop=[], reject=["10.99.240.11"], reject_with=Action.REJECT_PORT),
         model.lossy(drop=7, every=100),
+        model.censored(
+            drop=[], reject=[], tcp_reset=["10.99.240.12"], drop_ecn_setup=["fd99:240::13"]
+        ),
     ],
-    ids=["censored", "censored-port", "lossy"],
+    ids=["censored", "censored-port", "lossy", "censored-tcp"],
 )
 def test_nft_accepts_the_rendered_ruleset(vantage: model.Vantage) -> None:
     # `nft -c` parses and validates against the kernel without committing; unshare -n
@@ -237,8 +257,10 @@ def test_exec_argv() -> None:
 
 def test_lab_exec_argv() -> None:
     assert lab_exec_argv("clean", ["dig", "x"]) == ["dig", "x"]
+    # The alternative-root vantage is the host with another resolver: no namespace.
+    assert lab_exec_argv("altroot", ["dig", "x"]) == ["dig", "x"]
     assert lab_exec_argv("censored", ["fragscope", "run"]) == [
         "ip", "netns", "exec", "fs-v-censored", "fragscope", "run"
     ]  # fmt: skip
-    with pytest.raises(VantageError, match="'moon': unknown; known: clean, censored"):
+    with pytest.raises(VantageError, match="'moon': unknown; known: clean, altroot, censored"):
         lab_exec_argv("moon", ["dig"])

@@ -42,6 +42,13 @@ def check_ip(value: str, where: str) -> str:
     return value
 
 
+def check_asn(value: object, where: str) -> int:
+    """An AS number: an integer in 1..2^32-1 (RFC 6793; 0 is reserved, RFC 7607)."""
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**32:
+        raise TruthError(f"{where}: {value!r} is not an AS number (1..4294967295)")
+    return value
+
+
 def companion_file(rel: str, source: Path, package_dir: Path, where: str) -> Path:
     """``rel`` next to the truth file ``source``, else in ``package_dir`` (a copied truth.toml
     still finds the packaged per-component files)."""

@@ -10,7 +10,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fragscope.lab.core.schema import TruthError, absolute, check_ip, get_field, is_subdomain
+from fragscope.lab.core.schema import (
+    TruthError,
+    absolute,
+    check_asn,
+    check_ip,
+    get_field,
+    is_subdomain,
+)
 
 DNSSEC_MODES = frozenset({"none", "nsec", "nsec3", "knot", "broken", "expired"})
 ZONE_KINDS = frozenset({"served", "lame", "dead"})
@@ -105,6 +112,9 @@ class Resolver:
     software: str = "unbound"
     address6: str | None = None
     egress: str | None = None
+    # The origin AS of `egress` in the lab's IP-to-ASN mapping (analysis/data/lab-*.ipasn):
+    # N7 counts whoami answers by it. A planted fact; tests check the mapping agrees.
+    egress_asn: int | None = None
     root: str | None = None
     validating: bool = False
     udp: int | None = None
@@ -243,4 +253,6 @@ def _resolver(key: str, t: dict[str, Any]) -> Resolver:
         raise TruthError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
     values = {k: v for k, v in t.items() if k != "policy"}
     check_ip(get_field(t, "address", where), f"{where}.address")
+    if "egress_asn" in t:
+        check_asn(t["egress_asn"], f"{where}.egress_asn")
     return Resolver(key=key, policy=policy, **values)

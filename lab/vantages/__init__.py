@@ -76,6 +76,9 @@ LAB_SUBNETS: dict[str, tuple[str, str]] = {
     "lossy": ("10.99.128.8/29", "fd99:8000:0:2::/63"),
     "distant": ("10.99.128.16/29", "fd99:8000:0:4::/63"),
 }
+# The vantages that are the host itself (kind clean: no namespace, no middlebox): the
+# control, and the host asking the OpenNIC-like root's resolver (lab/vantages/truth.toml).
+HOST_VANTAGES: tuple[str, ...] = ("clean", "altroot")
 
 
 def lab_layout(name: str, *, upstream_ns: str = "fs-net", ipv6: bool = True) -> Layout:
@@ -90,18 +93,19 @@ def lab_layout(name: str, *, upstream_ns: str = "fs-net", ipv6: bool = True) -> 
 
 
 def lab_exec_argv(vantage: str, command: Sequence[str]) -> list[str]:
-    """argv for ``fragscope lab exec VANTAGE -- COMMAND``: COMMAND itself for ``clean``
-    (the host), else COMMAND inside the vantage's client namespace (``fs-v-<name>``).
-    Raises :class:`VantageError` for an unknown vantage (exit code 2)."""
-    if vantage == "clean":
+    """argv for ``fragscope lab exec VANTAGE -- COMMAND``: COMMAND itself for a host vantage
+    (``clean``, ``altroot``), else COMMAND inside the vantage's client namespace
+    (``fs-v-<name>``). Raises :class:`VantageError` for an unknown vantage (exit code 2)."""
+    if vantage in HOST_VANTAGES:
         return plan.exec_argv(None, command)
     if vantage not in LAB_SUBNETS:
-        known = ", ".join(["clean", *LAB_SUBNETS])
+        known = ", ".join([*HOST_VANTAGES, *LAB_SUBNETS])
         raise VantageError(f"vantage {vantage!r}: unknown; known: {known}")
     return plan.exec_argv(lab_layout(vantage), command)
 
 
 __all__ = [
+    "HOST_VANTAGES",
     "LAB_SUBNETS",
     "Action",
     "Block",

@@ -11,7 +11,7 @@ import subprocess
 
 import click
 
-from fragscope.lab.vantages import VantageError, lab_exec_argv, lab_layout
+from fragscope.lab.vantages import HOST_VANTAGES, VantageError, lab_exec_argv, lab_layout
 from fragscope.lab.vantages.runner import existing_namespaces
 
 
@@ -22,9 +22,9 @@ from fragscope.lab.vantages.runner import existing_namespaces
 @click.argument("vantage")
 @click.argument("command", nargs=-1, type=click.UNPROCESSED)
 def exec_command(vantage: str, command: tuple[str, ...]) -> None:
-    """Run COMMAND at VANTAGE: `clean` is the host itself; `censored`, `lossy` and
-    `distant` run it inside the vantage's client namespace (fs-v-NAME), behind its
-    middlebox. Example: fragscope lab exec censored -- fragscope run campaigns/lab.toml"""
+    """Run COMMAND at VANTAGE: `clean` and `altroot` are the host itself; `censored`,
+    `lossy` and `distant` run it inside the vantage's client namespace (fs-v-NAME), behind
+    its middlebox. Example: fragscope lab exec censored -- fragscope run campaigns/lab.toml"""
     # With interspersed arguments off, click hands a "--" after VANTAGE through as is.
     if command[:1] == ("--",):
         command = command[1:]
@@ -34,7 +34,7 @@ def exec_command(vantage: str, command: tuple[str, ...]) -> None:
         argv = lab_exec_argv(vantage, command)
     except VantageError as exc:
         raise click.BadParameter(str(exc), param_hint="VANTAGE") from None
-    if vantage != "clean":
+    if vantage not in HOST_VANTAGES:
         namespace = lab_layout(vantage).client_ns
         if namespace not in existing_namespaces():
             raise click.UsageError(

@@ -7,7 +7,7 @@ import tomllib
 from importlib import resources
 from pathlib import Path
 
-from fragscope.lab.vantages import LAB_SUBNETS
+from fragscope.lab.vantages import HOST_VANTAGES, LAB_SUBNETS
 from fragscope.lab.vantages.model import Kind, Vantage, VantageError, vantage_from_mapping
 
 
@@ -35,6 +35,11 @@ def load(path: Path | str | None = None) -> dict[str, Vantage]:
             raise VantageError(
                 f"{path}: vantage {name!r} has no lab subnet (lab.vantages.LAB_SUBNETS: "
                 f"{', '.join(LAB_SUBNETS)})"
+            )
+        if vantage.kind is Kind.CLEAN and name not in HOST_VANTAGES:
+            raise VantageError(
+                f"{path}: vantage {name!r} of kind clean is not a host vantage "
+                f"(lab.vantages.HOST_VANTAGES: {', '.join(HOST_VANTAGES)})"
             )
         out[name] = vantage
     return out

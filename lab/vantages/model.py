@@ -45,12 +45,22 @@ class Action(StrEnum):
     ``reject-*`` answer with ICMP (RFC 792 type 3; ICMPv6 RFC 4443 type 1): code 13
     "communication administratively prohibited" (a connected UDP socket on Linux sees
     EHOSTUNREACH), or code 3 "port unreachable" (ECONNREFUSED). ``drop`` says nothing, so
-    the client times out.
+    the client times out. TCP only: ``reset`` answers a SYN with a RST (the client sees
+    ECONNREFUSED), as TCP/443 censors do; ``drop-ecn-setup`` drops only ECN-setup SYNs
+    (SYN with ECE and CWR, RFC 3168 section 6.1.1), the ossified middlebox PATHspider
+    measures: plain connections work, ECN negotiation never starts.
     """
 
     DROP = "drop"
     REJECT_ADMIN = "reject-admin-prohibited"
     REJECT_PORT = "reject-port-unreachable"
+    RESET = "reset"
+    DROP_ECN_SETUP = "drop-ecn-setup"
+
+    @property
+    def blocks_connections(self) -> bool:
+        """Every connection attempt matching the rule fails (not only ECN-setup SYNs)."""
+        return self is not Action.DROP_ECN_SETUP
 
 
 class Protocol(StrEnum):
@@ -66,6 +76,9 @@ class Block:
     action: Action
     protocol: Protocol = Protocol.UDP
     port: int = 443
+
+
+TCP_ONLY = frozenset({Action.RESET, Action.DROP_ECN_SETUP})
 
 
 @dataclass(frozen=True)
@@ -105,6 +118,8 @@ class Vantage:
         for block in self.blocks:
             if not 0 < block.port < 65536:
                 raise VantageError(f"{where}: field 'blocks' has port {block.port} out of range")
+            if block.action in TCP_ONLY and block.protocol is not Protocol.TCP:
+                raise VantageError(f"{where}: action {block.action.value!r} is TCP only")
         if self.kind is Kind.CLEAN and self.needs_middlebox:
             raise VantageError(f"{where}: a clean vantage cannot block, lose or delay")
 
@@ -135,11 +150,15 @@ def censored(
     resolver: str | None = None,
     name: str = "censored",
     port: int = 443,
+    tcp_reset: Iterable[str] = (),
+    drop_ecn_setup: Iterable[str] = (),
 ) -> Vantage:
-    """UDP/``port`` dropped to the ``drop`` hosts and ICMP-rejected to the ``reject`` hosts;
-    TCP is left open, which is what makes "QUIC blocked, TCP fine" observable."""
+    """UDP/``port`` dropped to the ``drop`` hosts and ICMP-rejected to the ``reject`` hosts
+    (TCP left open: "QUIC blocked, TCP fine"); TCP/``port`` reset to the ``tcp_reset`` hosts
+    (TCP blocked, QUIC fine: T9's asymmetry); ECN-setup SYNs to the ``drop_ecn_setup``
+    hosts dropped (O1's ossification)."""
     where = f"vantage {name!r}"
-    if reject_with is Action.DROP:
+    if not reject_with.value.startswith("reject-"):
         raise VantageError(f"{where}: field 'reject_with' must be a reject action")
     if not 0 < port < 65536:
         raise VantageError(f"{where}: field 'port' must be in 1..65535, not {port}")
@@ -149,6 +168,14 @@ def censored(
     blocks += [
         Block(_address(a, where=f"{where}: field 'reject'"), reject_with, port=port) for a in reject
     ]
+    for field_name, hosts, action in (
+        ("tcp_reset", tcp_reset, Action.RESET),
+        ("drop_ecn_setup", drop_ecn_setup, Action.DROP_ECN_SETUP),
+    ):
+        blocks += [
+            Block(_address(a, where=f"{where}: field {field_name!r}"), action, Protocol.TCP, port)
+            for a in hosts
+        ]
     res = _address(resolver, where=f"{where}: field 'resolver'") if resolver else None
     return Vantage(name=name, kind=Kind.CENSORED, resolver=res, blocks=tuple(blocks))
 
@@ -182,7 +209,16 @@ def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
     where = f"vantage {name!r}"
     allowed = {
         Kind.CLEAN: {"kind", "resolver"},
-        Kind.CENSORED: {"kind", "resolver", "drop", "reject", "reject_with", "port"},
+        Kind.CENSORED: {
+            "kind",
+            "resolver",
+            "drop",
+            "reject",
+            "reject_with",
+            "port",
+            "tcp_reset",
+            "drop_ecn_setup",
+        },
         Kind.LOSSY: {"kind", "resolver", "drop", "every"},
         Kind.DISTANT: {"kind", "resolver", "delay_ms"},
     }
@@ -236,4 +272,6 @@ def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
         resolver=resolver,
         name=name,
         port=integer("port", 443),
+        tcp_reset=addresses("tcp_reset"),
+        drop_ecn_setup=addresses("drop_ecn_setup"),
     )

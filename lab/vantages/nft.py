@@ -23,6 +23,13 @@ _VERDICT = {
     Action.DROP: "drop",
     Action.REJECT_ADMIN: "reject with icmpx type admin-prohibited",
     Action.REJECT_PORT: "reject with icmpx type port-unreachable",
+    Action.RESET: "reject with tcp reset",
+    Action.DROP_ECN_SETUP: "drop",
+}
+# Extra matches: an ECN-setup SYN has SYN, ECE and CWR set and ACK clear (RFC 3168 section
+# 6.1.1); nft calls ECE "ecn". The plain SYN (and everything after it) passes.
+_MATCH = {
+    Action.DROP_ECN_SETUP: "tcp flags & (syn | ack | ecn | cwr) == syn | ecn | cwr ",
 }
 
 
@@ -30,7 +37,8 @@ def _block_rule(block: Block) -> str:
     family = "ip" if isinstance(block.address, ipaddress.IPv4Address) else "ip6"
     return (
         f'iifname "{MBOX_CLIENT_IF}" {family} daddr {block.address} '
-        f"{block.protocol.value} dport {block.port} counter {_VERDICT[block.action]} "
+        f"{block.protocol.value} dport {block.port} {_MATCH.get(block.action, '')}"
+        f"counter {_VERDICT[block.action]} "
         f'comment "{block.action.value} {block.protocol.value}/{block.port}"'
     )
 

@@ -27,6 +27,23 @@ def _retry_host(
     return web_hosts.aioquic_retry(addresses[0], port, cert, key, run_dir, name=name)
 
 
+def _draft_host(
+    addresses: list[str],
+    port: int,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    *,
+    name: str,
+    fact: WebHost,
+) -> WebServer:
+    # One address, like the Retry host; it speaks exactly its planted versions.
+    versions = [QUIC_VERSIONS[v] for v in fact.quic_versions]
+    return web_hosts.aioquic_versions(
+        addresses[0], port, cert, key, run_dir, versions=versions, name=name
+    )
+
+
 BUILDERS: dict[str, Callable[..., WebServer]] = {
     "h3": web_hosts.hypercorn_h3,
     "caddy": web_hosts.caddy,
@@ -34,11 +51,15 @@ BUILDERS: dict[str, Callable[..., WebServer]] = {
     "advertised": web_hosts.hypercorn_advertised_no_udp,
     "hostile": web_hosts.hypercorn_hostile,
     "retry": _retry_host,
+    "draft": _draft_host,
 }
+# Builders that read the host's planted facts beyond its addresses and port.
+NEEDS_FACT = frozenset({"draft"})
 
 
 def web_server(fact: WebHost, paths: RunPaths) -> WebServer:
     """How to run the host ``fact`` (argv, config files, listeners)."""
+    extra = {"fact": fact} if fact.kind in NEEDS_FACT else {}
     return BUILDERS[fact.kind](
         list(fact.addresses),
         fact.port,
@@ -46,6 +67,7 @@ def web_server(fact: WebHost, paths: RunPaths) -> WebServer:
         paths.pki / "server.key",
         paths.web,
         name=fact.key,
+        **extra,
     )
 
 

@@ -187,18 +187,39 @@ def aioquic_retry(
     address: str, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "retry"
 ) -> WebServer:
     """HTTP/3 only (aioquic's server) that answers every first Initial with a Retry."""
-    argv = (
-        sys.executable,
-        "-m",
-        "fragscope.lab.web.quic_retry",
-        "--bind",
-        address,
-        "--port",
-        str(port),
-    )
+    return _aioquic_only(name, address, port, cert, key, run_dir, options=("--retry",))
+
+
+def aioquic_versions(
+    address: str,
+    port: int,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    *,
+    versions: Sequence[int],
+    name: str = "draft",
+) -> WebServer:
+    """HTTP/3 only (aioquic's server) speaking exactly ``versions``: an Initial of any other
+    version gets a Version Negotiation that lists only these (RFC 9000 section 6.1)."""
+    options = tuple(o for v in versions for o in ("--version", f"0x{v:08x}"))
+    return _aioquic_only(name, address, port, cert, key, run_dir, options=options)
+
+
+def _aioquic_only(
+    name: str,
+    address: str,
+    port: int,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    *,
+    options: tuple[str, ...],
+) -> WebServer:
+    argv = (sys.executable, "-m", "fragscope.lab.web.quic_only", "--bind", address)
     return WebServer(
         name=name,
-        argv=(*argv, "--cert", str(cert), "--key", str(key)),
+        argv=(*argv, "--port", str(port), "--cert", str(cert), "--key", str(key), *options),
         run_dir=run_dir / name,
         tcp=(),
         udp=((address, port),),

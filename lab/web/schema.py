@@ -10,10 +10,19 @@ import ipaddress
 from dataclasses import dataclass, replace
 from typing import Any
 
-from fragscope.lab.core.schema import TruthError, absolute, check_ip, get_field, is_subdomain
+from fragscope.lab.core.schema import (
+    TruthError,
+    absolute,
+    check_asn,
+    check_ip,
+    get_field,
+    is_subdomain,
+)
 from fragscope.lab.dns.schema import Zone
 
-WEB_KINDS = frozenset({"h3", "caddy", "tcponly", "advertised", "hostile", "retry"})
+WEB_KINDS = frozenset({"h3", "caddy", "tcponly", "advertised", "hostile", "retry", "draft"})
+# Kinds served by aioquic's own server alone (lab/web/quic_only.py): QUIC, no TCP listener.
+QUIC_ONLY_KINDS = frozenset({"retry", "draft"})
 # RFC 9000; RFC 9369 section 3.1; draft-ietf-quic-v2-01..04 (0x709a50c4); draft-ietf-quic-
 # transport-29 (0xff00001d): old quic-go builds (Debian's Caddy) still list the last two.
 QUIC_VERSIONS = {
@@ -44,11 +53,14 @@ class WebHost:
     https_alpn: tuple[str, ...] = ()
     server_header: str = ""
     retry: bool = False  # its QUIC server answers every first Initial with a Retry
+    # The origin AS of its addresses in the lab's IP-to-ASN mapping (analysis/data/
+    # lab-*.ipasn): T7 counts h3 hosts by it. A planted fact; tests check the mapping agrees.
+    asn: int | None = None
 
     @property
     def has_tcp(self) -> bool:
-        """HTTPS over TCP (every kind but the QUIC-only Retry host)."""
-        return self.kind != "retry"
+        """HTTPS over TCP (every kind but the QUIC-only hosts)."""
+        return self.kind not in QUIC_ONLY_KINDS
 
     @property
     def addresses(self) -> tuple[str, ...]:
@@ -93,14 +105,16 @@ def parse_host(key: str, t: dict[str, Any]) -> WebHost:
             raise TruthError(f"{where}.{field_name}: {t[field_name]!r} is not IPv{fam}")
     if "address" not in t and "address6" not in t:
         raise TruthError(f"{where}: needs address and/or address6")
-    if kind == "retry" and ("address6" in t or "address" not in t):
-        raise TruthError(f"{where}: a retry host has exactly one address (IPv4)")
+    if kind in QUIC_ONLY_KINDS and ("address6" in t or "address" not in t):
+        raise TruthError(f"{where}: a {kind} host has exactly one address (IPv4)")
     for f in ("quic_versions", "vn_versions"):
         bad = [v for v in t.get(f, []) if v not in QUIC_VERSIONS]
         if bad:
             raise TruthError(
                 f"{where}.{f}: unknown version(s) {bad} (known: {', '.join(QUIC_VERSIONS)})"
             )
+    if "asn" in t:
+        check_asn(t["asn"], f"{where}.asn")
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in t.items()}
     values["name"] = absolute(get_field(t, "name", where))
     get_field(t, "port", where)

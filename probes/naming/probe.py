@@ -143,7 +143,10 @@ class NamingProbe:
             # catch-all endpoint (namespaces = ["*"]) also asks for other names.
             "endpoint_namespace": endpoint.namespace if endpoint else None,
             "endpoint_operator": endpoint.operator if endpoint else None,
-            "depends_on_icann_dns": http.depends_on_icann_dns(endpoint.url) if endpoint else None,
+            # On the wire URL: an eth+http(s) host name is looked up like any other.
+            "depends_on_icann_dns": (
+                http.depends_on_icann_dns(transport_url(endpoint.url)) if endpoint else None
+            ),
             "n_values": 0,
         }
         try:

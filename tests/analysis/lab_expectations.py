@@ -269,10 +269,22 @@ def hhi_star(counts: Iterable[int]) -> float:
     return (h - 1 / n) / (1 - 1 / n)
 
 
+def reaches_whoami(t: lab_truth.Truth, resolver: str) -> bool:
+    """The resolver iterates a root that delegates the whoami zone (an alternative root's
+    resolver gets NXDOMAIN: no egress address comes back)."""
+    try:
+        t.whoami_answer(resolver)
+    except KeyError:
+        return False
+    return True
+
+
 def n7(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap) -> tuple[float, int]:
     """(HHI*, n whoami answers): the egress addresses' ASes when whoami.lab is asked once
-    through each resolver of the run (lab/truth.toml `egress`)."""
-    asns = Counter(asn.lookup(t.whoami_answer(r)) for r in (plan.test, plan.control))
+    through each resolver of the run that reaches it (lab/truth.toml `egress`)."""
+    asns = Counter(
+        asn.lookup(t.whoami_answer(r)) for r in (plan.test, plan.control) if reaches_whoami(t, r)
+    )
     return hhi_star(asns.values()), sum(asns.values())
 
 
@@ -300,7 +312,11 @@ def pins(t: lab_truth.Truth, pinned: Iterable[tuple[str, str]]) -> list[Pin]:
     return [Pin(by_name[n], a) for n, a in pinned]
 
 
-def _udp_block(v: Vantage, address: str) -> Action | None:
+# The versions a client of ours offers (transport.quic): QUIC v1 (RFC 9000) and v2 (RFC 9369).
+STANDARD_VERSIONS = frozenset({"v1", "v2"})
+
+
+def udp_block(v: Vantage, address: str) -> Action | None:
     for b in v.blocks:
         if str(b.address) == address and b.port == 443 and b.protocol.value == "udp":
             return b.action
@@ -308,20 +324,32 @@ def _udp_block(v: Vantage, address: str) -> Action | None:
 
 
 def tcp_ok(p: Pin, v: Vantage) -> bool:
+    # A reset fails every connection; an ECN-setup drop only the ECN-setup SYN (O1).
     tcp_blocked = any(
-        str(b.address) == p.address and b.protocol.value == "tcp" and b.port == 443
+        str(b.address) == p.address
+        and b.protocol.value == "tcp"
+        and b.port == 443
+        and b.action.blocks_connections
         for b in v.blocks
     )
     return p.host.has_tcp and not tcp_blocked
 
 
+def vn_reply(p: Pin, v: Vantage) -> bool:
+    """A QUIC server answers here: every UDP listener of the lab answers an Initial of a
+    version it does not speak with a Version Negotiation (RFC 9000 section 6.1)."""
+    return p.host.has_udp and udp_block(v, p.address) is None
+
+
 def quic_ok(p: Pin, v: Vantage) -> bool:
-    return p.host.has_udp and _udp_block(v, p.address) is None
+    """A QUIC handshake completes here: the server answers and speaks v1 or v2 (the draft
+    host answers only with a Version Negotiation)."""
+    return vn_reply(p, v) and bool(STANDARD_VERSIONS & set(p.host.quic_versions))
 
 
 def vn_kinds(p: Pin, v: Vantage) -> frozenset[str] | None:
     """The version kinds in the host's Version Negotiation list; None = no VN came back."""
-    if not quic_ok(p, v):
+    if not vn_reply(p, v):
         return None
     return frozenset(str(classify_version(lab_truth.QUIC_VERSIONS[x])) for x in p.host.vn_versions)
 
@@ -331,9 +359,11 @@ def _share(flags: list[bool]) -> tuple[float, int]:
 
 
 def t3(ps: list[Pin], v: Vantage) -> tuple[float, int]:
-    """(NSV, n QUIC servers): servers answering VN or QUIC without v1 or v2."""
-    servers = [p for p in ps if quic_ok(p, v)]
-    return _share([not ({"v1", "v2"} & set(p.host.quic_versions)) for p in servers])
+    """(NSV, n QUIC servers): servers answering VN or QUIC whose VN list and negotiated
+    version hold neither v1 nor v2."""
+    servers = [p for p in ps if vn_reply(p, v)]
+    offered = [set(p.host.vn_versions) | set(p.host.quic_versions) for p in servers]
+    return _share([not (STANDARD_VERSIONS & versions) for versions in offered])
 
 
 def t4(ps: list[Pin], v: Vantage) -> tuple[float, int]:
@@ -368,7 +398,7 @@ def t6(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     """(1 - Jaccard, n targets) of {Alt-Svc h3 on a TLS response} and {QUIC/VN answered}
     (no HTTPS records are asked in the round, so that is the only pair)."""
     alt = {p.host.key for p in ps if p.host.alt_svc == "h3" and tcp_ok(p, v)}
-    quic = {p.host.key for p in ps if quic_ok(p, v)}
+    quic = {p.host.key for p in ps if vn_reply(p, v)}
     return 1 - len(alt & quic) / len(alt | quic), len(ps)
 
 
@@ -396,10 +426,14 @@ def t9(ps: list[Pin], v: Vantage, control: Vantage) -> tuple[float | None, int]:
 
 
 def o1(ps: list[Pin], v: Vantage) -> tuple[float, int]:
-    """(EXT, n targets): no lab path strips ECN or TCP options, so every baseline success
-    is a `works`; targets without a TCP listener are `offline` and outside the ratio."""
+    """(EXT, n targets) over the two A/B tests per target (tcp_ecn, tcp_exp_option): a
+    path that drops ECN-setup SYNs to the target (lab/vantages/truth.toml drop_ecn_setup)
+    makes its tcp_ecn `broken`, every other baseline success is a `works`; targets without
+    a working TCP listener are `offline` and outside the ratio."""
+    ecn_dropped = {str(b.address) for b in v.blocks if b.action is Action.DROP_ECN_SETUP}
     tcp = [p for p in ps if tcp_ok(p, v)]
-    return 0.0, len(tcp)
+    broken = sum(p.address in ecn_dropped for p in tcp)
+    return broken / (2 * len(tcp)), len(tcp)
 
 
 # -- per-indicator derivations (alternative namespaces: naming.resolve) ------------------
