@@ -380,7 +380,10 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
                 p.p_value,
                 p.p_holm,
                 p.significant,
-                f"paired bootstrap on {p.n_common} common targets, Holm over pairs",
+                # The pair is compared on the targets every run of the round measured, so
+                # a - b differs from the difference of the headline values (all targets).
+                f"on the {p.n_common} targets common to the round: a = {p.value_u:.3f}, "
+                f"b = {p.value_v:.3f}; paired bootstrap, Holm over pairs",
             )
         )
     for run_id, jsd_value in computation.repeat_baselines.items():

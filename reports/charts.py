@@ -1,7 +1,8 @@
 """The html report's charts as inline SVG strings (matplotlib). No I/O beyond memory.
 
 ``svg.hashsalt`` is fixed and the date left out so the same Summary gives the same bytes
-(golden files); text stays text (``svg.fonttype = none``) so the page text holds the labels.
+(golden files); text stays text (``svg.fonttype = none``) so the page text holds the labels,
+with control characters shown as escapes (view.visible).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from fragscope.reports.view import Chart, View
+from fragscope.reports.view import Chart, View, visible
 
 HASHSALT = "fragscope-reports"
 _STYLE: dict[str, Any] = {
@@ -54,7 +55,7 @@ def _indicators(view: View, chart: Chart) -> str:
     ax.set_yticks(y, codes)
     ax.set_xlim(0, 1)
     ax.set_xlabel("value (higher = more fragmented), 95% interval")
-    ax.set_title(f"{view.label(run_id)}: indicators")
+    ax.set_title(f"{visible(view.label(run_id))}: indicators")
     fig.tight_layout()
     return _svg(fig, chart.title)
 
@@ -70,7 +71,7 @@ def _trend(view: View, chart: Chart) -> str:
             series.setdefault(vantage, []).append((order[run_id], row["value"]))
     for vantage, pts in sorted(series.items()):
         xs, ys = zip(*pts, strict=True)
-        ax.plot(xs, ys, marker="o", label=vantage)
+        ax.plot(xs, ys, marker="o", label=visible(vantage))
     ax.set_xticks(range(len(view.runs)), [view.runs[i]["started_at"][5:16] for i in order.values()])
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylim(0, 1)
@@ -97,7 +98,8 @@ def _heatmap(view: View, chart: Chart) -> str:
     fig, ax = plt.subplots(figsize=(0.42 * len(codes) + 1.8, 0.45 * len(chart.run_ids) + 1.2))
     im = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(codes)), codes)
-    ax.set_yticks(range(len(chart.run_ids)), [view.run_by_id[r]["vantage"] for r in chart.run_ids])
+    vantages = [visible(view.run_by_id[r]["vantage"]) for r in chart.run_ids]
+    ax.set_yticks(range(len(chart.run_ids)), vantages)
     for (a, b), v in np.ndenumerate(grid):
         ax.text(
             b,
@@ -127,7 +129,7 @@ def _discovery(view: View, chart: Chart) -> str:
         row = view.value(run_id, "T6")
         channels = row["params"]["channels"] if row else {}
         vals = [channels.get(k) or 0 for k, _ in keys]
-        ax.bar(np.arange(len(keys)) + n * width, vals, width, label=view.label(run_id))
+        ax.bar(np.arange(len(keys)) + n * width, vals, width, label=visible(view.label(run_id)))
     ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, [t for _, t in keys])
     ax.set_ylabel("targets")
     ax.set_title("QUIC discovery channels")

@@ -1,18 +1,30 @@
 """The report as format-neutral sections (paragraphs, tables, bullet lists) built from the
 Summary; text, markdown and html render the same sections. Pure: no I/O, no statistic.
 
-Strings from the network (TXT records, Server headers, naming values, endpoints) pass
-through verbatim here; each renderer escapes them for its format.
+Strings from the network or the database (TXT records, Server headers, naming values,
+endpoints, vantage labels) pass through verbatim here, marked view.Untrusted; each renderer
+escapes them for its format, and shows control characters as escapes in every string.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from fragscope.reports import brief
-from fragscope.reports.view import HEADLINE_CODES, NAMING_CODES, TRANSPORT_CODES, Doc, View, ci, num
+from fragscope.reports.view import (
+    HEADLINE_CODES,
+    NAMING_CODES,
+    TRANSPORT_CODES,
+    Doc,
+    Literal,
+    Untrusted,
+    View,
+    ci,
+    num,
+)
 
 
 @dataclass
@@ -72,7 +84,7 @@ def _ind_table(view: View, codes: tuple[str, ...], runs: list[Doc]) -> Table:
 
 def _observed(view: View, kind: str, key_header: str) -> Table | None:
     rows = [
-        [view.label(o["run_id"]), o["key"] or "", o["value"], str(o["count"])]
+        [view.label(o["run_id"]), Untrusted(o["key"] or ""), Untrusted(o["value"]), str(o["count"])]
         for o in view.doc.get("observed", [])
         if o["kind"] == kind
     ]
@@ -329,7 +341,12 @@ def data_quality(view: View) -> Section:
             Table(
                 ["vantage", "table", "endpoint", "attempts"],
                 [
-                    [view.label(s["run_id"]), s["table"], s["endpoint"], str(s["attempts"])]
+                    [
+                        view.label(s["run_id"]),
+                        s["table"],
+                        Untrusted(s["endpoint"]),
+                        str(s["attempts"]),
+                    ]
                     for s in d["silent_endpoints"]
                 ],
                 "Endpoints that never answered",
@@ -363,7 +380,10 @@ def method(view: View) -> Section:
         + f"; a pillar counts when >= {num(m['composite']['min_coverage'], 1)} of its members "
         f"are present; weights {m['composite']['weights']}.",
     ]
-    notes = [f"{n['code']} v{n['version']} {n['title']}: {n['formula']}" for n in view.doc["notes"]]
+    notes: list[str] = [
+        Literal(f"{n['code']} v{n['version']} {n['title']}: {n['formula']}")
+        for n in view.doc["notes"]
+    ]
     return Section("method", "Method notes", [Bullets(items), Bullets(notes)])
 
 
@@ -398,6 +418,27 @@ def sections(view: View) -> list[Section]:
         method(view),
         council(view),
     ]
+
+
+def shown(sections: list[Section], show: Callable[[str], str]) -> list[Section]:
+    """The sections with every string passed through ``show`` (view.visible for the text
+    and html reports), keeping each string's Untrusted or Literal mark."""
+
+    def one(s: str) -> str:
+        return type(s)(show(s)) if isinstance(s, Untrusted | Literal) else show(s)
+
+    def block(b: Block) -> Block:
+        if isinstance(b, Para):
+            return replace(b, text=one(b.text))
+        if isinstance(b, Table):
+            rows = [[one(c) for c in r] for r in b.rows]
+            return replace(
+                b, headers=[one(h) for h in b.headers], rows=rows, caption=one(b.caption)
+            )
+        cmds = [[one(c) for c in cs] for cs in b.commands]
+        return replace(b, items=[one(i) for i in b.items], commands=cmds)
+
+    return [replace(s, title=one(s.title), blocks=[block(b) for b in s.blocks]) for s in sections]
 
 
 def title(view: View) -> str:

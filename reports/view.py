@@ -5,6 +5,7 @@ groups) only, computes no statistic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +18,39 @@ Doc = dict[str, Any]
 NAMING_CODES = registry.in_module("naming")
 TRANSPORT_CODES = registry.in_module("transport")
 HEADLINE_CODES = registry.headline_codes()
+
+
+# Characters a terminal or a text viewer acts on instead of showing: C0 controls, DEL and
+# C1 controls (U+009B is a one-character CSI), the line and paragraph separators, and the
+# bidirectional overrides and isolates that reorder what is displayed ("Trojan Source",
+# CVE-2021-42574). Newline too: the renderers lay out their own lines.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class Untrusted(str):
+    """A string from the network or the database (TXT records, Server headers, naming
+    values, owner names, endpoints, labels): every renderer escapes it for its format,
+    while the project's own prose is written as it is (docs/reports.md)."""
+
+    __slots__ = ()
+
+
+class Literal(str):
+    """Project text shown exactly as written, markup characters included (a formula):
+    markdown sets it as a code span."""
+
+    __slots__ = ()
+
+
+def visible(s: str) -> str:
+    """``s`` with every control character shown as its escape (ESC as the four characters
+    ``\\x1b``), so no report can move a cursor, recolour a terminal or reorder text."""
+    return _CONTROL.sub(_escape, s)
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c <= 0xFF else f"\\u{c:04x}"
 
 
 def num(x: float | None, digits: int = 3) -> str:
@@ -61,8 +95,12 @@ class View:
         if r is None:
             if not run_id:
                 return "-"
-            return f"{vantage} (run {short(run_id)})" if vantage else f"run {short(run_id)}"
-        return f"{r['vantage']} {r['started_at'][:16]}" if self.multi_run else r["vantage"]
+            return Untrusted(
+                f"{vantage} (run {short(run_id)})" if vantage else f"run {short(run_id)}"
+            )
+        return Untrusted(
+            f"{r['vantage']} {r['started_at'][:16]}" if self.multi_run else r["vantage"]
+        )
 
     @property
     def multi_run(self) -> bool:

@@ -39,14 +39,10 @@ BUILDERS: dict[str, Callable[..., WebServer]] = {
 
 def web_server(fact: WebHost, paths: RunPaths) -> WebServer:
     """How to run the host ``fact`` (argv, config files, listeners)."""
-    return BUILDERS[fact.kind](
-        list(fact.addresses),
-        fact.port,
-        paths.pki / "fullchain.pem",
-        paths.pki / "server.key",
-        paths.web,
-        name=fact.key,
-    )
+    where = (list(fact.addresses), fact.port, paths.pki / "fullchain.pem", paths.pki / "server.key")
+    # The hostile host's planted Server header (control characters included) is a truth fact.
+    extra = {"server": fact.server_header} if fact.kind == "hostile" else {}
+    return BUILDERS[fact.kind](*where, paths.web, name=fact.key, **extra)
 
 
 class WebComponent(Component):
@@ -90,5 +86,5 @@ class WebComponent(Component):
                 host = web_server(fact, site.paths)
                 host.write_files()
                 # Caddy wants its XDG/HOME directories to exist.
-                for d in host.env.values():
+                for d in host.state_dirs:
                     Path(d).mkdir(parents=True, exist_ok=True)
