@@ -437,9 +437,11 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
             )
     coverage, failures, silent = _data_quality(engine, [r.id for r in runs], computation.present)
     method = {
-        "bootstrap": f"cluster bootstrap over targets, B = {stats.B_DEFAULT}, 95% percentile "
-        "interval, seeded from the run id; Wilson score interval for binary proportions "
-        "with n < 30",
+        "bootstrap": "95% intervals (docs/indicators.md, Method step 8): Wilson score "
+        "interval for binary shares with n < 30; cluster-adjusted Wilson (design-effect n, "
+        "t with k - 1 df) for other ratios; cluster bootstrap over targets, "
+        f"B = {stats.B_DEFAULT}, expanded percentile, seeded from the run id, for other "
+        "statistics",
         "control_label": computation.control_label,
         "asn_mapping_date": computation.mapping_date,
         "asn_mapping_source": computation.mapping_source,
