@@ -27,6 +27,8 @@ from fragscope.db.scope import observation_tables
 
 SCHEMA_VERSION = "1.1.0"
 OBSERVED_LIMIT = 20
+VERSION_CHANGED = "formula version changed"
+"""How a trend row between two versions of an indicator's formula begins its note."""
 """At most this many distinct observed strings per (run, kind), most frequent first."""
 OBSERVATION_TABLES = tuple(
     sorted(observation_tables(), key=lambda name: name == "null_observations")
@@ -301,6 +303,21 @@ def _stored_previous(
     return {code: (v, lo, hi, ver) for code, v, lo, hi, ver in rows}
 
 
+def _versions_changed(
+    code: str, stored: dict[str, tuple[float | None, float | None, float | None, int]]
+) -> list[str]:
+    """The formulas behind ``code`` (itself and, for the composite, its pillar members)
+    whose version differs from the previous run's stored one, as "N1 v1 -> v2"."""
+    behind = {code}
+    if code == "C2":
+        behind |= {m.partition(".")[0] for members in PILLARS.values() for m in members}
+    return [
+        f"{c} v{stored[c][3]} -> v{REGISTRY[c].version}"
+        for c in sorted(behind)
+        if c in stored and c in REGISTRY and stored[c][3] != REGISTRY[c].version
+    ]
+
+
 def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) -> Summary:
     """The Summary of a computation; trends read the previous runs' stored values."""
     runs = computation.runs
@@ -413,8 +430,33 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
         for e in computation.estimates:
             if e.run_id != r.id or e.value is None or e.code not in stored:
                 continue
-            v, lo, hi, ver = stored[e.code]
-            if v is None or ver != e.version or lo is None or hi is None:
+            v, lo, hi, _ = stored[e.code]
+            if v is None:
+                continue
+            changed = _versions_changed(e.code, stored)
+            if changed:
+                # Different formulas measure different things: the trend says so and
+                # computes no change across them (docs/indicators.md, Method step 7).
+                comparisons.append(
+                    ComparisonRow(
+                        "trend",
+                        e.code,
+                        r.id,
+                        prev.id,
+                        r.vantage_label,
+                        prev.vantage_label,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        False,
+                        f"{VERSION_CHANGED} since the previous run ({'; '.join(changed)}); "
+                        "not compared",
+                    )
+                )
+                continue
+            if lo is None or hi is None:
                 continue
             assert e.ci_low is not None and e.ci_high is not None
             comparisons.append(

@@ -62,16 +62,38 @@ def _indicators(view: View, chart: Chart) -> str:
 
 def _trend(view: View, chart: Chart) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
-    series: dict[str, list[tuple[int, float]]] = {}
+    series: dict[str, list[tuple[int, float, str]]] = {}
     order = {r["run_id"]: n for n, r in enumerate(view.runs)}
     for run_id in chart.run_ids:
         row = view.value(run_id, "C2")
         if row is not None and row["value"] is not None:
             vantage = view.run_by_id[run_id]["vantage"]
-            series.setdefault(vantage, []).append((order[run_id], row["value"]))
+            series.setdefault(vantage, []).append((order[run_id], row["value"], run_id))
     for vantage, pts in sorted(series.items()):
-        xs, ys = zip(*pts, strict=True)
-        ax.plot(xs, ys, marker="o", label=visible(vantage))
+        # A line joins two runs only when the formulas behind C2 are the same versions;
+        # a change of version breaks the line and is named on the chart.
+        segments: list[list[tuple[int, float]]] = [[]]
+        for n, (x, y, run_id) in enumerate(pts):
+            changed = view.version_change(run_id, pts[n - 1][2], "C2") if n else []
+            if changed:
+                segments.append([])
+                ax.axvline(x - 0.5, color="#999", linestyle=":", linewidth=1)
+                ax.annotate(
+                    "versions: " + "; ".join(changed),
+                    (x - 0.5, 0.97),
+                    fontsize=6,
+                    rotation=90,
+                    va="top",
+                    ha="right",
+                )
+            segments[-1].append((x, y))
+        colour = None
+        for seg in segments:
+            xs, ys = zip(*seg, strict=True)
+            (line,) = ax.plot(
+                xs, ys, marker="o", color=colour, label=None if colour else visible(vantage)
+            )
+            colour = line.get_color()
     ax.set_xticks(range(len(view.runs)), [view.runs[i]["started_at"][5:16] for i in order.values()])
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylim(0, 1)

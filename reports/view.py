@@ -58,10 +58,19 @@ def num(x: float | None, digits: int = 3) -> str:
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def degenerate(row: Doc) -> bool:
+    """A zero-width interval (analysis marks a bootstrap's ``ci_degenerate``): it states no
+    precision, since resampling had nothing to vary."""
+    low, high = row.get("ci_low"), row.get("ci_high")
+    marked = bool((row.get("params") or {}).get("ci_degenerate"))
+    return marked or (low is not None and high is not None and high - low <= 0)
+
+
 def ci(row: Doc) -> str:
     if row.get("ci_low") is None or row.get("ci_high") is None:
         return ""
-    return f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
+    interval = f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
+    return f"{interval} degenerate" if degenerate(row) else interval
 
 
 def short(run_id: str) -> str:
@@ -114,6 +123,24 @@ class View:
 
     def charts(self) -> list[Chart]:
         return chart_plan(self.doc)
+
+    def versions(self, run_id: str) -> dict[str, int]:
+        """Formula version of each indicator with a row in the run."""
+        return {i["code"]: i["version"] for i in self.doc["indicators"] if i["run_id"] == run_id}
+
+    def version_change(self, run_id: str, previous: str, code: str) -> list[str]:
+        """The indicators behind ``code`` (itself and, for the composite, its pillar
+        members) whose formula version differs between two runs, as "N1 v1 -> v2"."""
+        before, now = self.versions(previous), self.versions(run_id)
+        behind = {code}
+        if code == "C2":
+            pillars = self.doc["method"]["composite"]["pillars"].values()
+            behind |= {m.partition(".")[0] for members in pillars for m in members}
+        return [
+            f"{c} v{before[c]} -> v{now[c]}"
+            for c in sorted(behind)
+            if c in before and c in now and before[c] != now[c]
+        ]
 
 
 def build(doc: Doc) -> View:
