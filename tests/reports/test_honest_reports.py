@@ -7,21 +7,56 @@ from __future__ import annotations
 
 import copy
 import re
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from sqlalchemy import update
 
 from fragscope.db.models import IndicatorValue
 from fragscope.reports import render
 from tests.fixtures.reports import WORLDS, summary_doc
 
+Doc = dict[str, Any]
 
-def _c2_censored(doc: dict[str, Any]) -> dict[str, Any]:
+
+@pytest.fixture(scope="module")
+def vantages_doc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Doc]:
+    """The several-vantages Summary, built once for this module's read-only tests."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('honest') / 'vantages.sqlite'}"
+    w, where = WORLDS["several_vantages"](url)
+    try:
+        yield summary_doc(w.engine, **where)
+    finally:
+        w.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def two_rounds(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Doc, Doc]]:
+    """The several-runs world: (both rounds' Summary, round r2's Summary after the stored
+    T1 values of round r1 were written by an older formula version)."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('honest') / 'runs.sqlite'}"
+    w, where = WORLDS["several_runs"](url)
+    try:
+        both = summary_doc(w.engine, **where)  # computes and stores both rounds
+        with w.engine.begin() as conn:
+            conn.execute(
+                update(IndicatorValue)
+                .where(
+                    IndicatorValue.run_id.in_(list(w.runs.values())), IndicatorValue.code == "T1"
+                )
+                .values(version=IndicatorValue.version - 1)
+            )
+        yield both, summary_doc(w.engine, round_name="r2")
+    finally:
+        w.engine.dispose()
+
+
+def _c2_censored(doc: Doc) -> Doc:
     return next(i for i in doc["indicators"] if i["code"] == "C2" and i["vantage"] == "censored")
 
 
-def test_markdown_writes_the_projects_prose_as_it_is(vantages_doc: dict[str, Any]) -> None:
+def test_markdown_writes_the_projects_prose_as_it_is(vantages_doc: Doc) -> None:
     md = render(vantages_doc, "markdown")
     assert "NXDOMAIN & Special-Use Integrity" in md and "&amp;" not in md
     assert "< minimum 3 clusters" in md  # a withheld reason, as written
@@ -34,7 +69,7 @@ def test_markdown_writes_the_projects_prose_as_it_is(vantages_doc: dict[str, Any
     assert "&lt;script&gt;" in md and "<script" not in md
 
 
-def test_composite_shows_its_pillars_and_members(vantages_doc: dict[str, Any]) -> None:
+def test_composite_shows_its_pillars_and_members(vantages_doc: Doc) -> None:
     row = _c2_censored(vantages_doc)
     pillars = row["params"]["pillars"]
     md = render(vantages_doc, "markdown")
@@ -50,7 +85,7 @@ def test_composite_shows_its_pillars_and_members(vantages_doc: dict[str, Any]) -
         assert shown in md
 
 
-def test_brief_ranks_pillars_only_when_several_count(vantages_doc: dict[str, Any]) -> None:
+def test_brief_ranks_pillars_only_when_several_count(vantages_doc: Doc) -> None:
     md = render(vantages_doc, "markdown")
     clean = next(
         i for i in vantages_doc["indicators"] if i["code"] == "C2" and i["vantage"] == "clean"
@@ -65,7 +100,7 @@ def test_brief_ranks_pillars_only_when_several_count(vantages_doc: dict[str, Any
     assert f"its highest of {n} pillars is " in censored
 
 
-def test_pair_tests_name_their_common_targets(vantages_doc: dict[str, Any]) -> None:
+def test_pair_tests_name_their_common_targets(vantages_doc: Doc) -> None:
     pairs = [c for c in vantages_doc["comparisons"] if c["kind"] == "pair"]
     assert pairs
     md = render(vantages_doc, "markdown")
@@ -80,7 +115,7 @@ def test_pair_tests_name_their_common_targets(vantages_doc: dict[str, Any]) -> N
         assert c["note"] in md
 
 
-def test_degenerate_intervals_are_flagged(vantages_doc: dict[str, Any]) -> None:
+def test_degenerate_intervals_are_flagged(vantages_doc: Doc) -> None:
     doc = copy.deepcopy(vantages_doc)
     row = next(i for i in doc["indicators"] if i["code"] == "T6" and i["value"] is not None)
     row["ci_low"] = row["ci_high"] = row["value"]
@@ -100,20 +135,8 @@ def test_degenerate_intervals_are_flagged(vantages_doc: dict[str, Any]) -> None:
     assert "degenerate" in render(vantages_doc, "markdown")
 
 
-def test_trends_never_join_different_formula_versions(tmp_path: Path) -> None:
-    w, where = WORLDS["several_runs"](f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    try:
-        summary_doc(w.engine, **where)  # computes and stores both rounds
-        first = [r for label, r in w.runs.items()]
-        with w.engine.begin() as conn:
-            conn.execute(
-                update(IndicatorValue)
-                .where(IndicatorValue.run_id.in_(first), IndicatorValue.code == "T1")
-                .values(version=IndicatorValue.version - 1)
-            )
-        doc = summary_doc(w.engine, round_name="r2")
-    finally:
-        w.engine.dispose()
+def test_trends_never_join_different_formula_versions(two_rounds: tuple[Doc, Doc]) -> None:
+    _, doc = two_rounds
     trend = {(c["vantage_a"], c["code"]): c for c in doc["comparisons"] if c["kind"] == "trend"}
     for c in (trend[("censored", "T1")], trend[("censored", "C2")]):
         assert c["value"] is None and not c["flagged"]
@@ -123,17 +146,11 @@ def test_trends_never_join_different_formula_versions(tmp_path: Path) -> None:
     assert trend[("censored", "T4")]["value"] is not None  # unchanged formulas still compare
 
 
-def test_trend_chart_breaks_at_a_version_change(tmp_path: Path) -> None:
-    w, where = WORLDS["several_runs"](f"sqlite:///{tmp_path / 'runs.sqlite'}")
-    try:
-        doc = summary_doc(w.engine, **where)
-    finally:
-        w.engine.dispose()
-    before = render(doc, "html")
-    assert "versions: T1 v" not in before
+def test_trend_chart_breaks_at_a_version_change(two_rounds: tuple[Doc, Doc]) -> None:
+    doc = copy.deepcopy(two_rounds[0])
+    assert "versions: T1 v" not in render(doc, "html")
     older = {r["run_id"] for r in doc["runs"] if r["round"] == "r1"}
     for i in doc["indicators"]:
         if i["run_id"] in older and i["code"] == "T1":
             i["version"] -= 1
-    page = render(doc, "html")
-    assert "versions: T1 v0 -&gt; v1" in page
+    assert "versions: T1 v0 -&gt; v1" in render(doc, "html")
