@@ -64,9 +64,10 @@ def markdown() -> str:
         "Other ratios of sums: Wilson's interval at the cluster-robust effective sample size, "
         "with t on k - 1 degrees of freedom (Korn and Graubard 1998); a ratio of 0 or 1 counts "
         "each of its k clusters as one trial, so all-zero clusters give a score interval, "
-        "never [0, 0]. Other statistics (JSD, HHI, Jaccard, the composite, pair differences): "
+        "never [0, 0]. Other statistics (JSD, HHI, Jaccard, pair differences): "
         "the cluster bootstrap (B = 1000, seeded from the run id) with the expanded "
-        "percentile interval (Hesterberg 2015), whose quantiles widen for few clusters; a "
+        "percentile interval (Hesterberg 2015), whose quantiles widen for few clusters. The "
+        "composite: the 2.5-97.5 % range of its members' joint replicates (step 4). A "
         "zero-width interval is kept but marked `ci_degenerate` and flagged in the reports. "
         "`python -m bench ci` measures the coverage of each method on synthetic rounds with a "
         "known truth (intra-cluster correlation 0.3).",
