@@ -73,12 +73,12 @@ schema-doc: venv
 indicators-doc: venv
 	$(BIN)/fragscope indicators list --format markdown > docs/indicators.md
 
-# docs/examples: the html and markdown reports of the lab campaigns (a demo round in its
-# own working directory, so an earlier demo's runs do not join the round).
-examples: deps
-	rm -rf .make/examples && mkdir -p docs/examples
-	$(BIN)/fragscope demo --dir .make/examples --round lab-example \
-	  --report docs/examples/lab-report.html --markdown docs/examples/lab-report.md
+# docs/examples: the text, markdown and html reports of a fixed, seeded synthetic round
+# (tests/fixtures/reports.py, the several-vantages world), with the report goldens;
+# tests/reports/test_golden.py fails when the current code renders them differently.
+examples: venv
+	mkdir -p docs/examples
+	$(BIN)/pytest -q -p no:cacheprovider tests/reports/test_golden.py --update-golden
 
 clean:
 	rm -rf $(STAMPS) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -359,6 +359,9 @@ class PairTest:
     p_value: float
     p_holm: float
     n_common: int
+    value_u: float
+    """The indicator of run_u on the common targets only (not its headline value)."""
+    value_v: float
 
     @property
     def significant(self) -> bool:
@@ -427,14 +430,28 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
             totals = cols.sum(axis=0)
             raw = []
             for (i, (u, _)), (j, (v, _)) in combinations(enumerate(present), 2):
-                delta = float(totals[2 * i] / totals[2 * i + 1] - totals[2 * j] / totals[2 * j + 1])
+                on_common = (
+                    float(totals[2 * i] / totals[2 * i + 1]),
+                    float(totals[2 * j] / totals[2 * j + 1]),
+                )
+                delta = on_common[0] - on_common[1]
                 pick = sums[:, [2 * i, 2 * i + 1, 2 * j, 2 * j + 1]]
-                raw.append((u, v, stats.paired_from_sums(pick, delta, len(common))))
-            adjusted = stats.holm([r.p_value for _, _, r in raw])
-            for (u, v, res), p_adj in zip(raw, adjusted, strict=True):
+                raw.append((u, v, on_common, stats.paired_from_sums(pick, delta, len(common))))
+            adjusted = stats.holm([r.p_value for *_, r in raw])
+            for (u, v, (a, b), res), p_adj in zip(raw, adjusted, strict=True):
                 out.append(
                     PairTest(
-                        code, u.id, v.id, res.delta, res.low, res.high, res.p_value, p_adj, res.n
+                        code,
+                        u.id,
+                        v.id,
+                        res.delta,
+                        res.low,
+                        res.high,
+                        res.p_value,
+                        p_adj,
+                        res.n,
+                        a,
+                        b,
                     )
                 )
     return out

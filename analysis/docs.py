@@ -19,9 +19,8 @@ def markdown() -> str:
         "Every value is oriented so that higher = more fragmented, concentrated or impaired, "
         "lies in [0, 1], and is stored in `indicator_values` with its sample size `n` (the "
         "number of clusters: targets, names or resolvers), a 95% interval and the formula "
-        "version. Intervals come from a cluster bootstrap over targets (B = 1000, percentile,"
-        " seeded from the run id), or Wilson's score interval for binary shares with n < 30. "
-        "An indicator without enough data is stored as NULL with the reason.",
+        "version. Intervals are chosen per statistic (Method step 8). An indicator without "
+        "enough data is stored as NULL with the reason.",
         "",
         "| code | title | unit | pillar | inputs | min n |",
         "|---|---|---|---|---|---|",
@@ -54,10 +53,25 @@ def markdown() -> str:
         "of the run, so targets are resampled jointly, which the composite's interval needs.",
         "5. **Weight sensitivity.** C2's params give the 2.5-97.5 % range of the index under "
         "pillar weights drawn from Dirichlet(1, ..., 1), 1,000 draws seeded from the run id.",
-        "6. **Comparisons.** Cross-vantage pair tests use the targets both runs measured, with "
-        "Holm-adjusted p-values.",
-        "7. **Trends.** A value moved between two runs when their 95 % intervals do not overlap.",
-        "8. **Loss is not censorship.** A task counts as failed only when all its attempts "
+        "6. **Comparisons.** Cross-vantage pair tests use the targets every run of the round "
+        "measured, with Holm-adjusted p-values; a - b is the difference on those targets, "
+        "which is why it can differ from the difference of the headline values (all targets "
+        "of each run); the reports print both sides on the common targets.",
+        "7. **Trends.** A value moved between two runs when their 95 % intervals do not "
+        "overlap. Values of different formula versions are never joined silently: the trend "
+        "table and chart mark a change of version, and no change is computed across it.",
+        "8. **Intervals.** Binary shares over fewer than 30 targets: Wilson's score interval. "
+        "Other ratios of sums: Wilson's interval at the cluster-robust effective sample size, "
+        "with t on k - 1 degrees of freedom (Korn and Graubard 1998); a ratio of 0 or 1 counts "
+        "each of its k clusters as one trial, so all-zero clusters give a score interval, "
+        "never [0, 0]. Other statistics (JSD, HHI, Jaccard, pair differences): "
+        "the cluster bootstrap (B = 1000, seeded from the run id) with the expanded "
+        "percentile interval (Hesterberg 2015), whose quantiles widen for few clusters. The "
+        "composite: the 2.5-97.5 % range of its members' joint replicates (step 4). A "
+        "zero-width interval is kept but marked `ci_degenerate` and flagged in the reports. "
+        "`python -m bench ci` measures the coverage of each method on synthetic rounds with a "
+        "known truth (intra-cluster correlation 0.3).",
+        "9. **Loss is not censorship.** A task counts as failed only when all its attempts "
         "failed (campaigns retry timeouts; the naming dns method retransmits each UDP query). "
         "Each vantage also probes an always-allowed control host on the same path (a target "
         "of role control); a transport failure within 10 s of a failure of that control on "

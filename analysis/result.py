@@ -14,6 +14,10 @@ from fragscope.analysis import stats
 from fragscope.analysis.registry import REGISTRY
 
 WILSON_MAX_N = 30  # below this many unit-weight clusters the Wilson interval is used
+BOOTSTRAP = f"cluster bootstrap expanded percentile, B = {stats.B_DEFAULT}"
+"""The interval of statistics that are not ratios of sums (stats.expanded_alpha)."""
+CLUSTER_WILSON = "cluster-adjusted Wilson (design-effect n, t with k - 1 df)"
+"""The interval of the other ratios (stats.cluster_wilson)."""
 
 StrArray = npt.NDArray[np.str_]
 
@@ -130,7 +134,9 @@ def from_ratio(
     """sum(num)/sum(den) over clusters (targets) with its 95% interval, or withheld.
 
     Wilson's interval serves small samples of unit clusters (one trial per target); the
-    cluster bootstrap serves the rest. Replicates are always kept for the composite.
+    cluster-adjusted Wilson interval (stats.cluster_wilson) serves the rest: the percentile
+    bootstrap undercovers with few clusters and claims [0, 0] when every cluster is 0
+    (python -m bench ci). Replicates are always kept for the composite.
     """
     params = dict(params or {})
     ind = REGISTRY[code]
@@ -147,10 +153,7 @@ def from_ratio(
     boot = bootstrap(run, code, kept, np.column_stack([num_a, den_a]), lambda s: s[:, 0] / s[:, 1])
     binary = bool(np.all(den_a == 1) and np.all((num_a == 0) | (num_a == 1)))
     wilson = binary and n_clusters < WILSON_MAX_N
-    if wilson:
-        params["interval"] = "wilson"
-    else:
-        params["interval"] = "cluster bootstrap percentile, B = 1000"
+    params["interval"] = "wilson" if wilson else CLUSTER_WILSON
     est = Estimate(
         code,
         run.id,
@@ -162,15 +165,23 @@ def from_ratio(
     )
     if wilson:
         est.ci_low, est.ci_high = stats.wilson(int(num_a.sum()), n_clusters)
-    boot.then(partial(_fill, est, keep_bounds=wilson))
+    else:
+        low, high = stats.cluster_wilson(num_a[None, :], den_a[None, :])
+        est.ci_low, est.ci_high = float(low[0]), float(high[0])
+    # The bootstrap replicates still serve the composite and the pair tests.
+    boot.then(partial(_fill, est, keep_bounds=True))
     return est
 
 
 def _fill(est: Estimate, interval: stats.Interval, *, keep_bounds: bool = False) -> None:
-    """An estimate's interval and replicates, once its bootstrap is resolved."""
+    """An estimate's interval and replicates, once its bootstrap is resolved; a zero-width
+    interval (resampling had nothing to vary) is marked ``ci_degenerate`` for the reports."""
     est.replicates = interval.replicates
-    if not keep_bounds:
-        est.ci_low, est.ci_high = interval.low, interval.high
+    if keep_bounds:
+        return
+    est.ci_low, est.ci_high = interval.low, interval.high
+    if stats.degenerate(est.ci_low, est.ci_high):
+        est.params["ci_degenerate"] = True
 
 
 def _key_array(keys: Sequence[str] | StrArray) -> StrArray:
@@ -188,7 +199,7 @@ def from_interval(
     ind = REGISTRY[code]
     if interval.n < ind.min_n:
         return withheld(code, run, f"n = {interval.n} < minimum {ind.min_n} clusters", **params)
-    params = {**params, "interval": "cluster bootstrap percentile, B = 1000"}
+    params = {**params, "interval": BOOTSTRAP}
     est = Estimate(code, run.id, run.vantage_id, interval.value, n=interval.n, params=params)
     pending = interval if isinstance(interval, stats.Pending) else stats.Pending.done(interval)
     pending.then(partial(_fill, est))

@@ -27,6 +27,8 @@ from fragscope.db.scope import observation_tables
 
 SCHEMA_VERSION = "1.1.0"
 OBSERVED_LIMIT = 20
+VERSION_CHANGED = "formula version changed"
+"""How a trend row between two versions of an indicator's formula begins its note."""
 """At most this many distinct observed strings per (run, kind), most frequent first."""
 OBSERVATION_TABLES = tuple(
     sorted(observation_tables(), key=lambda name: name == "null_observations")
@@ -301,6 +303,21 @@ def _stored_previous(
     return {code: (v, lo, hi, ver) for code, v, lo, hi, ver in rows}
 
 
+def _versions_changed(
+    code: str, stored: dict[str, tuple[float | None, float | None, float | None, int]]
+) -> list[str]:
+    """The formulas behind ``code`` (itself and, for the composite, its pillar members)
+    whose version differs from the previous run's stored one, as "N1 v1 -> v2"."""
+    behind = {code}
+    if code == "C2":
+        behind |= {m.partition(".")[0] for members in PILLARS.values() for m in members}
+    return [
+        f"{c} v{stored[c][3]} -> v{REGISTRY[c].version}"
+        for c in sorted(behind)
+        if c in stored and c in REGISTRY and stored[c][3] != REGISTRY[c].version
+    ]
+
+
 def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) -> Summary:
     """The Summary of a computation; trends read the previous runs' stored values."""
     runs = computation.runs
@@ -380,7 +397,10 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
                 p.p_value,
                 p.p_holm,
                 p.significant,
-                f"paired bootstrap on {p.n_common} common targets, Holm over pairs",
+                # The pair is compared on the targets every run of the round measured, so
+                # a - b differs from the difference of the headline values (all targets).
+                f"on the {p.n_common} targets common to the round: a = {p.value_u:.3f}, "
+                f"b = {p.value_v:.3f}; paired bootstrap, Holm over pairs",
             )
         )
     for run_id, jsd_value in computation.repeat_baselines.items():
@@ -410,8 +430,33 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
         for e in computation.estimates:
             if e.run_id != r.id or e.value is None or e.code not in stored:
                 continue
-            v, lo, hi, ver = stored[e.code]
-            if v is None or ver != e.version or lo is None or hi is None:
+            v, lo, hi, _ = stored[e.code]
+            if v is None:
+                continue
+            changed = _versions_changed(e.code, stored)
+            if changed:
+                # Different formulas measure different things: the trend says so and
+                # computes no change across them (docs/indicators.md, Method step 7).
+                comparisons.append(
+                    ComparisonRow(
+                        "trend",
+                        e.code,
+                        r.id,
+                        prev.id,
+                        r.vantage_label,
+                        prev.vantage_label,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        False,
+                        f"{VERSION_CHANGED} since the previous run ({'; '.join(changed)}); "
+                        "not compared",
+                    )
+                )
+                continue
+            if lo is None or hi is None:
                 continue
             assert e.ci_low is not None and e.ci_high is not None
             comparisons.append(
@@ -434,9 +479,11 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
             )
     coverage, failures, silent = _data_quality(engine, [r.id for r in runs], computation.present)
     method = {
-        "bootstrap": f"cluster bootstrap over targets, B = {stats.B_DEFAULT}, 95% percentile "
-        "interval, seeded from the run id; Wilson score interval for binary proportions "
-        "with n < 30",
+        "bootstrap": "95% intervals (docs/indicators.md, Method step 8): Wilson score "
+        "interval for binary shares with n < 30; cluster-adjusted Wilson (design-effect n, "
+        "t with k - 1 df) for other ratios; cluster bootstrap over targets, "
+        f"B = {stats.B_DEFAULT}, expanded percentile, seeded from the run id, for other "
+        "statistics",
         "control_label": computation.control_label,
         "asn_mapping_date": computation.mapping_date,
         "asn_mapping_source": computation.mapping_source,

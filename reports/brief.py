@@ -61,10 +61,28 @@ def _by_vantage(view: View, topic: str, what: str, kind: str) -> list[Statement]
     return out
 
 
+def _pillars(view: View, row: Doc) -> str:
+    """What the composite rests on: its highest pillar when several count, else the one
+    pillar (a highest of one is no ranking) and the pillars left out."""
+    pillars: dict[str, float] = row["params"].get("pillars") or {}
+    if not pillars:
+        return ""
+    if len(pillars) > 1:
+        top = max(sorted(pillars), key=lambda p: pillars[p])
+        return f"; its highest of {len(pillars)} pillars is {top} at {num(pillars[top])}"
+    (only,) = pillars
+    left_out = sorted(set(view.doc["method"]["composite"]["pillars"]) - {only})
+    members = ", ".join((row["params"].get("members_present") or {}).get(only, []))
+    tail = f"; it rests on one pillar only, {only} = {num(pillars[only])} ({members})"
+    if left_out:
+        tail += f", since {' and '.join(left_out)} had too few members to count"
+    return tail
+
+
 def statements(view: View) -> list[Statement]:
     """Every statement of the brief, topic by topic."""
     out: list[Statement] = []
-    # Fragmentation risk: the composite and its largest pillar, then the spread of vantages.
+    # Fragmentation risk: the composite and what it rests on, then the spread of vantages.
     afi = []
     for run in view.latest:
         row = view.value(run["run_id"], "C2")
@@ -77,9 +95,7 @@ def statements(view: View) -> list[Statement]:
             )
             continue
         afi.append(row)
-        pillars = row["params"].get("pillars") or {}
-        top = max(sorted(pillars), key=lambda p: pillars[p]) if pillars else None
-        tail = f"; its highest pillar is {top} at {num(pillars[top])}" if top else ""
+        tail = _pillars(view, row)
         out.append(
             Statement(
                 TOPICS[0],

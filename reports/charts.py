@@ -1,7 +1,8 @@
 """The html report's charts as inline SVG strings (matplotlib). No I/O beyond memory.
 
 ``svg.hashsalt`` is fixed and the date left out so the same Summary gives the same bytes
-(golden files); text stays text (``svg.fonttype = none``) so the page text holds the labels.
+(golden files); text stays text (``svg.fonttype = none``) so the page text holds the labels,
+with control characters shown as escapes (view.visible).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from fragscope.reports.view import Chart, View
+from fragscope.reports.view import Chart, View, visible
 
 HASHSALT = "fragscope-reports"
 _STYLE: dict[str, Any] = {
@@ -54,23 +55,45 @@ def _indicators(view: View, chart: Chart) -> str:
     ax.set_yticks(y, codes)
     ax.set_xlim(0, 1)
     ax.set_xlabel("value (higher = more fragmented), 95% interval")
-    ax.set_title(f"{view.label(run_id)}: indicators")
+    ax.set_title(f"{visible(view.label(run_id))}: indicators")
     fig.tight_layout()
     return _svg(fig, chart.title)
 
 
 def _trend(view: View, chart: Chart) -> str:
     fig, ax = plt.subplots(figsize=(6.4, 3.0))
-    series: dict[str, list[tuple[int, float]]] = {}
+    series: dict[str, list[tuple[int, float, str]]] = {}
     order = {r["run_id"]: n for n, r in enumerate(view.runs)}
     for run_id in chart.run_ids:
         row = view.value(run_id, "C2")
         if row is not None and row["value"] is not None:
             vantage = view.run_by_id[run_id]["vantage"]
-            series.setdefault(vantage, []).append((order[run_id], row["value"]))
+            series.setdefault(vantage, []).append((order[run_id], row["value"], run_id))
     for vantage, pts in sorted(series.items()):
-        xs, ys = zip(*pts, strict=True)
-        ax.plot(xs, ys, marker="o", label=vantage)
+        # A line joins two runs only when the formulas behind C2 are the same versions;
+        # a change of version breaks the line and is named on the chart.
+        segments: list[list[tuple[int, float]]] = [[]]
+        for n, (x, y, run_id) in enumerate(pts):
+            changed = view.version_change(run_id, pts[n - 1][2], "C2") if n else []
+            if changed:
+                segments.append([])
+                ax.axvline(x - 0.5, color="#999", linestyle=":", linewidth=1)
+                ax.annotate(
+                    "versions: " + "; ".join(changed),
+                    (x - 0.5, 0.97),
+                    fontsize=6,
+                    rotation=90,
+                    va="top",
+                    ha="right",
+                )
+            segments[-1].append((x, y))
+        colour = None
+        for seg in segments:
+            xs, ys = zip(*seg, strict=True)
+            (line,) = ax.plot(
+                xs, ys, marker="o", color=colour, label=None if colour else visible(vantage)
+            )
+            colour = line.get_color()
     ax.set_xticks(range(len(view.runs)), [view.runs[i]["started_at"][5:16] for i in order.values()])
     ax.tick_params(axis="x", labelrotation=30)
     ax.set_ylim(0, 1)
@@ -97,7 +120,8 @@ def _heatmap(view: View, chart: Chart) -> str:
     fig, ax = plt.subplots(figsize=(0.42 * len(codes) + 1.8, 0.45 * len(chart.run_ids) + 1.2))
     im = ax.imshow(np.ma.masked_invalid(grid), cmap="viridis", vmin=0, vmax=1, aspect="auto")
     ax.set_xticks(range(len(codes)), codes)
-    ax.set_yticks(range(len(chart.run_ids)), [view.run_by_id[r]["vantage"] for r in chart.run_ids])
+    vantages = [visible(view.run_by_id[r]["vantage"]) for r in chart.run_ids]
+    ax.set_yticks(range(len(chart.run_ids)), vantages)
     for (a, b), v in np.ndenumerate(grid):
         ax.text(
             b,
@@ -127,7 +151,7 @@ def _discovery(view: View, chart: Chart) -> str:
         row = view.value(run_id, "T6")
         channels = row["params"]["channels"] if row else {}
         vals = [channels.get(k) or 0 for k, _ in keys]
-        ax.bar(np.arange(len(keys)) + n * width, vals, width, label=view.label(run_id))
+        ax.bar(np.arange(len(keys)) + n * width, vals, width, label=visible(view.label(run_id)))
     ax.set_xticks(np.arange(len(keys)) + 0.4 - width / 2, [t for _, t in keys])
     ax.set_ylabel("targets")
     ax.set_title("QUIC discovery channels")

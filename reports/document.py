@@ -1,18 +1,30 @@
 """The report as format-neutral sections (paragraphs, tables, bullet lists) built from the
 Summary; text, markdown and html render the same sections. Pure: no I/O, no statistic.
 
-Strings from the network (TXT records, Server headers, naming values, endpoints) pass
-through verbatim here; each renderer escapes them for its format.
+Strings from the network or the database (TXT records, Server headers, naming values,
+endpoints, vantage labels) pass through verbatim here, marked view.Untrusted; each renderer
+escapes them for its format, and shows control characters as escapes in every string.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
 from fragscope.reports import brief
-from fragscope.reports.view import HEADLINE_CODES, NAMING_CODES, TRANSPORT_CODES, Doc, View, ci, num
+from fragscope.reports.view import (
+    HEADLINE_CODES,
+    NAMING_CODES,
+    TRANSPORT_CODES,
+    Doc,
+    Literal,
+    Untrusted,
+    View,
+    ci,
+    num,
+)
 
 
 @dataclass
@@ -63,16 +75,68 @@ def _ind_table(view: View, codes: tuple[str, ...], runs: list[Doc]) -> Table:
                     r["title"],
                     num(r["value"]),
                     ci(r),
-                    "" if r["n"] is None else str(r["n"]),
+                    _n(r),
                     note,
                 ]
             )
     return Table(["vantage", "code", "indicator", "value", "95% CI", "n", "withheld because"], rows)
 
 
+def _n(row: Doc) -> str:
+    """The sample size column: clusters, or for the composite its pillars (a count of
+    pillars is no sample size; the composite table lists them)."""
+    pillars = row["params"].get("pillars")
+    if isinstance(pillars, dict):
+        return f"{len(pillars)} pillar{'s' if len(pillars) != 1 else ''}"
+    return "" if row["n"] is None else str(row["n"])
+
+
+def _member(view: View, run_id: str, member: str) -> str:
+    """A composite member and its value: an indicator (N1) or a param of one (N4.apd)."""
+    code, _, param = member.partition(".")
+    row = view.value(run_id, code)
+    if row is None:
+        return member
+    value = row["params"].get(param) if param else row["value"]
+    return f"{member} = {num(value)}" if isinstance(value, int | float) else member
+
+
+def composite(view: View) -> Table | None:
+    """C2 by vantage and pillar: the pillar's value, or why it does not count, and its
+    members present (with their values) and missing."""
+    defined: dict[str, list[str]] = view.doc["method"]["composite"]["pillars"]
+    rows = []
+    for run in view.latest:
+        row = view.value(run["run_id"], "C2")
+        if row is None or row["value"] is None:
+            continue
+        values = row["params"].get("pillars") or {}
+        present = row["params"].get("members_present") or {}
+        for pillar, members in sorted(defined.items()):
+            have = present.get(pillar, [])
+            rows.append(
+                [
+                    view.label(run["run_id"]),
+                    pillar,
+                    num(values[pillar]) if pillar in values else "not counted",
+                    ", ".join(_member(view, run["run_id"], m) for m in have) or "none",
+                    ", ".join(m for m in members if m not in have) or "none",
+                ]
+            )
+    if not rows:
+        return None
+    caption = (
+        f"Composite C2: its pillars and members (a pillar counts when >= "
+        f"{num(view.doc['method']['composite']['min_coverage'], 1)} of its members are present)"
+    )
+    return Table(
+        ["vantage", "pillar", "value", "members present", "members missing"], rows, caption
+    )
+
+
 def _observed(view: View, kind: str, key_header: str) -> Table | None:
     rows = [
-        [view.label(o["run_id"]), o["key"] or "", o["value"], str(o["count"])]
+        [view.label(o["run_id"]), Untrusted(o["key"] or ""), Untrusted(o["value"]), str(o["count"])]
         for o in view.doc.get("observed", [])
         if o["kind"] == kind
     ]
@@ -93,19 +157,18 @@ def _params(row: Doc | None, keys: tuple[str, ...]) -> str:
 
 
 def headline(view: View) -> Section:
-    t = _ind_table(view, HEADLINE_CODES, view.latest)
-    return Section(
-        "headline",
-        "Headline indicators",
-        [
-            Para(
-                "Latest run of each vantage. Every value lies in [0, 1], higher = more "
-                "fragmented (T9: 0.5 = symmetric); 95% cluster-bootstrap intervals over targets."
-            ),
-            t,
-        ],
-        ("indicators",),
-    )
+    blocks: list[Block] = [
+        Para(
+            "Latest run of each vantage. Every value lies in [0, 1], higher = more "
+            "fragmented (T9: 0.5 = symmetric); 95% intervals over targets (Method notes). "
+            "An interval marked degenerate has zero width: resampling had nothing to vary, "
+            "so it states no precision."
+        ),
+        _ind_table(view, HEADLINE_CODES, view.latest),
+    ]
+    if (c2 := composite(view)) is not None:
+        blocks.append(c2)
+    return Section("headline", "Headline indicators", blocks, ("indicators",))
 
 
 def naming_layer(view: View) -> Section:
@@ -217,6 +280,14 @@ def cross_vantage(view: View) -> Section:
     pairs = view.comparisons("pair")
     if pairs:
         blocks.append(
+            Para(
+                "Each pair is compared on the targets that every vantage of the round "
+                "measured, so a - b is the difference on those targets and can differ from "
+                "the difference of the headline values, which use all targets of each "
+                "vantage; the last column gives both sides on the common targets."
+            )
+        )
+        blocks.append(
             Table(
                 [
                     "code",
@@ -227,6 +298,7 @@ def cross_vantage(view: View) -> Section:
                     "p",
                     "p (Holm)",
                     "significant",
+                    "on common targets",
                 ],
                 [
                     [
@@ -238,6 +310,7 @@ def cross_vantage(view: View) -> Section:
                         num(c["p_value"]),
                         num(c["p_holm"]),
                         "yes" if c["flagged"] else "no",
+                        c["note"],
                     ]
                     for c in pairs
                 ],
@@ -253,11 +326,13 @@ def trend(view: View) -> Section:
     blocks: list[Block] = []
     rows = [
         [
-            c["vantage_a"],
+            Untrusted(c["vantage_a"]),
             c["code"],
             view.label(c["run_b"], c["vantage_b"]),
             view.label(c["run_a"], c["vantage_a"]),
-            num(c["value"]),
+            num(c["value"])
+            if c["value"] is not None
+            else "; ".join(view.version_change(c["run_a"], c["run_b"], c["code"])) or c["note"],
             "yes" if c["flagged"] else "no",
         ]
         for c in view.comparisons("trend")
@@ -267,7 +342,8 @@ def trend(view: View) -> Section:
             Table(
                 ["vantage", "code", "previous run", "this run", "change", "flagged"],
                 rows,
-                "Change against the previous run (flagged: 95% intervals disjoint)",
+                "Change against the previous run (flagged: 95% intervals disjoint; a change "
+                "of formula version is named, never computed)",
             )
         )
     rep = view.comparisons("repeat")
@@ -276,7 +352,11 @@ def trend(view: View) -> Section:
             Table(
                 ["vantage", "previous run", "C1 to previous run (bits)"],
                 [
-                    [c["vantage_a"], view.label(c["run_b"], c["vantage_b"]), num(c["value"])]
+                    [
+                        Untrusted(c["vantage_a"]),
+                        view.label(c["run_b"], c["vantage_b"]),
+                        num(c["value"]),
+                    ]
                     for c in rep
                 ],
                 "Same-vantage repeat: the noise baseline for C1",
@@ -329,7 +409,12 @@ def data_quality(view: View) -> Section:
             Table(
                 ["vantage", "table", "endpoint", "attempts"],
                 [
-                    [view.label(s["run_id"]), s["table"], s["endpoint"], str(s["attempts"])]
+                    [
+                        view.label(s["run_id"]),
+                        s["table"],
+                        Untrusted(s["endpoint"]),
+                        str(s["attempts"]),
+                    ]
                     for s in d["silent_endpoints"]
                 ],
                 "Endpoints that never answered",
@@ -363,7 +448,10 @@ def method(view: View) -> Section:
         + f"; a pillar counts when >= {num(m['composite']['min_coverage'], 1)} of its members "
         f"are present; weights {m['composite']['weights']}.",
     ]
-    notes = [f"{n['code']} v{n['version']} {n['title']}: {n['formula']}" for n in view.doc["notes"]]
+    notes: list[str] = [
+        Literal(f"{n['code']} v{n['version']} {n['title']}: {n['formula']}")
+        for n in view.doc["notes"]
+    ]
     return Section("method", "Method notes", [Bullets(items), Bullets(notes)])
 
 
@@ -398,6 +486,27 @@ def sections(view: View) -> list[Section]:
         method(view),
         council(view),
     ]
+
+
+def shown(sections: list[Section], show: Callable[[str], str]) -> list[Section]:
+    """The sections with every string passed through ``show`` (view.visible for the text
+    and html reports), keeping each string's Untrusted or Literal mark."""
+
+    def one(s: str) -> str:
+        return type(s)(show(s)) if isinstance(s, Untrusted | Literal) else show(s)
+
+    def block(b: Block) -> Block:
+        if isinstance(b, Para):
+            return replace(b, text=one(b.text))
+        if isinstance(b, Table):
+            rows = [[one(c) for c in r] for r in b.rows]
+            return replace(
+                b, headers=[one(h) for h in b.headers], rows=rows, caption=one(b.caption)
+            )
+        cmds = [[one(c) for c in cs] for cs in b.commands]
+        return replace(b, items=[one(i) for i in b.items], commands=cmds)
+
+    return [replace(s, title=one(s.title), blocks=[block(b) for b in s.blocks]) for s in sections]
 
 
 def title(view: View) -> str:

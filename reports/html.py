@@ -1,6 +1,7 @@
 """The html report: ONE self-contained file (inline CSS and SVG, no script, no external
 request), Jinja2 with autoescape on, since TXT records, Server headers and ENS text records
-are attacker-controlled. Pure: returns the page as a string.
+are attacker-controlled; control characters in any string are shown as escapes
+(view.visible). Pure: returns the page as a string.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ import jinja2
 from markupsafe import Markup
 
 from fragscope.reports import charts, document
-from fragscope.reports.view import Doc, build
+from fragscope.reports.view import Doc, build, visible
 
 _ENV = jinja2.Environment(
     loader=jinja2.PackageLoader("reports", "templates"),
@@ -30,8 +31,8 @@ def render(doc: Doc) -> str:
         # matplotlib escapes its own text (labels are XML-escaped); the SVG is trusted markup.
         by_kind.setdefault(chart.kind, []).append((title, Markup(svg)))
     return _ENV.get_template("report.html.j2").render(
-        title=document.title(view),
-        sections=document.sections(view),
+        title=visible(document.title(view)),
+        sections=document.shown(document.sections(view), visible),
         charts=by_kind,
         generated_at=doc["generated_at"],
         schema_version=doc["schema_version"],

@@ -1,26 +1,21 @@
 """The text report: fits a 100-column terminal; colour only when asked (on a TTY). Pure.
 
-Untrusted strings are shown with control characters escaped, so a hostile TXT record or
-Server header cannot move the cursor or recolour the terminal.
+Every string is shown with its control characters escaped (view.visible), so a hostile TXT
+record or Server header cannot move the cursor, recolour the terminal or reorder the text.
 """
 
 from __future__ import annotations
 
-import re
 import textwrap
 
 import click
 
 from fragscope.reports import document
 from fragscope.reports.document import Bullets, Para, Table
-from fragscope.reports.view import Doc, build
+from fragscope.reports.view import Doc, build, visible
 
 WIDTH = 100
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
-
-
-def clean(s: str) -> str:
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", s)
+clean = visible  # the name the tests and earlier callers use
 
 
 def _fit(cells: list[list[str]], headers: list[str]) -> list[int]:
@@ -43,7 +38,7 @@ def _wrap(s: str, w: int) -> list[str]:
 
 
 def _table(t: Table, style: bool) -> list[str]:
-    cells = [[clean(c) for c in r] for r in t.rows]
+    cells = t.rows
     widths = _fit(cells, t.headers)
     out = []
     if t.caption:
@@ -63,13 +58,14 @@ def _table(t: Table, style: bool) -> list[str]:
 
 def render(doc: Doc, *, color: bool = False) -> str:
     view = build(doc)
-    lines = [click.style(document.title(view), bold=True) if color else document.title(view), ""]
-    for sec in document.sections(view):
+    heading = visible(document.title(view))
+    lines = [click.style(heading, bold=True) if color else heading, ""]
+    for sec in document.shown(document.sections(view), visible):
         head = sec.title.upper()
         lines += [click.style(head, fg="cyan", bold=True) if color else head, "=" * len(head)]
         for block in sec.blocks:
             if isinstance(block, Para):
-                text = clean(block.text)
+                text = block.text
                 if block.heading:
                     lines.append(click.style(text, bold=True) if color else text)
                 else:
@@ -78,10 +74,8 @@ def render(doc: Doc, *, color: bool = False) -> str:
                 lines += _table(block, color)
             elif isinstance(block, Bullets):
                 for n, item in enumerate(block.items):
-                    lines += textwrap.wrap(
-                        clean(item), WIDTH, initial_indent="- ", subsequent_indent="  "
-                    )
+                    lines += textwrap.wrap(item, WIDTH, initial_indent="- ", subsequent_indent="  ")
                     cmds = block.commands[n] if n < len(block.commands) else []
-                    lines += [_cut("    $ " + clean(c), WIDTH) for c in cmds]
+                    lines += [_cut("    $ " + c, WIDTH) for c in cmds]
             lines.append("")
     return "\n".join(lines).rstrip() + "\n"

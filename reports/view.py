@@ -5,6 +5,7 @@ groups) only, computes no statistic.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,15 +20,57 @@ TRANSPORT_CODES = registry.in_module("transport")
 HEADLINE_CODES = registry.headline_codes()
 
 
+# Characters a terminal or a text viewer acts on instead of showing: C0 controls, DEL and
+# C1 controls (U+009B is a one-character CSI), the line and paragraph separators, and the
+# bidirectional overrides and isolates that reorder what is displayed ("Trojan Source",
+# CVE-2021-42574). Newline too: the renderers lay out their own lines.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+class Untrusted(str):
+    """A string from the network or the database (TXT records, Server headers, naming
+    values, owner names, endpoints, labels): every renderer escapes it for its format,
+    while the project's own prose is written as it is (docs/reports.md)."""
+
+    __slots__ = ()
+
+
+class Literal(str):
+    """Project text shown exactly as written, markup characters included (a formula):
+    markdown sets it as a code span."""
+
+    __slots__ = ()
+
+
+def visible(s: str) -> str:
+    """``s`` with every control character shown as its escape (ESC as the four characters
+    ``\\x1b``), so no report can move a cursor, recolour a terminal or reorder text."""
+    return _CONTROL.sub(_escape, s)
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = ord(m.group())
+    return f"\\x{c:02x}" if c <= 0xFF else f"\\u{c:04x}"
+
+
 def num(x: float | None, digits: int = 3) -> str:
     """A value as the reports print it everywhere (so the page text matches the JSON)."""
     return "-" if x is None else f"{x:.{digits}f}"
 
 
+def degenerate(row: Doc) -> bool:
+    """A zero-width interval (analysis marks a bootstrap's ``ci_degenerate``): it states no
+    precision, since resampling had nothing to vary."""
+    low, high = row.get("ci_low"), row.get("ci_high")
+    marked = bool((row.get("params") or {}).get("ci_degenerate"))
+    return marked or (low is not None and high is not None and high - low <= 0)
+
+
 def ci(row: Doc) -> str:
     if row.get("ci_low") is None or row.get("ci_high") is None:
         return ""
-    return f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
+    interval = f"[{num(row['ci_low'])}, {num(row['ci_high'])}]"
+    return f"{interval} degenerate" if degenerate(row) else interval
 
 
 def short(run_id: str) -> str:
@@ -61,8 +104,12 @@ class View:
         if r is None:
             if not run_id:
                 return "-"
-            return f"{vantage} (run {short(run_id)})" if vantage else f"run {short(run_id)}"
-        return f"{r['vantage']} {r['started_at'][:16]}" if self.multi_run else r["vantage"]
+            return Untrusted(
+                f"{vantage} (run {short(run_id)})" if vantage else f"run {short(run_id)}"
+            )
+        return Untrusted(
+            f"{r['vantage']} {r['started_at'][:16]}" if self.multi_run else r["vantage"]
+        )
 
     @property
     def multi_run(self) -> bool:
@@ -76,6 +123,24 @@ class View:
 
     def charts(self) -> list[Chart]:
         return chart_plan(self.doc)
+
+    def versions(self, run_id: str) -> dict[str, int]:
+        """Formula version of each indicator with a row in the run."""
+        return {i["code"]: i["version"] for i in self.doc["indicators"] if i["run_id"] == run_id}
+
+    def version_change(self, run_id: str, previous: str, code: str) -> list[str]:
+        """The indicators behind ``code`` (itself and, for the composite, its pillar
+        members) whose formula version differs between two runs, as "N1 v1 -> v2"."""
+        before, now = self.versions(previous), self.versions(run_id)
+        behind = {code}
+        if code == "C2":
+            pillars = self.doc["method"]["composite"]["pillars"].values()
+            behind |= {m.partition(".")[0] for members in pillars for m in members}
+        return [
+            f"{c} v{before[c]} -> v{now[c]}"
+            for c in sorted(behind)
+            if c in before and c in now and before[c] != now[c]
+        ]
 
 
 def build(doc: Doc) -> View:

@@ -1,13 +1,15 @@
 """The ASGI apps the lab's Hypercorn hosts serve. No I/O beyond answering requests.
 
 ``app`` answers every request with a short text naming the HTTP version (so a test can
-see HTTP/3 was used) and ``hostile_app`` puts a script tag in its Server header and page,
-for the escaping tests. Alt-Svc is never set here: Hypercorn adds the one header the host
+see HTTP/3 was used) and ``hostile_app`` puts a script tag in its page and the planted hostile
+Server header (script tag, ESC and C1 control sequences) in its responses, for the escaping
+tests. Alt-Svc is never set here: Hypercorn adds the one header the host
 config asks for (``alt_svc_headers``), so each response carries exactly one.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -16,7 +18,11 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 HOSTILE_STRING = "<script>alert(1)</script>"
-"""Planted in the hostile host's Server header and page; stored verbatim, escaped on render."""
+"""Planted in the hostile host's page (and its Server header unless the truth plants another
+one); stored verbatim, escaped on render."""
+SERVER_HEADER_ENV = "FRAGSCOPE_LAB_SERVER_HEADER"
+"""The Server header the hostile host sends: lab/truth.toml's ``server_header``, which may
+hold control characters (ESC, C1 CSI) that HTTP/1.1 and h2 carry as header bytes."""
 
 
 async def _drain(receive: Receive) -> None:
@@ -72,4 +78,5 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
 async def hostile_app(scope: Scope, receive: Receive, send: Send) -> None:
     if await _http_request(scope, receive, send):
         body = f"<html><body>{HOSTILE_STRING}</body></html>\n".encode()
-        await _respond(send, body, [(b"server", HOSTILE_STRING.encode())])
+        server = os.environ.get(SERVER_HEADER_ENV, HOSTILE_STRING)
+        await _respond(send, body, [(b"server", server.encode())])

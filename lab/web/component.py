@@ -59,16 +59,14 @@ NEEDS_FACT = frozenset({"draft"})
 
 def web_server(fact: WebHost, paths: RunPaths) -> WebServer:
     """How to run the host ``fact`` (argv, config files, listeners)."""
-    extra = {"fact": fact} if fact.kind in NEEDS_FACT else {}
-    return BUILDERS[fact.kind](
-        list(fact.addresses),
-        fact.port,
-        paths.pki / "fullchain.pem",
-        paths.pki / "server.key",
-        paths.web,
-        name=fact.key,
-        **extra,
-    )
+    where = (list(fact.addresses), fact.port, paths.pki / "fullchain.pem", paths.pki / "server.key")
+    extra: dict[str, object] = {}
+    if fact.kind in NEEDS_FACT:
+        extra["fact"] = fact
+    if fact.kind == "hostile":
+        # The hostile host's planted Server header (control characters included) is a truth fact.
+        extra["server"] = fact.server_header
+    return BUILDERS[fact.kind](*where, paths.web, name=fact.key, **extra)
 
 
 class WebComponent(Component):
@@ -112,5 +110,5 @@ class WebComponent(Component):
                 host = web_server(fact, site.paths)
                 host.write_files()
                 # Caddy wants its XDG/HOME directories to exist.
-                for d in host.env.values():
+                for d in host.state_dirs:
                     Path(d).mkdir(parents=True, exist_ok=True)

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from string import Template
 
-from fragscope.lab.web.app import HOSTILE_STRING
+from fragscope.lab.web.app import HOSTILE_STRING, SERVER_HEADER_ENV
 
 Addresses = str | Sequence[str]
 HOSTILE_APP = "fragscope.lab.web.app:hostile_app"
@@ -41,6 +41,8 @@ class WebServer:
     server: str | None = None
     """The Server header its HTTPS responses carry."""
     software: str = "hypercorn"
+    state_dirs: tuple[str, ...] = ()
+    """Directories the server keeps state in, created before it starts."""
 
     def write_files(self) -> None:
         self.run_dir.mkdir(parents=True, exist_ok=True)
@@ -142,11 +144,20 @@ def hypercorn_advertised_no_udp(
 
 
 def hypercorn_hostile(
-    addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "hostile"
+    addresses: Addresses,
+    port: int,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    *,
+    name: str = "hostile",
+    server: str = HOSTILE_STRING,
 ) -> WebServer:
-    """HTTPS over TCP whose Server header and page carry ``<script>alert(1)</script>``."""
+    """HTTPS over TCP whose page carries ``<script>alert(1)</script>`` and whose Server
+    header is ``server`` (handed to the app in its environment, verbatim)."""
     where = (name, addresses, port, cert, key, run_dir)
-    return _hypercorn(*where, quic=False, alt_svc=None, app=HOSTILE_APP, server_header=False)
+    host = _hypercorn(*where, quic=False, alt_svc=None, app=HOSTILE_APP, server_header=False)
+    return replace(host, server=server, env={SERVER_HEADER_ENV: server})
 
 
 def caddy(
@@ -163,6 +174,11 @@ def caddy(
         key=key,
         storage=host_dir / "data",
     )
+    state = {
+        "XDG_DATA_HOME": str(host_dir / "xdg-data"),
+        "XDG_CONFIG_HOME": str(host_dir / "xdg-config"),
+        "HOME": str(host_dir),
+    }
     return WebServer(
         name=name,
         argv=("caddy", "run", "--config", str(host_dir / "Caddyfile"), "--adapter", "caddyfile"),
@@ -174,11 +190,8 @@ def caddy(
         alt_svc=f'h3=":{port}"; ma=2592000',
         server="Caddy",
         software="caddy",
-        env={
-            "XDG_DATA_HOME": str(host_dir / "xdg-data"),
-            "XDG_CONFIG_HOME": str(host_dir / "xdg-config"),
-            "HOME": str(host_dir),
-        },
+        env=state,
+        state_dirs=tuple(state.values()),
         advertises_h3=True,
     )
 
