@@ -91,15 +91,16 @@ def test_kill_9_at_random_points_then_resume(
     total = len(reference)
     points = sorted(rng.sample(range(1, total - 10), KILLS))
     killed = 0
-    finished = False
     with _reaped(str(db)):
         for i, point in enumerate(points):
+            if _status(db) == "finished":
+                break  # a kill came after the run had recorded its end
             proc = popen_cli(*args, *(["--resume"] if i else []))
             while len(done_keys(db) if _has_ledger(db) else []) < point and proc.poll() is None:
                 time.sleep(0.02)
             time.sleep(rng.uniform(0, 0.3))  # between commits, or inside one
             if proc.poll() is not None:
-                finished = proc.returncode == 0
+                assert proc.returncode == 0, proc.communicate()[1]
                 break  # the run finished before the point: nothing left to kill
             pids = processes_of(str(db))
             proc.send_signal(signal.SIGKILL)
@@ -108,7 +109,7 @@ def test_kill_9_at_random_points_then_resume(
             assert wait_gone(pids, timeout=LIVENESS_S) == [], f"kill {i}: processes outlived it"
             attempts = stored_attempts(db)
             assert max(attempts.values(), default=1) == 1, f"kill {i}: a duplicate row"
-        if not finished:
+        if _status(db) != "finished":
             r = run_cli(*args, "--resume", "--lock-wait", "0")
             assert r.returncode == 0, r.stderr
     assert killed >= KILLS - 2, f"only {killed} of the kill points were reached"
@@ -118,6 +119,11 @@ def test_kill_9_at_random_points_then_resume(
     assert set(attempts) == reference
     keys = done_keys(db)
     assert len(keys) == len(set(keys)) == len(NAMES) * 2
+
+
+def _status(db: Path) -> str | None:
+    rows = query(db, "SELECT status FROM runs") if _has_ledger(db) else []
+    return str(rows[0][0]) if rows else None
 
 
 def _has_ledger(db: Path) -> bool:
