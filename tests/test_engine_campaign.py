@@ -236,12 +236,9 @@ def test_key_lines_follow_tables_arrays_and_quoted_keys() -> None:
     assert lines[("p", "x.y", "e")] == 13
 
 
-def test_every_shipped_campaign_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    # The lab campaigns name the CA of a lab brought up in the working directory
-    # (lab-run/pki/ca.pem): they are valid where `fragscope lab up` ran.
-    (tmp_path / "lab-run" / "pki").mkdir(parents=True)
-    (tmp_path / "lab-run" / "pki" / "ca.pem").write_text("a CA bundle\n")
-    monkeypatch.chdir(tmp_path)
+@pytest.mark.usefixtures("in_a_lab_dir")
+def test_every_shipped_campaign_is_valid() -> None:
+    # The lab campaigns are valid where `fragscope lab up` ran (in_a_lab_dir).
     for path in sorted((REPO / "campaigns").glob("*.toml")):
         c = load_campaign(path)
         for source in c.targets:
