@@ -173,6 +173,16 @@ def statements(view: View) -> list[Statement]:
                 f"({', '.join(codes)}); see Data quality.",
             )
         )
+    undefined = view.doc["not_applicable"]
+    if undefined:
+        codes = sorted({w["code"] for w in undefined})
+        out.append(
+            Statement(
+                TOPICS[4],
+                f"{len(undefined)} indicator values are not applicable: their formula is "
+                f"undefined on the data measured ({', '.join(codes)}); see Data quality.",
+            )
+        )
     return out
 
 
