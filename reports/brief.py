@@ -179,8 +179,9 @@ def statements(view: View) -> list[Statement]:
         out.append(
             Statement(
                 TOPICS[4],
-                f"{len(undefined)} indicator values are not applicable: their formula is "
-                f"undefined on the data measured ({', '.join(codes)}); see Data quality.",
+                f"{len(undefined)} indicator value{'s are' if len(undefined) != 1 else ' is'} "
+                "not applicable, the formula being undefined on the data measured "
+                f"({', '.join(codes)}); see Data quality.",
             )
         )
     return out
