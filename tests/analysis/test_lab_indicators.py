@@ -174,12 +174,15 @@ class NamingEndpoint:
     resolver: str | None = None  # the lab resolver key of a dns endpoint
 
 
-def naming_endpoints(t: lab_truth.Truth, plan: Plan, vantage: str) -> list[NamingEndpoint]:
+def naming_endpoints(
+    t: lab_truth.Truth, plan: Plan, vantage: str | None = None
+) -> list[NamingEndpoint]:
     """Each root's resolver for the DNS names, the chain's JSON-RPC for ENS (eth-rpc) and
     for UNS (uns); at the vantages that look host names up in the lab (by_name_vantage), the
     chain's JSON-RPC for ENS once more by its ICANN host name (APD's dependent path). An
     endpoint serves exactly its names: `namespaces` lists the registry namespaces of its
-    names (probes/naming/data), checked to keep the two sets apart."""
+    names (probes/naming/data), checked to keep the two sets apart. Without a vantage, the
+    endpoints every vantage asks (the by-name endpoint left out)."""
     probe = NamingProbe()
     dns_ns = sorted({probe.namespace_of(n) for n in plan.alt_dns})
     chain_ns = {n: probe.namespace_of(n) for n in plan.chain}
@@ -201,7 +204,7 @@ def naming_endpoints(t: lab_truth.Truth, plan: Plan, vantage: str) -> list[Namin
         names = tuple(n for n in plan.chain if chain_ns[n] == ns)
         method = str(options["method"])
         out.append(NamingEndpoint(label, ns, method, f"eth+{c.rpc_url}", options | common, names))
-    if by_name_vantage(vantage):
+    if vantage is not None and by_name_vantage(vantage):
         ens_names = tuple(n for n in plan.chain if chain_ns[n] == "ens")
         url = f"eth+http://{rpc_host_name(t).rstrip('.')}:{c.rpc_port}"
         label = "chain-ens-byname"

@@ -39,7 +39,10 @@ WEB = TRUTH.web
 VANTAGES = facts.load()
 CENSORED = VANTAGES["censored"]
 DROPPED = [str(b.address) for b in CENSORED.blocks if b.action is Action.DROP]
-REJECTED = [str(b.address) for b in CENSORED.blocks if b.action is not Action.DROP]
+# The UDP/443 rejects (the TCP-only plants, reset and drop-ecn-setup, have their own tests).
+REJECTED = [
+    str(b.address) for b in CENSORED.blocks if b.action in (Action.REJECT_ADMIN, Action.REJECT_PORT)
+]
 # The ICMP (type, code) each reject action answers with: RFC 792 destination unreachable,
 # code 13 administratively prohibited (RFC 1812 5.2.7.1) or 3 port unreachable; ICMPv6
 # (RFC 4443 3.1) type 1, code 1 or 4.
