@@ -67,7 +67,9 @@ def markdown() -> str:
         "table and chart mark a change of version, and no change is computed across it.",
         "8. **Intervals.** Binary shares over fewer than 30 targets: Wilson's score interval. "
         "Other ratios of sums: Wilson's interval at the cluster-robust effective sample size, "
-        "with t on k - 1 degrees of freedom (Korn and Graubard 1998); a ratio of 0 or 1 counts "
+        "with t on k - 1 degrees of freedom (Korn and Graubard 1998); the design effect is "
+        "at least 1 and, with few successes (or failures) to estimate it from, pulled "
+        "towards the trials per cluster; a ratio of 0 or 1 counts "
         "each of its k clusters as one trial, so all-zero clusters give a score interval, "
         "never [0, 0]. Other statistics (JSD, HHI, Jaccard, pair differences): "
         "the cluster bootstrap (B = 1000, seeded from the run id) with the expanded "
