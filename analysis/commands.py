@@ -110,7 +110,7 @@ def compute_cmd(
     labels = {r.id: r.vantage_label for r in comp.runs}
     for e in comp.estimates:
         ci = f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]" if e.value is not None else ""
-        tail = f"n={e.n}" if e.value is not None else f"withheld: {e.reason}"
+        tail = f"n={e.n}" if e.value is not None else f"{e.status.replace('_', ' ')}: {e.reason}"
         click.echo(f"{labels[e.run_id]:<12} {e.code:<3} {_fmt(e.value):>6} {ci:<16} {tail}")
     if not no_store:
         written = store(engine, comp)

@@ -194,6 +194,7 @@ def store(engine: Engine, computation: Computation, *, now: dt.datetime | None =
                 "ci_high": e.ci_high,
                 "params": _jsonable(params),
                 "reason": e.reason,
+                "status": e.status,
                 "computed_at": stamp,
             }
         )

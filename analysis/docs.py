@@ -19,8 +19,13 @@ def markdown() -> str:
         "Every value is oriented so that higher = more fragmented, concentrated or impaired, "
         "lies in [0, 1], and is stored in `indicator_values` with its sample size `n` (the "
         "number of clusters: targets, names or resolvers), a 95% interval and the formula "
-        "version. Intervals are chosen per statistic (Method step 8). An indicator without "
-        "enough data is stored as NULL with the reason.",
+        "version. Intervals are chosen per statistic (Method step 8). A value that is not "
+        "computed is stored as NULL with its reason and a `status`: `withheld` when the "
+        "data are not enough (n below the minimum, an input table, mapping or control run "
+        "missing), `not_applicable` when the data are complete but the formula is "
+        "undefined on them (0/0): T1 when no target advertises HTTP/3, T6 when no target "
+        "is in any discovery channel, T9 when neither TCP nor QUIC failed, N3 when the "
+        "alternative namespaces answered and found no name. Reports list the two apart.",
         "",
         "| code | title | unit | pillar | inputs | min n |",
         "|---|---|---|---|---|---|",
@@ -62,7 +67,9 @@ def markdown() -> str:
         "table and chart mark a change of version, and no change is computed across it.",
         "8. **Intervals.** Binary shares over fewer than 30 targets: Wilson's score interval. "
         "Other ratios of sums: Wilson's interval at the cluster-robust effective sample size, "
-        "with t on k - 1 degrees of freedom (Korn and Graubard 1998); a ratio of 0 or 1 counts "
+        "with t on k - 1 degrees of freedom (Korn and Graubard 1998); the design effect is "
+        "at least 1 and, with few successes (or failures) to estimate it from, pulled "
+        "towards the trials per cluster; a ratio of 0 or 1 counts "
         "each of its k clusters as one trial, so all-zero clusters give a score interval, "
         "never [0, 0]. Other statistics (JSD, HHI, Jaccard, pair differences): "
         "the cluster bootstrap (B = 1000, seeded from the run id) with the expanded "

@@ -24,7 +24,14 @@ from fragscope.analysis import registry, stats
 from fragscope.analysis.asn import AsnMap
 from fragscope.analysis.facts import norm_name
 from fragscope.analysis.registry import Context, Facts, indicator
-from fragscope.analysis.result import Estimate, from_interval, from_ratio, missing_tables, withheld
+from fragscope.analysis.result import (
+    Estimate,
+    from_interval,
+    from_ratio,
+    missing_tables,
+    not_applicable,
+    withheld,
+)
 from fragscope.analysis.tables import light, stream_rows
 from fragscope.db import special_use
 
@@ -480,6 +487,12 @@ def n3(ctx: Context) -> Estimate:
         "unattributed_lookups": _unattributed(f),
     }
     if not keys:
+        answered = any(lk.namespace not in (None, ICANN) and lk.answered for lk in f.lookups)
+        if answered and not undetermined:
+            # The namespaces answered and hold no name: sum |T_n| = 0, ACR is 0/0.
+            return not_applicable(
+                "N3", run, "no alternative-namespace endpoint found a name", **params
+            )
         return withheld("N3", run, "no alternative-namespace endpoint found a name", **params)
     hit = set(colliding)
     return from_ratio(

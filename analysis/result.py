@@ -19,6 +19,14 @@ BOOTSTRAP = f"cluster bootstrap expanded percentile, B = {stats.B_DEFAULT}"
 CLUSTER_WILSON = "cluster-adjusted Wilson (design-effect n, t with k - 1 df)"
 """The interval of the other ratios (stats.cluster_wilson)."""
 
+VALUE = "value"
+WITHHELD = "withheld"
+"""No value for lack of data: too few clusters, an input table or fact missing."""
+NOT_APPLICABLE = "not_applicable"
+"""No value because the formula is undefined on complete data (T9 when nothing interferes:
+0/0), docs/indicators.md "Withheld and not applicable"."""
+STATUSES = (VALUE, WITHHELD, NOT_APPLICABLE)
+
 StrArray = npt.NDArray[np.str_]
 
 _RESAMPLERS: dict[str, stats.Resampler] = {}
@@ -78,7 +86,8 @@ class ClusterSums:
 
 @dataclass
 class Estimate:
-    """A computed indicator value (or a withheld one: value None and a reason)."""
+    """A computed indicator value, or none (value None) with a reason and a status that
+    says whether it is withheld (lack of data) or not applicable (undefined formula)."""
 
     code: str
     run_id: str
@@ -89,6 +98,7 @@ class Estimate:
     ci_high: float | None = None
     params: dict[str, Any] = field(default_factory=dict)
     reason: str | None = None
+    status: str = VALUE
     replicates: stats.FloatArray | None = field(default=None, repr=False)
     cluster_sums: ClusterSums | None = field(default=None, repr=False)
 
@@ -110,7 +120,16 @@ class Estimate:
 
 def withheld(code: str, run: Any, reason: str, **params: Any) -> Estimate:
     """A NULL value with the reason it is withheld (never a placeholder number)."""
-    return Estimate(code, run.id, run.vantage_id, None, params=params, reason=reason)
+    return Estimate(
+        code, run.id, run.vantage_id, None, params=params, reason=reason, status=WITHHELD
+    )
+
+
+def not_applicable(code: str, run: Any, reason: str, **params: Any) -> Estimate:
+    """A NULL value on complete data where the formula is undefined, with the reason."""
+    return Estimate(
+        code, run.id, run.vantage_id, None, params=params, reason=reason, status=NOT_APPLICABLE
+    )
 
 
 def missing_tables(code: str, present: set[str], optional: Collection[str] = ()) -> str | None:

@@ -4,7 +4,7 @@ JSON is canonical (analysis/summary.schema.json, versioned by SCHEMA_VERSION); r
 compute nothing it does not hold. Sections: indicators per run, comparisons (to the
 control, pairs of vantages, same-vantage repeat, trend against the previous run), coverage
 and data quality (failures by class and operation, endpoints that never answered, withheld
-indicators and why), and method notes.
+indicators and why, and apart from them the not applicable ones), and method notes.
 """
 
 from __future__ import annotations
@@ -20,12 +20,13 @@ from sqlalchemy import Engine, case, func, null, select
 from fragscope.analysis import stats
 from fragscope.analysis.compute import Computation, _jsonable
 from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY, code_pattern
+from fragscope.analysis.result import NOT_APPLICABLE
 from fragscope.analysis.scope import RunInfo, control_for, previous_run
 from fragscope.analysis.tables import light
 from fragscope.db.models import IndicatorValue
 from fragscope.db.scope import observation_tables
 
-SCHEMA_VERSION = "1.1.0"
+SCHEMA_VERSION = "1.2.0"
 OBSERVED_LIMIT = 20
 VERSION_CHANGED = "formula version changed"
 """How a trend row between two versions of an indicator's formula begins its note."""
@@ -64,6 +65,7 @@ class IndicatorRow:
     ci_high: float | None
     params: dict[str, Any]
     reason: str | None
+    status: str  # result.VALUE, WITHHELD or NOT_APPLICABLE
     explain: str
 
 
@@ -112,6 +114,9 @@ class TableCoverage:
 
 @dataclass
 class Withheld:
+    """An indicator without a value and why: in Summary.withheld (lack of data) or
+    Summary.not_applicable (the formula is undefined on complete data)."""
+
     code: str
     run_id: str
     vantage: str
@@ -166,6 +171,7 @@ class Summary:
     failures: list[FailureCount]
     silent_endpoints: list[SilentEndpoint]
     withheld: list[Withheld]
+    not_applicable: list[Withheld]
     method: dict[str, Any] = field(default_factory=dict)
     notes: list[MethodNote] = field(default_factory=list)
     namespaces: list[NamespaceCount] = field(default_factory=list)
@@ -338,7 +344,9 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
                 c.id if c else None,
             )
         )
-    indicators, withheld = [], []
+    indicators: list[IndicatorRow] = []
+    withheld: list[Withheld] = []
+    not_applicable: list[Withheld] = []
     for e in computation.estimates:
         ind = REGISTRY[e.code]
         indicators.append(
@@ -356,11 +364,13 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
                 _f(e.ci_high),
                 e.params,
                 e.reason,
+                e.status,
                 f"fragscope indicators explain {e.code} --run {e.run_id}",
             )
         )
         if e.value is None:
-            withheld.append(Withheld(e.code, e.run_id, label.get(e.run_id, "?"), e.reason or ""))
+            row = Withheld(e.code, e.run_id, label.get(e.run_id, "?"), e.reason or "")
+            (not_applicable if e.status == NOT_APPLICABLE else withheld).append(row)
     comparisons: list[ComparisonRow] = []
     for e in computation.estimates:
         if e.code == "C1" and e.value is not None:
@@ -508,6 +518,7 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
         failures,
         silent,
         withheld,
+        not_applicable,
         method,
         notes,
         _namespaces(engine, [r.id for r in runs], computation.present),

@@ -23,6 +23,7 @@ from fragscope.analysis.result import (
     from_interval,
     from_ratio,
     missing_tables,
+    not_applicable,
     withheld,
 )
 
@@ -74,6 +75,17 @@ def t1(ctx: Context) -> Estimate:
         "advertising_targets": len(num),
         "channels": ["alt-svc", "https-rr"] if "dns_answers" in present else ["alt-svc"],
     }
+    if not len(num):
+        fl = f.flags()
+        answered = int(fl.tls_ok.sum())
+        if not (fl.altsvc | f.in_https_h3(fl.targets)).any() and (answered >= REGISTRY["T1"].min_n):
+            # |Adv| = 0 on enough TLS answers: the gap of nothing advertised is 0/0.
+            return not_applicable(
+                "T1",
+                run,
+                f"no target advertises HTTP/3 (|Adv| = 0 of {answered} answering TLS)",
+                **params,
+            )
     est = from_ratio("T1", run, num, np.ones(len(num)), params=params, keys=_keys(f, targets))
     if control is not None and est.value is not None:
         # Only the control's value is needed (no interval): its rows' ratio, under the
@@ -351,7 +363,12 @@ def t6(ctx: Context) -> Estimate:
         },
     }
     if all(totals[u] == 0 for _, u in pairs_idx):
-        return withheld("T6", run, "no target in any discovery channel", **params)
+        if len(a) < REGISTRY["T6"].min_n:
+            return withheld(
+                "T6", run, f"n = {len(a)} < minimum {REGISTRY['T6'].min_n} clusters", **params
+            )
+        # Every pair's union is empty: no Jaccard is defined (no HTTP/3 anywhere).
+        return not_applicable("T6", run, "no target in any discovery channel", **params)
     interval = bootstrap(run, "T6", _keys(f, fl.targets), cols, statistic)
     return from_interval("T6", run, interval, params=params)
 
@@ -473,7 +490,8 @@ def t8(ctx: Context) -> Estimate:
     formula="Over (d,ip) where TLS and QUIC both worked from the control: f_tcp = share "
     "whose TLS failed here, f_quic = share whose QUIC failed here; value = f_tcp / "
     "(f_tcp + f_quic); params.raw_ratio = f_tcp / f_quic.",
-    reasoning="The mapping to [0,1] is fixed by issue 9; NULL when neither failed. "
+    reasoning="The mapping to [0,1] is fixed by issue 9; not applicable (NULL, "
+    "status not_applicable) when neither failed. "
     "Version 2: a failure the same-path control explains (analysis.pathcontrol) counts as "
     "no failure, counted in params.path_control_discarded.",
     version=2,
@@ -513,8 +531,13 @@ def t9(ctx: Context) -> Estimate:
         "raw_ratio": f_tcp / f_quic if f_quic > 0 else None,
         "path_control_discarded": discarded,
     }
+    if len(targets) < REGISTRY["T9"].min_n:
+        return withheld(
+            "T9", run, f"n = {len(targets)} < minimum {REGISTRY['T9'].min_n} clusters", **params
+        )
     if f_tcp + f_quic == 0:
-        return withheld("T9", run, "no interference observed (f_tcp = f_quic = 0)", **params)
+        # f_tcp / (f_tcp + f_quic) is 0/0 on complete data: nothing to attribute.
+        return not_applicable("T9", run, "no interference observed (f_tcp = f_quic = 0)", **params)
     interval = bootstrap(
         run, "T9", _keys(f, targets), cols, lambda s: s[:, 0] / (s[:, 0] + s[:, 1])
     )

@@ -173,6 +173,17 @@ def statements(view: View) -> list[Statement]:
                 f"({', '.join(codes)}); see Data quality.",
             )
         )
+    undefined = view.doc["not_applicable"]
+    if undefined:
+        codes = sorted({w["code"] for w in undefined})
+        out.append(
+            Statement(
+                TOPICS[4],
+                f"{len(undefined)} indicator value{'s are' if len(undefined) != 1 else ' is'} "
+                "not applicable, the formula being undefined on the data measured "
+                f"({', '.join(codes)}); see Data quality.",
+            )
+        )
     return out
 
 

@@ -67,7 +67,7 @@ def _ind_table(view: View, codes: tuple[str, ...], runs: list[Doc]) -> Table:
             r = view.value(run["run_id"], code)
             if r is None:
                 continue
-            note = r["reason"] or "" if r["value"] is None else ""
+            note = _no_value(r)
             rows.append(
                 [
                     view.label(run["run_id"]),
@@ -79,7 +79,18 @@ def _ind_table(view: View, codes: tuple[str, ...], runs: list[Doc]) -> Table:
                     note,
                 ]
             )
-    return Table(["vantage", "code", "indicator", "value", "95% CI", "n", "withheld because"], rows)
+    return Table(["vantage", "code", "indicator", "value", "95% CI", "n", "no value because"], rows)
+
+
+NOT_APPLICABLE_CAPTION = "Indicators not applicable (the formula is undefined on complete data)"
+
+
+def _no_value(row: Doc) -> str:
+    """Why an indicator row has no value: withheld (lack of data) or not applicable."""
+    if row["value"] is not None:
+        return ""
+    kind = "not applicable" if row["status"] == "not_applicable" else "withheld"
+    return f"{kind}: {row['reason'] or ''}"
 
 
 def _n(row: Doc) -> str:
@@ -426,6 +437,14 @@ def data_quality(view: View) -> Section:
                 ["vantage", "code", "why"],
                 [[view.label(w["run_id"]), w["code"], w["reason"]] for w in d["withheld"]],
                 "Indicators withheld for lack of data",
+            )
+        )
+    if d["not_applicable"]:
+        blocks.append(
+            Table(
+                ["vantage", "code", "why"],
+                [[view.label(w["run_id"]), w["code"], w["reason"]] for w in d["not_applicable"]],
+                NOT_APPLICABLE_CAPTION,
             )
         )
     return Section("data-quality", "Data quality", blocks)

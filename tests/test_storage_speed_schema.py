@@ -85,7 +85,10 @@ def test_upgrade_to_0500_keeps_children_views_and_foreign_keys(tmp_path: Path) -
     engine = make_engine(str(path))
     migrate.upgrade(engine, "0400_drop_run_id_indexes")
     rows, sample = sample_rows(RUN, n=30)
-    Writer(engine).write([*rows, *_dns_rows(sample.vantage_id, 12)])
+    # indicator_values gained a column after 0400 (0800_indicator_status): the current
+    # writer cannot fill the 0400 table, and this test is about the observation tables.
+    old = [r for r in rows if r[0].table.name != "indicator_values"]
+    Writer(engine).write([*old, *_dns_rows(sample.vantage_id, 12)])
     before = {t: _count(path, t) for t in ("null_observations", "dns_answers", "dns_answers_flat")}
     assert before == {"null_observations": 30, "dns_answers": 24, "dns_answers_flat": 24}
 

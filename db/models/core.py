@@ -361,7 +361,9 @@ class IndicatorValue(Base):
     code: Mapped[str] = mapped_column(String(16), doc="indicator code (N1, T2, C2, ...)")
     version: Mapped[int] = mapped_column(Integer, doc="the formula's version")
     value: Mapped[float | None] = mapped_column(
-        Float, doc="in [0,1], higher = more fragmented; NULL when withheld (see reason)"
+        Float,
+        doc="in [0,1], higher = more fragmented; NULL when withheld or not applicable "
+        "(see status, reason)",
     )
     n: Mapped[int | None] = mapped_column(Integer, doc="the sample size behind the value")
     ci_low: Mapped[float | None] = mapped_column(Float, doc="lower end of the 95% interval")
@@ -370,4 +372,10 @@ class IndicatorValue(Base):
         **defaults_to({}), doc="JSON: parameters and raw components (mapping date, raw ratios)"
     )
     reason: Mapped[str | None] = mapped_column(Text, doc="why the value is NULL, if it is")
+    status: Mapped[str] = mapped_column(
+        String(16),
+        **defaults_to("value"),
+        doc="value; withheld (NULL for lack of data); not_applicable (NULL: the formula is "
+        "undefined on complete data, e.g. T9 with no interference)",
+    )
     computed_at: Mapped[dt.datetime] = mapped_column(DateTime, doc="UTC")

@@ -66,3 +66,12 @@ def test_reduced_coverage_check() -> None:
     ]
     assert len(shares) == 12 and len(boot) == 7
     assert not ci.missed(shares + boot, band), ci.missed(shares + boot, band)
+
+
+def test_cluster_wilson_covers_rare_events() -> None:
+    # p = 0.02, 60 clusters of 5 trials: about 6 successes per round, in 2-3 clusters, so
+    # the cluster variance is estimated from almost nothing and came out too small (90.6 %
+    # coverage). The design effect is now pulled towards m when successes are few.
+    rows = ci.run(ci.REPLICATIONS, ci.SEED, (ci.Cell(0.02, 60, 5),))
+    (share,) = [r for r in rows if r["method"] == "cluster-adjusted wilson"]
+    assert ci.BAND[0] <= ci.number(share["coverage"]) <= ci.BAND[1], share
