@@ -9,8 +9,8 @@ from __future__ import annotations
 import base64
 import urllib.error
 import urllib.request
-from urllib.parse import quote
 from collections.abc import Iterator
+from urllib.parse import quote
 
 import pytest
 
@@ -93,11 +93,11 @@ def test_faithful_bridge_serves_the_chains_contenthash(
         seen.add(status)
         if status == 200:
             assert path is not None
-            records = [
+            records = next(
                 e.records
                 for e in [*chain_lab.truth.ens_names, *chain_lab.truth.offchain_names]
                 if e.name == name
-            ][0]
+            )
             assert records.contenthash is not None
             # ipfs-ns, CIDv1, dag-pb, then the multihash (EIP-1577).
             assert multihash_of_path(path) == records.contenthash[4:], name
