@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -135,7 +136,11 @@ def test_bridge_fidelity_against_chain_truth(
 
 
 def test_indicators_compute_judges_bridge_fidelity(
-    dns_views: DnsViews, ens_world: EnsWorld, migrated_engine: Engine, sqlite_url: str
+    dns_views: DnsViews,
+    ens_world: EnsWorld,
+    migrated_engine: Engine,
+    sqlite_url: str,
+    tmp_path: Path,
 ) -> None:
     # Issue 19: fidelity is part of `indicators compute`, not only of `naming fidelity`.
     # A run stored with no verdicts (as `fragscope run` leaves it): the computation judges
@@ -184,6 +189,14 @@ def test_indicators_compute_judges_bridge_fidelity(
         ).scalar_one()
     params = json.loads(params) if isinstance(params, str) else params
     assert params["agf"] == 0.5 and params["agf_by_method"]["ens/dns"] == 0.5, params
+    # `summarize` computes too, so it judges as well.
+    with migrated_engine.begin() as conn:
+        conn.execute(text("UPDATE naming_observations SET fidelity = NULL"))
+    report = tmp_path / "report.md"
+    args = ["summarize", "--db", sqlite_url, "--run", run_id, "--output", str(report)]
+    out = CliRunner().invoke(cli.main, args)
+    assert out.exit_code == 0, out.output
+    assert verdicts() == {"alice.eth": "match", "bob.eth": "mismatch", "carol.eth": "no_truth"}
 
 
 def test_ambiguity_of_colliding_names(
