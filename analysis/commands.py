@@ -68,7 +68,20 @@ def _compute(
         runs = scope.select_runs(engine, run=run, round_name=round_name)
     except scope.ScopeError as exc:
         _fail(str(exc))
+    if writes:
+        judge_bridges(engine, runs)
     return engine, compute(engine, runs, mapping=mapping, control_label=control)
+
+
+def judge_bridges(engine: Engine, runs: list[scope.RunInfo]) -> None:
+    """Judge the runs' bridge and gateway lookups against their on-chain answers (sets
+    naming_observations.fidelity, which N4's AGF counts) before computing, so a stored
+    AGF never rests on verdicts missing or older than the rows. The judge belongs to the
+    naming probe (probes/naming/fidelity.py, also ``fragscope naming fidelity``); the
+    indicator code (analysis/naming.py) only reads its verdicts."""
+    from fragscope.probes.naming.fidelity import update_runs
+
+    update_runs(engine, [r.id for r in runs])
 
 
 @click.group(name="indicators")

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 # Default ports: Do53 (RFC 1035 section 4.2), DoT (RFC 7858 section 3.1), DoH (RFC 8484
-# uses https, 443), DoQ (RFC 9250 section 4.1.1: 853), a local Ethereum JSON-RPC node (8545).
+# uses https, 443), DoQ (RFC 9250 section 4.1.1: 853), a local Ethereum JSON-RPC node (8545),
+# a plain-HTTP gateway (RFC 9110 section 4.2.1: 80; e.g. a local IPFS gateway, the lab's bridges).
 DEFAULT_PORTS: dict[str, int] = {
+    "http": 80,
     "udp": 53,
     "tcp": 53,
     "tls": 853,
@@ -23,7 +25,7 @@ DEFAULT_PORTS: dict[str, int] = {
     "eth+https": 443,
 }
 SCHEMES = frozenset(DEFAULT_PORTS)
-_WITH_PATH = frozenset({"https", "eth+http", "eth+https"})
+_WITH_PATH = frozenset({"http", "https", "eth+http", "eth+https"})
 _WITH_AUTHNAME = frozenset({"tls", "https", "quic"})
 _HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?\.?)+$")
 

@@ -1,6 +1,7 @@
 """``fragscope summarize``: build the Summary through analysis' API (computing and storing
 indicators for runs that have none stored), then render it. Reads and writes the database
-(indicator_values only) and writes the report file.
+(indicator_values, and the bridge fidelity verdicts of naming_observations) and writes the
+report file.
 
 Bad input (unknown run or round, a bad --since date, an un-migrated or empty database)
 exits 2 with a message naming the option.
@@ -18,6 +19,7 @@ import click
 from sqlalchemy import Engine, select
 
 from fragscope.analysis import asn, scope
+from fragscope.analysis.commands import judge_bridges
 from fragscope.analysis.compute import compute, store
 from fragscope.analysis.summary import Summary, build
 from fragscope.db.cli_option import DB_OPTION
@@ -93,12 +95,14 @@ def summarize(
     control_label: str = scope.DEFAULT_CONTROL,
 ) -> Summary:
     """The Summary of ``runs``. Indicators of runs in scope, and of the previous runs their
-    trends compare with, are computed and stored first when none are stored."""
+    trends compare with, are computed and stored first when none are stored; the bridge
+    fidelity of the runs it computes is judged first, as ``indicators compute`` does."""
     everyone = scope.all_runs(engine)
     previous = [p for r in runs if (p := scope.previous_run(r, everyone)) is not None]
     earlier = [p for p in previous if p.id not in {r.id for r in runs}]
     stored = _stored(engine, [p.id for p in earlier])
     todo = [p for p in dict.fromkeys(earlier) if p.id not in stored]
+    judge_bridges(engine, [*todo, *runs])
     if todo:
         # Oldest first, so each stored run can serve as the next one's previous run.
         store(engine, compute(engine, todo, mapping=mapping, control_label=control_label))

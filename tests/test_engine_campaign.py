@@ -195,6 +195,8 @@ def test_targets_stream_tranco_with_addresses_and_plain_lines(tmp_path: Path) ->
         ("https://10.99.0.2", "https", "10.99.0.2", 443, "/dns-query", None),
         ("quic://10.99.0.2:853", "quic", "10.99.0.2", 853, "", None),
         ("eth+http://127.0.0.1:8545", "eth+http", "127.0.0.1", 8545, "", None),
+        ("http://10.99.90.3:8080/", "http", "10.99.90.3", 8080, "/", None),
+        ("http://gw.lab.test", "http", "gw.lab.test", 80, "", None),
     ],
 )
 def test_endpoint_urls(

@@ -76,6 +76,7 @@ def test_chain_runs_on_its_lab_addresses(lab: Lab) -> None:
     assert {(r.service, r.address, r.port, r.health) for r in rows} == {
         ("ganache", c.rpc_address, c.rpc_port, "ok"),
         ("ccip-gateway", c.gateway_address, c.gateway_port, "ok"),
+        *((b.name, b.address, b.port, "ok") for b in c.bridges),
     }
 
 

@@ -93,5 +93,8 @@ def test_the_lab_services_are_its_components_services(tmp_path: Path) -> None:
     assert [name for names in per_component for name in names] == [s.name for s in lab.services]
     web, chain, vantages = per_component[1:]
     assert {s.removeprefix("web-") for s in web} == set(lab.truth.web)
-    assert chain == ["ganache", "ccip-gateway"] and vantages == []
+    assert lab.truth.chain is not None
+    bridges = [b.name for b in lab.truth.chain.bridges]
+    assert chain == ["ganache", "ccip-gateway", *bridges] and vantages == []
+    assert bridges == ["bridge-faithful", "bridge-stale"]
     assert "unbound-icann" in per_component[0] and "doq" in per_component[0]

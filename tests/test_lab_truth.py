@@ -170,6 +170,12 @@ def test_web_hosts_generate_their_zone_records() -> None:
         ('name = "hostile.example.test."', 'name = "hostile.nowhere."', r"web.hostile.name"),
         ('name = "tcponly.example.test."', 'name = "mail.example.test."', r"web.tcponly"),
         ('rpc_address = "10.99.90.1"', 'rpc_address = "ganache"', r"chain.rpc_address"),
+        ('address = "10.99.90.4"', 'address = "stale.lab"', r"chain.bridges\[1\].address"),
+        (
+            'stale = { "alice.eth" = "/ipfs/',
+            'stale = { "alice.eth" = "ipfs://',
+            r"bridges\[1\].stale",
+        ),
         ("asn = 64690", 'asn = "AS64690"', r"web.news.asn.*not an AS number"),
         ("egress_asn = 64656", "egress_asn = 0", r"resolvers.manip.egress_asn"),
     ],

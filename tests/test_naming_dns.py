@@ -5,6 +5,8 @@ DNSLink bridge judged against the on-chain contenthash of the same run (fidelity
 from __future__ import annotations
 
 import asyncio
+import json
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, text
@@ -131,6 +133,70 @@ def test_bridge_fidelity_against_chain_truth(
         ).scalar()
     assert got == {"alice.eth": "match", "bob.eth": "mismatch", "carol.eth": "no_truth"}
     assert flat == sum(len(o.children) for o in rows)
+
+
+def test_indicators_compute_judges_bridge_fidelity(
+    dns_views: DnsViews,
+    ens_world: EnsWorld,
+    migrated_engine: Engine,
+    sqlite_url: str,
+    tmp_path: Path,
+) -> None:
+    # Issue 19: fidelity is part of `indicators compute`, not only of `naming fidelity`.
+    # A run stored with no verdicts (as `fragscope run` leaves it): the computation judges
+    # its bridge rows, stores the verdicts, and N4's AGF counts them (alice matches, bob
+    # does not: 1 of 2; carol has no on-chain row to judge against).
+    from click.testing import CliRunner
+
+    from fragscope import cli
+
+    chain = {"registry": ens_world.registry}
+    rows = []
+    for name in ("alice.eth", "bob.eth"):
+        rows.append(resolve(name, ens_world.chain.url, namespace="ens", method="eth-rpc", **chain))
+        rows.append(resolve(name, dns_views.alt, namespace="ens", method="dns", qtypes=["TXT"]))
+    rows.append(resolve("carol.eth", dns_views.alt, namespace="ens", method="dns", qtypes=["TXT"]))
+    assert all(o.failure is None for o in rows), [o.failure_detail for o in rows]
+    run_id = store(
+        migrated_engine,
+        [(f"k{i}", o) for i, o in enumerate(rows)],
+        probe="naming.resolve",
+        version=1,
+    )
+
+    def verdicts() -> dict[str, str | None]:
+        with migrated_engine.connect() as conn:
+            return dict(
+                conn.execute(
+                    text(
+                        "SELECT name_normalized, fidelity FROM naming_observations "
+                        "WHERE method = 'dns' AND run_id = :r"
+                    ),
+                    {"r": run_id},
+                ).all()
+            )
+
+    assert set(verdicts().values()) == {None}
+    out = CliRunner().invoke(
+        cli.main, ["indicators", "compute", "--db", sqlite_url, "--run", run_id]
+    )
+    assert out.exit_code == 0, out.output
+    assert verdicts() == {"alice.eth": "match", "bob.eth": "mismatch", "carol.eth": "no_truth"}
+    with migrated_engine.connect() as conn:
+        params = conn.execute(
+            text("SELECT params FROM indicator_values WHERE code = 'N4' AND run_id = :r"),
+            {"r": run_id},
+        ).scalar_one()
+    params = json.loads(params) if isinstance(params, str) else params
+    assert params["agf"] == 0.5 and params["agf_by_method"]["ens/dns"] == 0.5, params
+    # `summarize` computes too, so it judges as well.
+    with migrated_engine.begin() as conn:
+        conn.execute(text("UPDATE naming_observations SET fidelity = NULL"))
+    report = tmp_path / "report.md"
+    args = ["summarize", "--db", sqlite_url, "--run", run_id, "--output", str(report)]
+    out = CliRunner().invoke(cli.main, args)
+    assert out.exit_code == 0, out.output
+    assert verdicts() == {"alice.eth": "match", "bob.eth": "mismatch", "carol.eth": "no_truth"}
 
 
 def test_ambiguity_of_colliding_names(

@@ -1,5 +1,6 @@
-"""The chain component: ganache and the CCIP-read gateway on the addresses of truth.toml's
-``[chain]``, then every contract and name of the chain's plan (lab/chain/truth.toml).
+"""The chain component: ganache, the CCIP-read gateway and the ENS-to-HTTP gateway bridges
+on the addresses of truth.toml's ``[chain]``, then every contract and name of the chain's
+plan (lab/chain/truth.toml).
 
 No I/O except :meth:`ChainComponent.after_start`: JSON-RPC to the lab's ganache to deploy,
 and chain.json into the run directory.
@@ -11,6 +12,7 @@ import shutil
 import sys
 
 from fragscope.lab.chain.artifacts import NODE_MODULES, ArtifactError
+from fragscope.lab.chain.bridge import bridge_service_argv
 from fragscope.lab.chain.deploy import DeployError
 from fragscope.lab.chain.health import GatewayCheck, RpcCheck
 from fragscope.lab.chain.rpc import RpcError
@@ -39,7 +41,9 @@ class ChainComponent(Component):
 
     def addresses(self, truth: Truth) -> list[str]:
         c = truth.chain
-        return [] if c is None else [c.rpc_address, c.gateway_address]
+        if c is None:
+            return []
+        return [c.rpc_address, c.gateway_address, *(b.address for b in c.bridges)]
 
     def services(self, site: Site) -> list[Service]:
         c, paths = site.truth.chain, site.paths
@@ -74,6 +78,25 @@ class ChainComponent(Component):
                 listeners=(Listener(c.gateway_address, c.gateway_port, "http", GatewayCheck()),),
                 log=paths.log("ccip-gateway"),
                 env=PYTHONPATH,
+            ),
+            *(
+                Service(
+                    name=b.name,
+                    group=c.group,
+                    software="fragscope-bridge",
+                    argv=bridge_service_argv(
+                        sys.executable,
+                        b.address,
+                        b.port,
+                        c.rpc_url,
+                        c.plan.addresses["ens_registry"],
+                        b.stale,
+                    ),
+                    listeners=(Listener(b.address, b.port, "http", GatewayCheck()),),
+                    log=paths.log(b.name),
+                    env=PYTHONPATH,
+                )
+                for b in c.bridges
             ),
         ]
 

@@ -1,5 +1,5 @@
 """Health checks of the chain: ganache's chain id over JSON-RPC, the CCIP-read gateway's
-JSON 404. Network I/O (lab addresses only).
+and the gateway bridges' JSON 404. Network I/O (lab addresses only).
 """
 
 from __future__ import annotations
@@ -46,7 +46,8 @@ class RpcCheck:
 
 @dataclass(frozen=True)
 class GatewayCheck:
-    """The CCIP-read gateway answers ``GET /`` with its JSON 404 (it serves /{sender}/{data})."""
+    """The CCIP-read gateway (it serves /{sender}/{data}) and the gateway bridges (they serve
+    /{name}) answer ``GET /`` with their JSON 404."""
 
     def describe(self) -> str:
         return "GET / -> 404 JSON {message}"

@@ -208,9 +208,24 @@ def _hex(value: Any, where: str) -> bytes:
 
 
 @dataclass(frozen=True)
+class Bridge:
+    """An ENS-to-HTTP gateway bridge (lab/chain/bridge.py): where it listens, and the names
+    whose outdated path it serves instead of the chain's contenthash (empty: faithful)."""
+
+    name: str
+    address: str
+    port: int
+    stale: dict[str, str] = field(default_factory=dict)  # ENS name -> /ipfs/CID served
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}"
+
+
+@dataclass(frozen=True)
 class Chain:
     """The chain section: where the chain runs and (``plan``, from ``facts_path``) what is
-    planted on it."""
+    planted on it; the gateway bridges that read it."""
 
     group: str
     rpc_address: str
@@ -220,6 +235,7 @@ class Chain:
     facts_path: Path
     plan: ChainPlan
     chain_json: str = "chain.json"
+    bridges: tuple[Bridge, ...] = ()
 
     @property
     def rpc_url(self) -> str:
@@ -245,4 +261,23 @@ def parse(t: dict[str, Any], source: Path) -> Chain:
         facts_path=facts_path,
         plan=load_plan(facts_path),
         chain_json=t.get("chain_json", "chain.json"),
+        bridges=tuple(
+            _bridge(b, f"chain.bridges[{i}]") for i, b in enumerate(t.get("bridges", []))
+        ),
+    )
+
+
+def _bridge(t: Any, where: str) -> Bridge:
+    if not isinstance(t, dict):
+        raise TruthError(f"{where} must be a table")
+    stale = t.get("stale", {})
+    if not isinstance(stale, dict) or not all(
+        isinstance(v, str) and v.startswith(("/ipfs/", "/ipns/")) for v in stale.values()
+    ):
+        raise TruthError(f"{where}.stale must map ENS names to /ipfs/... or /ipns/... paths")
+    return Bridge(
+        name=_str(get_field(t, "name", where), f"{where}.name"),
+        address=check_ip(get_field(t, "address", where), f"{where}.address"),
+        port=_int(get_field(t, "port", where), f"{where}.port"),
+        stale={str(k): v for k, v in stale.items()},
     )

@@ -5,7 +5,10 @@ is a ``dns`` or ``http-gateway`` answer for the same normalised name, namespace 
 Compared are the content pointers both can express: contenthash values (``ipfs://``,
 ``ipns://``, ``bzz://``), DNSLink TXT records (``dnslink=/ipfs/...``, how DoH bridges such
 as dns.eth.limo publish contenthash) and X-Ipfs-Path headers, with IPFS CIDv0/CIDv1 forms
-reduced to their multihash. :func:`judge` is pure; :func:`update_run` does the database I/O.
+reduced to their multihash. :func:`judge` is pure; :func:`update_run` and
+:func:`update_runs` do the database I/O. ``fragscope naming fidelity`` judges one run;
+``fragscope indicators compute`` and ``fragscope summarize`` judge the runs they compute
+(N4's AGF reads the verdicts, docs/indicators.md).
 """
 
 from __future__ import annotations
@@ -141,3 +144,12 @@ def update_run(engine: Engine, run_id: str) -> dict[str, int]:
             )
             counts[verdict] += 1
     return dict(counts)
+
+
+def update_runs(engine: Engine, run_ids: Iterable[str]) -> dict[str, int]:
+    """:func:`update_run` for each of ``run_ids``; the counts per verdict summed."""
+    total: dict[str, int] = defaultdict(int)
+    for run_id in dict.fromkeys(run_ids):
+        for verdict, count in update_run(engine, run_id).items():
+            total[verdict] += count
+    return dict(total)

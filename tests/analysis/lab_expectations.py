@@ -3,7 +3,8 @@
 Nothing here reads a database or the network: the expectations come only from
 lab/truth.toml (zones, the manipulating resolver's RPZ policy, web hosts), lab/vantages/
 truth.toml (each vantage's resolver and blocked addresses), lab/chain/truth.toml (the ENS
-and UNS names, the CCIP-read gateway's behaviour) and the lab's own IP-to-ASN mapping.
+and UNS names, the CCIP-read gateway's behaviour), lab/truth.toml's gateway bridges and
+the lab's own IP-to-ASN mapping.
 Each function restates an indicator's formula (docs/indicators.md) over a model of what
 the lab's servers answer, so a test compares the analysis code with an independent
 derivation, never with a number written into a test. Reads the truth files only.
@@ -11,6 +12,7 @@ derivation, never with a number written into a test. Reads the truth files only.
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -535,3 +537,72 @@ def c2(members: Mapping[str, float | None]) -> float | None:
         if len(found) >= PILLAR_MIN_COVERAGE * len(codes):
             pillars.append(sum(found) / len(found))  # type: ignore[arg-type]
     return sum(pillars) / len(pillars) if pillars else None
+
+
+# -- bridge fidelity (N4's AGF): the ENS-to-HTTP gateway bridges (lab/chain/bridge.py) ------
+
+IPFS_NS = b"\xe3\x01"  # EIP-1577 ipfs-ns, as a multiformats varint
+Pointer = tuple[bytes, bytes]  # (EIP-1577 namespace, content): what fidelity compares
+
+
+def on_chain_pointer(c: lab_truth.ChainPlan, name: str) -> Pointer | None:
+    """The planted contenthash of ``name`` (EIP-1577) as (namespace, content): for IPFS the
+    multihash after CIDv1 and dag-pb, so CIDv0 and CIDv1 forms of one content are equal."""
+    records = {e.name: e.records for e in c.ens_names if e.resolver}
+    records |= {e.name: e.records for e in c.offchain_names}
+    raw = records[name].contenthash if name in records else None
+    if raw is None:
+        return None
+    if raw[:2] == IPFS_NS:
+        assert raw[2:4] == b"\x01\x70", raw.hex()  # CIDv1, dag-pb (the planted form)
+        return IPFS_NS, raw[4:]
+    return raw[:2], raw[2:]
+
+
+def path_pointer(path: str) -> Pointer:
+    """(ipfs-ns, multihash) of a bridge's ``/ipfs/b<base32 CIDv1 dag-pb>`` path."""
+    text = path.removeprefix("/ipfs/b").upper()
+    cid = base64.b32decode(text + "=" * (-len(text) % 8))
+    assert cid[:2] == b"\x01\x70", cid.hex()
+    return IPFS_NS, cid[2:]
+
+
+def bridge_outcome(c: lab_truth.ChainPlan, name: str, *, gateway_up: bool = True) -> str:
+    """What a bridge answers for an ENS name: 404 (ABSENT) when the chain has no
+    contenthash for it; otherwise an answer (EXISTS): 200 for IPFS, 501 for swarm, and 502
+    when its lookup through the CCIP-read gateway fails (an HTTP answer all the same: the
+    method records every status but 404 as resolved)."""
+    if chain_outcomes(c, gateway_up=gateway_up)[name] == FAILED:
+        return EXISTS
+    return EXISTS if on_chain_pointer(c, name) else ABSENT
+
+
+def served_pointer(c: lab_truth.ChainPlan, name: str, stale: Mapping[str, str]) -> Pointer | None:
+    """What a bridge's X-Ipfs-Path says for an ENS name whose chain lookup works: the
+    chain's IPFS content, or the planted stale path instead; nothing for swarm (501)."""
+    chain = on_chain_pointer(c, name)
+    if chain is None or chain[0] != IPFS_NS:
+        return None
+    return path_pointer(stale[name]) if name in stale else chain
+
+
+def agf(
+    c: lab_truth.ChainPlan, lookups: list[Lookup], stale: Mapping[str, Mapping[str, str]]
+) -> tuple[float | None, dict[str, float]]:
+    """(AGF, AGF per namespace/method): of the bridge lookups that got an answer, for names
+    whose on-chain lookup (eth-rpc) of the same run got one, the share whose pointer equals
+    the chain's (none on both sides is equal). ``stale``: the bridge endpoint URL -> its
+    stale table."""
+    truth = {
+        lk.name: lk.outcome for lk in lookups if lk.method == "eth-rpc" and lk.outcome != FAILED
+    }
+    per: dict[str, list[int]] = {}
+    for lk in lookups:
+        if lk.method != "http-gateway" or lk.outcome == FAILED or lk.name not in truth:
+            continue
+        chain = on_chain_pointer(c, lk.name) if truth[lk.name] == EXISTS else None
+        row = per.setdefault(f"{lk.namespace}/{lk.method}", [0, 0])
+        row[0] += served_pointer(c, lk.name, stale[lk.endpoint]) == chain
+        row[1] += 1
+    match, judged = sum(r[0] for r in per.values()), sum(r[1] for r in per.values())
+    return (match / judged if judged else None), {k: m / n for k, (m, n) in per.items()}

@@ -59,6 +59,7 @@ import pytest
 
 from fragscope.analysis import asn as asn_map
 from fragscope.analysis import scope
+from fragscope.analysis.commands import judge_bridges
 from fragscope.analysis.compute import compute
 from fragscope.analysis.result import Estimate
 from fragscope.db.connection import make_engine
@@ -172,6 +173,7 @@ class NamingEndpoint:
     options: dict[str, object]
     names: tuple[str, ...]  # the round's names it is asked (its `namespaces`)
     resolver: str | None = None  # the lab resolver key of a dns endpoint
+    stale: dict[str, str] | None = None  # a gateway bridge's stale table (None: no bridge)
 
 
 def naming_endpoints(
@@ -204,11 +206,17 @@ def naming_endpoints(
         names = tuple(n for n in plan.chain if chain_ns[n] == ns)
         method = str(options["method"])
         out.append(NamingEndpoint(label, ns, method, f"eth+{c.rpc_url}", options | common, names))
+    ens_names = tuple(n for n in plan.chain if chain_ns[n] == "ens")
     if vantage is not None and by_name_vantage(vantage):
-        ens_names = tuple(n for n in plan.chain if chain_ns[n] == "ens")
         url = f"eth+http://{rpc_host_name(t).rstrip('.')}:{c.rpc_port}"
         label = "chain-ens-byname"
         out.append(NamingEndpoint(label, "ens", "eth-rpc", url, ens | common, ens_names))
+    for b in c.bridges:
+        # The ENS names through each gateway bridge, as through eth.limo (N4's AGF).
+        options = {"method": "http-gateway", "url_template": b.url + "/{name}"}
+        options["namespaces"] = ["ens"]
+        bridge = NamingEndpoint(b.name, "ens", "http-gateway", b.url + "/", options, ens_names)
+        out.append(dataclasses.replace(bridge, stale=b.stale))
     return out
 
 
@@ -237,7 +245,8 @@ def naming_lookups(
     t: lab_truth.Truth, plan: Plan, v: Vantage, *, gateway_up: bool = True
 ) -> list[expect.Lookup]:
     """Every naming.resolve lookup of the round from vantage ``v``, with what the lab
-    answers; an endpoint (or the CCIP-read gateway) whose address the vantage blocks fails."""
+    answers; an endpoint (or the CCIP-read gateway) whose address the vantage blocks fails.
+    ``gateway_up``: whether the CCIP-read gateway runs."""
     assert t.chain is not None
     blocked = {str(b.address) for b in v.blocks}
     chain = expect.chain_outcomes(
@@ -249,6 +258,9 @@ def naming_lookups(
         for name in ep.names:
             if ep.resolver is not None:
                 outcome = expect.dns_outcome(t, ep.resolver, name)
+            elif ep.stale is not None:
+                # A bridge reads the chain from the lab network, not through the vantage.
+                outcome = expect.bridge_outcome(chain_facts(t), name, gateway_up=gateway_up)
             else:
                 outcome = chain[name]
             outcome = expect.FAILED if host in blocked else outcome
@@ -302,7 +314,7 @@ def expected_all(
         "N3": (acr, n_pairs),
         "N4": (unreach, n_names),
         "N4.apd": (expect.apd(lookups, needs_icann_dns), 0),
-        "N5": expect.n5(t, everything, asn, root_names(t, plan)),
+        "N5": expect.n5(t, everything, asn, root_names(t, plan, label)),
         "N6": expect.n6(t, everything, plan.dnssec),
         "N7": expect.n7(t, everything, asn),
         "N8": expect.n8(t, everything),
@@ -317,9 +329,20 @@ def expected_all(
         "T9": expect.t9(ps, v, control),
         "O1": expect.o1(ps, v),
     }
+    out["N4.agf"] = (expected_agf(t, plan, v, gateway_up=gateway_up)[0], 0)
     out["N7.spd"] = (expect.spd(delegations(t)), 0)
     out["C2"] = (expect.c2({c: val for c, (val, _n) in out.items()}), 0)
     return out
+
+
+def expected_agf(
+    t: lab_truth.Truth, plan: Plan, v: Vantage, *, gateway_up: bool = True
+) -> tuple[float | None, dict[str, float]]:
+    """N4's AGF (and per namespace/method) from vantage ``v``: the bridges' answers judged
+    against the chain's (lab_expectations.agf)."""
+    stale = {ep.url: ep.stale for ep in naming_endpoints(t, plan, v.name) if ep.stale is not None}
+    lookups = naming_lookups(t, plan, v, gateway_up=gateway_up)
+    return expect.agf(chain_facts(t), lookups, stale)
 
 
 def delegations(t: lab_truth.Truth) -> dict[str, list[str]]:
@@ -331,10 +354,11 @@ def delegations(t: lab_truth.Truth) -> dict[str, list[str]]:
     return out
 
 
-def root_names(t: lab_truth.Truth, plan: Plan) -> dict[str, list[str]]:
-    """N5's root answers: name -> the root resolvers naming.resolve asks it of."""
+def root_names(t: lab_truth.Truth, plan: Plan, vantage: str) -> dict[str, list[str]]:
+    """N5's root answers: name -> the root resolvers naming.resolve asks it of from
+    ``vantage``."""
     out: dict[str, list[str]] = {}
-    for ep in naming_endpoints(t, plan):
+    for ep in naming_endpoints(t, plan, vantage):
         if ep.resolver is not None:
             for name in ep.names:
                 out.setdefault(lab_truth.absolute(name), []).append(ep.resolver)
@@ -597,6 +621,7 @@ def compute_round(db: Path, runs: Callable[[list[scope.RunInfo]], list[scope.Run
     engine = make_engine(str(db))
     try:
         chosen = runs(scope.select_runs(engine, round_name=ROUND))
+        judge_bridges(engine, chosen)  # as `indicators compute` and `summarize` do first
         comp = compute(engine, chosen, mapping=asn_map.load_lab())
     finally:
         engine.dispose()
@@ -764,10 +789,22 @@ def test_n3_n4_per_namespace_and_method(lab_round: Round, label: str) -> None:
         [lk for lk in lookups if lk.namespace != "icann"]
     )
     assert n4.params["apd"] == expect.apd(lookups, needs_icann_dns)
-    # The lab has no bridge or HTTP gateway to judge against the chain: no AGF, and the
-    # analysis says so (None) rather than inventing one.
-    assert n4.params["agf"] is None
     assert min(anr.values()) < 1.0  # the planted gateway failures (HTTP 500, forged binding)
+
+
+@pytest.mark.parametrize("label", ["clean", "censored", "altroot"])
+def test_agf_equals_its_derivation(lab_round: Round, label: str) -> None:
+    """Issue 19, finding 7: a faithful and a stale gateway bridge, judged against the chain
+    by the computation itself (the round's fidelity was never set by `naming fidelity`):
+    N4's AGF equals the derivation, strictly between 0 and 1 (the stale bridge's planted
+    path, and the swarm content no HTTP gateway serves, are the mismatches)."""
+    t, plan = lab_round.truth, lab_round.plan
+    agf, by_method = expected_agf(t, plan, lab_truth.load().vantages[label])
+    assert agf is not None and 0.0 < agf < 1.0, agf
+    n4 = lab_round.by_label[label]["N4"]
+    assert n4.params["agf"] == pytest.approx(agf, abs=1e-12), n4.params
+    got = {k: v for k, v in n4.params["agf_by_method"].items() if v is not None}
+    assert got == pytest.approx(by_method), n4.params
 
 
 def test_loss_only_lowers_anr(lab_round: Round) -> None:
