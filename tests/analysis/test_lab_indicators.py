@@ -432,6 +432,24 @@ def expected_t1(t: lab_truth.Truth, plan: Plan, v: Vantage) -> float:
 # -- the campaigns -------------------------------------------------------------------------
 
 
+def web_probes_text(lab: Lab) -> str:
+    """transport.tls and transport.quic over the "hosts" list, trusting the lab's CA: the
+    web probes every lab campaign runs (2 s per step)."""
+    return f'''[probes."transport.tls"]
+lists = ["hosts"]
+ca_file = "{lab.ca_file}"
+connect_timeout_s = 2.0
+handshake_timeout_s = 2.0
+http_timeout_s = 2.0
+
+[probes."transport.quic"]
+lists = ["hosts"]
+ca_file = "{lab.ca_file}"
+handshake_timeout_s = 2.0
+http_timeout_s = 2.0
+'''
+
+
 def campaign_text(lab: Lab, vantage: str, targets_dir: Path, round_name: str) -> str:
     t = lab.truth
     own = str(lab_truth.load().vantages[vantage].resolver)
@@ -497,19 +515,7 @@ root_hints = "{lab.paths.conf / "icann.hints"}"
 trust_anchor = "{lab.paths.root_anchor}"
 timeout_s = 1.0
 
-[probes."transport.tls"]
-lists = ["hosts"]
-ca_file = "{lab.ca_file}"
-connect_timeout_s = 2.0
-handshake_timeout_s = 2.0
-http_timeout_s = 2.0
-
-[probes."transport.quic"]
-lists = ["hosts"]
-ca_file = "{lab.ca_file}"
-handshake_timeout_s = 2.0
-http_timeout_s = 2.0
-
+{web_probes_text(lab)}
 [probes."transport.quic_vn"]
 lists = ["hosts"]
 

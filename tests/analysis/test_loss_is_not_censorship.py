@@ -32,6 +32,7 @@ from tests.analysis.test_lab_indicators import (
     naming_endpoint_text,
     naming_endpoints,
     run_vantage_campaign,
+    web_probes_text,
     write_targets,
 )
 
@@ -63,19 +64,7 @@ file = "{work / "alt-dns.txt"}"
 format = "lines"
 namespace = "mixed"
 {naming_endpoint_text(dns_endpoints)}
-[probes."transport.tls"]
-lists = ["hosts"]
-ca_file = "{lab.ca_file}"
-connect_timeout_s = 2.0
-handshake_timeout_s = 2.0
-http_timeout_s = 2.0
-
-[probes."transport.quic"]
-lists = ["hosts"]
-ca_file = "{lab.ca_file}"
-handshake_timeout_s = 2.0
-http_timeout_s = 2.0
-
+{web_probes_text(lab)}
 [probes."naming.resolve"]
 lists = ["alt"]
 endpoints = {json.dumps([ep.label for ep in dns_endpoints])}
