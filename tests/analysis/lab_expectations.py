@@ -107,13 +107,6 @@ def answer(t: lab_truth.Truth, resolver: str, name: str, qtype: str) -> Answer:
     return found
 
 
-def resolver_key(t: lab_truth.Truth, address: str) -> str:
-    for key, r in t.dns.resolvers.items():
-        if address in (r.address, r.address6):
-            return key
-    raise KeyError(address)
-
-
 # -- per-indicator derivations (naming) --------------------------------------------------
 
 
@@ -440,8 +433,6 @@ def o1(ps: list[Pin], v: Vantage) -> tuple[float, int]:
 
 # -- per-indicator derivations (alternative namespaces: naming.resolve) ------------------
 
-# The registry namespace each lab root stands for (lab/truth.toml [roots.*]).
-NAMESPACE_OF_VIEW = {"icann": "icann", "alt": "opennic", "hns": "handshake"}
 EXISTS, ABSENT, FAILED = "exists", "absent", "failed"  # what one lookup gets
 
 

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
-import json
 import math
 import os
 import shutil
@@ -66,11 +65,21 @@ from fragscope.db.connection import make_engine
 from fragscope.lab import truth as lab_truth
 from fragscope.lab.core import process
 from fragscope.lab.dns import render
-from fragscope.lab.vantages import HOST_VANTAGES, lab_exec_argv, lab_layout, nft
+from fragscope.lab.plan import (
+    QTYPES,
+    Plan,
+    campaign_text,
+    chain_facts,
+    icann_a,
+    make_plan,
+    naming_endpoints,
+    resolver_key,
+    write_targets,
+)
+from fragscope.lab.vantages import lab_exec_argv, lab_layout, nft
 from fragscope.lab.vantages.model import Vantage
 from fragscope.lab.world import Lab
 from fragscope.probes.naming.namespaces import shipped_registry
-from fragscope.probes.naming.probe import NamingProbe
 from tests.analysis import lab_expectations as expect
 
 pytestmark = pytest.mark.timeout(400)
@@ -79,166 +88,6 @@ REPO = Path(__file__).resolve().parents[2]
 ROUND = "truth"
 # altroot: the host asking the OpenNIC-like root's resolver (lab/vantages/truth.toml).
 VANTAGES = ("clean", "censored", "lossy", "altroot")
-# Names asked besides the planted ones: they exist in the ICANN-like view and the
-# manipulating resolver leaves them alone, so they carry no divergence.
-PLAIN_NAMES = ("mail.example.test.", "mail.nsec.test.", "caddy.example.test.")
-# N8's canaries: one name under each special-use TLD that must never resolve (RFC 7686
-# .onion with a v3-length label, RFC 6761 .invalid, RFC 9476 .alt).
-CANARIES = ("a" * 56 + ".onion.", "fscanary.invalid.", "fscanary.alt.")
-QTYPES = ("A", "AAAA", "SOA")  # A/AAAA for N1/N5/N6/N8 and T5's AAAA_share; SOA for N2
-WHOAMI = "whoami.lab."
-
-
-@dataclass(frozen=True)
-class Plan:
-    """What the campaigns ask, derived from the truth files (the test's inputs)."""
-
-    names: tuple[str, ...]  # the planted and plain names (N1's and N5's own list)
-    dnssec: tuple[str, ...]  # names in zones with a DS (dns.iterative and dns.query)
-    tlds: tuple[str, ...]  # every TLD of every root (N2)
-    pins: tuple[tuple[str, str], ...]  # (host name, pinned address) for transport probes
-    alt_dns: tuple[str, ...]  # naming.resolve's DNS names: one per served zone of each root
-    chain: tuple[str, ...]  # naming.resolve's ENS and UNS names (lab/chain/truth.toml)
-
-    @property
-    def asked(self) -> tuple[str, ...]:
-        """Every name dns.query asks (qtypes QTYPES) of both resolvers."""
-        return tuple(sorted({*self.names, *self.dnssec, *CANARIES, *self.tlds}))
-
-
-def _icann_a(t: lab_truth.Truth, name: str) -> set[str]:
-    return set(t.dns.expected(name, "A", "icann"))
-
-
-def make_plan(t: lab_truth.Truth) -> Plan:
-    policy = t.dns.resolvers["manip"].policy
-    assert policy is not None
-    planted = [*policy.rewrite, *policy.nxdomain]
-    # Only names the control can answer: a planted NXDOMAIN for a name that does not exist
-    # in the ICANN view (www.geek.) is no divergence, so it would only dilute the share.
-    names = tuple(sorted(n for n in {*planted, *PLAIN_NAMES} if _icann_a(t, n)))
-    # dns.iterative classifies the names in zones with a DS in their parent: the asked
-    # names of signed zones (secure, N6's AD test) and one A owner of each bogus zone
-    # (broken and expired signatures, N6's SERVFAIL test).
-    dnssec = {n for n in names if t.dns.authority(n, "icann").has_ds}
-    for z in t.dns.zones_in("icann"):
-        owners = sorted(z.fqdn(o) for o, typ, _ in z.records if typ == "A")
-        if z.has_ds and not z.validates and owners:
-            dnssec.add(owners[0])
-    tlds = tuple(sorted({tld + "." for r in t.dns.roots.values() for tld in r.tlds}))
-    pins = []
-    for host in sorted(t.web.values(), key=lambda h: h.key):
-        # One address per host (the engine keys a task by probe|name|endpoint): IPv4 when
-        # the host has it, else IPv6 (the v6-only host).
-        pins.append((host.name.rstrip("."), host.address or host.address6 or ""))
-    # N3/N4: one name per served zone (with an A record) of every root, asked of every
-    # root's resolver, so each root shows which TLDs it has; and every planted chain name.
-    alt_dns = set()
-    for view in t.dns.roots:
-        for z in t.dns.zones_in(view):
-            owners = sorted(z.fqdn(o) for o, typ, _ in z.records if typ == "A")
-            if z.is_served and owners:
-                alt_dns.add(owners[0])
-    return Plan(
-        names=names,
-        dnssec=tuple(sorted(dnssec)),
-        tlds=tlds,
-        pins=tuple(pins),
-        alt_dns=tuple(sorted(alt_dns)),
-        chain=tuple(sorted(n for n in expect.chain_outcomes(chain_facts(t)) if on_chain(n))),
-    )
-
-
-def on_chain(name: str) -> bool:
-    """A name the probe routes to the ENS or UNS endpoints (by its TLD, in the shipped
-    registry). Not the UNS .wallet names: .wallet is a Handshake TLD too (a real
-    collision), and the registry gives a colliding TLD to the first alternative namespace."""
-    return NamingProbe().namespace_of(name) in ("ens", "unstoppable")
-
-
-def chain_facts(t: lab_truth.Truth) -> lab_truth.ChainPlan:
-    assert t.chain is not None, "the lab truth plants a chain"
-    return t.chain.plan
-
-
-# -- naming.resolve's endpoints: (label, endpoint namespace, method, URL, options) ---------
-
-
-@dataclass(frozen=True)
-class NamingEndpoint:
-    label: str
-    namespace: str
-    method: str
-    url: str
-    options: dict[str, object]
-    names: tuple[str, ...]  # the round's names it is asked (its `namespaces`)
-    resolver: str | None = None  # the lab resolver key of a dns endpoint
-    stale: dict[str, str] | None = None  # a gateway bridge's stale table (None: no bridge)
-
-
-def naming_endpoints(
-    t: lab_truth.Truth, plan: Plan, vantage: str | None = None
-) -> list[NamingEndpoint]:
-    """Each root's resolver for the DNS names, the chain's JSON-RPC for ENS (eth-rpc) and
-    for UNS (uns); at the vantages that look host names up in the lab (by_name_vantage), the
-    chain's JSON-RPC for ENS once more by its ICANN host name (APD's dependent path). An
-    endpoint serves exactly its names: `namespaces` lists the registry namespaces of its
-    names (probes/naming/data), checked to keep the two sets apart. Without a vantage, the
-    endpoints every vantage asks (the by-name endpoint left out)."""
-    probe = NamingProbe()
-    dns_ns = sorted({probe.namespace_of(n) for n in plan.alt_dns})
-    chain_ns = {n: probe.namespace_of(n) for n in plan.chain}
-    assert set(chain_ns.values()) == {"ens", "unstoppable"}, chain_ns
-    assert not set(dns_ns) & set(chain_ns.values()), dns_ns
-    out = []
-    for view, ns in expect.NAMESPACE_OF_VIEW.items():
-        key = expect.resolver_key(t, t.dns.resolver_for_view(view).address)
-        options = {"method": "dns", "qtypes": ["A"], "namespaces": dns_ns}
-        url = f"udp://{t.dns.resolvers[key].address}"
-        out.append(NamingEndpoint(f"root-{view}", ns, "dns", url, options, plan.alt_dns, key))
-    c, facts = t.chain, chain_facts(t)
-    assert c is not None
-    common = {"chain_id": facts.chain_id}
-    ens = {"method": "eth-rpc", "registry": facts.addresses["ens_registry"], "namespaces": ["ens"]}
-    uns = {"method": "uns", "proxy_reader": facts.addresses[facts.uns_reader]}
-    uns["namespaces"] = ["unstoppable"]
-    for label, ns, options in (("chain-ens", "ens", ens), ("chain-uns", "unstoppable", uns)):
-        names = tuple(n for n in plan.chain if chain_ns[n] == ns)
-        method = str(options["method"])
-        out.append(NamingEndpoint(label, ns, method, f"eth+{c.rpc_url}", options | common, names))
-    ens_names = tuple(n for n in plan.chain if chain_ns[n] == "ens")
-    if vantage is not None and by_name_vantage(vantage):
-        url = f"eth+http://{rpc_host_name(t).rstrip('.')}:{c.rpc_port}"
-        label = "chain-ens-byname"
-        out.append(NamingEndpoint(label, "ens", "eth-rpc", url, ens | common, ens_names))
-    for b in c.bridges:
-        # The ENS names through each gateway bridge, as through eth.limo (N4's AGF).
-        options = {"method": "http-gateway", "url_template": b.url + "/{name}"}
-        options["namespaces"] = ["ens"]
-        bridge = NamingEndpoint(b.name, "ens", "http-gateway", b.url + "/", options, ens_names)
-        out.append(dataclasses.replace(bridge, stale=b.stale))
-    return out
-
-
-def rpc_host_name(t: lab_truth.Truth) -> str:
-    """The ICANN-like name whose A record is the chain's JSON-RPC address (lab/truth.toml)."""
-    assert t.chain is not None
-    found = [
-        z.fqdn(owner)
-        for z in t.dns.zones_in("icann")
-        for owner, rtype, rdata in z.records
-        if rtype == "A" and rdata == t.chain.rpc_address
-    ]
-    assert len(found) == 1, found
-    return found[0]
-
-
-def by_name_vantage(vantage: str) -> bool:
-    """The vantages that reach an endpoint by host name: those in a namespace, whose
-    resolv.conf names the vantage's lab resolver (lab.vantages.runner). Not the host
-    vantages (the host's own resolver is outside the lab: the engine refuses to ask it)
-    nor lossy (its loss would make the host-name lookup, not the path, fail at random)."""
-    return vantage not in HOST_VANTAGES and vantage != "lossy"
 
 
 def naming_lookups(
@@ -286,8 +135,8 @@ def dns_plan(t: lab_truth.Truth, plan: Plan, v: Vantage, names: tuple[str, ...])
     return expect.DnsPlan(
         names=names,
         qtypes=QTYPES,
-        test=expect.resolver_key(t, str(v.resolver)),
-        control=expect.resolver_key(t, control.address6 or control.address),
+        test=resolver_key(t, str(v.resolver)),
+        control=resolver_key(t, control.address6 or control.address),
     )
 
 
@@ -393,7 +242,7 @@ def expected_n1(t: lab_truth.Truth, plan: Plan, resolver_address: str) -> float:
     assert policy is not None
     divergent = 0
     for name in plan.names:
-        control = _icann_a(t, name)
+        control = icann_a(t, name)
         if name in policy.nxdomain:
             divergent += 1  # NXDOMAIN against NOERROR with addresses
         elif name in policy.rewrite:
@@ -429,161 +278,7 @@ def expected_t1(t: lab_truth.Truth, plan: Plan, v: Vantage) -> float:
     return sum(not expect.quic_ok(p, v) for p in adv) / len(adv)
 
 
-# -- the campaigns -------------------------------------------------------------------------
-
-
-def web_probes_text(lab: Lab) -> str:
-    """transport.tls and transport.quic over the "hosts" list, trusting the lab's CA: the
-    web probes every lab campaign runs (2 s per step)."""
-    return f'''[probes."transport.tls"]
-lists = ["hosts"]
-ca_file = "{lab.ca_file}"
-connect_timeout_s = 2.0
-handshake_timeout_s = 2.0
-http_timeout_s = 2.0
-
-[probes."transport.quic"]
-lists = ["hosts"]
-ca_file = "{lab.ca_file}"
-handshake_timeout_s = 2.0
-http_timeout_s = 2.0
-'''
-
-
-def campaign_text(lab: Lab, vantage: str, targets_dir: Path, round_name: str) -> str:
-    t = lab.truth
-    own = str(lab_truth.load().vantages[vantage].resolver)
-    control6 = t.dns.resolvers["icann"].address6
-    naming = naming_endpoints(t, make_plan(t), vantage)
-    return f"""
-name = "truth-{vantage}"
-vantage = "{vantage}"
-round = "{round_name}"
-
-[[targets]]
-list = "names"
-file = "{targets_dir / "names.txt"}"
-format = "lines"
-namespace = "icann"
-
-[[targets]]
-list = "dnssec"
-file = "{targets_dir / "dnssec.txt"}"
-format = "lines"
-namespace = "icann"
-
-[[targets]]
-list = "whoami"
-file = "{targets_dir / "whoami.txt"}"
-format = "lines"
-namespace = "icann"
-role = "control"
-
-[[targets]]
-list = "hosts"
-file = "{targets_dir / "hosts.csv"}"
-namespace = "icann"
-
-[[targets]]
-list = "alt"
-file = "{targets_dir / "alt.txt"}"
-format = "lines"
-namespace = "mixed"
-
-[[endpoints]]
-url = "udp://{own}"
-label = "own"
-operator = "vantage"
-role = "test"
-
-[[endpoints]]
-url = "udp://[{control6}]"
-label = "control"
-operator = "lab-icann"
-role = "control"
-{naming_endpoint_text(naming)}
-[probes."dns.query"]
-lists = ["names", "whoami"]
-endpoints = ["own", "control"]
-qtypes = {list(QTYPES)!r}
-whoami_names = ["{WHOAMI.rstrip(".")}/A"]
-timeout_s = 1.0
-
-[probes."dns.iterative"]
-lists = ["dnssec"]
-root_hints = "{lab.paths.conf / "icann.hints"}"
-trust_anchor = "{lab.paths.root_anchor}"
-timeout_s = 1.0
-
-{web_probes_text(lab)}
-[probes."transport.quic_vn"]
-lists = ["hosts"]
-
-[probes."naming.resolve"]
-lists = ["alt"]
-endpoints = {json.dumps([ep.label for ep in naming])}
-timeout_s = 2.0
-
-{path_probe(vantage)}
-# Retries separate loss from blocking, as a real campaign would: a pair is ok when any
-# attempt worked, so the lossy vantage's dropped packets are retried away while the
-# censored vantage's deterministic drops time out on every attempt.
-[limits]
-concurrency = 16
-deadline = 8.0
-retries = 2
-backoff = 0.05
-rate = 200
-burst = 20
-
-[safety]
-allowed = ["10.99.0.0/16", "fd99::/16"]
-"""
-
-
-def naming_endpoint_text(endpoints: list[NamingEndpoint]) -> str:
-    """[[endpoints]] tables of naming.resolve (JSON strings, numbers and string arrays are
-    TOML too)."""
-    out = []
-    for ep in endpoints:
-        options = ", ".join(f"{k} = {json.dumps(v)}" for k, v in ep.options.items())
-        out.append(
-            f"""
-[[endpoints]]
-url = "{ep.url}"
-label = "{ep.label}"
-operator = "lab-{ep.label}"
-namespace = "{ep.namespace}"
-options = {{ {options} }}
-"""
-        )
-    return "".join(out)
-
-
-def path_probe(vantage: str) -> str:
-    """path.udp443 (O1) from the vantages whose paths are deterministic: under the lossy
-    vantage's 30% loss a lost baseline SYN turns an A/B test into `transient` and a lost
-    ICMP error turns `rejected` into `dropped`, noise that is no fragmentation (C1 would
-    count it)."""
-    if vantage == "lossy":
-        return ""
-    return """
-[probes."path.udp443"]
-lists = ["hosts"]
-timeout_s = 1.0
-tries = 2
-"""
-
-
-def write_targets(plan: Plan, work: Path) -> None:
-    (work / "names.txt").write_text("".join(n.rstrip(".") + "\n" for n in plan.asked))
-    (work / "dnssec.txt").write_text("".join(n.rstrip(".") + "\n" for n in plan.dnssec))
-    (work / "whoami.txt").write_text(WHOAMI.rstrip(".") + "\n")
-    alt = [n.rstrip(".") for n in (*plan.alt_dns, *plan.chain)]
-    (work / "alt.txt").write_text("".join(n + "\n" for n in alt), encoding="utf-8")
-    (work / "hosts.csv").write_text(
-        "".join(f"{i},{n},{a}\n" for i, (n, a) in enumerate(plan.pins, start=1))
-    )
+# -- the campaigns (lab/plan.py renders them) ------------------------------------------------
 
 
 def run_vantage(lab: Lab, vantage: str, db: Path, work: Path, round_name: str = ROUND) -> None:

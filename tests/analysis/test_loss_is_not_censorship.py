@@ -26,15 +26,15 @@ from fragscope.analysis import scope
 from fragscope.analysis.compute import compute
 from fragscope.analysis.result import Estimate
 from fragscope.db.connection import make_engine
-from fragscope.lab.world import Lab
-from tests.analysis.test_lab_indicators import (
+from fragscope.lab.plan import (
     make_plan,
     naming_endpoint_text,
     naming_endpoints,
-    run_vantage_campaign,
     web_probes_text,
     write_targets,
 )
+from fragscope.lab.world import Lab
+from tests.analysis.test_lab_indicators import run_vantage_campaign
 
 pytestmark = [pytest.mark.timeout(400), pytest.mark.slow]
 
@@ -45,7 +45,8 @@ TOLERANCE = 0.02  # issue 19: |lossy - clean| <= 0.02 for N4 and T2
 def campaign_text(lab: Lab, vantage: str, work: Path, round_name: str) -> str:
     """naming.resolve over the roots' resolvers and TLS + QUIC to the web hosts: the
     inputs of N4 and T2, nothing else (a round takes seconds)."""
-    dns_endpoints = [ep for ep in naming_endpoints(lab.truth, make_plan(lab.truth)) if ep.resolver]
+    endpoints = naming_endpoints(lab.truth, make_plan(lab.truth), vantage)
+    dns_endpoints = [ep for ep in endpoints if ep.resolver]
     for ep in dns_endpoints:
         ep.options["qtypes"] = ["A", "AAAA", "TXT"]  # the method's default: three questions
     return f"""
