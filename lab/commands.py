@@ -158,7 +158,7 @@ lab_group.add_command(exec_command)
     type=click.Path(file_okay=False, path_type=Path),
     default=Path("demo"),
     show_default=True,
-    help="Working directory: lab-run/, demo.sqlite and the JSON summary go here.",
+    help="Working directory: lab-run/, plan/ (campaigns), demo.sqlite go here.",
 )
 @click.option(
     "--report",
@@ -189,11 +189,12 @@ lab_group.add_command(exec_command)
 def demo_command(
     workdir: Path, report: Path, markdown: Path | None, round_label: str | None, lock_wait: float
 ) -> None:
-    """Start the lab, measure it from four vantages as one round, report, stop the lab.
+    """Start the lab, measure it from every vantage as one round, report, stop the lab.
 
     Vantages: clean (this host), censored (manipulating resolver, UDP/443 dropped),
-    lossy and distant. Prints progress and the text summary, writes the HTML report and
-    stops the lab also on failure or Ctrl-C. Installs nothing: `make demo` does.
+    lossy, distant and altroot, each running the lab's plan (lab/plan.py). Prints progress
+    and the text summary, writes the HTML report and stops the lab also on failure or
+    Ctrl-C. Installs nothing: `make demo` does.
     """
     from fragscope.lab.demo import Demo, DemoError, prerequisites
 

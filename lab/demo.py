@@ -1,10 +1,12 @@
-"""``fragscope demo``: start the lab, measure it from four vantages, report, stop it. Does I/O.
+"""``fragscope demo``: start the lab, measure it from every vantage, report, stop it. Does I/O.
 
-One round: `clean` (the host), `censored`, `lossy` and `distant` (network namespaces behind
-their middleboxes) each run a campaign into one SQLite database through the real CLI
-(`fragscope lab exec VANTAGE -- fragscope run ...`), then the round's indicators are
-computed, the text summary printed and demo-report.html written. The lab is stopped on
-success, on failure and on Ctrl-C/SIGTERM. Installs nothing (``make demo`` does).
+One round: the lab's plan (lab/plan.py, the one the lab indicator tests run) rendered for
+each vantage, `clean` and `altroot` (the host) and `censored`, `lossy` and `distant`
+(network namespaces behind their middleboxes), each run into one SQLite database through
+the real CLI (`fragscope lab exec VANTAGE -- fragscope run ...`); then the round's
+indicators are computed, the text summary printed and demo-report.html written. The
+campaigns and target lists are written to the work directory's plan/. The lab is stopped
+on success, on failure and on Ctrl-C/SIGTERM. Installs nothing (``make demo`` does).
 """
 
 from __future__ import annotations
@@ -21,24 +23,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
+from fragscope.lab import plan
 from fragscope.lab.core.lock import LAB_LOCK, LockTimeout, lab_lock
 
-CAMPAIGNS = Path(__file__).resolve().parent.parent / "campaigns"
+if TYPE_CHECKING:
+    from fragscope.lab.world import Lab
 
-
-@dataclass(frozen=True)
-class VantageRun:
-    vantage: str
-    campaign: str
-
-
-VANTAGE_RUNS: tuple[VantageRun, ...] = (
-    VantageRun("clean", "lab.toml"),
-    VantageRun("censored", "lab-censored.toml"),
-    VantageRun("lossy", "lab.toml"),
-    VantageRun("distant", "lab.toml"),
-)
+ROOT = Path(__file__).resolve().parent.parent
 
 
 class DemoError(Exception):
@@ -53,7 +46,7 @@ class Demo:
     report: Path
     markdown: Path | None = None
     """Also write the round's report as markdown here (docs/examples)."""
-    vantages: tuple[VantageRun, ...] = VANTAGE_RUNS
+    vantages: tuple[str, ...] = plan.VANTAGES
     lock_wait_s: float = 600.0
     echo: Callable[[str], None] = field(default=lambda line: print(line, flush=True))
     round_label: str = field(
@@ -66,8 +59,12 @@ class Demo:
 
     @property
     def lab_dir(self) -> Path:
-        # campaigns/lab*.toml name the CA as lab-run/pki/ca.pem, relative to the working dir.
         return self.workdir / "lab-run"
+
+    @property
+    def plan_dir(self) -> Path:
+        """The round's campaigns and target lists (lab/plan.py)."""
+        return self.workdir / "plan"
 
     def _step(self, text: str) -> float:
         self.echo(f"==> {text}")
@@ -85,7 +82,7 @@ class Demo:
 
     def _cli(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess[str]:
         env = dict(os.environ)
-        root = str(CAMPAIGNS.parent)
+        root = str(ROOT)
         env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
         return subprocess.run(
             [*self.fragscope(), *args],
@@ -108,7 +105,7 @@ class Demo:
                 groups = self._groups(lab)
                 seconds = lab.up(groups)
                 self._done(t0, f"lab up in {seconds:.1f} s, run directory {lab.run_dir}")
-                self._measure()
+                self._measure(lab)
                 self._report()
             finally:
                 t0 = self._step("stopping the lab")
@@ -127,7 +124,7 @@ class Demo:
             return [g for g in truth.groups if g != truth.chain.group]
         return None
 
-    def _measure(self) -> None:
+    def _measure(self, lab: Lab) -> None:
         if self.db.exists():
             self.db.unlink()
         t0 = self._step(f"creating {self.db}")
@@ -135,24 +132,19 @@ class Demo:
         if done.returncode != 0:
             raise DemoError("db upgrade failed")
         self._done(t0)
-        for vr in self.vantages:
-            t0 = self._step(f"measuring from vantage {vr.vantage} ({vr.campaign})")
-            run = [
-                *self.fragscope(),
-                "run",
-                "--campaign",
-                str(CAMPAIGNS / vr.campaign),
-                "--db",
-                str(self.db),
-                "--vantage",
-                vr.vantage,
-                "--round",
-                self.round_label,
-            ]
-            done = self._cli("lab", "exec", vr.vantage, "--", *run)
+        self.plan_dir.mkdir(parents=True, exist_ok=True)
+        plan.write_targets(plan.make_plan(lab.truth), self.plan_dir)
+        for vantage in self.vantages:
+            campaign = self.plan_dir / f"{vantage}.toml"
+            campaign.write_text(
+                plan.campaign_text(lab, vantage, self.plan_dir, self.round_label), encoding="utf-8"
+            )
+            t0 = self._step(f"measuring from vantage {vantage} ({campaign})")
+            run = [*self.fragscope(), "run", "--campaign", str(campaign), "--db", str(self.db)]
+            done = self._cli("lab", "exec", vantage, "--", *run)
             # 0: finished; 1: finished with unknown_failure rows or partial (still data).
             if done.returncode not in (0, 1):
-                raise DemoError(f"fragscope run at {vr.vantage} exited {done.returncode}")
+                raise DemoError(f"fragscope run at {vantage} exited {done.returncode}")
             self._done(t0, f"exit {done.returncode}")
 
     def _report(self) -> None:

@@ -49,6 +49,7 @@ class Plan:
     pins: tuple[tuple[str, str], ...]  # (host name, pinned address) for transport probes
     alt_dns: tuple[str, ...]  # naming.resolve's DNS names: one per served zone of each root
     chain: tuple[str, ...]  # naming.resolve's ENS and UNS names (lab/chain/truth.toml)
+    path_control: tuple[str, str]  # (host name, address): the same-path control target
 
     @property
     def asked(self) -> tuple[str, ...]:
@@ -97,7 +98,20 @@ def make_plan(t: lab_truth.Truth) -> Plan:
         pins=tuple(pins),
         alt_dns=tuple(sorted(alt_dns)),
         chain=tuple(sorted(n for n in planted_chain_names(chain_facts(t)) if on_chain(n))),
+        path_control=path_control(t),
     )
+
+
+def path_control(t: lab_truth.Truth) -> tuple[str, str]:
+    """The same-path control (analysis/pathcontrol.py, docs/indicators.md Method 8): the
+    first web host, by key, that answers TLS (it advertises h3) and QUIC v1 on an IPv4
+    address no vantage blocks, interferes with or strips; as (host name, address)."""
+    touched = {str(b.address) for v in t.vantages.values() for b in v.blocks}
+    for host in sorted(t.web.values(), key=lambda h: h.key):
+        untouched = not touched & set(host.addresses)
+        if host.address and untouched and host.alt_svc == "h3" and "v1" in host.quic_versions:
+            return host.name.rstrip("."), host.address
+    raise ValueError("lab truth: no web host every vantage reaches for the path control")
 
 
 def on_chain(name: str) -> bool:
@@ -209,18 +223,19 @@ def planted_chain_names(c: lab_truth.ChainPlan) -> set[str]:
     return names | set(c.unregistered) | set(c.uns_unminted)
 
 
-def web_probes_text(lab: Lab) -> str:
-    """transport.tls and transport.quic over the "hosts" list, trusting the lab's CA: the
-    web probes every lab campaign runs (2 s per step)."""
+def web_probes_text(lab: Lab, lists: tuple[str, ...] = ("hosts",)) -> str:
+    """transport.tls and transport.quic over ``lists``, trusting the lab's CA: the web
+    probes every lab campaign runs (2 s per step)."""
+    names = json.dumps(list(lists))
     return f'''[probes."transport.tls"]
-lists = ["hosts"]
+lists = {names}
 ca_file = "{lab.ca_file}"
 connect_timeout_s = 2.0
 handshake_timeout_s = 2.0
 http_timeout_s = 2.0
 
 [probes."transport.quic"]
-lists = ["hosts"]
+lists = {names}
 ca_file = "{lab.ca_file}"
 handshake_timeout_s = 2.0
 http_timeout_s = 2.0
@@ -271,6 +286,15 @@ file = "{targets_dir / "alt.txt"}"
 format = "lines"
 namespace = "mixed"
 
+# The same-path control: a host no vantage blocks, probed beside the tests on TLS and
+# QUIC; a test pair's failure in the same window as its failure is the path's
+# (analysis/pathcontrol.py).
+[[targets]]
+list = "path-control"
+file = "{targets_dir / "path-control.csv"}"
+namespace = "icann"
+role = "control"
+
 [[endpoints]]
 url = "udp://{own}"
 label = "own"
@@ -296,7 +320,7 @@ root_hints = "{lab.paths.conf / "icann.hints"}"
 trust_anchor = "{lab.paths.root_anchor}"
 timeout_s = 1.0
 
-{web_probes_text(lab)}
+{web_probes_text(lab, ("hosts", "path-control"))}
 [probes."transport.quic_vn"]
 lists = ["hosts"]
 
@@ -365,3 +389,5 @@ def write_targets(plan: Plan, work: Path) -> None:
     (work / "hosts.csv").write_text(
         "".join(f"{i},{n},{a}\n" for i, (n, a) in enumerate(plan.pins, start=1))
     )
+    name, address = plan.path_control
+    (work / "path-control.csv").write_text(f"1,{name},{address}\n")

@@ -1,0 +1,84 @@
+"""The lab's plan (lab/plan.py): one campaign per vantage, valid, retrying, and complete.
+
+Issue 19 finding 6: the demo's campaigns (then campaigns/lab*.toml) lacked dns.iterative,
+whoami, the TLDs' SOA, canaries, the path probe, the Retry host and the chain, so the demo
+withheld N2, N6, N7, N8 and O1 at every vantage. The demo now runs the plan the lab
+indicator tests run; here each vantage's rendered campaign is loaded by the real campaign
+loader (against stand-in files where a running lab would keep its CA, root hints and
+trust anchor) and checked for what the indicators need. No lab is started.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fragscope.lab import plan
+from fragscope.lab import truth as lab_truth
+from fragscope.lab.demo import Demo
+from fragscope.lab.world import Lab
+from fragscope.probes.engine.campaign import load_campaign
+from fragscope.probes.engine.targets import read_targets, validate
+from tests.analysis import lab_expectations as expect
+
+
+@pytest.fixture
+def lab_dir(tmp_path: Path) -> Lab:
+    """A Lab object over a run directory holding stand-ins for the files a campaign names."""
+    lab = Lab(tmp_path / "lab-run")
+    for path in (lab.ca_file, lab.paths.conf / "icann.hints", lab.paths.root_anchor):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("stand-in\n")
+    return lab
+
+
+def test_the_demo_runs_the_plan_at_every_lab_vantage() -> None:
+    assert set(plan.VANTAGES) == set(lab_truth.load().vantages)
+    assert Demo(workdir=Path("unused"), report=Path("unused.html")).vantages == plan.VANTAGES
+
+
+@pytest.mark.parametrize("vantage", plan.VANTAGES)
+def test_every_vantage_campaign_loads_retries_and_asks_what_the_indicators_need(
+    lab_dir: Lab, tmp_path: Path, vantage: str
+) -> None:
+    p = plan.make_plan(lab_dir.truth)
+    targets = tmp_path / "plan"
+    targets.mkdir()
+    plan.write_targets(p, targets)
+    toml = targets / f"{vantage}.toml"
+    toml.write_text(plan.campaign_text(lab_dir, vantage, targets, "r1"), encoding="utf-8")
+    c = load_campaign(toml)
+    for source in c.targets:
+        validate(source)
+    assert c.vantage == vantage and c.round == "r1"
+    # Issue 19: a failure counts only when all k >= 3 attempts failed.
+    assert c.limits.retries >= 2
+    probes = {s.name: s for s in c.probes}
+    expected = {"dns.query", "dns.iterative", "transport.tls", "transport.quic"}
+    expected |= {"transport.quic_vn", "naming.resolve"}
+    # path.udp443 (O1) everywhere but lossy, where loss alone would read as ossification.
+    expected |= set() if vantage == "lossy" else {"path.udp443"}
+    assert set(probes) == expected
+    roles = {e.role.value for e in c.endpoints if e.label in ("own", "control")}
+    assert roles == {"test", "control"}  # the vantage's resolver against the control
+    names = {e.name.rstrip(".") for s in c.targets for e in read_targets(s)}
+    assert plan.WHOAMI.rstrip(".") in names  # N7's whoami
+    assert {n.rstrip(".") for n in plan.CANARIES} <= names  # N8: >= 3 canaries
+    assert {n.rstrip(".") for n in p.tlds} <= names  # N2: the TLDs' SOA
+    assert "retry.example.test" in names  # the Retry host
+    control = {s.list_name: s for s in c.targets}["path-control"]
+    assert control.role.value == "control"
+    assert [(e.name, e.address) for e in read_targets(control)] == [p.path_control]
+
+
+def test_the_path_control_is_a_host_no_vantage_touches() -> None:
+    t = lab_truth.load()
+    name, address = plan.path_control(t)
+    touched = {str(b.address) for v in t.vantages.values() for b in v.blocks}
+    assert address not in touched and (name, address) in plan.make_plan(t).pins
+
+
+def test_the_plan_asks_every_planted_chain_name_the_expectations_know() -> None:
+    facts = plan.chain_facts(lab_truth.load())
+    assert plan.planted_chain_names(facts) == set(expect.chain_outcomes(facts))
