@@ -2,7 +2,7 @@
 database.
 
 Each vantage also probes an innocuous control target (a target of role ``control``: a
-host every vantage may reach, campaigns/lab.toml ``path-control``) on every transport.
+host every vantage may reach, lab/plan.py's ``path-control``) on every transport.
 When a test pair failed on every attempt and the control failed on the same channel
 within :data:`WINDOW_S` seconds of that pair's last attempt, the failure says the path was
 down (loss, an outage), not that the pair was singled out: the indicators that count

@@ -233,8 +233,8 @@ def t4(ctx: Context) -> Estimate:
     "over IPv6: withheld (P6 unmeasured).",
     reasoning="The catalogue's product form: AAAA_share is what DNS publishes, P6 what "
     "the vantage reaches. Version 2 takes AAAA_share from AAAA answers (version 1 counted "
-    "only the probed address, so a dual-stack host pinned to IPv4 had no AAAA), and "
-    "campaigns/lab-web.csv pins each dual-stack host once per family; params keep both "
+    "only the probed address, so a dual-stack host pinned to IPv4 had no AAAA), and a "
+    "campaign may pin a dual-stack host once per family; params keep both "
     "factors and whether the vantage reached any IPv6 address.",
     version=2,
     inputs=("tls_observations", "dns_observations", "dns_answers"),

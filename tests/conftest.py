@@ -97,13 +97,3 @@ def migrated_engine(sqlite_url: str) -> Iterator[Engine]:
     migrate.upgrade(engine)
     yield engine
     engine.dispose()
-
-
-@pytest.fixture
-def in_a_lab_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A working directory where `fragscope lab up` could have run: the shipped lab
-    campaigns name its CA (lab-run/pki/ca.pem), which the campaign loader requires to exist."""
-    (tmp_path / "lab-run" / "pki").mkdir(parents=True)
-    (tmp_path / "lab-run" / "pki" / "ca.pem").write_text("a CA bundle\n")
-    monkeypatch.chdir(tmp_path)
-    return tmp_path

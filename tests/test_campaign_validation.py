@@ -200,9 +200,11 @@ def test_relative_files_resolve_next_to_the_campaign_then_in_the_working_dir(
 
 
 def test_cli_lab_campaign_from_another_directory_exits_2(tmp_path: Path) -> None:
-    # The case: campaigns/lab.toml names lab-run/pki/ca.pem, run where no lab is up.
+    # The case: a campaign naming lab-run/pki/ca.pem (the lab's CA), run where no
+    # lab is up.
+    path = _write(tmp_path, _with_setting("dns.query", 'ca_file = "lab-run/pki/ca.pem"'))
     result = subprocess.run(
-        cli("run", "--campaign", "lab", "--db", str(tmp_path / "x.sqlite")),
+        cli("run", "--campaign", str(path), "--db", str(tmp_path / "x.sqlite")),
         cwd=tmp_path,
         capture_output=True,
         text=True,

@@ -24,7 +24,8 @@ from fragscope.lab.vantages.runner import existing_namespaces
 def exec_command(vantage: str, command: tuple[str, ...]) -> None:
     """Run COMMAND at VANTAGE: `clean` and `altroot` are the host itself; `censored`,
     `lossy` and `distant` run it inside the vantage's client namespace (fs-v-NAME), behind
-    its middlebox. Example: fragscope lab exec censored -- fragscope run campaigns/lab.toml"""
+    its middlebox. Example (a campaign `fragscope demo` rendered from lab/plan.py):
+    fragscope lab exec censored -- fragscope run --campaign demo/plan/censored.toml"""
     # With interspersed arguments off, click hands a "--" after VANTAGE through as is.
     if command[:1] == ("--",):
         command = command[1:]
