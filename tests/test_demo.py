@@ -1,10 +1,13 @@
-"""``fragscope demo`` end to end: the lab, four vantages, one round, the report.
+"""``fragscope demo`` end to end: the lab, every vantage, one round, the report.
 
 Runs the real command (root, namespaces, real servers). The censored vantage's planted facts
 (lab/vantages/truth.toml: UDP/443 to www.example.test dropped; its resolver rewrites and
 blocks names, lab/truth.toml [resolvers.manip.policy]) must show in the round's indicators
 and printed summary: N1 (answer divergence from the control) and T2 (UDP/443 blocking)
-above zero for censored, exactly zero for clean.
+above zero for censored, exactly zero for clean. The demo runs the lab's plan (lab/plan.py)
+at every vantage, so no indicator is withheld for lack of data anywhere (issue 19): the
+only withheld values allowed are those the formula leaves undefined (T9 where nothing
+interferes, which the "not applicable" status will carry).
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from fragscope.lab import plan
 from fragscope.lab.demo import prerequisites
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -29,6 +33,10 @@ pytestmark = [
     pytest.mark.own_lab,
 ]
 
+
+# A value the formula leaves undefined, not one withheld for lack of data (analysis/
+# transport.py, T9: the ratio of two zero failure shares).
+UNDEFINED = {("T9", "no interference observed (f_tcp = f_quic = 0)")}
 
 TITLES = {"N1": r"Resolver Answer Divergence \(RAD\)", "T2": r"UDP/443 Blocking Rate \(UBR\)"}
 
@@ -53,6 +61,18 @@ def _values(db: Path) -> dict[tuple[str, str], float | None]:
     finally:
         con.close()
     return {(label, code): value for label, code, value in rows}
+
+
+def _nulls(db: Path) -> list[tuple[str, str, str]]:
+    """(vantage, code, reason) of every indicator value stored without a value."""
+    con = sqlite3.connect(db)
+    try:
+        return con.execute(
+            "SELECT v.label, i.code, i.reason FROM indicator_values AS i "
+            "JOIN vantages AS v ON v.id = i.vantage_id WHERE i.value IS NULL"
+        ).fetchall()
+    finally:
+        con.close()
 
 
 def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> None:
@@ -89,3 +109,12 @@ def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> 
     }
     assert printed[("censored", "N1")] > 0 and printed[("censored", "T2")] > 0
     assert printed[("clean", "N1")] == 0 and printed[("clean", "T2")] == 0
+
+    # Every vantage of the lab measured, and nothing withheld for lack of data: every
+    # printed "withheld:" row carries a formula-undefined reason, and so does every NULL
+    # value stored.
+    assert {label for label, _code in values} == set(plan.VANTAGES)
+    withheld = re.findall(r"^(\w+)\s+(\w+)\s+-\s+withheld: (.+?)\s*$", out, flags=re.MULTILINE)
+    assert {(code, why) for _v, code, why in withheld} <= UNDEFINED, withheld
+    nulls = _nulls(tmp_path / "demo" / "demo.sqlite")
+    assert {(code, why) for _v, code, why in nulls} <= UNDEFINED, nulls

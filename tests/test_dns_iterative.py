@@ -150,3 +150,21 @@ def test_hostile_root_is_a_failure_row(
         obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="www.example.test")))
     assert obs.failure == failure, obs.failure_detail
     assert [s["outcome"] for s in _steps(obs)][-1] == outcome
+
+
+def test_a_lost_datagram_is_retransmitted_not_a_timeout(tmp_path: Path) -> None:
+    # Issue 19 (loss is not censorship): the root answers each question only when it is
+    # asked the second time, as on a path that lost the first datagram. The walk still
+    # gets its answer within one timeout_s (the lossy vantage's N6 was withheld for this).
+    from tests.dns.hostile import HostileServer
+
+    address = "127.66.200.53"
+    hints = tmp_path / "hints"
+    hints.write_text(f". 3600 IN NS a.root.hostile.\na.root.hostile. 3600 IN A {address}\n")
+    probe = DnsIterativeProbe(
+        DnsIterativeConfig(root_hints=str(hints), timeout_s=0.9), policy=NetworkPolicy.from_env()
+    )
+    with HostileServer("lossy", address=address, port=53):
+        obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="www.example.test")))
+    assert "timeout" not in [s["outcome"] for s in _steps(obs)], _steps(obs)
+    assert obs.failure != Failure.GENERIC_TIMEOUT_ERROR, obs.failure_detail

@@ -56,9 +56,7 @@ def test_every_vantage_campaign_loads_retries_and_asks_what_the_indicators_need(
     assert c.limits.retries >= 2
     probes = {s.name: s for s in c.probes}
     expected = {"dns.query", "dns.iterative", "transport.tls", "transport.quic"}
-    expected |= {"transport.quic_vn", "naming.resolve"}
-    # path.udp443 (O1) everywhere but lossy, where loss alone would read as ossification.
-    expected |= set() if vantage == "lossy" else {"path.udp443"}
+    expected |= {"transport.quic_vn", "naming.resolve", "path.udp443"}  # O1 at every vantage
     assert set(probes) == expected
     roles = {e.role.value for e in c.endpoints if e.label in ("own", "control")}
     assert roles == {"test", "control"}  # the vantage's resolver against the control

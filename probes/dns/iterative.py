@@ -44,6 +44,7 @@ from fragscope.probes.dns.dnssec import (
 )
 from fragscope.probes.dns.interpret import interpret
 from fragscope.probes.dns.names import InvalidName, normalize
+from fragscope.probes.dns.retransmit import udp_retransmitting
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
 from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
@@ -83,7 +84,10 @@ class DnsIterativeConfig:
             rules.FILE: True,
         },
     )
-    timeout_s: float = field(default=2.0, metadata={"help": "seconds per query", **rules.SECONDS})
+    timeout_s: float = field(
+        default=2.0,
+        metadata={"help": "seconds per query, its UDP retransmissions included", **rules.SECONDS},
+    )
     max_steps: int = field(
         default=60, metadata={"help": "queries per resolution, all depths", rules.MINIMUM: 1}
     )
@@ -188,7 +192,9 @@ class _Resolution:
         q.flags &= ~dns.flags.RD
         t0 = time.monotonic()
         try:
-            r = await dns.asyncquery.udp(q, address, timeout=self.cfg.timeout_s)
+            # Retransmitted within timeout_s: a walk asks many servers, and one lost
+            # datagram must not fail it (probes/dns/retransmit.py, RFC 1123 6.1.3.3).
+            r = await udp_retransmitting(q, address, timeout=self.cfg.timeout_s)
             if r.flags & dns.flags.TC:
                 r = await dns.asyncquery.tcp(q, address, timeout=self.cfg.timeout_s)
         except dns.exception.Timeout:

@@ -21,6 +21,7 @@ import dns.rcode
 import dns.rdatatype
 
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.dns.retransmit import udp_retransmitting
 from fragscope.probes.errors import MeasurementError, classify
 from fragscope.probes.naming.methods.base import (
     NO_RECORDS,
@@ -33,9 +34,7 @@ from fragscope.probes.naming.methods.base import (
 
 DEFAULT_QTYPES = ("A", "AAAA", "TXT")
 # A lookup asks several questions, so one lost datagram must not fail it: each UDP query
-# is retransmitted, as a stub resolver does (RFC 1123 section 6.1.3.3), within the same
-# overall timeout (each try waits timeout / UDP_TRIES). Streams retransmit in the kernel.
-UDP_TRIES = 3
+# is retransmitted within the same overall timeout (probes/dns/retransmit.py).
 _PORTS = {"udp": 53, "tcp": 53, "tls": 853, "quic": 853, "https": 443}
 
 
@@ -58,20 +57,6 @@ def _tls_context(ca_file: str) -> ssl.SSLContext:
     return ssl.create_default_context(cafile=ca_file)
 
 
-async def _udp_retransmitting(
-    q: dns.message.Message, host: str, port: int, *, timeout: float
-) -> dns.message.Message:
-    """``q`` over UDP, sent up to :data:`UDP_TRIES` times until a reply comes; raises
-    dnspython's Timeout when none does within ``timeout`` in all."""
-    per_try = timeout / UDP_TRIES
-    for _ in range(UDP_TRIES - 1):
-        try:
-            return await dns.asyncquery.udp(q, host, port=port, timeout=per_try)
-        except dns.exception.Timeout:
-            continue  # lost on the way there or back: send it again
-    return await dns.asyncquery.udp(q, host, port=port, timeout=per_try)
-
-
 async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.message.Message:
     """One query over the transport the URL names; failures raise MeasurementError."""
     parts = urlsplit(url)
@@ -92,7 +77,7 @@ async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.messag
         verify = str(req.options["ca_file"])
     try:
         if scheme == "udp":
-            return await _udp_retransmitting(q, host, port, timeout=req.timeout)
+            return await udp_retransmitting(q, host, port, timeout=req.timeout)
         if scheme == "tcp":
             return await dns.asyncquery.tcp(q, host, port=port, timeout=req.timeout)
         if scheme == "tls":
