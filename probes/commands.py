@@ -157,7 +157,7 @@ def campaign_check(campaign_path: Path) -> None:
     verdict = "FAILS" if report.errors else "passes"
     click.echo(
         f"{campaign.path}: {verdict}: {len(report.errors)} errors, "
-        f"{len(report.warnings)} warnings, {report.tasks} tasks planned, nothing sent"
+        f"{len(report.warnings)} warnings, nothing sent"
     )
     sys.exit(2 if report.errors else 0)
 

@@ -39,7 +39,7 @@ from fragscope.probes.engine.planonly import build_policy, planning_runner
 from fragscope.probes.engine.shard_runner import ShardRunner
 from fragscope.probes.engine.targets import numbered_entries
 from fragscope.probes.engine.tomlpos import PathPart, key_lines, line_of
-from fragscope.probes.safety import NetworkPolicy
+from fragscope.probes.safety import Network, NetworkPolicy
 
 DNS_DATA = Path(__file__).resolve().parent.parent / "dns" / "data"
 ROOT_ANCHORS = DNS_DATA / "root-anchors.txt"
@@ -75,8 +75,6 @@ class Finding:
 class CheckReport:
     errors: tuple[Finding, ...]
     warnings: tuple[Finding, ...]
-    tasks: int
-    """Root tasks the plan holds (what ``run --dry-run`` would list)."""
 
     @property
     def ok(self) -> bool:
@@ -95,19 +93,23 @@ class RootKey:
         return self.signs_from <= day and (self.signs_until is None or day < self.signs_until)
 
 
-def is_lab_campaign(campaign: Campaign) -> bool:
-    """A campaign confined by its ``[safety] allowed`` to loopback and the lab's networks
-    (lab.core.guard): it reaches no one else, so placeholders and the real root's keys
-    do not matter to it."""
-    allowed = campaign.safety.allowed
-    if not allowed:
+def inside_lab(networks: Iterable[str | Network] | None) -> bool:
+    """True when ``networks`` (an allowlist) is set and lies inside loopback and the lab's
+    networks (lab.core.guard): traffic it allows reaches no operator."""
+    if networks is None:
         return False
+    nets = [ipaddress.ip_network(n, strict=False) for n in networks]
     inside = (*LAB_NETS, *LOOPBACK_NETS)
-    for text in allowed:
-        net = ipaddress.ip_network(text, strict=False)
-        if not any(net.version == o.version and net.subnet_of(o) for o in inside):  # type: ignore[arg-type]
-            return False
-    return True
+    return bool(nets) and all(
+        any(net.version == o.version and net.subnet_of(o) for o in inside)  # type: ignore[arg-type]
+        for net in nets
+    )
+
+
+def is_lab_campaign(campaign: Campaign) -> bool:
+    """A campaign confined by its ``[safety] allowed`` to loopback and the lab's networks:
+    placeholders and the real root's keys do not matter to it."""
+    return inside_lab(campaign.safety.allowed)
 
 
 def load_root_keys(path: Path = ROOT_KEYS) -> dict[int, RootKey]:
@@ -166,27 +168,41 @@ def check_campaign(
     *,
     today: dt.date | None = None,
     policy: NetworkPolicy | None = None,
+    confined: bool = False,
 ) -> CheckReport:
-    """Every rule over ``campaign`` (loaded by probes.engine.campaign.load_campaign)."""
+    """Every rule over ``campaign`` (loaded by probes.engine.campaign.load_campaign).
+
+    ``confined``: the run this check precedes cannot leave the lab whatever the file says
+    (FRAGSCOPE_ALLOWED_NETS confines it, as in the test suite): the rules about the real
+    Internet (politeness, root anchors, freshness) are then skipped, as for a lab campaign.
+    """
     today = today or dt.datetime.now(dt.UTC).date()
     where = _Where(campaign)
     errors: list[Finding] = []
     warnings: list[Finding] = []
-    lab = is_lab_campaign(campaign)
+    lab = confined or is_lab_campaign(campaign)
     runner = planning_runner(campaign, policy=policy or build_policy(campaign))
     per_endpoint: Counter[str] = Counter()
     reached: dict[str, set[str]] = defaultdict(set)
     """Namespace -> labels of endpoints of that namespace asked a name of it."""
-    n_tasks = 0
+    canaries, unknown = _canaries(campaign, runner)
+    idle = {ep.label or ep.url for ep in campaign.endpoints}
+    unreached = set(canaries)
     for task in runner.tasks():
-        n_tasks += 1
         ep = task.endpoint
         if ep is None:
             continue
-        per_endpoint[ep.label or ep.url] += 1
+        key = ep.label or ep.url
+        per_endpoint[key] += 1
+        idle.discard(key)
         ns = task.params.get("namespace")
         if isinstance(ns, str) and _endpoint_is_of(ep.namespace, ep.options, ns):
-            reached[ns].add(ep.label or ep.url)
+            reached[ns].add(key)
+            unreached.discard(ns)
+        if not idle and not unreached:
+            # Every endpoint has work and every namespace its endpoint: planning the rest
+            # (a long list) would change no finding, and ``run`` plans it again anyway.
+            break
     for i, ep in enumerate(campaign.endpoints):
         key = ep.label or ep.url
         if per_endpoint[key] == 0:
@@ -198,14 +214,15 @@ def check_campaign(
                     "the names of its probes' lists belongs to a namespace it serves",
                 )
             )
-    errors.extend(_namespace_findings(campaign, runner, reached))
+    errors.extend(unknown)
+    errors.extend(_unreached(canaries, reached))
     if not lab:
         errors.extend(_politeness_findings(campaign, where))
         anchor_errors, anchor_warnings = _anchor_findings(campaign, where, today)
         errors.extend(anchor_errors)
         warnings.extend(anchor_warnings)
         warnings.extend(_freshness_findings(campaign, where, today))
-    return CheckReport(tuple(errors), tuple(warnings), n_tasks)
+    return CheckReport(tuple(errors), tuple(warnings))
 
 
 def _endpoint_is_of(namespace: str, options: Any, wanted: str) -> bool:
@@ -215,17 +232,17 @@ def _endpoint_is_of(namespace: str, options: Any, wanted: str) -> bool:
     return namespace == wanted or wanted in served
 
 
-def _namespace_findings(
-    campaign: Campaign, runner: ShardRunner, reached: dict[str, set[str]]
-) -> Iterable[Finding]:
-    """``namespace-unknown`` and ``namespace-unreached`` for the lists of the probes that
-    route names by namespace (naming.resolve)."""
-    routing = [p for p in runner.planned_probes if p.takes_namespace]
-    if not routing:
-        return
+def _canaries(
+    campaign: Campaign, runner: ShardRunner
+) -> tuple[dict[str, tuple[Path, int, str]], list[Finding]]:
+    """The namespaces with canaries in the lists of the probes that route names by
+    namespace (naming.resolve), each with the first list line holding one of its names,
+    and the ``namespace-unknown`` findings of those lists."""
     canaries: dict[str, tuple[Path, int, str]] = {}
-    """Namespace -> the first list line holding one of its names."""
-    for planned in routing:
+    unknown: list[Finding] = []
+    for planned in runner.planned_probes:
+        if not planned.takes_namespace:
+            continue
         probe = planned.instance
         registry = probe.registry
         for source in _lists_of(campaign, planned.settings.lists):
@@ -234,10 +251,12 @@ def _namespace_findings(
                     continue
                 if entry.namespace is not None and entry.namespace not in registry.namespaces:
                     known = ", ".join(sorted(registry.namespaces))
-                    yield Finding(
-                        "namespace-unknown",
-                        f"{source.path}:{number}",
-                        f"{entry.name}: unknown namespace {entry.namespace!r}; known: {known}",
+                    unknown.append(
+                        Finding(
+                            "namespace-unknown",
+                            f"{source.path}:{number}",
+                            f"{entry.name}: unknown namespace {entry.namespace!r}; known: {known}",
+                        )
                     )
                     continue
                 ns_name = entry.namespace or probe.namespace_of(entry.name)
@@ -247,6 +266,12 @@ def _namespace_findings(
                 if ns is None or ns_name == "icann" or ns.special_use or not ns.methods:
                     continue
                 canaries.setdefault(ns_name, (source.path, number, entry.name))
+    return canaries, unknown
+
+
+def _unreached(
+    canaries: dict[str, tuple[Path, int, str]], reached: dict[str, set[str]]
+) -> Iterable[Finding]:
     for ns_name, (path, number, name) in sorted(canaries.items()):
         if not reached.get(ns_name):
             yield Finding(

@@ -31,7 +31,7 @@ from fragscope.db.vocab import RunStatus
 from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
 from fragscope.probes.engine.campaign import Campaign, CampaignError, load_campaign
-from fragscope.probes.engine.check import CheckReport, check_campaign
+from fragscope.probes.engine.check import CheckReport, check_campaign, inside_lab
 from fragscope.probes.engine.console import Reporter
 from fragscope.probes.engine.labels import ROUND_LIMIT, VANTAGE_LIMIT, label_problem
 from fragscope.probes.engine.lock import run_lock, wait_for_writer
@@ -146,15 +146,20 @@ class CampaignCheckFailed(CampaignError):
         self.args = ("\n".join(lines),)
 
 
-def checked_campaign(path: str | Path) -> tuple[Campaign, dict[str, int], CheckReport]:
+def checked_campaign(
+    path: str | Path, *, for_run: bool = False
+) -> tuple[Campaign, dict[str, int], CheckReport]:
     """Load a campaign (a shipped one by name), read every target list (exit-2 errors
     name the line; the entry count of each list comes back) and run the campaign check
-    (probes/engine/check.py) over it."""
+    (probes/engine/check.py) over it. ``for_run``: the check precedes a run, which the
+    environment's allowlist (FRAGSCOPE_ALLOWED_NETS) may confine to the lab."""
     from fragscope.campaigns import find
 
     campaign = load_campaign(find(path))
     counts = {s.list_name: validate(s) for s in campaign.targets}
-    return campaign, counts, check_campaign(campaign)
+    policy = build_policy(campaign)
+    confined = for_run and inside_lab(policy.allowed)
+    return campaign, counts, check_campaign(campaign, policy=policy, confined=confined)
 
 
 def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) -> int:
@@ -163,7 +168,7 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
     The campaign check comes first (docs/campaigns.md, "Campaign check"): its errors stop
     the run with exit 2, its warnings are printed.
     """
-    campaign, counts, report = checked_campaign(opts.campaign)
+    campaign, counts, report = checked_campaign(opts.campaign, for_run=True)
     if report.errors:
         raise CampaignCheckFailed(campaign, report)
     opts = dataclasses.replace(
