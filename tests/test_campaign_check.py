@@ -188,7 +188,13 @@ def test_the_shipped_iana_anchors_pass_and_a_wrong_digest_does_not(tmp_path: Pat
 
 
 def test_endpoints_documented_over_12_months_ago_are_warnings(tmp_path: Path) -> None:
-    path = _variant(tmp_path, ("date = 2026-12-07", "date = 2025-11-30"))
+    path = _variant(
+        tmp_path,
+        (
+            'date = 2026-12-07, url = "https://eth-limo',
+            'date = 2025-11-30, url = "https://eth-limo',
+        ),
+    )
     c = load_campaign(path)
     report = check_campaign(c, today=dt.date(2026, 12, 7))
     assert report.ok
