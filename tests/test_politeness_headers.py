@@ -106,7 +106,6 @@ user_agent = "{UA}"
     result = CliRunner().invoke(
         main, ["run", "--campaign", str(campaign), "--db", str(db), "--auto-migrate"]
     )
-    assert result.exit_code == 0, result.output
     kinds = {kind for kind, _, _ in seen}
     assert kinds == {"doh", "rpc", "gateway"}, seen
     assert {path for kind, path, _ in seen if kind == "gateway"} == {"/alice.eth"}
@@ -114,3 +113,5 @@ user_agent = "{UA}"
     for kind, path, headers in seen:
         assert headers.get("user-agent") == UA, (kind, path, headers)
         assert headers.get("from") == CONTACT, (kind, path, headers)
+    # Every error status became a typed failure row: none is unknown_failure (exit 1).
+    assert result.exit_code == 0, result.output
