@@ -216,3 +216,36 @@ def test_run_performs_the_check_first(tmp_path: Path) -> None:
     assert result.exit_code == 2, result.output
     assert "[namespace-unreached] namespace 'namecoin'" in result.output
     assert not db.exists()
+
+
+def test_the_lab_plans_campaign_passes_at_every_vantage(tmp_path: Path) -> None:
+    # `fragscope demo` and the lab round run these through `fragscope run`, which checks
+    # first: every lab endpoint must get tasks. Stand-ins where a running lab keeps its
+    # CA, root hints and trust anchor (no lab is started).
+    from fragscope.lab import plan
+    from fragscope.lab.world import Lab
+
+    lab = Lab(tmp_path / "lab-run")
+    stand_in = ". 3600 IN NS a.root.lab.\na.root.lab. 3600 IN A 10.99.0.1\n" + KSK_2024
+    for path in (lab.ca_file, lab.paths.conf / "icann.hints", lab.paths.root_anchor):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(stand_in, encoding="utf-8")
+    targets = tmp_path / "plan"
+    targets.mkdir()
+    plan.write_targets(plan.make_plan(lab.truth), targets)
+    for vantage in plan.VANTAGES:
+        toml = targets / f"{vantage}.toml"
+        toml.write_text(plan.campaign_text(lab, vantage, targets, "r1"), encoding="utf-8")
+        report = check_campaign(load_campaign(toml))
+        assert report.errors == () and report.warnings == (), vantage
+
+
+def test_a_probe_that_cannot_start_is_a_clean_error(tmp_path: Path) -> None:
+    hints = tmp_path / "hints.txt"
+    hints.write_text("not a zone file line\n", encoding="utf-8")
+    path = _variant(
+        tmp_path, append=f'\n[probes."dns.iterative"]\nlists = ["whoami"]\nroot_hints = "{hints}"\n'
+    )
+    code, out = _check(path)
+    assert code == 2, out
+    assert "probes: a probe cannot start: SyntaxError" in out

@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from fragscope.lab.core.guard import LAB_NETS
-from fragscope.probes.engine.campaign import Campaign, TargetSource
+from fragscope.probes.engine.campaign import Campaign, CampaignError, TargetSource
 from fragscope.probes.engine.planonly import build_policy, planning_runner
 from fragscope.probes.engine.shard_runner import ShardRunner
 from fragscope.probes.engine.targets import numbered_entries
@@ -181,7 +181,14 @@ def check_campaign(
     errors: list[Finding] = []
     warnings: list[Finding] = []
     lab = confined or is_lab_campaign(campaign)
-    runner = planning_runner(campaign, policy=policy or build_policy(campaign))
+    try:
+        runner = planning_runner(campaign, policy=policy or build_policy(campaign))
+    except Exception as exc:
+        # A probe that cannot start from its settings (a root hints file that does not
+        # parse, say): exit 2 with the reason, never a traceback.
+        raise CampaignError(
+            campaign.path, None, "probes", f"a probe cannot start: {type(exc).__name__}: {exc}"
+        ) from exc
     per_endpoint: Counter[str] = Counter()
     reached: dict[str, set[str]] = defaultdict(set)
     """Namespace -> labels of endpoints of that namespace asked a name of it."""
