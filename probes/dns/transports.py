@@ -16,15 +16,12 @@ import ssl
 import struct
 import time
 from collections.abc import Mapping
-from typing import TYPE_CHECKING
 
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes.dns.codec import QueryTemplate, question_matches
 from fragscope.probes.dns.resolvers import ResolverURL
+from fragscope.probes.doh import doh_client
 from fragscope.probes.errors import MeasurementError, classify
-
-if TYPE_CHECKING:
-    import httpx2
 
 MAX_TCP_MESSAGE = 65535
 
@@ -141,31 +138,6 @@ async def stream_exchange(
                 writer.transport.abort()
     check_response(response, template, qid)
     return response, rtt
-
-
-def doh_client(
-    address: str, *, verify: ssl.SSLContext | bool, headers: Mapping[str, str]
-) -> httpx2.AsyncClient:
-    """An HTTP/1.1+2 client for one DoH server, pinned to ``address`` whatever the URL's
-    name (so no system resolver is consulted), sending ``headers`` (the campaign's
-    User-Agent and From, probes/politeness.py) on every request."""
-    import dns.asyncbackend
-    import httpx2
-
-    backend = dns.asyncbackend.get_default_backend()
-    transport = backend.get_transport_class()(  # type: ignore[no-untyped-call]
-        local_address=None,
-        http1=True,
-        http2=True,
-        verify=verify,
-        local_port=0,
-        bootstrap_address=address,
-        resolver=None,
-        family=0,
-    )
-    return httpx2.AsyncClient(
-        http1=True, http2=True, verify=verify, transport=transport, headers=dict(headers)
-    )
 
 
 async def doh_exchange(

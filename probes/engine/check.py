@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from fragscope.db.last_seen import LastSeen
 from fragscope.lab.core.guard import LAB_NETS
 from fragscope.probes.engine.campaign import Campaign, CampaignError, TargetSource
 from fragscope.probes.engine.planonly import build_policy, planning_runner
@@ -169,12 +170,15 @@ def check_campaign(
     today: dt.date | None = None,
     policy: NetworkPolicy | None = None,
     confined: bool = False,
+    last_seen: LastSeen | None = None,
 ) -> CheckReport:
     """Every rule over ``campaign`` (loaded by probes.engine.campaign.load_campaign).
 
     ``confined``: the run this check precedes cannot leave the lab whatever the file says
     (FRAGSCOPE_ALLOWED_NETS confines it, as in the test suite): the rules about the real
     Internet (politeness, root anchors, freshness) are then skipped, as for a lab campaign.
+    ``last_seen``: when each endpoint last answered, per vantage (db/last_seen.py, from a
+    database's successful rows); endpoints not seen working for 12 months are warnings.
     """
     today = today or dt.datetime.now(dt.UTC).date()
     where = _Where(campaign)
@@ -229,6 +233,8 @@ def check_campaign(
         errors.extend(anchor_errors)
         warnings.extend(anchor_warnings)
         warnings.extend(_freshness_findings(campaign, where, today))
+        if last_seen is not None:
+            warnings.extend(_last_seen_findings(campaign, where, today, last_seen))
     return CheckReport(tuple(errors), tuple(warnings))
 
 
@@ -410,4 +416,26 @@ def _freshness_findings(campaign: Campaign, where: _Where, today: dt.date) -> It
                 where("endpoints", i, "last_documented"),
                 f"endpoint {key!r}: last documented {doc.date} ({doc.url}), more than "
                 "12 months ago",
+            )
+
+
+def _last_seen_findings(
+    campaign: Campaign, where: _Where, today: dt.date, last_seen: LastSeen
+) -> Iterable[Finding]:
+    for i, ep in enumerate(campaign.endpoints):
+        key = ep.label or ep.url
+        seen = last_seen.get(ep.url, {})
+        at = where("endpoints", i, "label" if ep.label else "url")
+        if not seen:
+            yield Finding(
+                "endpoint-freshness", at, f"endpoint {key!r}: no vantage has seen it answer"
+            )
+            continue
+        latest_vantage, latest = max(seen.items(), key=lambda item: item[1])
+        if today - latest.date() > STALE_AFTER:
+            yield Finding(
+                "endpoint-freshness",
+                at,
+                f"endpoint {key!r}: last seen answering on {latest.date()} (vantage "
+                f"{latest_vantage}), more than 12 months ago",
             )

@@ -27,6 +27,7 @@ from sqlalchemy import Engine
 from fragscope.db import migrate
 from fragscope.db.connection import sqlite_path
 from fragscope.db.guard import open_database
+from fragscope.db.last_seen import LastSeen
 from fragscope.db.vocab import RunStatus
 from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
@@ -147,7 +148,7 @@ class CampaignCheckFailed(CampaignError):
 
 
 def checked_campaign(
-    path: str | Path, *, for_run: bool = False
+    path: str | Path, *, for_run: bool = False, last_seen: LastSeen | None = None
 ) -> tuple[Campaign, dict[str, int], CheckReport]:
     """Load a campaign (a shipped one by name), read every target list (exit-2 errors
     name the line; the entry count of each list comes back) and run the campaign check
@@ -159,7 +160,8 @@ def checked_campaign(
     counts = {s.list_name: validate(s) for s in campaign.targets}
     policy = build_policy(campaign)
     confined = for_run and inside_lab(policy.allowed)
-    return campaign, counts, check_campaign(campaign, policy=policy, confined=confined)
+    report = check_campaign(campaign, policy=policy, confined=confined, last_seen=last_seen)
+    return campaign, counts, report
 
 
 def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) -> int:

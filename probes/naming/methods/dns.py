@@ -22,7 +22,7 @@ import dns.rdatatype
 
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes.dns.retransmit import udp_retransmitting
-from fragscope.probes.dns.transports import doh_client
+from fragscope.probes.doh import doh_client
 from fragscope.probes.errors import MeasurementError, classify
 from fragscope.probes.naming.methods.base import (
     NO_RECORDS,
