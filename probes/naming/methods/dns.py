@@ -21,7 +21,6 @@ import dns.rcode
 import dns.rdatatype
 
 from fragscope.db.vocab import Failure, Operation
-from fragscope.probes.dns.retransmit import udp_retransmitting
 from fragscope.probes.doh import doh_client
 from fragscope.probes.errors import MeasurementError, classify
 from fragscope.probes.naming.methods.base import (
@@ -32,10 +31,11 @@ from fragscope.probes.naming.methods.base import (
     Request,
     Value,
 )
+from fragscope.probes.retransmit import udp_retransmitting
 
 DEFAULT_QTYPES = ("A", "AAAA", "TXT")
 # A lookup asks several questions, so one lost datagram must not fail it: each UDP query
-# is retransmitted within the same overall timeout (probes/dns/retransmit.py).
+# is retransmitted within the same overall timeout (probes/retransmit.py).
 _PORTS = {"udp": 53, "tcp": 53, "tls": 853, "quic": 853, "https": 443}
 
 
