@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -249,3 +250,73 @@ def test_a_probe_that_cannot_start_is_a_clean_error(tmp_path: Path) -> None:
     code, out = _check(path)
     assert code == 2, out
     assert "probes: a probe cannot start: SyntaxError" in out
+
+
+def test_last_seen_ok_comes_from_stored_successful_rows_per_vantage(
+    tmp_path: Path, http_server: Any
+) -> None:
+    # A real run against a local gateway (answers) and a local JSON-RPC node (fails):
+    # only the gateway has a last_seen_ok, for the run's vantage; the check warns when it
+    # is more than 12 months old and about the endpoint never seen answering.
+    from fragscope.db.guard import open_database
+    from fragscope.db.last_seen import last_seen_ok
+
+    gateway = http_server(lambda *_: (200, {"X-Ipfs-Path": "/ipfs/bafy"}, b"hi"))
+    broken = http_server(lambda *_: (503, {}, b"busy"))
+    names = tmp_path / "names.txt"
+    names.write_text("alice.eth\n", encoding="utf-8")
+    path = tmp_path / "seen.toml"
+    path.write_text(
+        f"""
+name = "seen"
+vantage = "fra-1"
+[[targets]]
+file = "{names}"
+format = "lines"
+[[endpoints]]
+label = "gateway"
+url = "{gateway.url}/"
+namespace = "ens"
+options = {{ method = "http-gateway", url_template = "{gateway.url}/{{name}}" }}
+[[endpoints]]
+label = "rpc"
+url = "eth+{broken.url}/"
+namespace = "ens"
+options = {{ method = "eth-rpc" }}
+[probes."naming.resolve"]
+timeout_s = 5.0
+[politeness]
+contact = "https://github.com/fragscope/fragscope/issues"
+user_agent = "fragscope-test/1.0"
+""",
+        encoding="utf-8",
+    )
+    db = tmp_path / "seen.sqlite"
+    result = CliRunner().invoke(
+        main, ["run", "--campaign", str(path), "--db", str(db), "--auto-migrate"]
+    )
+    assert result.exit_code == 0, result.output
+    seen = last_seen_ok(open_database(str(db)))
+    assert set(seen) == {f"{gateway.url}/"} and set(seen[f"{gateway.url}/"]) == {"fra-1"}
+    when = seen[f"{gateway.url}/"]["fra-1"]
+    c = load_campaign(path)
+    recent = check_campaign(c, today=when.date(), last_seen=seen)
+    texts = [str(w) for w in recent.warnings if "answer" in str(w)]
+    rpc_line = _line(path, 'label = "rpc"')
+    assert texts == [
+        f"{path}:{rpc_line}: endpoints[1].label: "
+        "[endpoint-freshness] endpoint 'rpc': no vantage has seen it answer"
+    ]
+    later = check_campaign(c, today=when.date() + dt.timedelta(days=400), last_seen=seen)
+    assert any(
+        f"endpoint 'gateway': last seen answering on {when.date()} (vantage fra-1), "
+        "more than 12 months ago" in str(w)
+        for w in later.warnings
+    )
+    code, out = _check_with_db(path, db)
+    assert code == 0 and "endpoint 'rpc': no vantage has seen it answer" in out
+
+
+def _check_with_db(path: Path, db: Path) -> tuple[int, str]:
+    result = CliRunner().invoke(main, ["campaign", "check", str(path), "--db", str(db)])
+    return result.exit_code, result.output
