@@ -498,7 +498,8 @@ def test_agf_equals_its_derivation(lab_round: Round, label: str) -> None:
     """Issue 19, finding 7: a faithful and a stale gateway bridge, judged against the chain
     by the computation itself (the round's fidelity was never set by `naming fidelity`):
     N4's AGF equals the derivation, strictly between 0 and 1 (the stale bridge's planted
-    path, and the swarm content no HTTP gateway serves, are the mismatches)."""
+    path is the mismatch; the swarm content no HTTP gateway serves is an http_error
+    failure, not judged)."""
     t, plan = lab_round.truth, lab_round.plan
     agf, by_method = expected_agf(t, plan, lab_truth.load().vantages[label])
     assert agf is not None and 0.0 < agf < 1.0, agf
@@ -750,7 +751,8 @@ def service_stopped(lab: Lab, name: str) -> Iterator[None]:
 
 def test_stopping_the_ccip_gateway_moves_only_n4(lab: Lab, lab_round: Round) -> None:
     """The lab's CCIP-read gateway stopped: the EIP-3668 names it served fail, so ANR of
-    ens/eth-rpc drops by exactly those names over the ENS lookups and N4 rises by them over
+    ens/eth-rpc drops by exactly those names over the ENS lookups, and of ens/http-gateway
+    too (the bridges answer 502 for them, an http_error failure), and N4 rises by them over
     every alternative-namespace lookup; N3 (eth still found), APD (the path still works)
     and every other indicator stay."""
     t, plan = lab_round.truth, lab_round.plan
@@ -763,7 +765,8 @@ def test_stopping_the_ccip_gateway_moves_only_n4(lab: Lab, lab_round: Round) -> 
     _u, _n, anr_up = expect.n4(naming_lookups(t, plan, vantages["censored"]))
     _u, _n, anr_down = expect.n4(naming_lookups(t, plan, vantages["censored"], gateway_up=False))
     assert anr_down["ens/eth-rpc"] < anr_up["ens/eth-rpc"]
-    assert {k for k in anr_up if anr_up[k] != anr_down[k]} == {"ens/eth-rpc"}
+    assert anr_down["ens/http-gateway"] < anr_up["ens/http-gateway"]
+    assert {k for k in anr_up if anr_up[k] != anr_down[k]} == {"ens/eth-rpc", "ens/http-gateway"}
     before = lab_round.by_label["censored"]["N4"].params["anr"]
     for key, d in after["N4"].params["anr"].items():
         delta = d["anr"] - before[key]["anr"]
