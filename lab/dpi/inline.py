@@ -88,8 +88,9 @@ class InlineEngine:
             return Verdict.RESET
         return Verdict.DROP
 
-    def _decide(self, seg: packet.Segment, hello_sni: str | None, reason: Reason | None,
-                now: float) -> Verdict:  # fmt: skip
+    def _decide(
+        self, seg: packet.Segment, hello_sni: str | None, reason: Reason | None, now: float
+    ) -> Verdict:
         self._decided[seg.flow] = (reason is not None, now)
         if len(self._decided) > MAX_FLOWS:
             self._decided.pop(next(iter(self._decided)))
@@ -116,7 +117,7 @@ class InlineEngine:
             hello = state.tls.feed(
                 state.segments.add(offset, seg.payload[: MAX_CLIENT_HELLO - offset])
             )
-        except (ClientHelloError, ValueError):
+        except ValueError:  # ClientHelloError (not TLS) or a range past what is buffered
             del self._undecided_tcp[seg.flow]
             return self._decide(seg, None, None, now)
         if hello is None:
