@@ -95,6 +95,11 @@ def test_inline_blocks_the_sni_over_tcp_and_quic_and_passes_the_control(lab: Lab
         f"quic {www} 443 --sni {WWW.name.rstrip('.')} --version v2 {t}",
         f"quic {caddy} 443 --sni {CONTROL} --version v1",
         f"quic {caddy} 443 --sni {CADDY.name.rstrip('.')} --version v1 {t}",
+        # IPv6: the censor's queue rules cover fd99::/16 too (ip6tables).
+        f"tls {WWW.address6} 443 --sni {CONTROL}",
+        f"tls {WWW.address6} 443 --sni {WWW.name.rstrip('.')}",
+        f"quic {WWW.address6} 443 --sni {CONTROL} --version v2",
+        f"quic {WWW.address6} 443 --sni {WWW.name.rstrip('.')} --version v2 {t}",
     ]
     got = run_at(lab, {"clean": attempts, "dpi-inline": attempts})
     # The same attempts from the host: every one succeeds, so the failures are the censor's.
@@ -102,7 +107,8 @@ def test_inline_blocks_the_sni_over_tcp_and_quic_and_passes_the_control(lab: Lab
     reset = "ConnectionResetError"  # tcp_action "reset": a RST answers the ClientHello
     assert INLINE.tcp_action.value == "reset"
     assert outcomes(got["dpi-inline"]) == [
-        "ok", reset, reset, reset, "ok", "ok", "timeout", "timeout", "ok", "timeout"
+        "ok", reset, reset, reset, "ok", "ok", "timeout", "timeout", "ok", "timeout",
+        "ok", reset, "ok", "timeout",
     ]  # fmt: skip
 
 
