@@ -3,8 +3,9 @@
 A vantage is ``clean`` (the host itself) or a client namespace behind a middlebox whose
 behaviour is described here: censorship rules (drop or ICMP-reject one protocol/port to one
 address), deterministic loss, a fixed one-way delay, or a DPI censor reading the TLS
-ClientHello (lab.dpi.policy). The presets build the lab vantages; :func:`vantage_from_mapping` reads the same data from a TOML table with errors
-that name the offending field.
+ClientHello (lab.dpi.policy). The presets build the lab vantages;
+:func:`vantage_from_mapping` reads the same data from a TOML table with errors that name
+the offending field.
 """
 
 from __future__ import annotations
