@@ -20,6 +20,7 @@ from fragscope.analysis.registry import REGISTRY, Context, Facts, indicator
 from fragscope.analysis.result import (
     Estimate,
     bootstrap,
+    from_cluster_ratio,
     from_interval,
     from_ratio,
     missing_tables,
@@ -538,10 +539,12 @@ def t9(ctx: Context) -> Estimate:
     if f_tcp + f_quic == 0:
         # f_tcp / (f_tcp + f_quic) is 0/0 on complete data: nothing to attribute.
         return not_applicable("T9", run, "no interference observed (f_tcp = f_quic = 0)", **params)
-    interval = bootstrap(
-        run, "T9", _keys(f, targets), cols, lambda s: s[:, 0] / (s[:, 0] + s[:, 1])
+    # A share of the failures (TCP among TCP + QUIC), so a ratio of per-target sums with
+    # its score interval (docs/indicators.md, Method step 8): the percentile bootstrap
+    # claimed [x, x] whenever the failures sat in one target (python -m bench ci).
+    return from_cluster_ratio(
+        "T9", run, cols[:, 0], cols[:, 0] + cols[:, 1], n=len(targets), params=params
     )
-    return from_interval("T9", run, interval, params=params)
 
 
 @indicator(
