@@ -255,9 +255,7 @@ def c1(ctx: Context) -> Estimate:
     return from_interval("C1", run, interval, params=params)
 
 
-def _member(
-    code: str, by_code: dict[str, Estimate]
-) -> tuple[float, np.ndarray | None, int] | None:
+def _member(code: str, by_code: dict[str, Estimate]) -> tuple[float, np.ndarray | None, int] | None:
     """A member's value, its bootstrap replicates (None for a param) and its clusters."""
     base, _, param = code.partition(".")
     est = by_code.get(base)
