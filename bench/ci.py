@@ -312,9 +312,9 @@ def attainability(
 ) -> dict[str, object]:
     """``reachable`` on the masses of the cell's multisets, estimated from ``draws``
     (ATTAIN_DRAWS) fresh rounds where they are few enough to be told apart
-    (k <= ATTAIN_MAX_K): 1,000 rounds alone leave a 1 % mass uncertain by 0.3 points, enough to call a band
-    attainable by a subset no interval rule would pick. Larger rounds have almost every
-    multiset once, which makes every band attainable anyway."""
+    (k <= ATTAIN_MAX_K): 1,000 rounds alone leave a 1 % mass uncertain by 0.3 points,
+    enough to call a band attainable by a subset no interval rule would pick. Larger
+    rounds have almost every multiset once, which makes every band attainable anyway."""
     if draws and cell.k <= ATTAIN_MAX_K:
         cols = stat.columns(cell, draws, rng)
         cols = cols[np.isfinite(stat.statistic(cols.sum(axis=1)))]
