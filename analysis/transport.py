@@ -1,8 +1,9 @@
 """Transport indicators T1-T9 from per-pair facts (analysis.facts). No I/O.
 
 Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
-Clusters are targets: every value is a function of per-target sums, bootstrapped with
-analysis.stats.sum_bootstrap. Indicators that need the control vantage (T2, T9) are
+Clusters are targets: every value is a function of per-target sums; ratios get the score
+intervals of analysis.result (from_ratio, and from_cluster_ratio for T9), the other values
+the cluster bootstrap (analysis.stats). Indicators that need the control vantage (T2, T9) are
 withheld when the round has no control run.
 """
 
