@@ -1,7 +1,7 @@
 """Comparison indicators: C1 (divergence to the control) and the composite C2. No I/O.
 
 Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
-Also the paired cross-vantage tests (paired bootstrap on common targets, Holm over pairs).
+Also the paired cross-vantage tests (paired score intervals on common targets, Holm over pairs).
 """
 
 from __future__ import annotations
@@ -195,9 +195,11 @@ def divergence(
     cols[:, k : 2 * k] = np.bincount(rows * k + ob, minlength=m * k).reshape(m, k)
     cols[:, 2 * k] = np.bincount(rows, weights=(oa != ob).astype(float), minlength=m)
     cols[:, 2 * k + 1] = np.bincount(rows, minlength=m)
+    # No key differs: each replicate is 0; the high end becomes a score bound (via DIS).
+    ceiling = float(stats.jsd_ceiling(cols[None, :, 2 * k], cols[None, :, 2 * k + 1])[0])
     interval = bootstrap(
         run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
-    )
+    ).map(lambda found: stats.bounded(found, high=ceiling))
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
     return interval, dis, len(ia)
 
@@ -402,9 +404,10 @@ def _positions(keys: npt.NDArray[np.str_], wanted: npt.NDArray[np.str_]) -> npt.
 
 
 def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]:
-    """Paired bootstrap of Δ for each indicator with per-target data, over every pair of
-    runs of a round, on the targets common to all of them (one set of draws per round and
-    indicator, so every pair is paired); Holm-corrected over the pairs of each indicator."""
+    """Δ of each indicator with per-target data, over every pair of runs of a round, on the
+    targets common to all of them, with a paired score interval and its p-value
+    (stats.paired_test: the two runs' clusters are the same targets); Holm-corrected over
+    the pairs of each indicator."""
     by_round: dict[str, list[RunInfo]] = defaultdict(list)
     for r in runs:
         if r.round:
@@ -412,7 +415,7 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
     by_key = {(e.run_id, e.code): e for e in estimates if e.cluster_sums}
     out: list[PairTest] = []
     codes = sorted({e.code for e in estimates if e.cluster_sums})
-    for round_name, members in sorted(by_round.items()):
+    for _, members in sorted(by_round.items()):
         ordered = sorted(members, key=lambda r: (r.vantage_label, r.id))
         for code in codes:
             present = [
@@ -431,8 +434,6 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
                 at = _positions(c.keys, common)
                 blocks += [c.num[at], c.den[at]]
             cols = np.column_stack(blocks)
-            shared = stats.Resampler(common, seed=stats.seed_for(round_name, code))
-            sums = shared.sums_at(np.arange(len(common)), cols)
             totals = cols.sum(axis=0)
             raw = []
             for (i, (u, _)), (j, (v, _)) in combinations(enumerate(present), 2):
@@ -440,9 +441,8 @@ def pair_tests(estimates: list[Estimate], runs: list[RunInfo]) -> list[PairTest]
                     float(totals[2 * i] / totals[2 * i + 1]),
                     float(totals[2 * j] / totals[2 * j + 1]),
                 )
-                delta = on_common[0] - on_common[1]
-                pick = sums[:, [2 * i, 2 * i + 1, 2 * j, 2 * j + 1]]
-                raw.append((u, v, on_common, stats.paired_from_sums(pick, delta, len(common))))
+                pick = (cols[:, c] for c in (2 * i, 2 * i + 1, 2 * j, 2 * j + 1))
+                raw.append((u, v, on_common, stats.paired_test(*pick)))
             adjusted = stats.holm([r.p_value for *_, r in raw])
             for (u, v, (a, b), res), p_adj in zip(raw, adjusted, strict=True):
                 out.append(

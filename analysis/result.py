@@ -227,6 +227,8 @@ def _fill(est: Estimate, interval: stats.Interval, *, keep_bounds: bool = False)
     est.ci_low, est.ci_high = interval.low, interval.high
     if stats.degenerate(est.ci_low, est.ci_high):
         est.params["ci_degenerate"] = True
+    if interval.bound:
+        est.params["ci_bound"] = interval.bound
 
 
 def _key_array(keys: Sequence[str] | StrArray) -> StrArray:

@@ -436,7 +436,11 @@ def t7(ctx: Context) -> Estimate:
     params.update(hhi=raw, top1_share=int(top[0]) / n, top3_share=int(top[:3].sum()) / n)
     cols = np.zeros((n, len(asns)))
     cols[np.arange(n), column] = 1
-    interval = bootstrap(run, "T7", _keys(f, h3_keys_r), cols, stats.hhi_rows)
+    # Every target in one AS: each replicate is 1; the low end becomes a score bound.
+    floor = float(stats.hhi_floor_of(cols[None])[0])
+    interval = bootstrap(run, "T7", _keys(f, h3_keys_r), cols, stats.hhi_rows).map(
+        lambda found: stats.bounded(found, low=floor)
+    )
     return from_interval("T7", run, interval, params=params)
 
 

@@ -65,6 +65,7 @@ ATTAIN_MAX_K = 60
 BOOTSTRAP = "cluster bootstrap, expanded percentile"
 WILSON = "wilson"
 CLUSTER_WILSON = "cluster-adjusted wilson"
+PAIRED_SCORE = "paired score (MOVER on cluster-adjusted wilson)"
 
 Array = np.ndarray
 Intervals = tuple[Array, Array]
@@ -123,6 +124,8 @@ class Statistic:
     truth: Callable[[Cell], float]
     methods: Callable[[Cell], tuple[str, ...]]
     trials: tuple[int, ...] = TRIALS
+    bound: Callable[[Array, Array, Array], Intervals] | None = None
+    """How analysis replaces a degenerate bootstrap interval: (cols, low, high) -> (low, high)."""
 
 
 def _share_columns(cell: Cell, r: int, rng: np.random.Generator) -> Array:
@@ -153,10 +156,32 @@ def vantage(p: float) -> tuple[float, ...]:
     return (1 - p, p / 2, p / 2)
 
 
+def dirichlet_trials(
+    rng: np.random.Generator, probs: tuple[float, ...], m: int, shape: tuple[int, int]
+) -> Array:
+    """The outcome (an index into ``probs``) of each of m trials (shape + (m,)) of clusters
+    sharing Dirichlet probabilities around ``probs``, as in dirichlet_multinomial."""
+    conc = (1 - ICC) / ICC
+    alpha = np.array(probs) * conc
+    live = alpha > 0
+    g = rng.gamma(np.where(live, alpha, 1.0), size=(*shape, len(probs))) * live
+    edges = np.cumsum(g / g.sum(axis=-1, keepdims=True), axis=-1)
+    u = rng.random((*shape, m))
+    return np.minimum((u[..., None] > edges[..., None, :]).sum(axis=-1), len(probs) - 1)
+
+
 def _jsd_columns(cell: Cell, r: int, rng: np.random.Generator) -> Array:
-    here = dirichlet_multinomial(rng, control(cell.p), cell.m, (r, cell.k))
-    there = dirichlet_multinomial(rng, vantage(cell.p), cell.m, (r, cell.k))
-    return np.concatenate([here, there], axis=-1)
+    """Per cluster: the control's and the vantage's outcome counts, then (as analysis's
+    DIS) the trials whose outcomes differ and the trials; the two are drawn independently,
+    trial j of the one paired with trial j of the other (one key)."""
+    here = dirichlet_trials(rng, control(cell.p), cell.m, (r, cell.k))
+    there = dirichlet_trials(rng, vantage(cell.p), cell.m, (r, cell.k))
+    cats = np.arange(3)
+    counts = [(x[..., None] == cats).sum(axis=-2).astype(np.float64) for x in (here, there)]
+    differ = (here != there).sum(axis=-1).astype(np.float64)
+    return np.concatenate(
+        [*counts, np.stack([differ, np.full_like(differ, float(cell.m))], axis=-1)], axis=-1
+    )
 
 
 def supply(p: float) -> tuple[float, ...]:
@@ -195,6 +220,17 @@ def _flat(fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
     return lambda s: fn(s.reshape(-1, s.shape[-1])).reshape(s.shape[:-1])
 
 
+def _jsd_bound(cols: Array, low: Array, high: Array) -> Intervals:
+    """comparison.divergence: a degenerate interval's high end is stats.jsd_ceiling."""
+    ceiling = stats.jsd_ceiling(cols[..., 6], cols[..., 7])
+    return low, np.where(high - low <= 0, np.maximum(high, ceiling), high)
+
+
+def _hhi_bound(cols: Array, low: Array, high: Array) -> Intervals:
+    """N7/T7: a degenerate interval's low end is stats.hhi_floor_of."""
+    return np.where(high - low <= 0, np.minimum(low, stats.hhi_floor_of(cols)), low), high
+
+
 STATISTICS = (
     Statistic(
         "share",
@@ -218,15 +254,16 @@ STATISTICS = (
         _pair_columns,
         _difference,
         lambda c: c.p / 2,
-        lambda c: (BOOTSTRAP,),
+        lambda c: (PAIRED_SCORE,),
     ),
     Statistic(
         "divergence",
         "C1",
         _jsd_columns,
-        _flat(lambda s: stats.jsd_rows(s[:, :3], s[:, 3:])),
+        _flat(lambda s: stats.jsd_rows(s[:, :3], s[:, 3:6])),
         lambda c: jsd_truth(control(c.p), vantage(c.p)),
         lambda c: (BOOTSTRAP,),
+        bound=_jsd_bound,
     ),
     Statistic(
         "concentration",
@@ -236,6 +273,7 @@ STATISTICS = (
         lambda c: hhi_truth(supply(c.p)),
         lambda c: (BOOTSTRAP,),
         trials=(1,),
+        bound=_hhi_bound,
     ),
     Statistic(
         "composite",
@@ -269,9 +307,12 @@ def intervals(
         return stats.wilson_arrays(cols[..., 0].sum(axis=1), cols[..., 1].sum(axis=1))
     if method == CLUSTER_WILSON:
         return stats.cluster_wilson(cols[..., 0], cols[..., 1])
+    if method == PAIRED_SCORE:
+        return stats.paired_score(cols[..., 0], cols[..., 1], cols[..., 2], cols[..., 3])
     reps = stat.statistic(bootstrap_sums(cols, seed))
     if method == BOOTSTRAP:
-        return stats.percentile_intervals(reps, estimate, cell.k)
+        low, high = stats.percentile_intervals(reps, estimate, cell.k)
+        return (low, high) if stat.bound is None else stat.bound(cols, low, high)
     raise ValueError(f"unknown method {method!r}")
 
 
