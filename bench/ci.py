@@ -16,12 +16,15 @@ analysis gives each (docs/indicators.md, Method step 8):
 - failure attribution (T9): f_tcp / (f_tcp + f_quic), TCP failing with probability p and
   QUIC with p / 2 per trial (truth 2/3), over the rounds where something failed;
 - pair difference (the cross-vantage pair tests): a - b of two vantages on the same
-  targets, b seeing each of a's failures with probability 1/2 (truth p / 2);
+  targets, b seeing each of a's failures with probability 1/2 (truth p / 2); the paired
+  score interval stats.paired_score;
 - divergence (C1): JSD between a control whose outcomes are (ok, loss) with
   probabilities (1 - p, p) and a vantage with (1 - p, p / 2, p / 2) (half of the failures
-  rewritten), each from its own Dirichlet clusters;
+  rewritten), each from its own Dirichlet clusters, trial j of the one and trial j of the
+  other being one key (DIS counts the keys whose outcomes differ); the bootstrap, with
+  stats.jsd_ceiling where it is degenerate;
 - concentration (N7, T7): HHI* of m = 1 units over four ASes with shares
-  (1 - p, p/3, p/3, p/3);
+  (1 - p, p/3, p/3, p/3); the bootstrap, with stats.hhi_floor_of where it is degenerate;
 - composite (C2): the mean of three shares of the same targets (p, p / 2 of the first's
   failures, and an independent 1/2), from the members' joint bootstrap replicates.
 

@@ -10,6 +10,8 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bench import ci
 from fragscope.analysis import asn, comparison, compute, scope, stats
@@ -95,6 +97,9 @@ def test_composite_interval_widens_for_few_targets() -> None:
 CELLS = {
     "share": tuple(ci.Cell(p, k, m) for p in (0.1, 0.5) for k in (25, 250) for m in (1, 5)),
     "failure attribution": tuple(ci.Cell(p, k, 5) for p in (0.1, 0.5) for k in (25, 60)),
+    "pair difference": tuple(ci.Cell(p, k, 5) for p in (0.1, 0.5) for k in (25, 60)),
+    "divergence": tuple(ci.Cell(p, k, 5) for p in (0.1, 0.5) for k in (25, 60)),
+    "concentration": (ci.Cell(0.5, 60, 1), ci.Cell(0.1, 250, 1)),
     "composite": tuple(ci.Cell(p, k, 5) for p in (0.1, 0.5) for k in (6, 25)),
 }
 
@@ -106,10 +111,59 @@ def test_reduced_coverage_check() -> None:
         ("share", ci.WILSON),
         ("share", ci.CLUSTER_WILSON),
         ("failure attribution", ci.CLUSTER_WILSON),
+        ("pair difference", ci.PAIRED_SCORE),
+        ("divergence", ci.BOOTSTRAP),
+        ("concentration", ci.BOOTSTRAP),
         ("composite", ci.BOOTSTRAP),
     }
-    assert len(rows) == 16
+    assert len(rows) == 26
     assert not ci.missed(rows, band), ci.missed(rows, band)
+
+
+def test_no_difference_seen_is_not_a_zero_width_claim() -> None:
+    # Rounds where nothing differs (6 targets, p = 0.02: no failure at either vantage in
+    # most rounds) made the bootstraps claim [0, 0] for a pair difference and C1, and
+    # [1, 1] for HHI*: coverage 0.06, 0.51 and 0.40 in python -m bench ci. Score bounds
+    # leave no zero-width interval and cover the truth in those rounds.
+    cells = {
+        "pair difference": (ci.Cell(0.02, 6, 1),),
+        "divergence": (ci.Cell(0.02, 6, 5),),
+        "concentration": (ci.Cell(0.02, 25, 1),),
+    }
+    rows = ci.run(300, ci.SEED, cells, attain_draws=0)
+    assert len(rows) == 3
+    for row in rows:
+        assert row["zero_width"] == 0 and ci.number(row["coverage"]) >= 0.93, row
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=30))
+def test_jsd_is_at_most_the_share_of_keys_that_differ(keys: list[tuple[int, int]]) -> None:
+    # C1's score bound rests on JSD <= total variation <= DIS over one set of keys.
+    a = np.bincount([x for x, _ in keys], minlength=4)
+    b = np.bincount([y for _, y in keys], minlength=4)
+    dis = sum(x != y for x, y in keys) / len(keys)
+    assert stats.jsd(a, b) <= dis + 1e-12
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.integers(1, 50), min_size=1, max_size=8), st.floats(0.0, 1.0))
+def test_hhi_floor_is_below_every_distribution_it_admits(counts: list[int], slack: float) -> None:
+    # N7/T7's score bound: any distribution whose largest share is >= 1 - u has HHI* at
+    # least hhi_floor(u).
+    top = max(counts) / sum(counts)
+    u = (1 - top) + slack * top  # an upper bound of the share outside the largest firm
+    assert stats.hhi_floor(np.array([u]))[0] <= stats.hhi(counts)[1] + 1e-12
+
+
+def test_paired_score_bounds_where_every_target_agrees() -> None:
+    # Identical counts at both runs: the correlation is 1 and at a share of 1/2 the MOVER
+    # alone gives [0, 0]; the bounds are at least +-(score upper limit of 0 differing).
+    counts, trials = np.array([[1.0, 0.0] * 3]), np.ones((1, 6))
+    low, high = stats.paired_score(counts, trials, counts, trials)
+    none = stats.cluster_wilson(np.zeros((1, 6)), trials)[1]
+    assert low[0] == pytest.approx(-none[0]) and high[0] == pytest.approx(none[0])
+    assert high[0] > 0.3
 
 
 def test_unattainable_band_is_shown_by_the_masses() -> None:
