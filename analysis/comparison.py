@@ -195,11 +195,12 @@ def divergence(
     cols[:, k : 2 * k] = np.bincount(rows * k + ob, minlength=m * k).reshape(m, k)
     cols[:, 2 * k] = np.bincount(rows, weights=(oa != ob).astype(float), minlength=m)
     cols[:, 2 * k + 1] = np.bincount(rows, minlength=m)
-    # No key differs: each replicate is 0; the high end becomes a score bound (via DIS).
+    # Every target alike (no key differs, or all identical): each replicate is the same;
+    # the high end becomes a score bound (via DIS), the low end JSD's own floor, 0.
     ceiling = float(stats.jsd_ceiling(cols[None, :, 2 * k], cols[None, :, 2 * k + 1])[0])
     interval = bootstrap(
         run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
-    ).map(lambda found: stats.bounded(found, high=ceiling))
+    ).map(lambda found: stats.bounded(found, low=0.0, high=ceiling))
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
     return interval, dis, len(ia)
 

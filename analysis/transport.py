@@ -439,7 +439,7 @@ def t7(ctx: Context) -> Estimate:
     # Every target in one AS: each replicate is 1; the low end becomes a score bound.
     floor = float(stats.hhi_floor_of(cols[None])[0])
     interval = bootstrap(run, "T7", _keys(f, h3_keys_r), cols, stats.hhi_rows).map(
-        lambda found: stats.bounded(found, low=floor)
+        lambda found: stats.bounded(found, low=floor, high=1.0)
     )
     return from_interval("T7", run, interval, params=params)
 
