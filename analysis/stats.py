@@ -83,7 +83,12 @@ def t975(df: int) -> float:
     """The 97.5% quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
     if df <= len(_T975):
         return _T975[max(df, 1) - 1]
-    z = Z95
+    return _cornish_fisher(Z95, df)
+
+
+def _cornish_fisher(z: float, df: int) -> float:
+    """Student's t quantile at the normal quantile ``z``, to order 1/df^3 (Abramowitz
+    and Stegun 26.7.5)."""
     return (
         z
         + (z**3 + z) / (4 * df)
@@ -118,12 +123,7 @@ def t_like(z: float, df: int) -> float:
     form up to 30 df, the Cornish-Fisher expansion beyond (as t975)."""
     df = max(df, 1)
     if df > 30:
-        return (
-            z
-            + (z**3 + z) / (4 * df)
-            + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
-            + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
-        )
+        return _cornish_fisher(z, df)
     within = math.erf(z / math.sqrt(2))
     lo, hi = z, z
     while _t_within(hi, df) < within:
@@ -244,8 +244,10 @@ comes from a score interval instead (docs/indicators.md, Method step 8)."""
 
 
 def bounded(interval: Interval, low: float | None = None, high: float | None = None) -> Interval:
-    """A zero-width bootstrap interval with its low end lowered to ``low`` or its high end
-    raised to ``high`` (a score bound of the statistic); any other interval as it is."""
+    """A zero-width bootstrap interval (every replicate equal: resampling had nothing to
+    vary) with its low end lowered to ``low`` and its high end raised to ``high``, bounds
+    of the statistic that hold whatever the clusters (a score limit mapped through the
+    statistic, or the end of its range); any other interval as it is."""
     if not degenerate(interval.low, interval.high):
         return interval
     new_low = interval.low if low is None else min(interval.low, low)
