@@ -136,7 +136,7 @@ def test_no_difference_seen_is_not_a_zero_width_claim() -> None:
         assert row["zero_width"] == 0 and ci.number(row["coverage"]) >= 0.93, row
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3)), min_size=1, max_size=30))
 def test_jsd_is_at_most_the_share_of_keys_that_differ(keys: list[tuple[int, int]]) -> None:
     # C1's score bound rests on JSD <= total variation <= DIS over one set of keys.
@@ -146,7 +146,7 @@ def test_jsd_is_at_most_the_share_of_keys_that_differ(keys: list[tuple[int, int]
     assert stats.jsd(a, b) <= dis + 1e-12
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(1, 50), min_size=1, max_size=8), st.floats(0.0, 1.0))
 def test_hhi_floor_is_below_every_distribution_it_admits(counts: list[int], slack: float) -> None:
     # N7/T7's score bound: any distribution whose largest share is >= 1 - u has HHI* at

@@ -130,7 +130,7 @@ def test_paired_interval_is_not_zero_width_when_no_target_differs() -> None:
     assert res.low < -0.2 and res.high > 0.2 and res.p_value == 1.0
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=25),
 )
