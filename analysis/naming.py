@@ -776,6 +776,8 @@ def n7(ctx: Context) -> Estimate:
     cols = np.zeros((labels.size, len(asns)))
     cols[np.arange(labels.size), labels] = 1
     interval = stats.sum_bootstrap(cols, stats.hhi_rows, seed=stats.seed_for(run.id, "N7"))
+    # Every answer from one AS: each replicate is 1; the low end becomes a score bound.
+    interval = stats.bounded(interval, low=float(stats.hhi_floor_of(cols[None])[0]), high=1.0)
     return from_interval("N7", run, interval, params=params)
 
 

@@ -192,6 +192,32 @@ def from_ratio(
     return est
 
 
+def from_cluster_ratio(
+    code: str,
+    run: Any,
+    num: stats.FloatArray,
+    den: stats.FloatArray,
+    *,
+    n: int,
+    params: dict[str, Any],
+) -> Estimate:
+    """sum(num)/sum(den) with stats.cluster_wilson's interval over the clusters with
+    den > 0, for a ratio whose n counts every cluster it was computed over (T9: the
+    targets both channels reached from the control, most of which failed on neither);
+    the caller has applied the minimum-n rule and checked sum(den) > 0."""
+    low, high = stats.cluster_wilson(num[None, :], den[None, :])
+    return Estimate(
+        code,
+        run.id,
+        run.vantage_id,
+        float(num.sum() / den.sum()),
+        n=n,
+        ci_low=float(low[0]),
+        ci_high=float(high[0]),
+        params={**params, "interval": CLUSTER_WILSON},
+    )
+
+
 def _fill(est: Estimate, interval: stats.Interval, *, keep_bounds: bool = False) -> None:
     """An estimate's interval and replicates, once its bootstrap is resolved; a zero-width
     interval (resampling had nothing to vary) is marked ``ci_degenerate`` for the reports."""
@@ -201,6 +227,8 @@ def _fill(est: Estimate, interval: stats.Interval, *, keep_bounds: bool = False)
     est.ci_low, est.ci_high = interval.low, interval.high
     if stats.degenerate(est.ci_low, est.ci_high):
         est.params["ci_degenerate"] = True
+    if interval.bound:
+        est.params["ci_bound"] = interval.bound
 
 
 def _key_array(keys: Sequence[str] | StrArray) -> StrArray:

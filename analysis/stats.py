@@ -1,4 +1,5 @@
-"""Statistics for the indicators: cluster bootstrap, Wilson, JSD, paired bootstrap, Holm. No I/O.
+"""Statistics for the indicators: cluster bootstrap, Wilson, JSD, paired score intervals, Holm.
+No I/O.
 
 Targets are the clusters (docs/indicators.md, Method step 4): SQL reduces rows to
 per-target aggregates and these functions resample those aggregates with replacement.
@@ -7,6 +8,7 @@ Random streams are seeded from the run id, so a recomputation gives the same int
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import math
 import warnings
@@ -41,6 +43,8 @@ class Interval:
     high: float
     n: int
     replicates: FloatArray | None = None
+    bound: str | None = None
+    """SCORE_BOUND when a side of a degenerate bootstrap interval is a score bound."""
 
 
 Z95 = 1.959963984540054
@@ -79,13 +83,55 @@ def t975(df: int) -> float:
     """The 97.5% quantile of Student's t with ``df`` degrees of freedom (df >= 1)."""
     if df <= len(_T975):
         return _T975[max(df, 1) - 1]
-    z = Z95
+    return _cornish_fisher(Z95, df)
+
+
+def _cornish_fisher(z: float, df: int) -> float:
+    """Student's t quantile at the normal quantile ``z``, to order 1/df^3 (Abramowitz
+    and Stegun 26.7.5)."""
     return (
         z
         + (z**3 + z) / (4 * df)
         + (5 * z**5 + 16 * z**3 + 3 * z) / (96 * df**2)
         + (3 * z**7 + 19 * z**5 + 17 * z**3 - 15 * z) / (384 * df**3)
     )
+
+
+def _t_within(t: float, df: int) -> float:
+    """P(|T| <= t) for Student's t with ``df`` degrees of freedom, in closed form
+    (Abramowitz and Stegun 26.7.3-26.7.4: a finite series in cos(theta), theta =
+    atan(t / sqrt(df)))."""
+    theta = math.atan(t / math.sqrt(df))
+    c2 = math.cos(theta) ** 2
+    if df % 2:
+        term, total = 1.0, 1.0 if df > 1 else 0.0
+        for j in range(2, df - 1, 2):
+            term *= c2 * j / (j + 1)
+            total += term
+        return 2 / math.pi * (theta + math.sin(theta) * math.cos(theta) * total)
+    term, total = 1.0, 1.0
+    for j in range(1, df - 2, 2):
+        term *= c2 * j / (j + 1)
+        total += term
+    return math.sin(theta) * total
+
+
+@functools.lru_cache(maxsize=4096)
+def t_like(z: float, df: int) -> float:
+    """The quantile of Student's t with ``df`` degrees of freedom whose two-sided tail
+    equals the normal's beyond ``z`` (t975(df) at z = 1.96); by bisection of the closed
+    form up to 30 df, the Cornish-Fisher expansion beyond (as t975)."""
+    df = max(df, 1)
+    if df > 30:
+        return _cornish_fisher(z, df)
+    within = math.erf(z / math.sqrt(2))
+    lo, hi = z, z
+    while _t_within(hi, df) < within:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if _t_within(mid, df) < within else (lo, mid)
+    return (lo + hi) / 2
 
 
 def expanded_alpha(clusters: int) -> float:
@@ -123,32 +169,90 @@ def _percentile(reps: FloatArray, estimate: float, clusters: int) -> tuple[float
     return float(low[0]), float(high[0])
 
 
-def cluster_wilson(num: FloatArray, den: FloatArray) -> tuple[FloatArray, FloatArray]:
+DEFF_FLOOR = 0.5
+"""The smallest design effect stats.cluster_wilson believes (see there)."""
+
+
+def cluster_wilson(
+    num: FloatArray, den: FloatArray, *, z: float = Z95
+) -> tuple[FloatArray, FloatArray]:
     """Score intervals of ratios of sums over clusters, one per row of ``num``/``den``
-    (rows x k clusters, den > 0): Wilson's interval at the effective sample size
-    n_eff = trials / deff, and shrunk by (z / t_{k-1})^2 for the k - 1 degrees of freedom
-    (Korn and Graubard 1998). deff = v / (p (1 - p) / trials), v the linearised
-    (cluster-robust) variance of the ratio, floored at 1 (no cluster design is more
-    precise than independent trials). With few successes x (or failures), v rests on at
-    most x clusters and is often far too small (rare events: coverage 0.91 at p = 0.02,
-    k = 60, m = 5), so deff is pulled towards its most conservative value, the mean trials
-    per cluster m (all of a cluster's trials alike), with weight 1 / (x + 1)^2 on the log
-    scale; a ratio of 0 or 1 has no variance to estimate and gets deff = m. Coverage on
-    synthetic rounds with intra-cluster correlation 0.3: python -m bench ci."""
-    k = num.shape[1]
+    (rows x clusters; a cluster with den = 0 adds nothing and is not counted, so k is the
+    number of clusters with den > 0, at least one per row): Wilson's interval at the
+    effective sample size n_eff = trials / deff, and shrunk by (z / t_{k-1})^2 for the
+    k - 1 degrees of freedom (Korn and Graubard 1998).
+
+    deff = v / (p (1 - p) / trials), v the linearised (cluster-robust) variance of the
+    ratio, floored at DEFF_FLOOR: below 1 is real when a cluster's trials are negatively
+    correlated (T9: an address where TLS and QUIC both failed adds exactly one TCP failure
+    of two), but an estimate far below it is noise. With few successes x (or failures), v
+    rests on at most x clusters and is often far too small (rare events: coverage 0.91 at
+    p = 0.02, k = 60, m = 5), so deff is pulled towards its most conservative value, the
+    mean trials per cluster m (all of a cluster's trials alike), with weight w =
+    1 / (x + 1)^2 on the log scale; a ratio of 0 or 1 has no variance to estimate and gets
+    deff = m. The t shrink is for the estimated part only (exponent 1 - w): m is fixed, not
+    estimated from k clusters, and shrinking it too made every interval with few successes
+    or few clusters over-cover (T9 at p = 0.02: 99-100 %). ``z`` sets the level (1.96:
+    95 %; the t quantile is the one with the same two-sided tail, ``t_like``). Coverage
+    on synthetic rounds with intra-cluster correlation 0.3: python -m bench ci."""
+    k = np.maximum((den > 0).sum(axis=1), 1)
     trials = den.sum(axis=1)
     successes = num.sum(axis=1)
     p = successes / trials
-    v = k / max(k - 1, 1) * ((num - p[:, None] * den) ** 2).sum(axis=1) / trials**2
+    v = k / np.maximum(k - 1, 1) * ((num - p[:, None] * den) ** 2).sum(axis=1) / trials**2
     per_cluster = trials / k
     edge = (p == 0) | (p == 1) | (v <= 0)
     safe_pq = np.where(edge, 1.0, p * (1 - p))
-    deff = np.where(edge, per_cluster, np.maximum(1.0, trials * v / safe_pq))
+    deff = np.where(edge, per_cluster, np.maximum(DEFF_FLOOR, trials * v / safe_pq))
     rare = np.minimum(successes, trials - successes)  # the rarer outcome's count
     weight = 1.0 / (rare + 1.0) ** 2
     deff = np.exp((1 - weight) * np.log(deff) + weight * np.log(per_cluster))
-    n_eff = trials / deff * (Z95 / t975(max(k - 1, 1))) ** 2
-    return wilson_arrays(p * n_eff, n_eff)
+    t = np.array([t_like(z, df) for df in np.maximum(k - 1, 1).tolist()])
+    n_eff = trials / deff * ((z / t) ** 2) ** (1 - weight)
+    return wilson_arrays(p * n_eff, n_eff, z=z)
+
+
+def jsd_ceiling(dis_num: FloatArray, dis_den: FloatArray) -> FloatArray:
+    """An upper 95% bound of a JSD from the keys whose outcomes differ between the two
+    runs (rows x clusters: differing keys, keys): JSD (log base 2) <= the total variation
+    distance (Lin 1991), which is at most the share of keys whose outcomes differ (two
+    distributions of one set of keys differ at most where the keys do), so
+    cluster_wilson's upper limit of that share bounds the JSD too."""
+    return cluster_wilson(dis_num, dis_den)[1]
+
+
+def hhi_floor(outside_high: FloatArray) -> FloatArray:
+    """The smallest HHI* of any distribution whose largest share is at least 1 - u (u =
+    ``outside_high``, an upper bound of the share outside the largest firm): (1 - 2u)^2
+    for u < 1/2 (two firms, the second holding u; more firms or a larger top share only
+    raise HHI*), else 0 (two equal firms)."""
+    return np.where(outside_high < 0.5, (1 - 2 * np.minimum(outside_high, 0.5)) ** 2, 0.0)
+
+
+def hhi_floor_of(counts: FloatArray) -> FloatArray:
+    """hhi_floor of the cluster-adjusted Wilson upper limit of the share outside the
+    largest firm; ``counts`` is rows x clusters x firms."""
+    top = counts.sum(axis=1).argmax(axis=-1)
+    den = counts.sum(axis=-1)
+    inside = np.take_along_axis(counts, top[:, None, None], axis=-1)[..., 0]
+    return hhi_floor(cluster_wilson(den - inside, den)[1])
+
+
+SCORE_BOUND = "score bound (resampling had nothing to vary)"
+"""The ``ci_bound`` param of an interval whose bootstrap was degenerate and whose open side
+comes from a score interval instead (docs/indicators.md, Method step 8)."""
+
+
+def bounded(interval: Interval, low: float | None = None, high: float | None = None) -> Interval:
+    """A zero-width bootstrap interval (every replicate equal: resampling had nothing to
+    vary) with its low end lowered to ``low`` and its high end raised to ``high``, bounds
+    of the statistic that hold whatever the clusters (a score limit mapped through the
+    statistic, or the end of its range); any other interval as it is."""
+    if not degenerate(interval.low, interval.high):
+        return interval
+    new_low = interval.low if low is None else min(interval.low, low)
+    new_high = interval.high if high is None else max(interval.high, high)
+    return Interval(interval.value, new_low, new_high, interval.n, interval.replicates, SCORE_BOUND)
 
 
 def degenerate(low: float | None, high: float | None) -> bool:
@@ -219,6 +323,12 @@ class Pending:
         found = cls(interval.value, interval.n)
         found.interval = interval
         return found
+
+    def map(self, fn: Callable[[Interval], Interval]) -> Pending:
+        """A Pending of ``fn`` of this interval, resolved when this one is."""
+        out = Pending(self.value, self.n)
+        self.then(lambda interval: out.resolve(fn(interval)))
+        return out
 
     def then(self, fn: Callable[[Interval], None]) -> None:
         """Call ``fn`` with the interval, now or when it is known."""
@@ -513,7 +623,8 @@ def entropy_normalised(counts: Sequence[float] | FloatArray) -> float:
 
 @dataclass(frozen=True, slots=True)
 class PairedResult:
-    """Δ = I_u - I_v on common clusters, its 95% CI and a two-sided bootstrap p-value."""
+    """Δ = I_u - I_v on common clusters, its 95% CI and the two-sided p-value of the same
+    interval family (:func:`paired_test`)."""
 
     delta: float
     low: float
@@ -522,52 +633,69 @@ class PairedResult:
     n: int
 
 
-def paired_from_sums(sums: FloatArray, delta: float, n: int) -> PairedResult:
-    """Δ's interval and two-sided p-value from replicate sums (num_u, den_u, num_v, den_v)."""
+def paired_score(
+    num_u: FloatArray, den_u: FloatArray, num_v: FloatArray, den_v: FloatArray, *, z: float = Z95
+) -> tuple[FloatArray, FloatArray]:
+    """Intervals of Δ = sum(num_u)/sum(den_u) - sum(num_v)/sum(den_v) over the SAME clusters,
+    one per row (rows x clusters): the MOVER for dependent proportions (Newcombe 1998,
+    method 10; Zou and Donner 2008) on each side's cluster_wilson limits, with the
+    correlation of the two ratios estimated from the clusters' linearised residuals (0 when
+    a side has none to vary). Unlike the paired cluster bootstrap used before, which claimed
+    [0, 0] whenever no target differed, it keeps each side's score interval (coverage:
+    python -m bench ci)."""
+    lu, hu = cluster_wilson(num_u, den_u, z=z)
+    lv, hv = cluster_wilson(num_v, den_v, z=z)
     with np.errstate(invalid="ignore", divide="ignore"):
-        reps = sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]
-    low, high = _percentile(reps, delta, n)
-    finite = reps[np.isfinite(reps)]
-    if finite.size == 0 or np.all(finite == 0):
-        p = 1.0
-    else:
-        p = min(1.0, 2 * min(float(np.mean(finite <= 0)), float(np.mean(finite >= 0))))
-    return PairedResult(delta, low, high, p, n)
+        pu = num_u.sum(axis=1) / den_u.sum(axis=1)
+        pv = num_v.sum(axis=1) / den_v.sum(axis=1)
+        eu = num_u - pu[:, None] * den_u
+        ev = num_v - pv[:, None] * den_v
+        scale = np.sqrt((eu**2).sum(axis=1) * (ev**2).sum(axis=1))
+        r = np.where(scale > 0, (eu * ev).sum(axis=1) / np.where(scale > 0, scale, 1.0), 0.0)
+    delta = pu - pv
+    down = np.sqrt(np.maximum(0.0, (pu - lu) ** 2 - 2 * r * (pu - lu) * (hv - pv) + (hv - pv) ** 2))
+    up = np.sqrt(np.maximum(0.0, (hu - pu) ** 2 - 2 * r * (hu - pu) * (pv - lv) + (pv - lv) ** 2))
+    # Every target alike at both runs: r = 1 and the MOVER can shrink to [0, 0] (p = 1/2).
+    # |Δ| is at most the share of trials that differ, none of which were seen: Δ's bounds
+    # are then at least ± that share's score upper limit (as C1's stats.jsd_ceiling).
+    alike = np.all((num_u == num_v) & (den_u == den_v), axis=1)
+    none = cluster_wilson(np.zeros_like(den_u), den_u, z=z)[1]
+    low = np.where(alike, np.minimum(delta - down, -none), delta - down)
+    high = np.where(alike, np.maximum(delta + up, none), delta + up)
+    return low, high
 
 
-def paired_bootstrap(
-    num_u: Sequence[float] | FloatArray,
-    den_u: Sequence[float] | FloatArray,
-    num_v: Sequence[float] | FloatArray,
-    den_v: Sequence[float] | FloatArray,
-    *,
-    seed: int,
-    b: int = B_DEFAULT,
+def paired_test(
+    num_u: FloatArray, den_u: FloatArray, num_v: FloatArray, den_v: FloatArray
 ) -> PairedResult:
-    """Paired cluster bootstrap of the difference of two ratios over the SAME clusters.
-
-    Index i is the same target at both vantages, so one resample moves both sides together.
-    """
-    nu, du = np.asarray(num_u, float), np.asarray(den_u, float)
-    nv, dv = np.asarray(num_v, float), np.asarray(den_v, float)
-    if not (nu.shape == du.shape == nv.shape == dv.shape) or nu.size == 0:
+    """Δ on common clusters (1-d arrays, one entry per cluster) with paired_score's 95%
+    interval and the p-value of that same interval family: the two-sided level at which
+    its bound nearest 0 reaches 0 (bisection in z), so p < ALPHA exactly when 0 lies
+    outside the 95% interval."""
+    cols = [np.asarray(a, dtype=np.float64)[None, :] for a in (num_u, den_u, num_v, den_v)]
+    if not (cols[0].shape == cols[1].shape == cols[2].shape == cols[3].shape) or not cols[0].size:
         raise ValueError("paired inputs must be non-empty and of one length")
-    delta = float(nu.sum() / du.sum() - nv.sum() / dv.sum())
-    cols = np.column_stack([nu, du, nv, dv])
-    reps = np.empty(b)
-    pos = 0
-    for counts in resample_counts(np.random.default_rng(seed), nu.size, b):
-        sums = counts.astype(np.float64) @ cols
-        with np.errstate(invalid="ignore", divide="ignore"):
-            reps[pos : pos + len(sums)] = sums[:, 0] / sums[:, 1] - sums[:, 2] / sums[:, 3]
-        pos += len(sums)
-    low, high = _percentile(reps, delta, int(nu.size))
-    finite = reps[np.isfinite(reps)]
-    if finite.size == 0 or np.all(finite == 0):
+    low, high = paired_score(*cols)
+    delta = float(cols[0].sum() / cols[1].sum() - cols[2].sum() / cols[3].sum())
+
+    def excludes_zero(z: float) -> bool:
+        lo, hi = paired_score(*cols, z=z)
+        return bool(lo[0] > 0 or hi[0] < 0)
+
+    if delta == 0 or not excludes_zero(1e-6):
         p = 1.0
+    elif excludes_zero(_Z_MAX):
+        p = math.erfc(_Z_MAX / math.sqrt(2))
     else:
-        p = min(1.0, 2 * min(float(np.mean(finite <= 0)), float(np.mean(finite >= 0))))
-    return PairedResult(delta, low, high, p, int(nu.size))
+        z_in, z_out = _Z_MAX, 1e-6  # 0 inside the interval at z_in, outside at z_out
+        for _ in range(40):
+            mid = (z_in + z_out) / 2
+            z_in, z_out = (z_in, mid) if excludes_zero(mid) else (mid, z_out)
+        p = math.erfc((z_in + z_out) / 2 / math.sqrt(2))
+    return PairedResult(delta, float(low[0]), float(high[0]), p, int(cols[0].shape[1]))
+
+
+_Z_MAX = 12.0  # two-sided p = 3.6e-33: beyond it a p-value is reported as this bound
 
 
 def holm(p_values: Sequence[float]) -> list[float]:

@@ -410,7 +410,7 @@ def build(engine: Engine, computation: Computation, *, everyone: list[RunInfo]) 
                 # The pair is compared on the targets every run of the round measured, so
                 # a - b differs from the difference of the headline values (all targets).
                 f"on the {p.n_common} targets common to the round: a = {p.value_u:.3f}, "
-                f"b = {p.value_v:.3f}; paired bootstrap, Holm over pairs",
+                f"b = {p.value_v:.3f}; paired score interval, Holm over pairs",
             )
         )
     for run_id, jsd_value in computation.repeat_baselines.items():

@@ -1,8 +1,9 @@
 """Transport indicators T1-T9 from per-pair facts (analysis.facts). No I/O.
 
 Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
-Clusters are targets: every value is a function of per-target sums, bootstrapped with
-analysis.stats.sum_bootstrap. Indicators that need the control vantage (T2, T9) are
+Clusters are targets: every value is a function of per-target sums; ratios get the score
+intervals of analysis.result (from_ratio, and from_cluster_ratio for T9), the other values
+the cluster bootstrap (analysis.stats). Indicators that need the control vantage (T2, T9) are
 withheld when the round has no control run.
 """
 
@@ -20,6 +21,7 @@ from fragscope.analysis.registry import REGISTRY, Context, Facts, indicator
 from fragscope.analysis.result import (
     Estimate,
     bootstrap,
+    from_cluster_ratio,
     from_interval,
     from_ratio,
     missing_tables,
@@ -434,7 +436,11 @@ def t7(ctx: Context) -> Estimate:
     params.update(hhi=raw, top1_share=int(top[0]) / n, top3_share=int(top[:3].sum()) / n)
     cols = np.zeros((n, len(asns)))
     cols[np.arange(n), column] = 1
-    interval = bootstrap(run, "T7", _keys(f, h3_keys_r), cols, stats.hhi_rows)
+    # Every target in one AS: each replicate is 1; the low end becomes a score bound.
+    floor = float(stats.hhi_floor_of(cols[None])[0])
+    interval = bootstrap(run, "T7", _keys(f, h3_keys_r), cols, stats.hhi_rows).map(
+        lambda found: stats.bounded(found, low=floor, high=1.0)
+    )
     return from_interval("T7", run, interval, params=params)
 
 
@@ -538,10 +544,12 @@ def t9(ctx: Context) -> Estimate:
     if f_tcp + f_quic == 0:
         # f_tcp / (f_tcp + f_quic) is 0/0 on complete data: nothing to attribute.
         return not_applicable("T9", run, "no interference observed (f_tcp = f_quic = 0)", **params)
-    interval = bootstrap(
-        run, "T9", _keys(f, targets), cols, lambda s: s[:, 0] / (s[:, 0] + s[:, 1])
+    # A share of the failures (TCP among TCP + QUIC), so a ratio of per-target sums with
+    # its score interval (docs/indicators.md, Method step 8): the percentile bootstrap
+    # claimed [x, x] whenever the failures sat in one target (python -m bench ci).
+    return from_cluster_ratio(
+        "T9", run, cols[:, 0], cols[:, 0] + cols[:, 1], n=len(targets), params=params
     )
-    return from_interval("T9", run, interval, params=params)
 
 
 @indicator(

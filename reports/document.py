@@ -327,7 +327,7 @@ def cross_vantage(view: View) -> Section:
                     ]
                     for c in pairs
                 ],
-                "Pairs of vantages: paired bootstrap on common targets, Holm over pairs",
+                "Pairs of vantages: paired score interval on common targets, Holm over pairs",
             )
         )
     if not blocks:

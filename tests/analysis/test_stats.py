@@ -113,12 +113,38 @@ def test_bootstrap_interval_contains_estimate(pairs: list[tuple[int, int]], seed
     assert res.low >= 0.0 and res.high <= 1.0
 
 
-def test_paired_bootstrap_detects_a_planted_difference() -> None:
+def test_paired_test_detects_a_planted_difference() -> None:
     n = 40
-    res = stats.paired_bootstrap([1] * n, [1] * n, [0] * n, [1] * n, seed=3)
-    assert res.delta == 1.0 and res.p_value == 0.0
-    same = stats.paired_bootstrap([1, 0] * 20, [1] * n, [1, 0] * 20, [1] * n, seed=3)
+    res = stats.paired_test(*(np.array(a, float) for a in ([1] * n, [1] * n, [0] * n, [1] * n)))
+    assert res.delta == 1.0 and res.p_value < 1e-6 and res.low > 0.5
+    same = stats.paired_test(*(np.array(a, float) for a in ([1, 0] * 20, [1] * n) * 2))
     assert same.delta == 0.0 and same.p_value == 1.0
+
+
+def test_paired_interval_is_not_zero_width_when_no_target_differs() -> None:
+    # 6 targets, no failure at either vantage: the paired bootstrap claimed Δ in [0, 0]
+    # (pair difference coverage 0.06 in python -m bench ci); each side's score interval
+    # leaves room for a difference either way.
+    zeros, ones = np.zeros(6), np.ones(6)
+    res = stats.paired_test(zeros, ones, zeros, ones)
+    assert res.low < -0.2 and res.high > 0.2 and res.p_value == 1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 4), st.integers(0, 4)), min_size=2, max_size=25),
+)
+def test_paired_p_value_agrees_with_the_interval(pairs: list[tuple[int, int]]) -> None:
+    # Holm adjusts the p-values, so the unadjusted test must be the interval's: p < 0.05
+    # exactly when 0 lies outside the 95 % interval.
+    u = np.array([a for a, _ in pairs], float)
+    v = np.array([b for _, b in pairs], float)
+    den = np.full(len(pairs), 4.0)
+    res = stats.paired_test(u, den, v, den)
+    assert res.low <= res.delta <= res.high
+    outside = res.low > 0 or res.high < 0
+    if abs(res.p_value - stats.ALPHA) > 1e-6:
+        assert (res.p_value < stats.ALPHA) == outside, res
 
 
 @given(st.lists(st.integers(0, 9), min_size=2, max_size=8).filter(lambda v: sum(v) > 0))

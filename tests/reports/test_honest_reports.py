@@ -123,16 +123,18 @@ def test_degenerate_intervals_are_flagged(vantages_doc: Doc) -> None:
     for fmt in ("markdown", "html"):
         assert f"[{row['value']:.3f}, {row['value']:.3f}] degenerate" in render(doc, fmt), fmt
     assert "degenerate" in render(doc, "text").split("NAMING LAYER")[0]
-    # Every zero-width interval the analysis stored is marked (T7's HHI over one AS, C1's
-    # JSD of identical outcomes), and ratios never have one (a score interval instead).
+    # Every zero-width interval the analysis stored is marked, and there are none left
+    # here: T7's HHI over one AS and C1's JSD of identical outcomes (a bootstrap with
+    # nothing to vary) get a score bound on their open side, ratios a score interval.
     flat = [
         i
         for i in vantages_doc["indicators"]
         if i["ci_low"] is not None and i["ci_high"] - i["ci_low"] <= 0
     ]
-    assert flat and all(i["params"].get("ci_degenerate") is True for i in flat)
+    assert all(i["params"].get("ci_degenerate") is True for i in flat)
     assert not [i for i in flat if str(i["params"].get("interval", "")).endswith("Wilson")]
-    assert "degenerate" in render(vantages_doc, "markdown")
+    bounded = {i["code"] for i in vantages_doc["indicators"] if i["params"].get("ci_bound")}
+    assert {"C1", "T7"} <= bounded
 
 
 def test_trends_never_join_different_formula_versions(two_rounds: tuple[Doc, Doc]) -> None:
