@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -28,12 +27,11 @@ from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from scapy.layers.inet import IP, TCP, UDP
 
-from bench.vantages import HOST, REPO, client
+from bench.vantages import HOST, client, echo_paths
 from fragscope.lab.dpi.initial import open_initials
 from fragscope.lab.dpi.inline import InlineEngine, Verdict
 from fragscope.lab.dpi.policy import DpiPolicy, Mode, TcpAction, blocked_names
-from fragscope.lab.vantages import model, runner
-from fragscope.lab.vantages.layout import make_layout
+from fragscope.lab.vantages import model
 
 UPSTREAM = "fsv-bench-dpi"  # its own: bench.vantages may run beside it
 PORT = 443
@@ -89,42 +87,19 @@ def main() -> int:
     if os.geteuid() != 0:
         print("bench.dpi: needs root (network namespaces); skipped")
         return 0
-    subprocess.run(["ip", "netns", "del", UPSTREAM], capture_output=True, check=False)
-    subprocess.run(["ip", "netns", "add", UPSTREAM], check=True)
     run_dir = Path(tempfile.mkdtemp(prefix="fsv-bench-dpi-"))
-    echo = None
-    layouts = []
     results: dict[str, dict[str, float]] = {}
-    try:
-        subprocess.run(["ip", "-n", UPSTREAM, "link", "set", "lo", "up"], check=True)
-        subprocess.run(["ip", "-n", UPSTREAM, "addr", "add", f"{HOST}/32", "dev", "lo"], check=True)
-        echo = subprocess.Popen(
-            ["ip", "netns", "exec", UPSTREAM, sys.executable, "-m", "bench.vantages", "serve",
-             str(PORT)],
-            stdout=subprocess.PIPE, text=True, cwd=REPO,
-        )  # fmt: skip
-        assert echo.stdout is not None and echo.stdout.readline().strip() == "ready"
-        for vantage, subnet in _cases().values():
-            layout = make_layout(vantage.name, upstream_ns=UPSTREAM, subnet=subnet, prefix="fsv-")
-            layouts.append(layout)
-            runner.up(vantage, layout, run_dir=run_dir)
+    with echo_paths(_cases(), upstream=UPSTREAM, port=PORT, run_dir=run_dir) as layouts:
         # Rounds interleave the paths, and each keeps its best round: the load client is
         # one Python process on a shared machine, so a slow round says little about a path.
         for _ in range(ROUNDS):
-            for key, layout in zip(_cases(), layouts, strict=True):
+            for key, layout in layouts.items():
                 got = client(layout.client_ns, "load", str(COUNT), str(WINDOW), "3", str(PORT))
                 best = results.get(key)
                 lost = int(got["lost"]) + (int(best["lost"]) if best else 0)
                 if best is None or got["rate"] > best["rate"]:
                     best = got
                 results[key] = {**best, "lost": lost}
-    finally:
-        for layout in layouts:
-            runner.down(layout, run_dir=run_dir)
-        if echo is not None:
-            echo.terminate()
-            echo.wait(timeout=10)
-        subprocess.run(["ip", "netns", "del", UPSTREAM], capture_output=True, check=False)
     engine = engine_rate()
     kernel, inline, residual = (results[k]["rate"] for k in ("kernel", "inline", "residual"))
     lost = sum(int(r["lost"]) for r in results.values())

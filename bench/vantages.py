@@ -13,6 +13,7 @@ RTT within 280..400 ms, no packet dropped by the relay's queue bound.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -22,10 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from fragscope.lab.vantages import model, runner
-from fragscope.lab.vantages.layout import make_layout
+from fragscope.lab.vantages.layout import Layout, make_layout
 
 UPSTREAM = "fsv-bench-up"
 HOST = "10.99.240.99"
@@ -90,48 +92,59 @@ def client(layout_ns: str, *args: str) -> dict[str, float]:
     return result
 
 
-def main() -> int:
-    if os.geteuid() != 0:
-        print("bench.vantages: needs root (network namespaces); skipped")
-        return 0
-    subprocess.run(["ip", "netns", "del", UPSTREAM], capture_output=True, check=False)
-    subprocess.run(["ip", "netns", "add", UPSTREAM], check=True)
-    run_dir = Path(tempfile.mkdtemp(prefix="fsv-bench-"))
+@contextlib.contextmanager
+def echo_paths(
+    cases: dict[str, tuple[model.Vantage, str]], *, upstream: str, port: int, run_dir: Path
+) -> Iterator[dict[str, Layout]]:
+    """The namespace ``upstream`` with a UDP echo on HOST:``port``, and one vantage
+    layout up per case (key -> (vantage, /29 subnet)) routed to it; everything is torn
+    down on leaving, whatever happened (bench.vantages and bench.dpi share this)."""
+    subprocess.run(["ip", "netns", "del", upstream], capture_output=True, check=False)
+    subprocess.run(["ip", "netns", "add", upstream], check=True)
     echo = None
-    layouts = []
+    layouts: dict[str, Layout] = {}
     try:
-        subprocess.run(["ip", "-n", UPSTREAM, "link", "set", "lo", "up"], check=True)
-        subprocess.run(["ip", "-n", UPSTREAM, "addr", "add", f"{HOST}/32", "dev", "lo"], check=True)
+        subprocess.run(["ip", "-n", upstream, "link", "set", "lo", "up"], check=True)
+        subprocess.run(["ip", "-n", upstream, "addr", "add", f"{HOST}/32", "dev", "lo"], check=True)
         echo = subprocess.Popen(
-            ["ip", "netns", "exec", UPSTREAM, sys.executable, "-m", "bench.vantages", "serve"],
+            ["ip", "netns", "exec", upstream, sys.executable, "-m", "bench.vantages", "serve",
+             str(port)],
             stdout=subprocess.PIPE, text=True, cwd=REPO,
         )  # fmt: skip
         assert echo.stdout is not None and echo.stdout.readline().strip() == "ready"
-        cases = {
-            "kernel": model.Vantage(name="bkernel", kind=model.Kind.DISTANT, delay_ms=0),
-            # 1 ms: the smallest delay that puts the relay on the path
-            "relay": model.distant(name="brelay", delay_ms=1),
-            "relay150": model.distant(name="bfar", delay_ms=150),
-        }
-        subnets = {"kernel": "10.99.252.0/29", "relay": "10.99.252.8/29",
-                   "relay150": "10.99.252.16/29"}  # fmt: skip
-        results: dict[str, dict[str, float]] = {}
-        for key, vantage in cases.items():
-            layout = make_layout(vantage.name, upstream_ns=UPSTREAM, subnet=subnets[key],
-                                 prefix="fsv-")  # fmt: skip
-            layouts.append(layout)
+        for key, (vantage, subnet) in cases.items():
+            layout = make_layout(vantage.name, upstream_ns=upstream, subnet=subnet, prefix="fsv-")
+            layouts[key] = layout
             runner.up(vantage, layout, run_dir=run_dir)
-            count, window = (600, 64) if key == "relay150" else (20000, WINDOW)
-            results[key] = client(layout.client_ns, "load", str(count), str(window), "3")
-            if key == "kernel":  # the unloaded RTT, the baseline for the added delay
-                results["idle"] = client(layout.client_ns, "load", "200", "1", "3")
+        yield layouts
     finally:
-        for layout in layouts:
+        for layout in layouts.values():
             runner.down(layout, run_dir=run_dir)
         if echo is not None:
             echo.terminate()
             echo.wait(timeout=10)
-        subprocess.run(["ip", "netns", "del", UPSTREAM], capture_output=True, check=False)
+        subprocess.run(["ip", "netns", "del", upstream], capture_output=True, check=False)
+
+
+def main() -> int:
+    if os.geteuid() != 0:
+        print("bench.vantages: needs root (network namespaces); skipped")
+        return 0
+    run_dir = Path(tempfile.mkdtemp(prefix="fsv-bench-"))
+    cases = {
+        "kernel": (model.Vantage(name="bkernel", kind=model.Kind.DISTANT, delay_ms=0),
+                   "10.99.252.0/29"),
+        # 1 ms: the smallest delay that puts the relay on the path
+        "relay": (model.distant(name="brelay", delay_ms=1), "10.99.252.8/29"),
+        "relay150": (model.distant(name="bfar", delay_ms=150), "10.99.252.16/29"),
+    }  # fmt: skip
+    results: dict[str, dict[str, float]] = {}
+    with echo_paths(cases, upstream=UPSTREAM, port=PORT, run_dir=run_dir) as layouts:
+        for key, layout in layouts.items():
+            count, window = (600, 64) if key == "relay150" else (20000, WINDOW)
+            results[key] = client(layout.client_ns, "load", str(count), str(window), "3")
+            if key == "kernel":  # the unloaded RTT, the baseline for the added delay
+                results["idle"] = client(layout.client_ns, "load", "200", "1", "3")
     ratio = results["relay"]["rate"] / results["kernel"]["rate"]
     added = results["relay150"]["median_rtt_ms"] - results["idle"]["median_rtt_ms"]
     stats = [json.loads((run_dir / f"{v}-delay.log").read_text().splitlines()[-1])
