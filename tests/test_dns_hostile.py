@@ -72,6 +72,15 @@ def test_silent_server_times_out() -> None:
     assert obs.failed_operation == "dns_round_trip"
 
 
+def test_a_reset_stream_is_retryable_like_a_timeout() -> None:
+    """Loss is not censorship (issue 19): a reset DNS-over-TCP connection is retried by the
+    engine like a lost datagram, so it counts only when every attempt is reset."""
+    with HostileServer("reset") as server:
+        [obs] = run_query([task("x.example.", server.tcp_url)], FAST)
+    assert obs.failure == Failure.CONNECTION_RESET, (obs.failure, obs.failure_detail)
+    assert obs.retryable
+
+
 def test_late_and_duplicate_answers_are_their_own_rows() -> None:
     async def go() -> tuple[list, list, list]:
         probe = DnsQueryProbe(FAST, policy=NetworkPolicy.from_env())

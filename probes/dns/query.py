@@ -565,8 +565,12 @@ class DnsQueryProbe:
             obs.failure = exc.failure
             obs.failed_operation = exc.operation
             obs.failure_detail = exc.detail
+            # A reset is retried like a lost datagram (as transport.tls does): a transient
+            # reset (an overloaded server's idle timeout) must not read as blocking, and an
+            # injected one resets every attempt, which is what then counts.
             obs.retryable = exc.failure in (
                 Failure.GENERIC_TIMEOUT_ERROR,
+                Failure.CONNECTION_RESET,
                 Failure.QUIC_HANDSHAKE_TIMEOUT,
             )
         except Exception as exc:

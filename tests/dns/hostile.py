@@ -149,6 +149,13 @@ class HostileServer:
     # ------------------------------------------------------------------ TCP
     def _tcp_serve(self, conn: socket.socket) -> None:
         conn.settimeout(5)
+        if self.mode == "reset":
+            # SO_LINGER with a zero timeout: close() sends a RST instead of a FIN, as a
+            # middlebox injecting resets (or an overloaded server) does.
+            conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            conn.recv(2)
+            conn.close()
+            return
         try:
             length = struct.unpack("!H", conn.recv(2))[0]
             query = b""
