@@ -61,6 +61,7 @@ class Budget:
     naming_deadline_s: float  # naming.resolve per attempt
     transport_attempts: int  # transport.tls / transport.quic pairs
     path_tries: int  # path.udp443: sends of each packet
+    vn_attempts: int  # transport.quic_vn: one datagram per attempt
 
     def retries(self, attempts: int) -> int:
         return attempts - 1
@@ -102,4 +103,5 @@ def budget(v: Vantage, *, dns_queries: int, lookups: int, pairs: int, path_packe
         naming_deadline_s=deadline + (LOSSY_EXTRA_DEADLINE_S if p else 0.0),
         transport_attempts=attempts_needed(p**SYNS_WITHIN_CONNECT_TIMEOUT, pairs),
         path_tries=max(2, attempts_needed(p, path_packets)) if p else 2,
+        vn_attempts=attempts_needed(p, pairs),
     )

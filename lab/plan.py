@@ -333,6 +333,7 @@ timeout_s = 3.0
 {web_probes_text(lab, ("hosts", "path-control"), retries=b.retries(b.transport_attempts))}
 [probes."transport.quic_vn"]
 lists = ["hosts"]
+retries = {b.retries(b.vn_attempts)}
 
 [probes."naming.resolve"]
 lists = ["alt"]

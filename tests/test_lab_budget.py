@@ -24,6 +24,7 @@ def test_loss_fails_no_kind_of_task_in_more_than_one_round_in_a_thousand(vantage
         "naming.resolve": lookups * budget.lookup_failure(loss) ** b.naming_attempts,
         "transport": (len(p.pins) + 1) * (loss**2) ** b.transport_attempts,
         "path.udp443": 5 * len(p.pins) * loss**b.path_tries,
+        "transport.quic_vn": (len(p.pins) + 1) * loss**b.vn_attempts,
     }
     assert all(x <= budget.ROUND_FLAKE_BUDGET for x in per_round.values()), per_round
     assert min(b.dns_attempts, b.naming_attempts, b.transport_attempts) >= 3  # retries >= 2
