@@ -7,16 +7,20 @@ and UNS names, the CCIP-read gateway's behaviour), lab/truth.toml's gateway brid
 the lab's own IP-to-ASN mapping.
 Each function restates an indicator's formula (docs/indicators.md) over a model of what
 the lab's servers answer, so a test compares the analysis code with an independent
-derivation, never with a number written into a test. Reads the truth files only.
+derivation, never with a number written into a test. Reads the truth files, and each
+indicator's documented minimum n from docs/indicators.md (:func:`minimum_n`).
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from fragscope.analysis.asn import AsnMap
 from fragscope.lab import truth as lab_truth
@@ -32,6 +36,25 @@ PILLARS = {
     "transport": ("T1", "T2", "T3", "T4", "T5"),
 }
 PILLAR_MIN_COVERAGE = 0.6
+INDICATORS_DOC = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
+
+
+@cache
+def minimum_n() -> dict[str, int]:
+    """Each indicator's "minimum n = K" (docs/indicators.md, its Inputs line): below it the
+    value is withheld, whatever the formula gives."""
+    out: dict[str, int] = {}
+    for section in re.split(r"^## ", INDICATORS_DOC.read_text(encoding="utf-8"), flags=re.M):
+        code = re.match(r"([NTOC]\d+):", section)
+        found = re.search(r"minimum n = (\d+)", section)
+        if code and found:
+            out[code.group(1)] = int(found.group(1))
+    return out
+
+
+def withheld_below_minimum(code: str, value: float | None, n: int) -> float | None:
+    """``value``, or None (withheld) when ``n`` is below the code's documented minimum."""
+    return None if n < minimum_n().get(code, 0) else value
 
 
 # -- DNS: what a lab resolver answers ---------------------------------------------------
