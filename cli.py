@@ -17,6 +17,7 @@ CONTEXT_SETTINGS = {"help_option_names": ["-h", "--help"], "max_content_width": 
 
 # command name -> "module:attribute" of its click command, in the order --help lists them.
 COMMANDS: dict[str, str] = {
+    "campaign": "fragscope.probes.commands:campaign_group",
     "db": "fragscope.db.commands:db_group",
     "demo": "fragscope.lab.commands:demo_command",
     "explore": "fragscope.db.commands:explore_command",

@@ -26,7 +26,7 @@ from fragscope.analysis.tables import light
 from fragscope.db.models import IndicatorValue
 from fragscope.db.scope import observation_tables
 
-SCHEMA_VERSION = "1.2.0"
+SCHEMA_VERSION = "1.2.1"
 OBSERVED_LIMIT = 20
 VERSION_CHANGED = "formula version changed"
 """How a trend row between two versions of an indicator's formula begins its note."""
@@ -139,8 +139,8 @@ class NamespaceCount:
     """Naming lookups per namespace, method and outcome (the alternative-namespaces section)."""
 
     run_id: str
-    namespace: str
-    method: str
+    namespace: str | None  # None: a task the engine cancelled before the probe chose one
+    method: str | None
     outcome: str | None
     count: int
 

@@ -5,9 +5,9 @@ The row mix is the one ``campaigns/default.toml`` plans per run (counted by the 
 planner, ``probes.engine.planner.plan``; tests/test_bench_indicators.py checks these
 figures against it). One copy of the campaign is, per run:
 
-- dns.query: 381 names (368 top sites + 13 canaries) x 29 resolvers x 3 qtypes (A, AAAA,
-  HTTPS) = 33,147 query tasks, plus 2 whoami names x 29 resolvers = 58 whoami tasks;
-- naming.resolve: 41 tasks (the 13 canaries at the 11 naming endpoints that serve their
+- dns.query: 382 names (368 top sites + 14 canaries) x 29 resolvers x 3 qtypes (A, AAAA,
+  HTTPS) = 33,234 query tasks, plus 2 whoami names x 29 resolvers = 58 whoami tasks;
+- naming.resolve: 55 tasks (the 14 canaries at the 11 naming endpoints that serve their
   namespace: OpenNIC roots, ENS/Handshake bridges, gateways, Ethereum and Polygon RPC);
 - transport.tls, transport.quic, transport.quic_vn: 9 pinned-address targets, 1 task each.
 
@@ -45,10 +45,10 @@ DEFAULT_CAMPAIGN = Path(__file__).resolve().parents[1] / "campaigns" / "default.
 
 # Per run, per copy of the default campaign (see the module docstring).
 TOP_SITES = 368
-CANARIES = 13
+CANARIES = 14
 QTYPES = ("A", "AAAA", "HTTPS")
 WHOAMI = (("o-o.myaddr.l.google.com", "TXT"), ("whoami.akamai.net", "A"))
-NAMING_TASKS = 41
+NAMING_TASKS = 55
 TRANSPORT_TARGETS = 9
 # N2's root-zone probe: eight ICANN TLDs, then alternative roots' and special names.
 TLDS = ("com", "net", "org", "de", "cn", "ru", "io", "xyz",
@@ -60,10 +60,11 @@ _CANARIES = (
     ("vitalik{u}.eth", "ens"),
     ("ur{u}.gtest.eth", "ens"),
     ("331.moo{u}.nft-owner.eth", "ens"),
-    ("jesse{u}.cb.id", "icann"),
+    ("jesse{u}.base.eth", "ens"),
+    ("jesse{u}.cb.id", "ens"),  # an ICANN name in ENS: its list line names the namespace
     ("brad{u}.crypto", "unstoppable"),
-    ("welcome{u}.nb", "icann"),
-    ("rough{u}", "icann"),
+    ("welcome{u}.nb", "handshake"),
+    ("rough{u}", "handshake"),
     ("opennic{u}.glue", "opennic"),
     ("register{u}.geek", "opennic"),
     ("nx{u}.bit", "namecoin"),
@@ -443,7 +444,7 @@ def naming_rows(
     run: tuple[str, str, int], endpoints: list[NamingEndpoint], sets: int, ids: Ids
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """(naming observation, its naming_values) for the canaries at every endpoint serving
-    their namespace, as naming.resolve plans them (41 tasks per canary set)."""
+    their namespace, as naming.resolve plans them (55 tasks per canary set)."""
     vi = run[2]
     for name, ns in canary_names(sets):
         for e in endpoints:

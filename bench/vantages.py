@@ -36,22 +36,22 @@ WINDOW = 256
 TARGET_ADDED_MS = (280.0, 400.0)
 
 
-def serve() -> None:
-    """UDP echo on HOST:PORT (run inside the upstream namespace)."""
+def serve(port: int = PORT) -> None:
+    """UDP echo on HOST:``port`` (run inside the upstream namespace)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        s.bind((HOST, PORT))
+        s.bind((HOST, port))
         print("ready", flush=True)
         while True:
             data, addr = s.recvfrom(2048)
             s.sendto(data, addr)
 
 
-def load(count: int, window: int, timeout: float) -> None:
+def load(count: int, window: int, timeout: float, port: int = PORT) -> None:
     """Send ``count`` echo probes keeping ``window`` in flight; print rate and RTTs."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 21)
-        s.connect((HOST, PORT))
+        s.connect((HOST, port))
         s.setblocking(False)
         sent_at: dict[int, float] = {}
         rtts: list[float] = []
@@ -80,7 +80,8 @@ def load(count: int, window: int, timeout: float) -> None:
                       "median_rtt_ms": statistics.median(rtts) if rtts else None}))  # fmt: skip
 
 
-def _client(layout_ns: str, *args: str) -> dict[str, float]:
+def client(layout_ns: str, *args: str) -> dict[str, float]:
+    """Run ``python -m bench.vantages ARGS`` (the load client) at a vantage; its JSON."""
     done = subprocess.run(
         ["ip", "netns", "exec", layout_ns, sys.executable, "-m", "bench.vantages", *args],
         capture_output=True, text=True, check=True, cwd=REPO, timeout=120,
@@ -121,9 +122,9 @@ def main() -> int:
             layouts.append(layout)
             runner.up(vantage, layout, run_dir=run_dir)
             count, window = (600, 64) if key == "relay150" else (20000, WINDOW)
-            results[key] = _client(layout.client_ns, "load", str(count), str(window), "3")
+            results[key] = client(layout.client_ns, "load", str(count), str(window), "3")
             if key == "kernel":  # the unloaded RTT, the baseline for the added delay
-                results["idle"] = _client(layout.client_ns, "load", "200", "1", "3")
+                results["idle"] = client(layout.client_ns, "load", "200", "1", "3")
     finally:
         for layout in layouts:
             runner.down(layout, run_dir=run_dir)
@@ -147,8 +148,10 @@ def main() -> int:
 
 if __name__ == "__main__":
     if len(sys.argv) > 1 and sys.argv[1] == "serve":
-        serve()
+        serve(*(int(a) for a in sys.argv[2:3]))
     elif len(sys.argv) > 1 and sys.argv[1] == "load":
-        load(int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]))
+        load(
+            int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4]), *(int(a) for a in sys.argv[5:6])
+        )
     else:
         sys.exit(main())

@@ -1,9 +1,10 @@
-"""``fragscope db ...``: upgrade, describe, export, merge. Does I/O (the database, files)."""
+"""``fragscope db ...``: upgrade, describe, export, merge, anonymize. Does I/O (database, files)."""
 
 from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 
 import click
 
@@ -131,6 +132,31 @@ def merge(sources: tuple[str, ...], into: str, run_ids: tuple[str, ...]) -> None
     for source, added in report.added.items():
         rows = ", ".join(f"{t} {n}" for t, n in added.items() if n)
         click.echo(f"{source}: added {sum(added.values())} rows ({rows or 'nothing new'})")
+
+
+@db_group.command()
+@DB_OPTION
+@click.argument("out", type=click.Path(dir_okay=False, path_type=Path))
+def anonymize(db_url: str | None, out: Path) -> None:
+    """Write OUT, a copy of the database without egress addresses (whoami answers, raw
+    replies and every column that repeats them); the database itself is only read.
+    SQLite only. Exit 2 when OUT exists or the database cannot be used."""
+    from fragscope.db.anonymize import AnonymizeError, anonymize_copy
+    from fragscope.db.connection import sqlite_path
+
+    engine = open_database(db_url)
+    path = sqlite_path(engine.url.render_as_string(hide_password=False))
+    if path is None:
+        click.echo("fragscope: error: db anonymize copies SQLite databases only", err=True)
+        sys.exit(2)
+    try:
+        report = anonymize_copy(Path(path), out)
+    except AnonymizeError as exc:
+        click.echo(f"fragscope: error: {exc}", err=True)
+        sys.exit(2)
+    for column, rows in report.changed.items():
+        click.echo(f"{column}: {rows} rows scrubbed")
+    click.echo(f"wrote {out}: {report.addresses} egress addresses removed")
 
 
 @click.command(name="explore")

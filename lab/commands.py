@@ -6,6 +6,7 @@ unhealthy, 2 bad usage or missing prerequisites.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -48,6 +49,8 @@ def missing_prerequisites() -> list[str]:
     missing = [b for b in REQUIRED_BINARIES if shutil.which(b) is None]
     if missing:
         problems.append(f"missing programs: {', '.join(missing)} (see deps/apt.txt)")
+    if importlib.util.find_spec("netfilterqueue") is None:  # the DPI censors (lab/dpi)
+        problems.append("missing Python package netfilterqueue (pip install 'fragscope[lab]')")
     return problems
 
 

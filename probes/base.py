@@ -36,6 +36,14 @@ class SystemClock:
 
 
 @dataclass(frozen=True, slots=True)
+class Documented:
+    """When and where the endpoint's operator last documented it (a page checked that day)."""
+
+    date: dt.date
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
 class Endpoint:
     """Where a probe sends its traffic: a resolver, a host, an RPC node (one URL)."""
 
@@ -47,6 +55,9 @@ class Endpoint:
     rate: float | None = None
     """Queries per second allowed to this endpoint (token bucket); None = campaign default."""
     options: Mapping[str, Any] = field(default_factory=dict)
+    last_documented: Documented | None = None
+    """The operator's own page that documents this endpoint, and the day it was checked
+    (``fragscope campaign check`` warns when it is older than 12 months or absent)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,7 +150,11 @@ class Probe(Protocol):
     table: ClassVar[str]
     config_class: ClassVar[type[Any]]
     uses_endpoints: ClassVar[bool]
-    """True when the campaign's endpoint panel is crossed with the targets."""
+    """True when the campaign's endpoint panel is crossed with the targets.
+
+    A probe that routes names by namespace also sets ``routes_by_namespace = True`` and
+    accepts ``tasks_for(target, endpoint, namespace=...)``: the planner then hands it the
+    namespace a target list names for a line (probes/engine/targets.py)."""
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         """The tasks for one target (and endpoint); usually one, with an empty suffix."""

@@ -129,6 +129,47 @@ def run_command(
     sys.exit(code)
 
 
+@click.group(name="campaign")
+def campaign_group() -> None:
+    """Check campaign files before they run."""
+
+
+@campaign_group.command(name="check")
+@click.argument("campaign_path", metavar="FILE", type=click.Path(path_type=Path))
+@DB_OPTION
+def campaign_check(campaign_path: Path, db_url: str | None) -> None:
+    """Check a campaign statically (it plans, sends nothing): every endpoint gets a task,
+    every namespace with canaries reaches one of its endpoints, a real contact and
+    User-Agent, a root trust anchor that signs today, endpoints documented in the last
+    12 months (warnings). With --db, also warn about endpoints no vantage of that
+    database has seen answer for 12 months. Exit 0 when it passes (warnings allowed), 2
+    on any error.
+    """
+    from fragscope.probes.engine.campaign import CampaignError
+    from fragscope.probes.engine.runs import checked_campaign
+
+    last_seen = None
+    if db_url is not None:
+        from fragscope.db.last_seen import last_seen_ok
+
+        last_seen = last_seen_ok(_open_db(db_url))
+    try:
+        campaign, _, report = checked_campaign(campaign_path, last_seen=last_seen)
+    except CampaignError as exc:
+        _fail(str(exc))
+        return
+    for finding in report.warnings:
+        click.echo(f"fragscope: warning: {finding}", err=True)
+    for finding in report.errors:
+        click.echo(f"fragscope: error: {finding}", err=True)
+    verdict = "FAILS" if report.errors else "passes"
+    click.echo(
+        f"{campaign.path}: {verdict}: {len(report.errors)} errors, "
+        f"{len(report.warnings)} warnings, nothing sent"
+    )
+    sys.exit(2 if report.errors else 0)
+
+
 def _open_db(db_url: str | None, *, writes: bool = False) -> Any:
     from fragscope.db.guard import open_database
 

@@ -232,8 +232,10 @@ def namespaces(view: View) -> Section:
     rows = [
         [
             view.label(n["run_id"]),
-            n["namespace"],
-            n["method"],
+            # An engine-made failure row (the task hit its deadline) has no namespace or
+            # method: the probe never chose them (probes/naming/probe.py, ENGINE_MARGIN_S).
+            n["namespace"] or "not recorded",
+            n["method"] or "not recorded",
             n["outcome"] or "no answer",
             str(n["count"]),
         ]

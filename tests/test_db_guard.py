@@ -104,6 +104,8 @@ COMMANDS: dict[str, Command] = {
         ("db", "export", "--db", "{db}", "--format", "csv", "--out", "{dir}/export"),
         writes=False,
     ),
+    "db anonymize": Command(("db", "anonymize", "--db", "{db}", "{dir}/anon.sqlite"), writes=False),
+    "campaign check": Command(("campaign", "check", "null-lab", "--db", "{db}"), writes=False),
     "db merge (source)": Command(
         ("db", "merge", "{db}", "--into", "{dir}/merged.sqlite"), writes=False
     ),

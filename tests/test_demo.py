@@ -35,8 +35,9 @@ pytestmark = [
 
 
 # A value the formula leaves undefined, not one withheld for lack of data (analysis/
-# transport.py, T9: the ratio of two zero failure shares).
-UNDEFINED = {("T9", "no interference observed (f_tcp = f_quic = 0)")}
+# transport.py, T9: the ratio of two zero failure shares): stored "not applicable".
+NOT_APPLICABLE = {"T9"}
+
 
 TITLES = {"N1": r"Resolver Answer Divergence \(RAD\)", "T2": r"UDP/443 Blocking Rate \(UBR\)"}
 
@@ -63,12 +64,12 @@ def _values(db: Path) -> dict[tuple[str, str], float | None]:
     return {(label, code): value for label, code, value in rows}
 
 
-def _nulls(db: Path) -> list[tuple[str, str, str]]:
-    """(vantage, code, reason) of every indicator value stored without a value."""
+def _nulls(db: Path) -> list[tuple[str, str, str, str]]:
+    """(vantage, code, status, reason) of every indicator value stored without a value."""
     con = sqlite3.connect(db)
     try:
         return con.execute(
-            "SELECT v.label, i.code, i.reason FROM indicator_values AS i "
+            "SELECT v.label, i.code, i.status, i.reason FROM indicator_values AS i "
             "JOIN vantages AS v ON v.id = i.vantage_id WHERE i.value IS NULL"
         ).fetchall()
     finally:
@@ -110,11 +111,15 @@ def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> 
     assert printed[("censored", "N1")] > 0 and printed[("censored", "T2")] > 0
     assert printed[("clean", "N1")] == 0 and printed[("clean", "T2")] == 0
 
-    # Every vantage of the lab measured, and nothing withheld for lack of data: every
-    # printed "withheld:" row carries a formula-undefined reason, and so does every NULL
-    # value stored.
+    # Every vantage of the lab measured, and nothing withheld for lack of data (issue 19,
+    # "Done when": the demo prints no "withheld" line); the values the formula leaves
+    # undefined are stored and printed as not applicable, with their reason.
     assert {label for label, _code in values} == set(plan.VANTAGES)
-    withheld = re.findall(r"^(\w+)\s+(\w+)\s+-\s+withheld: (.+?)\s*$", out, flags=re.MULTILINE)
-    assert {(code, why) for _v, code, why in withheld} <= UNDEFINED, withheld
+    # (A withheld value prints "withheld: <reason>" in its row and a data-quality table;
+    # the method notes may still explain when a formula would withhold.)
+    assert "withheld:" not in out and "Indicators withheld" not in out, out
     nulls = _nulls(tmp_path / "demo" / "demo.sqlite")
-    assert {(code, why) for _v, code, why in nulls} <= UNDEFINED, nulls
+    assert {(code, status) for _v, code, status, _why in nulls} <= {
+        (code, "not_applicable") for code in NOT_APPLICABLE
+    }, nulls
+    assert all(why for *_rest, why in nulls), nulls

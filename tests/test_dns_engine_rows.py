@@ -20,7 +20,7 @@ from fragscope.probes.base import Observation, Task
 from fragscope.probes.dns.query import DnsQueryProbe
 from fragscope.probes.dns.rows import observation_rows
 from fragscope.probes.engine.campaign import load_campaign
-from fragscope.probes.engine.runs import build_policy
+from fragscope.probes.engine.planonly import build_policy
 from fragscope.probes.engine.shard_runner import ShardRunner
 from tests.dns.world import DnsWorld
 

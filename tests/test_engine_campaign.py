@@ -177,9 +177,9 @@ def test_targets_stream_tranco_with_addresses_and_plain_lines(tmp_path: Path) ->
     )
     c = load_campaign(path)
     assert [tuple(e) for e in read_targets(c.targets[0])] == [
-        ("a.test", 1, None),
-        ("b.test", 2, "10.99.0.1"),
-        ("c.test", 3, None),
+        ("a.test", 1, None, None),
+        ("b.test", 2, "10.99.0.1", None),
+        ("c.test", 3, None, None),
     ]
     assert c.targets[1].format == "lines"
     assert [e.name for e in read_targets(c.targets[1])] == ["a.test"]

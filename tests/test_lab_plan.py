@@ -17,6 +17,7 @@ import pytest
 from fragscope.lab import plan
 from fragscope.lab import truth as lab_truth
 from fragscope.lab.demo import Demo
+from fragscope.lab.vantages.model import Kind
 from fragscope.lab.world import Lab
 from fragscope.probes.engine.campaign import load_campaign
 from fragscope.probes.engine.targets import read_targets, validate
@@ -34,7 +35,10 @@ def lab_dir(tmp_path: Path) -> Lab:
 
 
 def test_the_demo_runs_the_plan_at_every_lab_vantage() -> None:
-    assert set(plan.VANTAGES) == set(lab_truth.load().vantages)
+    # The dpi vantages join the demo with the transport.sni probe (issue 21, step 1's
+    # second half); until then the round covers every other vantage of the truth.
+    vantages = lab_truth.load().vantages
+    assert set(plan.VANTAGES) == {n for n, v in vantages.items() if v.kind is not Kind.DPI}
     assert Demo(workdir=Path("unused"), report=Path("unused.html")).vantages == plan.VANTAGES
 
 

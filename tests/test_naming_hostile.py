@@ -268,6 +268,48 @@ def test_gateway_records_status_headers_and_content(http_server: Callable[..., A
     assert ghost.failure is None and ghost.fields["outcome"] == "not_found"
 
 
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [
+        (403, "Forbidden"),
+        (421, "Misdirected Request"),
+        (500, "Internal Server Error"),
+        (502, "Bad Gateway"),
+    ],
+)
+def test_a_gateway_error_status_is_a_typed_failure_not_a_resolution(
+    http_server: Callable[..., Any], status: int, reason: str
+) -> None:
+    # eth.limo answers 421 for a host it does not serve and 502 when the chain or
+    # CCIP-read behind it fails: the name was not resolved (RFC 9110 section 15.5-15.6).
+    server = http_server(lambda *_: (status, {}, b"no"))
+    template = server.url + "/{name}"
+    obs = run("alice.eth", server.url + "/", method="http-gateway", url_template=template)
+    assert obs.failure == Failure.HTTP_ERROR
+    assert obs.failure_detail == (
+        f"gateway answered HTTP {status} {reason} for {server.url}/alice.eth"
+    )
+    assert "outcome" not in obs.fields and obs.children == []
+
+
+def test_the_default_campaign_reaches_gateways_by_subdomain_url_templates() -> None:
+    from pathlib import Path
+
+    from fragscope.probes.engine.campaign import load_campaign
+
+    path = Path(__file__).resolve().parent.parent / "campaigns" / "default.toml"
+    gateways = {
+        e.label: e.options
+        for e in load_campaign(path).endpoints
+        if e.options.get("method") == "http-gateway"
+    }
+    assert {k: v.get("url_template") for k, v in gateways.items()} == {
+        "ethlimo-gateway": "https://{name}.limo/",
+        "hnsto-gateway": "https://{name}.hns.to/",
+    }
+    assert not any("host_template" in v for v in gateways.values())
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     name=st.text(max_size=80),

@@ -26,7 +26,9 @@ def _planted_addresses() -> dict[str, str]:
 def test_vantage_facts_name_the_labs_resolvers_and_hosts() -> None:
     lab = lab_truth.load()
     vantages = lab.vantages
-    assert set(vantages) == {"clean", "censored", "lossy", "distant", "altroot"}
+    assert set(vantages) == {
+        "clean", "censored", "lossy", "distant", "altroot", "dpi-inline", "dpi-residual"
+    }  # fmt: skip
     assert str(vantages["censored"].resolver) == lab.dns.resolvers["manip"].address
     for name in ("clean", "lossy", "distant"):
         assert str(vantages[name].resolver) == lab.dns.resolvers["icann"].address

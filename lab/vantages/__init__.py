@@ -1,4 +1,5 @@
-"""The lab's vantages and middleboxes: ``clean``, ``censored``, ``lossy``, ``distant``.
+"""The lab's vantages and middleboxes: ``clean``, ``censored``, ``lossy``, ``distant`` and
+the DPI censors ``dpi-inline`` and ``dpi-residual`` (lab.dpi).
 
 The package describes vantages as data and turns them into the exact ``ip``/``nft``
 commands (argv lists, no shell) that build and remove them; only :mod:`runner` and
@@ -14,8 +15,8 @@ Topology of one non-clean vantage (plan.py draws it in detail)::
 Subnet plan (inside the lab's 10.99.0.0/16 and fd99::/16)
 ---------------------------------------------------------
 The lab (lab/core/topology.py) reserves 10.99.128.0/18 and fd99:8000::/33 for vantage links.
-Vantage number i (censored 0, lossy 1, distant 2) takes one /29 there, which
-:func:`layout.make_layout` splits into two /30 links, exactly lab.core.topology's
+Vantage number i (censored 0, lossy 1, distant 2, dpi-inline 3, dpi-residual 4) takes one
+/29 there, which :func:`layout.make_layout` splits into two /30 links, exactly lab.core.topology's
 ``transit_link(2i)`` and ``transit_link(2i + 1)``: the lower /30 joins client and
 middlebox (client .1, middlebox .2), the upper /30 joins middlebox and upstream
 (middlebox .1, fs-net .2; or the ``upstream_address`` given). IPv6 likewise: a /63 split
@@ -28,6 +29,8 @@ vantage    IPv4 (/29)       IPv6 (/63)              namespaces
 censored   10.99.128.0/29   fd99:8000::/63          fs-v-censored, fs-m-censored
 lossy      10.99.128.8/29   fd99:8000:0:2::/63      fs-v-lossy, fs-m-lossy
 distant    10.99.128.16/29  fd99:8000:0:4::/63      fs-v-distant, fs-m-distant
+dpi-inline 10.99.128.24/29  fd99:8000:0:6::/63      fs-v-dpi-inline, fs-m-dpi-inline
+dpi-resid. 10.99.128.32/29  fd99:8000:0:8::/63      fs-v-dpi-residual, fs-m-dpi-residual
 =========  ===============  ======================  ===============================
 
 (:data:`LAB_SUBNETS` holds this table.) This package's own tests build a self-contained
@@ -75,6 +78,8 @@ LAB_SUBNETS: dict[str, tuple[str, str]] = {
     "censored": ("10.99.128.0/29", "fd99:8000::/63"),
     "lossy": ("10.99.128.8/29", "fd99:8000:0:2::/63"),
     "distant": ("10.99.128.16/29", "fd99:8000:0:4::/63"),
+    "dpi-inline": ("10.99.128.24/29", "fd99:8000:0:6::/63"),
+    "dpi-residual": ("10.99.128.32/29", "fd99:8000:0:8::/63"),
 }
 # The vantages that are the host itself (kind clean: no namespace, no middlebox): the
 # control, and the host asking the OpenNIC-like root's resolver (lab/vantages/truth.toml).

@@ -2,9 +2,10 @@
 
 A vantage is ``clean`` (the host itself) or a client namespace behind a middlebox whose
 behaviour is described here: censorship rules (drop or ICMP-reject one protocol/port to one
-address), deterministic loss, and a fixed one-way delay. The presets build the three lab
-vantages; :func:`vantage_from_mapping` reads the same data from a TOML table with errors
-that name the offending field.
+address), deterministic loss, a fixed one-way delay, or a DPI censor reading the TLS
+ClientHello (lab.dpi.policy). The presets build the lab vantages;
+:func:`vantage_from_mapping` reads the same data from a TOML table with errors that name
+the offending field.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from enum import StrEnum
 from typing import Any
 
 from fragscope.lab.core.schema import TruthError
+from fragscope.lab.dpi.policy import DpiPolicy, Mode, TcpAction, blocked_names
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 # Interface names are built from the vantage name (see layout.py) and Linux caps them at
 # 15 bytes (IFNAMSIZ - 1), so names stay short and shell-free.
-_NAME_RE = re.compile(r"^[a-z][a-z0-9]{0,11}$")
+_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,10}[a-z0-9]$|^[a-z]$")
 
 
 class VantageError(TruthError):
@@ -37,6 +39,7 @@ class Kind(StrEnum):
     CENSORED = "censored"
     LOSSY = "lossy"
     DISTANT = "distant"
+    DPI = "dpi"  # a userspace censor reading the ClientHello (lab.dpi)
 
 
 class Action(StrEnum):
@@ -95,7 +98,8 @@ class Loss:
 class Vantage:
     """A vantage as data. ``resolver`` is the recursive resolver its campaign section
     uses (for ``censored``, the lab's manipulating resolver); ``delay_ms`` is added to
-    every packet in each direction by the middlebox relay."""
+    every packet in each direction by the middlebox relay; ``dpi`` is the censor process
+    the middlebox runs (lab.dpi)."""
 
     name: str
     kind: Kind
@@ -103,6 +107,7 @@ class Vantage:
     blocks: tuple[Block, ...] = ()
     loss: Loss | None = None
     delay_ms: int = 0
+    dpi: DpiPolicy | None = None
 
     def __post_init__(self) -> None:
         where = f"vantage {self.name!r}"
@@ -126,7 +131,7 @@ class Vantage:
     @property
     def needs_middlebox(self) -> bool:
         """False for the host itself: nothing to build."""
-        return bool(self.blocks or self.loss or self.delay_ms)
+        return bool(self.blocks or self.loss or self.delay_ms or self.dpi)
 
 
 def _address(value: object, *, where: str) -> Address:
@@ -194,6 +199,75 @@ def distant(*, delay_ms: int = 150, resolver: str | None = None, name: str = "di
     return Vantage(name=name, kind=Kind.DISTANT, resolver=res, delay_ms=delay_ms)
 
 
+def dpi(
+    *,
+    mode: Mode,
+    blocked_sni: Iterable[str],
+    resolver: str | None = None,
+    name: str = "dpi",
+    block_ech: bool = False,
+    tcp_action: TcpAction = TcpAction.DROP,
+    residual_s: float = 10.0,
+    trigger_probability: float = 1.0,
+    seed: int = 0,
+) -> Vantage:
+    """A path through a DPI censor (lab.dpi.policy says what each field does)."""
+    where = f"vantage {name!r}"
+    res = _address(resolver, where=f"{where}: field 'resolver'") if resolver else None
+    try:
+        policy = DpiPolicy(
+            mode=mode,
+            blocked_sni=blocked_names(blocked_sni),
+            block_ech=block_ech,
+            tcp_action=tcp_action,
+            residual_s=residual_s,
+            trigger_probability=trigger_probability,
+            seed=seed,
+        )
+    except TruthError as exc:
+        raise VantageError(f"{where}: {exc}") from None
+    return Vantage(name=name, kind=Kind.DPI, resolver=res, dpi=policy)
+
+
+def _dpi_from_mapping(name: str, data: Mapping[str, Any], resolver: str | None) -> Vantage:
+    where = f"vantage {name!r}"
+
+    def choice(key: str, enum: type[Mode] | type[TcpAction], default: str) -> Any:
+        raw = data.get(key, default)
+        try:
+            return enum(raw)
+        except ValueError:
+            known = ", ".join(repr(e.value) for e in enum)
+            raise VantageError(f"{where}: field {key!r} is {raw!r}, expected {known}") from None
+
+    def number(key: str, default: float) -> float:
+        value = data.get(key, default)
+        if not isinstance(value, int | float) or isinstance(value, bool):
+            raise VantageError(f"{where}: field {key!r} must be a number")
+        return float(value)
+
+    names = data.get("blocked_sni", [])
+    if not isinstance(names, list) or not all(isinstance(n, str) and n for n in names):
+        raise VantageError(f"{where}: field 'blocked_sni' must be a list of host names")
+    block_ech = data.get("block_ech", False)
+    if not isinstance(block_ech, bool):
+        raise VantageError(f"{where}: field 'block_ech' must be true or false")
+    seed = data.get("seed", 0)
+    if not isinstance(seed, int) or isinstance(seed, bool):
+        raise VantageError(f"{where}: field 'seed' must be an integer")
+    return dpi(
+        mode=choice("mode", Mode, ""),
+        blocked_sni=names,
+        resolver=resolver,
+        name=name,
+        block_ech=block_ech,
+        tcp_action=choice("tcp_action", TcpAction, TcpAction.DROP.value),
+        residual_s=number("residual_s", 10.0),
+        trigger_probability=number("trigger_probability", 1.0),
+        seed=seed,
+    )
+
+
 def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
     """A vantage from a TOML table such as::
 
@@ -221,6 +295,17 @@ def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
         },
         Kind.LOSSY: {"kind", "resolver", "drop", "every"},
         Kind.DISTANT: {"kind", "resolver", "delay_ms"},
+        Kind.DPI: {
+            "kind",
+            "resolver",
+            "mode",
+            "blocked_sni",
+            "block_ech",
+            "tcp_action",
+            "residual_s",
+            "trigger_probability",
+            "seed",
+        },
     }
     raw_kind = data.get("kind", name)
     try:
@@ -257,6 +342,8 @@ def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
         )
     if kind is Kind.DISTANT:
         return distant(delay_ms=integer("delay_ms", 150), resolver=resolver, name=name)
+    if kind is Kind.DPI:
+        return _dpi_from_mapping(name, data, resolver)
     raw_action = data.get("reject_with", Action.REJECT_ADMIN.value)
     try:
         action = Action(raw_action)

@@ -11,6 +11,8 @@ import ipaddress
 from importlib.resources import files
 from string import Template
 
+from fragscope.lab.core.guard import LAB_NETS
+from fragscope.lab.dpi.policy import RESET_MARK, RESIDUAL_SET4, RESIDUAL_SET6, DpiPolicy, Mode
 from fragscope.lab.vantages.layout import DELAY_IF, MBOX_CLIENT_IF
 from fragscope.lab.vantages.model import Action, Block, Vantage
 
@@ -43,6 +45,61 @@ def _block_rule(block: Block) -> str:
     )
 
 
+DPI_QUEUE = 0  # NFQUEUE numbers are per network namespace: each middlebox has its own 0
+DPI_PORT = 443
+# Chain priorities around the iptables filter table (priority 0), where the queueing
+# rules live: this kernel has no nft "queue" expression (CONFIG_NFT_QUEUE), only the
+# xtables NFQUEUE target, which iptables-nft reaches through nft_compat.
+DPI_BEFORE_QUEUE = -10
+DPI_AFTER_QUEUE = 10
+
+
+def dpi_chains(vantage: Vantage) -> list[str]:
+    """The censor's own nft chains: residual's blocked 3-tuples dropped before the queue
+    sees them (each set element carries its own timeout), or inline's reset rule after it
+    (the daemon marks a packet and accepts it; this chain answers the client with a RST,
+    RFC 9293 section 3.10.7.4, and drops the packet)."""
+    policy = vantage.dpi
+    if policy is None:
+        return []
+    client = f'iifname "{MBOX_CLIENT_IF}"'
+    if policy.mode is Mode.INLINE:
+        return [
+            f"chain dpi_reset {{ type filter hook forward priority {DPI_AFTER_QUEUE}; "
+            f"policy accept; {client} meta mark {RESET_MARK:#x} meta l4proto tcp counter "
+            'reject with tcp reset comment "dpi inline: reset"; }'
+        ]
+    return [
+        f"set {RESIDUAL_SET4} {{ type ipv4_addr . ipv4_addr . inet_service; flags timeout; }}",
+        f"set {RESIDUAL_SET6} {{ type ipv6_addr . ipv6_addr . inet_service; flags timeout; }}",
+        f"chain dpi_residual {{ type filter hook forward priority {DPI_BEFORE_QUEUE}; "
+        f"policy accept; {client} ip saddr . ip daddr . udp dport @{RESIDUAL_SET4} counter "
+        f"drop; {client} ip6 saddr . ip6 daddr . udp dport @{RESIDUAL_SET6} counter drop; }}",
+    ]
+
+
+def dpi_queue_rules(policy: DpiPolicy) -> list[tuple[str, list[str]]]:
+    """(iptables or ip6tables, rule arguments) that hand the censor its packets: only
+    those from the client to the lab's own ranges (lab.core.guard.LAB_NETS). Inline gets
+    every client packet to port 443 (no bypass: with the censor gone the path is cut, so
+    a dead censor is seen, not mistaken for a clean path); residual only the first packet
+    of each UDP flow (conntrack NEW), with bypass, accepted at once by the daemon: the
+    analyser works on a copy beside the path."""
+    out = []
+    for net in LAB_NETS:
+        tool = "iptables" if net.version == 4 else "ip6tables"
+        base = ["-A", "FORWARD", "-i", MBOX_CLIENT_IF, "-d", str(net)]
+        queue = ["-j", "NFQUEUE", "--queue-num", str(DPI_QUEUE)]
+        if policy.mode is Mode.INLINE:
+            for proto in ("tcp", "udp"):
+                out.append((tool, [*base, "-p", proto, "--dport", str(DPI_PORT), *queue]))
+        else:
+            new = ["-m", "conntrack", "--ctstate", "NEW"]
+            rule = [*base, "-p", "udp", "--dport", str(DPI_PORT), *new, *queue, "--queue-bypass"]
+            out.append((tool, rule))
+    return out
+
+
 def rules(vantage: Vantage) -> list[str]:
     """The forward-chain rules of ``vantage``, in order (censorship before loss)."""
     out = [_block_rule(b) for b in vantage.blocks]
@@ -66,6 +123,7 @@ def render(vantage: Vantage) -> str:
     )
     body = "\n".join(f"\t\t{rule}" for rule in rules(vantage))
     return template.substitute(
+        dpi="".join(f"\t{c}\n" for c in dpi_chains(vantage)),
         table=TABLE,
         vantage=vantage.name,
         kind=vantage.kind.value,

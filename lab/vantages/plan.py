@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fragscope.lab.dpi.policy import daemon_args
 from fragscope.lab.vantages import nft
 from fragscope.lab.vantages.layout import (
     CLIENT_IF,
@@ -33,6 +34,7 @@ from fragscope.lab.vantages.layout import (
 from fragscope.lab.vantages.model import Vantage
 
 RELAY_MODULE = "fragscope.lab.vantages.delay"
+DPI_MODULE = "fragscope.lab.dpi.daemon"
 DEFAULT_MAX_QUEUE = 20_000  # packets held at most; ~30 MB at 1500 bytes
 
 
@@ -100,8 +102,11 @@ def build_commands(vantage: Vantage, layout: Layout) -> list[Command]:
                  "via", str(link.mbox_transit)),
         ]  # fmt: skip
     cmds.append(_sysctl(m, "net.ipv4.ip_forward", "1"))
-    if vantage.blocks or vantage.loss is not None:
+    if vantage.blocks or vantage.loss is not None or vantage.dpi is not None:
         cmds.append(_cmd("ip", "netns", "exec", m, "nft", "-f", "-", input=nft.render(vantage)))
+    if vantage.dpi is not None:
+        for tool, rule in nft.dpi_queue_rules(vantage.dpi):
+            cmds.append(_cmd("ip", "netns", "exec", m, tool, "-w", *rule))
     if vantage.delay_ms:
         cmds += _delay_commands(layout)
     return cmds
@@ -166,6 +171,16 @@ def relay_argv(
         "ip", "netns", "exec", layout.mbox_ns,
         python, "-m", RELAY_MODULE,
         "--dev", DELAY_IF, "--delay-ms", str(delay_ms), "--max-queue", str(max_queue),
+    ]  # fmt: skip
+
+
+def dpi_argv(layout: Layout, vantage: Vantage, *, python: str = sys.executable) -> list[str]:
+    """The DPI censor's command line (lab.dpi.daemon), run inside the middlebox namespace."""
+    if vantage.dpi is None:
+        raise ValueError(f"vantage {vantage.name!r} has no DPI censor")
+    return [
+        "ip", "netns", "exec", layout.mbox_ns, python, "-m", DPI_MODULE,
+        *daemon_args(vantage.dpi, queue=nft.DPI_QUEUE, table=nft.TABLE),
     ]  # fmt: skip
 
 

@@ -1,9 +1,10 @@
-"""Bring one vantage up or down: runs the plan's commands and the delay relay. Does I/O
-(subprocess, /etc/netns, signals to the relay it started, by PID).
+"""Bring one vantage up or down: runs the plan's commands, the delay relay and the DPI
+censor. Does I/O (subprocess, /etc/netns, signals to the processes it started, by PID).
 
-The relay's PID goes to ``<run_dir>/<name>-delay.pid`` so ``lab down`` in another process
-can stop it; before signalling a PID read from a file, its command line is checked, so a
-reused PID is never killed.
+The relay's PID goes to ``<run_dir>/<name>-delay.pid`` and the censor's to
+``<run_dir>/<name>-dpi.pid`` so ``lab down`` in another process can stop them; before
+signalling a PID read from a file, its command line is checked, so a reused PID is never
+killed.
 """
 
 from __future__ import annotations
@@ -23,9 +24,11 @@ from fragscope.lab.vantages.layout import Layout
 from fragscope.lab.vantages.model import Vantage
 from fragscope.lab.vantages.plan import (
     DEFAULT_MAX_QUEUE,
+    DPI_MODULE,
     RELAY_MODULE,
     Command,
     build_commands,
+    dpi_argv,
     relay_argv,
     teardown_commands,
 )
@@ -46,6 +49,7 @@ class Running:
     layout: Layout
     relay_pid: int | None
     pid_file: Path | None
+    dpi_pid: int | None = None
 
 
 def run_commands(commands: Iterable[Command]) -> None:
@@ -106,6 +110,7 @@ def up(
     down(layout, run_dir=run_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     relay_pid: int | None = None
+    dpi_pid: int | None = None
     pid_file: Path | None = None
     try:
         run_commands(build_commands(vantage, layout))
@@ -113,25 +118,29 @@ def up(
             _write_resolv_conf(vantage, layout)
         if vantage.delay_ms:
             pid_file = pid_file_path(run_dir, layout)
-            relay_pid = _start_relay(
-                vantage, layout, run_dir=run_dir, python=python, max_queue=max_queue
+            argv = relay_argv(
+                layout, vantage.delay_ms, python=python or sys.executable, max_queue=max_queue
             )
+            relay_pid = _start_helper(argv, run_dir / f"{vantage.name}-delay.log", "delay relay")
             pid_file.write_text(f"{relay_pid}\n", encoding="utf-8")
+        if vantage.dpi is not None:
+            argv = dpi_argv(layout, vantage, python=python or sys.executable)
+            dpi_pid = _start_helper(argv, run_dir / f"{vantage.name}-dpi.log", "DPI censor")
+            dpi_pid_file_path(run_dir, layout).write_text(f"{dpi_pid}\n", encoding="utf-8")
     except BaseException:
-        if relay_pid is not None:
-            stop_pid(relay_pid)
+        for pid in (relay_pid, dpi_pid):
+            if pid is not None:
+                stop_pid(pid)
         down(layout, run_dir=run_dir)
         raise
-    return Running(vantage=vantage, layout=layout, relay_pid=relay_pid, pid_file=pid_file)
-
-
-def _start_relay(
-    vantage: Vantage, layout: Layout, *, run_dir: Path, python: str | None, max_queue: int
-) -> int:
-    log = run_dir / f"{vantage.name}-delay.log"
-    argv = relay_argv(
-        layout, vantage.delay_ms, python=python or sys.executable, max_queue=max_queue
+    return Running(
+        vantage=vantage, layout=layout, relay_pid=relay_pid, pid_file=pid_file, dpi_pid=dpi_pid
     )
+
+
+def _start_helper(argv: list[str], log: Path, what: str) -> int:
+    """Start a middlebox process (the delay relay or the DPI censor) and wait for the
+    ``ready`` line it prints once attached; its PID."""
     with log.open("wb") as out:
         # `ip netns exec` execs the command in place, so this PID is the relay's own.
         proc = subprocess.Popen(
@@ -144,24 +153,25 @@ def _start_relay(
             return proc.pid
         if proc.poll() is not None:
             raise VantageBuildError(
-                f"delay relay exited {proc.returncode}: {log.read_text(errors='replace')}"
+                f"{what} exited {proc.returncode}: {log.read_text(errors='replace')}"
             )
         time.sleep(0.02)
     stop_pid(proc.pid)
-    raise VantageBuildError(f"delay relay not ready after {READY_TIMEOUT_S} s (log: {log})")
+    raise VantageBuildError(f"{what} not ready after {READY_TIMEOUT_S} s (log: {log})")
 
 
 def _is_relay(pid: int) -> bool:
+    """Is ``pid`` one of the middlebox processes this module starts (relay or censor)?"""
     try:
         cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except OSError:
         return False
-    return RELAY_MODULE.encode() in cmdline
+    return RELAY_MODULE.encode() in cmdline or DPI_MODULE.encode() in cmdline
 
 
 def stop_pid(pid: int, *, timeout_s: float = 5.0) -> None:
-    """SIGTERM the relay ``pid``, wait for it (reaping it if it is our child), SIGKILL if
-    it lingers. A PID that is not a relay is left alone."""
+    """SIGTERM the relay or censor ``pid``, wait for it (reaping it if it is our child),
+    SIGKILL if it lingers. A PID that is neither is left alone."""
     if not _is_relay(pid):
         return
     os.kill(pid, signal.SIGTERM)
@@ -185,21 +195,30 @@ def pid_file_path(run_dir: Path, layout: Layout) -> Path:
     return run_dir / f"{layout.name}-delay.pid"
 
 
+def dpi_pid_file_path(run_dir: Path, layout: Layout) -> Path:
+    return run_dir / f"{layout.name}-dpi.pid"
+
+
+def _alive(pid_file: Path) -> bool:
+    text = pid_file.read_text().strip() if pid_file.exists() else ""
+    return text.isdigit() and _is_relay(int(text))
+
+
 def down(layout: Layout, *, run_dir: Path | None = None) -> None:
     """Stop the vantage's relay (PID from its pid file, or found in its middlebox
     namespace after a crash lost the file) and delete its namespaces. Idempotent: safe on
     a vantage that is half built or already gone."""
     if run_dir is not None:
-        pid_file = pid_file_path(run_dir, layout)
-        if pid_file.exists():
-            text = pid_file.read_text(encoding="utf-8").strip()
-            if text.isdigit():
-                stop_pid(int(text))
-            pid_file.unlink()
+        for pid_file in (pid_file_path(run_dir, layout), dpi_pid_file_path(run_dir, layout)):
+            if pid_file.exists():
+                text = pid_file.read_text(encoding="utf-8").strip()
+                if text.isdigit():
+                    stop_pid(int(text))
+                pid_file.unlink()
     present = existing_namespaces()
     if layout.mbox_ns in present:
         for pid in _namespace_pids(layout.mbox_ns):
-            stop_pid(pid)  # only relays: stop_pid leaves any other process alone
+            stop_pid(pid)  # only ours: stop_pid leaves any other process alone
     if any(ns in present for ns in layout.namespaces):
         run_commands(teardown_commands(layout))
     _remove_resolv_conf(layout)
@@ -228,17 +247,19 @@ def status_lab(
             continue
         layout = lab_layout(name, upstream_ns=upstream_ns)
         missing = [ns for ns in layout.namespaces if ns not in present]
-        if vantage.delay_ms:
-            pid_file = pid_file_path(run_dir, layout)
-            text = pid_file.read_text().strip() if pid_file.exists() else ""
-            if not (text.isdigit() and _is_relay(int(text))):
-                missing.append("delay relay")
+        if vantage.delay_ms and not _alive(pid_file_path(run_dir, layout)):
+            missing.append("delay relay")
+        if vantage.dpi is not None and not _alive(dpi_pid_file_path(run_dir, layout)):
+            missing.append("DPI censor")
+        mechanism = "nftables + delay relay" if vantage.delay_ms else "nftables"
+        if vantage.dpi is not None:
+            mechanism = f"nftables + NFQUEUE censor ({vantage.dpi.mode.value})"
         rows.append(
             VantageStatus(
                 name=name,
                 kind=vantage.kind.value,
                 client=str(layout.v4.client),
-                mechanism="nftables + delay relay" if vantage.delay_ms else "nftables",
+                mechanism=mechanism,
                 running=not missing,
                 health="ok" if not missing else "missing " + ", ".join(missing),
             )

@@ -44,9 +44,9 @@ from fragscope.probes.dns.dnssec import (
 )
 from fragscope.probes.dns.interpret import interpret
 from fragscope.probes.dns.names import InvalidName, normalize
-from fragscope.probes.dns.retransmit import udp_retransmitting
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
+from fragscope.probes.retransmit import udp_retransmitting
 from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "dns_observations"
@@ -193,7 +193,7 @@ class _Resolution:
         t0 = time.monotonic()
         try:
             # Retransmitted within timeout_s: a walk asks many servers, and one lost
-            # datagram must not fail it (probes/dns/retransmit.py, RFC 1123 6.1.3.3).
+            # datagram must not fail it (probes/retransmit.py, RFC 1123 6.1.3.3).
             r = await udp_retransmitting(q, address, timeout=self.cfg.timeout_s)
             if r.flags & dns.flags.TC:
                 r = await dns.asyncquery.tcp(q, address, timeout=self.cfg.timeout_s)

@@ -48,6 +48,7 @@ from fragscope.probes.dns.transports import (
 )
 from fragscope.probes.dns.udp import Pending, UdpClient, UdpResult
 from fragscope.probes.errors import MeasurementError
+from fragscope.probes.politeness import contact_field, identity_headers, user_agent_field
 from fragscope.probes.registry import register
 from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
@@ -107,6 +108,8 @@ class DnsQueryConfig:
         },
     )
     keep_wire: bool = field(default=True, metadata={"help": "store each response's raw wire"})
+    user_agent: str = user_agent_field()
+    contact: str | None = contact_field()
     late_grace_s: float = field(
         default=3.0,
         metadata={
@@ -215,6 +218,8 @@ class DnsQueryProbe:
         self._udp: dict[tuple[str, int], UdpClient] = {}
         self._tls: ssl.SSLContext | None = None
         self._late: list[tuple[Task, Observation]] = []
+        self._identity = identity_headers(self.config.user_agent, self.config.contact)
+        """User-Agent and From of every DoH request (probes/politeness.py)."""
         self._strays: dict[tuple[str, int], set[str]] = {}
         self._static: dict[tuple[Any, ...], Any] = {}
         self._by_identity: dict[tuple[str, int, int], tuple[Any, Any, Any]] = {}
@@ -540,7 +545,11 @@ class DnsQueryProbe:
                 obs.fields["query_id"] = qid
             elif transport is Transport.HTTPS:
                 wire, rtt = await doh_exchange(
-                    resolver, prep.template, timeout=timeout, tls=self._ssl()
+                    resolver,
+                    prep.template,
+                    timeout=timeout,
+                    tls=self._ssl(),
+                    identity=self._identity,
                 )
             elif transport is Transport.QUIC:
                 wire, rtt = await doq_exchange(

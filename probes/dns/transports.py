@@ -15,10 +15,12 @@ import base64
 import ssl
 import struct
 import time
+from collections.abc import Mapping
 
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes.dns.codec import QueryTemplate, question_matches
 from fragscope.probes.dns.resolvers import ResolverURL
+from fragscope.probes.doh import doh_client
 from fragscope.probes.errors import MeasurementError, classify
 
 MAX_TCP_MESSAGE = 65535
@@ -144,31 +146,17 @@ async def doh_exchange(
     *,
     timeout: float,
     tls: ssl.SSLContext,
+    identity: Mapping[str, str],
 ) -> tuple[bytes, float]:
-    """DNS over HTTPS (RFC 8484): ID 0 (section 4.1), POST or GET ``?dns=`` base64url."""
-    import dns.asyncbackend
-    import httpx2
-
+    """DNS over HTTPS (RFC 8484): ID 0 (section 4.1), POST or GET ``?dns=`` base64url;
+    ``identity`` is the User-Agent and From headers (probes/politeness.py)."""
     wire = template.wire(0)
-    backend = dns.asyncbackend.get_default_backend()
-    # bootstrap_address pins the connection to the resolver's IP whatever the URL's name,
-    # so no system resolver is ever consulted.
-    transport = backend.get_transport_class()(  # type: ignore[no-untyped-call]
-        local_address=None,
-        http1=True,
-        http2=True,
-        verify=tls,
-        local_port=0,
-        bootstrap_address=resolver.address,
-        resolver=None,
-        family=0,
-    )
     headers = {"accept": "application/dns-message"}
     start = time.monotonic()
     try:
         async with (
             asyncio.timeout(timeout),
-            httpx2.AsyncClient(http1=True, http2=True, verify=tls, transport=transport) as client,
+            doh_client(resolver.address, verify=tls, headers=identity) as client,
         ):
             if resolver.http_get:
                 encoded = base64.urlsafe_b64encode(wire).rstrip(b"=").decode()

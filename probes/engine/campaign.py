@@ -9,6 +9,7 @@ it to exit code 2.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import enum
 import hashlib
 import ipaddress
@@ -25,7 +26,7 @@ from typing import Any
 
 from fragscope.db.vocab import Role
 from fragscope.probes import config_rules, registry
-from fragscope.probes.base import Endpoint
+from fragscope.probes.base import Documented, Endpoint
 from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
 from fragscope.probes.engine import labels
 from fragscope.probes.engine.tomlpos import PathPart, key_lines, line_of
@@ -284,7 +285,9 @@ TOP_KEYS = frozenset(
     }
 )
 TARGET_KEYS = frozenset({"list", "file", "format", "namespace", "role", "limit"})
-ENDPOINT_KEYS = frozenset({"url", "label", "operator", "role", "namespace", "rate", "options"})
+ENDPOINT_KEYS = frozenset(
+    {"url", "label", "operator", "role", "namespace", "rate", "options", "last_documented"}
+)
 SAFETY_KEYS = frozenset({"allowed", "allow_whole_family", "blocklist"})
 FILE_OPTIONS = frozenset({"ca_file"})
 """Endpoint ``options`` that name a file (the naming probe's CA bundle)."""
@@ -438,9 +441,28 @@ def _endpoints(chk: _Checker, value: Any) -> tuple[Endpoint, ...]:
                 label=label,
                 rate=float(rate) if rate is not None else None,
                 options=types.MappingProxyType(options),
+                last_documented=_documented(chk, table.get("last_documented"), at=at),
             )
         )
     return tuple(out)
+
+
+def _documented(chk: _Checker, value: Any, *, at: Sequence[PathPart]) -> Documented | None:
+    """An endpoint's ``last_documented = { date = 2026-12-07, url = "https://..." }``."""
+    if value is None:
+        return None
+    where = [*at, "last_documented"]
+    table = chk.table(value, where)
+    chk.known(table, {"date", "url"}, at=where)
+    date = table.get("date")
+    # A TOML local date (no time): the day the operator's page was read.
+    if not isinstance(date, dt.date) or isinstance(date, dt.datetime):
+        chk.fail([*where, "date"], f"expected a date such as 2026-12-07, got {_kind(date)}")
+    url = chk.string(table, "url", at=where, required=True)
+    assert url is not None
+    if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+        chk.fail([*where, "url"], f"expected the operator's http(s) URL, got {labels.shown(url)}")
+    return Documented(date=date, url=url)
 
 
 def _limits(chk: _Checker, value: Any) -> Limits:

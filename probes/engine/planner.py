@@ -95,6 +95,12 @@ class PlannedProbe:
     endpoints: tuple[Endpoint | None, ...]
     deadline: float
 
+    @property
+    def takes_namespace(self) -> bool:
+        """Whether the probe routes by a target's namespace (``tasks_for(..., namespace=)``):
+        a list line's explicit namespace (probes/engine/targets.py) is handed to it."""
+        return bool(getattr(self.instance, "routes_by_namespace", False))
+
 
 KEEP_ENTRIES = 100_000
 """A target list up to this long is read once per run, not once per repetition."""
@@ -162,7 +168,12 @@ def plan(
                     for endpoint in p.endpoints:
                         ep = (endpoint.label or endpoint.url) if endpoint is not None else "-"
                         try:
-                            cells = list(p.instance.tasks_for(name, endpoint))
+                            if entry.namespace is not None and p.takes_namespace:
+                                cells = list(
+                                    p.instance.tasks_for(name, endpoint, namespace=entry.namespace)
+                                )
+                            else:
+                                cells = list(p.instance.tasks_for(name, endpoint))
                         except Exception as exc:
                             # A bug in the probe's planning: one task that the engine
                             # records as unknown_failure (with the traceback), never a crash.

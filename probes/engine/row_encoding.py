@@ -77,7 +77,7 @@ class ObservationEncoder:
                 entry.name,
                 source.list_name,
                 entry.rank,
-                source.namespace,
+                entry.namespace or source.namespace,
                 str(source.role),
                 [entry.address] if entry.address else None,
             ),

@@ -19,7 +19,7 @@ import sys
 import time
 import traceback
 import uuid
-from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, TextIO
 
 from sqlalchemy import Engine
@@ -27,14 +27,17 @@ from sqlalchemy import Engine
 from fragscope.db import migrate
 from fragscope.db.connection import sqlite_path
 from fragscope.db.guard import open_database
+from fragscope.db.last_seen import LastSeen
 from fragscope.db.vocab import RunStatus
 from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
-from fragscope.probes.engine.campaign import Campaign, load_campaign
+from fragscope.probes.engine.campaign import Campaign, CampaignError, load_campaign
+from fragscope.probes.engine.check import CheckReport, check_campaign, inside_lab
 from fragscope.probes.engine.console import Reporter
 from fragscope.probes.engine.labels import ROUND_LIMIT, VANTAGE_LIMIT, label_problem
 from fragscope.probes.engine.lock import run_lock, wait_for_writer
 from fragscope.probes.engine.planner import Shard
+from fragscope.probes.engine.planonly import build_policy, planning_runner
 from fragscope.probes.engine.prepared_run import (
     PreparedRun,
     RunOptions,
@@ -89,12 +92,6 @@ def _label_option(value: str | None, option: str, *, limit: int) -> str | None:
     return value
 
 
-def build_policy(campaign: Campaign) -> NetworkPolicy:
-    return NetworkPolicy.from_env(
-        extra_allowed=campaign.safety.allowed, blocked=campaign.safety.blocked
-    )
-
-
 def estimate_tasks(campaign: Campaign, counts: dict[str, int], *, shard_count: int) -> int:
     """Tasks the plan will hold (one TaskParams per cell; follow-ups not counted)."""
     from fragscope.probes import registry
@@ -120,21 +117,7 @@ def estimate_tasks(campaign: Campaign, counts: dict[str, int], *, shard_count: i
 
 def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: TextIO) -> int:
     """Print every task with its destination and the policy's verdict; send nothing."""
-    from fragscope.db.writer import Row
-
-    class _NoSink:
-        async def put(self, rows: Sequence[Row]) -> None:  # pragma: no cover - never called
-            raise AssertionError("dry run writes nothing")
-
-    eng = ShardRunner(
-        campaign,
-        run_id="00000000-0000-0000-0000-000000000000",
-        vantage_id="dry-run",
-        sink=_NoSink(),
-        policy=policy,
-        shard=shard,
-        write_targets=False,
-    )
+    eng = planning_runner(campaign, policy=policy, shard=shard)
     verdicts = eng.verdicts()
     for url, verdict in verdicts.items():
         state = "allowed" if verdict.blocked is None else f"BLOCKED ({verdict.blocked})"
@@ -152,12 +135,44 @@ def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: Tex
     return 0
 
 
-def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) -> int:
-    """Run a campaign; return the exit code. Raises CampaignError/UsageError before writing."""
+class CampaignCheckFailed(CampaignError):
+    """``fragscope campaign check`` found errors; ``str()`` has one finding per line."""
+
+    def __init__(self, campaign: Campaign, report: CheckReport) -> None:
+        first = report.errors[0]
+        super().__init__(campaign.path, None, first.rule, first.message)
+        self.report = report
+        lines = [str(f) for f in report.errors]
+        lines.append(f"{len(report.errors)} errors: see `fragscope campaign check {campaign.path}`")
+        self.args = ("\n".join(lines),)
+
+
+def checked_campaign(
+    path: str | Path, *, for_run: bool = False, last_seen: LastSeen | None = None
+) -> tuple[Campaign, dict[str, int], CheckReport]:
+    """Load a campaign (a shipped one by name), read every target list (exit-2 errors
+    name the line; the entry count of each list comes back) and run the campaign check
+    (probes/engine/check.py) over it. ``for_run``: the check precedes a run, which the
+    environment's allowlist (FRAGSCOPE_ALLOWED_NETS) may confine to the lab."""
     from fragscope.campaigns import find
 
-    campaign = load_campaign(find(opts.campaign))
+    campaign = load_campaign(find(path))
     counts = {s.list_name: validate(s) for s in campaign.targets}
+    policy = build_policy(campaign)
+    confined = for_run and inside_lab(policy.allowed)
+    report = check_campaign(campaign, policy=policy, confined=confined, last_seen=last_seen)
+    return campaign, counts, report
+
+
+def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) -> int:
+    """Run a campaign; return the exit code. Raises CampaignError/UsageError before writing.
+
+    The campaign check comes first (docs/campaigns.md, "Campaign check"): its errors stop
+    the run with exit 2, its warnings are printed.
+    """
+    campaign, counts, report = checked_campaign(opts.campaign, for_run=True)
+    if report.errors:
+        raise CampaignCheckFailed(campaign, report)
     opts = dataclasses.replace(
         opts,
         vantage=_label_option(opts.vantage, "--vantage", limit=VANTAGE_LIMIT) or campaign.vantage,
@@ -165,6 +180,8 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
     )
     for warning in campaign.warnings:
         reporter.warning(warning)
+    for finding in report.warnings:
+        reporter.warning(str(finding))
     index, count = parse_shard(opts.shard)
     if opts.workers < 1:
         raise UsageError("--workers must be >= 1")

@@ -261,6 +261,11 @@ class ShardRunner:
         if self.write_targets:
             self._out.rows.append(self._encoder.target(source, entry))
 
+    @property
+    def planned_probes(self) -> tuple[PlannedProbe, ...]:
+        """The campaign's probes as planned: instance, endpoints, deadline."""
+        return tuple(self._planned)
+
     def tasks(self) -> Iterator[Task]:
         """The root tasks this engine would run (used by ``run --dry-run`` too)."""
         return plan(

@@ -1,5 +1,8 @@
 """Target lists, streamed: Tranco CSV (``rank,domain[,address]``) and plain lines. Reads files.
 
+A ``lines`` list holds one name per line, optionally followed by the namespace it belongs
+to (``jesse.cb.id  ens``) where its TLD cannot say (docs/campaigns.md, "Target lists").
+
 Nothing here holds a list in memory: :func:`read_targets` yields one entry at a time, so
 a campaign over 10^6 names plans in constant memory. :func:`validate` reads a list once
 before a run starts, so a bad line stops the run (exit 2) before anything is written; it
@@ -14,11 +17,13 @@ from collections.abc import Iterator, Sequence
 from typing import NamedTuple
 
 from fragscope.probes.engine.campaign import CampaignError, TargetSource
-from fragscope.probes.engine.labels import shown
+from fragscope.probes.engine.labels import NAMESPACE_LIMIT, label_problem, shown
 
 MAX_NAME = 253  # RFC 1035 section 2.3.4 (presentation form without the final dot)
 _NOT_IN_NAME = re.compile(r"[\s,]")
 _NAME_OK = re.compile(r"[^\s,#]{1,253}")
+_NAMESPACE_OK = re.compile(r"[a-z0-9][a-z0-9-]*")
+"""A namespace of probes/naming/data/namespaces.toml: lower-case letters, digits, hyphens."""
 MAX_REPORTED = 20
 """Bad lines of a target list one validation reports (the rest are counted)."""
 
@@ -41,10 +46,14 @@ class TargetEntry(NamedTuple):
     name: str
     rank: int | None
     address: str | None
+    namespace: str | None = None
+    """The namespace the list line names (``lines`` format: ``name namespace``), for a
+    name its TLD cannot place, such as an ICANN name imported into ENS; None: inferred."""
 
 
 def _parse_line(source: TargetSource, text: str) -> TargetEntry | str:
     """An entry, or an error message for this line."""
+    namespace: str | None = None
     if source.format == "tranco":
         cols = [c.strip() for c in text.split(",")]
         if len(cols) not in (2, 3):
@@ -56,7 +65,15 @@ def _parse_line(source: TargetSource, text: str) -> TargetEntry | str:
             return f"rank {shown(rank_text)} is not an integer"
         address = cols[2] if len(cols) == 3 and cols[2] else None
     else:
-        name, rank, address = text, None, None
+        cols = text.split()
+        if len(cols) > 2:
+            return f"expected a name and at most a namespace, got {len(cols)} columns"
+        name, rank, address = cols[0], None, None
+        if len(cols) == 2:
+            namespace = cols[1]
+            problem = label_problem(namespace, limit=NAMESPACE_LIMIT)
+            if problem is not None or not _NAMESPACE_OK.fullmatch(namespace):
+                return f"namespace {shown(namespace)} is not a namespace label"
     if not name or len(name) > MAX_NAME or _NOT_IN_NAME.search(name):
         return f"{shown(name)} is not a name"
     if address is not None:
@@ -64,19 +81,19 @@ def _parse_line(source: TargetSource, text: str) -> TargetEntry | str:
             address = str(ipaddress.ip_address(address))
         except ValueError:
             return f"address {shown(address)} is not an IP address"
-    return TargetEntry(name, rank, address)
+    return TargetEntry(name, rank, address, namespace)
 
 
 def read_targets(source: TargetSource) -> Iterator[TargetEntry]:
     """Yield the list's entries in file order (up to ``source.limit``); raise
     :class:`CampaignError` at the first bad line."""
-    for number, entry in _numbered_entries(source):
+    for number, entry in numbered_entries(source):
         if isinstance(entry, str):
             raise CampaignError(source.path, number, "", entry)
         yield entry
 
 
-def _numbered_entries(source: TargetSource) -> Iterator[tuple[int, TargetEntry | str]]:
+def numbered_entries(source: TargetSource) -> Iterator[tuple[int, TargetEntry | str]]:
     """(line number, entry or what is wrong with the line), up to ``source.limit`` entries.
 
     The common line shapes (``rank,name`` and a bare name) take a fast path; everything
@@ -120,7 +137,7 @@ def validate(source: TargetSource) -> int:
     errors: list[CampaignError] = []
     bad = 0
     try:
-        for number, entry in _numbered_entries(source):
+        for number, entry in numbered_entries(source):
             if isinstance(entry, str):
                 bad += 1
                 if len(errors) < MAX_REPORTED:

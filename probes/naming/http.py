@@ -19,9 +19,9 @@ from urllib.parse import urlsplit
 
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes.errors import MeasurementError
+from fragscope.probes.politeness import DEFAULT_USER_AGENT
 from fragscope.probes.safety import NetworkPolicy
 
-USER_AGENT = "fragscope/0.1 (+measurement; naming probe)"
 MAX_BODY = 4 * 1024 * 1024
 MAX_HEADER_LINES = 200
 
@@ -136,7 +136,10 @@ async def request(
     timeout: float = 10.0,
     ssl_context: ssl.SSLContext | None = None,
 ) -> Response:
-    """One HTTP request; failures raise MeasurementError (operation ``http_request``)."""
+    """One HTTP request; failures raise MeasurementError (operation ``http_request``).
+
+    ``headers`` go out as given; they should hold the campaign's User-Agent and From
+    (probes/politeness.py), else a default User-Agent is sent."""
     loop = asyncio.get_running_loop()
     t0 = loop.time()
     parsed = parse_url(url)
@@ -166,14 +169,12 @@ async def request(
         default_port = 443 if parsed.scheme == "https" else 80
         if parsed.port != default_port:
             host_header += f":{parsed.port}"
-        lines = [
-            f"{method} {parsed.target} HTTP/1.1",
-            f"Host: {host_header}",
-            f"User-Agent: {USER_AGENT}",
-            "Connection: close",
-            "Accept: */*",
-        ]
-        for k, v in (headers or {}).items():
+        extra = dict(headers or {})
+        lines = [f"{method} {parsed.target} HTTP/1.1", f"Host: {host_header}"]
+        if not any(k.lower() == "user-agent" for k in extra):
+            lines.append(f"User-Agent: {DEFAULT_USER_AGENT}")
+        lines += ["Connection: close", "Accept: */*"]
+        for k, v in extra.items():
             lines.append(f"{k}: {v}")
         if body is not None:
             lines.append(f"Content-Length: {len(body)}")

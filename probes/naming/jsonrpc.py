@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import json
 import re
+from collections.abc import Mapping
 from typing import Any
 
 from fragscope.db.vocab import Failure, Operation
@@ -62,10 +63,19 @@ def _revert_data(error: dict[str, Any]) -> bytes | None:
 class EthRpc:
     """A JSON-RPC endpoint; ``calls`` counts requests made (for the row's detail)."""
 
-    def __init__(self, url: str, *, policy: NetworkPolicy, timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        policy: NetworkPolicy,
+        timeout: float = 10.0,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
         self.url = url
         self.policy = policy
         self.timeout = timeout
+        self.headers = {**(headers or {}), "Content-Type": "application/json"}
+        """The campaign's User-Agent and From (probes/politeness.py), and the body's type."""
         self.calls = 0
         self._ids = itertools.count(1)
 
@@ -79,7 +89,7 @@ class EthRpc:
                 self.url,
                 policy=self.policy,
                 body=payload.encode(),
-                headers={"Content-Type": "application/json"},
+                headers=self.headers,
                 timeout=self.timeout,
             )
         except MeasurementError as exc:

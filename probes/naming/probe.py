@@ -23,6 +23,7 @@ from fragscope.probes.naming.methods.base import MethodResult, Request, Value, s
 from fragscope.probes.naming.methods.uns import DEFAULT_KEYS as UNS_DEFAULT_KEYS
 from fragscope.probes.naming.namespaces import Registry, shipped_registry
 from fragscope.probes.naming.normalize import InvalidName, normalize
+from fragscope.probes.politeness import contact_field, identity_headers, user_agent_field
 from fragscope.probes.registry import register
 from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
@@ -55,6 +56,8 @@ class NamingConfig:
         default=10.0,
         metadata={"help": "seconds for each network request of a resolution", **rules.SECONDS},
     )
+    user_agent: str = user_agent_field()
+    contact: str | None = contact_field()
 
 
 def transport_url(url: str) -> str:
@@ -94,6 +97,8 @@ class NamingProbe:
     table: ClassVar[str] = TABLE
     config_class: ClassVar[type[NamingConfig]] = NamingConfig
     uses_endpoints: ClassVar[bool] = True
+    routes_by_namespace: ClassVar[bool] = True
+    """A target list's explicit namespace reaches :meth:`tasks_for` (the planner)."""
 
     def __init__(
         self,
@@ -112,11 +117,16 @@ class NamingProbe:
         ns = self.registry.for_name(target)
         return ns.name if ns else "icann"
 
-    def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
+    def tasks_for(
+        self, target: str, endpoint: Endpoint | None, *, namespace: str | None = None
+    ) -> Iterable[TaskParams]:
+        """One task when ``endpoint`` serves the target's namespace: ``namespace`` when the
+        target list names it (an ICANN name imported into ENS, jesse.cb.id), else the
+        namespace of its TLD."""
         if endpoint is None:
             return ()
         served = endpoint.options.get("namespaces") or [endpoint.namespace]
-        ns = self.namespace_of(target)
+        ns = namespace or self.namespace_of(target)
         if "*" in served or ns in served:
             return (TaskParams("", {"namespace": ns}),)
         return ()
@@ -172,6 +182,7 @@ class NamingProbe:
                 text_keys=self.config.text_keys,
                 coin_types=self.config.coin_types,
                 uns_keys=self.config.uns_keys,
+                headers=identity_headers(self.config.user_agent, self.config.contact),
             )
             t1 = self.clock.monotonic()
             budget = task.deadline_s - min(ENGINE_MARGIN_S, task.deadline_s / 4) - (t1 - t0)

@@ -582,13 +582,16 @@ def path_pointer(path: str) -> Pointer:
 
 
 def bridge_outcome(c: lab_truth.ChainPlan, name: str, *, gateway_up: bool = True) -> str:
-    """What a bridge answers for an ENS name: 404 (ABSENT) when the chain has no
-    contenthash for it; otherwise an answer (EXISTS): 200 for IPFS, 501 for swarm, and 502
-    when its lookup through the CCIP-read gateway fails (an HTTP answer all the same: the
-    method records every status but 404 as resolved)."""
+    """What the http-gateway method records for a bridge's answer about an ENS name: 404
+    (ABSENT) when the chain has no contenthash for it, 200 (EXISTS) for IPFS content; 501
+    for swarm and 502 when its lookup through the CCIP-read gateway fails are http_error
+    failures (FAILED): a 4xx/5xx other than 404 resolves nothing (docs/naming.md)."""
     if chain_outcomes(c, gateway_up=gateway_up)[name] == FAILED:
-        return EXISTS
-    return EXISTS if on_chain_pointer(c, name) else ABSENT
+        return FAILED
+    pointer = on_chain_pointer(c, name)
+    if pointer is None:
+        return ABSENT
+    return EXISTS if pointer[0] == IPFS_NS else FAILED
 
 
 def served_pointer(c: lab_truth.ChainPlan, name: str, stale: Mapping[str, str]) -> Pointer | None:

@@ -491,7 +491,8 @@ def test_agf_equals_its_derivation(lab_round: Round, label: str) -> None:
     """Issue 19, finding 7: a faithful and a stale gateway bridge, judged against the chain
     by the computation itself (the round's fidelity was never set by `naming fidelity`):
     N4's AGF equals the derivation, strictly between 0 and 1 (the stale bridge's planted
-    path, and the swarm content no HTTP gateway serves, are the mismatches)."""
+    path is the mismatch; the swarm content no HTTP gateway serves is an http_error
+    failure, not judged)."""
     t, plan = lab_round.truth, lab_round.plan
     agf, by_method = expected_agf(t, plan, lab_truth.load().vantages[label])
     assert agf is not None and 0.0 < agf < 1.0, agf

@@ -15,9 +15,12 @@ from click.testing import CliRunner
 
 from fragscope.analysis import summary
 from fragscope.cli import main
+from fragscope.db.connection import make_engine
+from fragscope.db.ids import vantage_id
 from fragscope.reports import render
+from fragscope.reports.commands import select_runs
 from fragscope.reports.text import clean
-from tests.fixtures.analysis import STANDARD_PLANTS, build_world
+from tests.fixtures.analysis import STANDARD_PLANTS, build_world, envelope, foreign_insert
 from tests.fixtures.reports import HOSTILE, add_hostile
 
 
@@ -211,3 +214,30 @@ def test_run_by_unique_prefix(hostile_db: str) -> None:
         assert _resolve_prefix(engine, "zzz") == "zzz"  # left for select_runs to reject
     finally:
         engine.dispose()
+
+
+@pytest.mark.parametrize("fmt", ["text", "markdown", "html", "json"])
+def test_a_naming_row_the_engine_cut_short_is_reported(hostile_db: str, fmt: str) -> None:
+    """A naming task the engine cancelled at its deadline stores a bare failure row with
+    namespace and method NULL (probes/naming/probe.py): seen in the demo's lossy runs, it
+    crashed the html report (a None table cell) and broke the JSON schema."""
+    engine = make_engine(hostile_db)
+    try:
+        run_id = next(iter(select_runs(engine, run="latest", round_name="r1", since=None))).id
+        label = "censored"
+        env = envelope(run_id, vantage_id(label, "synthetic"), "naming.resolve", "x.eth", "ep")
+        foreign_insert(
+            engine,
+            "naming_observations",
+            [{**env, "failure": "generic_timeout_error", "namespace": None, "method": None}],
+        )
+    finally:
+        engine.dispose()
+    res = _run("--db", hostile_db, "--round", "r1", "--format", fmt)
+    assert res.exit_code == 0, res.output
+    if fmt == "json":
+        doc = json.loads(res.output)
+        jsonschema.validate(doc, summary.schema())
+        assert any(n["namespace"] is None for n in doc["namespaces"]), doc["namespaces"]
+    else:
+        assert "not recorded" in res.output

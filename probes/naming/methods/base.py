@@ -54,6 +54,8 @@ class Request:
     text_keys: tuple[str, ...] = ()
     coin_types: tuple[int, ...] = ()
     uns_keys: tuple[str, ...] = ()
+    headers: Mapping[str, str] = field(default_factory=dict)
+    """User-Agent and From of the campaign (probes/politeness.py), on every HTTP request."""
 
 
 MethodFn = Callable[[Request], Awaitable[MethodResult]]

@@ -21,7 +21,7 @@ import dns.rcode
 import dns.rdatatype
 
 from fragscope.db.vocab import Failure, Operation
-from fragscope.probes.dns.retransmit import udp_retransmitting
+from fragscope.probes.doh import doh_client
 from fragscope.probes.errors import MeasurementError, classify
 from fragscope.probes.naming.methods.base import (
     NO_RECORDS,
@@ -31,10 +31,11 @@ from fragscope.probes.naming.methods.base import (
     Request,
     Value,
 )
+from fragscope.probes.retransmit import udp_retransmitting
 
 DEFAULT_QTYPES = ("A", "AAAA", "TXT")
 # A lookup asks several questions, so one lost datagram must not fail it: each UDP query
-# is retransmitted within the same overall timeout (probes/dns/retransmit.py).
+# is retransmitted within the same overall timeout (probes/retransmit.py).
 _PORTS = {"udp": 53, "tcp": 53, "tls": 853, "quic": 853, "https": 443}
 
 
@@ -105,13 +106,18 @@ async def query(url: str, qname: str, qtype: str, *, req: Request) -> dns.messag
         # DoH: check the address the host name resolves to, and pin dnspython to it.
         address = await _address_of(host, port)
         req.policy.require(address, Operation.DNS_ROUND_TRIP)
-        return await dns.asyncquery.https(
-            q,
-            url,
-            timeout=req.timeout,
-            verify=_tls_context(verify) if isinstance(verify, str) else verify,
-            bootstrap_address=address,
-        )
+        tls = _tls_context(verify) if isinstance(verify, str) else verify
+        async with doh_client(address, verify=tls, headers=req.headers) as client:
+            try:
+                return await dns.asyncquery.https(
+                    q, url, timeout=req.timeout, client=client, bootstrap_address=address
+                )
+            except ValueError as exc:
+                # dnspython reports a non-2xx DoH status (RFC 8484 section 4.2.1) as a
+                # ValueError: the server answered, with an HTTP error.
+                raise MeasurementError(
+                    Failure.HTTP_ERROR, Operation.HTTP_REQUEST, str(exc)[:500]
+                ) from exc
     except MeasurementError:
         raise
     except Exception as exc:

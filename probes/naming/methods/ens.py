@@ -101,7 +101,11 @@ class _Session:
             try:
                 if "{data}" in template:
                     resp = await http.request(
-                        "GET", url, policy=self.req.policy, timeout=self.req.timeout
+                        "GET",
+                        url,
+                        policy=self.req.policy,
+                        headers=dict(self.req.headers),
+                        timeout=self.req.timeout,
                     )
                 else:
                     body = json.dumps({"data": data_hex, "sender": sender}).encode()
@@ -110,7 +114,7 @@ class _Session:
                         url,
                         policy=self.req.policy,
                         body=body,
-                        headers={"Content-Type": "application/json"},
+                        headers={**self.req.headers, "Content-Type": "application/json"},
                         timeout=self.req.timeout,
                     )
             except MeasurementError as exc:
@@ -212,7 +216,7 @@ async def _read_records(s: _Session, resolver: str, name: str, *, extended: bool
 
 
 async def resolve_ens(req: Request) -> MethodResult:
-    rpc = EthRpc(req.endpoint, policy=req.policy, timeout=req.timeout)
+    rpc = EthRpc(req.endpoint, policy=req.policy, timeout=req.timeout, headers=req.headers)
     chain_id = await rpc.chain_id()
     expected = req.options.get("chain_id")
     if expected is not None and int(expected) != chain_id:

@@ -27,7 +27,7 @@ def _rpc_error(detail: str) -> MeasurementError:
 async def resolve_namecoin(req: Request) -> MethodResult:
     label = req.name.removesuffix(".bit")
     key = f"d/{label}"
-    headers = {"Content-Type": "application/json"}
+    headers = {**req.headers, "Content-Type": "application/json"}
     user, password = req.options.get("rpc_user"), req.options.get("rpc_password")
     if user is not None:
         token = base64.b64encode(f"{user}:{password or ''}".encode()).decode()

@@ -43,7 +43,7 @@ def proxy_readers() -> dict[int, str]:
 
 
 async def resolve_uns(req: Request) -> MethodResult:
-    rpc = EthRpc(req.endpoint, policy=req.policy, timeout=req.timeout)
+    rpc = EthRpc(req.endpoint, policy=req.policy, timeout=req.timeout, headers=req.headers)
     chain_id = await rpc.chain_id()
     expected = req.options.get("chain_id")
     if expected is not None and int(expected) != chain_id:

@@ -1,4 +1,5 @@
-"""A UDP DNS query retransmitted within one timeout, as a stub resolver does. Does I/O.
+"""A UDP DNS query retransmitted within one timeout, as a stub resolver does (shared by the
+dns and naming areas, so it lives outside both). Does I/O.
 
 One lost datagram must not fail a lookup that asks several questions (naming.resolve's
 dns method) or walks several servers (dns.iterative): each UDP query is sent again when no
