@@ -6,9 +6,10 @@ lab/chain/truth.toml), is what both ``fragscope demo`` (lab/demo.py) and the lab
 tests (tests/analysis/test_lab_indicators.py) run at every vantage, so the demo measures
 everything the indicators need (docs/indicators.md) and the tests check what the demo
 shows. :func:`campaign_text` renders one vantage's campaign TOML (docs/campaigns.md):
-its own resolver against the control on its own address, dns.iterative over the DNSSEC
-cases, whoami, the TLDs' SOA, canaries, the transport probes and the path probe over the
-pinned web hosts, and naming.resolve over every root and the chain; ``retries = 2``.
+its own resolver (and any further ones its network offers) against the control on its own
+address, dns.iterative over the DNSSEC cases, whoami, the TLDs' SOA, canaries, the
+transport probes and the path probe over the pinned web hosts, and naming.resolve over
+every root and the chain; ``retries = 2``.
 """
 
 from __future__ import annotations
@@ -313,10 +314,10 @@ url = "udp://[{control6}]"
 label = "control"
 operator = "lab-icann"
 role = "control"
-{naming_endpoint_text(naming)}
+{also_resolvers_text(v)}{naming_endpoint_text(naming)}
 [probes."dns.query"]
 lists = ["names", "whoami"]
-endpoints = ["own", "control"]
+endpoints = {json.dumps(dns_endpoint_labels(v))}
 qtypes = {list(QTYPES)!r}
 whoami_names = ["{WHOAMI.rstrip(".")}/A"]
 timeout_s = 1.0
@@ -359,13 +360,39 @@ allowed = ["10.99.0.0/16", "fd99::/16"]
 """
 
 
+def dns_endpoint_labels(v: Vantage) -> list[str]:
+    """dns.query's endpoints at vantage ``v``: its own resolver, the further resolvers its
+    network offers (:func:`also_resolvers_text`) and the control."""
+    return ["own", *(f"own-{i}" for i, _ in enumerate(v.also_resolvers, start=2)), "control"]
+
+
+def also_resolvers_text(v: Vantage) -> str:
+    """[[endpoints]] of the further test resolvers of vantage ``v`` (lab/vantages/truth.toml
+    `also_resolvers`), over TCP: an endpoint (address, port, transport) apart from the
+    vantage's own resolver and the control, and from the other vantages' `udp` test keys
+    that C1 compares."""
+    out = []
+    for i, address in enumerate(v.also_resolvers, start=2):
+        host = f"[{address}]" if address.version == 6 else str(address)
+        out.append(
+            f"""
+[[endpoints]]
+url = "tcp://{host}"
+label = "own-{i}"
+operator = "vantage"
+role = "test"
+"""
+        )
+    return "".join(out)
+
+
 def vantage_budget(v: Vantage, p: Plan, naming: list[NamingEndpoint]) -> path_budget.Budget:
     """Attempts and time for vantage ``v``'s campaign (lab/budget.py): its dns.query tasks
-    (every asked name and whoami, each qtype, both resolvers), naming.resolve lookups and
+    (every asked name and whoami, each qtype, each resolver), naming.resolve lookups and
     transport pairs (the pins and the path control)."""
     return path_budget.budget(
         v,
-        dns_queries=(len(p.asked) + 1) * len(QTYPES) * 2,
+        dns_queries=(len(p.asked) + 1) * len(QTYPES) * len(dns_endpoint_labels(v)),
         lookups=sum(len(ep.names) for ep in naming),
         pairs=len(p.pins) + 1,
         path_packets=path_budget.PATH_PACKETS_PER_HOST * len(p.pins),
