@@ -27,6 +27,15 @@ def markdown() -> str:
         "is in any discovery channel, T9 when neither TCP nor QUIC failed, N3 when the "
         "alternative namespaces answered and found no name. Reports list the two apart.",
         "",
+        "No definition keeps an indicator off the open interval (0, 1): the lab plants a "
+        "value strictly between the bounds for each (docs/lab.md, 'Plants that move the "
+        "indicators off their bounds'). Some take only the bounds on a small panel: N6 is"
+        " 0 or 1 when a run tests one resolver endpoint (n = 1); N7 is 1 when every "
+        "whoami answer maps to one AS and 0 when the ASes hold equal shares (one answer "
+        "through each of two resolvers with different egress ASes gives 0); N8 is 0 or 1 "
+        "when the test resolvers all violate or all keep the same canaries; any share "
+        "over one cluster is 0 or 1.",
+        "",
         "| code | title | unit | pillar | inputs | min n |",
         "|---|---|---|---|---|---|",
     ]

@@ -6,9 +6,10 @@ lab/chain/truth.toml), is what both ``fragscope demo`` (lab/demo.py) and the lab
 tests (tests/analysis/test_lab_indicators.py) run at every vantage, so the demo measures
 everything the indicators need (docs/indicators.md) and the tests check what the demo
 shows. :func:`campaign_text` renders one vantage's campaign TOML (docs/campaigns.md):
-its own resolver against the control on its own address, dns.iterative over the DNSSEC
-cases, whoami, the TLDs' SOA, canaries, the transport probes and the path probe over the
-pinned web hosts, and naming.resolve over every root and the chain; ``retries = 2``.
+its own resolver (and any further ones its network offers) against the control on its own
+address, dns.iterative over the DNSSEC cases, whoami, the TLDs' SOA, canaries, the
+transport probes and the path probe over the pinned web hosts, and naming.resolve over
+every root and the chain; ``retries = 2``.
 """
 
 from __future__ import annotations
@@ -19,11 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from fragscope.lab import budget as path_budget
 from fragscope.lab import truth as lab_truth
 from fragscope.lab.vantages import HOST_VANTAGES
 from fragscope.probes.naming.probe import NamingProbe
 
 if TYPE_CHECKING:
+    from fragscope.lab.vantages.model import Vantage
     from fragscope.lab.world import Lab
 
 # Every lab vantage (lab/vantages/truth.toml): the demo's round runs the plan at each.
@@ -223,9 +226,9 @@ def planted_chain_names(c: lab_truth.ChainPlan) -> set[str]:
     return names | set(c.unregistered) | set(c.uns_unminted)
 
 
-def web_probes_text(lab: Lab, lists: tuple[str, ...] = ("hosts",)) -> str:
+def web_probes_text(lab: Lab, lists: tuple[str, ...] = ("hosts",), *, retries: int = 2) -> str:
     """transport.tls and transport.quic over ``lists``, trusting the lab's CA: the web
-    probes every lab campaign runs (2 s per step)."""
+    probes every lab campaign runs (2 s per step, ``retries`` extra attempts)."""
     names = json.dumps(list(lists))
     return f'''[probes."transport.tls"]
 lists = {names}
@@ -233,12 +236,14 @@ ca_file = "{lab.ca_file}"
 connect_timeout_s = 2.0
 handshake_timeout_s = 2.0
 http_timeout_s = 2.0
+retries = {retries}
 
 [probes."transport.quic"]
 lists = {names}
 ca_file = "{lab.ca_file}"
 handshake_timeout_s = 2.0
 http_timeout_s = 2.0
+retries = {retries}
 '''
 
 
@@ -248,9 +253,12 @@ def campaign_text(lab: Lab, vantage: str, targets_dir: Path, round_name: str) ->
     :func:`write_targets` wrote to ``targets_dir``, and the running lab's CA, root hints
     and trust anchor."""
     t = lab.truth
-    own = str(lab_truth.load().vantages[vantage].resolver)
+    v = lab_truth.load().vantages[vantage]
+    own = str(v.resolver)
     control6 = t.dns.resolvers["icann"].address6
-    naming = naming_endpoints(t, make_plan(t), vantage)
+    p = make_plan(t)
+    naming = naming_endpoints(t, p, vantage)
+    b = vantage_budget(v, p, naming)
     return f"""
 name = "truth-{vantage}"
 vantage = "{vantage}"
@@ -306,13 +314,14 @@ url = "udp://[{control6}]"
 label = "control"
 operator = "lab-icann"
 role = "control"
-{naming_endpoint_text(naming)}
+{also_resolvers_text(v)}{naming_endpoint_text(naming)}
 [probes."dns.query"]
 lists = ["names", "whoami"]
-endpoints = ["own", "control"]
+endpoints = {json.dumps(dns_endpoint_labels(v))}
 qtypes = {list(QTYPES)!r}
 whoami_names = ["{WHOAMI.rstrip(".")}/A"]
 timeout_s = 1.0
+retries = {b.retries(b.dns_attempts)}
 
 [probes."dns.iterative"]
 lists = ["dnssec"]
@@ -322,16 +331,19 @@ trust_anchor = "{lab.paths.root_anchor}"
 # lossy is sent again, and a try still outlasts distant's 300 ms round trip.
 timeout_s = 3.0
 
-{web_probes_text(lab, ("hosts", "path-control"))}
+{web_probes_text(lab, ("hosts", "path-control"), retries=b.retries(b.transport_attempts))}
 [probes."transport.quic_vn"]
 lists = ["hosts"]
+retries = {b.retries(b.vn_attempts)}
 
 [probes."naming.resolve"]
 lists = ["alt"]
 endpoints = {json.dumps([ep.label for ep in naming])}
-timeout_s = 2.0
+timeout_s = {b.naming_timeout_s}
+deadline = {b.naming_deadline_s}
+retries = {b.retries(b.naming_attempts)}
 
-{path_probe(vantage)}
+{path_probe(b.path_tries)}
 # Retries separate loss from blocking, as a real campaign would: a pair is ok when any
 # attempt worked, so the lossy vantage's dropped packets are retried away while the
 # censored vantage's deterministic drops time out on every attempt.
@@ -346,6 +358,45 @@ burst = 20
 [safety]
 allowed = ["10.99.0.0/16", "fd99::/16"]
 """
+
+
+def dns_endpoint_labels(v: Vantage) -> list[str]:
+    """dns.query's endpoints at vantage ``v``: its own resolver, the further resolvers its
+    network offers (:func:`also_resolvers_text`) and the control."""
+    return ["own", *(f"own-{i}" for i, _ in enumerate(v.also_resolvers, start=2)), "control"]
+
+
+def also_resolvers_text(v: Vantage) -> str:
+    """[[endpoints]] of the further test resolvers of vantage ``v`` (lab/vantages/truth.toml
+    `also_resolvers`), over TCP: an endpoint (address, port, transport) apart from the
+    vantage's own resolver and the control, and from the other vantages' `udp` test keys
+    that C1 compares."""
+    out = []
+    for i, address in enumerate(v.also_resolvers, start=2):
+        host = f"[{address}]" if address.version == 6 else str(address)
+        out.append(
+            f"""
+[[endpoints]]
+url = "tcp://{host}"
+label = "own-{i}"
+operator = "vantage"
+role = "test"
+"""
+        )
+    return "".join(out)
+
+
+def vantage_budget(v: Vantage, p: Plan, naming: list[NamingEndpoint]) -> path_budget.Budget:
+    """Attempts and time for vantage ``v``'s campaign (lab/budget.py): its dns.query tasks
+    (every asked name and whoami, each qtype, each resolver), naming.resolve lookups and
+    transport pairs (the pins and the path control)."""
+    return path_budget.budget(
+        v,
+        dns_queries=(len(p.asked) + 1) * len(QTYPES) * len(dns_endpoint_labels(v)),
+        lookups=sum(len(ep.names) for ep in naming),
+        pairs=len(p.pins) + 1,
+        path_packets=path_budget.PATH_PACKETS_PER_HOST * len(p.pins),
+    )
 
 
 def naming_endpoint_text(endpoints: list[NamingEndpoint]) -> str:
@@ -367,12 +418,11 @@ options = {{ {options} }}
     return "".join(out)
 
 
-def path_probe(vantage: str) -> str:
-    """path.udp443 (O1) at every vantage. Under the lossy vantage's loss (3 of every 10
-    packets sent) a packet sent ``tries`` times is lost every time with probability
-    0.3 ** tries, which would read as a `broken` A/B test or a `dropped` UDP/443 (noise that
-    is no fragmentation, and C1 would count it): 6 sends there make that 0.07% per test."""
-    tries = 6 if vantage == "lossy" else 2
+def path_probe(tries: int) -> str:
+    """path.udp443 (O1) at every vantage, each packet sent up to ``tries`` times: a packet
+    lost every time would read as a `broken` A/B test or a `dropped` UDP/443 (noise that is
+    no fragmentation, and C1 would count it); lab/budget.py sizes ``tries`` by the path's
+    loss."""
     return f"""
 [probes."path.udp443"]
 lists = ["hosts"]

@@ -5,6 +5,7 @@ No servers: these run without root.
 
 from __future__ import annotations
 
+import dataclasses
 import ipaddress
 from pathlib import Path
 
@@ -204,3 +205,26 @@ def test_planted_ases_are_the_lab_mappings() -> None:
     own = {str(v.resolver) for v in TRUTH.vantages.values()}
     by_address = {r.address: r for r in TRUTH.dns.resolvers.values()}
     assert len({by_address[a].egress_asn for a in own}) >= 2
+
+
+@pytest.mark.parametrize("rule", ["nxdomain", "rewrite"])
+def test_an_rpz_rule_for_a_delegated_tld_is_its_owners_only_rule(rule: str) -> None:
+    # The perturbation harness (tests/analysis/lab_perturbations.py) plants NXDOMAIN for
+    # the TLD lab.: the pass-through of a delegated TLD must not become a second CNAME at
+    # the same owner (a CNAME owns its name alone, RFC 1034 section 3.6.2).
+    manip = TRUTH.dns.resolvers["manip"]
+    assert manip.policy is not None
+    if rule == "nxdomain":
+        policy = dataclasses.replace(manip.policy, nxdomain=(*manip.policy.nxdomain, "lab."))
+    else:
+        policy = dataclasses.replace(
+            manip.policy, rewrite={**manip.policy.rewrite, "lab.": "10.99.66.9"}
+        )
+    text = render.rpz_zone(TRUTH, dataclasses.replace(manip, policy=policy))
+    zone = dns.zone.from_text(text, origin="rpz.manip.lab.", relativize=False)
+    node = zone.get_node("lab.rpz.manip.lab.")
+    assert node is not None and len(node.rdatasets) == 1, text
+    want = dns.rdatatype.CNAME if rule == "nxdomain" else dns.rdatatype.A
+    assert node.rdatasets[0].rdtype == want
+    assert "\nlab IN CNAME rpz-passthru." not in text, text  # one rule at the owner
+    assert "*.lab IN CNAME rpz-passthru." in text  # names below it still pass through

@@ -41,6 +41,8 @@ def test_from_mapping_round_trip() -> None:
     assert vantage_from_mapping("far", {"kind": "distant", "delay_ms": 80}).delay_ms == 80
     assert vantage_from_mapping("lossy", {"drop": 1, "every": 4}).loss == Loss(1, 4)
     assert vantage_from_mapping("clean", {}).kind is Kind.CLEAN
+    also = vantage_from_mapping("censored", {"also_resolvers": ["10.99.53.1", "fd99::53:1"]})
+    assert [str(a) for a in also.also_resolvers] == ["10.99.53.1", "fd99::53:1"]
 
 
 @pytest.mark.parametrize(
@@ -52,6 +54,9 @@ def test_from_mapping_round_trip() -> None:
         ("censored", {"reject_with": "drop"}, "'reject_with'"),
         ("censored", {"port": 70000}, "'port'"),
         ("censored", {"resolver": "nope"}, "'resolver'"),
+        ("censored", {"also_resolvers": ["nope"]}, "'also_resolvers'"),
+        ("censored", {"also_resolvers": "10.99.53.1"}, "'also_resolvers'"),
+        ("lossy", {"also_resolvers": ["10.99.53.1"]}, "'also_resolvers'"),
         ("distant", {"delay_ms": -1}, "'delay_ms'"),
         ("distant", {"delay_ms": "150"}, "'delay_ms'"),
         ("distant", {"dealy_ms": 150}, "'dealy_ms'"),

@@ -162,7 +162,10 @@ def rpz_zone(truth: Truth, resolver: Resolver) -> str:
     lines.append("; ...except the TLDs the root really delegates: passed through")
     view = resolver.root or "icann"
     for tld in truth.dns.roots[view].tlds:
-        lines += [f"{tld} IN CNAME rpz-passthru.", f"*.{tld} IN CNAME rpz-passthru."]
+        # A TLD with a rule of its own above keeps that rule: one owner, one policy.
+        if f"{tld}." not in {*p.rewrite, *p.nxdomain}:
+            lines.append(f"{tld} IN CNAME rpz-passthru.")
+        lines.append(f"*.{tld} IN CNAME rpz-passthru.")
     return "\n".join(lines) + "\n"
 
 

@@ -99,11 +99,13 @@ class Vantage:
     """A vantage as data. ``resolver`` is the recursive resolver its campaign section
     uses (for ``censored``, the lab's manipulating resolver); ``delay_ms`` is added to
     every packet in each direction by the middlebox relay; ``dpi`` is the censor process
-    the middlebox runs (lab.dpi)."""
+    the middlebox runs (lab.dpi); ``also_resolvers`` are further resolvers the vantage's
+    network offers, which its campaign tests beside ``resolver``."""
 
     name: str
     kind: Kind
     resolver: Address | None = None
+    also_resolvers: tuple[Address, ...] = ()
     blocks: tuple[Block, ...] = ()
     loss: Loss | None = None
     delay_ms: int = 0
@@ -157,11 +159,12 @@ def censored(
     port: int = 443,
     tcp_reset: Iterable[str] = (),
     drop_ecn_setup: Iterable[str] = (),
+    also_resolvers: Iterable[str] = (),
 ) -> Vantage:
     """UDP/``port`` dropped to the ``drop`` hosts and ICMP-rejected to the ``reject`` hosts
     (TCP left open: "QUIC blocked, TCP fine"); TCP/``port`` reset to the ``tcp_reset`` hosts
     (TCP blocked, QUIC fine: T9's asymmetry); ECN-setup SYNs to the ``drop_ecn_setup``
-    hosts dropped (O1's ossification)."""
+    hosts dropped (O1's ossification); ``also_resolvers`` tested beside ``resolver``."""
     where = f"vantage {name!r}"
     if not reject_with.value.startswith("reject-"):
         raise VantageError(f"{where}: field 'reject_with' must be a reject action")
@@ -182,7 +185,10 @@ def censored(
             for a in hosts
         ]
     res = _address(resolver, where=f"{where}: field 'resolver'") if resolver else None
-    return Vantage(name=name, kind=Kind.CENSORED, resolver=res, blocks=tuple(blocks))
+    also = tuple(_address(a, where=f"{where}: field 'also_resolvers'") for a in also_resolvers)
+    return Vantage(
+        name=name, kind=Kind.CENSORED, resolver=res, blocks=tuple(blocks), also_resolvers=also
+    )
 
 
 def lossy(
@@ -291,6 +297,7 @@ def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
             "reject_with",
             "port",
             "tcp_reset",
+            "also_resolvers",
             "drop_ecn_setup",
         },
         Kind.LOSSY: {"kind", "resolver", "drop", "every"},
@@ -361,4 +368,5 @@ def vantage_from_mapping(name: str, data: Mapping[str, Any]) -> Vantage:
         port=integer("port", 443),
         tcp_reset=addresses("tcp_reset"),
         drop_ecn_setup=addresses("drop_ecn_setup"),
+        also_resolvers=addresses("also_resolvers"),
     )

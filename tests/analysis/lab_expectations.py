@@ -7,16 +7,20 @@ and UNS names, the CCIP-read gateway's behaviour), lab/truth.toml's gateway brid
 the lab's own IP-to-ASN mapping.
 Each function restates an indicator's formula (docs/indicators.md) over a model of what
 the lab's servers answer, so a test compares the analysis code with an independent
-derivation, never with a number written into a test. Reads the truth files only.
+derivation, never with a number written into a test. Reads the truth files, and each
+indicator's documented minimum n from docs/indicators.md (:func:`minimum_n`).
 """
 
 from __future__ import annotations
 
 import base64
 import ipaddress
+import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 
 from fragscope.analysis.asn import AsnMap
 from fragscope.lab import truth as lab_truth
@@ -32,6 +36,25 @@ PILLARS = {
     "transport": ("T1", "T2", "T3", "T4", "T5"),
 }
 PILLAR_MIN_COVERAGE = 0.6
+INDICATORS_DOC = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
+
+
+@cache
+def minimum_n() -> dict[str, int]:
+    """Each indicator's "minimum n = K" (docs/indicators.md, its Inputs line): below it the
+    value is withheld, whatever the formula gives."""
+    out: dict[str, int] = {}
+    for section in re.split(r"^## ", INDICATORS_DOC.read_text(encoding="utf-8"), flags=re.M):
+        code = re.match(r"([NTOC]\d+):", section)
+        found = re.search(r"minimum n = (\d+)", section)
+        if code and found:
+            out[code.group(1)] = int(found.group(1))
+    return out
+
+
+def withheld_below_minimum(code: str, value: float | None, n: int) -> float | None:
+    """``value``, or None (withheld) when ``n`` is below the code's documented minimum."""
+    return None if n < minimum_n().get(code, 0) else value
 
 
 # -- DNS: what a lab resolver answers ---------------------------------------------------
@@ -116,7 +139,7 @@ class DnsPlan:
 
     names: tuple[str, ...]
     qtypes: tuple[str, ...]
-    test: str  # resolver key of the vantage's own resolver
+    tests: tuple[str, ...]  # resolver keys of the vantage's own resolver(s), the test endpoints
     control: str  # resolver key of the control
 
 
@@ -142,13 +165,15 @@ def _address_qtypes(plan: DnsPlan) -> list[str]:
 
 
 def n1(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap | None) -> tuple[float, int]:
-    """(RAD, n names): share of (name, A/AAAA) tests inconsistent with the control."""
+    """(RAD, n names): share of (name, A/AAAA, test resolver) tests inconsistent with the
+    control."""
     bad = tests = 0
     for name in plan.names:
         for q in _address_qtypes(plan):
-            tests += 1
-            ok = _consistent(answer(t, plan.test, name, q), answer(t, plan.control, name, q), asn)
-            bad += 0 if ok else 1
+            control = answer(t, plan.control, name, q)
+            for r in plan.tests:
+                tests += 1
+                bad += 0 if _consistent(answer(t, r, name, q), control, asn) else 1
     return bad / tests, len(plan.names)
 
 
@@ -181,7 +206,7 @@ def n5(
     for name in names:
         hit = False
         for q in _address_qtypes(plan):
-            resolvers = (plan.test, plan.control) if name in asked else ()
+            resolvers = (*plan.tests, plan.control) if name in asked else ()
             answers = [answer(t, r, name, q) for r in resolvers]
             if q == "A":
                 at_roots = [answer(t, r, name, "A") for r in roots.get(name, ())]
@@ -204,10 +229,11 @@ def n2(t: lab_truth.Truth, plan: DnsPlan) -> tuple[float, int]:
     control's (exists = NOERROR with an answer record)."""
     tlds = single_labels(plan)
     differ = sum(
-        answer(t, plan.test, tld, "SOA").answered != answer(t, plan.control, tld, "SOA").answered
+        answer(t, r, tld, "SOA").answered != answer(t, plan.control, tld, "SOA").answered
         for tld in tlds
+        for r in plan.tests
     )
-    return differ / len(tlds), len(tlds)
+    return differ / (len(tlds) * len(plan.tests)), len(tlds)
 
 
 def is_special_use(name: str) -> bool:
@@ -215,11 +241,14 @@ def is_special_use(name: str) -> bool:
 
 
 def n8(t: lab_truth.Truth, plan: DnsPlan) -> tuple[float, int]:
-    """(NXI, n canaries): (canary, qtype) tests of the test resolver not answered NXDOMAIN
-    (the control is the reference, not a resolver under test)."""
+    """(NXI, n canaries): (canary, qtype, test resolver) tests not answered NXDOMAIN (the
+    control is the reference, not a resolver under test)."""
     canaries = [n for n in plan.names if is_special_use(n)]
     tests = [
-        answer(t, plan.test, name, q).rcode != "NXDOMAIN" for name in canaries for q in plan.qtypes
+        answer(t, r, name, q).rcode != "NXDOMAIN"
+        for name in canaries
+        for q in plan.qtypes
+        for r in plan.tests
     ]
     return sum(tests) / len(tests), len(canaries)
 
@@ -237,20 +266,23 @@ def dnssec_names(t: lab_truth.Truth, names: Iterable[str]) -> tuple[set[str], se
 
 
 def n6(t: lab_truth.Truth, plan: DnsPlan, checked: Iterable[str]) -> tuple[float, int]:
-    """(1 - DVR, n resolvers): the vantage's own resolver validates iff it SERVFAILs every
-    bogus name and sets AD on every NOERROR answer for a secure name (the control is not
-    a test resolver)."""
+    """(1 - DVR, n resolvers): the share of the vantage's test resolvers that do not
+    validate; one validates iff it SERVFAILs every bogus name and sets AD on every NOERROR
+    answer for a secure name (the control is not a test resolver)."""
     bogus, secure = dnssec_names(t, checked)
-    ok = True
-    for name in plan.names:
-        n = lab_truth.absolute(name)
-        for q in plan.qtypes:
-            a = answer(t, plan.test, n, q)
-            if name in bogus:
-                ok &= a.rcode == "SERVFAIL"
-            elif name in secure and a.rcode == "NOERROR":
-                ok &= a.ad
-    return (0.0 if ok else 1.0), 1
+    failing = 0
+    for r in plan.tests:
+        ok = True
+        for name in plan.names:
+            n = lab_truth.absolute(name)
+            for q in plan.qtypes:
+                a = answer(t, r, n, q)
+                if name in bogus:
+                    ok &= a.rcode == "SERVFAIL"
+                elif name in secure and a.rcode == "NOERROR":
+                    ok &= a.ad
+        failing += not ok
+    return failing / len(plan.tests), len(plan.tests)
 
 
 def hhi_star(counts: Iterable[int]) -> float:
@@ -278,7 +310,7 @@ def n7(t: lab_truth.Truth, plan: DnsPlan, asn: AsnMap) -> tuple[float, int]:
     """(HHI*, n whoami answers): the egress addresses' ASes when whoami.lab is asked once
     through each resolver of the run that reaches it (lab/truth.toml `egress`)."""
     asns = Counter(
-        asn.lookup(t.whoami_answer(r)) for r in (plan.test, plan.control) if reaches_whoami(t, r)
+        asn.lookup(t.whoami_answer(r)) for r in (*plan.tests, plan.control) if reaches_whoami(t, r)
     )
     return hhi_star(asns.values()), sum(asns.values())
 
