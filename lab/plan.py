@@ -9,7 +9,8 @@ shows. :func:`campaign_text` renders one vantage's campaign TOML (docs/campaigns
 its own resolver (and any further ones its network offers) against the control on its own
 address, dns.iterative over the DNSSEC cases, whoami, the TLDs' SOA, canaries, the
 transport probes and the path probe over the pinned web hosts, and naming.resolve over
-every root and the chain; ``retries = 2``.
+every root and the chain; at least ``retries = 2``, more where the vantage's path loses
+packets (lab/budget.py).
 """
 
 from __future__ import annotations
