@@ -157,10 +157,24 @@ def test_iterative_classifies_broken_zones_bogus(lab: Lab, zone: str) -> None:
     assert obs.fields["validation"] == "bogus", obs.fields["validation_detail"]
 
 
-def test_iterative_nsec3_denial_is_indeterminate(lab: Lab) -> None:
-    obs = iterate(lab, "nope.example.test")  # example.test is NSEC3-signed in the lab
-    assert obs.failure == Failure.DNS_NXDOMAIN_ERROR
-    assert obs.fields["validation"] == "indeterminate"
+@pytest.mark.parametrize(
+    ("name", "qtype", "failure"),
+    [
+        ("nope.example.test", "A", Failure.DNS_NXDOMAIN_ERROR),  # RFC 5155 section 8.4
+        ("deep.nope.example.test", "A", Failure.DNS_NXDOMAIN_ERROR),
+        ("mail.example.test", "TXT", Failure.DNS_NO_ANSWER),  # NODATA, section 8.5
+    ],
+)
+def test_iterative_validates_nsec3_denials(
+    lab: Lab, name: str, qtype: str, failure: Failure | None
+) -> None:
+    obs = iterate(lab, name, qtype)  # example.test is NSEC3-signed in the lab
+    assert obs.failure == failure, obs.failure_detail
+    assert obs.fields["validation"] == "secure", obs.fields["validation_detail"]
+    assert "NSEC3 proof (secure)" in obs.fields["validation_detail"]
+
+
+def test_iterative_nsec_denial_is_secure(lab: Lab) -> None:
     nsec = iterate(lab, "nope.nsec.test")
     assert nsec.failure == Failure.DNS_NXDOMAIN_ERROR and nsec.fields["validation"] == "secure"
 

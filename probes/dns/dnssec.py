@@ -1,11 +1,11 @@
 """DNSSEC checks for the iterative resolver, on top of dnspython's dns.dnssec. No I/O.
 
 Classification follows RFC 4035 section 4.3: *secure* (a chain of validated DS -> DNSKEY ->
-RRSIG from the trust anchor down to the answer, or a validated NSEC denial), *insecure*
-(a validated proof that a delegation has no DS: nothing below can be validated), *bogus*
-(a signature, key or proof that should validate and does not), *indeterminate* (no trust
-anchor, or a denial proved with NSEC3, which fragscope does not check: the hashed-owner
-proofs of RFC 5155 are left to a later version and such zones are classed indeterminate).
+RRSIG from the trust anchor down to the answer, or a validated NSEC or NSEC3 denial),
+*insecure* (a validated proof that a delegation has no DS, or an NSEC3 Opt-Out span:
+nothing below can be validated), *bogus* (a signature, key or proof that should validate
+and does not), *indeterminate* (no trust anchor, or no server answered). NSEC3 proofs
+(RFC 5155 section 8) are in probes.dns.nsec3.
 """
 
 from __future__ import annotations
