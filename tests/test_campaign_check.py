@@ -141,10 +141,16 @@ def _with_anchor(tmp_path: Path, lines: str | None) -> Path:
     return _variant(tmp_path, append=_iterative(setting))
 
 
-def test_a_validating_probe_without_trust_anchor_is_an_error(tmp_path: Path) -> None:
-    code, out = _check(_with_anchor(tmp_path, None))
-    assert code == 2, out
-    assert "[trust-anchor] dns.iterative validates DNSSEC but has no trust_anchor" in out
+def test_a_validating_probe_without_trust_anchor_uses_the_shipped_anchors(
+    tmp_path: Path,
+) -> None:
+    path = _with_anchor(tmp_path, None)
+    report = check_campaign(load_campaign(path), today=dt.date(2026, 12, 7))
+    assert not [f for f in report.errors if f.rule == "trust-anchor"], report.errors
+    # The shipped file holds KSK-2017 too, which is announced before its revocation.
+    assert [w.message for w in report.warnings if w.rule == "trust-anchor"] == [
+        "KSK-2017 (key tag 20326) is due for revocation on 2027-01-11"
+    ]
 
 
 def test_an_anchor_holding_only_ksk_2017_is_an_error_since_ksk_2024_signs(

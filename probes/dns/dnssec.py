@@ -103,6 +103,24 @@ def anchor_matches(
     return ds
 
 
+def unanchored_signers(
+    zone: dns.name.Name, keys: dns.rrset.RRset, rrsigs: dns.rrset.RRset | None, ds: dns.rrset.RRset
+) -> tuple[list[int], list[int]] | None:
+    """When no trust anchor matches a key that signs the DNSKEY RRset: the key tags of the
+    signing keys and of the anchors, for a warning (the anchor is stale, e.g. it holds only
+    KSK-2017 after the 2026-10-11 root rollover, docs/dns.md); None when one matches."""
+    tags = {sig.key_tag for sig in rrsigs or ()}
+    signers = [k for k in keys if dns.dnssec.key_id(k) in tags]
+    for key in signers:
+        for d in ds:
+            try:
+                if dns.dnssec.make_ds(zone, key, d.digest_type) == d:
+                    return None
+            except (dns.exception.UnsupportedAlgorithm, ValueError):
+                continue
+    return sorted(dns.dnssec.key_id(k) for k in signers), sorted(d.key_tag for d in ds)
+
+
 def nsec_types(rdata: object) -> set[int]:
     types: set[int] = set()
     for window, bitmap in rdata.windows:  # type: ignore[attr-defined]

@@ -11,6 +11,7 @@ with RD clear and DO set, retried over TCP when truncated (RFC 7766).
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -38,6 +39,7 @@ from fragscope.probes.dns.dnssec import (
     anchor_matches,
     covers,
     nsec_types,
+    unanchored_signers,
     validate_dnskeys,
     validate_rrset,
     worst,
@@ -51,6 +53,8 @@ from fragscope.probes.retransmit import udp_retransmitting
 from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "dns_observations"
+IANA_ROOT_ANCHORS = Path(__file__).resolve().parent / "data" / "root-anchors.txt"
+"""The root's trust anchors as IANA publishes them, used when no trust_anchor is set."""
 IN = dns.rdataclass.IN
 NS, DS, DNSKEY, RRSIG, NSEC, NSEC3, CNAME, A, AAAA = (
     dns.rdatatype.NS,
@@ -81,7 +85,8 @@ class DnsIterativeConfig:
     trust_anchor: str | None = field(
         default=None,
         metadata={
-            "help": "file of root DNSKEY or DS lines; without it results are indeterminate",
+            "help": "file of root DNSKEY or DS lines; default: the shipped IANA root anchors "
+            "(probes/dns/data/root-anchors.txt)",
             rules.FILE: True,
         },
     )
@@ -232,7 +237,8 @@ class DnsIterativeProbe:
         # missing root_hints makes every task an invalid_input row instead, so listing or
         # describing probes never needs one.
         self.hints = load_hints(self.config.root_hints) if self.config.root_hints else []
-        self.anchors = load_anchors(self.config.trust_anchor) if self.config.trust_anchor else []
+        self.anchors = load_anchors(self.config.trust_anchor or str(IANA_ROOT_ANCHORS))
+        self.anchor_warning: str | None = None
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return tuple(TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.qtypes)
@@ -296,8 +302,6 @@ class DnsIterativeProbe:
     # ------------------------------------------------------------------ resolution
     async def _root(self, res: _Resolution) -> _Zone:
         zone = _Zone(dns.name.root, list(self.hints), Security.INDETERMINATE)
-        if not self.anchors:
-            return zone
         ds = anchor_matches(dns.name.root, dns.rrset.RRset(dns.name.root, IN, DNSKEY), self.anchors)
         zone.security = await self._zone_keys(res, zone, ds, depth=0)
         return zone
@@ -321,6 +325,8 @@ class DnsIterativeProbe:
                 res.steps[-1]["dnssec"] = str(Security.BOGUS)
                 return Security.BOGUS
             res.steps[-1]["outcome"] = "answer"
+            if zone.name == dns.name.root:
+                self._warn_unanchored(res, keys, sigs, ds)
             try:
                 validate_dnskeys(zone.name, keys, sigs, ds)
             except DnssecError as exc:
@@ -333,6 +339,30 @@ class DnsIterativeProbe:
             return Security.SECURE
         res.notes.append(f"{zone.name}: no server answered the DNSKEY query")
         return Security.INDETERMINATE
+
+    def _warn_unanchored(
+        self,
+        res: _Resolution,
+        keys: dns.rrset.RRset,
+        sigs: dns.rrset.RRset | None,
+        ds: dns.rrset.RRset,
+    ) -> None:
+        """Record, and log once per probe, that no anchor matches a key signing the root
+        DNSKEY RRset: every answer is then bogus (RFC 4035 section 5), and the cause is the
+        anchor file, not the zones (e.g. KSK-2017 alone after the 2026-10-11 rollover)."""
+        found = unanchored_signers(dns.name.root, keys, sigs, ds)
+        if found is None:
+            return
+        signers, anchors = found
+        warning = (
+            f"trust anchor warning: no anchor (key tags {', '.join(map(str, anchors))}) "
+            f"matches a key that signs the root DNSKEY RRset (key tags "
+            f"{', '.join(map(str, signers)) or 'none'})"
+        )
+        res.notes.append(warning)
+        if self.anchor_warning is None:
+            self.anchor_warning = warning
+            logging.getLogger(__name__).warning("dns.iterative: %s", warning)
 
     async def _resolve(
         self, res: _Resolution, qname: dns.name.Name, qtype: int, *, depth: int
