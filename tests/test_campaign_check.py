@@ -128,23 +128,27 @@ def test_a_lab_campaign_may_keep_placeholders(tmp_path: Path) -> None:
     assert "placeholder" not in out and "last_documented" not in out
 
 
-def _iterative(anchor: str) -> str:
-    return f'\n[probes."dns.iterative"]\nlists = ["whoami"]\n{anchor}'
-
-
 def _with_anchor(tmp_path: Path, lines: str | None) -> Path:
     setting = ""
     if lines is not None:
         anchor = tmp_path / "anchor.txt"
         anchor.write_text(lines, encoding="utf-8")
         setting = f'trust_anchor = "{anchor}"\n'
-    return _variant(tmp_path, append=_iterative(setting))
+    # The shipped campaign's dns.iterative section, with this trust_anchor.
+    sample = 'lists = ["dnssec-sample"]\n'
+    return _variant(tmp_path, (sample, sample + setting))
 
 
-def test_a_validating_probe_without_trust_anchor_is_an_error(tmp_path: Path) -> None:
-    code, out = _check(_with_anchor(tmp_path, None))
-    assert code == 2, out
-    assert "[trust-anchor] dns.iterative validates DNSSEC but has no trust_anchor" in out
+def test_a_validating_probe_without_trust_anchor_uses_the_shipped_anchors(
+    tmp_path: Path,
+) -> None:
+    path = _with_anchor(tmp_path, None)
+    report = check_campaign(load_campaign(path), today=dt.date(2026, 12, 7))
+    assert not [f for f in report.errors if f.rule == "trust-anchor"], report.errors
+    # The shipped file holds KSK-2017 too, which is announced before its revocation.
+    assert [w.message for w in report.warnings if w.rule == "trust-anchor"] == [
+        "KSK-2017 (key tag 20326) is due for revocation on 2027-01-11"
+    ]
 
 
 def test_an_anchor_holding_only_ksk_2017_is_an_error_since_ksk_2024_signs(
@@ -244,9 +248,7 @@ def test_the_lab_plans_campaign_passes_at_every_vantage(tmp_path: Path) -> None:
 def test_a_probe_that_cannot_start_is_a_clean_error(tmp_path: Path) -> None:
     hints = tmp_path / "hints.txt"
     hints.write_text("not a zone file line\n", encoding="utf-8")
-    path = _variant(
-        tmp_path, append=f'\n[probes."dns.iterative"]\nlists = ["whoami"]\nroot_hints = "{hints}"\n'
-    )
+    path = _variant(tmp_path, (f'root_hints = "{DATA}/dns/named.root"', f'root_hints = "{hints}"'))
     code, out = _check(path)
     assert code == 2, out
     assert "probes: a probe cannot start: SyntaxError" in out

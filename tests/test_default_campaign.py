@@ -64,6 +64,27 @@ def test_shipped_lists_have_source_and_date() -> None:
     assert len({line.split(",")[1] for line in top}) == len(top)  # no duplicate domain
 
 
+def test_dnssec_sample_is_modest_and_asked_of_every_resolver_too() -> None:
+    """dns.iterative runs over a documented sample of 20-50 names, all in top-sites, so
+    that dns.query asks each of them and N6 can compare resolvers with its verdicts."""
+    targets = ROOT / "data" / "targets"
+    text = (targets / "dnssec-sample.txt").read_text(encoding="utf-8")
+    head = "\n".join(line for line in text.splitlines() if line.startswith("#")).lower()
+    assert "source" in head and "2026-12" in head
+    sample = _entries(targets / "dnssec-sample.txt")
+    assert 20 <= len(sample) <= 50 and len(set(sample)) == len(sample)
+    top = {line.split(",")[1] for line in _entries(targets / "top-sites.csv")}
+    assert set(sample) <= top
+    c = campaign_mod.load_campaign(CAMPAIGN)
+    settings = {p.name: p for p in c.probes}
+    iterative = settings["dns.iterative"]
+    assert list(iterative.lists or ()) == ["dnssec-sample"]
+    assert iterative.config.trust_anchor is None  # the shipped IANA anchors
+    assert iterative.config.root_hints is not None
+    assert Path(iterative.config.root_hints).name == "named.root"
+    assert {"top-sites"} <= set(settings["dns.query"].lists)
+
+
 def test_dry_run_plans_everything_and_opens_no_socket(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -92,8 +113,11 @@ def test_dry_run_plans_everything_and_opens_no_socket(
     c = campaign_mod.load_campaign(CAMPAIGN)
     lines = [line.split("\t") for line in result.output.splitlines() if line and line[0] != "#"]
     by_probe = Counter(cols[1] for cols in lines)
-    verdicts = Counter(cols[-1] for cols in lines)
+    verdicts = Counter(cols[-1] for cols in lines if cols[1] != "dns.iterative")
     assert set(verdicts) == {"blocked_by_policy"}  # nothing would be sent here
+    # dns.iterative has no endpoint to judge in advance: each query it sends is checked
+    # against the policy then (probes/dns/iterative.py, _Resolution.ask).
+    assert {cols[-1] for cols in lines if cols[1] == "dns.iterative"} == {"allowed"}
 
     targets = ROOT / "data" / "targets"
     n_top = len(_entries(targets / "top-sites.csv"))
@@ -109,6 +133,8 @@ def test_dry_run_plans_everything_and_opens_no_socket(
     assert by_probe["dns.query"] == expected_dns
     for probe in ("transport.tls", "transport.quic", "transport.quic_vn"):
         assert by_probe[probe] == n_pinned, probe
+    n_sample = len(_entries(targets / "dnssec-sample.txt"))
+    assert by_probe["dns.iterative"] == n_sample * len(settings["dns.iterative"].config.qtypes)
     naming_targets = {cols[2] for cols in lines if cols[1] == "naming.resolve"}
     for canary in ("vitalik.eth", "brad.crypto", "welcome.nb", "opennic.glue"):
         assert canary in naming_targets

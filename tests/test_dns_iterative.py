@@ -6,21 +6,22 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
+import dns.dnssec
 import pytest
 
 from fragscope.db.vocab import Failure
 from fragscope.probes.base import Observation, Task
-from fragscope.probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
+from fragscope.probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe, load_anchors
 from fragscope.probes.safety import NetworkPolicy
 from tests.dns.run import run_query, task
 from tests.dns.world import DnsWorld
 
 
-def iterate(world: DnsWorld, name: str, qtype: str = "A", *, anchor: bool = True) -> Observation:
+def iterate(world: DnsWorld, name: str, qtype: str = "A") -> Observation:
     probe = DnsIterativeProbe(
         DnsIterativeConfig(
             root_hints=str(world.files["hints"]),
-            trust_anchor=str(world.files["anchor"]) if anchor else None,
+            trust_anchor=str(world.files["anchor"]),
         ),
         policy=NetworkPolicy.from_env(),
     )
@@ -110,10 +111,62 @@ def test_nxdomain_and_nodata_proved_with_nsec(dns_world: DnsWorld) -> None:
     assert tld_nx.failure == Failure.DNS_NXDOMAIN_ERROR and tld_nx.fields["validation"] == "secure"
 
 
-def test_without_trust_anchor_is_indeterminate(dns_world: DnsWorld) -> None:
-    obs = iterate(dns_world, "www.example.test", anchor=False)
-    assert obs.failure is None and obs.fields["validation"] == "indeterminate"
-    assert _answers(obs, "A") == ["127.80.0.1"]
+def test_without_trust_anchor_the_iana_anchors_are_used_and_warned_about(
+    dns_world: DnsWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The world's root is not the real root: IANA's KSK-2017 and KSK-2024 match no key
+    # that signs its DNSKEY RRset, so the answer is bogus and the warning says why.
+    probe = DnsIterativeProbe(
+        DnsIterativeConfig(root_hints=str(dns_world.files["hints"])),
+        policy=NetworkPolicy.from_env(),
+    )
+    task = Task(key="w", probe=probe.name, target="www.example.test", params={"qtype": "A"})
+    with caplog.at_level("WARNING", logger="fragscope.probes.dns.iterative"):
+        obs = asyncio.run(probe.measure(task))
+        asyncio.run(probe.measure(task))
+    assert obs.fields["validation"] == "bogus"
+    signer = _root_ksk_tag(dns_world)
+    warning = (
+        "trust anchor warning: no anchor (key tags 20326, 38696) matches a key that signs "
+        f"the root DNSKEY RRset (key tags {signer})"
+    )
+    assert warning in obs.fields["validation_detail"]
+    assert probe.anchor_warning == warning
+    assert [r.getMessage() for r in caplog.records] == [f"dns.iterative: {warning}"]
+
+
+def test_an_anchor_that_matches_the_root_gives_no_warning(dns_world: DnsWorld) -> None:
+    obs = iterate(dns_world, "www.example.test")
+    assert obs.fields["validation"] == "secure"
+    assert "trust anchor warning" not in obs.fields["validation_detail"]
+
+
+def test_an_anchor_with_only_a_foreign_ds_is_warned_about(
+    dns_world: DnsWorld, tmp_path: Path
+) -> None:
+    # A DS for a key tag the root does not use (IANA's KSK-2017 digest, as a stale file
+    # would hold after the rollover).
+    anchor = tmp_path / "stale.txt"
+    anchor.write_text(
+        ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"
+    )
+    probe = DnsIterativeProbe(
+        DnsIterativeConfig(root_hints=str(dns_world.files["hints"]), trust_anchor=str(anchor)),
+        policy=NetworkPolicy.from_env(),
+    )
+    obs = asyncio.run(probe.measure(Task(key="s", probe=probe.name, target="www.example.test")))
+    assert obs.fields["validation"] == "bogus"
+    assert probe.anchor_warning == (
+        "trust anchor warning: no anchor (key tags 20326) matches a key that signs the root "
+        f"DNSKEY RRset (key tags {_root_ksk_tag(dns_world)})"
+    )
+
+
+def _root_ksk_tag(world: DnsWorld) -> int:
+    """The key tag of the world's root KSK, read from its anchor file (a DNSKEY line)."""
+    [rrset] = load_anchors(str(world.files["anchor"]))
+    [key] = rrset
+    return dns.dnssec.key_id(key)
 
 
 def test_invalid_name_is_a_row(dns_world: DnsWorld) -> None:

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from pathlib import Path
 
+import dns.dnssec
 import dns.rdata
 import pytest
 
@@ -13,7 +15,7 @@ from fragscope.db.vocab import Failure, Role
 from fragscope.lab.truth import Truth, load
 from fragscope.lab.world import Lab
 from fragscope.probes.base import Observation, Task
-from fragscope.probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe
+from fragscope.probes.dns.iterative import DnsIterativeConfig, DnsIterativeProbe, load_anchors
 from fragscope.probes.dns.query import DnsQueryConfig
 from fragscope.probes.safety import NetworkPolicy
 from tests.dns.run import run_query, task
@@ -121,14 +123,20 @@ def test_broken_dnssec_servfail_with_ede(lab: Lab, zone: str) -> None:
     assert obs.fields["ede_code"] in TRUTH.dns.zone(zone).expected_ede
 
 
-def iterate(lab: Lab, name: str, qtype: str = "A") -> Observation:
-    probe = DnsIterativeProbe(
+def iterate(lab: Lab, name: str, qtype: str = "A", *, anchor: Path | None = None) -> Observation:
+    return iterate_with(_iterative_probe(lab, anchor or lab.paths.root_anchor), name, qtype)
+
+
+def _iterative_probe(lab: Lab, anchor: Path) -> DnsIterativeProbe:
+    return DnsIterativeProbe(
         DnsIterativeConfig(
-            root_hints=str(lab.paths.conf / "icann.hints"),
-            trust_anchor=str(lab.paths.root_anchor),
+            root_hints=str(lab.paths.conf / "icann.hints"), trust_anchor=str(anchor)
         ),
         policy=NetworkPolicy.from_env(),
     )
+
+
+def iterate_with(probe: DnsIterativeProbe, name: str, qtype: str = "A") -> Observation:
     t = Task(key=name, probe=probe.name, target=name, params={"qtype": qtype})
     return asyncio.run(probe.measure(t))
 
@@ -157,10 +165,56 @@ def test_iterative_classifies_broken_zones_bogus(lab: Lab, zone: str) -> None:
     assert obs.fields["validation"] == "bogus", obs.fields["validation_detail"]
 
 
-def test_iterative_nsec3_denial_is_indeterminate(lab: Lab) -> None:
-    obs = iterate(lab, "nope.example.test")  # example.test is NSEC3-signed in the lab
-    assert obs.failure == Failure.DNS_NXDOMAIN_ERROR
-    assert obs.fields["validation"] == "indeterminate"
+@pytest.mark.parametrize(
+    ("name", "qtype", "failure"),
+    [
+        ("nope.example.test", "A", Failure.DNS_NXDOMAIN_ERROR),  # RFC 5155 section 8.4
+        ("deep.nope.example.test", "A", Failure.DNS_NXDOMAIN_ERROR),
+        ("mail.example.test", "TXT", Failure.DNS_NO_ANSWER),  # NODATA, section 8.5
+    ],
+)
+def test_iterative_validates_nsec3_denials(
+    lab: Lab, name: str, qtype: str, failure: Failure | None
+) -> None:
+    obs = iterate(lab, name, qtype)  # example.test is NSEC3-signed in the lab
+    assert obs.failure == failure, obs.failure_detail
+    assert obs.fields["validation"] == "secure", obs.fields["validation_detail"]
+    assert "NSEC3 proof (secure)" in obs.fields["validation_detail"]
+
+
+def test_the_lab_roots_own_anchor_raises_no_warning(lab: Lab) -> None:
+    probe = _iterative_probe(lab, lab.paths.root_anchor)
+    obs = iterate_with(probe, "www.example.test")
+    assert obs.fields["validation"] == "secure", obs.fields["validation_detail"]
+    assert probe.anchor_warning is None
+    assert "trust anchor warning" not in obs.fields["validation_detail"]
+
+
+def test_an_anchor_matching_no_key_of_the_lab_root_is_warned_about(
+    lab: Lab, tmp_path: Path
+) -> None:
+    # Only IANA's KSK-2017 DS: what a stale anchor file holds after the 2026-10-11 rollover.
+    stale = tmp_path / "ksk-2017.txt"
+    stale.write_text(
+        ". IN DS 20326 8 2 E06D44B80B8F1D39A95C0B0D7C65D08458E880409BBC683457104237C7F8EC8D\n"
+    )
+    probe = _iterative_probe(lab, stale)
+    obs = iterate_with(probe, "www.example.test")
+    assert obs.fields["validation"] == "bogus"
+    warning = probe.anchor_warning
+    assert warning is not None and warning in obs.fields["validation_detail"]
+    found = re.fullmatch(
+        r"trust anchor warning: no anchor \(key tags 20326\) matches a key that signs the "
+        r"root DNSKEY RRset \(key tags ([0-9, ]+)\)",
+        warning,
+    )
+    assert found, warning
+    [lab_root] = load_anchors(str(lab.paths.root_anchor))
+    lab_tags = {dns.dnssec.key_id(k) for k in lab_root}
+    assert lab_tags <= {int(t) for t in found.group(1).split(", ")}
+
+
+def test_iterative_nsec_denial_is_secure(lab: Lab) -> None:
     nsec = iterate(lab, "nope.nsec.test")
     assert nsec.failure == Failure.DNS_NXDOMAIN_ERROR and nsec.fields["validation"] == "secure"
 

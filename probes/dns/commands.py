@@ -55,7 +55,8 @@ def _fail(message: str) -> None:
 @click.option(
     "--trust-anchor",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Root DNSKEY/DS lines to validate DNSSEC from (with --iterative).",
+    help="Root DNSKEY/DS lines to validate DNSSEC from (with --iterative); default: the "
+    "shipped IANA root anchors.",
 )
 @click.option(
     "--ca-file",

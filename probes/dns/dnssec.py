@@ -1,11 +1,11 @@
 """DNSSEC checks for the iterative resolver, on top of dnspython's dns.dnssec. No I/O.
 
 Classification follows RFC 4035 section 4.3: *secure* (a chain of validated DS -> DNSKEY ->
-RRSIG from the trust anchor down to the answer, or a validated NSEC denial), *insecure*
-(a validated proof that a delegation has no DS: nothing below can be validated), *bogus*
-(a signature, key or proof that should validate and does not), *indeterminate* (no trust
-anchor, or a denial proved with NSEC3, which fragscope does not check: the hashed-owner
-proofs of RFC 5155 are left to a later version and such zones are classed indeterminate).
+RRSIG from the trust anchor down to the answer, or a validated NSEC or NSEC3 denial),
+*insecure* (a validated proof that a delegation has no DS, or an NSEC3 Opt-Out span:
+nothing below can be validated), *bogus* (a signature, key or proof that should validate
+and does not), *indeterminate* (no trust anchor, or no server answered). NSEC3 proofs
+(RFC 5155 section 8) are in probes.dns.nsec3.
 """
 
 from __future__ import annotations
@@ -101,6 +101,24 @@ def anchor_matches(
             for key in anchor:
                 ds.add(dns.dnssec.make_ds(zone, key, "SHA256"))
     return ds
+
+
+def unanchored_signers(
+    zone: dns.name.Name, keys: dns.rrset.RRset, rrsigs: dns.rrset.RRset | None, ds: dns.rrset.RRset
+) -> tuple[list[int], list[int]] | None:
+    """When no trust anchor matches a key that signs the DNSKEY RRset: the key tags of the
+    signing keys and of the anchors, for a warning (the anchor is stale, e.g. it holds only
+    KSK-2017 after the 2026-10-11 root rollover, docs/dns.md); None when one matches."""
+    tags = {sig.key_tag for sig in rrsigs or ()}
+    signers = [k for k in keys if dns.dnssec.key_id(k) in tags]
+    for key in signers:
+        for d in ds:
+            try:
+                if dns.dnssec.make_ds(zone, key, d.digest_type) == d:
+                    return None
+            except (dns.exception.UnsupportedAlgorithm, ValueError):
+                continue
+    return sorted(dns.dnssec.key_id(k) for k in signers), sorted(d.key_tag for d in ds)
 
 
 def nsec_types(rdata: object) -> set[int]:

@@ -5,14 +5,15 @@ follows CNAMEs (restarting at the root), stops on loops (a referral that is not 
 below the current zone, a zone visited twice, a CNAME seen twice) and on step/depth
 limits. Each query is a row of dns_iterative_steps. DNSSEC is validated along the chain
 (probes.dns.dnssec): DS from each referral, the child's DNSKEY against it, the answer's
-RRSIG, NSEC denials; NSEC3 denials are classed indeterminate. Queries go over UDP with RD
-clear and DO set, retried over TCP when truncated (RFC 7766).
+RRSIG, NSEC and NSEC3 denials (probes.dns.nsec3, RFC 5155 section 8). Queries go over UDP
+with RD clear and DO set, retried over TCP when truncated (RFC 7766).
 """
 
 from __future__ import annotations
 
+import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -38,18 +39,22 @@ from fragscope.probes.dns.dnssec import (
     anchor_matches,
     covers,
     nsec_types,
+    unanchored_signers,
     validate_dnskeys,
     validate_rrset,
     worst,
 )
 from fragscope.probes.dns.interpret import interpret
 from fragscope.probes.dns.names import InvalidName, normalize
+from fragscope.probes.dns.nsec3 import MAX_ITERATIONS, Nsec3Proof
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
 from fragscope.probes.retransmit import udp_retransmitting
 from fragscope.probes.safety import ALLOW_ALL, NetworkPolicy
 
 TABLE = "dns_observations"
+IANA_ROOT_ANCHORS = Path(__file__).resolve().parent / "data" / "root-anchors.txt"
+"""The root's trust anchors as IANA publishes them, used when no trust_anchor is set."""
 IN = dns.rdataclass.IN
 NS, DS, DNSKEY, RRSIG, NSEC, NSEC3, CNAME, A, AAAA = (
     dns.rdatatype.NS,
@@ -80,7 +85,8 @@ class DnsIterativeConfig:
     trust_anchor: str | None = field(
         default=None,
         metadata={
-            "help": "file of root DNSKEY or DS lines; without it results are indeterminate",
+            "help": "file of root DNSKEY or DS lines; default: the shipped IANA root anchors "
+            "(probes/dns/data/root-anchors.txt)",
             rules.FILE: True,
         },
     )
@@ -231,7 +237,8 @@ class DnsIterativeProbe:
         # missing root_hints makes every task an invalid_input row instead, so listing or
         # describing probes never needs one.
         self.hints = load_hints(self.config.root_hints) if self.config.root_hints else []
-        self.anchors = load_anchors(self.config.trust_anchor) if self.config.trust_anchor else []
+        self.anchors = load_anchors(self.config.trust_anchor or str(IANA_ROOT_ANCHORS))
+        self.anchor_warning: str | None = None
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         return tuple(TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.qtypes)
@@ -295,8 +302,6 @@ class DnsIterativeProbe:
     # ------------------------------------------------------------------ resolution
     async def _root(self, res: _Resolution) -> _Zone:
         zone = _Zone(dns.name.root, list(self.hints), Security.INDETERMINATE)
-        if not self.anchors:
-            return zone
         ds = anchor_matches(dns.name.root, dns.rrset.RRset(dns.name.root, IN, DNSKEY), self.anchors)
         zone.security = await self._zone_keys(res, zone, ds, depth=0)
         return zone
@@ -320,6 +325,8 @@ class DnsIterativeProbe:
                 res.steps[-1]["dnssec"] = str(Security.BOGUS)
                 return Security.BOGUS
             res.steps[-1]["outcome"] = "answer"
+            if zone.name == dns.name.root:
+                self._warn_unanchored(res, keys, sigs, ds)
             try:
                 validate_dnskeys(zone.name, keys, sigs, ds)
             except DnssecError as exc:
@@ -332,6 +339,30 @@ class DnsIterativeProbe:
             return Security.SECURE
         res.notes.append(f"{zone.name}: no server answered the DNSKEY query")
         return Security.INDETERMINATE
+
+    def _warn_unanchored(
+        self,
+        res: _Resolution,
+        keys: dns.rrset.RRset,
+        sigs: dns.rrset.RRset | None,
+        ds: dns.rrset.RRset,
+    ) -> None:
+        """Record, and log once per probe, that no anchor matches a key signing the root
+        DNSKEY RRset: every answer is then bogus (RFC 4035 section 5), and the cause is the
+        anchor file, not the zones (e.g. KSK-2017 alone after the 2026-10-11 rollover)."""
+        found = unanchored_signers(dns.name.root, keys, sigs, ds)
+        if found is None:
+            return
+        signers, anchors = found
+        warning = (
+            f"trust anchor warning: no anchor (key tags {', '.join(map(str, anchors))}) "
+            f"matches a key that signs the root DNSKEY RRset (key tags "
+            f"{', '.join(map(str, signers)) or 'none'})"
+        )
+        res.notes.append(warning)
+        if self.anchor_warning is None:
+            self.anchor_warning = warning
+            logging.getLogger(__name__).warning("dns.iterative: %s", warning)
 
     async def _resolve(
         self, res: _Resolution, qname: dns.name.Name, qtype: int, *, depth: int
@@ -487,11 +518,16 @@ class DnsIterativeProbe:
                 return Security.BOGUS
             zone = _Zone(child, servers, Security.SECURE)
             return await self._zone_keys(res, zone, ds, depth=depth)
-        # No DS: an insecure delegation only if an NSEC proves it (RFC 4035 section 5.2).
+        # No DS: an insecure delegation only if an NSEC or NSEC3 proves it (RFC 4035
+        # section 5.2, RFC 5155 section 8.9).
+        nsec3s = self._signed(res, parent, response, NSEC3)
+        if nsec3s is None:
+            return Security.BOGUS
+        if nsec3s:
+            return self._nsec3(
+                res, parent.name, nsec3s, child, lambda p: p.unsigned_delegation(child)
+            )
         for rrset in response.authority:
-            if rrset.rdtype == NSEC3:
-                res.notes.append(f"{child}: unsigned delegation proved with NSEC3 (not checked)")
-                return Security.INDETERMINATE
             if rrset.rdtype == NSEC and rrset.name == child:
                 types = nsec_types(rrset[0])
                 try:
@@ -535,28 +571,27 @@ class DnsIterativeProbe:
         *,
         nx: bool,
     ) -> Security:
-        """Check an NXDOMAIN or NODATA with NSEC (RFC 4035 section 5.4)."""
+        """Check an NXDOMAIN or NODATA with NSEC (RFC 4035 section 5.4) or NSEC3 (RFC 5155
+        sections 8.4-8.7)."""
         if zone.security is not Security.SECURE:
             return zone.security
-        assert zone.keys is not None
-        nsecs = [r for r in response.authority if r.rdtype == NSEC]
-        if any(r.rdtype == NSEC3 for r in response.authority):
-            res.notes.append(f"{qname}: denial proved with NSEC3 (not checked)")
-            return Security.INDETERMINATE
-        if not nsecs:
-            res.notes.append(f"{qname}: denial without NSEC records")
+        nsec3s = self._signed(res, zone, response, NSEC3)
+        if nsec3s is None:
             return Security.BOGUS
-        for rrset in nsecs:
-            try:
-                validate_rrset(
-                    rrset,
-                    response.get_rrset(response.authority, rrset.name, IN, RRSIG, NSEC),
-                    zone.name,
-                    zone.keys,
-                )
-            except DnssecError as exc:
-                res.notes.append(str(exc))
-                return Security.BOGUS
+        if nsec3s:
+            return self._nsec3(
+                res,
+                zone.name,
+                nsec3s,
+                qname,
+                lambda p: p.nxdomain(qname) if nx else p.nodata(qname, qtype),
+            )
+        nsecs = self._signed(res, zone, response, NSEC)
+        if nsecs is None:
+            return Security.BOGUS
+        if not nsecs:
+            res.notes.append(f"{qname}: denial without NSEC or NSEC3 records")
+            return Security.BOGUS
         if nx:
             if not any(covers(r.name, r[0].next, qname) for r in nsecs):
                 res.notes.append(f"{qname}: no NSEC covers the name")
@@ -571,3 +606,51 @@ class DnsIterativeProbe:
                 return Security.SECURE
         res.notes.append(f"{qname}: no NSEC matches the name for NODATA")
         return Security.BOGUS
+
+    def _signed(
+        self,
+        res: _Resolution,
+        zone: _Zone,
+        response: dns.message.Message,
+        rdtype: dns.rdatatype.RdataType,
+    ) -> list[dns.rrset.RRset] | None:
+        """The authority section's NSEC or NSEC3 RRsets, each checked against its RRSIGs
+        with the zone's keys; None (and a note) when one does not validate."""
+        assert zone.keys is not None
+        rrsets = [r for r in response.authority if r.rdtype == rdtype]
+        for rrset in rrsets:
+            try:
+                validate_rrset(
+                    rrset,
+                    response.get_rrset(response.authority, rrset.name, IN, RRSIG, rdtype),
+                    zone.name,
+                    zone.keys,
+                )
+            except DnssecError as exc:
+                res.notes.append(str(exc))
+                return None
+        return rrsets
+
+    @staticmethod
+    def _nsec3(
+        res: _Resolution,
+        zone: dns.name.Name,
+        rrsets: list[dns.rrset.RRset],
+        name: dns.name.Name,
+        prove: Callable[[Nsec3Proof], Security],
+    ) -> Security:
+        """Run one RFC 5155 section 8 proof over validated NSEC3 records."""
+        try:
+            proof = Nsec3Proof(zone, rrsets)
+            if proof.too_costly:
+                res.notes.append(
+                    f"{name}: NSEC3 with {proof.iterations} iterations, above "
+                    f"{MAX_ITERATIONS} (RFC 9276 section 3.2): insecure"
+                )
+                return Security.INSECURE
+            security = prove(proof)
+        except DnssecError as exc:
+            res.notes.append(f"{name}: {exc}")
+            return Security.BOGUS
+        res.notes.append(f"{name}: NSEC3 proof ({security})")
+        return security

@@ -15,8 +15,9 @@ Rules:
 - ``placeholder-politeness``: a campaign that leaves the lab has a contact and a
   User-Agent, neither of them a placeholder (RFC 2606 / RFC 6761 reserved names);
 - ``trust-anchor``: a probe that validates DNSSEC from the real root has a trust anchor
-  file holding a key that signs the root now (probes/dns/data/root-keys.toml), with
-  IANA's digest; anchors revoked or due for revocation are warnings;
+  file (by default the shipped IANA anchors) holding a key that signs the root now
+  (probes/dns/data/root-keys.toml), with IANA's digest; anchors revoked or due for
+  revocation are warnings;
 - ``endpoint-freshness`` (warning): an endpoint's ``last_documented`` is absent or more
   than 12 months old.
 """
@@ -341,17 +342,8 @@ def _anchor_findings(
         if not hasattr(settings.config, "trust_anchor"):
             continue
         at = where("probes", settings.name, "trust_anchor")
-        path = settings.config.trust_anchor
-        if path is None:
-            errors.append(
-                Finding(
-                    "trust-anchor",
-                    where("probes", settings.name),
-                    f"{settings.name} validates DNSSEC but has no trust_anchor: set it to "
-                    f"the shipped IANA anchors ({ROOT_ANCHORS.name}, probes/dns/data)",
-                )
-            )
-            continue
+        # Without a trust_anchor the probe validates from the shipped IANA anchors.
+        path = settings.config.trust_anchor or str(ROOT_ANCHORS)
         try:
             anchors = _anchor_digests(path)
         except (OSError, ValueError, SyntaxError) as exc:
