@@ -168,15 +168,29 @@ def test_paired_score_bounds_where_every_target_agrees() -> None:
 
 def test_unattainable_band_is_shown_by_the_masses() -> None:
     # Six clusters of one trial at p = 0.02: no count (0 in 89 % of rounds, 1 in 10 %)
-    # lets a coverage land in 93-97 %, and the bench prints the masses that show it.
+    # lets a coverage land in 93-97 % for an interval monotone in the estimate, and the
+    # bench prints the masses of the runs of estimate values that show it.
     rows = ci.run(1000, ci.SEED, {"share": (ci.Cell(0.02, 6, 1),)})
     (row,) = rows
     assert row["attainable"] is False
     heaviest = row["heaviest"]
     assert isinstance(heaviest, list) and heaviest[0] > 0.85
-    assert (
-        ci.number(row["nearest_below"]) < ci.BAND[0] < ci.BAND[1] < ci.number(row["nearest_above"])
-    )
+    below, above = ci.number(row["by_estimate_below"]), ci.number(row["by_estimate_above"])
+    assert below < ci.BAND[0] < ci.BAND[1] < above
+
+
+def test_attainability_is_judged_for_intervals_monotone_in_the_estimate() -> None:
+    # Estimate values 0 (mass 0.9) and 1 (0.1): covering the truth at both gives 1.0, at
+    # one 0.9 or 0.1; no run is in the band. A third value of mass 0.05 between them makes
+    # the run {0, 0.5} (0.95) reach it.
+    two = np.array([0.0] * 90 + [1.0] * 10)
+    assert ci.by_estimate(two, ci.BAND)["attainable"] is False
+    three = np.array([0.0] * 90 + [0.5] * 5 + [1.0] * 5)
+    assert ci.by_estimate(three, ci.BAND)["attainable"] is True
+    # {0, 1} at sizes 1 and 2: an interval may depend on the size, so covering both
+    # estimates at size 1 (0.90) and 0 at size 2 (0.05) reaches 0.95.
+    sizes = np.array([1] * 85 + [2] * 5 + [1] * 5 + [2] * 5)
+    assert ci.by_estimate_given(two, sizes, ci.BAND)["attainable"] is True
 
 
 def test_cluster_wilson_covers_rare_events() -> None:
