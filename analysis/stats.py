@@ -193,7 +193,8 @@ def cluster_wilson(
     deff = m. The t shrink is for the estimated part only (exponent 1 - w): m is fixed, not
     estimated from k clusters, and shrinking it too made every interval with few successes
     or few clusters over-cover (T9 at p = 0.02: 99-100 %). ``z`` sets the level (1.96:
-    95 %; the t quantile is the one with the same two-sided tail, ``t_like``). Coverage
+    95 %; the t quantile is the one with the same two-sided tail, ``t_like``). A row whose
+    clusters have at most one trial each gets Wilson's interval itself (deff = 1). Coverage
     on synthetic rounds with intra-cluster correlation 0.3: python -m bench ci."""
     k = np.maximum((den > 0).sum(axis=1), 1)
     trials = den.sum(axis=1)
@@ -209,6 +210,11 @@ def cluster_wilson(
     deff = np.exp((1 - weight) * np.log(deff) + weight * np.log(per_cluster))
     t = np.array([t_like(z, df) for df in np.maximum(k - 1, 1).tolist()])
     n_eff = trials / deff * ((z / t) ** 2) ** (1 - weight)
+    # One trial per cluster: the trials are independent, deff = 1 is known, not estimated,
+    # and the interval is Wilson's (estimating it anyway over-covered: 97.8 % at p = 0.02,
+    # k = 60).
+    unit = np.all(den <= 1, axis=1)
+    n_eff = np.where(unit, trials, n_eff)
     return wilson_arrays(p * n_eff, n_eff, z=z)
 
 
