@@ -639,6 +639,41 @@ class PairedResult:
     n: int
 
 
+def tango(
+    only_u: FloatArray, only_v: FloatArray, n: FloatArray, *, z: float = Z95
+) -> tuple[FloatArray, FloatArray]:
+    """Tango's score intervals (Tango 1998) of Δ = (only_u - only_v) / n for n paired binary
+    trials, only_u of which are positive at u alone and only_v at v alone (arrays, one
+    interval per entry). The limits are the δ where the score statistic
+    (only_u - only_v - n δ) / sqrt(n (2 q + δ - δ^2)) equals ∓z, q the maximum-likelihood
+    share of v-only trials under Δ = δ (the root of 2n q^2 - B q - C = 0, B = (only_u +
+    only_v)(1 - δ) - 2 δ (n - only_u), C = only_v δ (1 - δ)); found by bisection, the
+    statistic being decreasing in δ."""
+    b, c = only_u[:, None], only_v[:, None]
+    nn = np.maximum(n, 1.0)[:, None]
+    observed = (b - c) / nn
+
+    def score(delta: FloatArray) -> FloatArray:
+        big_b = (b + c) * (1 - delta) - 2 * delta * (nn - b)
+        q = (big_b + np.sqrt(np.maximum(big_b**2 + 8 * nn * c * delta * (1 - delta), 0.0))) / (
+            4 * nn
+        )
+        q = np.maximum(q, np.maximum(0.0, -delta))
+        var = nn * np.maximum(2 * q + delta - delta**2, 1e-300)
+        return np.asarray((b - c - nn * delta) / np.sqrt(var))
+
+    # Column 0 searches the low limit in [-1, Δ], column 1 the high one in [Δ, 1].
+    target = np.array([[z, -z]])
+    lo = np.concatenate([np.full_like(observed, -1.0), observed], axis=1)
+    hi = np.concatenate([observed, np.ones_like(observed)], axis=1)
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        above = score(mid) > target  # the limit lies above mid
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    limits = (lo + hi) / 2
+    return limits[:, 0], limits[:, 1]
+
+
 def paired_score(
     num_u: FloatArray, den_u: FloatArray, num_v: FloatArray, den_v: FloatArray, *, z: float = Z95
 ) -> tuple[FloatArray, FloatArray]:
@@ -648,7 +683,7 @@ def paired_score(
     correlation of the two ratios estimated from the clusters' linearised residuals (0 when
     a side has none to vary). Unlike the paired cluster bootstrap used before, which claimed
     [0, 0] whenever no target differed, it keeps each side's score interval (coverage:
-    python -m bench ci)."""
+    python -m bench ci). Rows with one trial per cluster at both sides get ``tango``."""
     lu, hu = cluster_wilson(num_u, den_u, z=z)
     lv, hv = cluster_wilson(num_v, den_v, z=z)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -668,6 +703,14 @@ def paired_score(
     none = cluster_wilson(np.zeros_like(den_u), den_u, z=z)[1]
     low = np.where(alike, np.minimum(delta - down, -none), delta - down)
     high = np.where(alike, np.maximum(delta + up, none), delta + up)
+    # One trial per target at both runs: the trials are paired binary outcomes, and
+    # Tango's score interval for them needs no design effect or correlation estimate.
+    paired = np.all((den_u == den_v) & (den_u <= 1), axis=1)
+    if paired.any():
+        only_u = ((num_u > num_v) & (den_u > 0)).sum(axis=1).astype(np.float64)
+        only_v = ((num_v > num_u) & (den_u > 0)).sum(axis=1).astype(np.float64)
+        t_low, t_high = tango(only_u, only_v, den_u.sum(axis=1), z=z)
+        low, high = np.where(paired, t_low, low), np.where(paired, t_high, high)
     return low, high
 
 
