@@ -218,13 +218,28 @@ def cluster_wilson(
     return wilson_arrays(p * n_eff, n_eff, z=z)
 
 
+Z95_ONE_SIDED = 1.6448536269514722
+"""The normal quantile of a one-sided 95 % bound."""
+
+
+def _upper_at_edge(num: FloatArray, den: FloatArray) -> FloatArray:
+    """cluster_wilson's upper limit of each row's share, one-sided (``Z95_ONE_SIDED``)
+    where the share is 0: the statistics bounded by it (below) then sit at the end of
+    their range, which is the other end of the interval, so all of the 5 % it may miss
+    by lies on this side (a two-sided 1.96 left the interval covering 99-100 %)."""
+    two = cluster_wilson(num, den)[1]
+    one = cluster_wilson(num, den, z=Z95_ONE_SIDED)[1]
+    return np.where(num.sum(axis=1) == 0, one, two)
+
+
 def jsd_ceiling(dis_num: FloatArray, dis_den: FloatArray) -> FloatArray:
     """An upper 95% bound of a JSD from the keys whose outcomes differ between the two
     runs (rows x clusters: differing keys, keys): JSD (log base 2) <= the total variation
     distance (Lin 1991), which is at most the share of keys whose outcomes differ (two
     distributions of one set of keys differ at most where the keys do), so
-    cluster_wilson's upper limit of that share bounds the JSD too."""
-    return cluster_wilson(dis_num, dis_den)[1]
+    cluster_wilson's upper limit of that share bounds the JSD too; one-sided where no key
+    differs (the JSD is then 0, the interval's hard low end)."""
+    return _upper_at_edge(dis_num, dis_den)
 
 
 def hhi_floor(outside_high: FloatArray) -> FloatArray:
@@ -237,11 +252,12 @@ def hhi_floor(outside_high: FloatArray) -> FloatArray:
 
 def hhi_floor_of(counts: FloatArray) -> FloatArray:
     """hhi_floor of the cluster-adjusted Wilson upper limit of the share outside the
-    largest firm; ``counts`` is rows x clusters x firms."""
+    largest firm (one-sided where that share is 0: HHI* is then 1, the interval's hard
+    high end); ``counts`` is rows x clusters x firms."""
     top = counts.sum(axis=1).argmax(axis=-1)
     den = counts.sum(axis=-1)
     inside = np.take_along_axis(counts, top[:, None, None], axis=-1)[..., 0]
-    return hhi_floor(cluster_wilson(den - inside, den)[1])
+    return hhi_floor(_upper_at_edge(den - inside, den))
 
 
 SCORE_BOUND = "score bound (resampling had nothing to vary)"

@@ -226,3 +226,19 @@ def test_paired_unit_trials_get_tangos_score_interval() -> None:
     cells = {"pair difference": (ci.Cell(0.5, 25, 1), ci.Cell(0.5, 60, 1))}
     for row in ci.run(1000, ci.SEED, cells, attain_draws=0):
         assert 0.93 <= ci.number(row["coverage"]) <= 0.97, row
+
+
+def test_degenerate_bounds_are_one_sided_where_the_estimate_is_at_the_end_of_its_range() -> None:
+    # No key differs: JSD = 0 is the interval's hard low end, so its ceiling is a one-sided
+    # 95 % bound (z = 1.645); a two-sided 1.96 left C1 covering 99-100 % (bench ci). Same
+    # for HHI* = 1 (every unit in one AS) and its floor.
+    none, keys = np.zeros((1, 25)), np.ones((1, 25))
+    one_sided = stats.wilson_arrays(np.zeros(1), np.array([25.0]), z=stats.Z95_ONE_SIDED)[1]
+    assert stats.jsd_ceiling(none, keys)[0] == pytest.approx(one_sided[0])
+    counts = np.zeros((1, 25, 4))
+    counts[..., 0] = 1.0
+    assert stats.hhi_floor_of(counts)[0] == pytest.approx(stats.hhi_floor(one_sided)[0])
+    # Some key differs: the two-sided limit stays.
+    some = none.copy()
+    some[0, 0] = 1.0
+    assert stats.jsd_ceiling(some, keys)[0] == pytest.approx(stats.cluster_wilson(some, keys)[1][0])
