@@ -210,12 +210,18 @@ def cluster_wilson(
     deff = np.exp((1 - weight) * np.log(deff) + weight * np.log(per_cluster))
     t = np.array([t_like(z, df) for df in np.maximum(k - 1, 1).tolist()])
     n_eff = trials / deff * ((z / t) ** 2) ** (1 - weight)
-    # One trial per cluster: the trials are independent, deff = 1 is known, not estimated,
-    # and the interval is Wilson's (estimating it anyway over-covered: 97.8 % at p = 0.02,
-    # k = 60).
-    unit = np.all(den <= 1, axis=1)
+    # One binary trial per cluster: the trials are independent, deff = 1 is known, not
+    # estimated, and the interval is Wilson's (estimating it anyway over-covered T9 and
+    # shares of 60+ unit clusters). Fractional weights or scores are not trials.
+    unit = binary_trials(num, den)
     n_eff = np.where(unit, trials, n_eff)
     return wilson_arrays(p * n_eff, n_eff, z=z)
+
+
+def binary_trials(num: FloatArray, den: FloatArray) -> npt.NDArray[np.bool_]:
+    """Per row: whether every cluster is at most one binary trial (den 0, or den 1 with
+    num 0 or 1)."""
+    return np.asarray(np.all((den == 0) | ((den == 1) & ((num == 0) | (num == 1))), axis=1))
 
 
 Z95_ONE_SIDED = 1.6448536269514722
@@ -721,7 +727,9 @@ def paired_score(
     high = np.where(alike, np.maximum(delta + up, none), delta + up)
     # One trial per target at both runs: the trials are paired binary outcomes, and
     # Tango's score interval for them needs no design effect or correlation estimate.
-    paired = np.all((den_u == den_v) & (den_u <= 1), axis=1)
+    paired = (
+        np.all(den_u == den_v, axis=1) & binary_trials(num_u, den_u) & binary_trials(num_v, den_v)
+    )
     if paired.any():
         only_u = ((num_u > num_v) & (den_u > 0)).sum(axis=1).astype(np.float64)
         only_v = ((num_v > num_u) & (den_u > 0)).sum(axis=1).astype(np.float64)

@@ -212,6 +212,11 @@ def test_one_trial_per_cluster_gets_wilsons_interval() -> None:
     w_low, w_high = stats.wilson_arrays(num.sum(axis=1), den.sum(axis=1))
     np.testing.assert_allclose(low, w_low)
     np.testing.assert_allclose(high, w_high)
+    # Fractional weights (at most 1) or scores are not binary trials: still design-adjusted.
+    weights = np.full((1, 60), 0.5)
+    assert stats.cluster_wilson(num[:1] * 0.5, weights)[0][0] != pytest.approx(
+        stats.wilson_arrays(np.array([1.5]), np.array([30.0]))[0][0]
+    )
 
 
 def test_paired_unit_trials_get_tangos_score_interval() -> None:
