@@ -688,7 +688,7 @@ def tango(
     target = np.array([[z, -z]])
     lo = np.concatenate([np.full_like(observed, -1.0), observed], axis=1)
     hi = np.concatenate([observed, np.ones_like(observed)], axis=1)
-    for _ in range(60):
+    for _ in range(48):
         mid = (lo + hi) / 2
         above = score(mid) > target  # the limit lies above mid
         lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
@@ -744,7 +744,8 @@ def paired_test(
     """Δ on common clusters (1-d arrays, one entry per cluster) with paired_score's 95%
     interval and the p-value of that same interval family: the two-sided level at which
     its bound nearest 0 reaches 0 (bisection in z), so p < ALPHA exactly when 0 lies
-    outside the 95% interval."""
+    outside the 95% interval (for binary trials, McNemar's score p-value, the same thing
+    for Tango's interval)."""
     cols = [np.asarray(a, dtype=np.float64)[None, :] for a in (num_u, den_u, num_v, den_v)]
     if not (cols[0].shape == cols[1].shape == cols[2].shape == cols[3].shape) or not cols[0].size:
         raise ValueError("paired inputs must be non-empty and of one length")
@@ -755,7 +756,19 @@ def paired_test(
         lo, hi = paired_score(*cols, z=z)
         return bool(lo[0] > 0 or hi[0] < 0)
 
-    if delta == 0 or not excludes_zero(1e-6):
+    u, v = cols[0], cols[2]
+    if (
+        np.array_equal(cols[1], cols[3])
+        and binary_trials(u, cols[1])[0]
+        and binary_trials(v, cols[3])[0]
+    ):
+        # Tango's interval (paired_score's for binary trials) excludes 0 exactly when its
+        # score statistic at 0, McNemar's (only_u - only_v) / sqrt(only_u + only_v), exceeds
+        # z: its p-value, without the bisection.
+        only_u, only_v = float((u > v).sum()), float((v > u).sum())
+        score = abs(only_u - only_v) / math.sqrt(only_u + only_v) if only_u + only_v else 0.0
+        p = math.erfc(min(score, _Z_MAX) / math.sqrt(2))
+    elif delta == 0 or not excludes_zero(1e-6):
         p = 1.0
     elif excludes_zero(_Z_MAX):
         p = math.erfc(_Z_MAX / math.sqrt(2))
