@@ -193,7 +193,8 @@ def cluster_wilson(
     deff = m. The t shrink is for the estimated part only (exponent 1 - w): m is fixed, not
     estimated from k clusters, and shrinking it too made every interval with few successes
     or few clusters over-cover (T9 at p = 0.02: 99-100 %). ``z`` sets the level (1.96:
-    95 %; the t quantile is the one with the same two-sided tail, ``t_like``). Coverage
+    95 %; the t quantile is the one with the same two-sided tail, ``t_like``). A row whose
+    clusters have at most one trial each gets Wilson's interval itself (deff = 1). Coverage
     on synthetic rounds with intra-cluster correlation 0.3: python -m bench ci."""
     k = np.maximum((den > 0).sum(axis=1), 1)
     trials = den.sum(axis=1)
@@ -209,7 +210,32 @@ def cluster_wilson(
     deff = np.exp((1 - weight) * np.log(deff) + weight * np.log(per_cluster))
     t = np.array([t_like(z, df) for df in np.maximum(k - 1, 1).tolist()])
     n_eff = trials / deff * ((z / t) ** 2) ** (1 - weight)
+    # One binary trial per cluster: the trials are independent, deff = 1 is known, not
+    # estimated, and the interval is Wilson's (estimating it anyway over-covered T9 and
+    # shares of 60+ unit clusters). Fractional weights or scores are not trials.
+    unit = binary_trials(num, den)
+    n_eff = np.where(unit, trials, n_eff)
     return wilson_arrays(p * n_eff, n_eff, z=z)
+
+
+def binary_trials(num: FloatArray, den: FloatArray) -> npt.NDArray[np.bool_]:
+    """Per row: whether every cluster is at most one binary trial (den 0, or den 1 with
+    num 0 or 1)."""
+    return np.asarray(np.all((den == 0) | ((den == 1) & ((num == 0) | (num == 1))), axis=1))
+
+
+Z95_ONE_SIDED = 1.6448536269514722
+"""The normal quantile of a one-sided 95 % bound."""
+
+
+def _upper_at_edge(num: FloatArray, den: FloatArray) -> FloatArray:
+    """cluster_wilson's upper limit of each row's share, one-sided (``Z95_ONE_SIDED``)
+    where the share is 0: the statistics bounded by it (below) then sit at the end of
+    their range, which is the other end of the interval, so all of the 5 % it may miss
+    by lies on this side (a two-sided 1.96 left the interval covering 99-100 %)."""
+    two = cluster_wilson(num, den)[1]
+    one = cluster_wilson(num, den, z=Z95_ONE_SIDED)[1]
+    return np.where(num.sum(axis=1) == 0, one, two)
 
 
 def jsd_ceiling(dis_num: FloatArray, dis_den: FloatArray) -> FloatArray:
@@ -217,8 +243,9 @@ def jsd_ceiling(dis_num: FloatArray, dis_den: FloatArray) -> FloatArray:
     runs (rows x clusters: differing keys, keys): JSD (log base 2) <= the total variation
     distance (Lin 1991), which is at most the share of keys whose outcomes differ (two
     distributions of one set of keys differ at most where the keys do), so
-    cluster_wilson's upper limit of that share bounds the JSD too."""
-    return cluster_wilson(dis_num, dis_den)[1]
+    cluster_wilson's upper limit of that share bounds the JSD too; one-sided where no key
+    differs (the JSD is then 0, the interval's hard low end)."""
+    return _upper_at_edge(dis_num, dis_den)
 
 
 def hhi_floor(outside_high: FloatArray) -> FloatArray:
@@ -231,11 +258,12 @@ def hhi_floor(outside_high: FloatArray) -> FloatArray:
 
 def hhi_floor_of(counts: FloatArray) -> FloatArray:
     """hhi_floor of the cluster-adjusted Wilson upper limit of the share outside the
-    largest firm; ``counts`` is rows x clusters x firms."""
+    largest firm (one-sided where that share is 0: HHI* is then 1, the interval's hard
+    high end); ``counts`` is rows x clusters x firms."""
     top = counts.sum(axis=1).argmax(axis=-1)
     den = counts.sum(axis=-1)
     inside = np.take_along_axis(counts, top[:, None, None], axis=-1)[..., 0]
-    return hhi_floor(cluster_wilson(den - inside, den)[1])
+    return hhi_floor(_upper_at_edge(den - inside, den))
 
 
 SCORE_BOUND = "score bound (resampling had nothing to vary)"
@@ -633,6 +661,41 @@ class PairedResult:
     n: int
 
 
+def tango(
+    only_u: FloatArray, only_v: FloatArray, n: FloatArray, *, z: float = Z95
+) -> tuple[FloatArray, FloatArray]:
+    """Tango's score intervals (Tango 1998) of Δ = (only_u - only_v) / n for n paired binary
+    trials, only_u of which are positive at u alone and only_v at v alone (arrays, one
+    interval per entry). The limits are the δ where the score statistic
+    (only_u - only_v - n δ) / sqrt(n (2 q + δ - δ^2)) equals ∓z, q the maximum-likelihood
+    share of v-only trials under Δ = δ (the root of 2n q^2 - B q - C = 0, B = (only_u +
+    only_v)(1 - δ) - 2 δ (n - only_u), C = only_v δ (1 - δ)); found by bisection, the
+    statistic being decreasing in δ."""
+    b, c = only_u[:, None], only_v[:, None]
+    nn = np.maximum(n, 1.0)[:, None]
+    observed = (b - c) / nn
+
+    def score(delta: FloatArray) -> FloatArray:
+        big_b = (b + c) * (1 - delta) - 2 * delta * (nn - b)
+        q = (big_b + np.sqrt(np.maximum(big_b**2 + 8 * nn * c * delta * (1 - delta), 0.0))) / (
+            4 * nn
+        )
+        q = np.maximum(q, np.maximum(0.0, -delta))
+        var = nn * np.maximum(2 * q + delta - delta**2, 1e-300)
+        return np.asarray((b - c - nn * delta) / np.sqrt(var))
+
+    # Column 0 searches the low limit in [-1, Δ], column 1 the high one in [Δ, 1].
+    target = np.array([[z, -z]])
+    lo = np.concatenate([np.full_like(observed, -1.0), observed], axis=1)
+    hi = np.concatenate([observed, np.ones_like(observed)], axis=1)
+    for _ in range(48):
+        mid = (lo + hi) / 2
+        above = score(mid) > target  # the limit lies above mid
+        lo, hi = np.where(above, mid, lo), np.where(above, hi, mid)
+    limits = (lo + hi) / 2
+    return limits[:, 0], limits[:, 1]
+
+
 def paired_score(
     num_u: FloatArray, den_u: FloatArray, num_v: FloatArray, den_v: FloatArray, *, z: float = Z95
 ) -> tuple[FloatArray, FloatArray]:
@@ -642,7 +705,7 @@ def paired_score(
     correlation of the two ratios estimated from the clusters' linearised residuals (0 when
     a side has none to vary). Unlike the paired cluster bootstrap used before, which claimed
     [0, 0] whenever no target differed, it keeps each side's score interval (coverage:
-    python -m bench ci)."""
+    python -m bench ci). Rows with one trial per cluster at both sides get ``tango``."""
     lu, hu = cluster_wilson(num_u, den_u, z=z)
     lv, hv = cluster_wilson(num_v, den_v, z=z)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -662,6 +725,16 @@ def paired_score(
     none = cluster_wilson(np.zeros_like(den_u), den_u, z=z)[1]
     low = np.where(alike, np.minimum(delta - down, -none), delta - down)
     high = np.where(alike, np.maximum(delta + up, none), delta + up)
+    # One trial per target at both runs: the trials are paired binary outcomes, and
+    # Tango's score interval for them needs no design effect or correlation estimate.
+    paired = (
+        np.all(den_u == den_v, axis=1) & binary_trials(num_u, den_u) & binary_trials(num_v, den_v)
+    )
+    if paired.any():
+        only_u = ((num_u > num_v) & (den_u > 0)).sum(axis=1).astype(np.float64)
+        only_v = ((num_v > num_u) & (den_u > 0)).sum(axis=1).astype(np.float64)
+        t_low, t_high = tango(only_u, only_v, den_u.sum(axis=1), z=z)
+        low, high = np.where(paired, t_low, low), np.where(paired, t_high, high)
     return low, high
 
 
@@ -671,7 +744,8 @@ def paired_test(
     """Δ on common clusters (1-d arrays, one entry per cluster) with paired_score's 95%
     interval and the p-value of that same interval family: the two-sided level at which
     its bound nearest 0 reaches 0 (bisection in z), so p < ALPHA exactly when 0 lies
-    outside the 95% interval."""
+    outside the 95% interval (for binary trials, McNemar's score p-value, the same thing
+    for Tango's interval)."""
     cols = [np.asarray(a, dtype=np.float64)[None, :] for a in (num_u, den_u, num_v, den_v)]
     if not (cols[0].shape == cols[1].shape == cols[2].shape == cols[3].shape) or not cols[0].size:
         raise ValueError("paired inputs must be non-empty and of one length")
@@ -682,7 +756,19 @@ def paired_test(
         lo, hi = paired_score(*cols, z=z)
         return bool(lo[0] > 0 or hi[0] < 0)
 
-    if delta == 0 or not excludes_zero(1e-6):
+    u, v = cols[0], cols[2]
+    if (
+        np.array_equal(cols[1], cols[3])
+        and binary_trials(u, cols[1])[0]
+        and binary_trials(v, cols[3])[0]
+    ):
+        # Tango's interval (paired_score's for binary trials) excludes 0 exactly when its
+        # score statistic at 0, McNemar's (only_u - only_v) / sqrt(only_u + only_v), exceeds
+        # z: its p-value, without the bisection.
+        only_u, only_v = float((u > v).sum()), float((v > u).sum())
+        score = abs(only_u - only_v) / math.sqrt(only_u + only_v) if only_u + only_v else 0.0
+        p = math.erfc(min(score, _Z_MAX) / math.sqrt(2))
+    elif delta == 0 or not excludes_zero(1e-6):
         p = 1.0
     elif excludes_zero(_Z_MAX):
         p = math.erfc(_Z_MAX / math.sqrt(2))

@@ -168,15 +168,29 @@ def test_paired_score_bounds_where_every_target_agrees() -> None:
 
 def test_unattainable_band_is_shown_by_the_masses() -> None:
     # Six clusters of one trial at p = 0.02: no count (0 in 89 % of rounds, 1 in 10 %)
-    # lets a coverage land in 93-97 %, and the bench prints the masses that show it.
+    # lets a coverage land in 93-97 % for an interval monotone in the estimate, and the
+    # bench prints the masses of the runs of estimate values that show it.
     rows = ci.run(1000, ci.SEED, {"share": (ci.Cell(0.02, 6, 1),)})
     (row,) = rows
     assert row["attainable"] is False
     heaviest = row["heaviest"]
     assert isinstance(heaviest, list) and heaviest[0] > 0.85
-    assert (
-        ci.number(row["nearest_below"]) < ci.BAND[0] < ci.BAND[1] < ci.number(row["nearest_above"])
-    )
+    below, above = ci.number(row["by_estimate_below"]), ci.number(row["by_estimate_above"])
+    assert below < ci.BAND[0] < ci.BAND[1] < above
+
+
+def test_attainability_is_judged_for_intervals_monotone_in_the_estimate() -> None:
+    # Estimate values 0 (mass 0.9) and 1 (0.1): covering the truth at both gives 1.0, at
+    # one 0.9 or 0.1; no run is in the band. A third value of mass 0.05 between them makes
+    # the run {0, 0.5} (0.95) reach it.
+    two = np.array([0.0] * 90 + [1.0] * 10)
+    assert ci.by_estimate(two, ci.BAND)["attainable"] is False
+    three = np.array([0.0] * 90 + [0.5] * 5 + [1.0] * 5)
+    assert ci.by_estimate(three, ci.BAND)["attainable"] is True
+    # {0, 1} at sizes 1 and 2: an interval may depend on the size, so covering both
+    # estimates at size 1 (0.90) and 0 at size 2 (0.05) reaches 0.95.
+    sizes = np.array([1] * 85 + [2] * 5 + [1] * 5 + [2] * 5)
+    assert ci.by_estimate_given(two, sizes, ci.BAND)["attainable"] is True
 
 
 def test_cluster_wilson_covers_rare_events() -> None:
@@ -186,3 +200,64 @@ def test_cluster_wilson_covers_rare_events() -> None:
     rows = ci.run(ci.REPLICATIONS, ci.SEED, {"share": (ci.Cell(0.02, 60, 5),)}, attain_draws=0)
     (share,) = rows
     assert 0.93 <= ci.number(share["coverage"]) <= 0.975, share
+
+
+def test_one_trial_per_cluster_gets_wilsons_interval() -> None:
+    # With one trial per cluster the trials are independent: nothing to estimate, so no
+    # design effect and no t shrink (which made the interval over-cover: 97.8 % at
+    # p = 0.02, k = 60, where Wilson's exact coverage is 96.8 %).
+    num = np.array([[1.0] * 3 + [0.0] * 57, [1.0] * 10 + [0.0] * 50])
+    den = np.ones_like(num)
+    low, high = stats.cluster_wilson(num, den)
+    w_low, w_high = stats.wilson_arrays(num.sum(axis=1), den.sum(axis=1))
+    np.testing.assert_allclose(low, w_low)
+    np.testing.assert_allclose(high, w_high)
+    # Fractional weights (at most 1) or scores are not binary trials: still design-adjusted.
+    weights = np.full((1, 60), 0.5)
+    assert stats.cluster_wilson(num[:1] * 0.5, weights)[0][0] != pytest.approx(
+        stats.wilson_arrays(np.array([1.5]), np.array([30.0]))[0][0]
+    )
+
+
+def test_paired_unit_trials_get_tangos_score_interval() -> None:
+    # One trial per target at both runs: paired binary outcomes. No discordant trial among
+    # n: Tango's limits are the Wilson limits of 0 of n, ±z^2 / (n + z^2), symmetric.
+    n = 40
+    zeros, ones = np.zeros((1, n)), np.ones((1, n))
+    low, high = stats.paired_score(zeros, ones, zeros, ones)
+    bound = stats.Z95**2 / (n + stats.Z95**2)
+    assert low[0] == pytest.approx(-bound, abs=1e-9) and high[0] == pytest.approx(bound, abs=1e-9)
+    # Discordant trials: the limits are where Tango's score statistic, with the nuisance
+    # share maximised numerically here (a grid over q), equals -+1.96.
+    for only_u, only_v, n in ((1, 0, 10), (4, 1, 8), (3, 3, 25)):
+        u = np.zeros((1, n))
+        v = np.zeros((1, n))
+        u[0, :only_u] = 1.0
+        v[0, only_u : only_u + only_v] = 1.0
+        low, high = stats.paired_score(u, np.ones((1, n)), v, np.ones((1, n)))
+        for limit, sign in ((low[0], 1.0), (high[0], -1.0)):
+            q = np.linspace(max(0.0, -limit), (1 - limit) / 2, 200_001)[1:-1]
+            loglik = (
+                only_u * np.log(q + limit)
+                + only_v * np.log(q)
+                + (n - only_u - only_v) * np.log(1 - 2 * q - limit)
+            )
+            best = q[np.argmax(loglik)]
+            score = (only_u - only_v - n * limit) / np.sqrt(n * (2 * best + limit - limit**2))
+            assert score == pytest.approx(sign * stats.Z95, abs=2e-3)
+
+
+def test_degenerate_bounds_are_one_sided_where_the_estimate_is_at_the_end_of_its_range() -> None:
+    # No key differs: JSD = 0 is the interval's hard low end, so its ceiling is a one-sided
+    # 95 % bound (z = 1.645); a two-sided 1.96 left C1 covering 99-100 % (bench ci). Same
+    # for HHI* = 1 (every unit in one AS) and its floor.
+    none, keys = np.zeros((1, 25)), np.ones((1, 25))
+    one_sided = stats.wilson_arrays(np.zeros(1), np.array([25.0]), z=stats.Z95_ONE_SIDED)[1]
+    assert stats.jsd_ceiling(none, keys)[0] == pytest.approx(one_sided[0])
+    counts = np.zeros((1, 25, 4))
+    counts[..., 0] = 1.0
+    assert stats.hhi_floor_of(counts)[0] == pytest.approx(stats.hhi_floor(one_sided)[0])
+    # Some key differs: the two-sided limit stays.
+    some = none.copy()
+    some[0, 0] = 1.0
+    assert stats.jsd_ceiling(some, keys)[0] == pytest.approx(stats.cluster_wilson(some, keys)[1][0])
