@@ -590,6 +590,8 @@ def t10(ctx: Context) -> Estimate:
     if reason := missing_tables("T10", present):
         return withheld("T10", run, reason)
     verdicts = ctx.sni.verdicts
+    if not verdicts:
+        return withheld("T10", run, "no transport.sni tests in this run")
     decided = sorted((k, v) for k, v in verdicts.items() if v in DECIDED)
     params: dict[str, Any] = {
         "undecided": len(verdicts) - len(decided),
