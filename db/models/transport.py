@@ -343,7 +343,7 @@ class SniObservation(_AddressMixin, ObservationMixin, Base):
         Integer, doc="control handshakes that failed before one worked (loss on the path)"
     )
     vn_answered: Mapped[bool | None] = mapped_column(
-        Boolean, doc="quic: the Version Negotiation probe got its reply; NULL for tcp"
+        Boolean, doc="quic: the Version Negotiation probe got a reply datagram; NULL for tcp"
     )
     residual_wait_ms: Mapped[float | None] = mapped_column(
         Float, doc="time waited for an earlier residual block on this 3-tuple to expire"

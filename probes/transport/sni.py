@@ -311,7 +311,7 @@ class SniProbe(TransportProbe[SniConfig]):
         return StepResult(False, lost)
 
     async def _vn_step(self, task: Task, attempts: list[dict[str, Any]]) -> bool:
-        """The VN probe, up to k times: True when any reply came back."""
+        """The VN probe, up to k times: True when any reply datagram came back."""
         for i in range(self.config.tries):
             sub = Task(
                 key=f"{task.key}/vn/{i}",
@@ -321,7 +321,9 @@ class SniProbe(TransportProbe[SniConfig]):
                 deadline_s=self.config.handshake_timeout_s + 1.0,
             )
             obs = await self._vn.measure(sub)
-            answered = obs.fields.get("reply") == "vn"
+            # Any datagram back (a VN, or something malformed) shows UDP/443 carries
+            # traffic both ways; only silence or an ICMP error counts as lost.
+            answered = obs.fields.get("reply") in ("vn", "other", "malformed")
             attempts.append(
                 {
                     "step": "vn",
