@@ -33,6 +33,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from fragscope.db.ids import stable_hash64
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes import config_rules as rules
 from fragscope.probes.base import Endpoint, Observation, Task, TaskParams
@@ -190,7 +191,13 @@ class SniProbe(TransportProbe[SniConfig]):
         self._quiet_until: dict[tuple[str, int, str], float] = {}
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
-        return (TaskParams(t, {"transport": t}) for t in self.config.transports)
+        # Which transport a target is tested on first is drawn from its name (stable
+        # across runs, so reruns and shards agree), not always TCP: a censor that keys on
+        # the first flow it sees then does not favour one transport throughout.
+        transports = list(self.config.transports)
+        if stable_hash64("sni-order", target) & 1:
+            transports.reverse()
+        return (TaskParams(t, {"transport": t}) for t in transports)
 
     async def measure(self, task: Task) -> Observation:
         obs, t0 = self.start(task)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from fragscope.probes.transport.sni import SniConfig, StepResult, classify
+from fragscope.probes.transport.sni import SniConfig, SniProbe, StepResult, classify
 
 OK, LOST = StepResult(True, 0), StepResult(False, 2)
 OK_AFTER_LOSS = StepResult(True, 1)  # the control needed a retry: the path loses packets
@@ -46,3 +46,14 @@ def test_classify(
 def test_bad_config_names_the_field(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=field):
         SniConfig(**{field: value})  # type: ignore[arg-type]
+
+
+def test_transport_order_is_drawn_per_target_and_stable() -> None:
+    probe = SniProbe()
+    orders = {
+        name: [p.key_suffix for p in probe.tasks_for(name, None)]
+        for name in (f"t{i}.example.test" for i in range(16))
+    }
+    assert {tuple(o) for o in orders.values()} == {("tcp", "quic"), ("quic", "tcp")}
+    again = SniProbe()
+    assert all([p.key_suffix for p in again.tasks_for(n, None)] == o for n, o in orders.items())
