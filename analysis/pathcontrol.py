@@ -39,17 +39,19 @@ class PathControl:
 
     def discarded(self, f: RunFacts, channel: str) -> BoolArray:
         """Per pair of ``f`` (its order): True where this channel's failure is explained."""
-        pairs = self.explained.get(channel, frozenset())
-        out = np.zeros(len(f.t), dtype=np.bool_)
-        if not pairs:
-            return out
-        targets, addresses = f.names.targets, f.names.addresses  # both sorted
-        for target, address in pairs:
-            t, a = bisect.bisect_left(targets, target), bisect.bisect_left(addresses, address)
-            found = t < len(targets) and a < len(addresses)
-            if found and targets[t] == target and addresses[a] == address:
-                out |= (f.t == t) & (f.a == a)  # few explained pairs: a pass each is cheap
-        return out
+        return pair_mask(f, self.explained.get(channel, frozenset()))
+
+
+def pair_mask(f: RunFacts, pairs: Iterable[tuple[str, str]]) -> BoolArray:
+    """Per pair of ``f`` (its order): True where its (target, address) is in ``pairs``."""
+    out = np.zeros(len(f.t), dtype=np.bool_)
+    targets, addresses = f.names.targets, f.names.addresses  # both sorted
+    for target, address in pairs:
+        t, a = bisect.bisect_left(targets, target), bisect.bisect_left(addresses, address)
+        found = t < len(targets) and a < len(addresses)
+        if found and targets[t] == target and addresses[a] == address:
+            out |= (f.t == t) & (f.a == a)  # few pairs: a pass each is cheap
+    return out
 
 
 def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str, PathControl]:

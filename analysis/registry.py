@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from fragscope.analysis.pathcontrol import PathControl
     from fragscope.analysis.result import Estimate
     from fragscope.analysis.scope import RunInfo
+    from fragscope.analysis.sni import SniFacts
 
 NAMING = "naming"
 CONCENTRATION = "concentration"
@@ -59,6 +60,7 @@ class Facts(StrEnum):
     CONTROL_OUTCOMES = "control_outcomes"  # the same for the round's control run, if any
     ESTIMATES = "estimates"  # the run's other indicator values (for composites)
     PATH_CONTROL = "path_control"  # failures the same-path control explains (PathControl)
+    SNI = "sni"  # the run's SNI A/B verdicts per (target, address, transport) (SniFacts)
 
 
 class Later:
@@ -122,6 +124,10 @@ class Context:
     @property
     def path_control(self) -> PathControl:
         return self._get(Facts.PATH_CONTROL)  # type: ignore[no-any-return]
+
+    @property
+    def sni(self) -> SniFacts:
+        return self._get(Facts.SNI)  # type: ignore[no-any-return]
 
     @property
     def estimates(self) -> dict[str, Estimate]:

@@ -1,4 +1,4 @@
-"""Transport indicators T1-T9 from per-pair facts (analysis.facts). No I/O.
+"""Transport indicators T1-T10 from per-pair facts (analysis.facts, analysis.sni). No I/O.
 
 Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 Clusters are targets: every value is a function of per-target sums; ratios get the score
@@ -17,6 +17,7 @@ import numpy.typing as npt
 
 from fragscope.analysis import registry, stats
 from fragscope.analysis.facts import LEGACY_KINDS, BoolArray, IntArray, RunFacts, norm_name
+from fragscope.analysis.pathcontrol import pair_mask
 from fragscope.analysis.registry import REGISTRY, Context, Facts, indicator
 from fragscope.analysis.result import (
     Estimate,
@@ -28,6 +29,7 @@ from fragscope.analysis.result import (
     not_applicable,
     withheld,
 )
+from fragscope.analysis.sni import DECIDED, SNI_FILTERING
 
 FloatArray = stats.FloatArray
 StrArray = npt.NDArray[np.str_]
@@ -111,16 +113,23 @@ def _keys(f: RunFacts, targets: IntArray) -> StrArray:
     unit="share of (target, address) pairs",
     formula="UBR = |{(d,ip) : TLS_ok_v ∧ QUIC_timeout_v ∧ QUIC_ok_c}| / |{(d,ip) : "
     "TLS_ok_v ∧ QUIC_ok_c}|, same IP for TCP and QUIC (Elmenhorst et al. 2021); "
-    "QUIC_timeout = no handshake and nothing or no completion came back.",
+    "QUIC_timeout = no handshake and nothing or no completion came back. Pairs whose "
+    "transport.sni QUIC verdict is sni_filtered or residual are left out.",
     reasoning="As in the catalogue; the control vantage is the round's run at the "
     "control label (default clean). Version 2: a pair whose QUIC failure the same-path "
     "control explains (analysis.pathcontrol) is left out, counted in "
-    "params.path_control_discarded.",
-    version=2,
+    "params.path_control_discarded. Version 3: a QUIC timeout on a pair where "
+    "transport.sni saw a QUIC handshake with the control SNI reach the same address "
+    "(verdict sni_filtered or residual) is SNI filtering, not UDP/443 blocking: UDP/443 "
+    "to that address carried a whole handshake. Such pairs are left out and counted in "
+    "params.sni_filtered_discarded (they count in T10). Without transport.sni rows for a "
+    "pair, its timeout counts as before: the two cannot be told apart without the control "
+    "SNI.",
+    version=3,
     inputs=("tls_observations", "quic_observations"),
     min_n=3,
     pillar=registry.TRANSPORT,
-    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT, Facts.PATH_CONTROL),
+    needs=(Facts.TRANSPORT, Facts.CONTROL_TRANSPORT, Facts.PATH_CONTROL, Facts.SNI),
     needs_control=True,
     headline=7,
     brief="Stability",
@@ -135,13 +144,17 @@ def t2(ctx: Context) -> Estimate:
     (c_quic_ok,) = f.matched(control, "quic_ok")
     eligible = f.tls_ok & c_quic_ok & f.quic_tried
     explained = eligible & ~f.quic_ok & ctx.path_control.discarded(f, "quic")
-    sel = eligible & ~explained
+    sni_filtered = (
+        eligible & ~f.quic_ok & ~explained & pair_mask(f, ctx.sni.sni_filtered_pairs("quic"))
+    )
+    sel = eligible & ~explained & ~sni_filtered
     blocked = (f.quic_timeout & ~f.quic_ok)[sel]
     targets, (num, den) = _per_target(f.t[sel], blocked.astype(np.float64), np.ones(len(blocked)))
     params = {
         "pairs": int(sel.sum()),
         "blocked_pairs": int(blocked.sum()),
         "path_control_discarded": int(explained.sum()),
+        "sni_filtered_discarded": int(sni_filtered.sum()),
     }
     return from_ratio("T2", run, num, den, params=params, keys=_keys(f, targets))
 
@@ -550,6 +563,57 @@ def t9(ctx: Context) -> Estimate:
     return from_cluster_ratio(
         "T9", run, cols[:, 0], cols[:, 0] + cols[:, 1], n=len(targets), params=params
     )
+
+
+@indicator(
+    code="T10",
+    title="SNI filtering rate",
+    question="Of the names whose address answers an innocuous control SNI, how many are "
+    "blocked by the name they send (over TCP+TLS or QUIC)?",
+    unit="share of (target, address, transport) tests",
+    formula="Over the transport.sni tests (d, ip, transport) whose control SNI reached the "
+    "server first (verdict ok, sni_filtered or residual): T10 = |{verdict in "
+    "{sni_filtered, residual}}| / |tests|; params.tcp and params.quic give the same ratio "
+    "per transport.",
+    reasoning="Censored Planet's control-name idea on the same address: a verdict exists "
+    "only where the control SNI worked, so address, port or UDP blocking "
+    "(ip_or_port_blocked, udp_blocked) and loss (inconclusive) are left out of the "
+    "denominator and counted in params.undecided. Residual blocking (the block outlives "
+    "the triggering flow, a repeat or a later control is lost) is SNI filtering too. "
+    "Clusters are targets.",
+    version=1,
+    inputs=("sni_observations",),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.SNI,),
+    params_doc={
+        "tcp": "the ratio over TCP+TLS tests alone (NULL without any)",
+        "quic": "the ratio over QUIC tests alone (NULL without any)",
+        "residual": "tests whose verdict is residual",
+        "undecided": "tests left out: the control SNI did not work first",
+    },
+)
+def t10(ctx: Context) -> Estimate:
+    run, present = ctx.run, ctx.present
+    if reason := missing_tables("T10", present):
+        return withheld("T10", run, reason)
+    verdicts = ctx.sni.verdicts
+    if not verdicts:
+        return withheld("T10", run, "no transport.sni tests in this run")
+    decided = sorted((k, v) for k, v in verdicts.items() if v in DECIDED)
+    params: dict[str, Any] = {
+        "undecided": len(verdicts) - len(decided),
+        "residual": sum(v == "residual" for _, v in decided),
+    }
+    for transport in ("tcp", "quic"):
+        mine = [v in SNI_FILTERING for (_, _, tr), v in decided if tr == transport]
+        params[transport] = sum(mine) / len(mine) if mine else None
+    names = np.array([t for (t, _, _), _ in decided], dtype=np.str_)
+    filtered = np.array([v in SNI_FILTERING for _, v in decided], dtype=np.float64)
+    found, inverse = np.unique(names, return_inverse=True)
+    num = np.bincount(inverse, weights=filtered, minlength=len(found)).astype(np.float64)
+    den = np.bincount(inverse, minlength=len(found)).astype(np.float64)
+    return from_ratio("T10", run, num, den, params=params, keys=found)
 
 
 @indicator(

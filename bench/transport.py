@@ -5,7 +5,10 @@ sides see the same machine load:
 - QUIC handshakes/s through ``transport.quic`` (certificate verdict included, no HTTP)
   against a bare aioquic client loop doing the same handshakes (target ratio >= 0.8);
 - VN probes/s through ``transport.quic_vn`` against a bare asyncio UDP loop sending the
-  same 1200-byte packets on the same kind of connected socket (target ratio >= 0.5).
+  same 1200-byte packets on the same kind of connected socket (target ratio >= 0.5);
+- handshakes/s through ``transport.sni`` (each task: four handshakes, control and real
+  SNI, plus for QUIC a VN probe that counts for nothing) against the bare aioquic loop
+  and a bare ssl-over-asyncio loop (target ratio >= 0.8 for each transport).
 Bounded in count and time; loopback only. Prints the figures; ``main()`` returns 1 when a
 target is missed.
 """
@@ -36,11 +39,15 @@ from fragscope.probes.base import Task
 from fragscope.probes.safety import NetworkPolicy
 from fragscope.probes.transport.quic import QuicConfig, QuicProbe
 from fragscope.probes.transport.quic_wire import build_initial
+from fragscope.probes.transport.sni import SniConfig, SniProbe
 from fragscope.probes.transport.vn import VnConfig, VnProbe
 
 ADDRESS = "127.77.10.1"
 QUIC_TARGET = 0.8
 VN_TARGET = 0.5
+SNI_TARGET = 0.8
+SNI_TASKS = int(os.environ.get("FRAGSCOPE_BENCH_SNI", "64"))
+SNI_HANDSHAKES = 4  # control, real, real again, control again (no loss: one try each)
 HANDSHAKES = int(os.environ.get("FRAGSCOPE_BENCH_HANDSHAKES", "240"))
 HANDSHAKE_CONCURRENCY = 8
 VN_PROBES = int(os.environ.get("FRAGSCOPE_BENCH_VN", "4000"))
@@ -162,6 +169,51 @@ async def vn_round(port: int, n: int, *, ours_first: bool = False) -> tuple[floa
     return ours, bare
 
 
+# --- SNI A/B -----------------------------------------------------------------------------
+
+
+async def bare_tls(port: int, ca: str) -> bool:
+    ctx = ssl.create_default_context(cafile=ca)
+    try:
+        async with asyncio.timeout(5.0):
+            _, writer = await asyncio.open_connection(
+                ADDRESS, port, ssl=ctx, server_hostname="www.example.test"
+            )
+    except (TimeoutError, OSError):
+        return False
+    writer.transport.abort()
+    return True
+
+
+async def sni_round(
+    port: int, ca: str, transport: str, n: int, *, ours_first: bool = False
+) -> tuple[float, float]:
+    """(handshakes/s through transport.sni, handshakes/s of the bare loop)."""
+    cfg = SniConfig(port=port, ca_file=ca, transports=(transport,), tries=1, control_sni="x.test")
+    probe = SniProbe(cfg, policy=NetworkPolicy.from_env())
+
+    async def through_probe(i: int) -> bool:
+        task = Task(
+            key=f"bench/sni/{i}",
+            probe=probe.name,
+            target="www.example.test",
+            params={"address": ADDRESS, "port": port, "transport": transport},
+            deadline_s=30.0,
+        )
+        return (await probe.measure(task)).fields.get("verdict") == "ok"
+
+    def bare(i: int) -> Awaitable[bool]:
+        return bare_handshake(port, ca) if transport == "quic" else bare_tls(port, ca)
+
+    concurrency = max(1, HANDSHAKE_CONCURRENCY // 2)
+    if ours_first:
+        ours, _ = await _pool(n, concurrency, through_probe)
+    bare_rate, _ = await _pool(n * SNI_HANDSHAKES, concurrency, bare)
+    if not ours_first:
+        ours, _ = await _pool(n, concurrency, through_probe)
+    return ours * SNI_HANDSHAKES, bare_rate
+
+
 def main() -> int:
     os.environ.setdefault("FRAGSCOPE_ALLOWED_NETS", "127.0.0.0/8,::1/128")
     with tempfile.TemporaryDirectory(prefix="fragscope-bench-") as tmp:
@@ -184,6 +236,13 @@ def main() -> int:
                 asyncio.run(vn_round(port, VN_PROBES // ROUNDS, ours_first=i % 2 == 1))
                 for i in range(ROUNDS)
             ]
+            sni = {
+                t: [
+                    asyncio.run(sni_round(port, ca, t, SNI_TASKS // ROUNDS, ours_first=i % 2 == 1))
+                    for i in range(ROUNDS)
+                ]
+                for t in ("tcp", "quic")
+            }
         finally:
             runner.stop(running)
     q_ours = statistics.median(o for o, _ in quic)
@@ -204,7 +263,17 @@ def main() -> int:
         f"transport: VN probes/s        fragscope {v_ours:8.1f}  bare UDP loop {v_bare:7.1f}  "
         f"ratio {v_ratio:.2f} (target >= {VN_TARGET}, {VN_CONCURRENCY} in flight)"
     )
-    return 0 if q_ratio >= QUIC_TARGET and v_ratio >= VN_TARGET else 1
+    sni_ok = True
+    for t, rounds_ in sni.items():
+        ratio = statistics.median(o / b for o, b in rounds_)
+        sni_ok &= ratio >= SNI_TARGET
+        print(
+            f"transport: SNI A/B {t:<4} handshakes/s  fragscope "
+            f"{statistics.median(o for o, _ in rounds_):8.1f}  bare "
+            f"{'aioquic' if t == 'quic' else 'ssl'} {statistics.median(b for _, b in rounds_):8.1f}"
+            f"  ratio {ratio:.2f} (target >= {SNI_TARGET})"
+        )
+    return 0 if q_ratio >= QUIC_TARGET and v_ratio >= VN_TARGET and sni_ok else 1
 
 
 if __name__ == "__main__":

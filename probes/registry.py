@@ -21,6 +21,7 @@ BUILTIN_PROBE_MODULES: tuple[str, ...] = (
     "fragscope.probes.transport.tls",
     "fragscope.probes.transport.quic",
     "fragscope.probes.transport.vn",
+    "fragscope.probes.transport.sni",
     "fragscope.probes.transport.path",
     "fragscope.probes.naming.probe",
 )

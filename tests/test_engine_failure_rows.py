@@ -88,6 +88,7 @@ PROBE_CONFIG: dict[str, str] = {
     "path.udp443": "port = {port}\ntimeout_s = 20.0\ntries = 1",
     "transport.quic": "port = {port}\nhandshake_timeout_s = 20.0\nhttp_timeout_s = 20.0",
     "transport.quic_vn": "port = {port}\ntimeout_s = 20.0",
+    "transport.sni": "port = {port}\nhandshake_timeout_s = 20.0",
     "transport.tls": (
         "port = {port}\nconnect_timeout_s = 20.0\nhandshake_timeout_s = 20.0\nhttp_timeout_s = 20.0"
     ),

@@ -24,5 +24,6 @@ def test_summary_keeps_its_table_order() -> None:
         "quic_observations",
         "quic_vn_observations",
         "path_observations",
+        "sni_observations",
         "null_observations",
     )

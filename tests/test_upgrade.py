@@ -104,6 +104,10 @@ MAIN_A4946A4 = Path(__file__).parent / "fixtures" / "data" / "a4946a4.sqlite"
 the models became a package and the migration files were renamed."""
 
 
+TABLES_AFTER_A4946A4 = {"sni_observations", "sni_attempts"}
+"""Tables later revisions created (0900_sni): the upgrade adds them, empty."""
+
+
 def _all_rows(
     path: Path, columns: dict[str, list[str]] | None = None
 ) -> dict[str, list[tuple[object, ...]]]:
@@ -131,7 +135,8 @@ def test_database_of_main_a4946a4_upgrades_and_keeps_its_rows(tmp_path: Path) ->
     db = tmp_path / "main.sqlite"
     shutil.copyfile(MAIN_A4946A4, db)
     before = _all_rows(db)
-    assert set(before) == set(Base.metadata.tables)  # the fixture has every table...
+    # the fixture has every table of its time...
+    assert set(before) == set(Base.metadata.tables) - TABLES_AFTER_A4946A4
     assert all(before.values())  # ...and rows in each
     result = CliRunner().invoke(main, ["db", "upgrade", "--db", str(db)])
     assert result.exit_code == 0, result.output

@@ -46,6 +46,8 @@ from fragscope.db.models.transport import (
     QuicTransportParam,
     QuicVnObservation,
     QuicVnVersion,
+    SniAttempt,
+    SniObservation,
     TlsObservation,
 )
 
@@ -67,6 +69,8 @@ __all__ = [
     "QuicVnObservation",
     "QuicVnVersion",
     "Run",
+    "SniAttempt",
+    "SniObservation",
     "Target",
     "TaskDone",
     "TaskFollowUp",

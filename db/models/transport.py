@@ -293,3 +293,92 @@ class PathObservation(_AddressMixin, ObservationMixin, Base):
         Boolean, doc="tcp_ecn: the SYN-ACK has ECE set and CWR clear (RFC 3168 section 6.1.1)"
     )
     rtt_ms: Mapped[float | None] = mapped_column(Float, doc="experimental probe round trip")
+
+
+SNI_TRANSPORTS = ("tcp", "quic")
+SNI_VERDICTS = (
+    "ok",
+    "sni_filtered",
+    "ip_or_port_blocked",
+    "udp_blocked",
+    "residual",
+    "inconclusive",
+)
+SNI_STEPS = ("control_first", "real_first", "real_repeat", "control_later", "vn")
+
+
+class SniObservation(_AddressMixin, ObservationMixin, Base):
+    """``transport.sni``: the real SNI against a control SNI on one (address, transport)."""
+
+    __tablename__ = "sni_observations"
+    __table_args__ = envelope_args(
+        "transport.sni: SNI A/B test on one address and transport (TCP+TLS or QUIC): a "
+        "control SNI first, the real SNI twice, the control again, and for QUIC the "
+        "Version Negotiation probe; classified per docs/indicators.md (T10).",
+        _in("transport", SNI_TRANSPORTS),
+        _in("verdict", SNI_VERDICTS),
+    )
+
+    transport: Mapped[str | None] = mapped_column(String(8), doc="tcp (TCP+TLS) or quic")
+    real_sni: Mapped[str | None] = mapped_column(String(255), doc="the target's own name")
+    control_sni: Mapped[str | None] = mapped_column(
+        String(255), doc="the innocuous name sent to the same address (need not be served)"
+    )
+    tries: Mapped[int | None] = mapped_column(
+        Integer, doc="k: handshakes per step; a step fails only when all k fail"
+    )
+    control_first_ok: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the control SNI, before any real SNI, reached the server"
+    )
+    real_first_ok: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the first real-SNI step reached the server"
+    )
+    real_repeat_ok: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the repeated real-SNI step reached the server"
+    )
+    control_later_ok: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the control SNI, after the real SNI, reached the server"
+    )
+    control_retries: Mapped[int | None] = mapped_column(
+        Integer, doc="control handshakes that failed before one worked (loss on the path)"
+    )
+    vn_answered: Mapped[bool | None] = mapped_column(
+        Boolean, doc="quic: the Version Negotiation probe got a reply datagram; NULL for tcp"
+    )
+    residual_wait_ms: Mapped[float | None] = mapped_column(
+        Float, doc="time waited for an earlier residual block on this 3-tuple to expire"
+    )
+    verdict: Mapped[str | None] = mapped_column(
+        String(24),
+        doc="ok, sni_filtered, ip_or_port_blocked, udp_blocked, residual or inconclusive "
+        "(docs/indicators.md, T10)",
+    )
+
+
+class SniAttempt(Base):
+    __tablename__ = "sni_attempts"
+    __table_args__ = (
+        {"comment": "One row per handshake of a transport.sni test, in the order sent."},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, doc="hash of parent id, position"
+    )
+    observation_id: Mapped[int] = child_of("sni_observations")
+    position: Mapped[int] = mapped_column(Integer, doc="0-based order of the handshake")
+    step: Mapped[str] = mapped_column(
+        String(16), doc="control_first, real_first, real_repeat, control_later or vn"
+    )
+    sni: Mapped[str | None] = mapped_column(String(255), doc="the SNI sent (NULL for vn)")
+    ok: Mapped[bool] = mapped_column(Boolean, doc="the server answered (handshake or VN reply)")
+    failure: Mapped[str | None] = mapped_column(
+        ForeignKey("vocab_failure.name"), doc="why this handshake failed"
+    )
+    failure_detail: Mapped[str | None] = mapped_column(Text, doc="the failure's detail")
+    duration_ms: Mapped[float | None] = mapped_column(Float, doc="time of this handshake")
+    client_hello_initials: Mapped[int | None] = mapped_column(
+        Integer, doc="quic: Initial packets the ClientHello flight used (RFC 9001 section 4.3)"
+    )
+    source_port: Mapped[int | None] = mapped_column(
+        Integer, doc="quic: the UDP source port of this flow (residual blocks key on it)"
+    )

@@ -39,7 +39,9 @@ from fragscope.probes.transport.frame import ICMP_FAILURES, TransportProbe
 from fragscope.probes.transport.quic_wire import (
     VERSION_1,
     VERSION_2,
+    LongPacketType,
     QuicWireError,
+    parse_long_header,
     parse_transport_parameters,
     parse_version_negotiation,
     version_information,
@@ -88,6 +90,15 @@ class QuicConfig:
     )
 
 
+@dataclass(slots=True)
+class FlowFacts:
+    """What one handshake's flow looked like on the wire."""
+
+    client_hello_initials: int = 0
+    """Initial packets sent before anything came back: the ClientHello's flight."""
+    source_port: int | None = None
+
+
 class _ProbeProtocol(QuicConnectionProtocol):
     """Counts datagrams, keeps the VN packet and ICMP errors, turns events into futures.
 
@@ -107,6 +118,20 @@ class _ProbeProtocol(QuicConnectionProtocol):
         self.request_stream: int | None = None
         self.datagrams_in = 0
         self.vn_packet: bytes | None = None
+        self.client_hello_initials = 0
+        # The ClientHello's flight: the Initials of the first datagrams aioquic sends
+        # (RFC 9001 section 4.3: a ClientHello larger than one datagram spans several;
+        # later batches are retransmissions). aioquic reports what it sends only through
+        # datagrams_to_send, so count there.
+        produce = quic.datagrams_to_send
+
+        def counting(now: float) -> list[tuple[bytes, Any]]:
+            out = produce(now=now)
+            if out and not self.client_hello_initials:
+                self.client_hello_initials = sum(1 for data, _ in out if _is_initial(data))
+            return out
+
+        quic.datagrams_to_send = counting  # type: ignore[method-assign]
 
     def datagram_received(self, data: bytes | str, addr: Any) -> None:
         self.datagrams_in += 1
@@ -132,6 +157,13 @@ class _ProbeProtocol(QuicConnectionProtocol):
                     and not self.response.done()
                 ):
                     self.response.set_result(h3_event)
+
+
+def _is_initial(datagram: bytes) -> bool:
+    try:
+        return parse_long_header(datagram).packet_type is LongPacketType.INITIAL
+    except QuicWireError:
+        return False
 
 
 def _record_close(protocol: _ProbeProtocol, fields: dict[str, Any]) -> ConnectionTerminated:
@@ -176,7 +208,14 @@ class QuicProbe(TransportProbe[QuicConfig]):
         return cfg
 
     async def measure(self, task: Task) -> Observation:
+        obs, _ = await self.measure_flow(task)
+        return obs
+
+    async def measure_flow(self, task: Task) -> tuple[Observation, FlowFacts]:
+        """Measure once; also return facts of the flow that quic_observations has no
+        column for (transport.sni records them per attempt)."""
         obs, t0 = self.start(task)
+        flow = FlowFacts()
         initial = self.config.initial_version or self.config.versions[0]
         fields: dict[str, Any] = {
             "stage": "not_sent",
@@ -214,11 +253,15 @@ class QuicProbe(TransportProbe[QuicConfig]):
         finally:
             if protocol is not None:
                 self._record_versions(protocol, fields)
+                flow.client_hello_initials = protocol.client_hello_initials
+            if transport is not None:
+                sockname = transport.get_extra_info("sockname")
+                flow.source_port = sockname[1] if sockname else None
             if transport is not None:
                 self._abandon(protocol, transport)
         self.finish(task, obs, t0)
         finish_children(obs)
-        return obs
+        return obs, flow
 
     async def _open(self, dest: Destination) -> tuple[asyncio.DatagramTransport, _ProbeProtocol]:
         loop = asyncio.get_running_loop()
