@@ -7,22 +7,18 @@ same address, over TCP and QUIC v1 and v2. The expectations come from the lab tr
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fragscope.lab.dpi.policy import DpiPolicy
 from fragscope.lab.truth import load
-from fragscope.lab.vantages import facts, lab_exec_argv, lab_layout
+from fragscope.lab.vantages import facts, lab_layout
 from fragscope.lab.world import Lab
+from tests.fixtures.vantage_clients import run_side_by_side
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[2]
 TRUTH = load()
 VANTAGES = facts.load()
 INLINE = VANTAGES["dpi-inline"].dpi
@@ -39,31 +35,11 @@ def run(lab: Lab, vantage: str, attempts: list[str]) -> list[dict[str, Any]]:
 
 
 def run_at(lab: Lab, plans: dict[str, list[str]]) -> dict[str, list[dict[str, Any]]]:
-    """The attempts of each vantage, the vantages' client processes side by side (their
-    paths are disjoint, so one cannot affect the other)."""
-    argv = [sys.executable, "-m", "tests.fixtures.sniclient", "batch"]
+    """The attempts of each vantage (tests/fixtures/sniclient.py batch lines), the
+    vantages' client processes side by side."""
     ca = f" --ca {lab.ca_file}"
-    procs = {
-        vantage: subprocess.Popen(
-            lab_exec_argv(vantage, argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
-        )
-        for vantage in plans
-    }
-    for vantage, proc in procs.items():  # every client starts before any is waited for
-        assert proc.stdin is not None
-        proc.stdin.write("".join(a + ca + "\n" for a in plans[vantage]))
-        proc.stdin.flush()  # communicate() closes it
-    out = {}
-    for vantage, proc in procs.items():
-        stdout, stderr = proc.communicate(timeout=120)
-        assert proc.returncode == 0, stderr
-        out[vantage] = [json.loads(line) for line in stdout.splitlines()]
-    return out
+    stdin = {v: "".join(a + ca + "\n" for a in lines) for v, lines in plans.items()}
+    return run_side_by_side("tests.fixtures.sniclient", stdin, args=("batch",))
 
 
 def outcomes(results: list[dict[str, Any]]) -> list[str]:

@@ -12,20 +12,17 @@ everything is ok; at lossy loss never reads as sni_filtered.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fragscope.lab.truth import load
-from fragscope.lab.vantages import facts, lab_exec_argv, lab_layout
+from fragscope.lab.vantages import facts, lab_layout
 from fragscope.lab.world import Lab
+from tests.fixtures.vantage_clients import run_side_by_side
 
 pytestmark = pytest.mark.lab
 
-REPO = Path(__file__).resolve().parents[2]
 TRUTH = load()
 VANTAGES = facts.load()
 INLINE = VANTAGES["dpi-inline"].dpi
@@ -44,37 +41,13 @@ def _tasks() -> list[dict[str, str]]:
 
 def run_at(lab: Lab, plans: dict[str, dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
     """Each vantage's probe spec (tests/fixtures/sniprobe.py), vantages side by side."""
-    argv = [sys.executable, "-m", "tests.fixtures.sniprobe"]
-    procs = {
-        v: subprocess.Popen(
-            lab_exec_argv(v, argv),
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=REPO,
+    stdin = {
+        v: json.dumps(
+            {"config": {"ca_file": str(lab.ca_file), **p["config"]}, "batches": p["batches"]}
         )
-        for v in plans
+        for v, p in plans.items()
     }
-    for v, proc in procs.items():
-        assert proc.stdin is not None
-        proc.stdin.write(
-            json.dumps(
-                {
-                    "config": {"ca_file": str(lab.ca_file), **plans[v]["config"]},
-                    "batches": plans[v]["batches"],
-                }
-            )
-        )
-        proc.stdin.close()
-    out = {}
-    for v, proc in procs.items():
-        assert proc.stdout is not None and proc.stderr is not None
-        proc.wait(timeout=120)
-        stdout, stderr = proc.stdout.read(), proc.stderr.read()
-        assert proc.returncode == 0, stderr
-        out[v] = [json.loads(line) for line in stdout.splitlines()]
-    return out
+    return run_side_by_side("tests.fixtures.sniprobe", stdin)
 
 
 def verdicts(rows: list[dict[str, Any]]) -> dict[tuple[str, str], str]:
