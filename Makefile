@@ -44,8 +44,12 @@ lab/chain/node_modules/.package-lock.json: lab/chain/package.json lab/chain/pack
 	cd lab/chain && npm ci --no-audit --no-fund
 	@touch $@
 
+# Every test, in two passes: what needs no lab in three pytest-xdist workers (as test-fast),
+# then the lab, the demo and the browser tests in one process (they share one lab and its
+# namespaces). The two marker expressions are complements, so together they are the suite.
 test: deps
-	$(BIN)/pytest
+	$(BIN)/pytest -n 3 --dist loadgroup -m "not lab and not own_lab and not browser"
+	$(BIN)/pytest -m "lab or own_lab or browser"
 
 # The fast loop: everything but the lab, the demo and the browser (markers in pyproject.toml;
 # lab and postgres are also derived from the fixtures a test uses, in tests/conftest.py), in

@@ -117,9 +117,13 @@ def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> 
     assert {label for label, _code in values} == set(plan.VANTAGES)
     # (A withheld value prints "withheld: <reason>" in its row and a data-quality table;
     # the method notes may still explain when a formula would withhold.)
-    assert "withheld:" not in out and "Indicators withheld" not in out, out
+    # One exception, issue 21's: T10 needs transport.sni, which runs at the dpi vantages,
+    # and those do not join the demo yet (an issue 21 deliverable still open).
+    not_in_demo_yet = re.compile(r"\bT10\s+-\s+withheld: no transport\.sni tests in this run")
+    rows = [line for line in out.splitlines() if "withheld:" in line]
+    assert all(not_in_demo_yet.search(line) for line in rows), rows
     nulls = _nulls(tmp_path / "demo" / "demo.sqlite")
     assert {(code, status) for _v, code, status, _why in nulls} <= {
         (code, "not_applicable") for code in NOT_APPLICABLE
-    }, nulls
+    } | {("T10", "withheld")}, nulls
     assert all(why for *_rest, why in nulls), nulls
