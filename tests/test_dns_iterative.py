@@ -180,6 +180,12 @@ def test_without_root_hints_every_task_is_invalid_input() -> None:
     assert obs.failure == Failure.INVALID_INPUT and "root_hints" in obs.failure_detail
 
 
+# The hostile root binds 127.66.200.53:53 (root hints name port 53), so these tests share
+# one xdist worker (make test's --dist loadgroup) instead of racing for the address.
+HOSTILE_ROOT = pytest.mark.xdist_group("hostile-root-127.66.200.53")
+
+
+@HOSTILE_ROOT
 @pytest.mark.parametrize(
     ("mode", "failure", "outcome"),
     [
@@ -205,6 +211,7 @@ def test_hostile_root_is_a_failure_row(
     assert [s["outcome"] for s in _steps(obs)][-1] == outcome
 
 
+@HOSTILE_ROOT
 def test_a_lost_datagram_is_retransmitted_not_a_timeout(tmp_path: Path) -> None:
     # Issue 19 (loss is not censorship): the root answers each question only when it is
     # asked the second time, as on a path that lost the first datagram. The walk still
