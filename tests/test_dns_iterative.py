@@ -180,12 +180,16 @@ def test_without_root_hints_every_task_is_invalid_input() -> None:
     assert obs.failure == Failure.INVALID_INPUT and "root_hints" in obs.failure_detail
 
 
-# The hostile root binds 127.66.200.53:53 (root hints name port 53), so these tests share
-# one xdist worker (make test's --dist loadgroup) instead of racing for the address.
-HOSTILE_ROOT = pytest.mark.xdist_group("hostile-root-127.66.200.53")
+# Each hostile root binds port 53 (root hints name no port) on an address of its own, so
+# make test's xdist workers never race for one (EADDRINUSE).
+HOSTILE_ROOT_ADDRESS = {
+    "garbage": "127.66.201.1",
+    "upward": "127.66.201.2",
+    "silent": "127.66.201.3",
+    "lossy": "127.66.201.4",
+}
 
 
-@HOSTILE_ROOT
 @pytest.mark.parametrize(
     ("mode", "failure", "outcome"),
     [
@@ -199,7 +203,7 @@ def test_hostile_root_is_a_failure_row(
 ) -> None:
     from tests.dns.hostile import HostileServer
 
-    address = "127.66.200.53"
+    address = HOSTILE_ROOT_ADDRESS[mode]
     hints = tmp_path / "hints"
     hints.write_text(f". 3600 IN NS a.root.hostile.\na.root.hostile. 3600 IN A {address}\n")
     probe = DnsIterativeProbe(
@@ -211,14 +215,13 @@ def test_hostile_root_is_a_failure_row(
     assert [s["outcome"] for s in _steps(obs)][-1] == outcome
 
 
-@HOSTILE_ROOT
 def test_a_lost_datagram_is_retransmitted_not_a_timeout(tmp_path: Path) -> None:
     # Issue 19 (loss is not censorship): the root answers each question only when it is
     # asked the second time, as on a path that lost the first datagram. The walk still
     # gets its answer within one timeout_s (the lossy vantage's N6 was withheld for this).
     from tests.dns.hostile import HostileServer
 
-    address = "127.66.200.53"
+    address = HOSTILE_ROOT_ADDRESS["lossy"]
     hints = tmp_path / "hints"
     hints.write_text(f". 3600 IN NS a.root.hostile.\na.root.hostile. 3600 IN A {address}\n")
     probe = DnsIterativeProbe(
