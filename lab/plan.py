@@ -331,6 +331,8 @@ trust_anchor = "{lab.paths.root_anchor}"
 # Per query, its UDP retransmissions included (each try a third): a lost datagram at
 # lossy is sent again, and a try still outlasts distant's 300 ms round trip.
 timeout_s = 3.0
+# A walk whose every retransmission was lost is tried again, as a dns.query is.
+retries = {b.retries(b.dns_attempts)}
 
 {web_probes_text(lab, ("hosts", "path-control"), retries=b.retries(b.transport_attempts))}
 [probes."transport.quic_vn"]

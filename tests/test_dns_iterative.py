@@ -213,6 +213,8 @@ def test_hostile_root_is_a_failure_row(
         obs = asyncio.run(probe.measure(Task(key="k", probe=probe.name, target="www.example.test")))
     assert obs.failure == failure, obs.failure_detail
     assert [s["outcome"] for s in _steps(obs)][-1] == outcome
+    # Only a walk that met silence is tried again by the engine (a lost path, not an answer).
+    assert obs.retryable == (failure is Failure.GENERIC_TIMEOUT_ERROR)
 
 
 def test_a_lost_datagram_is_retransmitted_not_a_timeout(tmp_path: Path) -> None:

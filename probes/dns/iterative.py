@@ -290,6 +290,9 @@ class DnsIterativeProbe:
             obs.failure, obs.failed_operation = exc.failure, Operation.RESOLVE
             obs.failure_detail = exc.detail
             obs.fields["validation"] = str(Security.INDETERMINATE)
+            # No server of a zone answered: the engine tries the whole walk again, as for
+            # a lost dns.query datagram (a failure counts when every attempt fails).
+            obs.retryable = exc.failure is Failure.GENERIC_TIMEOUT_ERROR
         except Exception as exc:
             import traceback
 
