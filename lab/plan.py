@@ -227,6 +227,24 @@ def planted_chain_names(c: lab_truth.ChainPlan) -> set[str]:
     return names | set(c.unregistered) | set(c.uns_unminted)
 
 
+def target_text(
+    targets_dir: Path,
+    name: str,
+    file: str,
+    namespace: str,
+    *,
+    fmt: str | None = None,
+    role: str | None = None,
+) -> str:
+    """One ``[[targets]]`` table of a lab campaign (docs/campaigns.md): list ``name`` read
+    from ``targets_dir / file``."""
+    lines = ["[[targets]]", f'list = "{name}"', f'file = "{targets_dir / file}"']
+    lines += [f'format = "{fmt}"'] if fmt else []
+    lines += [f'namespace = "{namespace}"']
+    lines += [f'role = "{role}"'] if role else []
+    return "\n".join(lines) + "\n"
+
+
 def web_probes_text(lab: Lab, lists: tuple[str, ...] = ("hosts",), *, retries: int = 2) -> str:
     """transport.tls and transport.quic over ``lists``, trusting the lab's CA: the web
     probes every lab campaign runs (2 s per step, ``retries`` extra attempts)."""
@@ -265,45 +283,15 @@ name = "truth-{vantage}"
 vantage = "{vantage}"
 round = "{round_name}"
 
-[[targets]]
-list = "names"
-file = "{targets_dir / "names.txt"}"
-format = "lines"
-namespace = "icann"
-
-[[targets]]
-list = "dnssec"
-file = "{targets_dir / "dnssec.txt"}"
-format = "lines"
-namespace = "icann"
-
-[[targets]]
-list = "whoami"
-file = "{targets_dir / "whoami.txt"}"
-format = "lines"
-namespace = "icann"
-role = "control"
-
-[[targets]]
-list = "hosts"
-file = "{targets_dir / "hosts.csv"}"
-namespace = "icann"
-
-[[targets]]
-list = "alt"
-file = "{targets_dir / "alt.txt"}"
-format = "lines"
-namespace = "mixed"
-
+{target_text(targets_dir, "names", "names.txt", "icann", fmt="lines")}
+{target_text(targets_dir, "dnssec", "dnssec.txt", "icann", fmt="lines")}
+{target_text(targets_dir, "whoami", "whoami.txt", "icann", fmt="lines", role="control")}
+{target_text(targets_dir, "hosts", "hosts.csv", "icann")}
+{target_text(targets_dir, "alt", "alt.txt", "mixed", fmt="lines")}
 # The same-path control: a host no vantage blocks, probed beside the tests on TLS and
 # QUIC; a test pair's failure in the same window as its failure is the path's
 # (analysis/pathcontrol.py).
-[[targets]]
-list = "path-control"
-file = "{targets_dir / "path-control.csv"}"
-namespace = "icann"
-role = "control"
-
+{target_text(targets_dir, "path-control", "path-control.csv", "icann", role="control")}
 [[endpoints]]
 url = "udp://{own}"
 label = "own"
