@@ -49,6 +49,9 @@ PATH_PACKETS_PER_HOST = 5
 # Extra deadline a lossy lookup may need: several of its connections waiting out a lost
 # SYN (1 s, 3 s) or a lost request (RTO from 200 ms, doubling); an EIP-3668 name took 31 s.
 LOSSY_EXTRA_DEADLINE_S = 40.0
+# transport.sni's handshake steps per test: control first, real first, real repeat,
+# control later (probes/transport/sni.py).
+SNI_STEPS = 4
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class Budget:
     transport_attempts: int  # transport.tls / transport.quic pairs
     path_tries: int  # path.udp443: sends of each packet
     vn_attempts: int  # transport.quic_vn: one datagram per attempt
+    sni_tries: int  # transport.sni: handshakes per step (its `tries`)
 
     def retries(self, attempts: int) -> int:
         return attempts - 1
@@ -87,11 +91,26 @@ def lookup_failure(p: float) -> float:
     return 1 - (1 - p**SYNS_WITHIN_REQUEST_TIMEOUT) ** CONNECTIONS_PER_LOOKUP
 
 
-def budget(v: Vantage, *, dns_queries: int, lookups: int, pairs: int, path_packets: int) -> Budget:
+def sni_deadline_s(tries: int, handshake_timeout_s: float, residual_s: float) -> float:
+    """A transport.sni task's deadline: its four handshake steps all timing out, the VN
+    probe, the wait for a residual block, and a margin for a loaded machine."""
+    return SNI_STEPS * tries * handshake_timeout_s + handshake_timeout_s + residual_s + 10.0
+
+
+def budget(
+    v: Vantage,
+    *,
+    dns_queries: int,
+    lookups: int,
+    pairs: int,
+    path_packets: int,
+    sni_handshakes: int = 0,
+) -> Budget:
     """The budget of vantage ``v`` for a round asking ``dns_queries`` dns.query tasks,
     ``lookups`` naming.resolve lookups, ``pairs`` transport pairs and sending
     ``path_packets`` path.udp443 packets (path.udp443 resends a packet itself: its tries
-    are attempts, from 2 on a path without loss)."""
+    are attempts, from 2 on a path without loss) and ``sni_handshakes`` transport.sni
+    steps (a step fails only when all its tries are lost, at most 10)."""
     p = loss_rate(v)
     rtt_s = 2 * v.delay_ms / 1000
     # Each request of a lookup costs a connection and an exchange: two round trips.
@@ -104,4 +123,5 @@ def budget(v: Vantage, *, dns_queries: int, lookups: int, pairs: int, path_packe
         transport_attempts=attempts_needed(p**SYNS_WITHIN_CONNECT_TIMEOUT, pairs),
         path_tries=max(2, attempts_needed(p, path_packets)) if p else 2,
         vn_attempts=attempts_needed(p, pairs),
+        sni_tries=min(10, attempts_needed(p**SYNS_WITHIN_CONNECT_TIMEOUT, max(1, sni_handshakes))),
     )

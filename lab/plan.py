@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 
 from fragscope.lab import budget as path_budget
 from fragscope.lab import truth as lab_truth
+from fragscope.lab.dpi.policy import Mode
 from fragscope.lab.vantages import HOST_VANTAGES
 from fragscope.probes.naming.probe import NamingProbe
 
@@ -31,7 +32,13 @@ if TYPE_CHECKING:
     from fragscope.lab.world import Lab
 
 # Every lab vantage (lab/vantages/truth.toml): the demo's round runs the plan at each.
-VANTAGES = ("clean", "censored", "lossy", "distant", "altroot")
+VANTAGES = ("clean", "censored", "lossy", "distant", "altroot", "dpi-inline", "dpi-residual")
+# The vantages whose every indicator follows from the truth alone. At dpi-residual which
+# flows trigger the censor is a seeded draw over each flow's 4-tuple, whose source port the
+# kernel picks (lab.dpi.policy.DpiPolicy.triggers), and a triggered 3-tuple then drops the
+# other probes' flows to that address for residual_s: its values are checked against the
+# recorded flows instead (tests/transport/test_sni_lab.py).
+EXACT_VANTAGES = tuple(v for v in VANTAGES if v != "dpi-residual")
 # The registry namespace each lab root stands for (lab/truth.toml [roots.*]).
 NAMESPACE_OF_VIEW = {"icann": "icann", "alt": "opennic", "hns": "handshake"}
 # manipulating resolver leaves them alone, so they carry no divergence.
@@ -41,6 +48,10 @@ PLAIN_NAMES = ("mail.example.test.", "mail.nsec.test.", "caddy.example.test.")
 CANARIES = ("a" * 56 + ".onion.", "fscanary.invalid.", "fscanary.alt.")
 QTYPES = ("A", "AAAA", "SOA")  # A/AAAA for N1/N5/N6/N8 and T5's AAAA_share; SOA for N2
 WHOAMI = "whoami.lab."
+# transport.sni's control name: innocuous, served by no lab host (a TLS alert or a QUIC
+# close still proves the ClientHello reached a TLS stack), blocked by no censor.
+SNI_CONTROL = "example.com"
+SNI_HANDSHAKE_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -54,6 +65,7 @@ class Plan:
     alt_dns: tuple[str, ...]  # naming.resolve's DNS names: one per served zone of each root
     chain: tuple[str, ...]  # naming.resolve's ENS and UNS names (lab/chain/truth.toml)
     path_control: tuple[str, str]  # (host name, address): the same-path control target
+    sni_pins: tuple[tuple[str, str], ...]  # (host name, IPv6 address): transport.sni's tests
 
     @property
     def asked(self) -> tuple[str, ...]:
@@ -103,7 +115,20 @@ def make_plan(t: lab_truth.Truth) -> Plan:
         alt_dns=tuple(sorted(alt_dns)),
         chain=tuple(sorted(n for n in planted_chain_names(chain_facts(t)) if on_chain(n))),
         path_control=path_control(t),
+        sni_pins=sni_pins(t),
     )
+
+
+def sni_pins(t: lab_truth.Truth) -> tuple[tuple[str, str], ...]:
+    """transport.sni's tests: every web host with an IPv6 address, on that address. The
+    other transport probes pin IPv4 wherever a host has it (:func:`make_plan`), so every
+    dual-stack host's SNI A/B tests use 3-tuples no other probe of the run shares: a
+    residual block that a real-SNI flow leaves behind (docs/indicators.md, T10) drops no
+    other probe's flow, and no other probe's flow triggers a block before the control SNI
+    has gone first. (The v6-only host shares its address with the other probes; no censor
+    blocks its name.)"""
+    hosts = sorted(t.web.values(), key=lambda h: h.key)
+    return tuple((h.name.rstrip("."), h.address6) for h in hosts if h.address6)
 
 
 def path_control(t: lab_truth.Truth) -> tuple[str, str]:
@@ -292,6 +317,7 @@ round = "{round_name}"
 # QUIC; a test pair's failure in the same window as its failure is the path's
 # (analysis/pathcontrol.py).
 {target_text(targets_dir, "path-control", "path-control.csv", "icann", role="control")}
+{target_text(targets_dir, "sni", "sni.csv", "icann")}
 [[endpoints]]
 url = "udp://{own}"
 label = "own"
@@ -327,6 +353,7 @@ retries = {b.retries(b.dns_attempts)}
 lists = ["hosts"]
 retries = {b.retries(b.vn_attempts)}
 
+{sni_probe_text(lab, v, b)}
 [probes."naming.resolve"]
 lists = ["alt"]
 endpoints = {json.dumps([ep.label for ep in naming])}
@@ -387,7 +414,28 @@ def vantage_budget(v: Vantage, p: Plan, naming: list[NamingEndpoint]) -> path_bu
         lookups=sum(len(ep.names) for ep in naming),
         pairs=len(p.pins) + 1,
         path_packets=path_budget.PATH_PACKETS_PER_HOST * len(p.pins),
+        sni_handshakes=path_budget.SNI_STEPS * 2 * len(p.sni_pins),
     )
+
+
+def sni_probe_text(lab: Lab, v: Vantage, b: path_budget.Budget) -> str:
+    """transport.sni over the IPv6 pins (:func:`sni_pins`): each step up to ``b.sni_tries``
+    handshakes, so loss never reads as SNI filtering; a residual block is waited out for the
+    vantage's planted residual time (lab/vantages/truth.toml); the task's deadline covers
+    four steps that all time out, the VN probe and that wait."""
+    # One second past the planted block; 1 s where nothing plants one (nothing to wait).
+    residual = v.dpi is not None and v.dpi.mode is Mode.RESIDUAL
+    residual_s = v.dpi.residual_s + 1.0 if residual and v.dpi is not None else 1.0
+    deadline = path_budget.sni_deadline_s(b.sni_tries, SNI_HANDSHAKE_TIMEOUT_S, residual_s)
+    return f"""[probes."transport.sni"]
+lists = ["sni"]
+ca_file = "{lab.ca_file}"
+control_sni = "{SNI_CONTROL}"
+handshake_timeout_s = {SNI_HANDSHAKE_TIMEOUT_S}
+tries = {b.sni_tries}
+residual_s = {residual_s}
+deadline = {deadline}
+"""
 
 
 def naming_endpoint_text(endpoints: list[NamingEndpoint]) -> str:
@@ -433,3 +481,6 @@ def write_targets(plan: Plan, work: Path) -> None:
     )
     name, address = plan.path_control
     (work / "path-control.csv").write_text(f"1,{name},{address}\n")
+    (work / "sni.csv").write_text(
+        "".join(f"{i},{n},{a}\n" for i, (n, a) in enumerate(plan.sni_pins, start=1))
+    )

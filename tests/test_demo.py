@@ -7,12 +7,14 @@ and printed summary: N1 (answer divergence from the control) and T2 (UDP/443 blo
 above zero for censored, exactly zero for clean. The demo runs the lab's plan (lab/plan.py)
 at every vantage, so no indicator is withheld for lack of data anywhere (issue 19): the
 only withheld values allowed are those the formula leaves undefined (T9 where nothing
-interferes, which the "not applicable" status will carry).
+interferes, which the "not applicable" status will carry). The dpi vantages join the
+round (issue 21): SNI filtering at dpi-inline, residual blocking at dpi-residual.
 """
 
 from __future__ import annotations
 
 import html
+import json
 import os
 import re
 import sqlite3
@@ -117,14 +119,35 @@ def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> 
     assert {label for label, _code in values} == set(plan.VANTAGES)
     # (A withheld value prints "withheld: <reason>" in its row and a data-quality table;
     # the method notes may still explain when a formula would withhold.)
-    # One exception, issue 21's: T10 needs transport.sni, which runs at the dpi vantages,
-    # and those do not join the demo yet (an issue 21 deliverable still open).
-    # A row is "vantage code [title] value ... withheld: reason" (the summary table may wrap
-    # the reason onto the next line).
     rows = [line.split() for line in out.splitlines() if "withheld:" in line]
-    assert all(r[1] == "T10" and "withheld: no transport.sni" in " ".join(r) for r in rows), rows
+    assert not rows, rows
+    assert "Indicators withheld" not in out
     nulls = _nulls(tmp_path / "demo" / "demo.sqlite")
     assert {(code, status) for _v, code, status, _why in nulls} <= {
         (code, "not_applicable") for code in NOT_APPLICABLE
-    } | {("T10", "withheld")}, nulls
+    }, nulls
     assert all(why for *_rest, why in nulls), nulls
+
+    # Issue 21: the encrypted-handshake layer. At dpi-inline, SNI filtering shows in T10,
+    # split by transport, and is not UDP/443 blocking (T2 = 0); at clean T10 is 0; at
+    # dpi-residual residual blocking is found, never read as "no censorship".
+    t10 = _params(tmp_path / "demo" / "demo.sqlite", "T10")
+    assert values[("dpi-inline", "T10")] and values[("dpi-inline", "T10")] > 0
+    assert t10["dpi-inline"]["tcp"] > 0 and t10["dpi-inline"]["quic"] > 0, t10
+    assert values[("dpi-inline", "T2")] == 0
+    assert values[("clean", "T10")] == 0
+    assert values[("dpi-residual", "T10")] and t10["dpi-residual"]["residual"] > 0, t10
+
+
+def _params(db: Path, code: str) -> dict[str, dict[str, object]]:
+    """vantage -> the params of indicator ``code``."""
+    con = sqlite3.connect(db)
+    try:
+        rows = con.execute(
+            "SELECT v.label, i.params FROM indicator_values AS i "
+            "JOIN vantages AS v ON v.id = i.vantage_id WHERE i.code = ?",
+            (code,),
+        ).fetchall()
+    finally:
+        con.close()
+    return {label: json.loads(params) for label, params in rows}

@@ -35,11 +35,14 @@ def lab_dir(tmp_path: Path) -> Lab:
 
 
 def test_the_demo_runs_the_plan_at_every_lab_vantage() -> None:
-    # The dpi vantages join the demo with the transport.sni probe (issue 21, step 1's
-    # second half); until then the round covers every other vantage of the truth.
+    # The dpi vantages join the round too (issue 21): every vantage of the truth.
     vantages = lab_truth.load().vantages
-    assert set(plan.VANTAGES) == {n for n, v in vantages.items() if v.kind is not Kind.DPI}
+    assert set(plan.VANTAGES) == set(vantages)
     assert Demo(workdir=Path("unused"), report=Path("unused.html")).vantages == plan.VANTAGES
+    # Every vantage but dpi-residual (its censor's draw is over kernel-chosen ports) is
+    # exactly derivable, the dpi-inline one included.
+    dpi = {n for n, v in vantages.items() if v.kind is Kind.DPI}
+    assert set(vantages) - set(plan.EXACT_VANTAGES) == {"dpi-residual"} and dpi - {"dpi-residual"}
 
 
 @pytest.mark.parametrize("vantage", plan.VANTAGES)
@@ -61,6 +64,7 @@ def test_every_vantage_campaign_loads_retries_and_asks_what_the_indicators_need(
     probes = {s.name: s for s in c.probes}
     expected = {"dns.query", "dns.iterative", "transport.tls", "transport.quic"}
     expected |= {"transport.quic_vn", "naming.resolve", "path.udp443"}  # O1 at every vantage
+    expected |= {"transport.sni"}  # T10 at every vantage (issue 21)
     assert set(probes) == expected
     roles = {e.role.value for e in c.endpoints if e.label in ("own", "control")}
     assert roles == {"test", "control"}  # the vantage's resolver against the control
@@ -72,6 +76,14 @@ def test_every_vantage_campaign_loads_retries_and_asks_what_the_indicators_need(
     control = {s.list_name: s for s in c.targets}["path-control"]
     assert control.role.value == "control"
     assert [(e.name, e.address) for e in read_targets(control)] == [p.path_control]
+    # T10's SNI tests: the IPv6 addresses; those of the names a censor blocks are pinned by
+    # no other probe of the run (a residual block stays on its own 3-tuples).
+    sni = {s.list_name: s for s in c.targets}["sni"]
+    assert [(e.name, e.address) for e in read_targets(sni)] == list(p.sni_pins)
+    blocked = {n for v in lab_dir.truth.vantages.values() if v.dpi for n in v.dpi.blocked_sni}
+    assert blocked <= {n for n, _ in p.sni_pins}
+    assert not {a for n, a in p.sni_pins if n in blocked} & {a for _, a in p.pins}
+    assert probes["transport.sni"].deadline is not None
 
 
 def test_the_path_control_is_a_host_no_vantage_touches() -> None:

@@ -138,6 +138,21 @@ def up(
     )
 
 
+def restart_dpi(vantage: Vantage, *, run_dir: Path, python: str | None = None) -> int:
+    """Replace the running censor of ``vantage`` with one enforcing ``vantage.dpi`` (a
+    perturbation of the planted policy, or its restoration); the new censor's PID. Its
+    NFQUEUE rules are the vantage's own and stay: while no process listens, the queue
+    drops what it holds, so the switch loses packets only for the restart itself."""
+    layout = lab_layout(vantage.name)
+    pid_file = dpi_pid_file_path(run_dir, layout)
+    if pid_file.exists():
+        stop_pid(int(pid_file.read_text(encoding="utf-8").strip()))
+    argv = dpi_argv(layout, vantage, python=python or sys.executable)
+    pid = _start_helper(argv, run_dir / f"{vantage.name}-dpi.log", "DPI censor")
+    pid_file.write_text(f"{pid}\n", encoding="utf-8")
+    return pid
+
+
 def _start_helper(argv: list[str], log: Path, what: str) -> int:
     """Start a middlebox process (the delay relay or the DPI censor) and wait for the
     ``ready`` line it prints once attached; its PID."""

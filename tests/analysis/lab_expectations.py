@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fragscope.analysis.asn import AsnMap
 from fragscope.lab import truth as lab_truth
+from fragscope.lab.dpi.policy import Mode
 from fragscope.lab.vantages.model import Action, Vantage
 from fragscope.probes.transport.quic_wire import classify_version
 
@@ -36,6 +37,7 @@ PILLARS = {
     "transport": ("T1", "T2", "T3", "T4", "T5"),
 }
 PILLAR_MIN_COVERAGE = 0.6
+C2_MEMBERS = frozenset(c for codes in PILLARS.values() for c in codes)
 INDICATORS_DOC = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
 
 
@@ -362,6 +364,21 @@ def tcp_ok(p: Pin, v: Vantage) -> bool:
     return p.host.has_tcp and not tcp_blocked
 
 
+def sni_blocked(p: Pin, v: Vantage) -> bool:
+    """An inline censor on ``v``'s path drops every TLS or QUIC v1/v2 handshake that names
+    the host (lab/vantages/truth.toml dpi-inline: TCP reset after the ClientHello, QUIC
+    Initials dropped); the TCP connect and a VN probe's unknown version still pass."""
+    dpi = v.dpi
+    return (
+        dpi is not None and dpi.mode is Mode.INLINE and p.host.name.rstrip(".") in dpi.blocked_sni
+    )
+
+
+def tls_ok(p: Pin, v: Vantage) -> bool:
+    """A TLS handshake completes here: the TCP connect works and no censor reads the SNI."""
+    return tcp_ok(p, v) and not sni_blocked(p, v)
+
+
 def vn_reply(p: Pin, v: Vantage) -> bool:
     """A QUIC server answers here: every UDP listener of the lab answers an Initial of a
     version it does not speak with a Version Negotiation (RFC 9000 section 6.1)."""
@@ -371,7 +388,8 @@ def vn_reply(p: Pin, v: Vantage) -> bool:
 def quic_ok(p: Pin, v: Vantage) -> bool:
     """A QUIC handshake completes here: the server answers and speaks v1 or v2 (the draft
     host answers only with a Version Negotiation)."""
-    return vn_reply(p, v) and bool(STANDARD_VERSIONS & set(p.host.quic_versions))
+    standard = bool(STANDARD_VERSIONS & set(p.host.quic_versions))
+    return vn_reply(p, v) and standard and not sni_blocked(p, v)
 
 
 def vn_kinds(p: Pin, v: Vantage) -> frozenset[str] | None:
@@ -397,7 +415,7 @@ def t4(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     """(STM, n): 1 - mean(TLS 1.3, h2, h3) over targets with TLS; every lab TCP server
     (Hypercorn on Python's ssl, Caddy) negotiates TLS 1.3 and picks h2 when its HTTPS
     record lists h2 (it advertises what it serves)."""
-    reach = [p for p in ps if tcp_ok(p, v)]
+    reach = [p for p in ps if tls_ok(p, v)]
     gaps = [1 - (1 + ("h2" in p.host.https_alpn) + quic_ok(p, v)) / 3 for p in reach]
     return sum(gaps) / len(gaps), len(gaps)
 
@@ -424,7 +442,7 @@ def t5(ps: list[Pin], v: Vantage, aaaa: Iterable[str]) -> tuple[float, int]:
 def t6(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     """(1 - Jaccard, n targets) of {Alt-Svc h3 on a TLS response} and {QUIC/VN answered}
     (no HTTPS records are asked in the round, so that is the only pair)."""
-    alt = {p.host.key for p in ps if p.host.alt_svc == "h3" and tcp_ok(p, v)}
+    alt = {p.host.key for p in ps if p.host.alt_svc == "h3" and tls_ok(p, v)}
     quic = {p.host.key for p in ps if vn_reply(p, v)}
     return 1 - len(alt & quic) / len(alt | quic), len(ps)
 
@@ -444,8 +462,8 @@ def t8(ps: list[Pin], v: Vantage) -> tuple[float, int]:
 def t9(ps: list[Pin], v: Vantage, control: Vantage) -> tuple[float | None, int]:
     """(f_tcp / (f_tcp + f_quic), n pairs) over pairs where both work from the control;
     None (withheld) when neither fails here."""
-    both = [p for p in ps if tcp_ok(p, control) and quic_ok(p, control)]
-    f_tcp = sum(not tcp_ok(p, v) for p in both) / len(both)
+    both = [p for p in ps if tls_ok(p, control) and quic_ok(p, control)]
+    f_tcp = sum(not tls_ok(p, v) for p in both) / len(both)
     f_quic = sum(not quic_ok(p, v) for p in both) / len(both)
     if f_tcp + f_quic == 0:
         return None, len(both)
@@ -461,6 +479,18 @@ def o1(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     tcp = [p for p in ps if tcp_ok(p, v)]
     broken = sum(p.address in ecn_dropped for p in tcp)
     return broken / (2 * len(tcp)), len(tcp)
+
+
+def t10(ps: list[Pin], v: Vantage) -> tuple[float, int]:
+    """(SNI filtering share, n targets) over transport.sni's tests (lab/plan.py sni_pins,
+    over TCP and QUIC) whose control SNI reaches a TLS stack: over TCP when the connect
+    works, over QUIC when the server answers at all (a VN-only server's Version
+    Negotiation closes the handshake: an answer); a test is filtered when an inline censor
+    blocks its name. Not for a residual censor (a draw over kernel-chosen ports)."""
+    assert v.dpi is None or v.dpi.mode is Mode.INLINE, v.name
+    decided = [(p, "tcp") for p in ps if tcp_ok(p, v)] + [(p, "quic") for p in ps if vn_reply(p, v)]
+    filtered = sum(sni_blocked(p, v) for p, _ in decided)
+    return filtered / len(decided), len({p.host.key for p, _ in decided})
 
 
 # -- per-indicator derivations (alternative namespaces: naming.resolve) ------------------

@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from fragscope.lab import truth as lab_truth
-from fragscope.lab.plan import VANTAGES, make_plan
+from fragscope.lab.plan import EXACT_VANTAGES as VANTAGES
+from fragscope.lab.plan import make_plan
 from tests.analysis.test_lab_indicators import EXACT, INSIDE_BOUNDS, expected_all
 
 TRUTH = lab_truth.load()

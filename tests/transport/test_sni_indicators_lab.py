@@ -10,6 +10,7 @@ SNI-filtered pair as UDP/443 blocking.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sqlite3
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from fragscope.lab.truth import load
-from fragscope.lab.vantages import facts, lab_exec_argv
+from fragscope.lab.vantages import facts, lab_exec_argv, runner
 from fragscope.lab.world import Lab
 
 pytestmark = pytest.mark.lab
@@ -102,22 +103,33 @@ def values(db: Path) -> dict[tuple[str, str], dict[str, Any]]:
     }
 
 
-def test_t10_split_at_dpi_inline_zero_at_clean_and_t2_ignores_sni_filtering(
-    lab: Lab, tmp_path: Path
-) -> None:
-    assert INLINE is not None
+def measure(lab: Lab, tmp_path: Path, vantages: tuple[str, ...]) -> dict[tuple[str, str], Any]:
+    """One round of the SNI campaign over HOSTS at ``vantages``, its indicators computed."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     hosts_csv = tmp_path / "hosts.csv"
     hosts_csv.write_text(
         "".join(f"{i},{h.name.rstrip('.')},{h.address}\n" for i, h in enumerate(HOSTS, 1))
     )
     db = tmp_path / "sni.sqlite"
-    for vantage in ("clean", "dpi-inline"):
+    for vantage in vantages:
         toml = tmp_path / f"{vantage}.toml"
         toml.write_text(campaign(lab, vantage, hosts_csv))
         fragscope(vantage, "run", "--campaign", str(toml), "--db", str(db), "--auto-migrate",
                   "--no-progress")  # fmt: skip
     fragscope("clean", "indicators", "compute", "--db", str(db), "--round", ROUND)
-    got = values(db)
+    return values(db)
+
+
+def blocked_share(blocked_sni: frozenset[str]) -> float:
+    """T10 over HOSTS, each tested over TCP and QUIC: the share whose name is blocked."""
+    return sum(h.name.rstrip(".") in blocked_sni for h in HOSTS) / len(HOSTS)
+
+
+def test_t10_split_at_dpi_inline_zero_at_clean_and_t2_ignores_sni_filtering(
+    lab: Lab, tmp_path: Path
+) -> None:
+    assert INLINE is not None
+    got = measure(lab, tmp_path, ("clean", "dpi-inline"))
 
     blocked = sum(h.name.rstrip(".") in INLINE.blocked_sni for h in HOSTS)
     share = blocked / len(HOSTS)  # every host is tested over both transports
@@ -134,3 +146,26 @@ def test_t10_split_at_dpi_inline_zero_at_clean_and_t2_ignores_sni_filtering(
     t2 = got[("dpi-inline", "T2")]
     assert t2["params"]["blocked_pairs"] == 0, t2
     assert t2["value"] in (0, None), t2
+
+
+def test_t10_perturbation_moves_by_the_names_a_censor_adds(lab: Lab, tmp_path: Path) -> None:
+    """T10's perturbation (issue 19/21: one planted fact changed, two measured rounds
+    diffed): the inline censor also blocks caddy.example.test; T10 at dpi-inline moves by
+    exactly one name's share, over TCP and QUIC alike, and its n does not move."""
+    assert INLINE is not None
+    v = facts.load()["dpi-inline"]
+    extra = "caddy.example.test"
+    assert extra not in INLINE.blocked_sni and extra in {h.name.rstrip(".") for h in HOSTS}
+    perturbed = dataclasses.replace(INLINE, blocked_sni=INLINE.blocked_sni | {extra})
+    before = measure(lab, tmp_path / "before", ("dpi-inline",))[("dpi-inline", "T10")]
+    runner.restart_dpi(dataclasses.replace(v, dpi=perturbed), run_dir=lab.paths.vantages)
+    try:
+        after = measure(lab, tmp_path / "after", ("dpi-inline",))[("dpi-inline", "T10")]
+    finally:
+        runner.restart_dpi(v, run_dir=lab.paths.vantages)
+    move = blocked_share(perturbed.blocked_sni) - blocked_share(INLINE.blocked_sni)
+    assert before["value"] == pytest.approx(blocked_share(INLINE.blocked_sni)), before
+    assert after["value"] - before["value"] == pytest.approx(move), (before, after)
+    for transport in ("tcp", "quic"):
+        delta = after["params"][transport] - before["params"][transport]
+        assert delta == pytest.approx(move), (transport, before, after)
