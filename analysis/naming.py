@@ -520,12 +520,16 @@ def n3(ctx: Context) -> Estimate:
     "ICANN-DNS host name lookup, also per namespace.",
     reasoning="Descriptive (the catalogue keeps ANR outside the score); APD is the "
     "concentration pillar's member, taken from params. Version 2 keys lookups by the "
-    "endpoint's namespace and folds retries into one lookup.",
-    version=2,
+    "endpoint's namespace and folds retries into one lookup. Version 3: a lookup that got "
+    "no answer on any attempt while the same-path control failed within its window "
+    "(the run's control resolver for the dns method, the control host's TLS for the HTTP "
+    "methods; analysis.pathcontrol) is left out, counted in "
+    "params.path_control_discarded: loss is not unreachability.",
+    version=3,
     inputs=("naming_observations",),
     min_n=3,
     pillar=registry.DESCRIPTIVE,
-    needs=(Facts.NAMING,),
+    needs=(Facts.NAMING, Facts.PATH_CONTROL),
     brief="Opportunities",
     brief_rank=3,
 )
@@ -537,8 +541,13 @@ def n4(ctx: Context) -> Estimate:
     tasks: Counter[str] = Counter()
     per: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])  # tasks, ok, match, mismatch
     paths: dict[tuple[str, str, str | None], bool] = {}  # working path -> needs ICANN DNS
+    explained = ctx.path_control.explained_lookups
+    discarded = 0
     for lk in f.lookups:
         if lk.namespace is None or lk.namespace == ICANN:
+            continue
+        if not lk.answered and (lk.namespace, lk.method, lk.endpoint, lk.name) in explained:
+            discarded += lk.tasks  # the path was down, not the namespace (pathcontrol)
             continue
         key = f"{lk.namespace}:{lk.name}"
         tasks[key] += lk.tasks
@@ -567,6 +576,7 @@ def n4(ctx: Context) -> Estimate:
         "apd_by_namespace": {ns: 1 - v[1] / v[0] for ns, v in sorted(by_ns.items())},
         "working_paths": k,
         "unattributed_lookups": _unattributed(f),
+        "path_control_discarded": discarded,
     }
     keys = sorted(tasks)
     return from_ratio(

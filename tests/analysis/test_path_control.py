@@ -13,7 +13,14 @@ from sqlalchemy import Engine
 from fragscope.analysis import asn, compute, pathcontrol, scope
 from fragscope.db.ids import vantage_id
 from fragscope.db.writer import Writer, spec_for
-from tests.fixtures.analysis import STANDARD_PLANTS, T0, build_world, envelope
+from tests.fixtures.analysis import (
+    STANDARD_PLANTS,
+    T0,
+    add_dns_world,
+    build_world,
+    envelope,
+    foreign_insert,
+)
 
 CONTROL = "control.example.test"
 
@@ -70,3 +77,91 @@ def test_a_control_failure_outside_the_window_explains_nothing(tmp_path: Path) -
     t2 = lossy_t2(tmp_path, dt.timedelta(seconds=pathcontrol.WINDOW_S + 50))
     assert t2.value == 1 / 8 and t2.n == 8, t2
     assert t2.params["path_control_discarded"] == 0
+
+
+# -- naming lookups (N4): the control resolver and the control host's TLS ------------------
+
+
+def naming_controls(
+    dns_failed_at: dt.timedelta | None, tls_failed_at: dt.timedelta | None
+) -> Callable[[Engine, dict[str, str]], None]:
+    """The censored vantage's naming world (tests/fixtures/analysis.py NAMING_PLANT: its
+    eth.limo lookup of vitalik.eth got no answer), one more opennic lookup over DNS that got
+    none, and at that vantage a control resolver query and a control-host TLS attempt that
+    fail ``*_failed_at`` after the rows' time (None: they work)."""
+
+    def add(engine: Engine, runs: dict[str, str]) -> None:
+        add_dns_world(engine, runs, "censored")
+        vid, run_id = vantage_id("censored", "synthetic"), runs["censored"]
+        lost = envelope(run_id, vid, "naming.resolve", "lost.geek", "dns:opennic-lab")
+        lookup = {"namespace": "opennic", "name": "lost.geek", "name_normalized": "lost.geek",
+                  "method": "dns", "endpoint_namespace": "opennic",
+                  "endpoint_operator": "opennic-lab", "depends_on_icann_dns": False,
+                  "outcome": None, "failure": "generic_timeout_error"}  # fmt: skip
+        foreign_insert(engine, "naming_observations", [{**lost, **lookup}])
+        env = envelope(run_id, vid, "dns.query", "control.example.test", "udp://10.99.53.99")
+        query = {"qname": "control.example.test", "qtype": "A", "transport": "udp",
+                 "resolver_address": "10.99.53.99", "resolver_port": 53,
+                 "resolver_role": "control", "resolver_namespace": "icann"}  # fmt: skip
+        if dns_failed_at is not None:
+            env["started_at"] = T0 + dns_failed_at
+            query |= {"failure": "generic_timeout_error", "failed_operation": "dns_round_trip"}
+        else:
+            query |= {"rcode": 0, "rcode_name": "NOERROR"}
+        foreign_insert(engine, "dns_observations", [{**env, **query}])
+        targets, tls = spec_for("targets"), spec_for("tls_observations")
+        env = envelope(run_id, vid, "transport.tls", CONTROL, "10.99.80.99")
+        base = {"address": "10.99.80.99", "port": 443, "ip_version": 4, "sni": CONTROL}
+        if tls_failed_at is not None:
+            env["started_at"] = T0 + tls_failed_at
+            fields = {"failure": "generic_timeout_error", "failed_operation": "connect"}
+        else:
+            fields = {"tls_version": "TLSv1.3", "connect_ms": 1.0}
+        Writer(engine).write(
+            [
+                (targets, targets.row(id=9900, run_id=run_id, name=CONTROL,
+                                      list="path-control", namespace="icann", role="control")),
+                (tls, tls.row(**env, **base, **fields)),
+            ]
+        )  # fmt: skip
+
+    return add
+
+
+def censored_n4(
+    tmp_path: Path, dns_failed_at: dt.timedelta | None, tls_failed_at: dt.timedelta | None
+) -> compute.Estimate:
+    w = build_world(
+        f"sqlite:///{tmp_path / 'n.sqlite'}",
+        STANDARD_PLANTS,
+        extra=naming_controls(dns_failed_at, tls_failed_at),
+    )
+    try:
+        runs = scope.select_runs(w.engine, round_name="r1")
+        c = compute.compute(w.engine, runs, mapping=asn.load_lab())
+    finally:
+        w.engine.dispose()
+    (n4,) = [e for e in c.estimates if e.code == "N4" and e.run_id == w.runs["censored"]]
+    return n4
+
+
+def test_lost_lookups_count_when_the_same_path_controls_work(tmp_path: Path) -> None:
+    # 6 alternative-namespace lookups, 2 unanswered (the gateway's and lost.geek's).
+    n4 = censored_n4(tmp_path, None, None)
+    assert n4.value == 2 / 6 and n4.params["path_control_discarded"] == 0, n4
+
+
+def test_a_lookup_lost_with_its_same_path_control_is_discarded(tmp_path: Path) -> None:
+    # The control resolver failed 3 s later: lost.geek (dns method) is the path's; the
+    # gateway's lookup (HTTP) still counts: the control host's TLS worked.
+    n4 = censored_n4(tmp_path / "dns", dt.timedelta(seconds=3), None)
+    assert n4.value == 1 / 5 and n4.params["path_control_discarded"] == 1, n4
+    # Both controls failed: both unanswered lookups are the path's.
+    n4 = censored_n4(tmp_path / "both", dt.timedelta(seconds=3), dt.timedelta(seconds=-2))
+    assert n4.value == 0.0 and n4.params["path_control_discarded"] == 2, n4
+
+
+def test_a_naming_control_failure_outside_the_window_explains_nothing(tmp_path: Path) -> None:
+    late = dt.timedelta(seconds=pathcontrol.WINDOW_S + 50)
+    n4 = censored_n4(tmp_path, late, late)
+    assert n4.value == 2 / 6 and n4.params["path_control_discarded"] == 0, n4
