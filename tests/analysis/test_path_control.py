@@ -11,7 +11,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from fragscope.analysis import asn, compute, pathcontrol, scope
-from fragscope.db.ids import vantage_id
+from fragscope.db.ids import row_id, vantage_id
 from fragscope.db.writer import Writer, spec_for
 from tests.fixtures.analysis import (
     STANDARD_PLANTS,
@@ -25,9 +25,12 @@ from tests.fixtures.analysis import (
 CONTROL = "control.example.test"
 
 
-def control_rows(failed_at: dt.timedelta) -> Callable[[Engine, dict[str, str]], None]:
+def control_rows(
+    failed_at: dt.timedelta, *, then_answered: bool = False
+) -> Callable[[Engine, dict[str, str]], None]:
     """Every run lists CONTROL as a control target; its one QUIC attempt works, except at
-    lossy, where it fails ``failed_at`` after the test rows' time."""
+    lossy, where it fails ``failed_at`` after the test rows' time (and, with
+    ``then_answered``, its retry a second later works)."""
 
     def add(engine: Engine, runs: dict[str, str]) -> None:
         targets, quic = spec_for("targets"), spec_for("quic_observations")
@@ -47,15 +50,21 @@ def control_rows(failed_at: dt.timedelta) -> Callable[[Engine, dict[str, str]], 
             else:
                 fields = {"stage": "http_done", "quic_version": 1, "alpn": "h3"}
             rows.append((quic, quic.row(**env, **base, offered_versions=[1], **fields)))
+            if label == "lossy" and then_answered:
+                retry = {**env, "attempt": 1, "started_at": env["started_at"] + dt.timedelta(1)}
+                retry["id"] = row_id(run_id, env["task_key"], 1)
+                done = {"stage": "http_done", "quic_version": 1, "alpn": "h3"}
+                rows.append((quic, quic.row(**retry, **base, offered_versions=[1], **done)))
         Writer(engine).write(rows)
 
     return add
 
 
-def lossy_t2(tmp_path: Path, failed_at: dt.timedelta) -> compute.Estimate:
-    w = build_world(
-        f"sqlite:///{tmp_path / 'w.sqlite'}", STANDARD_PLANTS, extra=control_rows(failed_at)
-    )
+def lossy_t2(
+    tmp_path: Path, failed_at: dt.timedelta, *, then_answered: bool = False
+) -> compute.Estimate:
+    extra = control_rows(failed_at, then_answered=then_answered)
+    w = build_world(f"sqlite:///{tmp_path / 'w.sqlite'}", STANDARD_PLANTS, extra=extra)
     try:
         runs = scope.select_runs(w.engine, round_name="r1")
         c = compute.compute(w.engine, runs, mapping=asn.load_lab())
@@ -71,6 +80,14 @@ def test_a_failure_the_same_path_control_shares_is_discarded(tmp_path: Path) -> 
     t2 = lossy_t2(tmp_path, dt.timedelta(seconds=3))
     assert t2.value == 0.0 and t2.n == 7, t2
     assert t2.params["path_control_discarded"] == 1
+
+
+def test_a_control_that_lost_an_attempt_then_answered_explains_nothing(tmp_path: Path) -> None:
+    # The control's first attempt was lost in the window, its retry worked: the path loses
+    # packets but was not down, so t0's failure on every attempt still counts.
+    t2 = lossy_t2(tmp_path, dt.timedelta(seconds=3), then_answered=True)
+    assert t2.value == 1 / 8 and t2.n == 8, t2
+    assert t2.params["path_control_discarded"] == 0
 
 
 def test_a_control_failure_outside_the_window_explains_nothing(tmp_path: Path) -> None:
