@@ -2,11 +2,12 @@
 
 One round: the lab's plan (lab/plan.py, the one the lab indicator tests run) rendered for
 each vantage, `clean` and `altroot` (the host) and `censored`, `lossy`, `distant`,
-`dpi-inline` and `dpi-residual` (network namespaces behind their middleboxes), each run into one SQLite database through
-the real CLI (`fragscope lab exec VANTAGE -- fragscope run ...`); then the round's
-indicators are computed, the text summary printed and demo-report.html written. The
-campaigns and target lists are written to the work directory's plan/. The lab is stopped
-on success, on failure and on Ctrl-C/SIGTERM. Installs nothing (``make demo`` does).
+`dpi-inline` and `dpi-residual` (network namespaces behind their middleboxes), each run
+into one SQLite database through the real CLI (`fragscope lab exec VANTAGE -- fragscope
+run ...`); then the round's indicators are computed, the text summary printed and
+demo-report.html written. The campaigns and target lists are written to the work
+directory's plan/. The lab is stopped on success, on failure and on Ctrl-C/SIGTERM.
+Installs nothing (``make demo`` does).
 """
 
 from __future__ import annotations

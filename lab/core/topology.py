@@ -34,6 +34,19 @@ from fragscope.lab.core.guard import LAB_NETS, in_lab
 
 PREFIX = "fs-"
 NAMESPACE = "fs-net"
+# The kernel rate-limits the ICMP errors it sends, per destination (icmp_ratelimit,
+# icmp6 ratelimit, ms between messages) and overall (icmp_msgs_per_sec, a token bucket of
+# icmp_msgs_burst): with a round's probes sharing a few client addresses, whether a UDP
+# datagram to a closed port or a rejected flow got its ICMP error would depend on what
+# else was sent that second, so path.udp443's and C1's outcomes would not follow from the
+# lab truth. Inside the lab's namespaces (each its own per-netns copy on Linux >= 6.x)
+# every error is sent.
+ICMP_UNLIMITED = (
+    ("net.ipv4.icmp_ratelimit", "0"),
+    ("net.ipv6.icmp.ratelimit", "0"),
+    ("net.ipv4.icmp_msgs_per_sec", "1000000"),
+    ("net.ipv4.icmp_msgs_burst", "1000000"),
+)
 HOST_VETH = "fs-h0"
 NS_VETH = "fs-n0"
 HOST4, NS4, TRANSIT4_LEN = "10.99.255.1", "10.99.255.2", 30
@@ -77,6 +90,11 @@ def transit_link(n: int) -> Link:
 
 class TopologyError(RuntimeError):
     """An `ip` command failed; the message has the command and its stderr."""
+
+
+def run_in(namespace: str, *argv: str) -> None:
+    """Run ``argv`` inside ``namespace`` (``ip netns exec``); a failure raises."""
+    subprocess.run(["ip", "netns", "exec", namespace, *argv], check=True, capture_output=True)
 
 
 def ip(*args: str, check: bool = True, stdin: str | None = None) -> str:
@@ -139,6 +157,8 @@ class Topology:
                 raise TopologyError(f"address {a} is outside the lab networks {LAB_NETS}")
         ip("netns", "add", NAMESPACE)
         ip("-n", NAMESPACE, "link", "set", "lo", "up")
+        for key, value in ICMP_UNLIMITED:
+            run_in(NAMESPACE, "sysctl", "-qw", f"{key}={value}")
         ip("link", "add", HOST_VETH, "type", "veth", "peer", "name", NS_VETH, "netns", NAMESPACE)
         # nodad: duplicate address detection would leave the IPv6 addresses "tentative"
         # (unusable) for about a second after creation.

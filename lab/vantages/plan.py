@@ -21,6 +21,7 @@ import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from fragscope.lab.core import topology
 from fragscope.lab.dpi.policy import daemon_args
 from fragscope.lab.vantages import nft
 from fragscope.lab.vantages.layout import (
@@ -102,6 +103,9 @@ def build_commands(vantage: Vantage, layout: Layout) -> list[Command]:
                  "via", str(link.mbox_transit)),
         ]  # fmt: skip
     cmds.append(_sysctl(m, "net.ipv4.ip_forward", "1"))
+    # The middlebox's own ICMP errors (a reject-with-ICMP block) are not rate-limited
+    # either (lab.core.topology.ICMP_UNLIMITED says why).
+    cmds += [_sysctl(m, key, value) for key, value in topology.ICMP_UNLIMITED]
     if vantage.blocks or vantage.loss is not None or vantage.dpi is not None:
         cmds.append(_cmd("ip", "netns", "exec", m, "nft", "-f", "-", input=nft.render(vantage)))
     if vantage.dpi is not None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import math
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -38,6 +39,9 @@ PILLARS = {
 }
 PILLAR_MIN_COVERAGE = 0.6
 C2_MEMBERS = frozenset(c for codes in PILLARS.values() for c in codes)
+# The indicators that combine others' inputs and move with nearly any perturbation: C1
+# (every key's outcome class) and C2 (its members).
+FOLLOWS_THE_OTHERS = frozenset({"C1", "C2"})
 INDICATORS_DOC = Path(__file__).resolve().parents[2] / "docs" / "indicators.md"
 
 
@@ -491,6 +495,110 @@ def t10(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     decided = [(p, "tcp") for p in ps if tcp_ok(p, v)] + [(p, "quic") for p in ps if vn_reply(p, v)]
     filtered = sum(sni_blocked(p, v) for p, _ in decided)
     return filtered / len(decided), len({p.host.key for p, _ in decided})
+
+
+# -- C1: the outcome of every key, against the control vantage's ------------------------
+#
+# The probes' outcome words for what the lab plants (db/vocab.py; analysis.facts folds a
+# pair's attempts to "ok" when any worked): a SYN answered by a RST (no listener, or an nft
+# "reject with tcp reset") is ECONNREFUSED; a RST after the ClientHello (the inline
+# censor) ECONNRESET; an ICMP port unreachable (no UDP listener) refuses a QUIC client's
+# connected socket; a QUIC Initial that nothing answers, or that only a VN answers with
+# no version in common, fails so. The lab's namespaces send every ICMP error (no rate
+# limit: lab.core.topology.ICMP_UNLIMITED), so these do not depend on timing.
+TCP_REFUSED, TCP_RESET = "connection_refused", "connection_reset"
+QUIC_SILENT, QUIC_NO_VERSION = "quic_no_reply", "quic_incompatible_version"
+
+
+def tls_class(p: Pin, v: Vantage) -> str:
+    if tls_ok(p, v):
+        return "ok"
+    return TCP_RESET if tcp_ok(p, v) else TCP_REFUSED
+
+
+def quic_class(p: Pin, v: Vantage) -> str:
+    if quic_ok(p, v):
+        return "ok"
+    if not p.host.has_udp:
+        return TCP_REFUSED  # ICMP port unreachable on the connected UDP socket
+    assert udp_block(v, p.address) in (None, Action.DROP), (p, v.name)  # no other plant
+    return QUIC_NO_VERSION if vn_reply(p, v) and not sni_blocked(p, v) else QUIC_SILENT
+
+
+def vn_class(p: Pin, v: Vantage) -> str:
+    if vn_reply(p, v):
+        return "vn"
+    return "icmp" if not p.host.has_udp else "none"
+
+
+def path_classes(p: Pin, v: Vantage) -> dict[str, str]:
+    """path.udp443's three tests of one target (PATHspider classes for the two TCP A/B
+    tests; the UDP/443 datagram answered, rejected by ICMP or dropped)."""
+    ecn_dropped = any(
+        str(b.address) == p.address and b.action is Action.DROP_ECN_SETUP for b in v.blocks
+    )
+    tcp = "works" if tcp_ok(p, v) else "offline"
+    if not p.host.has_udp:
+        udp = "rejected"
+    else:
+        udp = "dropped" if udp_block(v, p.address) is Action.DROP else "answered"
+    return {
+        "tcp_ecn": "broken" if tcp == "works" and ecn_dropped else tcp,
+        "tcp_exp_option": tcp,
+        "udp443": udp,
+    }
+
+
+def dns_class(test: Answer, control: Answer, asn: AsnMap | None) -> str:
+    """A test resolver's answer as N1 judges it: consistent, rewrite, or its rcode."""
+    if _consistent(test, control, asn):
+        return "consistent"
+    return "rewrite" if test.rcode == "NOERROR" else test.rcode
+
+
+Outcomes = dict[tuple[str, ...], tuple[str, str]]  # key -> (cluster, outcome class)
+
+
+def c1_outcomes(
+    t: lab_truth.Truth, ps: list[Pin], v: Vantage, plan: DnsPlan, asn: AsnMap | None
+) -> Outcomes:
+    """Every C1 key of vantage ``v``'s run: (channel, target, address) for tls, quic and
+    vn, (path, target, test), and (dns, name, qtype) for the vantage's own resolver (its
+    only test endpoint over UDP) against the control."""
+    out: Outcomes = {}
+    for p in ps:
+        target = p.host.name.rstrip(".")
+        out[("tls", target, p.address)] = (target, "tls:" + tls_class(p, v))
+        out[("quic", target, p.address)] = (target, "quic:" + quic_class(p, v))
+        out[("vn", target, p.address)] = (target, "vn:" + vn_class(p, v))
+        for test, cls in path_classes(p, v).items():
+            out[("path", target, test)] = (target, f"path:{test}:{cls}")
+    own = plan.tests[0]
+    for name in plan.names:
+        for q in plan.qtypes:
+            found = dns_class(answer(t, own, name, q), answer(t, plan.control, name, q), asn)
+            out[("dns", name.rstrip("."), q)] = (name.rstrip("."), "dns:" + found)
+    return out
+
+
+def jsd(p: Mapping[str, int], q: Mapping[str, int]) -> float:
+    """Jensen-Shannon divergence (log base 2) of two count distributions."""
+    tp, tq = sum(p.values()), sum(q.values())
+    out = 0.0
+    for c in set(p) | set(q):
+        a, b = p.get(c, 0) / tp, q.get(c, 0) / tq
+        m = (a + b) / 2
+        out += (a * math.log2(a / m) if a else 0.0) + (b * math.log2(b / m) if b else 0.0)
+    return out / 2
+
+
+def c1(mine: Outcomes, control: Outcomes) -> tuple[float, int]:
+    """(CVD, n clusters) over the keys both runs have."""
+    common = sorted(set(mine) & set(control))
+    return (
+        jsd(Counter(mine[k][1] for k in common), Counter(control[k][1] for k in common)),
+        len({mine[k][0] for k in common}),
+    )
 
 
 # -- per-indicator derivations (alternative namespaces: naming.resolve) ------------------

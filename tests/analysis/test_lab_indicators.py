@@ -4,21 +4,21 @@ One round ("truth") of real campaigns run by the real engine (`fragscope run`) w
 real probes against the lab of real servers (NSD, Knot, Unbound + RPZ, Hypercorn/aioquic,
 Caddy, ganache): the lab plan (lab/plan.py) at every lab vantage, as the demo runs it:
 ``clean`` (the host, the control), ``altroot`` (the host asking the OpenNIC-like root's
-resolver) and from inside the ``censored``, ``lossy`` and ``distant`` vantages'
+resolver) and from inside the ``censored``, ``lossy``, ``distant`` and ``dpi-inline`` vantages'
 namespaces (``ip netns exec fs-v-<name>``, as ``fragscope lab exec``), all into one
 SQLite database, computed with the lab's own IP-to-ASN mapping. Every indicator is
 compared with a value DERIVED in tests/analysis/lab_expectations.py from lab/truth.toml,
 lab/vantages/truth.toml and lab/chain/truth.toml, never with a number written into the
 test:
 
-- exact at all five vantages: N1-N8, T1-T9, O1 and C2; value and n equal the
+- exact at all six vantages: N1-N8, T1-T10, O1, C1 and C2; value and n equal the
   derivation, the 95% interval contains it and is narrower than the bound stated beside
   the assertion. Loss and delay change no value: each vantage's campaign gets the
   attempts and time its path needs (lab/budget.py; docs/lab.md, "Loss, delay and exact
   values", gives the probability that lossy still changes a value: below 0.4% a round);
-- bounded: C1, the Jensen-Shannon divergence to the control (not derivable: path.udp443's
-  keys depend on the kernel's ICMP rate limit): 0 for the control itself, censored
-  ranked farther than lossy, in [0, 1];
+- C1, the Jensen-Shannon divergence to the control, from every key's derived outcome
+  class at the vantage and at clean (the lab sends every ICMP error: no rate limit makes
+  path.udp443's classes depend on timing, lab.core.topology.ICMP_UNLIMITED);
 - perturbation: one planted fact per indicator (tests/analysis/lab_perturbations.py),
   changed in both an in-memory copy of the truth and the running lab (restored in a
   finally), five batches of them, each batch measured once more from ``censored``: the
@@ -75,7 +75,7 @@ from fragscope.probes.naming.namespaces import shipped_registry
 from tests.analysis import lab_expectations as expect
 from tests.analysis import lab_perturbations as perturb
 
-pytestmark = pytest.mark.timeout(400)
+pytestmark = pytest.mark.timeout(600)
 
 REPO = Path(__file__).resolve().parents[2]
 ROUND = "truth"
@@ -169,6 +169,10 @@ def expected_all(
         "T9": expect.t9(ps, v, control),
         "O1": expect.o1(ps, v),
         "T10": expect.t10(expect.pins(t, plan.sni_pins), v),
+        "C1": expect.c1(
+            expect.c1_outcomes(t, ps, v, dns_plan(t, plan, v, plan.asked), asn),
+            expect.c1_outcomes(t, ps, control, dns_plan(t, plan, control, plan.asked), asn),
+        ),
     }
     # A perturbation may leave fewer clusters than the documented minimum: withheld then.
     out = {c: (expect.withheld_below_minimum(c, val, n), n) for c, (val, n) in out.items()}
@@ -410,7 +414,7 @@ def test_t1_equals_the_advertised_but_unreachable_share(lab_round: Round) -> Non
 
 
 EXACT = ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "T1", "T2", "T3", "T4", "T5", "T6")
-EXACT += ("T7", "T8", "T9", "T10", "O1", "C2")
+EXACT += ("T7", "T8", "T9", "T10", "O1", "C1", "C2")
 
 
 @pytest.mark.parametrize("label", EXACT_VANTAGES)
@@ -657,23 +661,24 @@ def test_a_perturbed_round_moves_exactly_as_derived(
             assert before[code].value is not None and old is not None
             delta = got.value - before[code].value  # type: ignore[operator]
             assert delta == pytest.approx(exp - old, abs=1e-12), (code, delta, exp - old)
-    # C1 is not derivable (path.udp443's keys depend on the kernel's ICMP rate limit):
-    # within its documented bound.
-    assert m.after["C1"].value is not None and 0.0 <= m.after["C1"].value <= 1.0
 
 
 TARGETS = {code: p for p in perturb.CATALOGUE for code in p.targets}
-# Perturbed elsewhere: no SNI censor sits on the censored vantage's path, so T10's planted
-# fact is dpi-inline's blocked names (tests/transport/test_sni_indicators_lab.py); C2
-# follows its members.
-PERTURBED_ELSEWHERE = frozenset({"T10", "C2"})
+# No SNI censor sits on the censored vantage's path, so T10's planted fact is dpi-inline's
+# blocked names (tests/transport/test_sni_indicators_lab.py).
+PERTURBED_ELSEWHERE = frozenset({"T10"})
+# Move with every perturbation that changes what they combine: C1 with any key's outcome,
+# C2 with its members; each perturbed round checks them exactly all the same.
+FOLLOWS_THE_OTHERS = expect.FOLLOWS_THE_OTHERS
 
 
 def test_every_exact_indicator_has_its_perturbation() -> None:
-    assert set(EXACT) - set(TARGETS) == PERTURBED_ELSEWHERE
+    assert set(EXACT) - set(TARGETS) == PERTURBED_ELSEWHERE | FOLLOWS_THE_OTHERS
 
 
-@pytest.mark.parametrize("code", [c for c in EXACT if c not in PERTURBED_ELSEWHERE])
+@pytest.mark.parametrize(
+    "code", [c for c in EXACT if c not in PERTURBED_ELSEWHERE | FOLLOWS_THE_OTHERS]
+)
 def test_one_perturbation_moves_each_indicator(
     lab_round: Round, perturbed: Callable[[int], Measured], code: str
 ) -> None:
@@ -719,8 +724,8 @@ def test_closing_note_table(
                 else "!="
             )
             cells.append(f"{_cell(got.value)} {mark} {_cell(exp)} (n {got.n})")
-        if code == "C2":
-            what, move = "follows its members (every batch)", ""
+        if code in FOLLOWS_THE_OTHERS:
+            what, move = "follows what it combines (every batch)", ""
         elif code not in TARGETS:
             # No SNI censor at censored: T10's perturbation edits dpi-inline's censor
             # (tests/transport/test_sni_indicators_lab.py).
@@ -733,8 +738,6 @@ def test_closing_note_table(
             what = f"{p.what} (batch {i + 1})"
             move = f"{_cell(before)} -> {_cell(after)}"
         lines.append(f"| {code} | " + " | ".join(cells) + f" | {what} | {move} |")
-    c1 = [f"{_cell(lab_round.by_label[v]['C1'].value)} (bounded)" for v in EXACT_VANTAGES]
-    lines.append("| C1 | " + " | ".join(c1) + " | not derivable: 0 at clean, censored > lossy | |")
     table = "\n".join(lines) + "\n"
     (lab_round.work / "indicator-table.md").write_text(table)
     with capsys.disabled():

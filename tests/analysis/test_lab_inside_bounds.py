@@ -1,7 +1,6 @@
 """Issue 19, "Done when": every indicator takes a value strictly between its bounds at some
 lab vantage. Checked on the derivations alone (lab_expectations; no lab, no database):
-test_lab_indicators.py's INSIDE_BOUNDS then checks the measured round equals them. C1 is
-not derivable (docs/lab.md) and is checked on the measured round there."""
+test_lab_indicators.py's INSIDE_BOUNDS then checks the measured round equals them."""
 
 from __future__ import annotations
 
