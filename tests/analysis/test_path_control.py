@@ -60,18 +60,25 @@ def control_rows(
     return add
 
 
-def lossy_t2(
-    tmp_path: Path, failed_at: dt.timedelta, *, then_answered: bool = False
+def estimate_in_world(
+    db: Path, extra: Callable[[Engine, dict[str, str]], None], code: str, label: str
 ) -> compute.Estimate:
-    extra = control_rows(failed_at, then_answered=then_answered)
-    w = build_world(f"sqlite:///{tmp_path / 'w.sqlite'}", STANDARD_PLANTS, extra=extra)
+    """Indicator ``code`` at vantage ``label`` of the planted world with ``extra`` rows."""
+    w = build_world(f"sqlite:///{db}", STANDARD_PLANTS, extra=extra)
     try:
         runs = scope.select_runs(w.engine, round_name="r1")
         c = compute.compute(w.engine, runs, mapping=asn.load_lab())
     finally:
         w.engine.dispose()
-    (t2,) = [e for e in c.estimates if e.code == "T2" and e.run_id == w.runs["lossy"]]
-    return t2
+    (found,) = [e for e in c.estimates if e.code == code and e.run_id == w.runs[label]]
+    return found
+
+
+def lossy_t2(
+    tmp_path: Path, failed_at: dt.timedelta, *, then_answered: bool = False
+) -> compute.Estimate:
+    extra = control_rows(failed_at, then_answered=then_answered)
+    return estimate_in_world(tmp_path / "w.sqlite", extra, "T2", "lossy")
 
 
 def test_a_failure_the_same_path_control_shares_is_discarded(tmp_path: Path) -> None:
@@ -148,18 +155,8 @@ def naming_controls(
 def censored_n4(
     tmp_path: Path, dns_failed_at: dt.timedelta | None, tls_failed_at: dt.timedelta | None
 ) -> compute.Estimate:
-    w = build_world(
-        f"sqlite:///{tmp_path / 'n.sqlite'}",
-        STANDARD_PLANTS,
-        extra=naming_controls(dns_failed_at, tls_failed_at),
-    )
-    try:
-        runs = scope.select_runs(w.engine, round_name="r1")
-        c = compute.compute(w.engine, runs, mapping=asn.load_lab())
-    finally:
-        w.engine.dispose()
-    (n4,) = [e for e in c.estimates if e.code == "N4" and e.run_id == w.runs["censored"]]
-    return n4
+    extra = naming_controls(dns_failed_at, tls_failed_at)
+    return estimate_in_world(tmp_path / "n.sqlite", extra, "N4", "censored")
 
 
 def test_lost_lookups_count_when_the_same_path_controls_work(tmp_path: Path) -> None:
