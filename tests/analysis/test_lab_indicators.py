@@ -729,7 +729,7 @@ def test_closing_note_table(
         elif code not in TARGETS:
             # No SNI censor at censored: T10's perturbation edits dpi-inline's censor
             # (tests/transport/test_sni_indicators_lab.py).
-            what, move = "dpi-inline: one name fewer blocked (see the SNI tests)", ""
+            what, move = "dpi-inline also blocks caddy.example.test (the SNI tests)", ""
         else:
             p = TARGETS[code]
             i = next(i for i, batch in enumerate(perturb.BATCHES) if p.key in batch)
