@@ -38,6 +38,9 @@ class MethodResult:
     resolver_address: str | None = None
     wildcard: bool | None = None
     offchain: bool | None = None
+    registry_walk_agrees: bool | None = None
+    """ENS through the Universal Resolver: whether the registry walk agreed (None: not
+    compared)."""
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -56,6 +59,8 @@ class Request:
     uns_keys: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     """User-Agent and From of the campaign (probes/politeness.py), on every HTTP request."""
+    compare_registry_walk: bool = False
+    """ENS ``eth-rpc``: also walk the registry at the same block and record agreement."""
 
 
 MethodFn = Callable[[Request], Awaitable[MethodResult]]
