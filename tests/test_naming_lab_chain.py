@@ -30,13 +30,19 @@ def _text_keys(lab: ChainLab) -> tuple[str, ...]:
 
 
 def resolve(
-    lab: ChainLab, name: str, *, method: str = "eth-rpc", namespace: str = "ens"
+    lab: ChainLab,
+    name: str,
+    *,
+    method: str = "eth-rpc",
+    namespace: str = "ens",
+    registry_walk: bool = True,
 ) -> Observation:
     t = lab.truth
     config = NamingConfig(
         text_keys=_text_keys(lab),
         coin_types=(0,),
         uns_keys=tuple(sorted({k for n in t.uns_names for k in n.records})),
+        ens_registry_walk=registry_walk,
     )
     probe = NamingProbe(config, policy=NetworkPolicy.from_env())
     options: dict[str, Any] = {"method": method, "chain_id": t.chain_id}
@@ -52,6 +58,9 @@ def resolve(
         target=name,
         endpoint=endpoint,
         params={"namespace": namespace},
+        # eth-rpc reads every record through the UR and walks the registry too: an
+        # off-chain name costs 16 gateway round trips, over 10 s on a loaded 2-core box.
+        deadline_s=30.0,
     )
     return asyncio.run(probe.measure(task))
 
