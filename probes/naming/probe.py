@@ -19,7 +19,13 @@ from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Tas
 from fragscope.probes.errors import MeasurementError, classify
 from fragscope.probes.naming import http
 from fragscope.probes.naming.methods import METHODS
-from fragscope.probes.naming.methods.base import MethodResult, Request, Value, summary
+from fragscope.probes.naming.methods.base import (
+    MethodResult,
+    Request,
+    Value,
+    summary,
+    transport_url,
+)
 from fragscope.probes.naming.methods.uns import DEFAULT_KEYS as UNS_DEFAULT_KEYS
 from fragscope.probes.naming.namespaces import Registry, shipped_registry
 from fragscope.probes.naming.normalize import InvalidName, normalize
@@ -66,15 +72,6 @@ class NamingConfig:
     )
     user_agent: str = user_agent_field()
     contact: str | None = contact_field()
-
-
-def transport_url(url: str) -> str:
-    """The URL a method speaks to: the engine's ``eth+http(s)://`` JSON-RPC schemes
-    (probes/endpoints.py) are plain HTTP(S) on the wire."""
-    for scheme in ("eth+http://", "eth+https://"):
-        if url.startswith(scheme):
-            return url[len("eth+") :]
-    return url
 
 
 def method_for(namespace: str, registry: Registry, requested: str | None) -> str:

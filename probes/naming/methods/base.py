@@ -66,6 +66,15 @@ class Request:
 MethodFn = Callable[[Request], Awaitable[MethodResult]]
 
 
+def transport_url(url: str) -> str:
+    """The URL a method speaks to: the engine's ``eth+http(s)://`` JSON-RPC schemes
+    (probes/endpoints.py) are plain HTTP(S) on the wire."""
+    for scheme in ("eth+http://", "eth+https://"):
+        if url.startswith(scheme):
+            return url[len("eth+") :]
+    return url
+
+
 def summary(values: list[Value]) -> dict[str, Any]:
     """A compact JSON summary of values: kind -> [value] or kind -> {key: value}."""
     out: dict[str, Any] = {}

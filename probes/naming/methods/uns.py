@@ -29,6 +29,7 @@ from fragscope.probes.naming.methods.base import (
     MethodResult,
     Request,
     Value,
+    transport_url,
 )
 from fragscope.probes.naming.namespaces import DATA_DIR
 
@@ -62,10 +63,6 @@ class Layer:
     contract could not say (a registry whose ownerOf answered garbage)."""
     values: list[Value]
     calls: int
-
-
-def _transport(url: str) -> str:
-    return url[len("eth+") :] if url.startswith(("eth+http://", "eth+https://")) else url
 
 
 async def _read_layer(
@@ -112,7 +109,7 @@ async def resolve_uns(req: Request) -> MethodResult:
     keys = list(req.uns_keys or DEFAULT_KEYS)
     l1 = await _read_layer(req, req.endpoint, req.options, token, keys)
     l2s = [
-        await _read_layer(req, _transport(str(layer["url"])), layer, token, keys)
+        await _read_layer(req, transport_url(str(layer["url"])), layer, token, keys)
         for layer in _layer_options(req.options)
     ]
     chosen = next((layer for layer in l2s if _minted(layer)), l1)
