@@ -193,7 +193,11 @@ def naming_endpoints(
     c, facts = t.chain, chain_facts(t)
     assert c is not None
     common: dict[str, object] = {"chain_id": facts.chain_id}
-    ens: dict[str, object] = {"method": "eth-rpc", "registry": facts.addresses["ens_registry"]}
+    ens: dict[str, object] = {
+        "method": "eth-rpc",
+        "universal_resolver": facts.addresses["universal_resolver"],
+        "registry": facts.addresses["ens_registry"],
+    }
     ens["namespaces"] = ["ens"]
     uns: dict[str, object] = {"method": "uns", "proxy_reader": facts.addresses[facts.uns_reader]}
     uns["namespaces"] = ["unstoppable"]

@@ -24,6 +24,8 @@ def test_probe_name_prints_json_and_stores(
             ens_world.chain.url,
             "--registry",
             ens_world.registry,
+            "--universal-resolver",
+            ens_world.universal,
             "--chain-id",
             "1337",
             "--operator",

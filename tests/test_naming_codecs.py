@@ -137,7 +137,42 @@ def test_dns_encode_and_labels() -> None:
     assert ens.dns_encode("foo.eth") == b"\x03foo\x03eth\x00"
     assert ens.dns_encode("") == b"\x00"
     with pytest.raises(InvalidName):
-        ens.dns_encode("a" * 64 + ".eth")
+        ens.dns_encode("foo..eth")
+
+
+# ENS's DNS encoding as its clients do it (ensjs packetToBytes, ens-contracts NameCoder):
+# labels of 64..255 octets go as they are (ENS has no 63-octet limit), a longer one as its
+# ENSIP-1 encoded labelhash "[<keccak-256 hex>]" (66 octets). The vector is what
+# @ensdomains/ensjs 4.3.1 packetToBytes("a" * 256 + ".eth") returns (computed with node).
+A256_ETH_WIRE = bytes.fromhex(
+    "425b316461613730333461646162363664396563396530336532633839323031623833613734393765"
+    "383564633562393731616139646165326363626237613230385d0365746800"
+)
+
+
+@pytest.mark.parametrize("size", [63, 64, 255])
+def test_dns_encode_keeps_labels_up_to_255_octets(size: int) -> None:
+    assert ens.dns_encode("a" * size + ".eth") == bytes([size]) + b"a" * size + b"\x03eth\x00"
+
+
+def test_dns_encode_hashes_a_label_over_255_octets() -> None:
+    assert ens.dns_encode("a" * 256 + ".eth") == A256_ETH_WIRE
+    assert ens.encoded_labelhash("a" * 256) == "[" + ens.labelhash("a" * 256).hex() + "]"
+
+
+def test_ensip21_and_ensip23_selectors() -> None:
+    # The selectors ENSIP-21 and ENSIP-23 list, recomputed from the signatures.
+    assert ens.selector("query((address,string[],bytes)[])") == ens.BATCH_QUERY_SELECTOR
+    assert ens.BATCH_QUERY_SELECTOR.hex() == "a780bab6"
+    for signature, constant in [
+        ("ResolverNotFound(bytes)", ens.UR_RESOLVER_NOT_FOUND),
+        ("ResolverNotContract(bytes,address)", ens.UR_RESOLVER_NOT_CONTRACT),
+        ("UnsupportedResolverProfile(bytes4)", ens.UR_UNSUPPORTED_PROFILE),
+        ("ResolverError(bytes)", ens.UR_RESOLVER_ERROR),
+        ("HttpError(uint16,string)", ens.HTTP_ERROR),
+    ]:
+        assert ens.selector(signature) == constant, signature
+    assert ens.revert_reason(ens.encode_http_error(503, "down")) == "HttpError: HTTP 503 down"
 
 
 def test_namespace_rules() -> None:

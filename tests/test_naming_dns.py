@@ -101,7 +101,7 @@ def test_bridge_fidelity_against_chain_truth(
     # Same run: on-chain truth for alice.eth and bob.eth, and a DNSLink bridge (the alt
     # view plays dns.eth.limo) that is right about alice and wrong about bob (bob has
     # no contenthash on chain but the bridge claims one).
-    chain = {"registry": ens_world.registry}
+    chain = {"registry": ens_world.registry, "universal_resolver": ens_world.universal}
     rows = []
     for name in ("alice.eth", "bob.eth"):
         rows.append(resolve(name, ens_world.chain.url, namespace="ens", method="eth-rpc", **chain))
@@ -150,7 +150,7 @@ def test_indicators_compute_judges_bridge_fidelity(
 
     from fragscope import cli
 
-    chain = {"registry": ens_world.registry}
+    chain = {"registry": ens_world.registry, "universal_resolver": ens_world.universal}
     rows = []
     for name in ("alice.eth", "bob.eth"):
         rows.append(resolve(name, ens_world.chain.url, namespace="ens", method="eth-rpc", **chain))

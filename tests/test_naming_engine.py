@@ -41,7 +41,8 @@ url = "{chain_url}"
 label = "chain"
 operator = "lab"
 namespace = "ens"
-options = {{ method = "eth-rpc", registry = "{ens_world.registry}", chain_id = 1337 }}
+options = {{ method = "eth-rpc", registry = "{ens_world.registry}", chain_id = 1337, \
+universal_resolver = "{ens_world.universal}" }}
 
 [[endpoints]]
 url = "{dns_views.alt}"

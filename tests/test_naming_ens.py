@@ -13,6 +13,8 @@ import pytest
 
 from fragscope.db.vocab import Failure
 from fragscope.probes.base import Endpoint, Observation, Task
+from fragscope.probes.naming import ens
+from fragscope.probes.naming.methods.ens import universal_resolver_for
 from fragscope.probes.naming.probe import NamingConfig, NamingProbe
 from fragscope.probes.safety import NetworkPolicy
 from tests.fixtures.naming import (
@@ -33,7 +35,12 @@ pytestmark = pytest.mark.slow
 
 
 def measure(
-    name: str, url: str, *, method: str = "eth-rpc", namespace: str = "ens", **options: Any
+    name: str,
+    url: str,
+    *,
+    method: str = "eth-rpc-registry",
+    namespace: str = "ens",
+    **options: Any,
 ) -> Observation:
     probe = NamingProbe(
         NamingConfig(text_keys=("url", "description", "avatar"), coin_types=(0,)),
@@ -180,7 +187,7 @@ def test_offchain_lookup_gateway_failures(ccip_world: CcipWorld) -> None:
 
 def test_universal_resolver_when_the_campaign_names_one(ccip_world: CcipWorld) -> None:
     world = ccip_world.ens
-    ur = {"universal_resolver": ccip_world.universal}
+    ur = {"universal_resolver": ccip_world.universal, "method": "eth-rpc"}
     alice = measure("alice.eth", world.chain.url, **ur)
     assert alice.failure is None, alice.failure_detail
     got = values(alice)
@@ -190,10 +197,88 @@ def test_universal_resolver_when_the_campaign_names_one(ccip_world: CcipWorld) -
     assert alice.fields["resolver_address"].lower() == world.resolver.lower()
     wild = measure("x.wild.eth", world.chain.url, **ur)
     assert values(wild)[("addr", "60")] == WILD_ADDR
+    # Its require("no resolver") is no ENSIP-23 error: a failure, not a silent not_found.
     missing = measure("nores.eth", world.chain.url, **ur)
-    assert missing.failure is None and missing.fields["outcome"] == "not_found"
+    assert missing.failure == Failure.ETH_RPC_ERROR
+    assert "reverted every call: revert: no resolver" in (missing.failure_detail or "")
     # This minimal UR bubbles the resolver's OffchainLookup: its sender is the resolver,
     # not the contract we called, so EIP-3668 requires refusing it.
     off = measure("offchain.eth", world.chain.url, **ur)
     assert off.failure == Failure.ETH_OFFCHAIN_LOOKUP_ERROR
     assert "is not the called contract" in (off.failure_detail or "")
+
+
+# --- ENS as today's clients resolve it (issue 20): the Universal Resolver by default,
+# ENSIP-21 batch gateways, ENSIP-23 errors, long labels. The UR is the lab's
+# (lab/chain/contracts/UniversalResolver.sol), whose lookups list only x-batch-gateway:true.
+
+
+def test_eth_rpc_asks_the_universal_resolver_by_default(ens_world: EnsWorld) -> None:
+    # On mainnet the default is ENS's UR proxy; elsewhere eth-rpc needs one named, and
+    # says how to get the old walk.
+    assert universal_resolver_for({}, 1) == "0xeEeEEEeE14D718C2B47D9923Deab1335E144EeEe"
+    obs = measure("alice.eth", ens_world.chain.url, method="eth-rpc", registry=ens_world.registry)
+    assert obs.failure == Failure.ETH_RPC_ERROR
+    assert "options.universal_resolver" in (obs.failure_detail or "")
+    ur = measure(
+        "alice.eth",
+        ens_world.chain.url,
+        method="eth-rpc",
+        registry=ens_world.registry,
+        universal_resolver=ens_world.universal,
+    )
+    assert ur.failure is None, ur.failure_detail
+    assert values(ur)[("addr", "60")] == ALICE_ADDR
+    assert ur.fields["detail"]["universal_resolver"].lower() == ens_world.universal.lower()
+    assert ur.fields["registry_walk_agrees"] is True
+
+
+def test_ensip21_batch_gateway_and_ensip23_errors(ccip_world: CcipWorld) -> None:
+    world = ccip_world.ens
+    ur = {"method": "eth-rpc", "universal_resolver": world.universal}
+    # EIP-3668 behind the UR: the UR's lookup lists x-batch-gateway:true, the probe runs
+    # the batch gateway itself and asks the resolver's own gateway.
+    off = measure("offchain.eth", world.chain.url, **ur)
+    assert off.failure is None, off.failure_detail
+    assert values(off)[("addr", "60")] == CCIP_ADDR
+    assert off.fields["offchain"] is True
+    assert off.fields["detail"]["gateways"][0].startswith(ccip_world.gateway_url)
+    # The gateway's HTTP 500 comes back as ENSIP-23 HttpError: a failure, not "no record".
+    broken = measure("broken.eth", world.chain.url, **ur)
+    assert broken.failure == Failure.ETH_OFFCHAIN_LOOKUP_ERROR
+    assert "HttpError: HTTP 500" in (broken.failure_detail or "")
+    # ResolverNotFound: the name has no resolver, which is an answer.
+    missing = measure("nores.eth", world.chain.url, **ur)
+    assert missing.failure is None and missing.fields["outcome"] == "not_found"
+    assert missing.fields["detail"]["reason"] == "ResolverNotFound (ENSIP-23)"
+    # UnsupportedResolverProfile (the wildcard resolver has no contenthash): no record.
+    wild = measure("x.wild.eth", world.chain.url, **ur)
+    assert wild.failure is None and values(wild)[("addr", "60")] == WILD_ADDR
+    assert ("contenthash", "ipfs") not in values(wild)
+
+
+def test_a_label_longer_than_255_octets_goes_as_its_labelhash(ens_world: EnsWorld) -> None:
+    # ENS names have no label limit; a label no length byte can carry is sent as its
+    # ENSIP-1 "[labelhash]" (as ensjs and ENS's NameCoder encode it), and the UR reads it.
+    c, label = ens_world.chain, "l" * 300
+    name = f"{label}.eth"
+    c.tx(
+        ens_world.registry,
+        "setSubnodeRecord(bytes32,bytes32,address,address,uint64)",
+        ens.namehash("eth"),
+        ens.labelhash(label),
+        c.account,
+        ens_world.resolver,
+        0,
+    )
+    c.tx(ens_world.resolver, "setAddr(bytes32,address)", ens.namehash(name), WILD_ADDR)
+    for method in ("eth-rpc", "eth-rpc-registry"):
+        obs = measure(
+            name,
+            c.url,
+            method=method,
+            registry=ens_world.registry,
+            universal_resolver=ens_world.universal,
+        )
+        assert obs.failure is None, (method, obs.failure_detail)
+        assert values(obs)[("addr", "60")] == WILD_ADDR, method

@@ -95,7 +95,9 @@ ERROR_STRING = "0x08c379a0" + ens.Call("x(string)", ()).encode("nope")[4:].hex()
                     "error": {"code": 3, "message": "execution reverted", "data": ERROR_STRING}
                 }
             ),
-            "execution reverted",
+            # The Universal Resolver (method eth-rpc) reverting every call with no ENSIP-23
+            # error: a failure naming the reason, not a silent not_found.
+            "reverted every call: revert: nope",
         ),
         ("garbage body", chain_then(lambda r: b"<html>not json</html>"), "not JSON"),
         ("non-hex result", chain_then(lambda r: {"result": "0xZZ"}), "not 0x-hex"),

@@ -36,7 +36,9 @@ class NamingObservation(ObservationMixin, Base):
         "when it is invalid",
     )
     method: Mapped[str | None] = mapped_column(
-        String(32), doc="access method: dns, eth-rpc, uns, http-gateway, namecoin-rpc"
+        String(32),
+        doc="access method: dns, eth-rpc (ENS Universal Resolver), eth-rpc-registry (ENS "
+        "registry walk), uns, http-gateway, namecoin-rpc",
     )
     endpoint_namespace: Mapped[str | None] = mapped_column(
         String(32),
@@ -74,6 +76,12 @@ class NamingObservation(ObservationMixin, Base):
     )
     offchain: Mapped[bool | None] = mapped_column(
         Boolean, doc="an EIP-3668 OffchainLookup was followed through a gateway"
+    )
+    registry_walk_agrees: Mapped[bool | None] = mapped_column(
+        Boolean,
+        doc="ENS eth-rpc rows (Universal Resolver, ENSIP-23): whether the client-side "
+        "registry walk (method eth-rpc-registry) at the same block gave the same outcome "
+        "and values; its answer is in detail.registry_walk; NULL when not compared",
     )
     latency_ms: Mapped[float | None] = mapped_column(
         Float, doc="time from the first request to the last answer of the resolution"

@@ -13,7 +13,7 @@ own tests, a 10.99.x address inside the lab namespace later):
    (``.url``, ``.fail_for(name)``, ``.stop()``); ``gateway_service_argv(host, port)`` is the
    command to run it as its own process (``python -m fragscope.lab.chain.gateway``).
 3. ``deploy_all(rpc_url, run_dir, gateway_url) -> ChainFacts``: compiles contracts/*.sol with
-   solcjs (cached in node_modules/.cache, redone when the sources change), deploys the eight
+   solcjs (cached in node_modules/.cache, redone when the sources change), deploys the ten
    contracts at the addresses truth.toml records (deterministic; checked), registers every
    name of truth.toml and writes ``run_dir/chain.json``. Needs a fresh chain (the
    deployer's nonce must be 0).

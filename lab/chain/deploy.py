@@ -1,8 +1,8 @@
 """Deploy the lab's naming contracts on a fresh ganache and plant every name of truth.toml,
 then write <run_dir>/chain.json (does network I/O to the given JSON-RPC URL, and file I/O).
 
-Order matters: the eight contracts are created first, from the deterministic deployer with
-nonces 0..7, so their addresses are the ones truth.toml records; deploy_all checks them.
+Order matters: the ten contracts are created first, from the deterministic deployer with
+nonces 0..9, so their addresses are the ones truth.toml records; deploy_all checks them.
 """
 
 from __future__ import annotations
@@ -109,6 +109,11 @@ def deploy_all(
     created["proxy_reader_impl"] = d.create(npm_artifact("ProxyReader"))
     init_reader = encode_call("initialize(address,address)", created["uns_registry"], ZERO_ADDRESS)
     created["proxy_reader"] = d.create(proxy_art, created["proxy_reader_impl"], init_reader)
+    ur = truth.universal
+    created[ur.resolver] = d.create(
+        own["UniversalResolver"], created["ens_registry"], ur.batch_gateways
+    )
+    created[ur.test_resolver] = d.create(own["URTestResolver"], created[ur.resolver])
     _check_addresses(created, truth)
     addresses = {k: truth.addresses[k] for k in created}
 
@@ -192,6 +197,7 @@ def _plant_ens(d: _Deployer, truth: ChainPlan, addresses: dict[str, str]) -> Non
             calls = _record_calls(entry.name, entry.records)
             if calls:
                 d.send(addresses["public_resolver"], "multicall(bytes[])", calls)
+    ensure_owned(truth.universal.test_name, addresses[truth.universal.test_resolver])
     ensure_owned(truth.wildcard_parent, addresses[truth.wildcard_resolver])
     ensure_owned(truth.offchain_parent, addresses[truth.offchain_resolver])
 
@@ -253,6 +259,13 @@ def _ens_facts(truth: ChainPlan) -> dict[str, Any]:
             "parent": truth.wildcard_parent,
             "resolver": truth.wildcard_resolver,
             "samples": {s.name: _records_json(s.records) for s in truth.wildcard_samples},
+        },
+        "universal": {
+            "resolver": truth.universal.resolver,
+            "batch_gateways": truth.universal.batch_gateways,
+            "test_name": truth.universal.test_name,
+            "via_ur": truth.universal.via_ur,
+            "via_walk": truth.universal.via_walk,
         },
         "offchain": {
             "parent": truth.offchain_parent,

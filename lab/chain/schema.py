@@ -50,6 +50,18 @@ class UnsName:
 
 
 @dataclass(frozen=True)
+class UniversalPlan:
+    """The Universal Resolver (ENSIP-23) and the ur.gtest.eth test name's two answers."""
+
+    resolver: str  # a key of ChainPlan.addresses
+    batch_gateways: list[str]
+    test_name: str
+    test_resolver: str  # a key of ChainPlan.addresses
+    via_ur: str
+    via_walk: str
+
+
+@dataclass(frozen=True)
 class ChainPlan:
     """Everything deploy plants on the chain: accounts, contract addresses, names, records."""
 
@@ -66,6 +78,7 @@ class ChainPlan:
     offchain_resolver: str
     url_template: str
     offchain_names: list[OffchainName]
+    universal: UniversalPlan
     uns_registry: str
     uns_reader: str
     uns_tlds: list[str]
@@ -84,6 +97,7 @@ def load_plan(path: Path = TRUTH_PATH) -> ChainPlan:
     ens = _table(data, "ens")
     wildcard = _table(ens, "wildcard", where="ens")
     offchain = _table(ens, "offchain", where="ens")
+    universal = _table(ens, "universal", where="ens")
     uns = _table(data, "uns")
     addresses = {k: _str(v, f"addresses.{k}") for k, v in _table(data, "addresses").items()}
     truth = ChainPlan(
@@ -108,6 +122,14 @@ def load_plan(path: Path = TRUTH_PATH) -> ChainPlan:
             _offchain_name(t, f"ens.offchain.names[{i}]")
             for i, t in enumerate(offchain.get("names", []))
         ],
+        universal=UniversalPlan(
+            resolver=_str(universal.get("resolver"), "ens.universal.resolver"),
+            batch_gateways=_strs(universal.get("batch_gateways"), "ens.universal.batch_gateways"),
+            test_name=_str(universal.get("test_name"), "ens.universal.test_name"),
+            test_resolver=_str(universal.get("test_resolver"), "ens.universal.test_resolver"),
+            via_ur=_str(universal.get("via_ur"), "ens.universal.via_ur"),
+            via_walk=_str(universal.get("via_walk"), "ens.universal.via_walk"),
+        ),
         uns_registry=_str(uns.get("registry"), "uns.registry"),
         uns_reader=_str(uns.get("reader"), "uns.reader"),
         uns_tlds=_strs(uns.get("tlds"), "uns.tlds"),
@@ -123,7 +145,8 @@ def load_plan(path: Path = TRUTH_PATH) -> ChainPlan:
         ],
         uns_unminted=_strs(uns.get("unminted"), "uns.unminted"),
     )
-    for key in (truth.wildcard_resolver, truth.offchain_resolver, truth.uns_registry):
+    keys = (truth.wildcard_resolver, truth.offchain_resolver, truth.uns_registry)
+    for key in (*keys, truth.universal.resolver, truth.universal.test_resolver):
         if key not in addresses:
             raise TruthError(f"{path}: no [addresses] entry named {key!r}")
     for entry in truth.ens_names:

@@ -150,7 +150,13 @@ def _options(pairs: tuple[str, ...]) -> dict[str, Any]:
     "--registry",
     "ens_registry",
     default=None,
-    help="ENS registry address (default: mainnet 0x00000000000C2E07...2e1e).",
+    help="ENS registry address for the registry walk (default: mainnet 0x00000000000C2E07...2e1e).",
+)
+@click.option(
+    "--universal-resolver",
+    default=None,
+    help="ENSIP-23 Universal Resolver address, ENS method eth-rpc (default on mainnet: "
+    "0xeEeEEEeE14D7...EeEe).",
 )
 @click.option("--chain-id", type=int, default=None, help="Expected chain id (checked).")
 @click.option(
@@ -172,6 +178,7 @@ def name_command(
     endpoint: str,
     operator: str | None,
     ens_registry: str | None,
+    universal_resolver: str | None,
     chain_id: int | None,
     options: tuple[str, ...],
     text_keys: tuple[str, ...],
@@ -196,6 +203,8 @@ def name_command(
         opts["method"] = method
     if ens_registry:
         opts["registry"] = ens_registry
+    if universal_resolver:
+        opts["universal_resolver"] = universal_resolver
     if chain_id is not None:
         opts["chain_id"] = chain_id
     config = NamingConfig(timeout_s=timeout)

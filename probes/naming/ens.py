@@ -16,6 +16,14 @@ from eth_hash.auto import keccak
 REGISTRY_MAINNET = "0x00000000000C2E074eC69A0dFb2997BA6C7d2e1e"
 """The ENS registry on Ethereum mainnet (and its testnets) since February 2020."""
 
+UNIVERSAL_RESOLVER_MAINNET = "0xeEeEEEeE14D718C2B47D9923Deab1335E144EeEe"
+"""ENSIP-23 Universal Resolver: ENS's canonical entry point on mainnet, a DAO-owned proxy
+that follows ENSv2 (docs/naming.md, "ENS entry points")."""
+
+LOCAL_BATCH_GATEWAY = "x-batch-gateway:true"
+"""ENSIP-21: this URL in an OffchainLookup means "run the batch gateway locally"; when
+present the client uses its own and ignores the other URLs."""
+
 ZERO_ADDRESS = "0x" + "00" * 20
 ZERO_NODE = b"\0" * 32
 
@@ -25,6 +33,13 @@ IFACE_CONTENTHASH = bytes.fromhex("bc1c58d1")
 
 # EIP-3668 OffchainLookup(address,string[],bytes,bytes4,bytes) error selector.
 OFFCHAIN_LOOKUP = bytes.fromhex("556f1830")
+
+# ENSIP-23 Universal Resolver errors (selectors as ENSIP-23 lists them; tests recompute).
+UR_RESOLVER_NOT_FOUND = bytes.fromhex("77209fe8")  # ResolverNotFound(bytes)
+UR_RESOLVER_NOT_CONTRACT = bytes.fromhex("1e9535f2")  # ResolverNotContract(bytes,address)
+UR_UNSUPPORTED_PROFILE = bytes.fromhex("7b1c461b")  # UnsupportedResolverProfile(bytes4)
+UR_RESOLVER_ERROR = bytes.fromhex("95c0c752")  # ResolverError(bytes)
+HTTP_ERROR = bytes.fromhex("01800152")  # HttpError(uint16,string), ENSIP-21 and ENSIP-23
 
 # Solidity Error(string) and Panic(uint256) revert payloads.
 ERROR_STRING = bytes.fromhex("08c379a0")
@@ -67,17 +82,31 @@ def parent(name: str) -> str:
     return name.split(".", 1)[1] if "." in name else ""
 
 
-def dns_encode(name: str) -> bytes:
-    """RFC 1035 section 3.1 wire form, as ENSIP-10 uses it (no 255-octet name limit).
+MAX_WIRE_LABEL = 255
+"""The longest label a length byte can carry; ENS's DNS encoding has no 63-octet limit."""
 
-    ENSIP-10 keeps the 63-octet label limit implicit in the length byte; longer labels
-    cannot be encoded and are refused rather than truncated.
+
+def encoded_labelhash(label: str) -> str:
+    """ENSIP-1 "[labelhash]" form: the label's keccak-256 as 64 hex digits in brackets."""
+    return "[" + labelhash(label).hex() + "]"
+
+
+def dns_encode(name: str) -> bytes:
+    """The DNS wire form ENSIP-10 resolvers and the ENSIP-23 Universal Resolver take.
+
+    As ENS's clients encode it (ensjs ``packetToBytes``, ens-contracts ``NameCoder``): RFC
+    1035 section 3.1 length-prefixed labels of 1-255 octets (ENS keeps no 63-octet or
+    255-octet name limit), and a label longer than 255 octets, which no length byte can
+    carry, as its ENSIP-1 encoded labelhash ``[keccak256(label)]``; the namehash of the
+    name is unchanged because the bracketed form stands for that same labelhash.
     """
     out = bytearray()
     for label in name.split(".") if name else []:
         raw = label.encode("utf-8")
-        if not 0 < len(raw) < 64:
-            raise InvalidName(f"label {label!r} is {len(raw)} octets; DNS encoding allows 1-63")
+        if not raw:
+            raise InvalidName(f"name {name!r} has an empty label")
+        if len(raw) > MAX_WIRE_LABEL:
+            raw = encoded_labelhash(label).encode("ascii")
         out.append(len(raw))
         out += raw
     out.append(0)
@@ -117,6 +146,11 @@ TEXT = Call("text(bytes32,string)", ("string",))
 RESOLVE = Call("resolve(bytes,bytes)", ("bytes",))
 UR_RESOLVE = Call("resolve(bytes,bytes)", ("bytes", "address"))
 
+BATCH_QUERY_SELECTOR = selector("query((address,string[],bytes)[])")
+"""ENSIP-21 IBatchGateway.query(Request[]) where Request = (sender, urls, data)."""
+BATCH_REQUEST_TYPE = "(address,string[],bytes)[]"
+BATCH_RESPONSE_TYPES = ["bool[]", "bytes[]"]
+
 # UNS ProxyReader / registry (UD docs "Resolve Domains Using Smart Contracts").
 UNS_GET_MANY = Call("getMany(string[],uint256)", ("string[]",))
 
@@ -142,6 +176,16 @@ def decode_offchain_lookup(revert: bytes) -> OffchainLookup:
     return OffchainLookup(str(sender), tuple(urls), call_data, callback, extra)
 
 
+def encode_http_error(status: int, message: str) -> bytes:
+    """ENSIP-21 HttpError(uint16,string): a batch gateway's answer for a failed request."""
+    return HTTP_ERROR + abi_encode(["uint16", "string"], [status, message])
+
+
+def encode_error_string(message: str) -> bytes:
+    """Solidity Error(string): ENSIP-21's encoding of a non-HTTP batch request failure."""
+    return ERROR_STRING + abi_encode(["string"], [message])
+
+
 def revert_reason(revert: bytes) -> str:
     """A readable reason for a revert payload: Error(string), Panic(code) or hex."""
     try:
@@ -149,6 +193,12 @@ def revert_reason(revert: bytes) -> str:
             return "revert: " + str(abi_decode(["string"], revert[4:])[0])
         if revert[:4] == PANIC_UINT:
             return f"panic: 0x{abi_decode(['uint256'], revert[4:])[0]:x}"
+        if revert[:4] == HTTP_ERROR:
+            status, message = abi_decode(["uint16", "string"], revert[4:])
+            return f"HttpError: HTTP {status} {message}"
+        if revert[:4] == UR_RESOLVER_ERROR:
+            (inner,) = abi_decode(["bytes"], revert[4:])
+            return "ResolverError: " + revert_reason(inner)
     except Exception:  # a hostile payload that only looks like Error(string)
         pass
     return "revert: 0x" + revert.hex() if revert else "revert without data"

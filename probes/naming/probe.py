@@ -19,7 +19,13 @@ from fragscope.probes.base import Clock, Endpoint, Observation, SystemClock, Tas
 from fragscope.probes.errors import MeasurementError, classify
 from fragscope.probes.naming import http
 from fragscope.probes.naming.methods import METHODS
-from fragscope.probes.naming.methods.base import MethodResult, Request, Value, summary
+from fragscope.probes.naming.methods.base import (
+    MethodResult,
+    Request,
+    Value,
+    summary,
+    transport_url,
+)
 from fragscope.probes.naming.methods.uns import DEFAULT_KEYS as UNS_DEFAULT_KEYS
 from fragscope.probes.naming.namespaces import Registry, shipped_registry
 from fragscope.probes.naming.normalize import InvalidName, normalize
@@ -52,21 +58,20 @@ class NamingConfig:
     uns_keys: tuple[str, ...] = field(
         default=UNS_DEFAULT_KEYS, metadata={"help": "UNS record keys read with getMany"}
     )
+    ens_registry_walk: bool = field(
+        default=True,
+        metadata={
+            "help": "ENS eth-rpc rows: also walk the registry (method eth-rpc-registry) at "
+            "the same block and record in registry_walk_agrees whether it gave the "
+            "Universal Resolver's answer (more eth_calls per name)"
+        },
+    )
     timeout_s: float = field(
         default=10.0,
         metadata={"help": "seconds for each network request of a resolution", **rules.SECONDS},
     )
     user_agent: str = user_agent_field()
     contact: str | None = contact_field()
-
-
-def transport_url(url: str) -> str:
-    """The URL a method speaks to: the engine's ``eth+http(s)://`` JSON-RPC schemes
-    (probes/endpoints.py) are plain HTTP(S) on the wire."""
-    for scheme in ("eth+http://", "eth+https://"):
-        if url.startswith(scheme):
-            return url[len("eth+") :]
-    return url
 
 
 def method_for(namespace: str, registry: Registry, requested: str | None) -> str:
@@ -183,6 +188,7 @@ class NamingProbe:
                 coin_types=self.config.coin_types,
                 uns_keys=self.config.uns_keys,
                 headers=identity_headers(self.config.user_agent, self.config.contact),
+                compare_registry_walk=self.config.ens_registry_walk,
             )
             t1 = self.clock.monotonic()
             budget = task.deadline_s - min(ENGINE_MARGIN_S, task.deadline_s / 4) - (t1 - t0)
@@ -224,6 +230,7 @@ class NamingProbe:
             resolver_address=result.resolver_address,
             wildcard=result.wildcard,
             offchain=result.offchain,
+            registry_walk_agrees=result.registry_walk_agrees,
             detail=result.detail or None,
         )
         obs.children = [(VALUES_TABLE, _value_row(v)) for v in result.values]

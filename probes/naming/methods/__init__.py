@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fragscope.probes.naming.methods.base import MethodFn
 from fragscope.probes.naming.methods.dns import resolve_dns
-from fragscope.probes.naming.methods.ens import resolve_ens
+from fragscope.probes.naming.methods.ens import resolve_ens, resolve_ens_registry
 from fragscope.probes.naming.methods.gateway import resolve_gateway
 from fragscope.probes.naming.methods.namecoin import resolve_namecoin
 from fragscope.probes.naming.methods.uns import resolve_uns
@@ -16,6 +16,7 @@ from fragscope.probes.naming.methods.uns import resolve_uns
 METHODS: dict[str, MethodFn] = {
     "dns": resolve_dns,
     "eth-rpc": resolve_ens,
+    "eth-rpc-registry": resolve_ens_registry,
     "uns": resolve_uns,
     "http-gateway": resolve_gateway,
     "namecoin-rpc": resolve_namecoin,

@@ -38,6 +38,9 @@ class MethodResult:
     resolver_address: str | None = None
     wildcard: bool | None = None
     offchain: bool | None = None
+    registry_walk_agrees: bool | None = None
+    """ENS through the Universal Resolver: whether the registry walk agreed (None: not
+    compared)."""
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -56,9 +59,20 @@ class Request:
     uns_keys: tuple[str, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
     """User-Agent and From of the campaign (probes/politeness.py), on every HTTP request."""
+    compare_registry_walk: bool = False
+    """ENS ``eth-rpc``: also walk the registry at the same block and record agreement."""
 
 
 MethodFn = Callable[[Request], Awaitable[MethodResult]]
+
+
+def transport_url(url: str) -> str:
+    """The URL a method speaks to: the engine's ``eth+http(s)://`` JSON-RPC schemes
+    (probes/endpoints.py) are plain HTTP(S) on the wire."""
+    for scheme in ("eth+http://", "eth+https://"):
+        if url.startswith(scheme):
+            return url[len("eth+") :]
+    return url
 
 
 def summary(values: list[Value]) -> dict[str, Any]:
