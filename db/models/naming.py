@@ -36,7 +36,7 @@ class NamingObservation(ObservationMixin, Base):
         "when it is invalid",
     )
     method: Mapped[str | None] = mapped_column(
-        String(32), doc="access method: dns, eth-rpc, uns, http-gateway, namecoin-rpc"
+        String(32), doc="access method: dns, eth-rpc, uns, http-gateway, namecoin-rpc, discovery"
     )
     endpoint_namespace: Mapped[str | None] = mapped_column(
         String(32),
