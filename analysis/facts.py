@@ -22,6 +22,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, literal, select
 from sqlalchemy.sql.expression import ColumnElement, TableClause
 
 from fragscope.analysis.tables import fetch_columns, light
+from fragscope.probes.transport.quic_wire import VENDOR_KINDS, classify_version
 
 QUIC_V1 = 0x00000001
 QUIC_V2 = 0x6B3343CF
@@ -30,6 +31,7 @@ QUIC_V2 = 0x6B3343CF
 QUIC_TIMEOUTS = ("quic_no_reply", "quic_handshake_timeout", "generic_timeout_error")
 QUIC_DONE = ("handshake_done", "http_done")
 LEGACY_KINDS = ("gquic", "draft")
+VENDOR_KIND_NAMES = tuple(sorted(str(k) for k in VENDOR_KINDS))
 UNKNOWN_FAILURE = "unknown_failure"
 
 IntArray = npt.NDArray[np.int64]
@@ -37,6 +39,20 @@ BoolArray = npt.NDArray[np.bool_]
 
 # Pair keys pack (target, address) ranks into one int64; ranks stay below 2**31.
 _SHIFT = 32
+
+
+def version_kinds(versions: Sequence[int]) -> list[str]:
+    """The kind of each version number, classified now (probes.transport.quic_wire), not
+    read from the stored ``kind``: a database written before a classification changed
+    (mvfst's 0xfaceb010/11/13 were stored as "other") reads as today's code classifies."""
+    memo: dict[int, str] = {}
+    out = []
+    for version in versions:
+        kind = memo.get(version)
+        if kind is None:
+            kind = memo[version] = str(classify_version(int(version)))
+        out.append(kind)
+    return out
 
 
 def _empty_int() -> IntArray:
@@ -415,15 +431,19 @@ def _load_run(conn: Connection, run_id: str, present: set[str], v: _Vocabs) -> _
         cols[-1] = np.where(got_vn, vn_code, np.where(unknown, -1, replies))
         keep("quic_vn_observations", cols)
         if "quic_vn_versions" in present:
-            k = light("quic_vn_versions", "observation_id", "kind")
+            k = light("quic_vn_versions", "observation_id", "version")
             stmt = (
-                select(vn.c.target, vn.c.address, k.c.kind)
+                select(vn.c.target, vn.c.address, k.c.version)
                 .join_from(vn, k, k.c.observation_id == vn.c.id)
                 .where(vn.c.run_id == run_id)
-                .group_by(vn.c.target, vn.c.address, k.c.kind)
+                .group_by(vn.c.target, vn.c.address, k.c.version)
             )
             kc = fetch_columns(conn, stmt, 3)
-            raw.kinds = (v.targets.codes(kc[0]), v.addresses.codes(kc[1]), v.kinds.codes(kc[2]))
+            raw.kinds = (
+                v.targets.codes(kc[0]),
+                v.addresses.codes(kc[1]),
+                v.kinds.codes(version_kinds(kc[2])),
+            )
     if "path_observations" in present:
         po = light("path_observations", "run_id", "target", "test", "outcome")
         stmt = (

@@ -22,6 +22,7 @@ from sqlalchemy import Engine, and_, case, func, or_, select
 
 from fragscope.analysis import registry, stats
 from fragscope.analysis.asn import AsnMap
+from fragscope.analysis.endpoint_properties import declared_resolvers
 from fragscope.analysis.facts import norm_name
 from fragscope.analysis.registry import Context, Facts, indicator
 from fragscope.analysis.result import (
@@ -87,6 +88,8 @@ class DnsFacts:
     # addresses the resolutions asked it at (N7's SPD).
     delegations: dict[str, frozenset[str]] = field(default_factory=dict)
     ns_addresses: dict[str, set[str]] = field(default_factory=dict)
+    # Resolvers the run's campaign declared validates_dnssec = false (N6 leaves them out).
+    non_validating: set[Endpoint] = field(default_factory=set)
 
 
 def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str, DnsFacts]:
@@ -210,6 +213,10 @@ def load_dns(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[
             facts.whoami = Counter(dict(sorted(facts.whoami.items())))
         if "dns_iterative_steps" in present:
             _load_delegations(conn, o, ids, out)
+        for run_id, declared in declared_resolvers(conn, ids).items():
+            out[run_id].non_validating = {
+                Endpoint(*key) for key, d in declared.items() if d.validates_dnssec is False
+            }
         if "targets" in present:
             t = light("targets", "run_id", "name", "role")
             stmt = select(t.c.run_id, t.c.name).where(t.c.run_id.in_(ids), t.c.role == "canary")
@@ -692,12 +699,15 @@ def _ambiguity(
     formula="val(r) = 1 iff r answers SERVFAIL for every name dns.iterative classified "
     "bogus in the run and sets AD=1 on every NOERROR answer for names classified "
     "secure; 1 - DVR = 1 - mean_r val(r) (w_r = 1) over the run's non-control resolver "
-    "endpoints r (address, port, transport, role).",
+    "endpoints r (address, port, transport, role), leaving out those the run's campaign "
+    "declares validates_dnssec = false (params.non_validating_left_out).",
     reasoning="The run's own iterative validation supplies the bogus/secure test names, "
     "so no hard-coded domain (dnssec-failed.org) is needed and >= 2 names are used "
     "when present. Version 2 keys resolvers by endpoint, as N1 does (version 1 merged "
-    "a test endpoint into a control on its address, which then left the panel).",
-    version=2,
+    "a test endpoint into a control on its address, which then left the panel). "
+    "Version 3 leaves out resolvers documented as not validating (Quad9's 9.9.9.10): "
+    "their missing AD flags say what their operator chose, not what the path did.",
+    version=3,
     inputs=("dns_observations",),
     min_n=1,
     pillar=registry.NAMING,
@@ -711,7 +721,11 @@ def n6(ctx: Context) -> Estimate:
         return withheld("N6", run, reason)
     bogus = {n for n, v in d.verdicts.items() if v == {"bogus"}}
     secure = {n for n, v in d.verdicts.items() if v == {"secure"}}
-    params = {"bogus_names": len(bogus), "secure_names": len(secure)}
+    params = {
+        "bogus_names": len(bogus),
+        "secure_names": len(secure),
+        "non_validating_left_out": len(d.non_validating),
+    }
     if not bogus or not secure:
         return withheld(
             "N6", run, "no dns.iterative bogus and secure test names in the run", **params
@@ -721,7 +735,7 @@ def n6(ctx: Context) -> Estimate:
         if name not in bogus and name not in secure:
             continue  # the DNSSEC canaries are a handful among millions of views
         for resolver, v in views.items():
-            if v.role == "control":
+            if v.role == "control" or resolver in d.non_validating:
                 continue
             if name in bogus:
                 per_resolver[resolver].append(v.rcode == "SERVFAIL")

@@ -16,7 +16,14 @@ import numpy as np
 import numpy.typing as npt
 
 from fragscope.analysis import registry, stats
-from fragscope.analysis.facts import LEGACY_KINDS, BoolArray, IntArray, RunFacts, norm_name
+from fragscope.analysis.facts import (
+    LEGACY_KINDS,
+    VENDOR_KIND_NAMES,
+    BoolArray,
+    IntArray,
+    RunFacts,
+    norm_name,
+)
 from fragscope.analysis.pathcontrol import pair_mask
 from fragscope.analysis.registry import REGISTRY, Context, Facts, indicator
 from fragscope.analysis.result import (
@@ -464,10 +471,15 @@ def t7(ctx: Context) -> Estimate:
     "draft versions?",
     unit="share of VN responders",
     formula="Share of (d,ip) whose VN list holds a gQUIC (Q0xx) or IETF draft (0xff0000xx) "
-    "version; params: v1-only, v2, GREASE shares and entropy over version sets "
-    "(log2, normalised by log2 K).",
-    reasoning="Legacy versions are the hygiene risk; the other shares are descriptive.",
-    version=1,
+    "version; params: v1-only, v2, GREASE and vendor (mvfst 0xfaceb0xx) shares and the "
+    "entropy over version sets, a set being the version kinds (v1, v2, draft, gquic, "
+    "mvfst, other; GREASE left out) a (d,ip) lists (log2, normalised by log2 K).",
+    reasoning="Legacy versions are the hygiene risk; the other shares are descriptive. "
+    "Version 2 classifies the version numbers when it computes (probes/transport/"
+    "quic_wire.py), not from the stored kind, and counts mvfst's whole 0xfaceb0xx block "
+    "as one vendor kind: version 1 read 0xfaceb010/11/13 as 'other', so an mvfst "
+    "server's set looked like an unknown stack's and split the entropy.",
+    version=2,
     inputs=("quic_vn_observations", "quic_vn_versions"),
     min_n=3,
     pillar=registry.DESCRIPTIVE,
@@ -493,6 +505,7 @@ def t8(ctx: Context) -> Estimate:
             "v1_only_share": int((sets == v1_only).sum()) / n if v1_only else 0 / n,
             "v2_share": int(f.vn_v2[sel].sum()) / n,
             "grease_share": int(f.vn_grease[sel].sum()) / n,
+            "vendor_share": int(((kinds & f.names.kind_bits(VENDOR_KIND_NAMES)) != 0).sum()) / n,
             "version_set_entropy": stats.entropy_normalised(
                 _counts_by_first_seen(sets, f.seen[sel])
             ),

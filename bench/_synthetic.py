@@ -5,15 +5,16 @@ The row mix is the one ``campaigns/default.toml`` plans per run (counted by the 
 planner, ``probes.engine.planner.plan``; tests/test_bench_indicators.py checks these
 figures against it). One copy of the campaign is, per run:
 
-- dns.query: 382 names (368 top sites + 14 canaries) x 29 resolvers x 3 qtypes (A, AAAA,
-  HTTPS) = 33,234 query tasks, plus 2 whoami names x 29 resolvers = 58 whoami tasks;
-- naming.resolve: 55 tasks (the 14 canaries at the 11 naming endpoints that serve their
-  namespace: OpenNIC roots, ENS/Handshake bridges, gateways, Ethereum and Polygon RPC);
+- dns.query: 382 names (368 top sites + 14 canaries) x 28 resolvers x 3 qtypes (A, AAAA,
+  HTTPS) = 32,088 query tasks, plus 2 whoami names x 28 resolvers = 56 whoami tasks;
+- naming.resolve: 44 tasks (the 14 canaries at the 13 naming endpoints that serve their
+  namespace: OpenNIC resolvers found through its GeoIP API, ENS/Handshake bridges,
+  gateways, Ethereum, Polygon and Base RPC);
 - transport.tls, transport.quic, transport.quic_vn: 9 pinned-address targets, 1 task each.
 
 So 99.8 % of a real run's observation rows are dns_observations. The benchmark scales the
 copy (top sites, canary sets and transport targets) to the row budget; the whoami tasks stay
-58 per run (one per resolver and whoami name, as the planner does), and beside the default
+56 per run (one per resolver and whoami name, as the planner does), and beside the default
 campaign it adds what the lab campaigns measure so every DNS indicator has its input: SOA
 queries of 16 TLDs to every resolver (N2), and one secure and one bogus DNSSEC canary per
 canary set, each with its dns.iterative verdict (N6); transport targets also get the two
@@ -48,7 +49,7 @@ TOP_SITES = 368
 CANARIES = 14
 QTYPES = ("A", "AAAA", "HTTPS")
 WHOAMI = (("o-o.myaddr.l.google.com", "TXT"), ("whoami.akamai.net", "A"))
-NAMING_TASKS = 55
+NAMING_TASKS = 44
 TRANSPORT_TARGETS = 9
 # N2's root-zone probe: eight ICANN TLDs, then alternative roots' and special names.
 TLDS = ("com", "net", "org", "de", "cn", "ru", "io", "xyz",
@@ -99,6 +100,7 @@ class NamingEndpoint:
     method: str
     serves: tuple[str, ...]
     icann_dns: bool
+    chain_id: int | None = None
 
 
 def panel() -> tuple[list[Resolver], list[NamingEndpoint]]:
@@ -140,6 +142,7 @@ def panel() -> tuple[list[Resolver], list[NamingEndpoint]]:
                 str(e.options.get("method", "dns")),
                 serves,
                 not parse_endpoint_url(e.url.removeprefix("eth+")).is_ip_literal,
+                int(e.options["chain_id"]) if "chain_id" in e.options else None,
             )
         )
     return resolvers, naming
@@ -444,7 +447,7 @@ def naming_rows(
     run: tuple[str, str, int], endpoints: list[NamingEndpoint], sets: int, ids: Ids
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """(naming observation, its naming_values) for the canaries at every endpoint serving
-    their namespace, as naming.resolve plans them (55 tasks per canary set)."""
+    their namespace, as naming.resolve plans them (44 tasks per canary set)."""
     vi = run[2]
     for name, ns in canary_names(sets):
         for e in endpoints:
@@ -466,7 +469,7 @@ def naming_rows(
             }
             tld = name.rsplit(".", 1)[-1]
             values: list[tuple[str, str | None, str]] = []
-            if e.method == "dns":
+            if e.method in ("dns", "discovery"):  # discovery: OpenNIC's listed resolvers
                 found = (e.namespace == "opennic" and tld in ALT_TLDS) or e.namespace == ns
                 if found and ns != "ens":
                     values = [("a", name + ".", _address(name, False, False))]
@@ -488,7 +491,7 @@ def naming_rows(
                     ("contenthash", None, "ipfs://bafy"),
                 ]
             else:  # uns
-                obs |= {"chain_id": 1 if "publicnode-eth" in e.label else 137}
+                obs |= {"chain_id": e.chain_id}
                 obs |= {"block_number": 64_000_000 + vi}
                 obs["resolver_address"] = "0x578853aa776Eef10CeE6c4dd2B5862bdcE767A8B"
                 values = [("uns", "crypto.ETH.address", f"0x{_h(name):040x}")]

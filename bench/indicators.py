@@ -2,10 +2,10 @@
 
 Builds a synthetic database of 5,000,000 observation rows shaped like a real run of
 campaigns/default.toml (bench._synthetic states the mix and how it is derived): 8 vantages
-of one round; per run, dns.query over ~6,900 top-site names + canary sets x 29 resolvers
-(one control, Do53/DoT/DoH/DoQ, two OpenNIC roots) x A/AAAA/HTTPS with their dns_answers,
+of one round; per run, dns.query over ~6,900 top-site names + canary sets x 28 resolvers
+(one control, Do53/DoT/DoH/DoQ) x A/AAAA/HTTPS with their dns_answers,
 whoami queries, N2's TLD SOA queries and DNSSEC canaries with dns.iterative verdicts (about
-99.8 % of the observations); naming.resolve over the canaries at 11 endpoints, with
+99.8 % of the observations); naming.resolve over the canaries at 13 endpoints, with
 naming_values; transport.tls/quic/quic_vn/path on ~170 pinned targets; the targets table.
 Loaded with the stdlib sqlite3 executemany into a migrated database, secondary indexes
 rebuilt after the load. Then, each in a child process and alternating (scan, compute, scan),

@@ -35,6 +35,16 @@ class SystemClock:
         return time.monotonic()
 
 
+FILTERING: dict[str, str] = {
+    "none": "answers every name as its authorities do (no blocking policy)",
+    "malware": "blocks names its threat feeds list (malware, phishing, botnets)",
+    "family": "blocks malware and adult content",
+    "ads": "blocks advertising and tracking names",
+}
+"""An endpoint's ``filtering``: what its operator documents it blocks
+(docs/campaigns.md, "Endpoint properties")."""
+
+
 @dataclass(frozen=True, slots=True)
 class Documented:
     """When and where the endpoint's operator last documented it (a page checked that day)."""
@@ -58,6 +68,12 @@ class Endpoint:
     last_documented: Documented | None = None
     """The operator's own page that documents this endpoint, and the day it was checked
     (``fragscope campaign check`` warns when it is older than 12 months or absent)."""
+    filtering: str | None = None
+    """What the operator documents the resolver blocks (:data:`FILTERING`); None = not
+    declared. A control must not filter (``campaign check``, rule control-filtered)."""
+    validates_dnssec: bool | None = None
+    """Whether the operator documents DNSSEC validation; None = not declared. N6 leaves
+    out a resolver documented as not validating (docs/indicators.md)."""
 
 
 @dataclass(frozen=True, slots=True)

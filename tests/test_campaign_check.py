@@ -51,8 +51,8 @@ def test_the_shipped_campaign_passes_and_lists_undocumented_endpoints() -> None:
     assert "passes: 0 errors" in out and "nothing sent" in out
     assert "fragscope: error" not in out
     # Endpoints whose operator's page was not checked are listed, the checked one is not.
-    assert "'cloudflare-do53': no last_documented" in out
-    assert "'ethlimo-gateway'" not in out
+    assert "'cloudflare-dot': no last_documented" in out
+    assert "'ethlimo-gateway'" not in out and "'cloudflare-do53': no last_documented" not in out
 
 
 def test_an_endpoint_without_tasks_is_an_error(tmp_path: Path) -> None:
@@ -68,7 +68,7 @@ def test_an_endpoint_without_tasks_is_an_error(tmp_path: Path) -> None:
     code, out = _check(path)
     assert code == 2, out
     assert "[endpoint-idle] endpoint 'spare-do53' receives no task" in out
-    assert f"{path}:" in out and "endpoints[38].label" in out
+    assert f"{path}:" in out and "endpoints[41].label" in out
 
 
 def test_a_namespace_with_canaries_and_no_endpoint_of_its_own_is_an_error(
@@ -322,3 +322,54 @@ user_agent = "fragscope-test/1.0"
 def _check_with_db(path: Path, db: Path) -> tuple[int, str]:
     result = CliRunner().invoke(main, ["campaign", "check", str(path), "--db", str(db)])
     return result.exit_code, result.output
+
+
+def test_a_filtering_control_is_an_error(tmp_path: Path) -> None:
+    # Quad9's 9.9.9.9 blocks names (malware): as the control, every name it blocks would
+    # read as divergence at the test resolvers (N1, C1).
+    control = 'url = "https://9.9.9.10/dns-query#dns10.quad9.net"\noperator = "Quad9"\n'
+    control += 'role = "control"\nrate = 1.0\n'
+    path = _variant(tmp_path, (control + 'filtering = "none"', control + 'filtering = "malware"'))
+    code, out = _check(path)
+    assert code == 2, out
+    assert "[control-filtered] control endpoint 'quad9-unfiltered-doh' filters (malware" in out
+    assert "].filtering:" in out
+
+
+def test_a_control_that_declares_no_filtering_is_an_error_outside_the_lab(
+    tmp_path: Path,
+) -> None:
+    old = 'role = "control"\nrate = 1.0\nfiltering = "none"\n'
+    path = _variant(tmp_path, (old, 'role = "control"\nrate = 1.0\n'))
+    code, out = _check(path)
+    assert code == 2, out
+    assert "[control-filtered] control endpoint 'quad9-unfiltered-doh' declares no filtering" in out
+    lab = _variant(
+        tmp_path,
+        (old, 'role = "control"\nrate = 1.0\n'),
+        ('blocklist = "', 'allowed = ["127.0.0.0/8", "10.99.0.0/16"]\nblocklist = "'),
+    )
+    code, out = _check(lab)
+    assert code == 0, out
+
+
+def test_resolvers_without_declared_properties_are_warnings() -> None:
+    code, out = _check(DEFAULT)
+    assert code == 0, out
+    assert "[endpoint-properties] resolver 'yandex-do53' does not declare filtering or " in out
+    assert "'adguard-do53' does not declare validates_dnssec" in out
+    assert "'quad9-unfiltered-doh' does not declare" not in out
+
+
+@pytest.mark.parametrize(
+    ("new", "expected"),
+    [
+        ('filtering = "some"', "filtering: expected one of none, malware, family, ads, got 'some'"),
+        ('filtering = "none"\nvalidates_dnssec = "no"', "validates_dnssec: expected true or false"),
+    ],
+)
+def test_a_bad_endpoint_property_is_a_load_error(tmp_path: Path, new: str, expected: str) -> None:
+    path = _variant(tmp_path, ('filtering = "malware"\nvalidates_dnssec = true', new))
+    code, out = _check(path)
+    assert code == 2, out
+    assert expected in out

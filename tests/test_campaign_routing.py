@@ -54,9 +54,15 @@ def test_every_canary_is_planned_against_endpoints_of_its_namespace(
         assert {ns for ns, _ in asked[name]} == {namespace}, (name, asked[name])
         own = {label for _, label in asked[name]} & labels_of[namespace]
         assert own, (name, asked[name])
-    ens_rpc = {"publicnode-eth", "llamarpc-eth"}
+    ens_rpc = {"publicnode-eth", "drpc-eth"}
     for name in ("jesse.cb.id", "jesse.base.eth"):
         assert ens_rpc <= {label for _, label in asked[name]}, name
+    # UNS on L1, Polygon and Base, two providers each; OpenNIC through its GeoIP API.
+    uns = {"publicnode-eth-uns", "drpc-eth-uns", "drpc-polygon", "publicnode-polygon"}
+    uns |= {"base-uns", "publicnode-base-uns"}
+    assert uns <= {label for _, label in asked["brad.crypto"]}
+    for name in ("opennic.glue", "register.geek", "nx.bit"):
+        assert "opennic-geoip" in {label for _, label in asked[name]}, name
     handshake = {"hnsdoh-doh", "hnsto-gateway"}
     for name in ("welcome.nb", "rough"):
         assert handshake <= {label for _, label in asked[name]}, name

@@ -49,9 +49,9 @@ def test_default_campaign_loads_with_sources_and_polite_rates() -> None:
         assert e.options.get("source") and e.options.get("last_known"), e.label
         assert e.rate is not None and e.rate <= 2.0, e.label
         if e.url.startswith("eth+"):
-            assert e.rate <= 0.2 and e.options.get("chain_id") in (1, 137), e.label
+            assert e.rate <= 0.2 and e.options.get("chain_id") in (1, 137, 8453), e.label
     chains = {e.options.get("chain_id") for e in c.endpoints if e.url.startswith("eth+")}
-    assert chains == {1, 137}  # Ethereum and Polygon
+    assert chains == {1, 137, 8453}  # Ethereum, Polygon and Base
 
 
 def test_shipped_lists_have_source_and_date() -> None:

@@ -38,7 +38,7 @@ class NamingObservation(ObservationMixin, Base):
     method: Mapped[str | None] = mapped_column(
         String(32),
         doc="access method: dns, eth-rpc (ENS Universal Resolver), eth-rpc-registry (ENS "
-        "registry walk), uns, http-gateway, namecoin-rpc",
+        "registry walk), uns, http-gateway, namecoin-rpc, discovery (OpenNIC GeoIP API)",
     )
     endpoint_namespace: Mapped[str | None] = mapped_column(
         String(32),

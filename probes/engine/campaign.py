@@ -26,7 +26,7 @@ from typing import Any
 
 from fragscope.db.vocab import Role
 from fragscope.probes import config_rules, registry
-from fragscope.probes.base import Documented, Endpoint
+from fragscope.probes.base import FILTERING, Documented, Endpoint
 from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
 from fragscope.probes.engine import labels
 from fragscope.probes.engine.tomlpos import PathPart, key_lines, line_of
@@ -286,7 +286,18 @@ TOP_KEYS = frozenset(
 )
 TARGET_KEYS = frozenset({"list", "file", "format", "namespace", "role", "limit"})
 ENDPOINT_KEYS = frozenset(
-    {"url", "label", "operator", "role", "namespace", "rate", "options", "last_documented"}
+    {
+        "url",
+        "label",
+        "operator",
+        "role",
+        "namespace",
+        "rate",
+        "options",
+        "last_documented",
+        "filtering",
+        "validates_dnssec",
+    }
 )
 SAFETY_KEYS = frozenset({"allowed", "allow_whole_family", "blocklist"})
 FILE_OPTIONS = frozenset({"ca_file"})
@@ -442,9 +453,31 @@ def _endpoints(chk: _Checker, value: Any) -> tuple[Endpoint, ...]:
                 rate=float(rate) if rate is not None else None,
                 options=types.MappingProxyType(options),
                 last_documented=_documented(chk, table.get("last_documented"), at=at),
+                filtering=_filtering(chk, table, at=at),
+                validates_dnssec=_flag(chk, table, "validates_dnssec", at=at),
             )
         )
     return tuple(out)
+
+
+def _filtering(chk: _Checker, table: Mapping[str, Any], *, at: Sequence[PathPart]) -> str | None:
+    """An endpoint's ``filtering``, one of :data:`~fragscope.probes.base.FILTERING`."""
+    value = chk.string(table, "filtering", at=at)
+    if value is not None and value not in FILTERING:
+        chk.fail(
+            [*at, "filtering"],
+            f"expected one of {', '.join(FILTERING)}, got {labels.shown(value)}",
+        )
+    return value
+
+
+def _flag(
+    chk: _Checker, table: Mapping[str, Any], key: str, *, at: Sequence[PathPart]
+) -> bool | None:
+    value = table.get(key)
+    if value is not None and not isinstance(value, bool):
+        chk.fail([*at, key], f"expected true or false, got {_kind(value)}")
+    return value
 
 
 def _documented(chk: _Checker, value: Any, *, at: Sequence[PathPart]) -> Documented | None:

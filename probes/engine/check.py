@@ -19,7 +19,12 @@ Rules:
   (probes/dns/data/root-keys.toml), with IANA's digest; anchors revoked or due for
   revocation are warnings;
 - ``endpoint-freshness`` (warning): an endpoint's ``last_documented`` is absent or more
-  than 12 months old.
+  than 12 months old;
+- ``control-filtered``: a control endpoint declares a ``filtering`` other than ``none``
+  (every name it blocks would read as divergence at the test resolvers, N1 and C1), or,
+  in a campaign that leaves the lab, declares none;
+- ``endpoint-properties`` (warning): a dns.query resolver of a campaign that leaves the
+  lab does not declare ``filtering`` or ``validates_dnssec`` (docs/campaigns.md).
 """
 
 from __future__ import annotations
@@ -35,7 +40,9 @@ from pathlib import Path
 from typing import Any
 
 from fragscope.db.last_seen import LastSeen
+from fragscope.db.vocab import Role
 from fragscope.lab.core.guard import LAB_NETS
+from fragscope.probes.base import FILTERING
 from fragscope.probes.engine.campaign import Campaign, CampaignError, TargetSource
 from fragscope.probes.engine.planonly import build_policy, planning_runner
 from fragscope.probes.engine.shard_runner import ShardRunner
@@ -228,7 +235,9 @@ def check_campaign(
             )
     errors.extend(unknown)
     errors.extend(_unreached(canaries, reached))
+    errors.extend(_control_findings(campaign, where, lab=lab))
     if not lab:
+        warnings.extend(_property_findings(campaign, where))
         errors.extend(_politeness_findings(campaign, where))
         anchor_errors, anchor_warnings = _anchor_findings(campaign, where, today)
         errors.extend(anchor_errors)
@@ -389,6 +398,61 @@ def _anchor_findings(
                 )
             )
     return errors, warnings
+
+
+def _control_findings(campaign: Campaign, where: _Where, *, lab: bool) -> Iterable[Finding]:
+    """The control is the reference of N1 and C1 (docs/indicators.md): it must answer
+    every name, so a filtering control is refused, and outside the lab an undeclared one."""
+    for i, ep in enumerate(campaign.endpoints):
+        if ep.role != Role.CONTROL:
+            continue
+        key = ep.label or ep.url
+        if ep.filtering is not None and ep.filtering != "none":
+            yield Finding(
+                "control-filtered",
+                where("endpoints", i, "filtering"),
+                f"control endpoint {key!r} filters ({ep.filtering}: {FILTERING[ep.filtering]}):"
+                " every name it blocks would count as divergence at the test resolvers (N1, "
+                "C1); make the operator's unfiltered service the control",
+            )
+        elif ep.filtering is None and not lab:
+            yield Finding(
+                "control-filtered",
+                where("endpoints", i, "label" if ep.label else "url"),
+                f'control endpoint {key!r} declares no filtering: set filtering = "none" '
+                "from its operator's documentation, or choose a control that documents none",
+            )
+
+
+def _property_findings(campaign: Campaign, where: _Where) -> Iterable[Finding]:
+    """dns.query's resolvers without the properties N1, C1 and N6 read."""
+    used: set[str] | None = set()
+    for settings in campaign.probes:
+        if settings.name == "dns.query":
+            if settings.endpoints is None:
+                used = None
+                break
+            assert used is not None
+            used.update(settings.endpoints)
+    for i, ep in enumerate(campaign.endpoints):
+        key = ep.label or ep.url
+        if used is not None and key not in used:
+            continue
+        missing = [
+            name
+            for name, value in (
+                ("filtering", ep.filtering),
+                ("validates_dnssec", ep.validates_dnssec),
+            )
+            if value is None
+        ]
+        if missing:
+            yield Finding(
+                "endpoint-properties",
+                where("endpoints", i, "label" if ep.label else "url"),
+                f"resolver {key!r} does not declare {' or '.join(missing)}: set it from its "
+                "operator's documentation (N6 leaves out a documented non-validating resolver)",
+            )
 
 
 def _freshness_findings(campaign: Campaign, where: _Where, today: dt.date) -> Iterable[Finding]:

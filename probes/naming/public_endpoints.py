@@ -1,4 +1,5 @@
-"""The public naming endpoints known from the sources in docs/sources.md, as data. File I/O only.
+"""The public naming endpoints known from the sources in docs/sources.md, and OpenNIC's
+Tier-1 servers, as data. File I/O only.
 
 For the real-Internet campaign: the engine or the campaign writer turns the entries into
 Endpoints; nothing here contacts them.
@@ -6,6 +7,7 @@ Endpoints; nothing here contacts them.
 
 from __future__ import annotations
 
+import ipaddress
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -49,4 +51,26 @@ def load_public_endpoints() -> list[PublicEndpoint]:
                 options=dict(entry.get("options", {})),
             )
         )
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class Tier1Server:
+    """One OpenNIC Tier-1 (root) server: its ``name`` where a source gives it."""
+
+    ipv4: str
+    name: str | None = None
+
+
+def load_opennic_tier1() -> list[Tier1Server]:
+    """data/opennic-tier1.toml (its header gives the sources, the date and the status)."""
+    path = DATA_DIR / "opennic-tier1.toml"
+    doc = tomllib.loads(path.read_text(encoding="utf-8"))
+    out = []
+    for i, entry in enumerate(doc.get("server", []), 1):
+        try:
+            address = ipaddress.IPv4Address(entry["ipv4"])
+        except (KeyError, ValueError) as exc:
+            raise RegistryError(f"{path}: server #{i}: ipv4: {exc}") from None
+        out.append(Tier1Server(ipv4=str(address), name=entry.get("name")))
     return out

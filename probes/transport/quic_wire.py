@@ -83,6 +83,27 @@ class VersionKind(enum.StrEnum):
     OTHER = "other"
 
 
+MVFST_VERSIONS: dict[int, str] = {
+    0xFACEB001: "mvfst draft-22",
+    0xFACEB002: "MVFST",
+    0xFACEB003: "QUIC_V1_ALIAS",
+    0xFACEB00E: "MVFST_EXPERIMENTAL",
+    0xFACEB00F: "MVFST_INVALID",
+    0xFACEB010: "MVFST_ALIAS",
+    0xFACEB011: "MVFST_EXPERIMENTAL2",
+    0xFACEB013: "MVFST_EXPERIMENTAL3",
+}
+"""The vendor versions of Facebook's QUIC stack, mvfst: its ``enum class QuicVersion``
+(quic/QuicConstants.h in github.com/facebook/mvfst, read 2026-12-07), and 0xfaceb001, the
+draft-22-based version of older releases (Wireshark's QUIC dissector, which also reads
+0xfaceb002 and 0xfaceb00e as draft-27-based). mvfst numbers them inside 0xfaceb0XX, so
+:func:`classify_version` takes that whole block as mvfst: a version added later is still
+a vendor version, not "other"."""
+
+VENDOR_KINDS: frozenset[VersionKind] = frozenset({VersionKind.MVFST})
+"""Kinds that are one implementation's own versions (docs/indicators.md, T8)."""
+
+
 def is_reserved_version(version: int) -> bool:
     """True for 0x?a?a?a?a, the versions reserved for greasing (RFC 9000 section 15)."""
     return version & 0x0F0F0F0F == 0x0A0A0A0A
@@ -104,7 +125,7 @@ def classify_version(version: int) -> VersionKind:
         return VersionKind.DRAFT
     if version >> 24 == ord("Q") or version >> 24 == ord("T"):  # Google QUIC Q043, T051...
         return VersionKind.GQUIC
-    if version & 0xFFFFFFF0 == 0xFACEB000:  # Facebook mvfst
+    if version & 0xFFFFFF00 == 0xFACEB000:  # Facebook mvfst (MVFST_VERSIONS)
         return VersionKind.MVFST
     return VersionKind.OTHER
 

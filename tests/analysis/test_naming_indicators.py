@@ -8,6 +8,7 @@ names, TLD views of an alternative root (geek), whoami egresses in two ASes.
 from __future__ import annotations
 
 import copy
+import json
 from pathlib import Path
 
 import numpy as np
@@ -110,3 +111,26 @@ def test_composite_weight_sensitivity_brackets_equal_weights(dns_world: World) -
     ws = c2.params["weight_sensitivity"]
     pillars = list(c2.params["pillars"].values())
     assert min(pillars) <= ws["p025"] <= c2.value <= ws["p975"] <= max(pillars)
+
+
+def test_n6_leaves_out_a_resolver_declared_not_validating(dns_world: World) -> None:
+    """The run's campaign declares the manipulating resolver validates_dnssec = false
+    (as Quad9's 9.9.9.10 is): N6 judges only the validating one. Rows carry the port and
+    transport dns.query records, so the declaration (a udp:// URL) meets them."""
+
+    config = {
+        "endpoints": [
+            {"url": f"udp://{MANIP_RESOLVER}", "role": "test", "validates_dnssec": False},
+            {"url": "https://10.99.53.1/dns-query#x", "role": "control", "filtering": "none"},
+        ]
+    }
+    with dns_world.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE dns_observations SET resolver_port = 53, transport = 'udp'")
+        conn.exec_driver_sql(
+            "UPDATE runs SET config = ? WHERE id = ?",
+            (json.dumps(config), dns_world.runs["censored"]),
+        )
+    n6 = _values(dns_world)["N6"]
+    assert n6.value == 0.0 and n6.n == 1, (n6.value, n6.n, n6.params)
+    assert n6.params["non_validating_left_out"] == 1
+    assert n6.version == 3

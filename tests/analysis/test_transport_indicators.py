@@ -169,3 +169,36 @@ def test_control_without_transport_rows_withholds(world: World) -> None:
     assert cens["T2"].value is None and "n = 0" in (cens["T2"].reason or "")
     assert cens["T9"].value is None and "n = 0" in (cens["T9"].reason or "")
     assert cens["T3"].value == 1 / 5
+
+
+def _add_vn_version(w: World, target: str, version: int, kind: str, row_id: int) -> None:
+    """One more version in ``target``'s VN lists at every run, with the ``kind`` a probe
+    stored (mvfst's 0xfaceb010 was stored as "other" before issue 20)."""
+    with w.engine.begin() as conn:
+        ids = conn.exec_driver_sql(
+            "SELECT id FROM quic_vn_observations WHERE target = ?", (target,)
+        ).fetchall()
+        for i, (obs_id,) in enumerate(ids):
+            conn.exec_driver_sql(
+                "INSERT INTO quic_vn_versions (id, observation_id, position, version, label, kind)"
+                " VALUES (?, ?, 9, ?, ?, ?)",
+                (row_id + i, obs_id, version, f"0x{version:08x}", kind),
+            )
+
+
+def test_t8_reads_mvfst_versions_as_one_vendor_kind(tmp_path: Path) -> None:
+    """t0 lists mvfst's 0xfaceb002 (stored as mvfst), t1 0xfaceb010 (stored as "other" by
+    the old classifier): both are mvfst servers, so their version sets are one set, as in a
+    world where both listed 0xfaceb002."""
+    old = build_world(f"sqlite:///{tmp_path / 'old.sqlite'}", STANDARD_PLANTS)
+    _add_vn_version(old, "t0.example.test", 0xFACEB002, "mvfst", 10**9)
+    _add_vn_version(old, "t1.example.test", 0xFACEB010, "other", 2 * 10**9)
+    same = build_world(f"sqlite:///{tmp_path / 'same.sqlite'}", STANDARD_PLANTS)
+    _add_vn_version(same, "t0.example.test", 0xFACEB002, "mvfst", 10**9)
+    _add_vn_version(same, "t1.example.test", 0xFACEB002, "mvfst", 2 * 10**9)
+    got, want = values(old)["clean"]["T8"], values(same)["clean"]["T8"]
+    assert got.params["version_set_entropy"] == want.params["version_set_entropy"]
+    assert got.params["vendor_share"] == 2 / 9
+    assert got.version == 2
+    old.engine.dispose()
+    same.engine.dispose()

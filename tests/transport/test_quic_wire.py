@@ -200,6 +200,18 @@ def test_version_classes() -> None:
     assert classify_version(0x12345678) is VersionKind.OTHER
 
 
+@pytest.mark.parametrize(
+    "version", [0xFACEB001, 0xFACEB002, 0xFACEB003, 0xFACEB00E, 0xFACEB010, 0xFACEB011, 0xFACEB013]
+)
+def test_mvfst_versions_are_vendor_versions(version: int) -> None:
+    # mvfst's QuicVersion enum (quic/QuicConstants.h): 0xfaceb010/11/13 used to be "other".
+    assert classify_version(version) is VersionKind.MVFST
+    from fragscope.probes.transport.quic_wire import MVFST_VERSIONS, VENDOR_KINDS
+
+    assert classify_version(version) in VENDOR_KINDS
+    assert version in MVFST_VERSIONS
+
+
 @settings(deadline=None)  # shared 2-core machine: no per-example deadline
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_reserved_versions_are_grease(seed: int) -> None:

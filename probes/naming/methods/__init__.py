@@ -7,6 +7,7 @@ coroutine that measures it.
 from __future__ import annotations
 
 from fragscope.probes.naming.methods.base import MethodFn
+from fragscope.probes.naming.methods.discovery import resolve_discovered
 from fragscope.probes.naming.methods.dns import resolve_dns
 from fragscope.probes.naming.methods.ens import resolve_ens, resolve_ens_registry
 from fragscope.probes.naming.methods.gateway import resolve_gateway
@@ -20,4 +21,5 @@ METHODS: dict[str, MethodFn] = {
     "uns": resolve_uns,
     "http-gateway": resolve_gateway,
     "namecoin-rpc": resolve_namecoin,
+    "discovery": resolve_discovered,
 }
