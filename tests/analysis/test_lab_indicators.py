@@ -11,7 +11,7 @@ compared with a value DERIVED in tests/analysis/lab_expectations.py from lab/tru
 lab/vantages/truth.toml and lab/chain/truth.toml, never with a number written into the
 test:
 
-- exact at all five vantages: N1-N8, T1-T9, O1 and C2; value and n equal the
+- exact at all five vantages: N1-N8, T1-T9, T11, T12, O1 and C2; value and n equal the
   derivation, the 95% interval contains it and is narrower than the bound stated beside
   the assertion. Loss and delay change no value: each vantage's campaign gets the
   attempts and time its path needs (lab/budget.py; docs/lab.md, "Loss, delay and exact
@@ -21,7 +21,7 @@ test:
   ranked farther than lossy, in [0, 1];
 - perturbation: one planted fact per indicator (tests/analysis/lab_perturbations.py),
   changed in both an in-memory copy of the truth and the running lab (restored in a
-  finally), five batches of them, each batch measured once more from ``censored``: the
+  finally), six batches of them, each batch measured once more from ``censored``: the
   perturbed round's indicators equal the perturbed derivation and move by exactly the
   derived amount, the others not at all; each indicator's own perturbation moves it
   (test_perturbation_derivations.py proves on the derivations that batch members leave
@@ -148,6 +148,7 @@ def expected_all(
     asn = asn_map.load_lab()
     everything = dns_plan(t, plan, v, plan.asked)
     ps = expect.pins(t, plan.pins)
+    own = resolver_key(t, str(v.resolver))  # transport.ech asks the vantage's resolver
     out: dict[str, tuple[float | None, int]] = {
         "N1": expect.n1(t, everything, asn),
         "N2": expect.n2(t, everything),
@@ -168,6 +169,8 @@ def expected_all(
         "T8": expect.t8(ps, v),
         "T9": expect.t9(ps, v, control),
         "O1": expect.o1(ps, v),
+        "T11": expect.t11(t, ps, own),
+        "T12": expect.t12(t, ps, v, own),
     }
     # A perturbation may leave fewer clusters than the documented minimum: withheld then.
     out = {c: (expect.withheld_below_minimum(c, val, n), n) for c, (val, n) in out.items()}
@@ -409,7 +412,7 @@ def test_t1_equals_the_advertised_but_unreachable_share(lab_round: Round) -> Non
 
 
 EXACT = ("N1", "N2", "N3", "N4", "N5", "N6", "N7", "N8", "T1", "T2", "T3", "T4", "T5", "T6")
-EXACT += ("T7", "T8", "T9", "O1", "C2")
+EXACT += ("T7", "T8", "T9", "T11", "T12", "O1", "C2")
 
 
 @pytest.mark.parametrize("label", VANTAGES)
@@ -420,7 +423,8 @@ def test_indicator_equals_its_derivation(lab_round: Round, code: str, label: str
     ]
     e = lab_round.by_label[label][code]
     if expected is None:
-        # T9 from the control itself: neither TCP nor QUIC fails, the ratio is undefined.
+        # T9 from the control itself: neither TCP nor QUIC fails, the ratio is undefined;
+        # T12 where no target publishes ECH (altroot's root has no example.test).
         assert e.value is None and e.reason, e
         return
     _exact(e, expected)
