@@ -186,7 +186,7 @@ class EchProbe(TransportProbe[EchProbeConfig]):
                 )
             config = await self._adoption(dest.sni, fields, obs)
             operation = Operation.TLS_HANDSHAKE
-            await self._compare(dest, config, fields, obs)
+            await self.ab_test(dest, config, fields, obs)
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # every failure becomes data (docs/architecture.md §3)
@@ -234,13 +234,15 @@ class EchProbe(TransportProbe[EchProbeConfig]):
             return None
         return usable[0]
 
-    async def _compare(
+    async def ab_test(
         self,
         dest: Destination,
         config: EchConfig | None,
         fields: dict[str, Any],
         obs: Observation,
     ) -> None:
+        """control, grease and (with a usable ``config``) ech on ``dest``: their columns
+        and verdict into ``fields``, one ``ech_attempts`` child per handshake."""
         assert dest.sni is not None
         name = dest.sni
         attempts: list[dict[str, Any]] = []
