@@ -17,13 +17,15 @@ The ClientHellos are the project's own (probes.transport.tls13, probes.transport
 ech_hello): no TLS library here speaks ECH. Each step is up to ``tries`` handshakes (k)
 and fails only when all k fail: loss makes a step retry, it does not make a block (the
 validity rule, docs/indicators.md "Loss is not censorship"). QUIC is not measured: aioquic
-has no hook to put an ECH extension in its ClientHello.
+has no hook to put an ECH extension in its ClientHello (the lab's Caddy would accept one:
+docs/lab.md, "The ECH host").
 """
 
 from __future__ import annotations
 
 import asyncio
 import base64
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -53,6 +55,7 @@ from fragscope.probes.transport.ech_hello import (
     grease_ech,
     plain_hello,
     real_ech,
+    suite_for,
 )
 from fragscope.probes.transport.frame import TransportProbe
 from fragscope.probes.transport.tls13 import (
@@ -251,7 +254,7 @@ class EchProbe(TransportProbe[EchProbeConfig]):
         ech: StepResult | None = None
         if config is not None:
             try:
-                real_ech(config, name, KeyShare.generate())
+                suite_for(config)
             except EchUnusable as exc:
                 fields["ech_config_error"] = str(exc)
                 config = None
@@ -287,7 +290,7 @@ class EchProbe(TransportProbe[EchProbeConfig]):
         self,
         dest: Destination,
         step: str,
-        build: Any,
+        build: Callable[[KeyShare], EchHello],
         attempts: list[dict[str, Any]],
     ) -> StepResult:
         """Up to k handshakes; stops at the first the server answers."""
@@ -295,7 +298,7 @@ class EchProbe(TransportProbe[EchProbeConfig]):
         last: Attempt | None = None
         for _ in range(self.config.tries):
             key_share = KeyShare.generate()
-            hello: EchHello = build(key_share)
+            hello = build(key_share)
             last = await self._handshake(dest, hello, key_share)
             attempts.append(
                 {

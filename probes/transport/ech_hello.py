@@ -56,7 +56,8 @@ class EchHello:
     config_id: int
 
 
-def _suite(config: EchConfig) -> tuple[int, int]:
+def suite_for(config: EchConfig) -> tuple[int, int]:
+    """The (KDF, AEAD) this client seals with for ``config``; raises :class:`EchUnusable`."""
     if config.kem_id != X25519_KEM:
         raise EchUnusable(f"kem_id: 0x{config.kem_id or 0:04x} is not X25519 (0x0020)")
     for kdf, aead in config.cipher_suites:
@@ -85,26 +86,25 @@ def real_ech(
     alpn: tuple[str, ...] = (),
 ) -> EchHello:
     """An outer ClientHello to ``config.public_name`` that carries ``inner_name`` sealed."""
-    kdf, aead = _suite(config)
+    kdf, aead = suite_for(config)
     assert config.public_name is not None and config.config_id is not None
     session_id = os.urandom(32)
     inner_random = os.urandom(32)
     inner_ext = extension(EXT_ECH, bytes([ECH_INNER]))
-    common = {"key_share": key_share.public, "alpn": alpn}
-    inner_body = client_hello_body(
-        random=inner_random,
-        session_id=session_id,
-        server_name=inner_name,
-        extra=(inner_ext,),
-        **common,  # type: ignore[arg-type]
-    )
-    encoded = client_hello_body(
-        random=inner_random,
-        session_id=b"",
-        server_name=inner_name,
-        extra=(inner_ext,),
-        **common,  # type: ignore[arg-type]
-    )
+
+    def inner_body(session: bytes) -> bytes:
+        return client_hello_body(
+            random=inner_random,
+            session_id=session,
+            server_name=inner_name,
+            key_share=key_share.public,
+            alpn=alpn,
+            extra=(inner_ext,),
+        )
+
+    # Section 6.1.3: the EncodedClientHelloInner has an empty legacy_session_id (the
+    # server copies the outer's back in) and zero padding.
+    encoded = inner_body(b"")
     encoded += bytes(_padding(len(encoded), inner_name, config.maximum_name_length or 0))
     suite = CipherSuite.new(KEMId.DHKEM_X25519_HKDF_SHA256, KDFId.HKDF_SHA256, AEADS[aead])
     info = b"tls ech\x00" + config.raw
@@ -119,15 +119,16 @@ def real_ech(
             random=outer_random,
             session_id=session_id,
             server_name=config.public_name or "",
+            key_share=key_share.public,
+            alpn=alpn,
             extra=(ech,),
-            **common,  # type: ignore[arg-type]
         )
 
     aad = outer_body(bytes(len(encoded) + AEAD_TAG))
     payload = sender.seal(encoded, aad)
     return EchHello(
         outer=handshake_message(CLIENT_HELLO, outer_body(payload)),
-        inner=handshake_message(CLIENT_HELLO, inner_body),
+        inner=handshake_message(CLIENT_HELLO, inner_body(session_id)),
         inner_random=inner_random,
         outer_name=config.public_name,
         inner_name=inner_name,
