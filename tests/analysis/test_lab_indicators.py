@@ -666,6 +666,12 @@ def test_a_perturbed_round_moves_exactly_as_derived(
 
 
 TARGETS = {code: p for p in perturb.CATALOGUE for code in p.targets}
+# T12 counts the lab's one ECH-capable host, whose ECH only a DPI censor can block, and the
+# perturbations are measured at censored (nftables, no DPI): its perturbation (TCP/443
+# reset to the ECH host) makes its one test undecided rather than move it to another
+# number. Its numeric move, 0 at clean to 1 at dpi-inline, is checked in
+# tests/transport/test_ech_lab.py and by the exact test once the dpi vantages join.
+UNDECIDED_WHEN_PERTURBED = {"T12"}
 
 
 @pytest.mark.parametrize("code", [c for c in EXACT if c != "C2"])
@@ -680,6 +686,13 @@ def test_one_perturbation_moves_each_indicator(
     m = perturbed(i)
     alone = expected_world(lab_round, p.edit(base_world(lab_round)))[code][0]
     old = m.expected_before[code][0]
+    if code in UNDECIDED_WHEN_PERTURBED:
+        # Its perturbation leaves no decided test: the value goes from the derived one to
+        # withheld (n = 0), as derived, and says why.
+        before, moved = lab_round.by_label[perturb.LABEL][code], m.after[code]
+        assert alone is None and old is not None and before.value == old, (code, alone, old)
+        assert moved.value is None and moved.reason, (code, moved)
+        return
     assert alone is not None and old is not None and alone != old, (code, p.key, alone, old)
     before, after = lab_round.by_label[perturb.LABEL][code].value, m.after[code].value
     assert before is not None and after is not None, (code, before, after)
