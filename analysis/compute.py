@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Table, delete, insert
 
-from fragscope.analysis import comparison, facts, naming, pathcontrol, result, sni, stats
+from fragscope.analysis import comparison, ech, facts, naming, pathcontrol, result, sni, stats
 from fragscope.analysis.asn import AsnMap
 from fragscope.analysis.comparison import PairTest
 from fragscope.analysis.registry import REGISTRY, Context, Facts, Indicator, Later
@@ -53,6 +53,7 @@ LOADERS: dict[Facts, Loader] = {
     Facts.NAMING: naming.load_naming,
     Facts.PATH_CONTROL: pathcontrol.load,
     Facts.SNI: sni.load,
+    Facts.ECH: ech.load,
 }
 # Fact sets derived from loaded ones: the control run's, and the per-key outcome tables.
 DERIVED: dict[Facts, tuple[Facts, ...]] = {

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from fragscope.analysis.asn import AsnMap
     from fragscope.analysis.comparison import OutcomeTable
+    from fragscope.analysis.ech import EchFacts
     from fragscope.analysis.facts import RunFacts
     from fragscope.analysis.naming import DnsFacts, NamingFacts
     from fragscope.analysis.pathcontrol import PathControl
@@ -61,6 +62,7 @@ class Facts(StrEnum):
     ESTIMATES = "estimates"  # the run's other indicator values (for composites)
     PATH_CONTROL = "path_control"  # failures the same-path control explains (PathControl)
     SNI = "sni"  # the run's SNI A/B verdicts per (target, address, transport) (SniFacts)
+    ECH = "ech"  # the run's ECH adoption and A/B verdicts per (target, address) (EchFacts)
 
 
 class Later:
@@ -128,6 +130,10 @@ class Context:
     @property
     def sni(self) -> SniFacts:
         return self._get(Facts.SNI)  # type: ignore[no-any-return]
+
+    @property
+    def ech(self) -> EchFacts:
+        return self._get(Facts.ECH)  # type: ignore[no-any-return]
 
     @property
     def estimates(self) -> dict[str, Estimate]:

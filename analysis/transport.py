@@ -1,4 +1,5 @@
-"""Transport indicators T1-T10 from per-pair facts (analysis.facts, analysis.sni). No I/O.
+"""Transport indicators T1-T12 from per-pair facts (analysis.facts, analysis.sni,
+analysis.ech). No I/O.
 
 Each indicator's catalogue entry sits on its function (``@indicator``, analysis/registry.py).
 Clusters are targets: every value is a function of per-target sums; ratios get the score
@@ -16,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from fragscope.analysis import registry, stats
+from fragscope.analysis.ech import ECH_DECIDED
 from fragscope.analysis.facts import (
     LEGACY_KINDS,
     VENDOR_KIND_NAMES,
@@ -578,6 +580,18 @@ def t9(ctx: Context) -> Estimate:
     )
 
 
+def _per_name(
+    rows: list[tuple[str, float]], code: str, run: Any, params: dict[str, Any]
+) -> Estimate:
+    """from_ratio over targets: each (target, flag) row one trial of its target's cluster."""
+    names = np.array([t for t, _ in rows], dtype=np.str_)
+    flags = np.array([x for _, x in rows], dtype=np.float64)
+    found, inverse = np.unique(names, return_inverse=True)
+    num = np.bincount(inverse, weights=flags, minlength=len(found)).astype(np.float64)
+    den = np.bincount(inverse, minlength=len(found)).astype(np.float64)
+    return from_ratio(code, run, num, den, params=params, keys=found)
+
+
 @indicator(
     code="T10",
     title="SNI filtering rate",
@@ -621,12 +635,88 @@ def t10(ctx: Context) -> Estimate:
     for transport in ("tcp", "quic"):
         mine = [v in SNI_FILTERING for (_, _, tr), v in decided if tr == transport]
         params[transport] = sum(mine) / len(mine) if mine else None
-    names = np.array([t for (t, _, _), _ in decided], dtype=np.str_)
-    filtered = np.array([v in SNI_FILTERING for _, v in decided], dtype=np.float64)
-    found, inverse = np.unique(names, return_inverse=True)
-    num = np.bincount(inverse, weights=filtered, minlength=len(found)).astype(np.float64)
-    den = np.bincount(inverse, minlength=len(found)).astype(np.float64)
-    return from_ratio("T10", run, num, den, params=params, keys=found)
+    rows = [(t, float(v in SNI_FILTERING)) for (t, _, _), v in decided]
+    return _per_name(rows, "T10", run, params)
+
+
+@indicator(
+    code="T11",
+    title="ECH adoption",
+    question="How many targets publish an Encrypted ClientHello config in their HTTPS record?",
+    unit="share of targets",
+    formula="Over the transport.ech rows whose HTTPS query was answered (envelope failure "
+    "NULL): T11 = |{(d, ip) : ech_published}| / |rows|, clustered by target d. "
+    "params.configs_unusable counts published lists with no parsable version 0xfe0d "
+    "config.",
+    reasoning="Adoption is what the target's operator publishes (RFC 9849 section 4, the "
+    "HTTPS RR ech SvcParam, RFC 9460), read through the vantage's own resolver; a query "
+    "that was never answered says nothing about adoption and stays out (loss is not "
+    "censorship). A descriptive share, not fragmentation by itself: it is the "
+    "denominator T12 draws from.",
+    version=1,
+    inputs=("ech_observations",),
+    min_n=3,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.ECH,),
+    params_doc={"published": "rows whose HTTPS record carries an ech SvcParam"},
+)
+def t11(ctx: Context) -> Estimate:
+    run, present = ctx.run, ctx.present
+    if reason := missing_tables("T11", present):
+        return withheld("T11", run, reason)
+    rows = ctx.ech.rows
+    if not rows:
+        return withheld("T11", run, "no transport.ech rows in this run")
+    ordered = sorted(rows.items())
+    params: dict[str, Any] = {"published": sum(p for _, (p, _) in ordered)}
+    return _per_name([(t, float(p)) for (t, _), (p, _) in ordered], "T11", run, params)
+
+
+@indicator(
+    code="T12",
+    title="ECH interference",
+    question="Of the ECH-capable targets, on how many is ECH lost here while the same "
+    "ClientHello without ECH reaches the same address?",
+    unit="share of ECH-capable (target, address) tests",
+    formula="Over the transport.ech rows of targets that publish a usable ECH config and "
+    "whose control (no ECH, real SNI, same address) reached the server (verdict "
+    "ech_accepted, ech_rejected or ech_blocked): T12 = |{verdict = ech_blocked}| / |rows|, "
+    "clustered by target.",
+    reasoning="OONI's echcheck idea: the same target with and without ECH on the same "
+    "address, so address or port blocking (the control lost too) and loss (ECH lost on a "
+    "path whose control itself needed retries) are inconclusive and counted in "
+    "params.undecided, not in the share. A server that answers but does not accept ECH "
+    "(ech_rejected, RFC 9849 section 6.1.6) is no interference by the path. Each row is "
+    "a deterministic A/B test, so one ECH-capable target is already a measurement "
+    "(min_n 1; the Wilson interval shows how little one target says).",
+    version=1,
+    inputs=("ech_observations",),
+    min_n=1,
+    pillar=registry.DESCRIPTIVE,
+    needs=(Facts.ECH,),
+    params_doc={
+        "accepted": "rows whose ECH was accepted (ServerHello confirmation, RFC 9849 7.2)",
+        "rejected": "rows whose ECH the server answered without accepting",
+        "undecided": "ECH-capable rows left out: inconclusive (control lost, or a lossy path)",
+    },
+)
+def t12(ctx: Context) -> Estimate:
+    run, present = ctx.run, ctx.present
+    if reason := missing_tables("T12", present):
+        return withheld("T12", run, reason)
+    if not ctx.ech.rows:
+        return withheld("T12", run, "no transport.ech rows in this run")
+    capable = sorted((k, v) for k, (p, v) in ctx.ech.rows.items() if p and v != "no_ech")
+    decided = [(k, v) for k, v in capable if v in ECH_DECIDED]
+    params: dict[str, Any] = {
+        "accepted": sum(v == "ech_accepted" for _, v in decided),
+        "rejected": sum(v == "ech_rejected" for _, v in decided),
+        "undecided": len(capable) - len(decided),
+    }
+    if not capable:
+        return not_applicable("T12", run, "no target publishes a usable ECH config", **params)
+    rows = [(t, float(v == "ech_blocked")) for (t, _), v in decided]
+    return _per_name(rows, "T12", run, params)
 
 
 @indicator(

@@ -8,7 +8,11 @@ sides see the same machine load:
   same 1200-byte packets on the same kind of connected socket (target ratio >= 0.5);
 - handshakes/s through ``transport.sni`` (each task: four handshakes, control and real
   SNI, plus for QUIC a VN probe that counts for nothing) against the bare aioquic loop
-  and a bare ssl-over-asyncio loop (target ratio >= 0.8 for each transport).
+  and a bare ssl-over-asyncio loop (target ratio >= 0.8 for each transport);
+- handshakes/s through ``transport.ech``'s A/B test (each task: three hand-built TLS 1.3
+  handshakes, no ECH, GREASE ECH and real ECH sealed with HPKE, up to the server's
+  Certificate, decrypted) against a bare ssl-over-asyncio loop to the same Caddy 2.11 ECH
+  host (target ratio >= 0.8).
 Bounded in count and time; loopback only. Prints the figures; ``main()`` returns 1 when a
 target is missed.
 """
@@ -34,20 +38,28 @@ from aioquic.quic.events import ConnectionTerminated, HandshakeCompleted, QuicEv
 
 from fragscope.lab.core.pki import make_pki
 from fragscope.lab.core.ports import free_port
+from fragscope.lab.truth import load as load_truth
 from fragscope.lab.web import hosts, runner
-from fragscope.probes.base import Task
+from fragscope.probes.base import Observation, Task
 from fragscope.probes.safety import NetworkPolicy
+from fragscope.probes.transport.common import destination
+from fragscope.probes.transport.ech import EchProbe, EchProbeConfig
+from fragscope.probes.transport.ech_config import parse_ech_config_list
 from fragscope.probes.transport.quic import QuicConfig, QuicProbe
 from fragscope.probes.transport.quic_wire import build_initial
 from fragscope.probes.transport.sni import SniConfig, SniProbe
 from fragscope.probes.transport.vn import VnConfig, VnProbe
 
 ADDRESS = "127.77.10.1"
+ECH_ADDRESS = "127.77.10.2"
 QUIC_TARGET = 0.8
 VN_TARGET = 0.5
 SNI_TARGET = 0.8
 SNI_TASKS = int(os.environ.get("FRAGSCOPE_BENCH_SNI", "64"))
 SNI_HANDSHAKES = 4  # control, real, real again, control again (no loss: one try each)
+ECH_TARGET = 0.8
+ECH_TASKS = int(os.environ.get("FRAGSCOPE_BENCH_ECH", "64"))
+ECH_HANDSHAKES = 3  # control, GREASE, real ECH (no loss: one try each)
 HANDSHAKES = int(os.environ.get("FRAGSCOPE_BENCH_HANDSHAKES", "240"))
 HANDSHAKE_CONCURRENCY = 8
 VN_PROBES = int(os.environ.get("FRAGSCOPE_BENCH_VN", "4000"))
@@ -172,13 +184,13 @@ async def vn_round(port: int, n: int, *, ours_first: bool = False) -> tuple[floa
 # --- SNI A/B -----------------------------------------------------------------------------
 
 
-async def bare_tls(port: int, ca: str) -> bool:
+async def bare_tls(
+    port: int, ca: str, address: str = ADDRESS, name: str = "www.example.test"
+) -> bool:
     ctx = ssl.create_default_context(cafile=ca)
     try:
         async with asyncio.timeout(5.0):
-            _, writer = await asyncio.open_connection(
-                ADDRESS, port, ssl=ctx, server_hostname="www.example.test"
-            )
+            _, writer = await asyncio.open_connection(address, port, ssl=ctx, server_hostname=name)
     except (TimeoutError, OSError):
         return False
     writer.transport.abort()
@@ -214,6 +226,37 @@ async def sni_round(
     return ours * SNI_HANDSHAKES, bare_rate
 
 
+# --- ECH A/B -----------------------------------------------------------------------------
+
+
+async def ech_round(port: int, ca: str, n: int, *, ours_first: bool = False) -> tuple[float, float]:
+    """(handshakes/s through transport.ech's A/B test, handshakes/s of the bare ssl loop)."""
+    fact = load_truth().web["ech"]
+    name = fact.name.rstrip(".")
+    [config] = parse_ech_config_list(fact.ech_config_list() or b"")
+    probe = EchProbe(EchProbeConfig(port=port, ca_file=ca, tries=1))
+    dest = destination(name, {"address": ECH_ADDRESS, "port": port}, port)
+
+    async def through_probe(i: int) -> bool:
+        obs = Observation(
+            table=probe.table, target=name, endpoint=None, started_at=probe.clock.now()
+        )
+        fields: dict[str, Any] = {"ech_published": True}
+        await probe.ab_test(dest, config, fields, obs)
+        return fields["verdict"] == "ech_accepted"
+
+    def bare(i: int) -> Awaitable[bool]:
+        return bare_tls(port, ca, ECH_ADDRESS, name)
+
+    concurrency = max(1, HANDSHAKE_CONCURRENCY // 2)
+    if ours_first:
+        ours, _ = await _pool(n, concurrency, through_probe)
+    bare_rate, _ = await _pool(n * ECH_HANDSHAKES, concurrency, bare)
+    if not ours_first:
+        ours, _ = await _pool(n, concurrency, through_probe)
+    return ours * ECH_HANDSHAKES, bare_rate
+
+
 def main() -> int:
     os.environ.setdefault("FRAGSCOPE_ALLOWED_NETS", "127.0.0.0/8,::1/128")
     with tempfile.TemporaryDirectory(prefix="fragscope-bench-") as tmp:
@@ -221,9 +264,13 @@ def main() -> int:
         pki = make_pki(run_dir / "pki")
         port = free_port([ADDRESS])
         host = hosts.hypercorn_h3(ADDRESS, port, pki.cert, pki.key, run_dir)
+        ech_port = free_port([ECH_ADDRESS])
+        ech_fact = load_truth().web["ech"]
+        ech_host = hosts.caddy_ech(ECH_ADDRESS, ech_port, pki.cert, pki.key, run_dir, fact=ech_fact)
         running = runner.start(host)
+        running_ech = runner.start(ech_host)
         try:
-            runner.wait_ready([running])
+            runner.wait_ready([running, running_ech])
             ca = str(pki.ca)
             asyncio.run(quic_round(port, ca, 10))  # warm-up: imports, trust store, server
             # Rounds alternate which side goes first, so drift in the machine's load
@@ -243,8 +290,14 @@ def main() -> int:
                 ]
                 for t in ("tcp", "quic")
             }
+            asyncio.run(ech_round(ech_port, ca, 4))  # warm-up: the HPKE and X25519 imports
+            ech = [
+                asyncio.run(ech_round(ech_port, ca, ECH_TASKS // ROUNDS, ours_first=i % 2 == 1))
+                for i in range(ROUNDS)
+            ]
         finally:
             runner.stop(running)
+            runner.stop(running_ech)
     q_ours = statistics.median(o for o, _ in quic)
     q_bare = statistics.median(b for _, b in quic)
     v_ours = statistics.median(o for o, _ in vn)
@@ -273,7 +326,14 @@ def main() -> int:
             f"{'aioquic' if t == 'quic' else 'ssl'} {statistics.median(b for _, b in rounds_):8.1f}"
             f"  ratio {ratio:.2f} (target >= {SNI_TARGET})"
         )
-    return 0 if q_ratio >= QUIC_TARGET and v_ratio >= VN_TARGET and sni_ok else 1
+    e_ratio = statistics.median(o / b for o, b in ech)
+    print(
+        f"transport: ECH A/B tcp  handshakes/s  fragscope "
+        f"{statistics.median(o for o, _ in ech):8.1f}  bare ssl "
+        f"{statistics.median(b for _, b in ech):8.1f}  ratio {e_ratio:.2f} (target >= {ECH_TARGET})"
+    )
+    ech_ok = e_ratio >= ECH_TARGET
+    return 0 if q_ratio >= QUIC_TARGET and v_ratio >= VN_TARGET and sni_ok and ech_ok else 1
 
 
 if __name__ == "__main__":

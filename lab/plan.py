@@ -8,9 +8,9 @@ everything the indicators need (docs/indicators.md) and the tests check what the
 shows. :func:`campaign_text` renders one vantage's campaign TOML (docs/campaigns.md):
 its own resolver (and any further ones its network offers) against the control on its own
 address, dns.iterative over the DNSSEC cases, whoami, the TLDs' SOA, canaries, the
-transport probes and the path probe over the pinned web hosts, and naming.resolve over
-every root and the chain; at least ``retries = 2``, more where the vantage's path loses
-packets (lab/budget.py).
+transport probes (transport.ech included) and the path probe over the pinned web hosts,
+and naming.resolve over every root and the chain; at least ``retries = 2``, more where the
+vantage's path loses packets (lab/budget.py).
 """
 
 from __future__ import annotations
@@ -358,6 +358,7 @@ lists = ["hosts"]
 retries = {b.retries(b.vn_attempts)}
 
 {sni_probe_text(lab, v, b)}
+{ech_probe_text(lab, own, b.transport_attempts + 1)}
 [probes."naming.resolve"]
 lists = ["alt"]
 endpoints = {json.dumps([ep.label for ep in naming])}
@@ -379,6 +380,20 @@ burst = 20
 
 [safety]
 allowed = ["10.99.0.0/16", "fd99::/16"]
+"""
+
+
+def ech_probe_text(lab: Lab, resolver: str, tries: int) -> str:
+    """transport.ech (T11, T12) over the pinned hosts, asking the vantage's own resolver
+    for their HTTPS records: ``tries`` handshakes per step (one more than a transport pair
+    gets: each handshake can also lose its ClientHello or ServerHello)."""
+    return f"""
+[probes."transport.ech"]
+lists = ["hosts"]
+resolver = "{resolver}"
+ca_file = "{lab.ca_file}"
+handshake_timeout_s = 2.0
+tries = {tries}
 """
 
 

@@ -22,6 +22,7 @@ BUILTIN_PROBE_MODULES: tuple[str, ...] = (
     "fragscope.probes.transport.quic",
     "fragscope.probes.transport.vn",
     "fragscope.probes.transport.sni",
+    "fragscope.probes.transport.ech",
     "fragscope.probes.transport.path",
     "fragscope.probes.naming.probe",
 )

@@ -37,8 +37,9 @@ pytestmark = [
 
 
 # A value the formula leaves undefined, not one withheld for lack of data (analysis/
-# transport.py, T9: the ratio of two zero failure shares): stored "not applicable".
-NOT_APPLICABLE = {"T9"}
+# transport.py, T9: the ratio of two zero failure shares; T12 where no target publishes
+# ECH, as at altroot, whose root has no example.test): stored "not applicable".
+NOT_APPLICABLE = {"T9", "T12"}
 
 
 TITLES = {"N1": r"Resolver Answer Divergence \(RAD\)", "T2": r"UDP/443 Blocking Rate \(UBR\)"}

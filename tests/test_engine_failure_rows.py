@@ -89,6 +89,11 @@ PROBE_CONFIG: dict[str, str] = {
     "transport.quic": "port = {port}\nhandshake_timeout_s = 20.0\nhttp_timeout_s = 20.0",
     "transport.quic_vn": "port = {port}\ntimeout_s = 20.0",
     "transport.sni": "port = {port}\nhandshake_timeout_s = 20.0",
+    # transport.ech asks the silent UDP port for the HTTPS record first.
+    "transport.ech": (
+        'port = {port}\nresolver = "127.0.0.1"\nresolver_port = {port}\ndns_timeout_s = 20.0\n'
+        "handshake_timeout_s = 20.0"
+    ),
     "transport.tls": (
         "port = {port}\nconnect_timeout_s = 20.0\nhandshake_timeout_s = 20.0\nhttp_timeout_s = 20.0"
     ),

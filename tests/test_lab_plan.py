@@ -65,7 +65,13 @@ def test_every_vantage_campaign_loads_retries_and_asks_what_the_indicators_need(
     expected = {"dns.query", "dns.iterative", "transport.tls", "transport.quic"}
     expected |= {"transport.quic_vn", "naming.resolve", "path.udp443"}  # O1 at every vantage
     expected |= {"transport.sni"}  # T10 at every vantage (issue 21)
+    expected |= {"transport.ech"}  # T11, T12 at every vantage (issue 21)
     assert set(probes) == expected
+    # transport.ech asks the vantage's own resolver for the HTTPS records (adoption as
+    # seen from there) and tries each step more than once (the loss rule).
+    ech = probes["transport.ech"].config
+    assert ech.resolver == str(lab_truth.load().vantages[vantage].resolver)
+    assert ech.tries >= 2
     roles = {e.role.value for e in c.endpoints if e.label in ("own", "control")}
     assert roles == {"test", "control"}  # the vantage's resolver against the control
     names = {e.name.rstrip(".") for s in c.targets for e in read_targets(s)}

@@ -25,5 +25,6 @@ def test_summary_keeps_its_table_order() -> None:
         "quic_vn_observations",
         "path_observations",
         "sni_observations",
+        "ech_observations",
         "null_observations",
     )

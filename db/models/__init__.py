@@ -41,6 +41,9 @@ from fragscope.db.models.naming import (
     NamingValue,
 )
 from fragscope.db.models.transport import (
+    EchAttempt,
+    EchConfigRow,
+    EchObservation,
     PathObservation,
     QuicObservation,
     QuicTransportParam,
@@ -58,6 +61,9 @@ __all__ = [
     "DnsAnswer",
     "DnsIterativeStep",
     "DnsObservation",
+    "EchAttempt",
+    "EchConfigRow",
+    "EchObservation",
     "IndicatorValue",
     "NamingObservation",
     "NamingValue",

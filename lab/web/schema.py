@@ -6,9 +6,12 @@ Each host's A/AAAA/HTTPS records are generated into the ICANN-like zone that hol
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 from dataclasses import dataclass, replace
 from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from fragscope.lab.core.schema import (
     TruthError,
@@ -19,8 +22,13 @@ from fragscope.lab.core.schema import (
     is_subdomain,
 )
 from fragscope.lab.dns.schema import Zone
+from fragscope.probes.transport.ech_config import encode_ech_config, encode_ech_config_list
 
-WEB_KINDS = frozenset({"h3", "caddy", "tcponly", "advertised", "hostile", "retry", "draft"})
+WEB_KINDS = frozenset({"h3", "caddy", "ech", "tcponly", "advertised", "hostile", "retry", "draft"})
+# The one ECH config a lab host publishes (RFC 9849 section 4): DHKEM(X25519, HKDF-SHA256)
+# with HKDF-SHA256 + AES-128-GCM, what Go's crypto/tls (Caddy) serves.
+ECH_KEM_X25519 = 0x0020
+ECH_SUITES = ((0x0001, 0x0001),)
 # Kinds served by aioquic's own server alone (lab/web/quic_only.py): QUIC, no TCP listener.
 QUIC_ONLY_KINDS = frozenset({"retry", "draft"})
 # RFC 9000; RFC 9369 section 3.1; draft-ietf-quic-v2-01..04 (0x709a50c4); draft-ietf-quic-
@@ -56,6 +64,32 @@ class WebHost:
     # The origin AS of its addresses in the lab's IP-to-ASN mapping (analysis/data/
     # lab-*.ipasn): T7 counts h3 hosts by it. A planted fact; tests check the mapping agrees.
     asn: int | None = None
+    # ECH (kind "ech"): the outer ClientHello's public_name, the config_id and the X25519
+    # private key (hex; a lab-only key) of the one ECHConfig the host serves and its HTTPS
+    # record publishes (ech_config_list).
+    ech_public_name: str = ""
+    ech_config_id: int | None = None
+    ech_key: str = ""
+
+    @property
+    def has_ech(self) -> bool:
+        return bool(self.ech_key)
+
+    def ech_config(self) -> bytes:
+        """The ECHConfig (version 0xfe0d) the host serves, byte for byte."""
+        private = X25519PrivateKey.from_private_bytes(bytes.fromhex(self.ech_key))
+        return encode_ech_config(
+            config_id=self.ech_config_id or 0,
+            kem_id=ECH_KEM_X25519,
+            public_key=private.public_key().public_bytes_raw(),
+            cipher_suites=ECH_SUITES,
+            maximum_name_length=0,
+            public_name=self.ech_public_name.rstrip("."),
+        )
+
+    def ech_config_list(self) -> bytes | None:
+        """The ECHConfigList of its HTTPS record's ``ech`` SvcParam (None: no ECH)."""
+        return encode_ech_config_list([self.ech_config()]) if self.has_ech else None
 
     @property
     def has_tcp(self) -> bool:
@@ -77,6 +111,9 @@ class WebHost:
             out += f" ipv4hint={self.address}"
         if self.address6:
             out += f" ipv6hint={self.address6}"
+        ech = self.ech_config_list()
+        if ech is not None:
+            out += f' ech="{base64.b64encode(ech).decode("ascii")}"'
         return out
 
     def records(self) -> list[tuple[str, str, str]]:
@@ -115,11 +152,35 @@ def parse_host(key: str, t: dict[str, Any]) -> WebHost:
             )
     if "asn" in t:
         check_asn(t["asn"], f"{where}.asn")
+    _check_ech(t, kind, where)
     values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in t.items()}
     values["name"] = absolute(get_field(t, "name", where))
     get_field(t, "port", where)
     get_field(t, "group", where)
     return WebHost(key=key, **values)
+
+
+def _check_ech(t: dict[str, Any], kind: str, where: str) -> None:
+    fields = ("ech_public_name", "ech_config_id", "ech_key")
+    given = [f for f in fields if f in t]
+    if kind != "ech":
+        if given:
+            raise TruthError(f"{where}.{given[0]}: only an ech host has ECH fields")
+        return
+    for f in fields:
+        get_field(t, f, where)
+    config_id = t["ech_config_id"]
+    if not isinstance(config_id, int) or isinstance(config_id, bool) or not 0 <= config_id < 256:
+        raise TruthError(f"{where}.ech_config_id: {config_id!r} is not 0..255")
+    try:
+        key = bytes.fromhex(t["ech_key"])
+    except (TypeError, ValueError):
+        key = b""
+    if len(key) != 32:
+        raise TruthError(f"{where}.ech_key: not 64 hex digits (an X25519 private key)")
+    name = str(t["ech_public_name"]).rstrip(".")
+    if not name or len(name) > 255 or not name.isascii():
+        raise TruthError(f"{where}.ech_public_name: {name!r} is not an ASCII name of 1..255")
 
 
 def with_web_records(zones: tuple[Zone, ...], web: dict[str, WebHost]) -> tuple[Zone, ...]:

@@ -407,6 +407,41 @@ def _share(flags: list[bool]) -> tuple[float, int]:
     return sum(flags) / len(flags), len(flags)
 
 
+def ech_published(t: lab_truth.Truth, p: Pin, resolver: str) -> bool:
+    """The host publishes an ECH config and ``resolver`` returns its HTTPS record."""
+    return p.host.has_ech and answer(t, resolver, p.host.name, "HTTPS").answered
+
+
+def ech_control_ok(p: Pin, v: Vantage) -> bool:
+    """transport.ech's control (TLS 1.3 with the real SNI, no ECH) reaches the server: TCP
+    passes and no inline censor blocks the name (the residual censor sees UDP only)."""
+    dpi = v.dpi
+    sni_blocked = (
+        dpi is not None
+        and dpi.mode.value == "inline"
+        and any(p.host.name.rstrip(".") == n.rstrip(".") for n in dpi.blocked_sni)
+    )
+    return tcp_ok(p, v) and not sni_blocked
+
+
+def t11(t: lab_truth.Truth, ps: list[Pin], resolver: str) -> tuple[float, int]:
+    """(ECH adoption, n targets): pins whose HTTPS record, through ``resolver``, carries
+    the planted ECH config."""
+    return _share([ech_published(t, p, resolver) for p in ps])
+
+
+def t12(t: lab_truth.Truth, ps: list[Pin], v: Vantage, resolver: str) -> tuple[float | None, int]:
+    """(ECH interference, n decided): of the ECH-capable pins whose control passes, the
+    share where ECH is lost: all of them behind a censor that blocks the ECH extension
+    (block_ech), none elsewhere. None (not applicable) without ECH-capable pins."""
+    capable = [p for p in ps if ech_published(t, p, resolver)]
+    decided = [p for p in capable if ech_control_ok(p, v)]
+    if not decided:
+        return None, 0
+    blocks = v.dpi is not None and v.dpi.block_ech
+    return _share([blocks for _ in decided])
+
+
 def t3(ps: list[Pin], v: Vantage) -> tuple[float, int]:
     """(NSV, n QUIC servers): servers answering VN or QUIC whose VN list and negotiated
     version hold neither v1 nor v2."""

@@ -257,6 +257,20 @@ CATALOGUE = (
         ("T3", "T6", "T7", "T8"),
     ),
     Perturbation(
+        "rpz-nx-ech",
+        "RPZ: NXDOMAIN for ech.example.test. (its HTTPS record and ECH config with it)",
+        ("T11",),
+        nxdomain("ech.example.test."),
+        ("T12",),
+    ),
+    Perturbation(
+        "reset-ech",
+        "TCP/443 reset to ech.example.test (ECH and its control both lost: undecided)",
+        ("T12",),
+        block("ech", Action.RESET, TCP),
+        ("O1", "T1", "T2", "T4", "T6", "T9"),
+    ),
+    Perturbation(
         "ecn-caddy",
         "ECN-setup SYNs dropped to caddy.example.test",
         ("O1",),
@@ -277,7 +291,8 @@ BATCHES: tuple[tuple[str, ...], ...] = (
     ("rpz-nx-lab", "reset-hostile", "drop-udp-retry"),
     ("rpz-rewritten", "reset-noudp", "drop-udp-news"),
     ("rpz-secure-rewrites", "rpz-nx-canary", "unreset-news"),
-    ("reset-v6only",),
+    ("reset-v6only", "rpz-nx-ech"),
+    ("reset-ech",),
 )
 
 

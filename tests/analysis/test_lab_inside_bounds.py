@@ -20,7 +20,13 @@ def inside(value: float | None) -> bool:
     return value is not None and 0.0 < value < 1.0
 
 
-@pytest.mark.parametrize("code", EXACT)
+# T12 counts the lab's one ECH-capable host, so it is 0 or 1 (or not applicable); the
+# censor that blocks ECH is at dpi-inline, not yet a vantage of the demo's round (issue
+# 21), where T12 = 1. Its exact value is checked at every vantage all the same.
+NOT_INSIDE = {"T12"}
+
+
+@pytest.mark.parametrize("code", [c for c in EXACT if c not in NOT_INSIDE])
 def test_every_indicator_is_strictly_inside_its_bounds_at_some_vantage(code: str) -> None:
     values = {v: DERIVED[v][code][0] for v in VANTAGES}
     assert any(inside(x) for x in values.values()), (code, values)
