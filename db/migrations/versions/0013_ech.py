@@ -1,7 +1,7 @@
 """transport.ech tables: ech_observations, ech_attempts, ech_configs
 
-Revision ID: 1000_ech
-Revises: 0900_sni
+Revision ID: 1100_ech
+Revises: 1000_ens_registry_walk
 Create Date: 2026-12-07
 
 Issue 21 step 2: transport.ech (probes/transport/ech.py) stores per target the ECH config
@@ -16,8 +16,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "1000_ech"
-down_revision: str | None = "0900_sni"
+revision: str = "1100_ech"
+down_revision: str | None = "1000_ens_registry_walk"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
