@@ -138,6 +138,11 @@ def test_demo_shows_censorship_at_censored_and_none_at_clean(tmp_path: Path) -> 
     assert values[("dpi-inline", "T2")] == 0
     assert values[("clean", "T10")] == 0
     assert values[("dpi-residual", "T10")] and t10["dpi-residual"]["residual"] > 0, t10
+    # ECH: blocked by the inline censor (T12 > 0), accepted at clean (T12 = 0); the lab's
+    # ECH host publishes its config (T11 > 0) wherever the ICANN-like view is asked.
+    assert values[("dpi-inline", "T12")] and values[("dpi-inline", "T12")] > 0
+    assert values[("clean", "T12")] == 0
+    assert values[("clean", "T11")] and values[("clean", "T11")] > 0
 
 
 def _params(db: Path, code: str) -> dict[str, dict[str, object]]:
