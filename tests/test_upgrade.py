@@ -104,8 +104,8 @@ MAIN_A4946A4 = Path(__file__).parent / "fixtures" / "data" / "a4946a4.sqlite"
 the models became a package and the migration files were renamed."""
 
 
-TABLES_AFTER_A4946A4 = {"sni_observations", "sni_attempts"}
-"""Tables later revisions created (0900_sni): the upgrade adds them, empty."""
+TABLES_AFTER_A4946A4 = {"sni_observations", "sni_attempts", "run_leases"}
+"""Tables later revisions created (0900_sni, 1000_run_leases): the upgrade adds them, empty."""
 
 
 def _all_rows(
