@@ -1,0 +1,159 @@
+"""Rounds on the job queue (jobs/): submit, a worker per vantage, status, SIGTERM drain.
+
+Real PostgreSQL (the suite's server), real ``fragscope`` processes, the null probe (no
+network): what is tested is the queue, the workers and the resume ledger.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.fixtures.engine import null_campaign, popen_cli, run_cli
+
+pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+HEARTBEAT = "0.5"
+LEASE = "3"
+
+
+def status_rows(url: str, round_: str) -> list[dict[str, str]]:
+    done = run_cli("round", "status", round_, "--db", url, "--stall-after", "1.5")
+    assert done.returncode == 0, done.stderr
+    header, *lines = done.stdout.splitlines()
+    return [dict(zip(header.split("\t"), line.split("\t"), strict=True)) for line in lines]
+
+
+def wait_for(check: object, *, timeout: float, what: str) -> None:
+    assert callable(check)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(0.3)
+    raise AssertionError(f"{what}: not within {timeout:g} s")
+
+
+def worker(url: str, vantage: str) -> subprocess.Popen[str]:
+    return popen_cli(
+        "worker",
+        "--vantage",
+        vantage,
+        "--db",
+        url,
+        "--heartbeat",
+        HEARTBEAT,
+        "--lease",
+        LEASE,
+        "--log-json",
+    )
+
+
+def stop(proc: subprocess.Popen[str]) -> None:
+    if proc.poll() is None:
+        os.kill(proc.pid, signal.SIGKILL)
+    _out, err = proc.communicate()
+    print(err[-5000:])  # shown when the test fails
+
+
+def test_workers_take_their_vantage_and_drain_on_sigterm(pg_url: str, tmp_path: Path) -> None:
+    url = pg_url
+    campaign = null_campaign(
+        tmp_path,
+        targets=120,
+        delay_s=0.2,
+        fail_every=5,
+        follow_ups=0,
+        concurrency=2,
+        name="round-test",
+    )
+    assert run_cli("db", "upgrade", "--db", url).returncode == 0
+    submitted = run_cli(
+        "round",
+        "submit",
+        "--campaign",
+        str(campaign),
+        "--round",
+        "R1",
+        "--vantage",
+        "ams",
+        "--vantage",
+        "sin",
+        "--shards",
+        "2",
+        "--db",
+        url,
+    )
+    assert submitted.returncode == 0, submitted.stderr
+    assert "4 jobs submitted" in submitted.stdout
+    rows = status_rows(url, "R1")
+    assert [(r["vantage"], r["shard"], r["job"]) for r in rows] == [
+        ("ams", "0/2", "todo"),
+        ("ams", "1/2", "todo"),
+        ("sin", "0/2", "todo"),
+        ("sin", "1/2", "todo"),
+    ]
+    # Each vantage's shards cover its plan exactly once; nothing stored yet, all stale.
+    assert sum(int(r["planned"]) for r in rows if r["vantage"] == "ams") == 120
+    assert all(r["stale"] == r["planned"] and r["stored"] == "0" for r in rows)
+
+    ams = worker(url, "ams")
+    try:
+        wait_for(
+            lambda: all(r["job"] == "succeeded" for r in status_rows(url, "R1")[:2]),
+            timeout=60,
+            what="the ams shards",
+        )
+        rows = status_rows(url, "R1")
+        assert [r["job"] for r in rows[2:]] == ["todo", "todo"]  # not its vantage
+        assert all(r["stored"] == r["planned"] and r["stale"] == "0" for r in rows[:2])
+        assert sum(int(r["failed"]) for r in rows[:2]) == 24  # fail_every = 5
+        # SIGTERM while idle: exit 0.
+        ams.send_signal(signal.SIGTERM)
+        assert ams.wait(timeout=30) == 0
+    finally:
+        stop(ams)
+
+    sin = worker(url, "sin")
+    try:
+        wait_for(
+            lambda: any(
+                r["job"] == "doing" and int(r["stored"]) > 5 for r in status_rows(url, "R1")[2:]
+            ),
+            timeout=60,
+            what="the first sin tasks",
+        )
+        sin.send_signal(signal.SIGTERM)  # mid-shard: the shard drains, the job goes back
+        assert sin.wait(timeout=30) == 0
+        _out, err = sin.communicate()
+        assert '"status": "interrupted"' in err
+        rows = status_rows(url, "R1")
+        assert any(r["job"] == "todo" and int(r["stale"]) > 0 for r in rows[2:]), rows
+    finally:
+        stop(sin)
+    sin = worker(url, "sin")
+    try:
+        wait_for(
+            lambda: all(r["job"] == "succeeded" for r in status_rows(url, "R1")),
+            timeout=90,
+            what="the sin shards after the restart",
+        )
+    finally:
+        stop(sin)
+    engine = create_engine(url)
+    with engine.connect() as conn:
+        per_run = conn.execute(
+            text(
+                "SELECT r.id, COUNT(*), COUNT(DISTINCT t.task_key), MIN(r.status) "
+                "FROM tasks_done t JOIN runs r ON r.id = t.run_id GROUP BY r.id"
+            )
+        ).all()
+    engine.dispose()
+    assert sorted(n for _run, n, _distinct, _status in per_run) == [120, 120]
+    assert all(n == distinct for _run, n, distinct, _status in per_run)
