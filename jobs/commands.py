@@ -190,3 +190,45 @@ def worker_command(
         _could_not_run(exc)
         return
     sys.exit(code)
+
+
+@round_group.command(name="roles")
+@DB_OPTION
+@click.option("--worker", "workers", multiple=True, help="Create the login role of a vantage.")
+@click.option("--analyst", "analysts", multiple=True, help="Create an analyst login role.")
+@click.option("--print-sql", is_flag=True, help="Print the statements instead of running them.")
+def round_roles(
+    db_url: str | None, workers: tuple[str, ...], analysts: tuple[str, ...], print_sql: bool
+) -> None:
+    """Create the roles of a shared database (docs/operations.md, "Roles"): the worker and
+    analyst groups with their rights and row-level security policies, a login role
+    ``fragscope_worker_VANTAGE`` per --worker and one per --analyst (no password: set one,
+    or use client certificates). Run it as the database's owner, after `db upgrade`;
+    again to add roles."""
+    from sqlalchemy import text
+
+    from fragscope.db.connection import resolve_url
+    from fragscope.db.guard import DatabaseUnusable, open_database
+    from fragscope.jobs.queue import JobQueue
+    from fragscope.jobs.roles import roles_sql
+
+    try:
+        statements = roles_sql(workers, analysts)
+    except ValueError as exc:
+        _could_not_run(exc)
+        return
+    if print_sql:
+        click.echo(";\n".join(statements) + ";")
+        return
+    url = resolve_url(db_url)
+    try:
+        engine = open_database(url, writes=True)
+        JobQueue(url).install()
+    except (DatabaseUnusable, ValueError) as exc:
+        _could_not_run(exc)
+        return
+    with engine.begin() as conn:
+        for statement in statements:
+            conn.execute(text(statement))
+    engine.dispose()
+    click.echo(f"roles: {len(workers)} worker(s), {len(analysts)} analyst(s)")

@@ -267,6 +267,28 @@ class JobQueue:
         self._app.periodic(cron=periodic.cron, periodic_id=periodic.schedule_id)(task)
 
 
+def worker_queue_sql(worker: str, analyst: str, vantage_sql: str) -> list[str]:
+    """Rights on the queue's tables (jobs/roles.py): a worker takes, retries and finishes
+    only the jobs of its vantage's queue (row-level security on the jobs, by
+    ``vantage_sql``); it registers, beats and unregisters itself in the worker table,
+    and prunes workers that stopped beating (procrastinate deletes their rows, not
+    fragscope's). The analyst reads the jobs (``round status``)."""
+    jobs = "procrastinate_jobs"
+    return [
+        f"GRANT SELECT, UPDATE ON {jobs} TO {worker}",
+        f"GRANT SELECT, INSERT, UPDATE, DELETE ON procrastinate_workers TO {worker}",
+        f"GRANT SELECT, INSERT ON procrastinate_events TO {worker}",
+        f"GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {worker}",
+        f"ALTER TABLE {jobs} ENABLE ROW LEVEL SECURITY",
+        f"DROP POLICY IF EXISTS worker_own_queue ON {jobs}",
+        f"CREATE POLICY worker_own_queue ON {jobs} TO {worker} "
+        f"USING (queue_name = {vantage_sql}) WITH CHECK (queue_name = {vantage_sql})",
+        f"DROP POLICY IF EXISTS analyst_reads_all ON {jobs}",
+        f"CREATE POLICY analyst_reads_all ON {jobs} FOR SELECT TO {analyst} USING (true)",
+        f"GRANT SELECT ON procrastinate_workers, procrastinate_events TO {analyst}",
+    ]
+
+
 def _lock(job: ShardJob) -> str:
     # procrastinate runs at most one job per lock at a time: one worker per shard.
     return f"{job.run_id}/{job.shard}"
