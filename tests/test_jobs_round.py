@@ -174,3 +174,56 @@ def test_workers_take_their_vantage_and_drain_on_sigterm(pg_url: str, tmp_path: 
     engine.dispose()
     assert sorted(n for _run, n, _distinct, _status in per_run) == [120, 120]
     assert all(n == distinct for _run, n, distinct, _status in per_run)
+
+
+def test_round_schedule_submits_a_round_each_tick(pg_url: str, tmp_path: Path) -> None:
+    # procrastinate's cron takes a sixth field, seconds: a tick every 2 s for the test.
+    campaign = null_campaign(tmp_path, targets=10, name="schedule-test")
+    assert run_cli("db", "upgrade", "--db", pg_url).returncode == 0
+    scheduler = popen_cli(
+        "round",
+        "schedule",
+        "--campaign",
+        str(campaign),
+        "--cron",
+        "* * * * * */2",
+        "--vantage",
+        "ams",
+        "--vantage",
+        "sin",
+        "--shards",
+        "3",
+        "--db",
+        pg_url,
+    )
+    try:
+        wait_for(lambda: len(jobs_of_week(pg_url)) >= 6, timeout=60, what="a scheduled round")
+        scheduler.send_signal(signal.SIGTERM)
+        assert scheduler.wait(timeout=30) == 0
+    finally:
+        stop(scheduler)
+    submitted = jobs_of_week(pg_url)
+    assert {(v, s) for v, s in submitted} == {(v, s) for v in ("ams", "sin") for s in range(3)}
+
+
+def jobs_of_week(url: str) -> list[tuple[str, int]]:
+    """Shard jobs of the round named after this ISO week (the scheduler's label)."""
+    import datetime as dt
+
+    week = dt.datetime.now(dt.UTC).strftime("%G-W%V")
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            exists = conn.execute(text("SELECT to_regclass('procrastinate_jobs')")).scalar()
+            if exists is None:
+                return []
+            rows = conn.execute(
+                text(
+                    "SELECT args->>'vantage', (args->>'shard')::int FROM procrastinate_jobs "
+                    "WHERE task_name = 'fragscope.shard' AND args->>'round' = :week"
+                ),
+                {"week": week},
+            ).all()
+    finally:
+        engine.dispose()
+    return [(str(v), int(s)) for v, s in rows]
