@@ -86,7 +86,7 @@ def test_workers_take_their_vantage_and_drain_on_sigterm(pg_url: str, tmp_path: 
     campaign = null_campaign(
         tmp_path,
         targets=120,
-        delay_s=0.2,
+        delay_s=0.1,
         fail_every=5,
         follow_ups=0,
         concurrency=2,
