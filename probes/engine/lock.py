@@ -315,7 +315,9 @@ def _pg_lease(
         yield
     finally:
         stop.set()
-        renewer.join()
+        # A renewal stuck on an unreachable database must not hold the run's exit: the
+        # lease lapses by itself.
+        renewer.join(timeout=lease)
         with contextlib.suppress(Exception), engine.begin() as conn:
             conn.execute(_RELEASE_LEASE, params)
 
