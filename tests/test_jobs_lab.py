@@ -219,6 +219,7 @@ def stored(url: str, vantage: str) -> int:
     return int(n)
 
 
+@pytest.mark.timeout(900)  # two lab rounds of two vantages, at the lab's polite rates
 def test_a_killed_worker_s_shard_completes_elsewhere_and_nothing_differs(
     lab: Lab,
     socket_url: str,
