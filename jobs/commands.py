@@ -45,6 +45,20 @@ def _could_not_run(exc: Exception) -> None:
     sys.exit(2)
 
 
+def _postgres_url(db_url: str | None) -> str:
+    """The --db URL, which must name PostgreSQL (the queue lives there): else exit 2
+    before anything is opened, let alone written."""
+    from fragscope.db.connection import resolve_url
+    from fragscope.jobs.queue import conninfo
+
+    url = resolve_url(db_url)
+    try:
+        conninfo(url)
+    except ValueError as exc:
+        _could_not_run(exc)
+    return url
+
+
 @click.group(name="round")
 def round_group() -> None:
     """Rounds across machines: shard jobs on PostgreSQL, run by `fragscope worker`."""
@@ -67,8 +81,9 @@ def round_submit(
     from fragscope.probes.engine.campaign import CampaignError
     from fragscope.probes.engine.runs import UsageError
 
+    url = _postgres_url(db_url)
     try:
-        done = submit(db_url, campaign_path, round_, vantages, shards)
+        done = submit(url, campaign_path, round_, vantages, shards)
     except (CampaignError, UsageError, DatabaseUnusable, ValueError) as exc:
         _could_not_run(exc)
         return
@@ -94,8 +109,9 @@ def round_status(round_: str, db_url: str | None, stall_after: float) -> None:
     from fragscope.db.guard import DatabaseUnusable
     from fragscope.jobs.rounds import status
 
+    url = _postgres_url(db_url)
     try:
-        rows = status(db_url, round_, stall_after=stall_after)
+        rows = status(url, round_, stall_after=stall_after)
     except (DatabaseUnusable, ValueError) as exc:
         _could_not_run(exc)
         return
@@ -126,15 +142,15 @@ def round_schedule(
     from fragscope.jobs.queue import COORDINATOR_QUEUE, JobQueue, PeriodicRound
     from fragscope.jobs.rounds import submit
 
+    url = _postgres_url(db_url)
+
     async def submit_round(label: str) -> None:
-        await asyncio.to_thread(submit, db_url, campaign_path, label, vantages, shards)
+        await asyncio.to_thread(submit, url, campaign_path, label, vantages, shards)
 
     async def no_shards(_job: object) -> None:
         raise RuntimeError("the schedule worker runs no shard")
 
-    from fragscope.db.connection import resolve_url
-
-    queue = JobQueue(resolve_url(db_url))
+    queue = JobQueue(url)
     queue.install()
     periodic = PeriodicRound(cron, submit_round, schedule_id=str(campaign_path.resolve()))
     queue.work(
@@ -174,22 +190,15 @@ def worker_command(
 ) -> None:
     """Run the vantage's shard jobs, one at a time, each as `fragscope run`, until SIGTERM
     or SIGINT: then the shard in hand drains, its job goes back to the queue, exit 0."""
-    from fragscope.db.connection import resolve_url
     from fragscope.jobs.worker import run_worker
     from fragscope.probes.engine.console import Reporter
     from fragscope.probes.engine.labels import VANTAGE_LIMIT, label_problem
 
     if (problem := label_problem(vantage, limit=VANTAGE_LIMIT)) is not None:
         _could_not_run(ValueError(f"--vantage: {problem}"))
+    url = _postgres_url(db_url)
     reporter = Reporter(log_json=log_json, progress=False)
-    try:
-        code = run_worker(
-            resolve_url(db_url), vantage, lease=lease, heartbeat=heartbeat, reporter=reporter
-        )
-    except ValueError as exc:
-        _could_not_run(exc)
-        return
-    sys.exit(code)
+    sys.exit(run_worker(url, vantage, lease=lease, heartbeat=heartbeat, reporter=reporter))
 
 
 @round_group.command(name="roles")
@@ -207,7 +216,6 @@ def round_roles(
     again to add roles."""
     from sqlalchemy import text
 
-    from fragscope.db.connection import resolve_url
     from fragscope.db.guard import DatabaseUnusable, open_database
     from fragscope.jobs.queue import JobQueue
     from fragscope.jobs.roles import roles_sql
@@ -220,7 +228,7 @@ def round_roles(
     if print_sql:
         click.echo(";\n".join(statements) + ";")
         return
-    url = resolve_url(db_url)
+    url = _postgres_url(db_url)
     try:
         engine = open_database(url, writes=True)
         JobQueue(url).install()
