@@ -56,17 +56,31 @@ JOB_COMMANDS = {
 """The commands that take --db but only PostgreSQL (tests/test_db_guard.py leaves them here)."""
 
 
+@pytest.fixture(scope="module")
+def head_sqlite(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite database at head, migrated once for the module."""
+    from fragscope.db import migrate
+    from fragscope.db.connection import make_engine
+
+    db = tmp_path_factory.mktemp("head") / "head.sqlite"
+    engine = make_engine(f"sqlite:///{db}")
+    migrate.upgrade(engine)
+    engine.dispose()
+    return db
+
+
 @pytest.mark.parametrize("name", JOB_COMMANDS)
-def test_job_commands_refuse_sqlite_and_leave_it_untouched(tmp_path: Path, name: str) -> None:
+def test_job_commands_refuse_sqlite_and_leave_it_untouched(
+    tmp_path: Path, head_sqlite: Path, name: str
+) -> None:
     campaign = null_campaign(tmp_path, targets=3)
     db = tmp_path / "f.sqlite"
-    assert run_cli("db", "upgrade", "--db", str(db)).returncode == 0
-    before = db.read_bytes()
+    db.write_bytes(head_sqlite.read_bytes())
     argv = [a.format(campaign=campaign) for a in JOB_COMMANDS[name]]
     done = run_cli(*argv, "--db", str(db))
     assert done.returncode == 2
     assert done.stderr == "fragscope: error: --db: jobs need PostgreSQL, not sqlite\n"
-    assert db.read_bytes() == before
+    assert db.read_bytes() == head_sqlite.read_bytes()
 
 
 def test_round_roles_refuses_a_vantage_too_long_for_a_role_name() -> None:
