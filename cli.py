@@ -25,9 +25,11 @@ COMMANDS: dict[str, str] = {
     "lab": "fragscope.lab.commands:lab_group",
     "naming": "fragscope.probes.naming.commands:naming_group",
     "probe": "fragscope.probes.commands:probes_group",
+    "round": "fragscope.jobs.commands:round_group",
     "run": "fragscope.probes.commands:run_command",
     "runs": "fragscope.probes.commands:runs_group",
     "summarize": "fragscope.reports.commands:summarize_command",
+    "worker": "fragscope.jobs.commands:worker_command",
 }
 # Single-probe commands of each probe area, added under ``fragscope probe``.
 PROBE_COMMANDS: tuple[str, ...] = (

@@ -62,6 +62,15 @@ def _fail(message: str, code: int = 2) -> None:
     help="Wait this long for a run of the same work to end, then exit 2.",
 )
 @click.option(
+    "--lease",
+    default=60.0,
+    show_default=True,
+    type=click.FloatRange(min=1),
+    metavar="SEC",
+    help="PostgreSQL: the run lock is a lease renewed every SEC/3 s; a holder not heard "
+    "from for SEC s (dead, partitioned) loses it.",
+)
+@click.option(
     "--max-duration",
     default=None,
     type=click.FloatRange(min=0, min_open=True),
@@ -86,6 +95,7 @@ def run_command(
     dry_run: bool,
     auto_migrate: bool,
     lock_wait: float,
+    lease: float,
     max_duration: float | None,
     progress: bool | None,
     log_json: bool,
@@ -117,6 +127,7 @@ def run_command(
         dry_run=dry_run,
         auto_migrate=auto_migrate,
         lock_wait=lock_wait,
+        lease=lease,
         max_duration=max_duration,
         progress=progress,
         log_json=log_json,

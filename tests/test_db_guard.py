@@ -32,6 +32,7 @@ from fragscope.db import migrate
 from fragscope.db.connection import make_engine
 from fragscope.lab.core.ports import free_port
 from tests.fixtures.engine import null_campaign, run_cli
+from tests.test_jobs_cli import JOB_COMMANDS
 
 FIXTURE = Path(__file__).parent / "fixtures" / "data" / "v1.sqlite"
 RUN_ID = "7d0c2a52-3f0e-4c58-9a1e-0d7b8f6b1a01"  # a run of the v1 fixture
@@ -138,8 +139,9 @@ def test_every_command_that_opens_a_database_is_covered() -> None:
         if any("--db" in getattr(p, "opts", ()) for p in command.params)
     }
     covered = {name.split(" (")[0].split(" --")[0] for name in COMMANDS}
-    # db merge names its databases as arguments and --into, not --db.
-    assert with_db | {"db merge"} == covered
+    # db merge names its databases as arguments and --into, not --db. The job commands
+    # take only PostgreSQL and refuse any SQLite file untouched (tests/test_jobs_cli.py).
+    assert with_db | {"db merge"} == covered | set(JOB_COMMANDS)
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The engine on PostgreSQL: the same run, resume ledger and lock (an advisory lock)."""
+"""The engine on PostgreSQL: the same run, resume ledger and lock (a lease, run_leases)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from fragscope.db.ids import stable_hash64
 from tests.fixtures.engine import null_campaign, run_cli
 
 pytestmark = pytest.mark.postgres
@@ -42,16 +41,22 @@ def test_run_resume_and_advisory_lock_on_postgres(engine_pg_url: str, tmp_path: 
     )
     assert r.returncode == 0, r.stderr
     assert sorted(_keys(url, run_id)) == sorted(keys)
-    # The same work is locked by a session advisory lock; another shard is not.
-    lock = stable_hash64("run-lock", "pg-test\x1fclean\x1f0/1")
-    holder = engine.connect()
+    # The same work is locked by a lease (run_leases); another shard is not.
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO run_leases (name, holder, expires_at) VALUES "
+                "(:n, 'elsewhere:1:x', (now() AT TIME ZONE 'UTC') + interval '1 hour') "
+                "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, "
+                "expires_at = excluded.expires_at"
+            ),
+            {"n": "pg-test\x1fclean\x1f0/1"},
+        )
     try:
-        assert holder.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": lock}).scalar()
         held = run_cli("run", "--campaign", str(campaign), "--db", url, "--lock-wait", "0.3")
-        assert held.returncode == 2 and "advisory lock" in held.stderr
+        assert held.returncode == 2 and "holds the lease" in held.stderr
         other = run_cli("run", "--campaign", str(campaign), "--db", url, "--shard", "1/2")
         assert other.returncode == 0, other.stderr
     finally:
-        holder.close()
         engine.dispose()
     assert vantage

@@ -104,10 +104,10 @@ MAIN_A4946A4 = Path(__file__).parent / "fixtures" / "data" / "a4946a4.sqlite"
 the models became a package and the migration files were renamed."""
 
 
-TABLES_AFTER_A4946A4 = {"sni_observations", "sni_attempts"}
+TABLES_AFTER_A4946A4 = {"sni_observations", "sni_attempts", "run_leases"}
 TABLES_AFTER_A4946A4 |= {"ech_observations", "ech_attempts", "ech_configs"}
-"""Tables later revisions created (0900_sni, 1100_ech; 1000_ens_registry_walk adds a
-column): the upgrade adds them, empty."""
+"""Tables later revisions created (0900_sni, 1100_ech, 1200_run_leases;
+1000_ens_registry_walk adds a column): the upgrade adds them, empty."""
 
 
 def _all_rows(

@@ -257,6 +257,25 @@ class TaskFollowUp(Base):
     repetition: Mapped[int] = mapped_column(Integer, doc="the repetition of the root task")
 
 
+class RunLease(Base):
+    """A run lock on a shared database: a lease its holder renews (probes/engine/lock.py)."""
+
+    __tablename__ = "run_leases"
+    __table_args__ = {
+        "comment": "Run locks on PostgreSQL: one lease per (campaign, vantage, shard), "
+        "renewed by its holder's heartbeat; an expired lease is free, whatever became of "
+        'the holder\'s session (docs/operations.md, "Shared databases").'
+    }
+
+    name: Mapped[str] = mapped_column(
+        String(512), primary_key=True, doc="campaign, vantage and shard joined by \\x1f"
+    )
+    holder: Mapped[str] = mapped_column(String(128), doc="host, pid and a random token")
+    expires_at: Mapped[dt.datetime] = mapped_column(
+        DateTime, doc="the database server's UTC time when the lease lapses unless renewed"
+    )
+
+
 class ObservationMixin:
     """The envelope every observation table shares (docs/architecture.md §4).
 

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
 
 from fragscope.db.ids import vantage_id
 from fragscope.db.models import Run, TaskDone, TaskFollowUp, Vantage
@@ -87,7 +88,26 @@ def create_run(
     vantage: str,
     config: dict[str, Any],
 ) -> None:
+    """Insert the run row. Shards of one round job start at once and each creates its run
+    if absent (fragscope round submit names the run): the one that loses the race finds
+    the row there, which is what it wanted."""
     now = utcnow()
+    try:
+        _insert_run(engine, run_id, campaign, round_, vantage, config, now)
+    except IntegrityError:
+        if get_run(engine, run_id) is None:
+            raise
+
+
+def _insert_run(
+    engine: Engine,
+    run_id: str,
+    campaign: str,
+    round_: str | None,
+    vantage: str,
+    config: dict[str, Any],
+    now: dt.datetime,
+) -> None:
     with engine.begin() as conn:
         conn.execute(
             insert(Run).values(

@@ -3,8 +3,9 @@
 Overlapping cron runs of the same work must not measure twice: the second waits up to
 ``--lock-wait`` seconds, then gives up (exit 2). Other vantages and shards hold other
 locks and proceed. SQLite: an fcntl lock on a file next to the database (released by the
-kernel when the process dies, even by kill -9). PostgreSQL: a session advisory lock on a
-connection held for the run.
+kernel when the process dies, even by kill -9). PostgreSQL: a lease in the ``run_leases`` table that
+the holder renews (:func:`_pg_lease`), so a dead or partitioned machine's lock lapses by
+itself; no session is held for the run.
 
 A flock belongs to the open file, not to the process, so every process that inherits the
 descriptor holds the lock as well: forked children close it at once (``os.register_at_fork``),
@@ -20,8 +21,11 @@ import contextlib
 import fcntl
 import hashlib
 import os
+import secrets
 import signal
+import socket
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -30,9 +34,10 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, text
 
 from fragscope.db.connection import sqlite_path
-from fragscope.db.ids import stable_hash64
 
 POLL_S = 0.1
+LEASE_S = 60.0
+"""How long a PostgreSQL run lease lasts without renewal (``fragscope run --lease``)."""
 ORPHAN_EXIT_S = 5.0
 """How long a taken-over lock waits for the killed orphans to go."""
 
@@ -120,16 +125,20 @@ def run_lock(
     shard: str,
     wait: float,
     on_takeover: Callable[[str], None] | None = None,
+    lease: float = LEASE_S,
+    on_lost: Callable[[str], None] | None = None,
 ) -> Iterator[str]:
     """Hold the lock for the body; raise :class:`LockHeld` after ``wait`` seconds.
 
     ``on_takeover`` hears about a stale lock that was taken over (its orphans killed).
+    On PostgreSQL the lock is a lease of ``lease`` seconds, renewed while the body runs;
+    ``on_lost`` hears that it lapsed and another holder took it (:func:`_pg_lease`).
     """
     name = lock_name(campaign, vantage=vantage, shard=shard)
     described = f"campaign {campaign!r}, vantage {vantage!r}, shard {shard}"
     db_file = sqlite_path(engine.url.render_as_string(hide_password=False))
     if engine.dialect.name == "postgresql":
-        with _pg_lock(engine, name, described=described, wait=wait):
+        with _pg_lease(engine, name, described=described, wait=wait, lease=lease, on_lost=on_lost):
             yield described
     elif db_file is not None:
         path = lock_file_for(db_file, name)
@@ -262,22 +271,88 @@ def lock_files(db_file: str) -> list[LockFile]:
 
 
 @contextmanager
-def _pg_lock(engine: Engine, name: str, *, described: str, wait: float) -> Iterator[None]:
-    key = stable_hash64("run-lock", name)
-    conn = engine.connect()
+def _pg_lease(
+    engine: Engine,
+    name: str,
+    *,
+    described: str,
+    wait: float,
+    lease: float,
+    on_lost: Callable[[str], None] | None,
+) -> Iterator[None]:
+    """A lease in ``run_leases``, renewed by a thread every ``lease / 3`` seconds.
+
+    Not a session advisory lock: that lives as long as the session that took it, and a
+    partitioned machine's session stays open (nothing gets through, not even the FIN)
+    until TCP keepalive gives up, hours later. A lease lapses ``lease`` seconds after its
+    last renewal whatever became of the holder, by the database server's clock (no clock
+    skew between machines). Releasing sets it expired (an UPDATE: a worker holds no DELETE
+    right, docs/operations.md "Roles").
+    """
+    holder = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(4)}"
+    params = {"n": name, "h": holder, "s": lease}
+    deadline = time.monotonic() + wait
+    while True:
+        with engine.begin() as conn:
+            taken = conn.execute(_TAKE_LEASE, params).first()
+        if taken is not None:
+            break
+        if time.monotonic() >= deadline:
+            raise LockHeld(
+                f"another fragscope run holds the lease for {described} (run_leases); "
+                f"waited {wait:g} s (--lock-wait)"
+            )
+        time.sleep(POLL_S)
+    stop = threading.Event()
+    renewer = threading.Thread(
+        target=_renew_lease,
+        args=(engine, params, stop, on_lost, described),
+        name="run-lease",
+        daemon=True,
+    )
+    renewer.start()
     try:
-        deadline = time.monotonic() + wait
-        while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar():
-            conn.rollback()
-            if time.monotonic() >= deadline:
-                raise LockHeld(
-                    f"another fragscope run holds the advisory lock for {described}; "
-                    f"waited {wait:g} s (--lock-wait)"
-                )
-            time.sleep(POLL_S)
-        conn.commit()
         yield
-        conn.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": key})
-        conn.commit()
     finally:
-        conn.close()
+        stop.set()
+        # A renewal stuck on an unreachable database must not hold the run's exit: the
+        # lease lapses by itself.
+        renewer.join(timeout=lease)
+        with contextlib.suppress(Exception), engine.begin() as conn:
+            conn.execute(_RELEASE_LEASE, params)
+
+
+_TAKE_LEASE = text(
+    "INSERT INTO run_leases (name, holder, expires_at) "
+    "VALUES (:n, :h, (now() AT TIME ZONE 'UTC') + make_interval(secs => :s)) "
+    "ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, expires_at = excluded.expires_at "
+    "WHERE run_leases.expires_at < (now() AT TIME ZONE 'UTC') RETURNING holder"
+)
+_RENEW_LEASE = text(
+    "UPDATE run_leases SET expires_at = (now() AT TIME ZONE 'UTC') + make_interval(secs => :s) "
+    "WHERE name = :n AND holder = :h"
+)
+_RELEASE_LEASE = text(
+    "UPDATE run_leases SET expires_at = '1970-01-01' WHERE name = :n AND holder = :h"
+)
+
+
+def _renew_lease(
+    engine: Engine,
+    params: dict[str, object],
+    stop: threading.Event,
+    on_lost: Callable[[str], None] | None,
+    described: str,
+) -> None:
+    interval = float(params["s"]) / 3  # type: ignore[arg-type]
+    while not stop.wait(interval):
+        try:
+            with engine.begin() as conn:
+                renewed = conn.execute(_RENEW_LEASE, params).rowcount
+        except Exception:  # the database is away: the lease lapses unless it comes back
+            continue
+        if renewed == 0:
+            # Lapsed and taken by another holder: that one now runs this shard.
+            if on_lost is not None:
+                on_lost(f"lost the lease for {described}: another worker took it over")
+            return

@@ -34,6 +34,8 @@ class RunOptions:
     dry_run: bool = False
     auto_migrate: bool = False
     lock_wait: float = 0.0
+    lease: float = 60.0
+    """PostgreSQL: seconds the run lease lasts unless renewed (probes/engine/lock.py)."""
     max_duration: float | None = None
     progress: bool | None = None
     log_json: bool = False

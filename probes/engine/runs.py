@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import gc
 import logging
+import os
 import signal
 import sys
 import time
@@ -218,6 +219,8 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
         shard=f"{index}/{count}",
         wait=opts.lock_wait,
         on_takeover=lambda message: reporter.event("lock_taken_over", message),
+        lease=opts.lease,
+        on_lost=lambda message: _lease_lost(message, reporter),
     ):
         prepared = _prepare(
             opts,
@@ -267,6 +270,13 @@ def execute(opts: RunOptions, *, reporter: Reporter, out: TextIO | None = None) 
             return 1
         finally:
             gc.set_threshold(*threshold)
+
+
+def _lease_lost(message: str, reporter: Reporter) -> None:
+    """Another worker took the shard over (this one's lease lapsed while the database was
+    out of reach): drain as on SIGTERM, so the shard is not measured twice at once."""
+    reporter.event("lease_lost", message)
+    os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _prepare(
