@@ -365,6 +365,7 @@ endpoints = {json.dumps([ep.label for ep in naming])}
 timeout_s = {b.naming_timeout_s}
 deadline = {b.naming_deadline_s}
 retries = {b.retries(b.naming_attempts)}
+ens_registry_walk = {str(registry_walk(v)).lower()}
 
 {path_probe(b.path_tries)}
 # Retries separate loss from blocking, as a real campaign would: a pair is ok when any
@@ -395,6 +396,15 @@ ca_file = "{lab.ca_file}"
 handshake_timeout_s = 2.0
 tries = {tries}
 """
+
+
+def registry_walk(v: Vantage) -> bool:
+    """Whether each ENS lookup also walks the registry (registry_walk_agrees, docs/naming.md):
+    everywhere but on a lossy path. The walk doubles a lookup's requests (an EIP-3668 name
+    asks its gateway through the Universal Resolver and again through the walk), and at
+    30 % loss that outgrows the round; the walk's agreement is tested at every other
+    vantage and in tests/test_naming_lab_chain.py."""
+    return path_budget.loss_rate(v) == 0.0
 
 
 def dns_endpoint_labels(v: Vantage) -> list[str]:
