@@ -19,7 +19,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from fragscope.reports.view import Chart, View, visible
+from fragscope.reports.view import Chart, View, handshake_bars, visible
 
 HASHSALT = "fragscope-reports"
 _STYLE: dict[str, Any] = {
@@ -160,7 +160,45 @@ def _discovery(view: View, chart: Chart) -> str:
     return _svg(fig, chart.title)
 
 
-_DRAW = {"indicators": _indicators, "trend": _trend, "heatmap": _heatmap, "discovery": _discovery}
+def _handshake(view: View, chart: Chart) -> str:
+    """Grouped bars per vantage: T10 over TCP+TLS, T10 over QUIC, T12. A missing value is
+    marked "n/a" above an empty slot, so no vantage reads as 0 for lack of data."""
+    names = ["T10 TCP", "T10 QUIC", "T12 ECH"]
+    fig, ax = plt.subplots(figsize=(8.0, 3.0))
+    width = 0.8 / max(1, len(chart.run_ids))
+    for n, run_id in enumerate(chart.run_ids):
+        bars = handshake_bars(view.value(run_id, "T10"), view.value(run_id, "T12"))
+        xs = np.arange(len(names)) + n * width
+        drawn = ax.bar(
+            xs,
+            [0.0 if v is None else v for v in bars],
+            width,
+            label=visible(view.label(run_id)),
+        )
+        for x, v, rect in zip(xs, bars, drawn, strict=True):
+            ax.annotate(
+                "n/a" if v is None else f"{v:.2f}",
+                (x, rect.get_height()),
+                ha="center",
+                va="bottom",
+                fontsize=6,
+            )
+    ax.set_xticks(np.arange(len(names)) + 0.4 - width / 2, names)
+    ax.set_ylim(0, 1.1)
+    ax.set_ylabel("share of tests")
+    ax.set_title("Encrypted handshake: SNI filtering (T10) and ECH interference (T12)")
+    ax.legend(fontsize=8, frameon=False, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    return _svg(fig, chart.title)
+
+
+_DRAW = {
+    "indicators": _indicators,
+    "trend": _trend,
+    "heatmap": _heatmap,
+    "discovery": _discovery,
+    "handshake": _handshake,
+}
 
 
 def render(view: View) -> list[tuple[str, str]]:

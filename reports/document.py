@@ -15,6 +15,8 @@ from typing import ClassVar
 
 from fragscope.reports import brief
 from fragscope.reports.view import (
+    HANDSHAKE_CODES,
+    HANDSHAKE_TABLES,
     HEADLINE_CODES,
     NAMING_CODES,
     TRANSPORT_CODES,
@@ -191,7 +193,11 @@ def naming_layer(view: View) -> Section:
 
 
 def transport_layer(view: View) -> Section:
-    blocks: list[Block] = [_ind_table(view, TRANSPORT_CODES, view.runs)]
+    codes = tuple(c for c in TRANSPORT_CODES if c not in HANDSHAKE_CODES)
+    blocks: list[Block] = [
+        _ind_table(view, codes, view.runs),
+        Para(f"{', '.join(HANDSHAKE_CODES)}: see Encrypted handshake."),
+    ]
     rows = []
     for run in view.runs:
         r = view.value(run["run_id"], "T6")
@@ -225,6 +231,83 @@ def transport_layer(view: View) -> Section:
         srv.caption = "HTTP Server headers seen (attacker-controlled)"
         blocks.append(srv)
     return Section("transport", "Transport layer", blocks, ("discovery",))
+
+
+# What each encrypted-handshake indicator's params hold, in the order shown (the params
+# are documented in docs/indicators.md).
+_HANDSHAKE_DETAIL = {
+    "T10": (("tcp", "TCP"), ("quic", "QUIC"), ("residual", "residual"), ("undecided", "undecided")),
+    "T11": (("published", "published"),),
+    "T12": (("accepted", "accepted"), ("rejected", "rejected"), ("undecided", "undecided")),
+}
+HANDSHAKE_NO_DATA = (
+    "No transport.sni or transport.ech measurements in these runs: the encrypted-handshake "
+    "layer was not measured."
+)
+
+
+def _detail(row: Doc) -> str:
+    """The params of a T10-T12 row as "TCP 0.500; QUIC 1.000; residual 1"."""
+    params = row["params"]
+    parts = []
+    for key, name in _HANDSHAKE_DETAIL[row["code"]]:
+        if key in params:
+            v = params[key]
+            parts.append(f"{name} {num(v) if isinstance(v, float) or v is None else v}")
+    return "; ".join(parts)
+
+
+def encrypted_handshake(view: View) -> Section:
+    """T10 (with its TCP/QUIC split and residual count), T11 and T12 per vantage, with a
+    line of prose each; the "no data" line when no run in scope has transport.sni or
+    transport.ech rows (the coverage section's tables), so nothing reads as 0."""
+    measured = {c["run_id"] for c in view.doc["coverage"] if c["table"] in HANDSHAKE_TABLES}
+    if not any(r["run_id"] in measured for r in view.runs):
+        return Section("handshake", "Encrypted handshake", [Para(HANDSHAKE_NO_DATA)])
+    rows = [
+        [
+            view.label(run["run_id"]),
+            code,
+            r["title"],
+            num(r["value"]),
+            ci(r),
+            _n(r),
+            _detail(r),
+            _no_value(r),
+        ]
+        for run in view.runs
+        for code in HANDSHAKE_CODES
+        if (r := view.value(run["run_id"], code)) is not None
+    ]
+    blocks: list[Block] = [
+        Para(
+            "T10, SNI filtering: on the same address, the ClientHello with the target's own "
+            "name fails (over TCP+TLS or QUIC) while one with an innocuous control name gets "
+            "through; residual counts blocks that outlived the triggering flow. SNI filtering "
+            "is not UDP blocking: T2 leaves these QUIC pairs out (docs/indicators.md)."
+        ),
+        Para(
+            "T11, ECH adoption: the share of targets whose HTTPS record publishes an Encrypted "
+            "ClientHello config. T12, ECH interference: of those, the share where the "
+            "ClientHello with ECH is lost while the same one without ECH reaches the same "
+            "address; a server that declines ECH (rejected) is no interference by the path."
+        ),
+        Table(
+            [
+                "vantage",
+                "code",
+                "indicator",
+                "value",
+                "95% CI",
+                "n",
+                "detail",
+                "no value because",
+            ],
+            rows,
+            "SNI filtering and ECH by vantage",
+        ),
+    ]
+    return Section("handshake", "Encrypted handshake", blocks, ("handshake",))
 
 
 def namespaces(view: View) -> Section:
@@ -500,6 +583,7 @@ def sections(view: View) -> list[Section]:
         headline(view),
         naming_layer(view),
         transport_layer(view),
+        encrypted_handshake(view),
         namespaces(view),
         cross_vantage(view),
         trend(view),

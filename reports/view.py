@@ -18,6 +18,10 @@ Doc = dict[str, Any]
 NAMING_CODES = registry.in_module("naming")
 TRANSPORT_CODES = registry.in_module("transport")
 HEADLINE_CODES = registry.headline_codes()
+# The encrypted-handshake layer (SNI filtering, ECH adoption, ECH interference) has its own
+# section and chart; the transport section shows the rest of its module.
+HANDSHAKE_CODES = ("T10", "T11", "T12")
+HANDSHAKE_TABLES = ("sni_observations", "ech_observations")
 
 
 # Characters a terminal or a text viewer acts on instead of showing: C0 controls, DEL and
@@ -81,7 +85,7 @@ def short(run_id: str) -> str:
 class Chart:
     """One chart the html report draws: its kind and the runs it covers."""
 
-    kind: str  # indicators, trend, heatmap, discovery
+    kind: str  # indicators, trend, heatmap, discovery, handshake
     title: str
     run_ids: list[str] = field(default_factory=list)
 
@@ -162,7 +166,8 @@ def chart_plan(doc: Doc) -> list[Chart]:
     """The charts, in page order: one indicator bar chart per vantage (its latest run with
     any value, vantages in first-seen order); a trend chart when a vantage has two or more
     runs with values; a cross-vantage heat map when two or more vantages have values; the
-    QUIC discovery channels when any T6 row carries its channel counts."""
+    QUIC discovery channels when any T6 row carries its channel counts; the encrypted
+    handshake when any run has a value of T10 (or its TCP/QUIC split) or T12."""
     with_values = [
         r["run_id"]
         for r in doc["runs"]
@@ -188,4 +193,26 @@ def chart_plan(doc: Doc) -> list[Chart]:
     ]
     if discovery:
         charts.append(Chart("discovery", "QUIC discovery channels", discovery))
+    if handshake := handshake_runs(doc):
+        charts.append(Chart("handshake", "Encrypted handshake: SNI filtering and ECH", handshake))
     return charts
+
+
+def handshake_bars(row_t10: Doc | None, row_t12: Doc | None) -> list[float | None]:
+    """The encrypted-handshake chart's bars for one run: T10 over TCP, T10 over QUIC, T12
+    (None where there is no value: the chart marks it, never draws a zero)."""
+    split = (row_t10 or {}).get("params") or {}
+    return [split.get("tcp"), split.get("quic"), (row_t12 or {}).get("value")]
+
+
+def handshake_runs(doc: Doc) -> list[str]:
+    """Runs, in the Summary's order, with at least one bar of the encrypted-handshake chart."""
+    rows = {(i["run_id"], i["code"]): i for i in doc["indicators"] if i["code"] in ("T10", "T12")}
+    return [
+        r["run_id"]
+        for r in doc["runs"]
+        if any(
+            v is not None
+            for v in handshake_bars(rows.get((r["run_id"], "T10")), rows.get((r["run_id"], "T12")))
+        )
+    ]

@@ -62,7 +62,8 @@ def expected_charts(doc: dict[str, Any]) -> int:
     """The charts the JSON implies, counted independently of reports.view: a bar chart per
     vantage with a value (its latest run), a trend chart if a vantage has two runs with
     values, a heat map if two vantages have values, a discovery-channel chart if any T6
-    carries channel counts."""
+    carries channel counts, an encrypted-handshake chart if any T10 has a TCP or QUIC share
+    or any T12 a value."""
     valued = [
         r
         for r in doc["runs"]
@@ -74,6 +75,14 @@ def expected_charts(doc: dict[str, Any]) -> int:
         + (len(vantages) > len(set(vantages)))
         + (len(set(vantages)) >= 2)
         + any(i["code"] == "T6" and "channels" in i["params"] for i in doc["indicators"])
+        + any(
+            (
+                i["code"] == "T10"
+                and (i["params"].get("tcp") is not None or i["params"].get("quic") is not None)
+            )
+            or (i["code"] == "T12" and i["value"] is not None)
+            for i in doc["indicators"]
+        )
     )
 
 
@@ -98,7 +107,7 @@ def test_html_report_in_chromium(
     assert browser.get_log("browser") == []
     assert _network_urls(browser) == []
     svgs = browser.find_elements("tag name", "svg")
-    assert len(svgs) == expected_charts(vantages_doc) == 5
+    assert len(svgs) == expected_charts(vantages_doc) == 6
     body = browser.find_element("tag name", "body").text
     latest = {r["vantage"]: r["run_id"] for r in vantages_doc["runs"]}
     for row in vantages_doc["indicators"]:

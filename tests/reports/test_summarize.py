@@ -86,6 +86,7 @@ def test_sections_present(vantages_doc: dict[str, Any]) -> None:
         "Headline indicators",
         "Naming layer",
         "Transport layer",
+        "Encrypted handshake",
         "Alternative namespaces and collisions",
         "Cross-vantage comparison",
         "Trend over runs",
