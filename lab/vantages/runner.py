@@ -124,9 +124,7 @@ def up(
             relay_pid = _start_helper(argv, run_dir / f"{vantage.name}-delay.log", "delay relay")
             pid_file.write_text(f"{relay_pid}\n", encoding="utf-8")
         if vantage.dpi is not None:
-            argv = dpi_argv(layout, vantage, python=python or sys.executable)
-            dpi_pid = _start_helper(argv, run_dir / f"{vantage.name}-dpi.log", "DPI censor")
-            dpi_pid_file_path(run_dir, layout).write_text(f"{dpi_pid}\n", encoding="utf-8")
+            dpi_pid = _start_dpi(vantage, layout, run_dir, python)
     except BaseException:
         for pid in (relay_pid, dpi_pid):
             if pid is not None:
@@ -147,9 +145,14 @@ def restart_dpi(vantage: Vantage, *, run_dir: Path, python: str | None = None) -
     pid_file = dpi_pid_file_path(run_dir, layout)
     if pid_file.exists():
         stop_pid(int(pid_file.read_text(encoding="utf-8").strip()))
+    return _start_dpi(vantage, layout, run_dir, python)
+
+
+def _start_dpi(vantage: Vantage, layout: Layout, run_dir: Path, python: str | None) -> int:
+    """Start ``vantage``'s censor in its middlebox and record its PID for ``lab down``."""
     argv = dpi_argv(layout, vantage, python=python or sys.executable)
     pid = _start_helper(argv, run_dir / f"{vantage.name}-dpi.log", "DPI censor")
-    pid_file.write_text(f"{pid}\n", encoding="utf-8")
+    dpi_pid_file_path(run_dir, layout).write_text(f"{pid}\n", encoding="utf-8")
     return pid
 
 
