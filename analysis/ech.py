@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine
 
-from fragscope.analysis.tables import light
+from fragscope.analysis.tables import measured_attempts
 
 TABLE = "ech_observations"
 # Verdicts that answer the ECH question at all: the control (no ECH, same address)
@@ -37,15 +37,9 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
     out = {run_id: EchFacts() for run_id in ids}
     if TABLE not in present or not ids:
         return out
-    o = light(
-        TABLE, "run_id", "target", "address", "ech_published", "verdict", "attempt", "failure"
-    )
-    query = (
-        select(o.c.run_id, o.c.target, o.c.address, o.c.ech_published, o.c.verdict)
-        .where(and_(o.c.run_id.in_(ids), o.c.failure.is_(None), o.c.ech_published.is_not(None)))
-        .order_by(o.c.attempt)
-    )
-    with engine.connect() as conn:
-        for run_id, target, address, published, verdict in conn.execute(query):
-            out[run_id].rows[(target, address)] = (bool(published), verdict)
+    columns = ("target", "address", "ech_published", "verdict")
+    for run_id, target, address, published, verdict in measured_attempts(
+        engine, TABLE, ids, columns, required="ech_published"
+    ):
+        out[run_id].rows[(target, address)] = (bool(published), verdict)
     return out

@@ -11,9 +11,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Engine, and_, select
+from sqlalchemy import Engine
 
-from fragscope.analysis.tables import light
+from fragscope.analysis.tables import measured_attempts
 
 TABLE = "sni_observations"
 # Verdicts where the control SNI reached the server on the 3-tuple and the real SNI was
@@ -48,13 +48,9 @@ def load(engine: Engine, run_ids: Iterable[str], present: set[str]) -> dict[str,
     out = {run_id: SniFacts() for run_id in ids}
     if TABLE not in present or not ids:
         return out
-    o = light(TABLE, "run_id", "target", "address", "transport", "verdict", "attempt", "failure")
-    query = (
-        select(o.c.run_id, o.c.target, o.c.address, o.c.transport, o.c.verdict)
-        .where(and_(o.c.run_id.in_(ids), o.c.failure.is_(None), o.c.verdict.is_not(None)))
-        .order_by(o.c.attempt)
-    )
-    with engine.connect() as conn:
-        for run_id, target, address, transport, verdict in conn.execute(query):
-            out[run_id].verdicts[(target, address, transport)] = verdict
+    columns = ("target", "address", "transport", "verdict")
+    for run_id, target, address, transport, verdict in measured_attempts(
+        engine, TABLE, ids, columns, required="verdict"
+    ):
+        out[run_id].verdicts[(target, address, transport)] = verdict
     return out

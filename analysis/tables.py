@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Boolean, Connection, Engine, Integer, Select, inspect
+from sqlalchemy import Boolean, Connection, Engine, Integer, Select, inspect, select
 from sqlalchemy.sql.expression import ColumnClause, TableClause, column, table
 
 _BOOL_COLUMNS = {
@@ -98,3 +98,19 @@ def light(name: str, *columns: str) -> TableClause:
         else:
             cols.append(column(c))
     return table(name, *cols)
+
+
+def measured_attempts(
+    engine: Engine, name: str, run_ids: list[str], columns: tuple[str, ...], *, required: str
+) -> list[Any]:
+    """(run_id, *columns) of every attempt in table ``name`` of ``run_ids`` that measured
+    (envelope ``failure`` NULL) and has ``required``, oldest attempt first: a reader that
+    keys them keeps a retried task's last such attempt."""
+    o = light(name, "run_id", *columns, "attempt", "failure")
+    query = (
+        select(o.c.run_id, *(o.c[c] for c in columns))
+        .where(o.c.run_id.in_(run_ids), o.c.failure.is_(None), o.c[required].is_not(None))
+        .order_by(o.c.attempt)
+    )
+    with engine.connect() as conn:
+        return list(conn.execute(query))
