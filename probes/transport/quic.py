@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import socket
 import ssl
 from dataclasses import dataclass, field
@@ -47,6 +48,16 @@ from fragscope.probes.transport.quic_wire import (
     version_information,
     version_label,
 )
+
+# aioquic logs to its own "quic" and "http3" loggers and gives them no handler, so with
+# logging unconfigured (the CLI's case) Python's last-resort handler prints its warnings on
+# stderr: "[<dcid>] Could not find a common protocol version" for every host whose Version
+# Negotiation lists no version offered here. What they say is stored in the observation
+# (quic_incompatible_version, the server's versions, the CONNECTION_CLOSE reason), so they
+# are silent unless the operator configures logging (a NullHandler is what the logging
+# HOWTO asks of libraries, "Configuring Logging for a Library").
+for _aioquic_logger in ("quic", "http3"):
+    logging.getLogger(_aioquic_logger).addHandler(logging.NullHandler())
 
 
 @dataclass(frozen=True, slots=True)

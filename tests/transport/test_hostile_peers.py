@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes.base import Observation
 from fragscope.probes.transport.quic import QuicConfig, QuicProbe
@@ -113,3 +116,25 @@ def test_garbage_task_params_are_invalid_input_rows() -> None:
             obs = measure(probe, task(probe.name, NAME, **params))
             assert obs.failure == Failure.INVALID_INPUT, (probe.name, params)
             assert obs.fields["port"] in (443, 0) and obs.fields["address"] == params["address"]
+
+
+def test_vn_without_common_version_is_stored_not_printed(hostile_peers: HostilePeers) -> None:
+    """aioquic logs "Could not find a common protocol version" to its own logger; in a
+    process without logging set up (the CLI), that line reached stderr on every run of
+    `make demo`. It must only be the stored failure."""
+    address, port = hostile_peers.udp["unknown_versions_vn"]
+    script = (
+        "import asyncio, sys\n"
+        "from fragscope.probes.transport.quic import QuicConfig, QuicProbe\n"
+        "from fragscope.probes.base import Task\n"
+        "probe = QuicProbe(QuicConfig(handshake_timeout_s=1.0))\n"
+        f"task = Task('k', 'transport.quic', {NAME!r}, params={{'address': {address!r}, "
+        f"'port': {port}}}, deadline_s=5.0)\n"
+        "obs = asyncio.run(probe.measure(task))\n"
+        "print(obs.failure, obs.failure_detail, sep='|')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=True
+    )
+    assert done.stdout.strip() == "quic_incompatible_version|Version Negotiation: no common version"
+    assert done.stderr == ""
