@@ -606,7 +606,9 @@ def _per_name(
     "only where the control SNI worked, so address, port or UDP blocking "
     "(ip_or_port_blocked, udp_blocked) and loss (inconclusive) are left out of the "
     "denominator and counted in params.undecided. Residual blocking (the block outlives "
-    "the triggering flow, a repeat or a later control is lost) is SNI filtering too. "
+    "the triggering flow, a repeat or a later control is lost) is SNI filtering too, and "
+    "so is a real SNI refused with a TLS alert while the control is served (censors "
+    "inject alerts as they inject RSTs; the same alert to both names is inconclusive). "
     "Clusters are targets.",
     version=1,
     inputs=("sni_observations",),
@@ -686,7 +688,9 @@ def t11(ctx: Context) -> Estimate:
     "address, so address or port blocking (the control lost too) and loss (ECH lost on a "
     "path whose control itself needed retries) are inconclusive and counted in "
     "params.undecided, not in the share. A server that answers but does not accept ECH "
-    "(ech_rejected, RFC 9849 section 6.1.6) is no interference by the path. Each row is "
+    "(ech_rejected, RFC 9849 section 6.1.6) is no interference by the path; a TLS alert "
+    "to the ECH ClientHello is (ech_blocked), unless the control got that very alert "
+    "(inconclusive). Each row is "
     "a deterministic A/B test, so one ECH-capable target is already a measurement "
     "(min_n 1; the Wilson interval shows how little one target says).",
     version=1,

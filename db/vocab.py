@@ -31,6 +31,7 @@ class Failure(StrEnum):
     SSL_UNKNOWN_AUTHORITY = "ssl_unknown_authority"
     SSL_INVALID_CERTIFICATE = "ssl_invalid_certificate"
     SSL_FAILED_HANDSHAKE = "ssl_failed_handshake"
+    TLS_ALERT = "tls_alert"
     QUIC_NO_REPLY = "quic_no_reply"
     QUIC_HANDSHAKE_TIMEOUT = "quic_handshake_timeout"
     QUIC_CONNECTION_CLOSED = "quic_connection_closed"
@@ -65,6 +66,8 @@ FAILURE_DOCS: dict[Failure, str] = {
     Failure.SSL_UNKNOWN_AUTHORITY: "the certificate chain ends at an untrusted authority",
     Failure.SSL_INVALID_CERTIFICATE: "expired, not yet valid or otherwise invalid certificate",
     Failure.SSL_FAILED_HANDSHAKE: "the TLS handshake failed (alert, protocol error)",
+    Failure.TLS_ALERT: "the peer, or a middlebox speaking for it, answered with a TLS alert "
+    "(RFC 8446 section 6); the detail names it",
     Failure.QUIC_NO_REPLY: "nothing came back to the QUIC Initial",
     Failure.QUIC_HANDSHAKE_TIMEOUT: "the QUIC handshake started but did not complete in time",
     Failure.QUIC_CONNECTION_CLOSED: "the peer closed the QUIC connection (CONNECTION_CLOSE)",

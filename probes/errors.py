@@ -13,6 +13,7 @@ import traceback
 from dataclasses import dataclass
 
 from fragscope.db.vocab import Failure, Operation
+from fragscope.probes.transport.tls_alerts import alert_of, describe
 
 
 class MeasurementError(Exception):
@@ -32,6 +33,8 @@ class Classified:
     failure: Failure
     operation: Operation | None
     detail: str
+    alert: int | None = None
+    """the code of the TLS alert the peer sent (``tls_alert`` failures only)"""
 
 
 _ERRNO_FAILURES = {
@@ -75,6 +78,12 @@ def classify(exc: BaseException, operation: Operation | None = None) -> Classifi
     if isinstance(exc, TimeoutError | asyncio.TimeoutError):
         return Classified(Failure.GENERIC_TIMEOUT_ERROR, operation, detail)
     if isinstance(exc, ssl.SSLError):
+        alert = alert_of(exc)
+        if alert is not None:
+            # An alert is an answer, not a broken handshake: censors inject them as they
+            # inject RSTs (docs/indicators.md, T10), so it is a failure of its own.
+            op = operation or Operation.TLS_HANDSHAKE
+            return Classified(Failure.TLS_ALERT, op, f"{describe(alert)}: {detail}", alert)
         return Classified(_ssl_failure(exc), operation or Operation.TLS_HANDSHAKE, detail)
     if isinstance(exc, ConnectionRefusedError):
         return Classified(Failure.CONNECTION_REFUSED, operation, detail)

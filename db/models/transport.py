@@ -98,6 +98,9 @@ class TlsObservation(_AddressMixin, _CertMixin, ObservationMixin, Base):
     sni: Mapped[str | None] = mapped_column(String(255), doc="the TLS server_name sent")
     connect_ms: Mapped[float | None] = mapped_column(Float, doc="TCP connect time")
     handshake_ms: Mapped[float | None] = mapped_column(Float, doc="TLS handshake time")
+    tls_alert: Mapped[int | None] = mapped_column(
+        Integer, doc="code of the TLS alert that ended the handshake (RFC 8446 section 6)"
+    )
     tls_version: Mapped[str | None] = mapped_column(String(16), doc="TLSv1.3, TLSv1.2, ...")
     cipher: Mapped[str | None] = mapped_column(String(64), doc="negotiated cipher suite")
     tls_group: Mapped[str | None] = mapped_column(
@@ -348,6 +351,11 @@ class SniObservation(_AddressMixin, ObservationMixin, Base):
     residual_wait_ms: Mapped[float | None] = mapped_column(
         Float, doc="time waited for an earlier residual block on this 3-tuple to expire"
     )
+    round_position: Mapped[int | None] = mapped_column(
+        Integer,
+        doc="0-based place of this test in the run's seeded order of transport.sni tests "
+        "(probes/engine/planner.py; the seed is runs.seed)",
+    )
     verdict: Mapped[str | None] = mapped_column(
         String(24),
         doc="ok, sni_filtered, ip_or_port_blocked, udp_blocked, residual or inconclusive "
@@ -375,6 +383,9 @@ class SniAttempt(Base):
         ForeignKey("vocab_failure.name"), doc="why this handshake failed"
     )
     failure_detail: Mapped[str | None] = mapped_column(Text, doc="the failure's detail")
+    tls_alert: Mapped[int | None] = mapped_column(
+        Integer, doc="code of the TLS alert that answered this handshake (RFC 8446 section 6)"
+    )
     duration_ms: Mapped[float | None] = mapped_column(Float, doc="time of this handshake")
     client_hello_initials: Mapped[int | None] = mapped_column(
         Integer, doc="quic: Initial packets the ClientHello flight used (RFC 9001 section 4.3)"
@@ -479,6 +490,9 @@ class EchAttempt(Base):
         ForeignKey("vocab_failure.name"), doc="why this handshake failed"
     )
     failure_detail: Mapped[str | None] = mapped_column(Text, doc="the failure's detail")
+    tls_alert: Mapped[int | None] = mapped_column(
+        Integer, doc="code of the TLS alert that answered this handshake (RFC 8446 section 6)"
+    )
     duration_ms: Mapped[float | None] = mapped_column(Float, doc="time of this handshake")
 
 

@@ -73,6 +73,7 @@ from fragscope.probes.transport.tls13 import (
     record,
     transcript_hash,
 )
+from fragscope.probes.transport.tls_alerts import describe
 
 STEPS = ("control", "grease", "ech")
 
@@ -125,6 +126,7 @@ class Attempt:
     accepted: bool | None = None
     failure: Failure | None = None
     detail: str | None = None
+    alert: int | None = None
     duration_ms: float = 0.0
     chain: list[bytes] = field(default_factory=list)
     retry_configs: bytes | None = None
@@ -142,16 +144,22 @@ def classify_ech(published: bool, control: StepResult, ech: StepResult | None) -
 
     no_ech: no usable config is published. inconclusive: the control (no ECH, same
     address) was lost on every try, so nothing can be compared, or the ECH handshakes
-    were lost on a path whose control itself needed retries. ech_blocked: the control
-    answered at once and every ECH try was lost. ech_accepted / ech_rejected: the server
-    answered the ECH ClientHello and did / did not confirm acceptance.
+    were lost on a path whose control itself needed retries, or refused with the very TLS
+    alert that answered the control (the server refuses both alike). ech_blocked: the
+    control answered at once and every ECH try was lost or refused with a TLS alert (an
+    injected alert is a block, as an injected RST is). ech_accepted / ech_rejected: the
+    server answered the ECH ClientHello and did / did not confirm acceptance.
     """
     if not published or ech is None:
         return "no_ech"
     if not control.ok:
         return "inconclusive"
     if not ech.ok:
-        return "inconclusive" if control.lost else "ech_blocked"
+        control_alert = control.last.alert if control.last is not None else None
+        ech_alert = ech.last.alert if ech.last is not None else None
+        if control.lost or (ech_alert is not None and ech_alert == control_alert):
+            return "inconclusive"
+        return "ech_blocked"
     return "ech_accepted" if ech.last is not None and ech.last.accepted else "ech_rejected"
 
 
@@ -300,6 +308,10 @@ class EchProbe(TransportProbe[EchProbeConfig]):
             key_share = KeyShare.generate()
             hello = build(key_share)
             last = await self._handshake(dest, hello, key_share)
+            if last.alert is not None and step != "control":
+                # The control's alert shows the path carries the name; an alert to the
+                # (GREASE) ECH ClientHello refuses it, as an injected RST would.
+                last.ok = False
             attempts.append(
                 {
                     "step": step,
@@ -308,12 +320,14 @@ class EchProbe(TransportProbe[EchProbeConfig]):
                     "accepted": last.accepted,
                     "failure": last.failure,
                     "failure_detail": last.detail,
+                    "tls_alert": last.alert,
                     "duration_ms": last.duration_ms,
                 }
             )
             if last.ok:
                 return StepResult(True, lost, last)
-            lost += 1
+            if last.alert is None:
+                lost += 1  # a refusal is an answer, not loss
         return StepResult(False, lost, last)
 
     async def _handshake(self, dest: Destination, hello: EchHello, key_share: KeyShare) -> Attempt:
@@ -350,7 +364,13 @@ class EchProbe(TransportProbe[EchProbeConfig]):
                 attempt.failure = Failure.SSL_FAILED_HANDSHAKE
                 attempt.detail = "HelloRetryRequest (X25519 was offered)"
             self._read_flight(flight, attempt)
-        except (TlsAlert, TlsError) as exc:
+        except TlsAlert as exc:
+            # The server (or something speaking for it) answered: not a lost handshake,
+            # but a refusal (the step decides what it means: ``_step``).
+            attempt.ok = True
+            attempt.alert = exc.description
+            attempt.failure, attempt.detail = Failure.TLS_ALERT, describe(exc.description)
+        except TlsError as exc:
             # The server (or something speaking for it) answered: not a lost handshake.
             attempt.ok = True
             attempt.failure, attempt.detail = Failure.SSL_FAILED_HANDSHAKE, str(exc)

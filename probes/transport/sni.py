@@ -56,6 +56,12 @@ ANSWERED = frozenset(
         Failure.QUIC_INCOMPATIBLE_VERSION,
     }
 )
+# A TLS alert answers the control as above, but for the real SNI it is a refusal: censors
+# inject handshake_failure, unrecognized_name or access_denied for the names they block as
+# they inject RSTs (docs/indicators.md, T10), so a real-SNI step answered only by alerts
+# has failed. Other answers to the real SNI (garbage, a QUIC close: aioquic reports its
+# own errors and the peer's alike there) still show the path carries the name.
+CONTROL_STEPS = frozenset({"control_first", "control_later"})
 # Failures that say nothing about the path: the probe itself refused to measure.
 NOT_MEASURED = frozenset({Failure.BLOCKED_BY_POLICY, Failure.INVALID_INPUT})
 
@@ -112,11 +118,13 @@ class SniConfig:
 
 @dataclass(slots=True)
 class StepResult:
-    """One step: did any of its k handshakes reach the server, and how many were lost."""
+    """One step: did any of its k handshakes reach the server, how many were lost, and the
+    TLS alert that answered its last handshake (None: no alert)."""
 
     ok: bool
     lost: int
     measured: bool = True
+    alert: int | None = None
 
 
 def classify(
@@ -128,8 +136,10 @@ def classify(
 ) -> str:
     """The verdict of one (target, address, transport) (docs/indicators.md, T10).
 
-    sni_filtered: the control works before and after, every real-SNI step is lost, and
-    the control never needed a retry (a lossy path makes that inconclusive).
+    sni_filtered: the control works before and after, every real-SNI step is lost or
+    refused with a TLS alert, and the control never needed a retry (a lossy path makes
+    that inconclusive). A real SNI refused with the very alert the control got is
+    inconclusive: the server (or a censor mimicking it) treats both names alike.
     residual: the control worked first, then a later step on the same 3-tuple was lost
     after a real SNI went through or was lost (the block outlived the flow).
     udp_blocked (QUIC): control and real lost, and the VN probe lost too: UDP/443 is gone.
@@ -148,6 +158,9 @@ def classify(
         return "ip_or_port_blocked"
     if all(real_ok):
         return "ok" if control_later.ok else "residual"
+    refused = [s.alert for s in real if not s.ok]
+    if control_first.alert is not None and all(a == control_first.alert for a in refused):
+        return "inconclusive"
     if real_ok[0] or not control_later.ok:
         # A real SNI passed then was lost, or the block spread to the control: a block
         # of the 3-tuple that outlives the flow that triggered it.
@@ -297,7 +310,10 @@ class SniProbe(TransportProbe[SniConfig]):
                 initials, source_port = flow.client_hello_initials, flow.source_port
             else:
                 obs = await self._tls.measure(sub)
+            alert = obs.fields.get("tls_alert")
             answered = obs.failure is None or obs.failure in ANSWERED
+            if alert is not None:
+                answered = step in CONTROL_STEPS
             attempts.append(
                 {
                     "step": step,
@@ -305,6 +321,7 @@ class SniProbe(TransportProbe[SniConfig]):
                     "ok": answered,
                     "failure": obs.failure,
                     "failure_detail": obs.failure_detail,
+                    "tls_alert": alert,
                     "duration_ms": obs.duration_ms,
                     "client_hello_initials": initials,
                     "source_port": source_port,
@@ -313,9 +330,10 @@ class SniProbe(TransportProbe[SniConfig]):
             if obs.failure in NOT_MEASURED:
                 return StepResult(False, lost, measured=False)
             if answered:
-                return StepResult(True, lost)
-            lost += 1
-        return StepResult(False, lost)
+                return StepResult(True, lost, alert=alert)
+            if alert is None:
+                lost += 1  # a refusal is an answer, not loss: it says nothing of the path
+        return StepResult(False, lost, alert=alert)
 
     async def _vn_step(self, task: Task, attempts: list[dict[str, Any]]) -> bool:
         """The VN probe, up to k times: True when any reply datagram came back."""
@@ -338,6 +356,7 @@ class SniProbe(TransportProbe[SniConfig]):
                     "ok": answered,
                     "failure": obs.failure,
                     "failure_detail": obs.failure_detail,
+                    "tls_alert": None,
                     "duration_ms": obs.duration_ms,
                     "client_hello_initials": None,
                     "source_port": None,

@@ -118,6 +118,8 @@ class TlsProbe(TransportProbe[TlsConfig]):
             raise
         except Exception as exc:  # every failure becomes data (docs/architecture.md §3)
             c = self.fail(obs, exc, operation)
+            if c.alert is not None:
+                fields["tls_alert"] = c.alert
             if isinstance(exc, TimeoutError):
                 obs.failure_detail = f"{operation} exceeded its deadline"
             obs.retryable = c.failure in (Failure.GENERIC_TIMEOUT_ERROR, Failure.CONNECTION_RESET)

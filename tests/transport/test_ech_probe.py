@@ -16,10 +16,17 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from fragscope.db.vocab import Failure
 from fragscope.lab.truth import load
 from fragscope.probes.base import Observation
-from fragscope.probes.transport.ech import Attempt, EchProbe, StepResult, classify_ech
+from fragscope.probes.transport.ech import (
+    Attempt,
+    EchProbe,
+    EchProbeConfig,
+    StepResult,
+    classify_ech,
+)
 from fragscope.probes.transport.ech_config import parse_ech_config_list
+from tests.fixtures.hostile_peers import ACCESS_DENIED, HANDSHAKE_FAILURE, HostilePeers
 from tests.fixtures.web_hosts import WebLab
-from tests.transport.helpers import lab_probe, measure, task
+from tests.transport.helpers import lab_probe, measure, policy, task
 
 ECH = load().web["ech"]
 NAME = ECH.name.rstrip(".")
@@ -194,8 +201,10 @@ def test_hostile_tls_server_is_a_failure_attempt(
     assert obs.fields["verdict"] == "ech_rejected"
 
 
-def _step(ok: bool, lost: int = 0, accepted: bool | None = None) -> StepResult:
-    return StepResult(ok, lost, Attempt(ok=ok, accepted=accepted))
+def _step(
+    ok: bool, lost: int = 0, accepted: bool | None = None, alert: int | None = None
+) -> StepResult:
+    return StepResult(ok, lost, Attempt(ok=ok, accepted=accepted, alert=alert))
 
 
 @pytest.mark.parametrize(
@@ -207,6 +216,11 @@ def _step(ok: bool, lost: int = 0, accepted: bool | None = None) -> StepResult:
         (True, _step(True, 1), _step(False, 2), "inconclusive"),  # a lossy path
         (True, _step(True), _step(True, 1, accepted=True), "ech_accepted"),
         (True, _step(True), _step(True, accepted=False), "ech_rejected"),
+        # An alert to every ECH try, the control served: refused as an injected RST is.
+        (True, _step(True), _step(False, alert=49), "ech_blocked"),
+        (True, _step(True, alert=40), _step(False, alert=49), "ech_blocked"),
+        # The control got that very alert: the server refuses both alike.
+        (True, _step(True, alert=40), _step(False, alert=40), "inconclusive"),
     ],
 )
 def test_classify(
@@ -218,3 +232,43 @@ def test_classify(
 def test_published_config_parses() -> None:
     [c] = parse_ech_config_list(ECH.ech_config_list() or b"")
     assert c.public_name == "public.example.test"
+
+
+@pytest.mark.parametrize(
+    ("peer", "verdict", "alerts"),
+    [
+        # A censor-like server: the control (no ECH) completes, every ClientHello with an
+        # ECH extension (GREASE or real) is answered with access_denied.
+        ("alert_blocked", "ech_blocked", [None, ACCESS_DENIED, ACCESS_DENIED]),
+        # A server that answers everything with handshake_failure: nothing to compare.
+        ("alert", "inconclusive", [HANDSHAKE_FAILURE] * 3),
+    ],
+)
+def test_injected_tls_alert_is_not_ech_working(
+    hostile_peers: HostilePeers,
+    https_dns: HttpsResponder,
+    peer: str,
+    verdict: str,
+    alerts: list[int | None],
+) -> None:
+    address, port = hostile_peers.tcp[peer]
+    https_dns.rdata = ECH.https_rdata()
+    probe = EchProbe(
+        EchProbeConfig(
+            port=port,
+            resolver=DNS_V4,
+            resolver_port=https_dns.port,
+            tries=1,
+            handshake_timeout_s=2.0,
+        ),
+        policy=policy(),
+    )
+    obs = measure(probe, task("transport.ech", NAME, address=address, port=port, deadline_s=30))
+    assert obs.failure is None, obs.failure_detail
+    assert obs.fields["verdict"] == verdict, children(obs, "ech_attempts")
+    attempts = children(obs, "ech_attempts")
+    assert [a["step"] for a in attempts] == ["control", "grease", "ech"]
+    assert [a["tls_alert"] for a in attempts] == alerts
+    for a in attempts[1:]:
+        assert a["ok"] is False and a["failure"] == Failure.TLS_ALERT
+        assert str(a["failure_detail"]).startswith("TLS alert ")

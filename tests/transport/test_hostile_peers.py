@@ -10,7 +10,7 @@ from fragscope.probes.base import Observation
 from fragscope.probes.transport.quic import QuicConfig, QuicProbe
 from fragscope.probes.transport.tls import TlsConfig, TlsProbe
 from fragscope.probes.transport.vn import VnConfig, VnProbe
-from tests.fixtures.hostile_peers import HostilePeers
+from tests.fixtures.hostile_peers import HANDSHAKE_FAILURE, HostilePeers
 from tests.transport.helpers import measure, policy, task
 
 NAME = "www.example.test"
@@ -84,6 +84,14 @@ def test_quic_malformed_vn(hostile_peers: HostilePeers) -> None:
     for name in ("malformed_vn", "truncated_vn"):
         obs = quic(hostile_peers, name)
         assert obs.failure == Failure.QUIC_HANDSHAKE_TIMEOUT, name
+
+
+def test_tls_alert_is_its_own_failure_with_its_code(hostile_peers: HostilePeers) -> None:
+    obs = tls(hostile_peers, "alert")
+    assert obs.failure == Failure.TLS_ALERT
+    assert obs.failed_operation == Operation.TLS_HANDSHAKE
+    assert obs.fields["tls_alert"] == HANDSHAKE_FAILURE
+    assert (obs.failure_detail or "").startswith("TLS alert 40 handshake_failure")
 
 
 def test_quic_vn_without_common_version(hostile_peers: HostilePeers) -> None:

@@ -8,6 +8,9 @@ from fragscope.probes.transport.sni import SniConfig, SniProbe, StepResult, clas
 
 OK, LOST = StepResult(True, 0), StepResult(False, 2)
 OK_AFTER_LOSS = StepResult(True, 1)  # the control needed a retry: the path loses packets
+REFUSED = StepResult(False, 0, alert=49)  # every real-SNI try answered with access_denied
+CONTROL_ALERTED = StepResult(True, 0, alert=112)  # the control answered unrecognized_name
+REFUSED_ANSWER = StepResult(True, 0, alert=49)  # the control answered access_denied too
 
 
 @pytest.mark.parametrize(
@@ -27,6 +30,11 @@ OK_AFTER_LOSS = StepResult(True, 1)  # the control needed a retry: the path lose
         ("quic", OK_AFTER_LOSS, [LOST, LOST], OK, True, "inconclusive"),
         ("tcp", LOST, [OK, OK], OK, None, "inconclusive"),
         ("tcp", StepResult(False, 0, measured=False), [LOST, LOST], LOST, None, "inconclusive"),
+        # the real SNI refused with a TLS alert, the control served: filtered, as with RSTs
+        ("tcp", OK, [REFUSED, REFUSED], OK, None, "sni_filtered"),
+        ("tcp", CONTROL_ALERTED, [REFUSED, REFUSED], CONTROL_ALERTED, None, "sni_filtered"),
+        # the real SNI got the control's own alert: the server treats both names alike
+        ("tcp", REFUSED_ANSWER, [REFUSED, REFUSED], REFUSED_ANSWER, None, "inconclusive"),
     ],
 )
 def test_classify(
