@@ -149,6 +149,12 @@ class Observation:
         }
 
 
+ROUND_POSITION = "round_position"
+"""Task param the planner adds to the tasks of a probe that sets ``shuffled_in_round =
+True``: the task's 0-based place in the run's seeded order of that probe's tasks
+(probes/engine/planner.py), for the probe to record."""
+
+
 @dataclass(frozen=True, slots=True)
 class TaskParams:
     """What a probe wants measured for one (target, endpoint): a key suffix and params."""
@@ -170,7 +176,9 @@ class Probe(Protocol):
 
     A probe that routes names by namespace also sets ``routes_by_namespace = True`` and
     accepts ``tasks_for(target, endpoint, namespace=...)``: the planner then hands it the
-    namespace a target list names for a line (probes/engine/targets.py)."""
+    namespace a target list names for a line (probes/engine/targets.py). A probe whose
+    tasks must not always run in list order sets ``shuffled_in_round = True``: the
+    planner then runs them in a seeded random order (param ``ROUND_POSITION``)."""
 
     def tasks_for(self, target: str, endpoint: Endpoint | None) -> Iterable[TaskParams]:
         """The tasks for one target (and endpoint); usually one, with an empty suffix."""

@@ -9,13 +9,15 @@ alone, which makes resume, sharding and idempotent inserts work (docs/architectu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
+import random
 import traceback
 from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fragscope.probes.base import Endpoint, Task, TaskParams
+from fragscope.probes.base import ROUND_POSITION, Endpoint, Task, TaskParams
 from fragscope.probes.engine.campaign import Campaign, ProbeSettings, TargetSource
 from fragscope.probes.engine.targets import TargetEntry, read_targets
 
@@ -101,9 +103,28 @@ class PlannedProbe:
         a list line's explicit namespace (probes/engine/targets.py) is handed to it."""
         return bool(getattr(self.instance, "routes_by_namespace", False))
 
+    @property
+    def shuffled(self) -> bool:
+        """Whether the probe's tasks run in a seeded random order (``shuffled_in_round``)."""
+        return bool(getattr(self.instance, "shuffled_in_round", False))
+
 
 KEEP_ENTRIES = 100_000
 """A target list up to this long is read once per run, not once per repetition."""
+
+SHUFFLE_WINDOW = 10_000
+"""A shuffled probe's tasks are held this many at a time, so memory stays bounded: a list
+with up to this many of its tasks is shuffled whole per repetition, a longer one window by
+window (each window in a random order, the windows in list order)."""
+
+
+def shuffled_order(seed: int, repetition: int, list_number: int, window: int, n: int) -> list[int]:
+    """The order (a permutation of ``range(n)``) of one window of held tasks: drawn from
+    the run's seed, so every shard and worker, and a resumed run, draws the same one."""
+    order = list(range(n))
+    # A str seed is hashed with SHA-512 (random.seed, version 2): the same in every process.
+    random.Random(f"{seed}|{repetition}|{list_number}|{window}").shuffle(order)
+    return order
 
 
 def _entries(
@@ -126,6 +147,20 @@ def _entries(
         kept[number] = out
 
 
+def _root_task(
+    key: str,
+    p: PlannedProbe,
+    entry: TargetEntry,
+    endpoint: Endpoint | None,
+    tp: TaskParams,
+    repetition: int,
+) -> Task:
+    params = tp.params
+    if entry.address is not None:
+        params = {**params, "address": entry.address}
+    return Task(key, p.settings.name, entry.name, endpoint, params, repetition, None, p.deadline)
+
+
 def plan(
     campaign: Campaign,
     probes: list[PlannedProbe],
@@ -139,6 +174,11 @@ def plan(
 
     ``on_target`` sees each target once (in the first repetition), before its tasks.
     ``stop`` is polled per target: planning ends early when it returns True.
+
+    The tasks of a probe with ``shuffled_in_round`` are held back and come after the
+    list's other tasks, per repetition, in :func:`shuffled_order` (SHUFFLE_WINDOW at a
+    time), each with its place in that order as param ROUND_POSITION: transport.sni's A/B
+    tests then do not always meet a censor in list order (docs/transport.md).
     """
     in_shard = shard.in_shard
     sharded = shard.count > 1
@@ -147,6 +187,26 @@ def plan(
     # builds only the keys of its own turns. The shard test then keeps those of the shard.
     workers, worker, turn = shard.workers, shard.worker, 0
     kept: dict[int, list[TargetEntry]] = {}
+
+    def release(
+        held: list[Task], repetition: int, number: int, window: int, first: int
+    ) -> Iterator[Task]:
+        # Held tasks are dealt in their shuffled order, which every worker draws alike;
+        # ``first`` is the place of the window's first task in the list's order.
+        nonlocal turn
+        for place, i in enumerate(
+            shuffled_order(shard.seed, repetition, number, window, len(held))
+        ):
+            if workers > 1:
+                mine = turn == worker
+                turn = turn + 1 if turn + 1 < workers else 0
+                if not mine:
+                    continue
+            t = held[i]
+            if (sharded and not in_shard(t.key)) or t.key in skip:
+                continue
+            yield dataclasses.replace(t, params={**t.params, ROUND_POSITION: first + place})
+
     for repetition in range(campaign.repeat):
         for number, source in enumerate(campaign.targets):
             chosen = [
@@ -156,6 +216,8 @@ def plan(
             ]
             if not chosen:
                 continue
+            held: list[Task] = []
+            window = first = 0
             for entry in _entries(source, number, kept, keep=campaign.repeat > 1):
                 if stop():
                     return
@@ -179,6 +241,14 @@ def plan(
                             # records as unknown_failure (with the traceback), never a crash.
                             tb = "".join(traceback.format_exception(exc))
                             cells = [TaskParams("!plan", {PLAN_ERROR: tb})]
+                        if p.shuffled:
+                            for tp in cells:
+                                key = f"{probe_name}|{where}|{ep}|{tp.key_suffix}|{repetition}"
+                                held.append(_root_task(key, p, entry, endpoint, tp, repetition))
+                            if len(held) >= SHUFFLE_WINDOW:
+                                yield from release(held, repetition, number, window, first)
+                                window, first, held = window + 1, first + len(held), []
+                            continue
                         for tp in cells:
                             if workers > 1:
                                 mine = turn == worker
@@ -190,16 +260,6 @@ def plan(
                                 continue
                             if key in skip:
                                 continue
-                            params = tp.params
-                            if entry.address is not None:
-                                params = {**params, "address": entry.address}
-                            yield Task(
-                                key,
-                                probe_name,
-                                name,
-                                endpoint,
-                                params,
-                                repetition,
-                                None,
-                                p.deadline,
-                            )
+                            yield _root_task(key, p, entry, endpoint, tp, repetition)
+            if held:
+                yield from release(held, repetition, number, window, first)

@@ -36,7 +36,7 @@ from typing import Any, ClassVar
 from fragscope.db.ids import stable_hash64
 from fragscope.db.vocab import Failure, Operation
 from fragscope.probes import config_rules as rules
-from fragscope.probes.base import Endpoint, Observation, Task, TaskParams
+from fragscope.probes.base import ROUND_POSITION, Endpoint, Observation, Task, TaskParams
 from fragscope.probes.errors import MeasurementError
 from fragscope.probes.registry import register
 from fragscope.probes.transport.frame import TransportProbe
@@ -176,6 +176,11 @@ class SniProbe(TransportProbe[SniConfig]):
     version: ClassVar[int] = 1
     table: ClassVar[str] = "sni_observations"
     config_class: ClassVar[type[SniConfig]] = SniConfig
+    # "The control goes first, and the order is randomised within a round" (issue 21):
+    # the planner runs these tests in a seeded random order (probes/engine/planner.py),
+    # so a censor never sees the targets in list order; each test still starts with its
+    # control.
+    shuffled_in_round: ClassVar[bool] = True
 
     def prepare(self) -> None:
         cfg = self.config
@@ -220,6 +225,7 @@ class SniProbe(TransportProbe[SniConfig]):
             "transport": transport,
             "control_sni": cfg.control_sni,
             "tries": cfg.tries,
+            "round_position": task.params.get(ROUND_POSITION),
         }
         obs.fields = fields
         operation = Operation.QUIC_HANDSHAKE if transport == "quic" else Operation.TLS_HANDSHAKE
