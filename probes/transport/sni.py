@@ -14,6 +14,10 @@ one transport, in this order:
 4. QUIC only, ``vn``: the Version Negotiation probe (transport.quic_vn's code), a third
    signal that tells "UDP/443 lost" from "this QUIC handshake dropped".
 
+The tasks themselves run in a seeded random order within a run (``shuffled_in_round``,
+probes/engine/planner.py), each recording its place (``round_position``). A TLS alert
+answers a control step but refuses a real-SNI one, as an injected RST would (``classify``).
+
 Each step is up to ``tries`` handshakes (k) and fails only when all k fail: loss makes a
 step retry, it does not make a block (the validity rule, docs/indicators.md "Loss is not
 censorship"). A step that needed retries on the control marks the path lossy, and a
