@@ -43,9 +43,11 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("sni_observations", schema=None) as batch_op:
+    # ALTER TABLE ... DROP COLUMN in place (SQLite >= 3.35, PostgreSQL): a batch copy of
+    # tls_observations would break the quic_adoption view that reads it.
+    with op.batch_alter_table("sni_observations", recreate="never") as batch_op:
         batch_op.drop_column("round_position")
     for table in ("ech_attempts", "sni_attempts", "tls_observations"):
-        with op.batch_alter_table(table, schema=None) as batch_op:
+        with op.batch_alter_table(table, recreate="never") as batch_op:
             batch_op.drop_column("tls_alert")
     op.execute(sa.text("DELETE FROM vocab_failure WHERE name = 'tls_alert'"))
