@@ -2,29 +2,30 @@
 goes first, and the order is randomised within a round").
 
 The planner part needs no I/O: the order is a function of the run's seed, the same for
-every worker and shard and on resume. The run part is `fragscope run` against the
-censor-like hostile peer (tests/fixtures/hostile_peers.py: it answers ALERTED_SNI with a
-TLS alert and serves every other name): two runs with different seeds send the tests in
+every worker and shard and on resume. The run part is the engine's run (as `fragscope
+run`, in process) against the censor-like hostile peer (tests/fixtures/hostile_peers.py:
+it answers ALERTED_SNI with a TLS alert and serves every other name): two runs with different seeds send the tests in
 different orders and reach the same verdicts, and each row's stored place in the order is
 the place it was sent in.
 """
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
 
 from fragscope.probes.base import ROUND_POSITION, Task
 from fragscope.probes.engine.bookkeeping import seed_for
 from fragscope.probes.engine.campaign import load_campaign
+from fragscope.probes.engine.console import Reporter
 from fragscope.probes.engine.planner import PlannedProbe, Shard, plan, shuffled_order
+from fragscope.probes.engine.prepared_run import RunOptions
+from fragscope.probes.engine.runs import execute
 from fragscope.probes.transport.sni import SniConfig, SniProbe
 from tests.fixtures.hostile_peers import ALERTED_SNI, HostilePeers
 
-REPO = Path(__file__).resolve().parents[2]
 NAMES = [ALERTED_SNI, *(f"t{i}.example.test" for i in range(1, 6))]
 RUNS = ("11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222")
 
@@ -97,18 +98,16 @@ def sent(db: Path, run_id: str) -> list[tuple[str, str, int]]:
         ).fetchall()
 
 
-def test_two_seeds_two_orders_same_verdicts(hostile_peers: HostilePeers, tmp_path: Path) -> None:
+def test_two_seeds_two_orders_same_verdicts(
+    hostile_peers: HostilePeers, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FRAGSCOPE_ALLOWED_NETS", "127.0.0.0/8")
     address, port = hostile_peers.tcp["alert_blocked"]
     path = write_campaign(tmp_path, address, port)
     db = tmp_path / "sni.sqlite"
     for run_id in RUNS:
-        done = subprocess.run(
-            [sys.executable, "-c", "import cli; cli.main()", "run", "--campaign", str(path),
-             "--db", str(db), "--auto-migrate", "--no-progress", "--run-id", run_id],
-            cwd=REPO, env={**os.environ, "FRAGSCOPE_ALLOWED_NETS": "127.0.0.0/8"},
-            capture_output=True, text=True, timeout=120, check=False,
-        )  # fmt: skip
-        assert done.returncode == 0, (done.stdout, done.stderr)
+        opts = RunOptions(campaign=path, db=str(db), auto_migrate=True, run_id=run_id)  # type: ignore[arg-type]
+        assert execute(opts, reporter=Reporter()) == 0
     rows = {run_id: sent(db, run_id) for run_id in RUNS}
     orders = {run_id: [target for target, _, _ in r] for run_id, r in rows.items()}
     assert orders[RUNS[0]] != orders[RUNS[1]]
