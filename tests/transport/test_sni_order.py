@@ -4,9 +4,9 @@ goes first, and the order is randomised within a round").
 The planner part needs no I/O: the order is a function of the run's seed, the same for
 every worker and shard and on resume. The run part is the engine's run (as `fragscope
 run`, in process) against the censor-like hostile peer (tests/fixtures/hostile_peers.py:
-it answers ALERTED_SNI with a TLS alert and serves every other name): two runs with different seeds send the tests in
-different orders and reach the same verdicts, and each row's stored place in the order is
-the place it was sent in.
+it answers ALERTED_SNI with a TLS alert and serves every other name): two runs with
+different seeds send the tests in different orders and reach the same verdicts, and each
+row's stored place in the order is the place it was sent in.
 """
 
 from __future__ import annotations
