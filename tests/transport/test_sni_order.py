@@ -106,7 +106,7 @@ def test_two_seeds_two_orders_same_verdicts(
     path = write_campaign(tmp_path, address, port)
     db = tmp_path / "sni.sqlite"
     for run_id in RUNS:
-        opts = RunOptions(campaign=path, db=str(db), auto_migrate=True, run_id=run_id)  # type: ignore[arg-type]
+        opts = RunOptions(campaign=path, db=str(db), auto_migrate=True, run_id=run_id)
         assert execute(opts, reporter=Reporter()) == 0
     rows = {run_id: sent(db, run_id) for run_id in RUNS}
     orders = {run_id: [target for target, _, _ in r] for run_id, r in rows.items()}
