@@ -123,7 +123,7 @@ def update_run(engine: Engine, run_id: str) -> dict[str, int]:
         truth: dict[tuple[str, str], tuple[int, str | None, set[str]]] = {}
         # A name read through both ENS entry points is judged against the Universal
         # Resolver's answer, the one ENS's clients use (docs/naming.md, "ENS entry points").
-        for oid, ns, name, method, outcome in sorted(
+        for oid, ns, name, _method, outcome in sorted(
             (r for r in rows if r[3] in TRUTH_METHODS),
             key=lambda r: TRUTH_METHODS.index(r[3]),
             reverse=True,
