@@ -136,7 +136,13 @@ def test_dry_run_plans_everything_and_opens_no_socket(
     assert discovered == ["opennic-geoip"]
     n_dns_endpoints = len(dns.endpoints or ()) - len(discovered)
     assert n_dns_endpoints >= 25
-    expected_dns = (n_top + n_canaries) * n_dns_endpoints * len(dns.config.qtypes)
+    canaries = _entries(targets / "canaries.txt")
+    # A single-label name is a TLD: asked tld_qtypes (SOA, for N2), not qtypes.
+    n_tld_canaries = sum("." not in name.split()[0] for name in canaries)
+    n_tlds = len(_entries(targets / "tlds.txt")) + n_tld_canaries
+    assert dns.config.tld_qtypes == ("SOA",) and n_tlds >= 40
+    expected_dns = (n_top + n_canaries - n_tld_canaries) * n_dns_endpoints * len(dns.config.qtypes)
+    expected_dns += n_tlds * n_dns_endpoints * len(dns.config.tld_qtypes)
     expected_dns += n_whoami * n_dns_endpoints  # one whoami query per resolver
     assert by_probe["dns.query"] == expected_dns
     for probe in ("transport.tls", "transport.quic", "transport.quic_vn"):

@@ -115,9 +115,11 @@ operator = "OpenNIC (stand-in)"
 namespace = "opennic"
 options = {{ method = "discovery", servers = 1, dns_port = {roots.alt_port} }}
 
+# As campaigns/default.toml: a TLD is asked its SOA (tld_qtypes), a host name qtypes.
 [probes."dns.query"]
 endpoints = ["control", "opennic"]
-qtypes = ["SOA"]
+qtypes = ["A"]
+tld_qtypes = ["SOA"]
 timeout_s = 2.0
 
 [politeness]
@@ -170,6 +172,7 @@ def test_the_discovered_servers_are_dns_query_resolvers_and_n2_sees_their_tlds(
             "SELECT endpoint, task_key, resolver_namespace, resolver_role, resolver_operator,"
             " target, rcode_name, failure FROM dns_observations ORDER BY endpoint, target"
         ).fetchall()
+        qtypes = {q for (q,) in con.execute("SELECT DISTINCT qtype FROM dns_observations")}
     finally:
         con.close()
     record = json.loads(config_text)["_discovered"]["opennic"]
@@ -188,6 +191,7 @@ def test_the_discovered_servers_are_dns_query_resolvers_and_n2_sees_their_tlds(
             None,
         )
         assert "|opennic@127.0.0.1|" in key
+    assert qtypes == {"SOA"}  # the TLDs were asked tld_qtypes, not qtypes
     # No DNS query went to the API, and the listed server beyond `servers` was not asked.
     assert {r[0] for r in rows} == {roots.icann, alt_url}
     engine = make_engine(str(db))
@@ -262,3 +266,15 @@ def test_the_dry_run_says_the_resolvers_come_from_discovery_and_sends_nothing(
     tasks = [line for line in result.output.splitlines() if not line.startswith("#")]
     assert len(tasks) == len(TLDS)
     assert all(f"\t{roots.icann}\t" in line for line in tasks)
+
+
+def test_a_single_label_target_is_asked_tld_qtypes() -> None:
+    from fragscope.probes.dns.query import DnsQueryConfig, DnsQueryProbe
+
+    probe = DnsQueryProbe(DnsQueryConfig(qtypes=("A", "AAAA"), tld_qtypes=("SOA", "NS")))
+    assert [c.key_suffix for c in probe.tasks_for("libre", None)] == ["SOA", "NS"]
+    assert [c.key_suffix for c in probe.tasks_for("geek.", None)] == ["SOA", "NS"]
+    assert [c.key_suffix for c in probe.tasks_for("www.libre", None)] == ["A", "AAAA"]
+    # Without tld_qtypes a TLD is a name like any other.
+    plain = DnsQueryProbe(DnsQueryConfig(qtypes=("A",)))
+    assert [c.key_suffix for c in plain.tasks_for("libre", None)] == ["A"]
