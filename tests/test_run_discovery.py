@@ -69,7 +69,8 @@ def roots(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Roots]:
 
 
 @pytest.fixture(autouse=True)
-def _fresh_lists() -> Iterator[None]:
+def _loopback_and_fresh_lists(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("FRAGSCOPE_ALLOWED_NETS", "127.0.0.0/8")
     discovery.forget_lists()
     yield
     discovery.forget_lists()
@@ -154,9 +155,7 @@ def test_the_discovered_servers_are_dns_query_resolvers_and_n2_sees_their_tlds(
     tmp_path: Path,
     roots: Roots,
     http_server: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FRAGSCOPE_ALLOWED_NETS", "127.0.0.0/8")
     listed = [api_entry("127.0.0.1", "ns1.alt"), api_entry("127.0.0.3", "ns2.alt")]
     api, seen = stand_in_api(http_server, 200, json.dumps(listed).encode())
     campaign = write_campaign(tmp_path, roots, api)
@@ -212,9 +211,7 @@ def test_a_failing_api_is_a_failure_row_and_a_warning_not_a_crash(
     tmp_path: Path,
     roots: Roots,
     http_server: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FRAGSCOPE_ALLOWED_NETS", "127.0.0.0/8")
     api, seen = stand_in_api(http_server, 503, b"maintenance")
     campaign = write_campaign(tmp_path, roots, api)
     db = tmp_path / "db.sqlite"
@@ -251,9 +248,7 @@ def test_the_dry_run_says_the_resolvers_come_from_discovery_and_sends_nothing(
     tmp_path: Path,
     roots: Roots,
     http_server: Callable[..., Any],
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("FRAGSCOPE_ALLOWED_NETS", "127.0.0.0/8")
     api, seen = stand_in_api(http_server, 200, b"[]")
     campaign = write_campaign(tmp_path, roots, api)
     result = CliRunner().invoke(cli.main, ["run", "--campaign", str(campaign), "--dry-run"])
