@@ -331,12 +331,6 @@ def _prepare(
             vantage=vid,
             config=config,
         )
-        if found:
-            Writer(engine).write(
-                discovered.failure_rows(campaign, found, run_id=run_id, vantage_id=vid)
-            )
-            for warning in discovered.warnings(found):
-                reporter.warning(warning)
         seed = bk.seed_for(run_id)
         skip: set[str] = set()
         pending: list[dict[str, Any]] = []
@@ -348,7 +342,15 @@ def _prepare(
     # The run's own record wins: a shard that lost the race to create the run, or a
     # resume, measures the resolvers its first start found.
     stored = bk.get_run(engine, run_id)
-    campaign = discovered.expand(campaign, discovered.recorded(stored["config"] if stored else {}))
+    found = discovered.recorded(stored["config"] if stored else {})
+    if existing is None and found:
+        # Idempotent rows (keyed by run and endpoint): shards starting together agree.
+        Writer(engine).write(
+            discovered.failure_rows(campaign, found, run_id=run_id, vantage_id=vid)
+        )
+        for warning in discovered.warnings(found):
+            reporter.warning(warning)
+    campaign = discovered.expand(campaign, found)
     shard_obj = Shard(shard[0], shard[1], seed)
     pending = [p for p in pending if shard_obj.owns(p["root_key"])]
     total = max(
