@@ -339,18 +339,9 @@ def _prepare(
         seed = int(existing["seed"])
         skip = bk.done_keys(engine, run_id)
         pending = list(bk.pending_followups(engine, run_id))
-    # The run's own record wins: a shard that lost the race to create the run, or a
-    # resume, measures the resolvers its first start found.
-    stored = bk.get_run(engine, run_id)
-    found = discovered.recorded(stored["config"] if stored else {})
-    if existing is None and found:
-        # Idempotent rows (keyed by run and endpoint): shards starting together agree.
-        Writer(engine).write(
-            discovered.failure_rows(campaign, found, run_id=run_id, vantage_id=vid)
-        )
-        for warning in discovered.warnings(found):
-            reporter.warning(warning)
-    campaign = discovered.expand(campaign, found)
+    campaign = _with_discovered(
+        campaign, engine, run_id=run_id, vantage_id=vid, started=existing is None, reporter=reporter
+    )
     shard_obj = Shard(shard[0], shard[1], seed)
     pending = [p for p in pending if shard_obj.owns(p["root_key"])]
     total = max(
@@ -380,6 +371,30 @@ def _prepare(
         policy=policy,
         total=total,
     )
+
+
+def _with_discovered(
+    campaign: Campaign,
+    engine: Engine,
+    *,
+    run_id: str,
+    vantage_id: str,
+    started: bool,
+    reporter: Reporter,
+) -> Campaign:
+    """``campaign`` with dns.query's discovery endpoints replaced by the resolvers the run
+    recorded (probes/engine/discovered.py). The run's own record wins: a shard that lost
+    the race to create the run, or a resume, measures what the run's first start found.
+    A run that has just ``started`` stores its failed discoveries and warns about them."""
+    stored = bk.get_run(engine, run_id)
+    found = discovered.recorded(stored["config"] if stored else {})
+    if started and found:
+        # Idempotent rows (keyed by run and endpoint): shards starting together agree.
+        rows = discovered.failure_rows(campaign, found, run_id=run_id, vantage_id=vantage_id)
+        Writer(engine).write(rows)
+        for warning in discovered.warnings(found):
+            reporter.warning(warning)
+    return discovered.expand(campaign, found)
 
 
 async def _run_async(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> EngineResult:
