@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 # Default ports: Do53 (RFC 1035 section 4.2), DoT (RFC 7858 section 3.1), DoH (RFC 8484
@@ -115,3 +117,14 @@ def _is_ip(host: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def contacted_urls(url: str, options: Mapping[str, Any]) -> tuple[str, ...]:
+    """Every URL an endpoint's tasks reach: its own and, for UNS, the URL of each of
+    ``options.layers`` (the L2 chains read beside L1; docs/naming.md, "UNS layers"). The
+    policy judges them all (the dry run, ``campaign check`` and the engine's gate)."""
+    layers = options.get("layers")
+    if not isinstance(layers, list):
+        return (url,)
+    extra = (layer.get("url") for layer in layers if isinstance(layer, Mapping))
+    return tuple(dict.fromkeys([url, *(u for u in extra if isinstance(u, str))]))

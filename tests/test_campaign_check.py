@@ -51,8 +51,9 @@ def test_the_shipped_campaign_passes_and_lists_undocumented_endpoints() -> None:
     assert "passes: 0 errors" in out and "nothing sent" in out
     assert "fragscope: error" not in out
     # Endpoints whose operator's page was not checked are listed, the checked one is not.
-    assert "'cloudflare-dot': no last_documented" in out
-    assert "'ethlimo-gateway'" not in out and "'cloudflare-do53': no last_documented" not in out
+    assert "'quad9-dot': no last_documented" in out
+    for documented in ("ethlimo-gateway", "cloudflare-do53", "cloudflare-dot", "mullvad-doh"):
+        assert f"'{documented}': no last_documented" not in out
 
 
 def test_an_endpoint_without_tasks_is_an_error(tmp_path: Path) -> None:
@@ -373,3 +374,67 @@ def test_a_bad_endpoint_property_is_a_load_error(tmp_path: Path, new: str, expec
     code, out = _check(path)
     assert code == 2, out
     assert expected in out
+
+
+def test_a_uns_layer_or_endpoint_the_campaigns_safety_refuses_is_a_warning(
+    tmp_path: Path,
+) -> None:
+    # A UNS layer is contacted like the endpoint's own URL (docs/naming.md, "UNS layers"):
+    # on the campaign's blocklist it is listed, named as the layer (a warning: a lab
+    # variant of a real campaign refuses every real address on purpose).
+    blocklist = tmp_path / "blocklist.conf"
+    blocklist.write_text("192.0.2.0/24  # asked not to be measured\n", encoding="utf-8")
+    path = _variant(
+        tmp_path,
+        (
+            '{ url = "eth+https://mainnet.base.org/", chain_id = 8453 }',
+            '{ url = "eth+http://192.0.2.7:8545/", chain_id = 8453 }',
+        ),
+        (f'"{DATA}/targets/blocklist.conf"', f'"{blocklist}"'),
+    )
+    code, out = _check(path)
+    assert code == 0, out
+    assert (
+        "options: [endpoint-blocked] endpoint 'publicnode-eth-uns': its UNS layer "
+        "eth+http://192.0.2.7:8545/ goes to 192.0.2.7, which the campaign's [safety] refuses"
+    ) in out
+    # An endpoint's own URL outside the campaign's allowlist, likewise.
+    path = _variant(
+        tmp_path,
+        ('blocklist = "', 'allowed = ["127.0.0.0/8", "10.99.0.0/16"]\nblocklist = "'),
+    )
+    code, out = _check(path)
+    assert code == 0, out
+    assert "[endpoint-blocked] endpoint 'cloudflare-do53': its URL goes to 1.1.1.1" in out
+
+
+def test_the_dry_run_lists_and_judges_uns_layers(tmp_path: Path) -> None:
+    names = tmp_path / "names.txt"
+    names.write_text("brad.crypto\n", encoding="utf-8")
+    campaign = tmp_path / "layers.toml"
+    campaign.write_text(
+        f"""
+name = "layers"
+[[targets]]
+list = "names"
+file = "{names}"
+format = "lines"
+
+[[endpoints]]
+label = "uns"
+url = "eth+http://127.0.0.1:8545/"
+namespace = "unstoppable"
+options = {{ method = "uns", chain_id = 1, namespaces = ["unstoppable"], layers = [
+  {{ url = "eth+http://192.0.2.7:8545/", chain_id = 137 }},
+] }}
+
+[probes."naming.resolve"]
+""",
+        encoding="utf-8",
+    )
+    result = CliRunner().invoke(main, ["run", "--campaign", str(campaign), "--dry-run"])
+    assert result.exit_code == 0, result.output
+    assert "# endpoint eth+http://127.0.0.1:8545/ -> 127.0.0.1: allowed" in result.output
+    assert "# endpoint eth+http://192.0.2.7:8545/ -> 192.0.2.7: BLOCKED" in result.output
+    tasks = [line for line in result.output.splitlines() if not line.startswith("#")]
+    assert len(tasks) == 1 and tasks[0].endswith("\tblocked_by_policy")

@@ -126,9 +126,23 @@ def test_dry_run_plans_everything_and_opens_no_socket(
     n_pinned = len(_entries(targets / "quic-anycast.csv"))
     settings = {p.name: p for p in c.probes}
     dns = settings["dns.query"]
-    n_dns_endpoints = len(dns.endpoints or ())
+    # The OpenNIC discovery endpoint's resolvers are found at run start: the dry run
+    # names the API and plans the panel without them (probes/engine/discovered.py).
+    discovered = [
+        e.label
+        for e in c.endpoints
+        if e.label in (dns.endpoints or ()) and e.options.get("method") == "discovery"
+    ]
+    assert discovered == ["opennic-geoip"]
+    n_dns_endpoints = len(dns.endpoints or ()) - len(discovered)
     assert n_dns_endpoints >= 25
-    expected_dns = (n_top + n_canaries) * n_dns_endpoints * len(dns.config.qtypes)
+    canaries = _entries(targets / "canaries.txt")
+    # A single-label name is a TLD: asked tld_qtypes (SOA, for N2), not qtypes.
+    n_tld_canaries = sum("." not in name.split()[0] for name in canaries)
+    n_tlds = len(_entries(targets / "tlds.txt")) + n_tld_canaries
+    assert dns.config.tld_qtypes == ("SOA",) and n_tlds >= 40
+    expected_dns = (n_top + n_canaries - n_tld_canaries) * n_dns_endpoints * len(dns.config.qtypes)
+    expected_dns += n_tlds * n_dns_endpoints * len(dns.config.tld_qtypes)
     expected_dns += n_whoami * n_dns_endpoints  # one whoami query per resolver
     assert by_probe["dns.query"] == expected_dns
     for probe in ("transport.tls", "transport.quic", "transport.quic_vn"):
@@ -139,5 +153,8 @@ def test_dry_run_plans_everything_and_opens_no_socket(
     for canary in ("vitalik.eth", "brad.crypto", "welcome.nb", "opennic.glue"):
         assert canary in naming_targets
     endpoint_lines = [line for line in result.output.splitlines() if line.startswith("# endpoint")]
+    notes = [line for line in endpoint_lines if "resolvers come from discovery" in line]
+    assert len(notes) == 1 and notes[0].startswith("# endpoint opennic-geoip (https://api.")
+    endpoint_lines = [line for line in endpoint_lines if line not in notes]
     assert len(endpoint_lines) == len({e.url for e in c.endpoints})
     assert all("BLOCKED" in line for line in endpoint_lines)

@@ -31,9 +31,10 @@ class NamingObservation(ObservationMixin, Base):
         Text, doc="the name exactly as given (verbatim, hostile too)"
     )
     name_normalized: Mapped[str | None] = mapped_column(
-        String(255),
+        Text,
         doc="the name after the namespace's normalisation (ENSIP-15, IDNA); NULL "
-        "when it is invalid",
+        "when it is invalid. Text: normalising can lengthen a name past 255 characters "
+        "(ENSIP-15 maps one character to several; ENS names have no DNS length bound)",
     )
     method: Mapped[str | None] = mapped_column(
         String(32),

@@ -67,6 +67,15 @@ class DnsQueryConfig:
             rules.CHECK: codec.unknown_type_names,
         },
     )
+    tld_qtypes: tuple[str, ...] = field(
+        default=(),
+        metadata={
+            "help": "record types asked of a single-label target (a TLD) instead of qtypes; "
+            "N2 compares the TLDs resolvers answer SOA and NS for (docs/indicators.md). "
+            "Empty: a TLD is asked qtypes like any name",
+            rules.CHECK: codec.unknown_type_names,
+        },
+    )
     timeout_s: float = field(
         default=3.0, metadata={"help": "seconds to wait for a response", **rules.SECONDS}
     )
@@ -225,7 +234,10 @@ class DnsQueryProbe:
         self._by_identity: dict[tuple[str, int, int], tuple[Any, Any, Any]] = {}
         self._whoami = dict(_parse_whoami(s) for s in self.config.whoami_names)
         self._cells: tuple[TaskParams, ...] | None = None
-        for qtype in self.config.qtypes:
+        self._tld_cells = tuple(
+            TaskParams(q.upper(), {"qtype": q.upper()}) for q in self.config.tld_qtypes
+        )
+        for qtype in (*self.config.qtypes, *self.config.tld_qtypes):
             codec.type_code(qtype)  # fail early, naming the bad type
         if self.config.doh_method.lower() not in ("get", "post"):
             raise ValueError(f"doh_method: {self.config.doh_method!r} is not get or post")
@@ -237,6 +249,9 @@ class DnsQueryProbe:
             if key in self._whoami:
                 qtype = self._whoami[key]
                 return (TaskParams(f"whoami/{qtype}", {"qtype": qtype, "purpose": "whoami"}),)
+        if self._tld_cells and "." not in target.strip().rstrip("."):
+            # A TLD: asked what N2 compares (its SOA/NS), not the A/AAAA/HTTPS of a host.
+            return self._tld_cells
         if self._cells is None:
             # The same cells for every target: built once (nothing downstream mutates a
             # task's params; follow-ups copy them).

@@ -24,7 +24,11 @@ Rules:
   (every name it blocks would read as divergence at the test resolvers, N1 and C1), or,
   in a campaign that leaves the lab, declares none;
 - ``endpoint-properties`` (warning): a dns.query resolver of a campaign that leaves the
-  lab does not declare ``filtering`` or ``validates_dnssec`` (docs/campaigns.md).
+  lab does not declare ``filtering`` or ``validates_dnssec`` (docs/campaigns.md);
+- ``endpoint-blocked`` (warning): a URL an endpoint reaches (its own, or a UNS layer's) is an IP
+  literal that the campaign's own ``[safety]`` refuses (blocklist, or outside
+  ``allowed``): every task to it would be a ``blocked_by_policy`` row. Host names are not
+  looked up (the check sends nothing); ``run --dry-run`` lists them with their verdict.
 """
 
 from __future__ import annotations
@@ -43,12 +47,13 @@ from fragscope.db.last_seen import LastSeen
 from fragscope.db.vocab import Role
 from fragscope.lab.core.guard import LAB_NETS
 from fragscope.probes.base import FILTERING
+from fragscope.probes.endpoints import EndpointURLError, contacted_urls, parse_endpoint_url
 from fragscope.probes.engine.campaign import Campaign, CampaignError, TargetSource
 from fragscope.probes.engine.planonly import build_policy, planning_runner
 from fragscope.probes.engine.shard_runner import ShardRunner
 from fragscope.probes.engine.targets import numbered_entries
 from fragscope.probes.engine.tomlpos import PathPart, key_lines, line_of
-from fragscope.probes.safety import Network, NetworkPolicy
+from fragscope.probes.safety import Network, NetworkPolicy, parse_networks
 
 DNS_DATA = Path(__file__).resolve().parent.parent / "dns" / "data"
 ROOT_ANCHORS = DNS_DATA / "root-anchors.txt"
@@ -236,6 +241,7 @@ def check_campaign(
     errors.extend(unknown)
     errors.extend(_unreached(canaries, reached))
     errors.extend(_control_findings(campaign, where, lab=lab))
+    warnings.extend(_address_findings(campaign, where))
     if not lab:
         warnings.extend(_property_findings(campaign, where))
         errors.extend(_politeness_findings(campaign, where))
@@ -421,6 +427,38 @@ def _control_findings(campaign: Campaign, where: _Where, *, lab: bool) -> Iterab
                 where("endpoints", i, "label" if ep.label else "url"),
                 f'control endpoint {key!r} declares no filtering: set filtering = "none" '
                 "from its operator's documentation, or choose a control that documents none",
+            )
+
+
+def _address_findings(campaign: Campaign, where: _Where) -> Iterable[Finding]:
+    """Endpoint URLs (UNS layers included) whose IP literal the campaign's own safety
+    settings refuse; FRAGSCOPE_ALLOWED_NETS is left out: it confines a run, it does not
+    make the file wrong."""
+    own = NetworkPolicy(
+        allowed=parse_networks(campaign.safety.allowed) or None,
+        blocked=parse_networks(campaign.safety.blocked),
+    )
+    for i, ep in enumerate(campaign.endpoints):
+        key = ep.label or ep.url
+        for n, url in enumerate(contacted_urls(ep.url, ep.options)):
+            try:
+                parsed = parse_endpoint_url(url)
+            except EndpointURLError as exc:
+                yield Finding(
+                    "endpoint-blocked",
+                    where("endpoints", i, "options", "layers"),
+                    f"endpoint {key!r}: UNS layer {url!r} is not an endpoint URL: {exc}",
+                )
+                continue
+            if not parsed.is_ip_literal or own.allows(parsed.host):
+                continue
+            what = "its URL" if n == 0 else f"its UNS layer {url}"
+            yield Finding(
+                "endpoint-blocked",
+                where("endpoints", i, "url" if n == 0 else "options"),
+                f"endpoint {key!r}: {what} goes to {parsed.host}, which the campaign's "
+                "[safety] refuses (blocklist, or outside allowed): every task to it would "
+                "be blocked_by_policy",
             )
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fragscope.probes.base import Task
-from fragscope.probes.endpoints import EndpointURLError, parse_endpoint_url
+from fragscope.probes.endpoints import EndpointURLError, contacted_urls, parse_endpoint_url
 from fragscope.probes.engine.planner import PLAN_ERROR
 from fragscope.probes.safety import NetworkPolicy
 
@@ -119,6 +119,13 @@ class DestinationGate:
             reason = self.endpoint(ep.url).blocked
             if reason is not None:
                 return reason
+            if "layers" in ep.options:
+                # UNS reads its L2 chains too: a layer the policy refuses blocks the task
+                # before anything is sent to L1 (docs/naming.md, "UNS layers").
+                for url in contacted_urls(ep.url, ep.options)[1:]:
+                    reason = self.endpoint(url).blocked
+                    if reason is not None:
+                        return reason
         params = task.params
         if params:
             if PLAN_ERROR in params:

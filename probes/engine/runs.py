@@ -32,6 +32,7 @@ from fragscope.db.last_seen import LastSeen
 from fragscope.db.vocab import RunStatus
 from fragscope.db.writer import AsyncWriter, StorageError, Writer
 from fragscope.probes.engine import bookkeeping as bk
+from fragscope.probes.engine import discovered
 from fragscope.probes.engine.campaign import Campaign, CampaignError, load_campaign
 from fragscope.probes.engine.check import CheckReport, check_campaign, inside_lab
 from fragscope.probes.engine.console import Reporter
@@ -118,11 +119,13 @@ def estimate_tasks(campaign: Campaign, counts: dict[str, int], *, shard_count: i
 
 def dry_run(campaign: Campaign, shard: Shard, *, policy: NetworkPolicy, out: TextIO) -> int:
     """Print every task with its destination and the policy's verdict; send nothing."""
-    eng = planning_runner(campaign, policy=policy, shard=shard)
+    eng = planning_runner(discovered.expand(campaign, {}), policy=policy, shard=shard)
     verdicts = eng.verdicts()
     for url, verdict in verdicts.items():
         state = "allowed" if verdict.blocked is None else f"BLOCKED ({verdict.blocked})"
         out.write(f"# endpoint {url} -> {', '.join(verdict.addresses) or '?'}: {state}\n")
+    for note in discovered.dry_run_notes(campaign):
+        out.write(note + "\n")
     n = 0
     for task in eng.tasks():
         dest = task.endpoint.url if task.endpoint else task.params.get("address", "-")
@@ -314,13 +317,19 @@ def _prepare(
     else:
         run_id = str(uuid.uuid4())
     if existing is None:
+        # dns.query's discovery endpoints are asked before the run row is written: what
+        # they gave is part of the run's config, so a resume plans the same resolvers.
+        found = discovered.discover(campaign, policy=policy)
+        config = dict(campaign.snapshot)
+        if found:
+            config[discovered.RUN_KEY] = discovered.to_config(found)
         bk.create_run(
             engine,
             run_id=run_id,
             campaign=campaign.name,
             round_=opts.round or campaign.round,
             vantage=vid,
-            config=campaign.snapshot,
+            config=config,
         )
         seed = bk.seed_for(run_id)
         skip: set[str] = set()
@@ -330,6 +339,9 @@ def _prepare(
         seed = int(existing["seed"])
         skip = bk.done_keys(engine, run_id)
         pending = list(bk.pending_followups(engine, run_id))
+    campaign = _with_discovered(
+        campaign, engine, run_id=run_id, vantage_id=vid, started=existing is None, reporter=reporter
+    )
     shard_obj = Shard(shard[0], shard[1], seed)
     pending = [p for p in pending if shard_obj.owns(p["root_key"])]
     total = max(
@@ -359,6 +371,30 @@ def _prepare(
         policy=policy,
         total=total,
     )
+
+
+def _with_discovered(
+    campaign: Campaign,
+    engine: Engine,
+    *,
+    run_id: str,
+    vantage_id: str,
+    started: bool,
+    reporter: Reporter,
+) -> Campaign:
+    """``campaign`` with dns.query's discovery endpoints replaced by the resolvers the run
+    recorded (probes/engine/discovered.py). The run's own record wins: a shard that lost
+    the race to create the run, or a resume, measures what the run's first start found.
+    A run that has just ``started`` stores its failed discoveries and warns about them."""
+    stored = bk.get_run(engine, run_id)
+    found = discovered.recorded(stored["config"] if stored else {})
+    if started and found:
+        # Idempotent rows (keyed by run and endpoint): shards starting together agree.
+        rows = discovered.failure_rows(campaign, found, run_id=run_id, vantage_id=vantage_id)
+        Writer(engine).write(rows)
+        for warning in discovered.warnings(found):
+            reporter.warning(warning)
+    return discovered.expand(campaign, found)
 
 
 async def _run_async(p: PreparedRun, opts: RunOptions, *, reporter: Reporter) -> EngineResult:

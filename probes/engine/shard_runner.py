@@ -40,6 +40,7 @@ from fragscope.db.vocab import Failure, Operation
 from fragscope.db.writer import Row
 from fragscope.probes import registry
 from fragscope.probes.base import Clock, Endpoint, FollowUp, Observation, SystemClock, Task
+from fragscope.probes.endpoints import contacted_urls
 from fragscope.probes.engine.campaign import Campaign, ProbeSettings, TargetSource, build_config
 from fragscope.probes.engine.destinations import DestinationGate, Verdict
 from fragscope.probes.engine.handover import RowHandOver
@@ -251,8 +252,13 @@ class ShardRunner:
         return self._gate.blocked(task)
 
     def verdicts(self) -> dict[str, Verdict]:
-        """Policy verdicts of the panel endpoints (resolving them if needed)."""
-        return {e.url: self._gate.endpoint(e.url) for e in self.campaign.endpoints}
+        """Policy verdicts of every URL the panel's endpoints reach, UNS layers included
+        (resolving them if needed)."""
+        return {
+            url: self._gate.endpoint(url)
+            for e in self.campaign.endpoints
+            for url in contacted_urls(e.url, e.options)
+        }
 
     # -- planning ---------------------------------------------------------------------
 

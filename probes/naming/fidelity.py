@@ -1,6 +1,7 @@
 """Bridge and gateway fidelity: do they give what the chain says, in the same run?
 
-A truth row is an on-chain answer (method ``eth-rpc`` or ``uns``) for a name; a bridge row
+A truth row is an on-chain answer (method ``eth-rpc``, ``eth-rpc-registry`` or ``uns``:
+ENS through its Universal Resolver or the registry walk, UNS) for a name; a bridge row
 is a ``dns`` or ``http-gateway`` answer for the same normalised name, namespace and run.
 Compared are the content pointers both can express: contenthash values (``ipfs://``,
 ``ipns://``, ``bzz://``), DNSLink TXT records (``dnslink=/ipfs/...``, how DoH bridges such
@@ -22,7 +23,7 @@ from sqlalchemy import Engine, text
 
 from fragscope.probes.naming.contenthash import ContenthashError, read_uvarint
 
-TRUTH_METHODS = ("eth-rpc", "uns")
+TRUTH_METHODS = ("eth-rpc", "eth-rpc-registry", "uns")
 BRIDGE_METHODS = ("dns", "http-gateway")
 _B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _B32 = "abcdefghijklmnopqrstuvwxyz234567"
@@ -120,9 +121,14 @@ def update_run(engine: Engine, run_id: str) -> dict[str, int]:
         ):
             vals[oid].append({"kind": kind, "key": key, "value": value})
         truth: dict[tuple[str, str], tuple[int, str | None, set[str]]] = {}
-        for oid, ns, name, method, outcome in rows:
-            if method in TRUTH_METHODS:
-                truth[(ns, name)] = (oid, outcome, pointers(vals[oid]))
+        # A name read through both ENS entry points is judged against the Universal
+        # Resolver's answer, the one ENS's clients use (docs/naming.md, "ENS entry points").
+        for oid, ns, name, _method, outcome in sorted(
+            (r for r in rows if r[3] in TRUTH_METHODS),
+            key=lambda r: TRUTH_METHODS.index(r[3]),
+            reverse=True,
+        ):
+            truth[(ns, name)] = (oid, outcome, pointers(vals[oid]))
         counts: dict[str, int] = defaultdict(int)
         for oid, ns, name, method, outcome in rows:
             if method not in BRIDGE_METHODS:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -30,6 +31,7 @@ from fragscope.probes.errors import MeasurementError
 from fragscope.probes.naming import http
 from fragscope.probes.naming.methods.base import MethodResult, Request
 from fragscope.probes.naming.methods.dns import resolve_dns
+from fragscope.probes.safety import NetworkPolicy
 
 LIST_TTL_S = 3600.0
 """How long a fetched server list is reused before the API is asked again."""
@@ -70,13 +72,24 @@ def parse_server_list(body: bytes) -> tuple[str, ...]:
 async def server_list(req: Request) -> tuple[tuple[str, ...], bool]:
     """The API's servers (fetched, or reused within :data:`LIST_TTL_S`) and whether they
     were reused."""
+    return await fetch_server_list(
+        req.endpoint, policy=req.policy, headers=req.headers, timeout=req.timeout
+    )
+
+
+async def fetch_server_list(
+    api: str, *, policy: NetworkPolicy, headers: Mapping[str, str], timeout: float
+) -> tuple[tuple[str, ...], bool]:
+    """The servers the directory API ``api`` lists (fetched, or reused within
+    :data:`LIST_TTL_S`) and whether they were reused; raises MeasurementError
+    (``http_error``, or the transport's failure) naming what went wrong. ``fragscope
+    run`` calls it at run start too (probes/engine/discovered.py), so a run's dns.query
+    resolvers and its naming.resolve rows share one request."""
     now = time.monotonic()
-    cached = _lists.get(req.endpoint)
+    cached = _lists.get(api)
     if cached is not None and now - cached[0] < LIST_TTL_S:
         return cached[1], True
-    resp = await http.request(
-        "GET", req.endpoint, policy=req.policy, headers=dict(req.headers), timeout=req.timeout
-    )
+    resp = await http.request("GET", api, policy=policy, headers=dict(headers), timeout=timeout)
     if resp.status != 200:
         raise MeasurementError(
             Failure.HTTP_ERROR,
@@ -89,21 +102,41 @@ async def server_list(req: Request) -> tuple[tuple[str, ...], bool]:
         raise MeasurementError(
             Failure.HTTP_ERROR, Operation.HTTP_REQUEST, f"discovery API: {exc}"
         ) from None
-    _lists[req.endpoint] = (now, servers)
+    _lists[api] = (now, servers)
     return servers, False
+
+
+def server_count(options: Mapping[str, Any]) -> int:
+    """How many listed servers are asked: ``options.servers`` (default
+    :data:`DEFAULT_SERVERS`), between 1 and :data:`MAX_SERVERS`."""
+    return max(1, min(int(options.get("servers", DEFAULT_SERVERS)), MAX_SERVERS))
+
+
+def servers_to_ask(servers: Sequence[str], options: Mapping[str, Any]) -> tuple[str, ...]:
+    """The first :func:`server_count` listed servers: those a name is asked of."""
+    return tuple(servers[: server_count(options)])
+
+
+def dns_port(options: Mapping[str, Any]) -> int:
+    """The port the listed servers are asked on (``options.dns_port``; OpenNIC's: 53)."""
+    return int(options.get("dns_port", 53))
+
+
+def server_url(address: str, port: int) -> str:
+    """The Do53 resolver URL of a listed server (probes/dns/resolvers.py form)."""
+    host = f"[{address}]" if ":" in address else address
+    return f"udp://{host}:{port}"
 
 
 async def resolve_discovered(req: Request) -> MethodResult:
     servers, reused = await server_list(req)
-    count = int(req.options.get("servers", DEFAULT_SERVERS))
-    port = int(req.options.get("dns_port", 53))
-    tried = servers[: max(1, min(count, MAX_SERVERS))]
+    port = dns_port(req.options)
+    tried = servers_to_ask(servers, req.options)
     failed: dict[str, str] = {}
     last: MeasurementError | None = None
     for address in tried:
-        host = f"[{address}]" if ":" in address else address
         try:
-            result = await resolve_dns(replace(req, endpoint=f"udp://{host}:{port}"))
+            result = await resolve_dns(replace(req, endpoint=server_url(address, port)))
         except MeasurementError as exc:
             failed[address] = str(exc.failure)
             last = exc
