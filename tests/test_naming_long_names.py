@@ -3,7 +3,7 @@
 The name given fits a target list (253 characters, RFC 1035 section 2.3.4), but ENSIP-15
 maps U+3392 SQUARE MHZ to "mhz": 90 of them normalise to 274 characters. PostgreSQL
 refused such a row while ``naming_observations.name_normalized`` was VARCHAR(255)
-(migration 1300_naming_name_width). Nothing is sent: the task has no endpoint, so the row
+(migration 1400_naming_name_width). Nothing is sent: the task has no endpoint, so the row
 is an ``invalid_input`` failure that still carries the normalised name.
 """
 

@@ -1,7 +1,7 @@
 """naming_observations.name_normalized: TEXT, no longer VARCHAR(255)
 
-Revision ID: 1300_naming_name_width
-Revises: 1200_run_leases
+Revision ID: 1400_naming_name_width
+Revises: 1300_tls_alert_sni_order
 Create Date: 2026-12-08
 
 A normalised name can be longer than 255 characters although the name given fits a
@@ -20,8 +20,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "1300_naming_name_width"
-down_revision: str | None = "1200_run_leases"
+revision: str = "1400_naming_name_width"
+down_revision: str | None = "1300_tls_alert_sni_order"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
