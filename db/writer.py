@@ -337,6 +337,17 @@ def _pg_json_dumpers(raw: Any) -> None:
     raw.adapters.register_dumper(list, JsonDumper)
 
 
+MAX_BUFFERED_ROWS = 20_000
+"""Rows the AsyncWriter buffers while a transaction is written, before producers wait.
+
+It holds at most this many rows twice (the buffer and the transaction in flight), so it
+bounds the engine's memory whatever the number of targets: at 100,000 (the first group
+commit) a run held up to 200,000 rows behind a busy database, some 50 MB of the
+1,000,000-target bench's peak (issue 22; SQLite's page cache was the rest). Transactions of up to 20,000 rows still spread a commit's fixed cost over
+thousands of rows: about 1 us of the writer's ~20 us per DNS query (bench/dns.py).
+"""
+
+
 class AsyncWriter:
     """The writer task of the engine: buffers rows and writes them off the loop.
 
@@ -353,7 +364,9 @@ class AsyncWriter:
     before reporting a run finished.
     """
 
-    def __init__(self, writer: Writer, *, batch_rows: int = 5000, max_rows: int = 100_000) -> None:
+    def __init__(
+        self, writer: Writer, *, batch_rows: int = 5000, max_rows: int = MAX_BUFFERED_ROWS
+    ) -> None:
         self.writer = writer
         self.batch_rows = batch_rows
         self.max_rows = max(max_rows, batch_rows)
