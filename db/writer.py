@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import DBAPIError
@@ -50,6 +50,18 @@ def datetime_text(value: dt.datetime) -> str:
 sqlite3.register_adapter(dt.datetime, datetime_text)
 sqlite3.register_adapter(dict, lambda v: json.dumps(v, sort_keys=True))
 sqlite3.register_adapter(list, json.dumps)
+# sqlite3 binds only exact int, float, str and bytearray directly; any other value (None,
+# a bool, bytes) first goes through its adaptation protocol, and with no adapter
+# registered that ends in a failed ``__adapt__`` lookup on the protocol type, which
+# raises and clears an AttributeError every time. A DNS row has some 25 such values
+# (flags, raw wire, empty columns): that was a third of the writer's binding cost. A
+# registered adapter is one dict hit and one C call, and binds the same value: None stays
+# NULL, a bool the integer 0/1 that SQLite stores for it anyway, bytes the same BLOB
+# (docs/dns.md, "Speed"; tests/test_writer_binding.py compares the rows).
+# {}.get(None) is None: a C call, where a lambda would be a Python frame per value.
+sqlite3.register_adapter(type(None), cast(Callable[[None], None], {}.get))
+sqlite3.register_adapter(bool, int)
+sqlite3.register_adapter(bytes, bytes)
 
 
 class VocabularyError(ValueError):
