@@ -1,5 +1,6 @@
 """Memory flat in the number of targets (issue 22): what a run holds for the database is
-bounded, on a real SQLite database whose write lock another connection holds."""
+bounded, on a real SQLite database whose write lock another connection holds. (The
+page cache's bound is checked with the other PRAGMAs in tests/test_storage.py.)"""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
-from fragscope.db.connection import make_engine
 from fragscope.db.ids import row_id
 from fragscope.db.writer import MAX_BUFFERED_ROWS, AsyncWriter, Row, Writer, spec_for
 from tests.fixtures.storage import T0, sample_rows
@@ -81,14 +81,3 @@ def test_rows_waiting_for_a_busy_database_are_bounded(migrated_engine: Engine) -
     finally:
         con.close()
     assert stored == len(rows) + 1  # and nothing held was lost (the sample's own row too)
-
-
-def test_sqlite_page_cache_is_bounded_to_16_mib(tmp_path: Path) -> None:
-    # Resident for the whole run: 64 MiB of it were a fifth of a 1M-target run's peak.
-    engine = make_engine(str(tmp_path / "cache.sqlite"))
-    try:
-        with engine.connect() as conn:
-            kib = conn.exec_driver_sql("PRAGMA cache_size").scalar_one()
-    finally:
-        engine.dispose()
-    assert -16384 <= kib < 0  # a negative cache_size is in KiB
