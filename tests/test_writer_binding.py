@@ -5,6 +5,7 @@ without them, value and type, on real dns.query rows from the loopback DNS world
 from __future__ import annotations
 
 import asyncio
+import shutil
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -43,12 +44,10 @@ def _stock_binding() -> Iterator[None]:
             sqlite3.adapters[(kind, sqlite3.PrepareProtocol)] = adapter
 
 
-def _stored(path: Path, rows: list[Row], base: list[Row]) -> dict[str, list[tuple[Any, ...]]]:
-    """Write ``rows`` into a fresh database; every column of their tables as
+def _stored(path: Path, rows: list[Row]) -> dict[str, list[tuple[Any, ...]]]:
+    """Write ``rows`` into the database at ``path``; every column of their tables as
     (typeof, quote) pairs, in key order."""
     engine = make_engine(str(path))
-    migrate.upgrade(engine)
-    Writer(engine).write(base)
     Writer(engine).write(rows)
     engine.dispose()
     con = sqlite3.connect(path)
@@ -90,9 +89,15 @@ def test_dns_rows_are_stored_as_without_the_adapters(dns_world: DnsWorld, tmp_pa
     # The rows hold what the adapters are for: flags, empty columns and raw wire.
     assert {bool, type(None), bytes} <= {type(v) for v in values}
 
-    ours = _stored(tmp_path / "ours.sqlite", rows, base)
+    migrated = tmp_path / "migrated.sqlite"
+    engine = make_engine(str(migrated))
+    migrate.upgrade(engine)
+    Writer(engine).write(base)
+    engine.dispose()  # checkpointed: the file alone is the database
+    shutil.copy(migrated, tmp_path / "stock.sqlite")
+    ours = _stored(migrated, rows)
     with _stock_binding():
-        stock = _stored(tmp_path / "stock.sqlite", rows, base)
+        stock = _stored(tmp_path / "stock.sqlite", rows)
     assert {"dns_observations", "dns_answers", "tasks_done", "targets"} <= ours.keys()
     assert ours == stock
     assert len(ours["dns_observations"]) == 6
