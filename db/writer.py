@@ -355,8 +355,9 @@ MAX_BUFFERED_ROWS = 20_000
 It holds at most this many rows twice (the buffer and the transaction in flight), so it
 bounds the engine's memory whatever the number of targets: at 100,000 (the first group
 commit) a run held up to 200,000 rows behind a busy database, some 50 MB of the
-1,000,000-target bench's peak (issue 22; SQLite's page cache was the rest). Transactions of up to 20,000 rows still spread a commit's fixed cost over
-thousands of rows: about 1 us of the writer's ~20 us per DNS query (bench/dns.py).
+1,000,000-target bench's peak (issue 22; SQLite's page cache was the rest).
+Transactions of up to 20,000 rows still spread a commit's fixed cost over thousands of
+rows: about 1 us of the writer's ~20 us per DNS query (bench/dns.py).
 """
 
 
