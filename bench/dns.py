@@ -9,13 +9,25 @@ dns_answers rows, plus the tasks_done ledger, committed to a migrated SQLite dat
 the bench then counts what the database holds. Prints one JSON line with both rates, CPU
 microseconds per query of both sides, ``ratio = fragscope_qps / dnsperf_qps`` (the
 peer is the mean of the dnsperf runs around ours) and the load average before and after;
-exits 1 below the target (0.15, issue 6) or when a run is incomplete.
+exits 1 below the target (0.3, issue 22) or when a run is incomplete, and prints it as
+pass or miss.
+
+Politeness at full speed, measured at the server: a last fragscope run, on the same
+full-speed path (same workers), has the endpoint limited to ``POLITE_SHARE`` of the rate
+fragscope just reached unlimited (so the limiter, not the machine, sets the pace: the run
+must come within 80 % of the limit), with a burst of ``POLITE_BURST``, for about
+``POLITE_SECONDS``. NSD's own query counter (``nsd-control stats_noreset`` over a local
+control socket) is read every ``POLL_S`` meanwhile, and no stretch of at least a second
+between two readings may hold more than ``rate x its length + burst`` queries (its length
+measured from before the first reading to after the second, so the check never blames
+fragscope for the readings' own latency).
 ``python -m bench.dns [N [WORKERS [ROUNDS]]]`` (default 100000 2 2).
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import resource
@@ -24,12 +36,17 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
 from fragscope.lab.core.ports import free_port
 
-TARGET = 0.15
+TARGET = 0.3
+POLITE_SHARE = 0.5
+POLITE_BURST = 100
+POLITE_SECONDS = 4.0
+POLL_S = 0.2
 ADDRESS = "127.66.250.1"
 NAMES = 300
 
@@ -76,7 +93,8 @@ def _start_nsd(run: Path) -> Path:
     rrl-whitelist-ratelimit: 0
     minimal-responses: yes
 remote-control:
-    control-enable: no
+    control-enable: yes
+    control-interface: {run}/nsd.ctl
 zone:
     name: "bench.test."
     zonefile: "{run}/bench.test.zone"
@@ -129,26 +147,31 @@ def _cpu() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _campaign(run: Path, n: int, *, tag: str) -> Path:
-    """A dns.query campaign of about n UDP A queries to the bench NSD (300 names x repeat)."""
+def _campaign(run: Path, n: int, *, tag: str, rate: float | None = None) -> Path:
+    """A dns.query campaign of about n UDP A queries to the bench NSD (300 names x repeat);
+    ``rate``: the endpoint limited to that many queries/s, burst POLITE_BURST."""
     targets = run / "targets.csv"
     targets.write_text("".join(f"{i + 1},h{i:03d}.bench.test\n" for i in range(NAMES)))
     repeat = max(1, -(-n // NAMES))
     path = run / f"bench-{tag}.toml"
     # Rate and burst far above what one server gets in a real campaign: the bench measures
     # the engine, not its politeness (the rate limiter's own test lives in tests/).
+    endpoint_rate = f"rate = {rate}\n" if rate is not None else ""
+    burst = POLITE_BURST if rate is not None else 1024
     path.write_text(
         f'name = "bench-dns-{tag}"\nvantage = "bench"\nrepeat = {repeat}\n\n'
         '[[targets]]\nfile = "targets.csv"\n\n'
         f'[[endpoints]]\nurl = "udp://{ADDRESS}:{_port(run)}"\nlabel = "nsd"\n'
-        'operator = "bench"\nrole = "test"\n\n'
+        f'operator = "bench"\nrole = "test"\n{endpoint_rate}\n'
         '[probes."dns.query"]\nqtypes = ["A"]\ntimeout_s = 2.0\n\n'
-        "[limits]\nconcurrency = 1024\nrate = 10000000\nburst = 1024\ndeadline = 5\n"
+        f"[limits]\nconcurrency = 1024\nrate = 10000000\nburst = {burst}\ndeadline = 5\n"
     )
     return path
 
 
-def fragscope_run(run: Path, n: int, *, workers: int = 2, tag: str = "0") -> dict[str, float]:
+def fragscope_run(
+    run: Path, n: int, *, workers: int = 2, tag: str = "0", rate: float | None = None
+) -> dict[str, float]:
     """``fragscope run`` (execute(), as the CLI calls it) on a generated campaign into a
     migrated SQLite database; returns rates, CPU and what the database holds."""
     from sqlalchemy import text
@@ -159,7 +182,7 @@ def fragscope_run(run: Path, n: int, *, workers: int = 2, tag: str = "0") -> dic
     from fragscope.probes.engine.prepared_run import RunOptions
     from fragscope.probes.engine.runs import execute
 
-    campaign = _campaign(run, n, tag=tag)
+    campaign = _campaign(run, n, tag=tag, rate=rate)
     db = run / f"bench-{tag}.sqlite"
     engine = make_engine(str(db))
     migrate.upgrade(engine)  # as `fragscope db upgrade` once before the cron runs
@@ -189,6 +212,78 @@ def fragscope_run(run: Path, n: int, *, workers: int = 2, tag: str = "0") -> dic
         "answers": answers,
         "tasks_done": done,
         "raw_wires": wires,
+    }
+
+
+def server_queries(run: Path) -> int:
+    """The bench NSD's count of queries received so far (its own counter)."""
+    out = subprocess.run(
+        ["nsd-control", "-c", str(run / "nsd.conf"), "stats_noreset"],
+        capture_output=True, text=True, timeout=10, check=True,
+    ).stdout  # fmt: skip
+    match = re.search(r"^num\.queries=(\d+)$", out, re.MULTILINE)
+    if not match:
+        raise RuntimeError(f"cannot read nsd-control stats:\n{out}")
+    return int(match.group(1))
+
+
+def worst_excess(readings: list[tuple[float, float, int]], *, rate: float, burst: int) -> float:
+    """The largest ``queries - (rate x seconds + burst)`` over stretches of at least a
+    second between two readings (before, after, count): > 0 means the limit was broken.
+
+    A stretch's length runs from before its first reading to after its last, the longest
+    it can have been, so the readings' own latency never counts against the limit."""
+    worst = -math.inf
+    for i, (before, _after, first) in enumerate(readings):
+        for _before, after, last in readings[i + 1 :]:
+            if after - before >= 1.0:
+                worst = max(worst, last - first - (rate * (after - before) + burst))
+    return worst
+
+
+def peak_rate(readings: list[tuple[float, float, int]]) -> float:
+    """The highest queries/s over stretches of at least a second between two readings,
+    each taken at its longest (a lower bound of the true peak)."""
+    best = 0.0
+    for i, (before, _after, first) in enumerate(readings):
+        for _before, after, last in readings[i + 1 :]:
+            if after - before >= 1.0:
+                best = max(best, (last - first) / (after - before))
+    return best
+
+
+def polite_run(run: Path, *, workers: int, rate: float) -> dict[str, float]:
+    """A fragscope run with its endpoint limited to ``rate``, counted at the server every
+    POLL_S."""
+    readings: list[tuple[float, float, int]] = []
+    done = threading.Event()
+
+    def poll() -> None:
+        while not done.is_set():
+            before = time.monotonic()
+            count = server_queries(run)
+            readings.append((before, time.monotonic(), count))
+            done.wait(POLL_S)
+
+    start = server_queries(run)
+    poller = threading.Thread(target=poll, name="bench-nsd-poll")
+    poller.start()
+    try:
+        queries = round(rate * POLITE_SECONDS)
+        result = fragscope_run(run, queries, workers=workers, tag="polite", rate=rate)
+    finally:
+        done.set()
+        poller.join()
+    sent = server_queries(run) - start
+    excess = worst_excess(readings, rate=rate, burst=POLITE_BURST)
+    return {
+        **result,
+        "rate": rate,
+        "planned": max(1, -(-queries // NAMES)) * NAMES,
+        "server_queries": sent,
+        "server_qps": peak_rate(readings),
+        "worst_excess": excess,
+        "readings": len(readings),
     }
 
 
@@ -222,6 +317,8 @@ def main(argv: list[str] | None = None) -> int:
             for r in range(rounds):
                 ours.append(fragscope_run(run, n, workers=workers, tag=str(r)))
                 peers.append(_dnsperf(run))
+            unlimited = statistics.median(o["stored"] / o["elapsed_s"] for o in ours)
+            polite = polite_run(run, workers=workers, rate=round(POLITE_SHARE * unlimited))
         finally:
             _stop(pidfile)
     peer = sum(q for q, _ in peers) / len(peers)
@@ -239,7 +336,15 @@ def main(argv: list[str] | None = None) -> int:
         and o["raw_wires"] >= o["ok"]
         for o in ours
     )
-    ok = complete and ratio >= TARGET
+    polite_ok = (
+        polite["exit_code"] == 0
+        and polite["stored"] >= polite["planned"]
+        and polite["worst_excess"] <= 0
+        and math.isfinite(polite["worst_excess"])  # at least one stretch of a second
+        # At full speed: the limiter set the pace, or the check proved nothing.
+        and polite["server_qps"] >= 0.8 * polite["rate"]
+    )
+    ok = complete and ratio >= TARGET and polite_ok
     print(
         json.dumps(
             {
@@ -255,6 +360,19 @@ def main(argv: list[str] | None = None) -> int:
                 "dnsperf_cpu_us_per_query": round(peer_cpu * 1e6, 2),
                 "ratio": round(ratio, 3),
                 "target": TARGET,
+                "ratio_verdict": "pass" if ratio >= TARGET else "miss",
+                # Politeness at the server: NSD's counter against rate x time + burst.
+                "polite_rate": polite["rate"],
+                "polite_burst": POLITE_BURST,
+                "polite_server_queries": polite["server_queries"],
+                "polite_server_peak_qps": round(polite["server_qps"]),
+                "polite_worst_excess": (
+                    round(polite["worst_excess"], 1)
+                    if math.isfinite(polite["worst_excess"])
+                    else None
+                ),
+                "polite_readings": polite["readings"],
+                "polite_verdict": "pass" if polite_ok else "miss",
                 # The machine is shared: the figures only compare within one run.
                 "loadavg_before": [round(x, 2) for x in load_before],
                 "loadavg_after": [round(x, 2) for x in os.getloadavg()],

@@ -9,7 +9,9 @@ Peers measured in the same run (so machine load cancels out of the ratios):
 The end-to-end figure is ``fragscope run`` minus process start: execute() on a campaign
 (target-file validation, run bookkeeping and final counts included) into a database that
 ``fragscope db upgrade`` created beforehand.
-Targets: peak RSS of the 1M-target run < 300 MB (exit 1 otherwise); the end-to-end rate
+Targets: peak RSS of the 1M-target run <= 150 MB (issue 22; exit 1 otherwise), printed as
+pass or miss: memory must stay flat in the number of targets (the writer's buffer and
+SQLite's page cache are bounded, db/writer.py and db/connection.py); the end-to-end rate
 is reported against the writer floor (the engine should cost less than storage does).
 
     python -m bench.engine [--tasks N] [--rss-targets N]
@@ -29,7 +31,7 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-RSS_LIMIT_MB = 300
+RSS_LIMIT_MB = 150
 
 
 def _campaign(directory: Path, n: int, *, concurrency: int = 64) -> Path:
@@ -222,10 +224,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  ratio end-to-end / writer floor: {e2e_wall / floor_wall:.2f} (wall), "
         f"{e2e_cpu / floor_cpu:.2f} (CPU)"
     )
-    ok = rss_mb < RSS_LIMIT_MB
+    ok = rss_mb <= RSS_LIMIT_MB
     print(
         f"  peak RSS, {args.rss_targets:,}-target plan and run: {rss_mb} MB "
-        f"(limit {RSS_LIMIT_MB} MB, {rss_s:.0f} s) {'OK' if ok else 'OVER LIMIT'}"
+        f"(target <= {RSS_LIMIT_MB} MB, {rss_s:.0f} s): {'pass' if ok else 'miss'}"
     )
     return 0 if ok else 1
 

@@ -42,10 +42,13 @@ def sqlite_path(url: str) -> str | None:
 
 # WAL lets researchers read while a run writes; NORMAL is durable across application
 # crashes in WAL mode (a power cut may lose the last commits, never corrupt). Observation
-# rows land at random places in the hashed primary key's index: a 64 MiB page cache (an
+# rows land at random places in the hashed primary key's index: a bigger page cache (an
 # upper bound, allocated as used) and checkpoints every ~40 MB of WAL instead of ~4 MB made
 # the writer 1.3-1.4x faster in bench/writer.py, measured interleaved with the defaults
-# (300,000 rows); journal_size_limit truncates the WAL again after a checkpoint. 16 KiB
+# (300,000 rows); journal_size_limit truncates the WAL again after a checkpoint. The cache
+# is 16 MiB, not the 64 MiB first chosen: it is resident for the whole run, and with it a
+# 1,000,000-target run peaked at 320 MB (issue 22, bench/engine.py: limit 150 MB); pages it
+# no longer holds are still in the kernel's page cache, a read away. 16 KiB
 # pages (set before the first table exists; a no-op on an existing database) halve the
 # pages each commit writes to the WAL and cost 20-25 % less CPU per inserted row than
 # 4 KiB ones (1,000,000 rows, transactions of 50,000); they also suit the analysis's scans.
@@ -55,7 +58,7 @@ SQLITE_PRAGMAS: tuple[str, ...] = (
     "foreign_keys=ON",
     f"busy_timeout={BUSY_TIMEOUT_MS}",
     "synchronous=NORMAL",
-    "cache_size=-65536",
+    "cache_size=-16384",
     "wal_autocheckpoint=2500",
     "journal_size_limit=67108864",
 )

@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from functools import cache
 from operator import itemgetter
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import DBAPIError
@@ -50,6 +50,18 @@ def datetime_text(value: dt.datetime) -> str:
 sqlite3.register_adapter(dt.datetime, datetime_text)
 sqlite3.register_adapter(dict, lambda v: json.dumps(v, sort_keys=True))
 sqlite3.register_adapter(list, json.dumps)
+# sqlite3 binds only exact int, float, str and bytearray directly; any other value (None,
+# a bool, bytes) first goes through its adaptation protocol, and with no adapter
+# registered that ends in a failed ``__adapt__`` lookup on the protocol type, which
+# raises and clears an AttributeError every time. A DNS row has some 25 such values
+# (flags, raw wire, empty columns): that was a third of the writer's binding cost. A
+# registered adapter is one dict hit and one C call, and binds the same value: None stays
+# NULL, a bool the integer 0/1 that SQLite stores for it anyway, bytes the same BLOB
+# (docs/dns.md, "Speed"; tests/test_writer_binding.py compares the rows).
+# {}.get(None) is None: a C call, where a lambda would be a Python frame per value.
+sqlite3.register_adapter(type(None), cast(Callable[[None], None], {}.get))
+sqlite3.register_adapter(bool, int)
+sqlite3.register_adapter(bytes, bytes)
 
 
 class VocabularyError(ValueError):
@@ -337,6 +349,18 @@ def _pg_json_dumpers(raw: Any) -> None:
     raw.adapters.register_dumper(list, JsonDumper)
 
 
+MAX_BUFFERED_ROWS = 20_000
+"""Rows the AsyncWriter buffers while a transaction is written, before producers wait.
+
+It holds at most this many rows twice (the buffer and the transaction in flight), so it
+bounds the engine's memory whatever the number of targets: at 100,000 (the first group
+commit) a run held up to 200,000 rows behind a busy database, some 50 MB of the
+1,000,000-target bench's peak (issue 22; SQLite's page cache was the rest).
+Transactions of up to 20,000 rows still spread a commit's fixed cost over thousands of
+rows: about 1 us of the writer's ~20 us per DNS query (bench/dns.py).
+"""
+
+
 class AsyncWriter:
     """The writer task of the engine: buffers rows and writes them off the loop.
 
@@ -353,7 +377,9 @@ class AsyncWriter:
     before reporting a run finished.
     """
 
-    def __init__(self, writer: Writer, *, batch_rows: int = 5000, max_rows: int = 100_000) -> None:
+    def __init__(
+        self, writer: Writer, *, batch_rows: int = 5000, max_rows: int = MAX_BUFFERED_ROWS
+    ) -> None:
         self.writer = writer
         self.batch_rows = batch_rows
         self.max_rows = max(max_rows, batch_rows)
