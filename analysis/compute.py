@@ -194,7 +194,7 @@ def store(engine: Engine, computation: Computation, *, now: dt.datetime | None =
                 "n": e.n,
                 "ci_low": e.ci_low,
                 "ci_high": e.ci_high,
-                "params": _jsonable(params),
+                "params": jsonable(params),
                 "reason": e.reason,
                 "status": e.status,
                 "computed_at": stamp,
@@ -208,12 +208,13 @@ def store(engine: Engine, computation: Computation, *, now: dt.datetime | None =
     return len(rows)
 
 
-def _jsonable(value: object) -> object:
+def jsonable(value: object) -> object:
+    """``value`` with sets sorted into lists, keys as text and numpy scalars as Python's."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         items = sorted(value) if isinstance(value, set) else value
-        return [_jsonable(v) for v in items]
+        return [jsonable(v) for v in items]
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value
