@@ -95,7 +95,7 @@ def open_dataset(directory: str | Path, *, threads: int | None = None) -> Engine
     ``threads`` caps DuckDB's worker threads (default: one per core)."""
     root = Path(directory).resolve()
     manifest_of(root)
-    statements = [_view(root, t) for t in tables_in_order()]
+    statements = ["SET enable_progress_bar = false", *(_view(root, t) for t in tables_in_order())]
     if threads is not None:
         statements.insert(0, f"SET threads = {int(threads)}")
     try:

@@ -230,6 +230,25 @@ def _write_file(
     return count
 
 
+def write_rows(
+    path: Path, table: Table, rows: Iterator[Sequence[Any]], *, fmt: str = "parquet"
+) -> int:
+    """``rows`` (tuples in ``table``'s column order) to one file as the export writes it;
+    for data made without a database (bench._parquet_synthetic). Returns the rows."""
+
+    def chunks() -> Iterator[list[Sequence[Any]]]:
+        chunk: list[Sequence[Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    return _write_file(path, fmt=fmt, columns=list(table.columns), chunks=chunks())
+
+
 def _stream(conn: Connection, stmt: Any) -> Iterator[Sequence[Sequence[Any]]]:
     result = conn.execution_options(yield_per=CHUNK_ROWS).execute(stmt)
     yield from result.partitions()
