@@ -88,16 +88,14 @@ def manifest_of(directory: Path) -> dict[str, object]:
     return manifest
 
 
-def open_dataset(directory: str | Path, *, threads: int | None = None) -> Engine:
+def open_dataset(directory: str | Path) -> Engine:
     """A SQLAlchemy engine over the Parquet export in ``directory`` (DuckDB, in memory).
 
-    Every connection the engine opens gets the views, so the analysis may open several.
-    ``threads`` caps DuckDB's worker threads (default: one per core)."""
+    Every connection the engine opens gets the views, so the analysis may open several."""
     root = Path(directory).resolve()
     manifest_of(root)
+    # No progress bar: DuckDB would draw one on the terminal for a long scan.
     statements = ["SET enable_progress_bar = false", *(_view(root, t) for t in tables_in_order())]
-    if threads is not None:
-        statements.insert(0, f"SET threads = {int(threads)}")
     try:
         import duckdb  # noqa: F401 - the driver duckdb-engine loads
         import duckdb_engine  # noqa: F401
