@@ -6,6 +6,7 @@ database) exits 2 with a message naming the option.
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -13,8 +14,9 @@ import click
 from sqlalchemy import Engine
 
 from fragscope.analysis import asn, docs, scope
-from fragscope.analysis.compute import Computation, compute, store
+from fragscope.analysis.compute import Computation, compute, jsonable, store
 from fragscope.analysis.registry import REGISTRY
+from fragscope.analysis.result import Estimate
 from fragscope.db.cli_option import DB_OPTION
 from fragscope.db.guard import open_database
 
@@ -56,6 +58,18 @@ def _compute(
     writes: bool = False,
 ) -> tuple[Engine, Computation]:
     engine = open_database(db_url, writes=writes)
+    return engine, _compute_on(engine, run, round_name, asn_map, control, writes=writes)
+
+
+def _compute_on(
+    engine: Engine,
+    run: str,
+    round_name: str | None,
+    asn_map: str | None,
+    control: str,
+    *,
+    writes: bool = False,
+) -> Computation:
     mapping = None
     try:
         if asn_map == "lab":
@@ -70,7 +84,7 @@ def _compute(
         _fail(str(exc))
     if writes:
         judge_bridges(engine, runs)
-    return engine, compute(engine, runs, mapping=mapping, control_label=control)
+    return compute(engine, runs, mapping=mapping, control_label=control)
 
 
 def judge_bridges(engine: Engine, runs: list[scope.RunInfo]) -> None:
@@ -110,6 +124,22 @@ def _fmt(x: float | None) -> str:
 @indicators_group.command(name="compute")
 @_scope_options
 @click.option("--no-store", is_flag=True, help="Print only; do not write indicator_values.")
+@click.option(
+    "--from-parquet",
+    "parquet_dir",
+    default=None,
+    type=click.Path(),
+    help="Compute with DuckDB over a `db export --format parquet` directory instead of "
+    "--db (prints only: the export is read, never written).",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table for terminals, json (one object per value) for machines.",
+)
 def compute_cmd(
     db_url: str | None,
     run: str,
@@ -117,17 +147,66 @@ def compute_cmd(
     asn_map: str | None,
     control_label: str,
     no_store: bool,
+    parquet_dir: str | None,
+    fmt: str,
 ) -> None:
-    """Compute every indicator for a run (default: the latest) or a round, and store them."""
-    engine, comp = _compute(db_url, run, round_name, asn_map, control_label, writes=not no_store)
+    """Compute every indicator for a run (default: the latest) or a round, and store them.
+
+    With --from-parquet DIR the same queries run on DuckDB over the exported files and
+    the values are printed, not stored (docs/operations.md, "Analysis at scale")."""
+    if parquet_dir is not None:
+        if db_url is not None:
+            _fail("--from-parquet and --db: give one of them (the export is the data)")
+        engine, comp = _compute_parquet(parquet_dir, run, round_name, asn_map, control_label)
+        no_store = True
+    else:
+        engine, comp = _compute(
+            db_url, run, round_name, asn_map, control_label, writes=not no_store
+        )
     labels = {r.id: r.vantage_label for r in comp.runs}
-    for e in comp.estimates:
+    if fmt == "json":
+        click.echo(json.dumps([_as_json(e, labels) for e in comp.estimates], indent=2))
+    for e in comp.estimates if fmt == "table" else ():
         ci = f"[{_fmt(e.ci_low)}, {_fmt(e.ci_high)}]" if e.value is not None else ""
         tail = f"n={e.n}" if e.value is not None else f"{e.status.replace('_', ' ')}: {e.reason}"
         click.echo(f"{labels[e.run_id]:<12} {e.code:<3} {_fmt(e.value):>6} {ci:<16} {tail}")
     if not no_store:
         written = store(engine, comp)
         click.echo(f"stored {written} values in indicator_values", err=True)
+    engine.dispose()
+
+
+def _compute_parquet(
+    directory: str, run: str, round_name: str | None, asn_map: str | None, control: str
+) -> tuple[Engine, Computation]:
+    from fragscope.analysis.dataset import DatasetError, open_dataset
+
+    try:
+        engine = open_dataset(directory)
+    except DatasetError as exc:
+        _fail(str(exc))
+    try:
+        return engine, _compute_on(engine, run, round_name, asn_map, control)
+    finally:
+        engine.dispose()
+
+
+def _as_json(e: Estimate, labels: dict[str, str]) -> dict[str, Any]:
+    """One value as `--format json` prints it: the indicator_values columns and the label."""
+    return {
+        "run_id": e.run_id,
+        "vantage": labels[e.run_id],
+        "vantage_id": e.vantage_id,
+        "code": e.code,
+        "version": e.version,
+        "value": e.value,
+        "n": e.n,
+        "ci_low": e.ci_low,
+        "ci_high": e.ci_high,
+        "status": e.status,
+        "reason": e.reason,
+        "params": jsonable(e.params),
+    }
 
 
 @indicators_group.command(name="explain")

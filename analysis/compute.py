@@ -5,6 +5,9 @@ Walks the registry (analysis/registry.py): the fact sets the indicators declare 
 once for all runs in scope (plus control and previous runs needed for comparisons), so
 each observation table is scanned once per computation; then each indicator's function
 gets one :class:`~fragscope.analysis.registry.Context` per run. No indicator is named here.
+The DNS facts, nearly all of a round's rows, are loaded a run at a time (:class:`PerRun`)
+and dropped once no later run refers to them: memory holds about two runs' views, not the
+round's.
 """
 
 from __future__ import annotations
@@ -64,6 +67,43 @@ DERIVED: dict[Facts, tuple[Facts, ...]] = {
 }
 
 
+# Fact sets whose runs load independently of each other, so each run's are loaded when
+# first read and dropped after it (PerRun). The transport facts are not: their targets and
+# addresses are numbered once over every run so two runs' pairs match on integers
+# (analysis/facts.py), and they are a small share of the rows.
+PER_RUN: frozenset[Facts] = frozenset({Facts.DNS})
+
+
+class PerRun:
+    """One fact set by run id, loaded a run at a time on first read (its loader called with
+    that one id: the same facts as a load of every run at once) and dropped by
+    :meth:`pop`."""
+
+    def __init__(self, load: Callable[[list[str]], dict[str, Any]], run_ids: set[str]) -> None:
+        self.load, self.run_ids = load, run_ids
+        self.cache: dict[str, Any] = {}
+
+    def __contains__(self, run_id: object) -> bool:
+        return run_id in self.run_ids
+
+    def __getitem__(self, run_id: str) -> Any:
+        if run_id not in self.run_ids:
+            raise KeyError(run_id)
+        if run_id not in self.cache:
+            with gc_paused():
+                self.cache[run_id] = self.load([run_id])[run_id]
+        return self.cache[run_id]
+
+    def pop(self, run_id: str) -> None:
+        self.cache.pop(run_id, None)
+
+
+def _for_runs(
+    loader: Loader, engine: Engine, present: set[str]
+) -> Callable[[list[str]], dict[str, Any]]:
+    return lambda run_ids: loader(engine, run_ids, present)
+
+
 def loaded_facts(indicators: Iterable[Indicator]) -> list[Facts]:
     """The fact sets to load for ``indicators``, in :data:`LOADERS` order."""
     wanted: set[Facts] = set()
@@ -92,17 +132,21 @@ def compute(
     needed |= {c.id for c in controls.values() if c is not None}
     needed |= {p.id for p in previous.values() if p is not None}
     indicators = list(REGISTRY.values())
+    loaded: dict[Facts, Any] = {}
     with gc_paused():
-        loaded = {
-            which: LOADERS[which](engine, needed, present) for which in loaded_facts(indicators)
-        }
+        for which in loaded_facts(indicators):
+            if which in PER_RUN:
+                loaded[which] = PerRun(_for_runs(LOADERS[which], engine, present), needed)
+            else:
+                loaded[which] = LOADERS[which](engine, needed, present)
     tf = loaded.get(Facts.TRANSPORT, {})
     dns = loaded.get(Facts.DNS, {})
     outcome_cache: dict[str, comparison.OutcomeTable] = {}
     labels = comparison.Labels()
 
     control_ids = {c.id for c in controls.values() if c is not None}
-    keep = control_ids | {p.id for p in previous.values() if p is not None}
+    previous_ids = {p.id for p in previous.values() if p is not None}
+    keep = control_ids | previous_ids
 
     def outcomes(run_id: str) -> comparison.OutcomeTable:
         # Only the control runs' outcome tables are kept: they are the shared reference.
@@ -149,6 +193,12 @@ def compute(
         if run.id not in keep:
             # Facts of a run nobody refers to again are dropped: memory stays ~one run's.
             tf.pop(run.id, None)
+        if run.id not in previous_ids and (run.id not in control_ids or run.id in outcome_cache):
+            # A control's per-run facts are read again only to build its outcome table,
+            # which is kept (outcomes): once it is, they go too.
+            for facts in loaded.values():
+                if isinstance(facts, PerRun):
+                    facts.pop(run.id)
     return Computation(
         runs=runs,
         estimates=estimates,
@@ -194,7 +244,7 @@ def store(engine: Engine, computation: Computation, *, now: dt.datetime | None =
                 "n": e.n,
                 "ci_low": e.ci_low,
                 "ci_high": e.ci_high,
-                "params": _jsonable(params),
+                "params": jsonable(params),
                 "reason": e.reason,
                 "status": e.status,
                 "computed_at": stamp,
@@ -208,12 +258,13 @@ def store(engine: Engine, computation: Computation, *, now: dt.datetime | None =
     return len(rows)
 
 
-def _jsonable(value: object) -> object:
+def jsonable(value: object) -> object:
+    """``value`` with sets sorted into lists, keys as text and numpy scalars as Python's."""
     if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
+        return {str(k): jsonable(v) for k, v in value.items()}
     if isinstance(value, list | tuple | set):
         items = sorted(value) if isinstance(value, set) else value
-        return [_jsonable(v) for v in items]
+        return [jsonable(v) for v in items]
     if hasattr(value, "item"):  # numpy scalars
         return value.item()
     return value

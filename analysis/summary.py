@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, case, func, null, select
 
 from fragscope.analysis import stats
-from fragscope.analysis.compute import Computation, _jsonable
+from fragscope.analysis.compute import Computation, jsonable
 from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, REGISTRY, code_pattern
 from fragscope.analysis.result import NOT_APPLICABLE
 from fragscope.analysis.scope import RunInfo, control_for, previous_run
@@ -178,7 +178,7 @@ class Summary:
     observed: list[ObservedValue] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return _jsonable(asdict(self))  # type: ignore[return-value]
+        return jsonable(asdict(self))  # type: ignore[return-value]
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), indent=2, sort_keys=True, allow_nan=False)

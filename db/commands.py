@@ -85,6 +85,7 @@ def index(db_url: str | None, drop: bool) -> None:
     help="csv (BLOBs hex), jsonl (BLOBs base64) or parquet (needs fragscope[parquet]).",
 )
 @click.option(
+    "--output",
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
@@ -92,18 +93,23 @@ def index(db_url: str | None, drop: bool) -> None:
     help="Directory to write into (created; files of an earlier export are replaced).",
 )
 @click.option("--run", "run_id", default=None, help="Export only this run (UUID).")
-def export(db_url: str | None, fmt: str, out_dir: str, run_id: str | None) -> None:
+@click.option("--round", "round_name", default=None, help="Export only the runs of this round.")
+def export(
+    db_url: str | None, fmt: str, out_dir: str, run_id: str | None, round_name: str | None
+) -> None:
     """Export every table to csv, jsonl or parquet files.
 
-    Observation tables (and their child tables) go to DIR/<table>/run=<uuid>/vantage=<id>/,
-    the others to DIR/<table>.<ext>; DIR/manifest.json lists every file and its rows.
+    Observation tables (and their child tables) go to
+    DIR/<table>/round=<round>/vantage=<id>/run-<uuid>.<ext>, the others to
+    DIR/<table>.<ext>; DIR/manifest.json lists every file and its rows. A parquet export
+    is what `fragscope indicators compute --from-parquet DIR` reads.
     """
     from fragscope.db.export import ExportError
     from fragscope.db.export import export as run_export
 
     engine = open_database(db_url)
     try:
-        files = run_export(engine, out_dir, fmt=fmt, run_id=run_id)
+        files = run_export(engine, out_dir, fmt=fmt, run_id=run_id, round_name=round_name)
     except ExportError as exc:
         raise click.UsageError(str(exc)) from exc
     finally:

@@ -60,7 +60,7 @@ import duckdb  # reads the SQLite file directly, or a Parquet export
 
 duckdb.sql("INSTALL sqlite; LOAD sqlite")
 duckdb.sql("ATTACH 'fragscope.sqlite' AS f (TYPE sqlite, READ_ONLY)")
-# fragscope db export --format parquet --out export/  (partitioned by table/run/vantage)
+# fragscope db export --format parquet --out export/  (partitioned by table/round/vantage)
 duckdb.sql("SELECT count(*) FROM read_parquet('export/null_observations/*/*/*.parquet')")
 ```
 

@@ -1,12 +1,15 @@
 """``fragscope db export``: every table to CSV, JSON lines or Parquet. Does I/O.
 
-Observation tables and their child tables are partitioned by run and vantage
-(``DIR/<table>/run=<uuid>/vantage=<id>/part-0.<ext>``, hive style, as DuckDB and Spark read
-them); the other tables go to ``DIR/<table>.<ext>``. Rows stream from the database in
-chunks; no table is ever held in memory. BLOBs are hex in CSV, base64 in JSON lines and
-binary in Parquet; JSON columns are JSON text in CSV and Parquet and nested in JSON lines;
-times are ISO 8601 UTC without offset. ``DIR/manifest.json`` lists every file with its row
-count. Files are written under a temporary name and renamed, so a re-export replaces them.
+Observation tables and their child tables are partitioned by round and vantage, one file per
+run (``DIR/<table>/round=<round>/vantage=<id>/run-<uuid>.<ext>``, hive style, as DuckDB and
+Spark read them; a run without a round goes under ``round=__HIVE_DEFAULT_PARTITION__``,
+Hive's name for a NULL key); the other tables go to ``DIR/<table>.<ext>``. ``--round``
+exports one round's runs (and the shared tables), as ``--run`` exports one run. Rows stream
+from the database in chunks; no table is ever held in memory. BLOBs are hex in CSV, base64
+in JSON lines and binary in Parquet; JSON columns are JSON text in CSV and Parquet and
+nested in JSON lines; times are ISO 8601 UTC without offset. ``DIR/manifest.json`` lists
+every file with its row count. Files are written under a temporary name and renamed, so a
+re-export replaces them.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import os
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import quote
 
 from sqlalchemy import (
     JSON,
@@ -50,7 +54,9 @@ class ExportError(ValueError):
 # --- value conversion, decided once per column -----------------------------------------
 
 
-def _kind(column: Column[Any]) -> str:
+def column_kind(column: Column[Any]) -> str:
+    """How a column's values are written: binary, json, datetime, bool, int, float, text
+    (analysis/dataset.py types an empty table's view by it)."""
     t = column.type
     if isinstance(t, LargeBinary):
         return "binary"
@@ -151,7 +157,7 @@ class _ParquetSink:
         self.pa = pa
         self.schema = pa.schema(
             [
-                pa.field(c.name, types[_kind(c)], nullable=bool(c.nullable), metadata=_doc(c))
+                pa.field(c.name, types[column_kind(c)], nullable=bool(c.nullable), metadata=_doc(c))
                 for c in columns
             ]
         )
@@ -211,7 +217,7 @@ def _write_file(
 ) -> int:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".partial")
-    converters = [_converter(_kind(c), fmt) for c in columns]
+    converters = [_converter(column_kind(c), fmt) for c in columns]
     sink = _SINKS[fmt](tmp, columns)
     count = 0
     try:
@@ -224,9 +230,32 @@ def _write_file(
     return count
 
 
+def write_rows(
+    path: Path, table: Table, rows: Iterator[Sequence[Any]], *, fmt: str = "parquet"
+) -> int:
+    """``rows`` (tuples in ``table``'s column order) to one file as the export writes it;
+    for data made without a database (bench._parquet_synthetic). Returns the rows."""
+
+    def chunks() -> Iterator[list[Sequence[Any]]]:
+        chunk: list[Sequence[Any]] = []
+        for row in rows:
+            chunk.append(row)
+            if len(chunk) >= CHUNK_ROWS:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+
+    return _write_file(path, fmt=fmt, columns=list(table.columns), chunks=chunks())
+
+
 def _stream(conn: Connection, stmt: Any) -> Iterator[Sequence[Sequence[Any]]]:
     result = conn.execution_options(yield_per=CHUNK_ROWS).execute(stmt)
     yield from result.partitions()
+
+
+# Hive's partition value for a NULL key (a run outside any round).
+NO_ROUND = "__HIVE_DEFAULT_PARTITION__"
 
 
 def _partitions(conn: Connection, scope: Scope, run_ids: Sequence[str] | None) -> list[Any]:
@@ -240,15 +269,42 @@ def _partitions(conn: Connection, scope: Scope, run_ids: Sequence[str] | None) -
     return list(conn.execute(stmt))
 
 
+def _partition_dir(round_name: str | None, vantage: str) -> str:
+    """``round=<round>/vantage=<id>``, the round percent-quoted as Hive quotes a key."""
+    value = NO_ROUND if round_name is None else quote(round_name, safe="")
+    return f"round={value}/vantage={vantage}"
+
+
+def _scope_runs(
+    conn: Connection, runs: Table, run_id: str | None, round_name: str | None
+) -> tuple[list[str] | None, dict[str, str | None]]:
+    """The run ids to export (None: all) and every run's round; ExportError naming the
+    option when ``--run`` or ``--round`` matches no run."""
+    rounds: dict[str, str | None] = dict(conn.execute(select(runs.c.id, runs.c["round"])).all())
+    if run_id is not None:
+        if run_id not in rounds:
+            raise ExportError(f"--run: no run {run_id} in the database")
+        return [run_id], rounds
+    if round_name is not None:
+        chosen = sorted(r for r, name in rounds.items() if name == round_name)
+        if not chosen:
+            known = sorted({n for n in rounds.values() if n is not None})
+            raise ExportError(f"--round: no round {round_name!r} in the database (known: {known})")
+        return chosen, rounds
+    return None, rounds
+
+
 def export(
     engine: Engine,
     out_dir: str | os.PathLike[str],
     *,
     fmt: str,
     run_id: str | None = None,
+    round_name: str | None = None,
     tables: Sequence[Table] | None = None,
 ) -> dict[str, int]:
-    """Export every table (parents first; ``tables`` overrides fragscope's metadata).
+    """Export every table (parents first; ``tables`` overrides fragscope's metadata), of
+    one run or one round when given.
 
     Returns {relative path: rows}, also written to manifest.json.
     """
@@ -257,14 +313,13 @@ def export(
         raise ExportError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     revision = migrate.current_revision(engine)
     require_schema(revision, engine_label(engine))
+    if run_id is not None and round_name is not None:
+        raise ExportError("--run and --round: give one of them")
     out = Path(out_dir)
-    run_ids = [run_id] if run_id else None
     files: dict[str, int] = {}
     with engine.connect() as conn:
-        if run_id is not None:
-            runs = next(t for t in tables if t.name == "runs")
-            if conn.execute(select(runs.c.id).where(runs.c.id == run_id)).first() is None:
-                raise ExportError(f"--run: no run {run_id} in the database")
+        runs = next(t for t in tables if t.name == "runs")
+        run_ids, rounds = _scope_runs(conn, runs, run_id, round_name)
         for table in tables:
             columns = list(table.columns)
             scope = scope_of(table)
@@ -273,7 +328,8 @@ def export(
                     stmt = scope.select().where(
                         scope.owner.c.run_id == run, scope.owner.c.vantage_id == vantage
                     )
-                    rel = f"{table.name}/run={run}/vantage={vantage}/part-0.{fmt}"
+                    where = _partition_dir(rounds.get(run), vantage)
+                    rel = f"{table.name}/{where}/run-{run}.{fmt}"
                     files[rel] = _write_file(
                         out / rel,
                         fmt=fmt,
@@ -292,6 +348,7 @@ def export(
         "format": fmt,
         "schema_revision": revision,
         "run": run_id,
+        "round": round_name,
         "files": dict(sorted(files.items())),
     }
     (out / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")

@@ -58,7 +58,7 @@ def _db_rows(engine: Engine, table: Table, where: Any = None) -> list[dict[str, 
 
 def _read(path: Path, fmt: str, table: Table) -> list[dict[str, Any]]:
     """Read one exported file back into Python values of the table's types."""
-    kinds = {c.name: db_export._kind(c) for c in table.columns}
+    kinds = {c.name: db_export.column_kind(c) for c in table.columns}
     if fmt == "parquet":
         import pyarrow.parquet as pq
 
@@ -114,7 +114,7 @@ def test_export_round_trip(populated_any: Engine, tmp_path: Path, fmt: str) -> N
             if r["label"] == label and r["hostname"] == host
         )
         partitions[run] = vantage
-        part = f"run={run}/vantage={vantage}/part-0.{fmt}"
+        part = f"round=r-1/vantage={vantage}/run-{run}.{fmt}"
         got = _read(out / "null_observations" / part, fmt, obs)
         assert got == _db_rows(populated, obs, obs.c.run_id == run)
         # A child table without run_id is partitioned through its parent.
@@ -139,7 +139,7 @@ def test_export_one_run(populated: Engine, tmp_path: Path) -> None:
     files = export(populated, tmp_path, fmt="jsonl", run_id=RUN_B, tables=EXTENDED.sorted_tables)
     assert files["runs.jsonl"] == 1
     assert files["tasks_done.jsonl"] == 25
-    assert {f.split("/")[1] for f in files if "/" in f} == {f"run={RUN_B}"}
+    assert {f.split("/")[3] for f in files if "/" in f} == {f"run-{RUN_B}.jsonl"}
     assert sum(n for f, n in files.items() if f.startswith("test_evidence/")) == 50
 
 
@@ -190,4 +190,4 @@ def test_export_cli(populated: Engine, sqlite_url: str, tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     assert (tmp_path / "runs.csv").read_text().count("\n") == 3  # header and two runs
-    assert len(list((tmp_path / "null_observations").glob("run=*/vantage=*/part-0.csv"))) == 2
+    assert len(list((tmp_path / "null_observations").glob("round=r-1/vantage=*/run-*.csv"))) == 2

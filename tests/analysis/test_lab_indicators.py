@@ -52,8 +52,10 @@ from fragscope.analysis import asn as asn_map
 from fragscope.analysis import scope
 from fragscope.analysis.commands import judge_bridges
 from fragscope.analysis.compute import compute
+from fragscope.analysis.registry import REGISTRY
 from fragscope.analysis.result import Estimate
 from fragscope.db.connection import make_engine
+from fragscope.db.export import export
 from fragscope.lab import truth as lab_truth
 from fragscope.lab.dns import render
 from fragscope.lab.plan import (
@@ -74,6 +76,7 @@ from fragscope.lab.world import Lab
 from fragscope.probes.naming.namespaces import shipped_registry
 from tests.analysis import lab_expectations as expect
 from tests.analysis import lab_perturbations as perturb
+from tests.analysis.parquet_compare import assert_same_estimates
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -584,6 +587,20 @@ def test_c1_ranks_censored_farther_than_lossy(lab_round: Round) -> None:
     # Documented bound: JSD in bits lies in [0, 1].
     for e in c1.values():
         assert e.value is None or 0.0 <= e.value <= 1.0
+
+
+def test_duckdb_over_the_exported_round_equals_sqlite(lab_round: Round) -> None:
+    """The lab round exported as Parquet (table/round/vantage) and computed by DuckDB gives
+    every code of every vantage exactly as SQLite does (analysis/dataset.py)."""
+    out = lab_round.work / "parquet"
+    engine = make_engine(str(lab_round.db))
+    try:
+        files = export(engine, out, fmt="parquet", round_name=ROUND)
+        assert any(f.startswith(f"dns_observations/round={ROUND}/") for f in files)
+        values = assert_same_estimates(engine, out, ROUND)
+    finally:
+        engine.dispose()
+    assert values == len(REGISTRY) * len(EXACT_VANTAGES)
 
 
 # -- perturbations: one planted fact changed in the truth AND the running lab ---------------
