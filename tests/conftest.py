@@ -19,6 +19,7 @@ pytest_plugins: list[str] = [
     "tests.fixtures.hostile_peers",
     "tests.fixtures.analysis",
     "tests.fixtures.lab",
+    "tests.fixtures.demo",
     "tests.fixtures.vantages",
     "tests.fixtures.postgres",
     "tests.fixtures.storage",

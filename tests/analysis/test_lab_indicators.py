@@ -21,7 +21,7 @@ test:
   path.udp443's classes depend on timing, lab.core.topology.ICMP_UNLIMITED);
 - perturbation: one planted fact per indicator (tests/analysis/lab_perturbations.py),
   changed in both an in-memory copy of the truth and the running lab (restored in a
-  finally), six batches of them, each batch measured once more from ``censored``: the
+  finally), five batches of them, each batch measured once more from ``censored``: the
   perturbed round's indicators equal the perturbed derivation and move by exactly the
   derived amount, the others not at all; each indicator's own perturbation moves it
   (test_perturbation_derivations.py proves on the derivations that batch members leave
@@ -39,6 +39,7 @@ import ipaddress
 import math
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Callable
@@ -59,6 +60,7 @@ from fragscope.db.export import export
 from fragscope.lab import truth as lab_truth
 from fragscope.lab.dns import render
 from fragscope.lab.plan import (
+    CONTROL_VANTAGE,
     EXACT_VANTAGES,
     QTYPES,
     Plan,
@@ -77,11 +79,12 @@ from fragscope.probes.naming.namespaces import shipped_registry
 from tests.analysis import lab_expectations as expect
 from tests.analysis import lab_perturbations as perturb
 from tests.analysis.parquet_compare import assert_same_estimates
+from tests.fixtures.demo import DEMO_ROUND, DemoRound
 
 pytestmark = pytest.mark.timeout(600)
 
 REPO = Path(__file__).resolve().parents[2]
-ROUND = "truth"
+ROUND = DEMO_ROUND  # the demo's round label, so the harness can judge its database
 
 
 def naming_lookups(
@@ -348,15 +351,28 @@ class Round:
 
 
 @pytest.fixture(scope="module")
-def lab_round(lab: Lab, tmp_path_factory: pytest.TempPathFactory) -> Round:
+def lab_round(
+    demo_round: DemoRound | None, lab: Lab, tmp_path_factory: pytest.TempPathFactory
+) -> Round:
+    """The round: the session's demo database when the demo ran (it runs this same plan at
+    every vantage, tests/fixtures/demo.py), else measured here on the shared lab."""
     t = lab.truth
     plan = make_plan(t)
     work = tmp_path_factory.mktemp("lab-indicators")
-    write_targets(plan, work)
+    write_targets(plan, work)  # the perturbed reruns' campaigns read the targets from here
     db = work / "round.sqlite"
-    for vantage in EXACT_VANTAGES:
-        run_vantage(lab, vantage, db, work)
-    return Round(plan=plan, truth=t, by_label=compute_round(db, lambda rs: rs), db=db, work=work)
+    if demo_round is None:
+        for vantage in EXACT_VANTAGES:
+            run_vantage(lab, vantage, db, work)
+    else:
+        done = demo_round.done
+        assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+        # As run_vantage_campaign demands: every campaign finished (exit 0), none partial.
+        exits = demo_round.vantage_exits()
+        assert {v: exits.get(v) for v in EXACT_VANTAGES} == dict.fromkeys(EXACT_VANTAGES, 0)
+        shutil.copyfile(demo_round.db, db)
+    by_label = compute_round(db, lambda rs: [r for r in rs if r.vantage_label in EXACT_VANTAGES])
+    return Round(plan=plan, truth=t, by_label=by_label, db=db, work=work)
 
 
 # -- assertions ------------------------------------------------------------------------------
@@ -562,6 +578,28 @@ def test_egress_ases_move_n7(lab_round: Round) -> None:
     assert n7["clean"].value == 1.0 and n7["clean"].params["operators"] == 1, n7["clean"]
     assert n7["censored"].value == pytest.approx(1 / 9), n7["censored"]
     assert n7["censored"].params["operators"] == 2, n7
+
+
+def test_registry_walk_is_compared_at_the_control_vantage(lab_round: Round) -> None:
+    """The ENS registry walk runs beside the Universal Resolver at clean only (lab.plan.
+    registry_walk): there every answered eth-rpc lookup carries the agreement, which holds
+    for every planted name but ur.gtest.eth (lab/chain/truth.toml); elsewhere none does."""
+    con = sqlite3.connect(lab_round.db)
+    try:
+        rows = con.execute(
+            "SELECT v.label, o.name_normalized, o.registry_walk_agrees, o.failure "
+            "FROM naming_observations AS o JOIN vantages AS v ON v.id = o.vantage_id "
+            "WHERE o.method = 'eth-rpc'"
+        ).fetchall()
+    finally:
+        con.close()
+    at_control = [(name, agrees) for label, name, agrees, failure in rows
+                  if label == CONTROL_VANTAGE and failure is None]  # fmt: skip
+    assert at_control and all(agrees == (name != "ur.gtest.eth") for name, agrees in at_control), (
+        at_control
+    )
+    elsewhere = {label for label, _n, agrees, _f in rows if agrees is not None}
+    assert elsewhere == {CONTROL_VANTAGE}, elsewhere
 
 
 def test_host_name_endpoint_moves_apd(lab_round: Round) -> None:
