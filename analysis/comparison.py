@@ -6,6 +6,7 @@ Also the paired cross-vantage tests (paired score intervals on common targets, H
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
@@ -205,13 +206,33 @@ def divergence(
     # The plug-in JSD is biased upwards, so the interval is moved by twice the bootstrap
     # bias (stats.debiased_intervals; the value stays the plug-in). Every target alike (no
     # key differs, or all identical): each replicate is the same; the high end becomes a
-    # score bound (via DIS), the low end JSD's own floor, 0.
+    # score bound (via DIS), the low end JSD's own floor, 0. Few keys differing: the low
+    # end is lowered towards what their lower limit allows (stats.jsd_discordance_low).
     ceiling = float(stats.jsd_ceiling(cols[None, :, 2 * k], cols[None, :, 2 * k + 1])[0])
     interval = bootstrap(
         run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
-    ).map(lambda found: stats.bounded(stats.debiased(found), low=0.0, high=ceiling))
+    ).map(
+        lambda found: _discordance_low(
+            stats.bounded(stats.debiased(found), low=0.0, high=ceiling), cols, k
+        )
+    )
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
     return interval, dis, len(ia)
+
+
+def _discordance_low(
+    found: stats.Interval, cols: npt.NDArray[np.float64], k: int
+) -> stats.Interval:
+    """C1's interval with its low end from stats.jsd_discordance_low (``cols`` as in
+    divergence: k control counts, k vantage counts, differing keys, keys per target)."""
+    low = stats.jsd_discordance_low(
+        np.array([found.low]),
+        cols[None, :, :k].sum(axis=1),
+        cols[None, :, k : 2 * k].sum(axis=1),
+        cols[None, :, 2 * k],
+        cols[None, :, 2 * k + 1],
+    )
+    return dataclasses.replace(found, low=float(low[0]))
 
 
 def _sorted_codes(

@@ -344,6 +344,38 @@ def jsd_ceiling(dis_num: FloatArray, dis_den: FloatArray) -> FloatArray:
     return _upper_at_edge(dis_num, dis_den)
 
 
+def jsd_discordance_low(
+    low: FloatArray, a: FloatArray, b: FloatArray, dis_num: FloatArray, dis_den: FloatArray
+) -> FloatArray:
+    """C1's low end ``low`` (one per row) lowered towards what the few keys whose outcomes
+    differ allow. ``a``, ``b``: the two runs' outcome counts over the common keys (rows x
+    categories); ``dis_num``, ``dis_den``: differing keys and keys per cluster (rows x
+    clusters). The two distributions moved towards their midpoint until only the
+    cluster_wilson lower limit of the share of differing keys differs (a share t of the
+    observed one) have a JSD the data cannot rule out: that level, about t^2 times the
+    estimate. The bootstrap rests on the d differing keys, so the low end is the
+    log-scale blend of the bootstrap's and that level with weight 1 / (d + 1) on the
+    latter (as cluster_wilson's pull on the design effect with few successes), and never
+    above the bootstrap's. With four of 60 keys differing in disjoint categories (control
+    3 losses, vantage 1 rewrite) the plug-in JSD is five times the truth and the moved
+    percentile still missed it from above (coverage 0.928 at p = 0.02, k = 60, one trial
+    per key; python -m bench ci)."""
+    d = dis_num.sum(axis=1)
+    share = d / np.maximum(dis_den.sum(axis=1), 1.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(share > 0, cluster_wilson(dis_num, dis_den)[0] / share, 0.0)
+    mid = (a + b) / 2
+    level = jsd_rows(mid + t[:, None] * (a - mid), mid + t[:, None] * (b - mid))
+    weight = 1.0 / (d + 1.0)
+    live = (level > 0) & (low > 0)
+    with np.errstate(divide="ignore"):
+        blend = np.exp(
+            (1 - weight) * np.log(np.where(live, low, 1.0))
+            + weight * np.log(np.where(live, level, 1.0))
+        )
+    return np.where(live, np.minimum(low, blend), low)
+
+
 def hhi_floor(outside_high: FloatArray) -> FloatArray:
     """The smallest HHI* of any distribution whose largest share is at least 1 - u (u =
     ``outside_high``, an upper bound of the share outside the largest firm): (1 - 2u)^2

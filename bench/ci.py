@@ -26,7 +26,8 @@ analysis gives each (docs/indicators.md, Method step 8):
   rewritten), each from its own Dirichlet clusters, trial j of the one and trial j of the
   other being one key (DIS counts the keys whose outcomes differ); the bootstrap moved by
   twice its bias (stats.debiased_intervals: the plug-in JSD sits above the truth), with
-  stats.jsd_ceiling where it is degenerate;
+  stats.jsd_ceiling where it is degenerate, and the low end lowered towards the JSD that
+  the lower limit of the differing keys allows (stats.jsd_discordance_low);
 - concentration (N7, T7): HHI* of m = 1 units over four ASes with shares
   (1 - p, p/3, p/3, p/3); the bootstrap, with stats.hhi_floor_of where it is degenerate;
 - composite (C2): the mean of three shares of the same targets (the pair difference's
@@ -256,10 +257,18 @@ def _flat(fn: Callable[[Array], Array]) -> Callable[[Array], Array]:
 
 
 def _jsd_bound(cols: Array, low: Array, high: Array) -> Intervals:
-    """comparison.divergence: a degenerate interval becomes [0, stats.jsd_ceiling]."""
+    """comparison.divergence: a degenerate interval becomes [0, stats.jsd_ceiling]; the
+    low end is then lowered by stats.jsd_discordance_low."""
     ceiling = stats.jsd_ceiling(cols[..., 6], cols[..., 7])
     flat = high - low <= 0
-    return np.where(flat, 0.0, low), np.where(flat, np.maximum(high, ceiling), high)
+    low = stats.jsd_discordance_low(
+        np.where(flat, 0.0, low),
+        cols[..., :3].sum(axis=1),
+        cols[..., 3:6].sum(axis=1),
+        cols[..., 6],
+        cols[..., 7],
+    )
+    return low, np.where(flat, np.maximum(high, ceiling), high)
 
 
 def _hhi_bound(cols: Array, low: Array, high: Array) -> Intervals:
