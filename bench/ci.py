@@ -53,7 +53,7 @@ a cell whose band is attainable and whose coverage lies above it is printed as
 events and few clusters, where the discreteness makes a valid interval cover more);
 exit 1 when a cell whose band is attainable is covered less than the band (too narrow).
 
-usage: python -m bench.ci [--replications R] [--seed S]
+usage: python -m bench.ci [--replications R] [--seed S] [--statistic NAME ...]
 """
 
 from __future__ import annotations
@@ -541,13 +541,26 @@ def number(x: object) -> float:
     return float(x)
 
 
+def only(names: list[str] | None) -> dict[str, tuple[Cell, ...]] | None:
+    """``run``'s cells for the statistics ``names`` (each its full grid), None for all."""
+    if not names:
+        return None
+    return {stat.name: grid(stat) for stat in STATISTICS if stat.name in names}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.ci")
     parser.add_argument("--replications", type=int, default=REPLICATIONS)
     parser.add_argument("--seed", type=int, default=SEED)
+    parser.add_argument(
+        "--statistic",
+        action="append",
+        choices=[stat.name for stat in STATISTICS],
+        help="only this statistic's grid (repeatable); its cells keep their streams",
+    )
     args = parser.parse_args(sys.argv[1:])
     t0 = time.perf_counter()
-    rows = run(args.replications, args.seed)
+    rows = run(args.replications, args.seed, only(args.statistic))
     for r in rows:
         print(json.dumps(r))
     wide = conservative(rows, BAND)

@@ -409,3 +409,13 @@ def test_divergence_covers_rare_failures_over_sixty_targets() -> None:
     rows = ci.run(ci.REPLICATIONS, ci.SEED, {"divergence": cells}, attain_draws=0)
     assert ci.BAND[0] <= ci.number(rows[4]["coverage"]) <= ci.BAND[1], rows[4]
     assert [r["coverage"] for r in rows[2:4]] == [0.999, 0.954]
+
+
+def test_bench_runs_one_statistic_on_its_own_streams() -> None:
+    # `python -m bench.ci --statistic divergence`: the divergence grid alone, each cell on
+    # the stream the full bench gives it (the streams are keyed by statistic and cell).
+    cells = ci.only(["divergence"])
+    assert cells is not None and set(cells) == {"divergence"}
+    (stat,) = [s for s in ci.STATISTICS if s.name == "divergence"]
+    assert cells["divergence"] == ci.grid(stat) and len(ci.grid(stat)) == 24
+    assert ci.only(None) is None and ci.only([]) is None
