@@ -6,6 +6,7 @@ Also the paired cross-vantage tests (paired score intervals on common targets, H
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from dataclasses import dataclass
 from itertools import combinations
@@ -19,7 +20,14 @@ from fragscope.analysis.asn import AsnMap
 from fragscope.analysis.facts import Names, RunFacts
 from fragscope.analysis.naming import DnsFacts, Endpoint, View, consistent
 from fragscope.analysis.registry import PILLAR_MIN_COVERAGE, PILLARS, Context, Facts, indicator
-from fragscope.analysis.result import Estimate, bootstrap, from_interval, withheld
+from fragscope.analysis.result import (
+    DEBIASED,
+    WIDENED,
+    Estimate,
+    bootstrap,
+    from_interval,
+    withheld,
+)
 from fragscope.analysis.scope import RunInfo
 
 _CHANNEL_SHIFT = 60  # a key's channel sits above (target << 30 | address or test)
@@ -195,14 +203,36 @@ def divergence(
     cols[:, k : 2 * k] = np.bincount(rows * k + ob, minlength=m * k).reshape(m, k)
     cols[:, 2 * k] = np.bincount(rows, weights=(oa != ob).astype(float), minlength=m)
     cols[:, 2 * k + 1] = np.bincount(rows, minlength=m)
-    # Every target alike (no key differs, or all identical): each replicate is the same;
-    # the high end becomes a score bound (via DIS), the low end JSD's own floor, 0.
+    # The plug-in JSD is biased upwards, so the interval is moved by twice the bootstrap
+    # bias (stats.debiased_intervals; the value stays the plug-in). Every target alike (no
+    # key differs, or all identical): each replicate is the same; the high end becomes a
+    # score bound (via DIS), the low end JSD's own floor, 0. Few keys differing: the low
+    # end is lowered towards what their lower limit allows (stats.jsd_discordance_low).
     ceiling = float(stats.jsd_ceiling(cols[None, :, 2 * k], cols[None, :, 2 * k + 1])[0])
     interval = bootstrap(
         run, "C1", clusters, cols, lambda s: stats.jsd_rows(s[:, :k], s[:, k : 2 * k])
-    ).map(lambda found: stats.bounded(found, low=0.0, high=ceiling))
+    ).map(
+        lambda found: _discordance_low(
+            stats.bounded(stats.debiased(found), low=0.0, high=ceiling), cols, k
+        )
+    )
     dis = float(cols[:, 2 * k].sum() / cols[:, 2 * k + 1].sum())
     return interval, dis, len(ia)
+
+
+def _discordance_low(
+    found: stats.Interval, cols: npt.NDArray[np.float64], k: int
+) -> stats.Interval:
+    """C1's interval with its low end from stats.jsd_discordance_low (``cols`` as in
+    divergence: k control counts, k vantage counts, differing keys, keys per target)."""
+    low = stats.jsd_discordance_low(
+        np.array([found.low]),
+        cols[None, :, :k].sum(axis=1),
+        cols[None, :, k : 2 * k].sum(axis=1),
+        cols[None, :, 2 * k],
+        cols[None, :, 2 * k + 1],
+    )
+    return dataclasses.replace(found, low=float(low[0]))
 
 
 def _sorted_codes(
@@ -255,7 +285,7 @@ def c1(ctx: Context) -> Estimate:
         return withheld("C1", run, "no outcome keys in common with the control run")
     interval, dis, keys = result
     params = {"dis": dis, "common_keys": keys, "control_run": control_run.id}
-    return from_interval("C1", run, interval, params=params)
+    return from_interval("C1", run, interval, params=params, method=DEBIASED)
 
 
 def _member(code: str, by_code: dict[str, Estimate]) -> tuple[float, np.ndarray | None, int] | None:
@@ -270,6 +300,12 @@ def _member(code: str, by_code: dict[str, Estimate]) -> tuple[float, np.ndarray 
     if est.value is None:
         return None
     return est.value, est.replicates, est.n or 0
+
+
+def _variance(reps: np.ndarray) -> float:
+    """The variance of a member's replicates, those without a value left out (0 if none)."""
+    present = reps[np.isfinite(reps)]
+    return float(present.var()) if len(present) else 0.0
 
 
 def _mean_present(rows: stats.FloatArray) -> stats.FloatArray:
@@ -288,6 +324,7 @@ def composite(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
     pillar_values: dict[str, float] = {}
     pillar_reps: list[np.ndarray] = []
     clusters: list[int] = []
+    parts: list[tuple[float, float, int]] = []
     coverage: dict[str, Any] = {}
     for pillar, members in PILLARS.items():
         found = {m: v for m in members if (v := _member(m, by_code)) is not None}
@@ -297,7 +334,11 @@ def composite(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
         pillar_values[pillar] = float(np.mean([v for v, _, _ in found.values()]))
         reps = [r if r is not None else np.full(stats.B_DEFAULT, v) for v, r, _ in found.values()]
         pillar_reps.append(_mean_present(np.vstack(reps)))
-        clusters += [n for _, r, n in found.values() if r is not None]
+        resampled = [(r, n) for _, r, n in found.values() if r is not None]
+        clusters += [n for _, n in resampled]
+        # Each member's share of the pillar mean and its replicates' variance, for the
+        # degrees of freedom of the interval's normal form (stats.satterthwaite_clusters).
+        parts += [(1 / len(found), _variance(r), n) for r, n in resampled]
     params: dict[str, Any] = {"pillars": pillar_values, "members_present": coverage}
     if not pillar_values:
         return withheld(
@@ -319,14 +360,18 @@ def composite(run: RunInfo, by_code: dict[str, Estimate]) -> Estimate:
         "draws": 1000,
     }
     afi_reps = _mean_present(np.vstack(pillar_reps))
-    # The expanded percentile interval at the fewest clusters any resampled member had:
-    # the members' replicates resample targets, and with few of them the plain 2.5-97.5 %
-    # range undercovered (86 % with 6 targets, python -m bench ci).
-    low, high = stats.percentile_intervals(
-        afi_reps[:, None], np.array([value]), min(clusters, default=0)
+    # The expanded percentile interval at the fewest clusters any resampled member had,
+    # united with its normal form (stats.widened_intervals): the members' replicates
+    # resample targets, and with few of them the plain 2.5-97.5 % range undercovered (86 %
+    # with 6 targets), the expanded percentile alone 92 % (python -m bench ci).
+    low, high = stats.widened_intervals(
+        afi_reps[:, None],
+        np.array([value]),
+        min(clusters, default=0),
+        normal_clusters=stats.satterthwaite_clusters(*zip(*parts, strict=True)) if parts else 0,
     )
     interval = stats.Interval(value, float(low[0]), float(high[0]), len(pillar_values), afi_reps)
-    est = from_interval("C2", run, interval, params=params)
+    est = from_interval("C2", run, interval, params=params, method=WIDENED)
     est.n = len(pillar_values)
     return est
 

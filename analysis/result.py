@@ -16,6 +16,13 @@ from fragscope.analysis.registry import REGISTRY
 WILSON_MAX_N = 30  # below this many unit-weight clusters the Wilson interval is used
 BOOTSTRAP = f"cluster bootstrap expanded percentile, B = {stats.B_DEFAULT}"
 """The interval of statistics that are not ratios of sums (stats.expanded_alpha)."""
+DEBIASED = f"cluster bootstrap expanded percentile less twice the bias, B = {stats.B_DEFAULT}"
+"""The interval of a statistic whose plug-in estimate is biased: C1 (stats.debiased_intervals)."""
+WIDENED = (
+    f"cluster bootstrap expanded percentile united with t times its standard error, "
+    f"B = {stats.B_DEFAULT}"
+)
+"""The composite's interval (stats.widened_intervals)."""
 CLUSTER_WILSON = "cluster-adjusted Wilson (design-effect n, t with k - 1 df)"
 """The interval of the other ratios (stats.cluster_wilson)."""
 
@@ -240,13 +247,19 @@ def _key_array(keys: Sequence[str] | StrArray) -> StrArray:
 
 
 def from_interval(
-    code: str, run: Any, interval: stats.Interval | stats.Pending, *, params: dict[str, Any]
+    code: str,
+    run: Any,
+    interval: stats.Interval | stats.Pending,
+    *,
+    params: dict[str, Any],
+    method: str = BOOTSTRAP,
 ) -> Estimate:
-    """An Estimate from a general cluster bootstrap result, with the minimum-n rule."""
+    """An Estimate from a general cluster bootstrap result, with the minimum-n rule;
+    ``method`` names its interval in params."""
     ind = REGISTRY[code]
     if interval.n < ind.min_n:
         return withheld(code, run, f"n = {interval.n} < minimum {ind.min_n} clusters", **params)
-    params = {**params, "interval": BOOTSTRAP}
+    params = {**params, "interval": method}
     est = Estimate(code, run.id, run.vantage_id, interval.value, n=interval.n, params=params)
     pending = interval if isinstance(interval, stats.Pending) else stats.Pending.done(interval)
     pending.then(partial(_fill, est))

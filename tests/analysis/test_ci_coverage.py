@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench import ci
-from fragscope.analysis import asn, comparison, compute, scope, stats
+from fragscope.analysis import asn, comparison, compute, result, scope, stats
 from fragscope.analysis.result import CLUSTER_WILSON, Estimate, from_interval, from_ratio
 from fragscope.analysis.scope import RunInfo
 from tests.fixtures.analysis import World
@@ -84,10 +84,18 @@ def test_composite_interval_widens_for_few_targets() -> None:
     members = {c: _member(c, reps, n) for c, n in (("T1", 6), ("T2", 25), ("T3", 25))}
     est = comparison.composite(RUN_INFO, members)
     alpha = stats.expanded_alpha(6)
+    q_low, q_high = np.quantile(reps, [alpha / 2, 1 - alpha / 2])
+    # United with the normal form of the expansion, 0.5 +- sqrt(n / (n - 1)) t_{n-1} sd
+    # (the 2nd-3rd most extreme of 1,000 replicates fall short of it: C2 covered 92 % at
+    # six targets), n from the members' Welch-Satterthwaite degrees of freedom.
+    n = stats.satterthwaite_clusters([1 / 3] * 3, [float(np.var(reps))] * 3, [6, 25, 25])
+    assert 6 < n <= 25
+    half = np.sqrt(n / (n - 1)) * stats.t975(n - 1) * np.std(reps)
     assert (est.ci_low, est.ci_high) == pytest.approx(
-        tuple(np.quantile(reps, [alpha / 2, 1 - alpha / 2]))
+        (min(q_low, 0.5 - half), max(q_high, 0.5 + half))
     )
     assert est.ci_low is not None and est.ci_low < float(np.quantile(reps, 0.025))
+    assert est.params["interval"] == result.WIDENED
 
 
 # Reduced grid: 300 replications (a binomial standard error of 1.3 points around 95 %, so
@@ -112,9 +120,9 @@ def test_reduced_coverage_check() -> None:
         ("share", ci.CLUSTER_WILSON),
         ("failure attribution", ci.CLUSTER_WILSON),
         ("pair difference", ci.PAIRED_SCORE),
-        ("divergence", ci.BOOTSTRAP),
+        ("divergence", ci.DEBIASED),
         ("concentration", ci.BOOTSTRAP),
-        ("composite", ci.BOOTSTRAP),
+        ("composite", ci.WIDENED),
     }
     assert len(rows) == 26
     assert not ci.missed(rows, band), ci.missed(rows, band)
@@ -196,10 +204,30 @@ def test_attainability_is_judged_for_intervals_monotone_in_the_estimate() -> Non
 def test_cluster_wilson_covers_rare_events() -> None:
     # p = 0.02, 60 clusters of 5 trials: about 6 successes per round, in 2-3 clusters, so
     # the cluster variance is estimated from almost nothing and came out too small (90.6 %
-    # coverage). The design effect is now pulled towards m when successes are few.
+    # coverage). The design effect is now pulled towards m when successes are few; and
+    # with 25 clusters or more t is z (stats.T_FREE_K): the t shrink over-covered, 97.1 %.
     rows = ci.run(ci.REPLICATIONS, ci.SEED, {"share": (ci.Cell(0.02, 60, 5),)}, attain_draws=0)
     (share,) = rows
-    assert 0.93 <= ci.number(share["coverage"]) <= 0.975, share
+    assert ci.BAND[0] <= ci.number(share["coverage"]) <= ci.BAND[1], share
+
+
+def test_cluster_wilson_uses_z_from_t_free_k_clusters() -> None:
+    # 25 clusters of 4 trials, 9 successes spread so the design effect is estimated: the
+    # interval is Wilson's at n_eff = trials / deff, with no t shrink; 24 clusters keep it.
+    for k, shrunk in ((stats.T_FREE_K, False), (stats.T_FREE_K - 1, True)):
+        num = np.zeros((1, k))
+        num[0, :6] = [1, 2, 1, 1, 3, 1]
+        den = np.full((1, k), 4.0)
+        low, high = stats.cluster_wilson(num, den)
+        p = num.sum() / den.sum()
+        v = k / (k - 1) * ((num - p * den) ** 2).sum() / den.sum() ** 2
+        deff = den.sum() * v / (p * (1 - p))
+        weight = 1 / (num.sum() + 1) ** 2
+        deff = np.exp((1 - weight) * np.log(deff) + weight * np.log(4.0))
+        n_eff = den.sum() / deff
+        plain = stats.wilson_arrays(np.array([p * n_eff]), np.array([n_eff]))
+        same = bool(np.isclose(low[0], plain[0][0]) and np.isclose(high[0], plain[1][0]))
+        assert same is not shrunk, (k, low, high, plain)
 
 
 def test_one_trial_per_cluster_gets_wilsons_interval() -> None:
@@ -261,3 +289,133 @@ def test_degenerate_bounds_are_one_sided_where_the_estimate_is_at_the_end_of_its
     some = none.copy()
     some[0, 0] = 1.0
     assert stats.jsd_ceiling(some, keys)[0] == pytest.approx(stats.cluster_wilson(some, keys)[1][0])
+
+
+def test_pair_model_has_discordance_both_ways() -> None:
+    # Two real vantages each fail on targets the other reached (their own loss, their own
+    # middlebox); the bench drew b's failures as a thinned copy of a's, never b alone.
+    cell = ci.Cell(0.5, 60, 5)
+    cols = ci._pair_columns(cell, 200, np.random.default_rng(1))
+    a, b = cols[..., 0], cols[..., 2]
+    assert (b > a).any() and (a > b).any()
+    # Marginals: a fails with p, b with p / 2 (the truth a - b = p / 2).
+    assert a.sum() / cols[..., 1].sum() == pytest.approx(cell.p, abs=0.02)
+    assert b.sum() / cols[..., 3].sum() == pytest.approx(cell.p / 2, abs=0.02)
+
+
+def test_debiased_interval_moves_by_twice_the_bootstrap_bias() -> None:
+    reps = np.linspace(0.2, 0.4, stats.B_DEFAULT)[:, None]  # mean 0.3: bias 0.05 over 0.25
+    est = np.array([0.25])
+    low, high = stats.percentile_intervals(reps, est, 25)
+    d_low, d_high = stats.debiased_intervals(reps, est, 25)
+    assert d_low[0] == pytest.approx(low[0] - 0.1)
+    assert d_high[0] == pytest.approx(max(high[0] - 0.1, 0.25))
+    # Never outside the statistic's range, and always holding the estimate.
+    d_low, d_high = stats.debiased_intervals(reps, np.array([0.02]), 25)
+    assert d_low[0] == 0.0 and d_high[0] >= 0.02
+
+
+def test_divergence_interval_covers_with_few_targets() -> None:
+    # C1 over six targets of one trial, p = 0.5: the plug-in JSD sits above the truth
+    # (0.25 on average, truth 0.156), and the expanded percentile interval missed it from
+    # above in 88 of 1,000 rounds (coverage 0.912 in the bench's grid; 0.929 on this
+    # test's stream). Moved by twice the bootstrap bias, it is valid (0.974 here).
+    rows = ci.run(ci.REPLICATIONS, ci.SEED, {"divergence": (ci.Cell(0.5, 6, 1),)}, attain_draws=0)
+    (row,) = rows
+    assert row["method"] == ci.DEBIASED
+    assert ci.number(row["coverage"]) >= ci.BAND[0], row
+
+
+def test_composite_interval_covers_with_six_targets() -> None:
+    # C2 over six targets: the expanded percentile alone covered 92 % (its ends are the
+    # 2nd-3rd most extreme replicates); united with t times the replicates' standard
+    # deviation it reaches the band (p = 0.5, one trial: 0.903 on this test's stream
+    # before, 0.940 now).
+    cells = {"composite": (ci.Cell(0.1, 6, 5), ci.Cell(0.5, 6, 1))}
+    rows = ci.run(ci.REPLICATIONS, ci.SEED, cells, attain_draws=0)
+    assert len(rows) == 2
+    for row in rows:
+        assert row["method"] == ci.WIDENED
+        assert ci.BAND[0] <= ci.number(row["coverage"]) <= ci.BAND[1], row
+
+
+def test_over_coverage_is_reported_as_conservative_and_under_coverage_fails() -> None:
+    rows: list[dict[str, object]] = [
+        {"attainable": True, "coverage": 0.99},
+        {"attainable": True, "coverage": 0.95},
+        {"attainable": True, "coverage": 0.91},
+        {"attainable": False, "coverage": 1.0},
+    ]
+    assert ci.conservative(rows, ci.BAND) == [rows[0]]
+    assert ci.missed(rows, ci.BAND) == [rows[0], rows[2]]
+
+
+def test_satterthwaite_clusters_follow_the_members_that_carry_the_variance() -> None:
+    # A member over two targets with a small share of the variance does not set t on one
+    # degree of freedom for the composite (C2 at the demo's censored vantage: N6 over two
+    # resolvers gave t_1 = 12.7 and the interval [0, 1]).
+    assert stats.satterthwaite_clusters([0.2, 0.2], [0.001, 0.05], [2, 25]) > 20
+    assert stats.satterthwaite_clusters([0.2, 0.2], [0.05, 0.001], [2, 25]) < 4
+    # Equal members over k clusters each: the sum has 2 (k - 1) degrees of freedom, kept
+    # within the members' own cluster counts.
+    assert stats.satterthwaite_clusters([0.5, 0.5], [0.02, 0.02], [6, 6]) == 6
+    assert stats.satterthwaite_clusters([1.0], [0.0], [4]) == 4
+
+
+def _divergence_round(control: tuple[int, int], vantage: tuple[int, int, int]) -> np.ndarray:
+    """One round of C1 over 60 targets of one key each, the failures on disjoint keys:
+    the control's (ok, loss) and the vantage's (ok, loss, rewrite) counts."""
+    cols = np.zeros((1, 60, 8))
+    cols[..., 0] = cols[..., 3] = cols[..., 7] = 1.0
+    at = 0
+    for column, count in ((1, control[1]), (4, vantage[1]), (5, vantage[2])):
+        side = 0 if column == 1 else 3
+        cols[0, at : at + count, side] = 0.0
+        cols[0, at : at + count, column] = 1.0
+        cols[0, at : at + count, 6] = 1.0
+        at += count
+    assert cols[0, :, :3].sum(axis=0)[1] == control[1]
+    return cols
+
+
+def test_divergence_low_end_admits_the_truth_when_few_keys_differ() -> None:
+    # p = 0.02, 60 targets of one key: the control lost 3 keys and the vantage rewrote 1
+    # other, four keys in disjoint categories. The plug-in JSD (0.034) is five times the
+    # truth (0.0062) and the percentile moved by twice the bias started just above it
+    # (0.0069 on these bootstrap draws), the miss behind the bench's 0.928 at that cell.
+    # The low end now comes down towards the JSD that the lower limit of four differing
+    # keys of 60 allows (0.0062 here; over 60 bootstrap seeds this round's interval
+    # missed the truth 51 times before, 43 now: the blend moves near misses, not all).
+    cell = ci.Cell(0.02, 60, 1)
+    (stat,) = [s for s in ci.STATISTICS if s.name == "divergence"]
+    truth = stat.truth(cell)
+    for control, vantage in (((57, 3), (59, 0, 1)), ((58, 2), (58, 0, 2))):
+        cols = _divergence_round(control, vantage)
+        estimate = stat.statistic(cols.sum(axis=1))
+        assert estimate[0] > 5 * truth
+        low, high = ci.intervals(ci.DEBIASED, stat, cell, cols, estimate, seed=0)
+        assert low[0] <= truth <= high[0], (control, vantage, low, high)
+        # Still a lower end that says the runs differ: above 0, below the estimate.
+        assert 0 < low[0] < estimate[0]
+
+
+def test_divergence_covers_rare_failures_over_sixty_targets() -> None:
+    # The bench's own stream for C1 at p = 0.02, k = 60, one trial (the fifth cell of its
+    # grid): 0.928 before the low end came down where few keys differ, 0.946 now; the
+    # other p = 0.02 cells before it stay where they were.
+    (stat,) = [s for s in ci.STATISTICS if s.name == "divergence"]
+    cells = ci.grid(stat)[:5]
+    assert cells[4] == ci.Cell(0.02, 60, 1)
+    rows = ci.run(ci.REPLICATIONS, ci.SEED, {"divergence": cells}, attain_draws=0)
+    assert ci.BAND[0] <= ci.number(rows[4]["coverage"]) <= ci.BAND[1], rows[4]
+    assert [r["coverage"] for r in rows[2:4]] == [0.999, 0.954]
+
+
+def test_bench_runs_one_statistic_on_its_own_streams() -> None:
+    # `python -m bench.ci --statistic divergence`: the divergence grid alone, each cell on
+    # the stream the full bench gives it (the streams are keyed by statistic and cell).
+    cells = ci.only(["divergence"])
+    assert cells is not None and set(cells) == {"divergence"}
+    (stat,) = [s for s in ci.STATISTICS if s.name == "divergence"]
+    assert cells["divergence"] == ci.grid(stat) and len(ci.grid(stat)) == 24
+    assert ci.only(None) is None and ci.only([]) is None

@@ -60,4 +60,7 @@ def test_a_replicate_without_any_member_is_nan_and_left_out_of_the_interval() ->
     assert e.replicates is not None
     assert np.isnan(e.replicates[:3]).all() and not np.isnan(e.replicates[3:]).any()
     assert e.ci_low is not None and e.ci_high is not None
-    assert 0.1 <= e.ci_low < 0.5 < e.ci_high <= 0.9
+    assert 0.0 <= e.ci_low < 0.5 < e.ci_high <= 1.0
+    # The NaN replicates are left out: the interval is that of the others alone.
+    low, high = stats.widened_intervals(e.replicates[3:, None], np.array([0.5]), 5)
+    assert (e.ci_low, e.ci_high) == pytest.approx((low[0], high[0]))
