@@ -5,9 +5,10 @@ The row mix is the one ``campaigns/default.toml`` plans per run (counted by the 
 planner, ``probes.engine.planner.plan``; tests/test_bench_indicators.py checks these
 figures against it). One copy of the campaign is, per run:
 
-- dns.query: 382 names (368 top sites + 14 canaries) x 28 resolvers x 3 qtypes (A, AAAA,
-  HTTPS) = 32,088 query tasks, plus 2 whoami names x 28 resolvers = 56 whoami tasks;
-- naming.resolve: 44 tasks (the 14 canaries at the 13 naming endpoints that serve their
+- dns.query: 383 names (368 top sites + 15 canaries) x 31 resolvers (28 listed, 3 found
+  by the OpenNIC discovery endpoint) x 3 qtypes (A, AAAA, HTTPS) = 35,619 query tasks, plus
+  2 whoami names and 46 TLDs (SOA) x 31 resolvers = 1,488 tasks;
+- naming.resolve: 45 tasks (the 15 canaries at the 13 naming endpoints that serve their
   namespace: OpenNIC resolvers found through its GeoIP API, ENS/Handshake bridges,
   gateways, Ethereum, Polygon and Base RPC);
 - transport.tls, transport.quic, transport.quic_vn: 9 pinned-address targets, 1 task each.
@@ -15,8 +16,9 @@ figures against it). One copy of the campaign is, per run:
 So 99.8 % of a real run's observation rows are dns_observations. The benchmark scales the
 copy (top sites, canary sets and transport targets) to the row budget; the whoami tasks stay
 56 per run (one per resolver and whoami name, as the planner does), and beside the default
-campaign it adds what the lab campaigns measure so every DNS indicator has its input: SOA
-queries of 16 TLDs to every resolver (N2), and one secure and one bogus DNSSEC canary per
+campaign's SOA queries of its TLD list (data/targets/tlds.txt) to every resolver (N2, the
+three a discovery endpoint stands for included), it adds what the lab campaigns measure so
+every DNS indicator has its input: one secure and one bogus DNSSEC canary per
 canary set, each with its dns.iterative verdict (N6); transport targets also get the two
 path tests of transport.path (T8, O1).
 
@@ -39,22 +41,44 @@ import operator
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from fragscope.probes.base import Endpoint
 
 T0 = "2026-11-28 12:00:00.000000"
 DEFAULT_CAMPAIGN = Path(__file__).resolve().parents[1] / "campaigns" / "default.toml"
 
 # Per run, per copy of the default campaign (see the module docstring).
 TOP_SITES = 368
-CANARIES = 14
+CANARIES = 15
 QTYPES = ("A", "AAAA", "HTTPS")
 WHOAMI = (("o-o.myaddr.l.google.com", "TXT"), ("whoami.akamai.net", "A"))
-NAMING_TASKS = 44
+NAMING_TASKS = 45
 TRANSPORT_TARGETS = 9
-# N2's root-zone probe: eight ICANN TLDs, then alternative roots' and special names.
-TLDS = ("com", "net", "org", "de", "cn", "ru", "io", "xyz",
-        "geek", "glue", "libre", "nb", "hns", "eth", "bit", "onion")  # fmt: skip
-ALT_TLDS = frozenset({"geek", "glue", "libre"})  # OpenNIC's own TLDs
+ALT_TLDS = frozenset({"geek", "glue", "libre"})  # OpenNIC's own TLDs among the canaries
+TLD_LIST = DEFAULT_CAMPAIGN.parents[1] / "data" / "targets" / "tlds.txt"
+
+
+def _tld_sections() -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The default campaign's TLD list (asked for SOA, N2): its ICANN sample and OpenNIC's
+    own TLDs, each under its heading comment."""
+    sections: dict[str, list[str]] = {"icann": [], "opennic": []}
+    current = None
+    for line in TLD_LIST.read_text(encoding="utf-8").splitlines():
+        if line.startswith("# ICANN"):
+            current = "icann"
+        elif line.startswith("# OpenNIC"):
+            current = "opennic"
+        elif line.strip() and not line.startswith("#") and current:
+            sections[current].append(line.strip())
+    return tuple(sections["icann"]), tuple(sections["opennic"])
+
+
+# N2's root-zone probe: every resolver is asked these for SOA; ICANN's root has the first
+# set, an OpenNIC root both (N2's extra-TLD share).
+ICANN_TLDS, OPENNIC_TLDS = _tld_sections()
+TLDS = ICANN_TLDS + OPENNIC_TLDS
 
 # The canary list's shape (data/targets/canaries.txt): (label template, namespace).
 _CANARIES = (
@@ -71,6 +95,7 @@ _CANARIES = (
     ("nx{u}.bit", "namecoin"),
     ("duckduckgogg42xjoc72x3sjasowoarfbgcmvfimaftt6twagswzcz{u:02x}.onion", "onion"),
     ("fragscope-canary{u}.invalid", "special-use"),
+    ("fragscope-canary{u}.alt", "special-use"),
     ("fragscope-canary-7f3a9c{u}.example", "special-use"),
 )
 _REWRITERS = ("Yandex", "114DNS", "AliDNS")  # test operators planted to rewrite some names
@@ -103,11 +128,29 @@ class NamingEndpoint:
     chain_id: int | None = None
 
 
+def discovered_resolvers(label: str, e: Endpoint, index: int) -> list[Resolver]:
+    """The resolvers a discovery endpoint stands for in a real run: ``fragscope run`` asks
+    its API at the run's start and dns.query asks the first ``servers`` it lists over Do53,
+    as test resolvers of the endpoint's namespace (probes/engine/discovered.py). Addresses
+    from TEST-NET-2 (RFC 5737) stand for them: rows only, nothing is sent."""
+    out = []
+    for j in range(int(e.options.get("servers", 1))):
+        address = f"198.51.100.{j + 1}"
+        out.append(
+            Resolver(
+                f"{label}@{address}", f"udp://{address}", e.operator or "", str(e.role),
+                e.namespace, "udp", address, 53, index,
+            )
+        )  # fmt: skip
+    return out
+
+
 def panel() -> tuple[list[Resolver], list[NamingEndpoint]]:
     """The default campaign's dns.query resolvers and naming.resolve endpoints."""
     from fragscope.probes.dns.resolvers import parse_resolver
     from fragscope.probes.endpoints import parse_endpoint_url
     from fragscope.probes.engine.campaign import load_campaign
+    from fragscope.probes.engine.discovered import METHOD as DISCOVERY
 
     campaign = load_campaign(DEFAULT_CAMPAIGN)
     by_label = {e.label: e for e in campaign.endpoints}
@@ -115,6 +158,9 @@ def panel() -> tuple[list[Resolver], list[NamingEndpoint]]:
     resolvers = []
     for i, label in enumerate(settings["dns.query"].endpoints or ()):
         e = by_label[label]
+        if e.options.get("method") == DISCOVERY:
+            resolvers.extend(discovered_resolvers(label, e, i))
+            continue
         r = parse_resolver(e.url)
         resolvers.append(
             Resolver(
@@ -379,8 +425,8 @@ def _answered(
         and _h(name, r.operator) % 100 < 2 * (vi % 4)  # 0-6 % of names per operator
     )
     if kind == "tld":
-        # ICANN's root has the first eight; an OpenNIC root adds its own TLDs (N2's RZD+).
-        found = name in TLDS[:8] or (alt_root and name in ALT_TLDS)
+        # ICANN's root has its sample; an OpenNIC root adds its own TLDs (N2's RZD+).
+        found = name in ICANN_TLDS or (alt_root and name in OPENNIC_TLDS)
         rdata = [_SOA] if found else []
         rcode = "NOERROR" if found else "NXDOMAIN"
     elif name in bogus and validating:

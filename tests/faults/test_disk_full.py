@@ -47,11 +47,12 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
 def _fill(path: Path, *, leave: int) -> None:
     """Write ``path`` until the disk is full, then give back ``leave`` bytes."""
     chunk = b"\0" * 65536
-    with path.open("wb") as fh:
+    # Unbuffered: a buffered file keeps the part of a chunk the full disk refused and
+    # fails again when it is closed (which free space the database leaves decides that).
+    with path.open("wb", buffering=0) as fh:
         with contextlib.suppress(OSError):
             while True:
                 fh.write(chunk)
-                fh.flush()
         os.fsync(fh.fileno())
     free = os.statvfs(path.parent).f_bavail * os.statvfs(path.parent).f_frsize
     assert free < 65536, free
