@@ -227,12 +227,7 @@ def build(out: Path, rows: int) -> dict[str, Any]:
     resolvers, naming = synthetic.panel()
     plan = small.mix(rows, len(resolvers))
     sets = plan["canary_sets"]
-    names = [(f"site{i}.bench.test", "top") for i in range(plan["top_sites"])]
-    names += [(n, "canary") for n, _ns in synthetic.canary_names(sets)]
-    secure = {f"secure{u}.dnssec.test" for u in range(sets)}
-    bogus = {f"bogus{u}.dnssec.test" for u in range(sets)}
-    names += [(n, "dnssec") for n in sorted(secure | bogus)]
-    names += [(tld, "tld") for tld in synthetic.TLDS]
+    names, secure, bogus = synthetic.dns_names(plan["top_sites"], sets)
     runs = []
     for vi, label in enumerate(VANTAGES):
         runs.append((f"00000000-0000-4000-8000-{vi:012d}", vantage_id(label, "bench"), vi))

@@ -489,6 +489,19 @@ def canary_names(sets: int) -> list[tuple[str, str]]:
     return [(t.format(u=u), ns) for u in range(sets) for t, ns in _CANARIES]
 
 
+def dns_names(top_sites: int, sets: int) -> tuple[list[tuple[str, str]], set[str], set[str]]:
+    """The names dns.query asks each resolver, as (name, kind) for :func:`dns_rows`: the
+    top sites, ``sets`` canary sets, one secure and one bogus DNSSEC canary per set, and
+    the TLDs; with the secure and the bogus names."""
+    names = [(f"site{i}.bench.test", "top") for i in range(top_sites)]
+    names += [(n, "canary") for n, _ns in canary_names(sets)]
+    secure = {f"secure{u}.dnssec.test" for u in range(sets)}
+    bogus = {f"bogus{u}.dnssec.test" for u in range(sets)}
+    names += [(n, "dnssec") for n in sorted(secure | bogus)]
+    names += [(tld, "tld") for tld in TLDS]
+    return names, secure, bogus
+
+
 def naming_rows(
     run: tuple[str, str, int], endpoints: list[NamingEndpoint], sets: int, ids: Ids
 ) -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:

@@ -291,12 +291,7 @@ def build(path: Path, rows: int) -> dict[str, Any]:
         )
         runs.append((run_id, vid, vi))
     sets = plan["canary_sets"]
-    names = [(f"site{i}.bench.test", "top") for i in range(plan["top_sites"])]
-    names += [(n, "canary") for n, _ns in synthetic.canary_names(sets)]
-    secure = {f"secure{u}.dnssec.test" for u in range(sets)}
-    bogus = {f"bogus{u}.dnssec.test" for u in range(sets)}
-    names += [(n, "dnssec") for n in sorted(secure | bogus)]
-    names += [(tld, "tld") for tld in synthetic.TLDS]
+    names, secure, bogus = synthetic.dns_names(plan["top_sites"], sets)
     counts: dict[str, int] = {}
     ids = synthetic.Ids()
     for run in runs:
